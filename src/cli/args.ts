@@ -1,0 +1,44 @@
+/** Strict option parsing on node:util parseArgs: unknown options and missing values are usage errors (exit 2). */
+import { parseArgs } from 'node:util';
+import { usageError } from '../errors.js';
+
+export type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+
+export const COMMON_OPTIONS = {
+  json: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  help: { type: 'boolean' },
+  force: { type: 'boolean' },
+} as const satisfies OptionSpec;
+
+export const TOKEN_OPTIONS = {
+  module: { type: 'string' },
+  'pin-env': { type: 'string' },
+} as const satisfies OptionSpec;
+
+/** Options that look like a PIN get their own refusal: a PIN is never an argument (CLI.md). */
+const PIN_LIKE = /^--?(pin|user-pin|so-pin|password|passphrase)(=|$)/i;
+
+export interface Parsed<O extends OptionSpec> {
+  readonly values: { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : O[K]['multiple'] extends true ? string[] : string };
+  readonly positionals: string[];
+}
+
+export function parse<O extends OptionSpec>(argv: readonly string[], options: O, positionals: { min: number; max: number; usage: string }): Parsed<O> {
+  const pinLike = argv.find((a) => PIN_LIKE.test(a));
+  if (pinLike !== undefined) {
+    throw usageError('PIN_ON_COMMAND_LINE', `${pinLike.split('=')[0] ?? pinLike} is refused: a PIN on the command line ends up in shell history and process lists`,
+      'give the PIN with --pin-env NAME (the name of an environment variable) or type it at the prompt');
+  }
+  let result;
+  try {
+    result = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (err) {
+    const text = err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err);
+    throw usageError('USAGE', text.replace(/\.$/, ''), `usage: ${positionals.usage}`, err);
+  }
+  const pos = result.positionals;
+  if (pos.length < positionals.min) throw usageError('USAGE', 'a required argument is missing', `usage: ${positionals.usage}`);
+  if (pos.length > positionals.max) throw usageError('USAGE', `unexpected argument ${JSON.stringify(pos[positionals.max])}`, `usage: ${positionals.usage}`);
+  return { values: result.values as Parsed<O>['values'], positionals: pos };
+}

@@ -1,0 +1,68 @@
+/**
+ * PINs come from the environment variable the user names (--pin-env NAME) or from a prompt on
+ * the terminal without echo. Never from argv, never logged. Returned as a Buffer the caller
+ * zeroes after use.
+ */
+import { KeyceremonyError, usageError } from '../errors.js';
+import type { Io } from './io.js';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const MAX_PIN_BYTES = 256;
+
+export async function readPin(io: Io, envName: string | undefined, tokenLabel: string): Promise<Buffer> {
+  if (envName !== undefined) {
+    if (!ENV_NAME.test(envName)) throw usageError('PIN_ENV_INVALID', `--pin-env takes the NAME of an environment variable, not ${envName.length > 0 ? 'a value' : 'an empty string'}`, 'export KEYCEREMONY_PIN=… then pass --pin-env KEYCEREMONY_PIN');
+    const value = io.env[envName];
+    if (value === undefined || value === '') throw usageError('PIN_ENV_UNSET', `the environment variable ${envName} named by --pin-env is not set`, `set ${envName} to the PIN of token "${tokenLabel}", or leave out --pin-env to be asked`);
+    return checked(Buffer.from(value, 'utf8'));
+  }
+  const stdin = io.stdin;
+  if (!stdin.isTTY || typeof stdin.setRawMode !== 'function') {
+    throw usageError('PIN_UNAVAILABLE', `there is no terminal to ask for the PIN of token "${tokenLabel}"`, 'pass --pin-env NAME naming an environment variable that holds the PIN');
+  }
+  return checked(await prompt(io, `PIN for token "${tokenLabel}": `));
+}
+
+function checked(pin: Buffer): Buffer {
+  if (pin.length > MAX_PIN_BYTES) {
+    pin.fill(0);
+    throw usageError('PIN_INVALID', `the PIN is longer than ${MAX_PIN_BYTES} bytes`, 'enter the PIN of the token');
+  }
+  return pin;
+}
+
+/** Raw-mode terminal read: no echo, backspace works, Ctrl-C and Ctrl-D cancel. */
+function prompt(io: Io, question: string): Promise<Buffer> {
+  const stdin = io.stdin;
+  io.stderr.write(question);
+  const buf = Buffer.alloc(MAX_PIN_BYTES + 1);
+  let len = 0;
+  return new Promise<Buffer>((resolve, reject) => {
+    const done = (err: Error | null): void => {
+      stdin.removeListener('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      io.stderr.write('\n');
+      if (err !== null) {
+        buf.fill(0);
+        reject(err);
+      } else {
+        const pin = Buffer.from(buf.subarray(0, len));
+        buf.fill(0);
+        resolve(pin);
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      for (const byte of chunk) {
+        if (byte === 0x0d || byte === 0x0a) return done(null);
+        if (byte === 0x03 || byte === 0x04) return done(new KeyceremonyError('PIN_ENTRY_CANCELLED', 'PIN entry was cancelled', 'run the command again when ready'));
+        if (byte === 0x7f || byte === 0x08) { if (len > 0) buf[--len] = 0; continue; }
+        if (len <= MAX_PIN_BYTES) buf[len++] = byte;
+      }
+      chunk.fill(0);
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * Sessions: `withSession(token, pin, fn)` opens a read-write session, logs in, runs `fn`, and
+ * logs out and closes in `finally`. PKCS#11 login state is shared by all sessions of a process on
+ * one token (PKCS#11 2.40 §5.6), so nested sessions on the same token count logins and only the
+ * last one out logs out.
+ */
+import { pkcs11js } from './binding.js';
+import type { Handle, Template } from './binding.js';
+import { ckrOf, fromPkcs11 } from './errors.js';
+import type { Token } from './tokens.js';
+
+const CKR_USER_ALREADY_LOGGED_IN = 0x100;
+const CKR_USER_NOT_LOGGED_IN = 0x101;
+
+const logins = new Map<string, number>();
+
+export class Session {
+  readonly token: Token;
+  readonly handle: Handle;
+
+  constructor(token: Token, handle: Handle) {
+    this.token = token;
+    this.handle = handle;
+  }
+
+  get api() {
+    return this.token.module.api;
+  }
+
+  /** Run one pkcs11js call, turning its errors into KeyceremonyErrors naming this token. */
+  call<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw fromPkcs11(err, { token: this.token.label, what });
+    }
+  }
+
+  async callAsync<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw fromPkcs11(err, { token: this.token.label, what });
+    }
+  }
+
+  findObjects(template: Template, max = 64): Handle[] {
+    return this.call('searching objects', () => {
+      this.api.C_FindObjectsInit(this.handle, template);
+      try {
+        return this.api.C_FindObjects(this.handle, max);
+      } finally {
+        this.api.C_FindObjectsFinal(this.handle);
+      }
+    });
+  }
+
+  /** One attribute's raw value, or null when the token does not have or will not reveal it. */
+  attribute(object: Handle, type: number): Buffer | null {
+    try {
+      const [a] = this.api.C_GetAttributeValue(this.handle, object, [{ type }]);
+      return a?.value ?? null;
+    } catch (err) {
+      const ckr = ckrOf(err);
+      if (ckr === 0x11 || ckr === 0x12) return null; // CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID
+      throw fromPkcs11(err, { token: this.token.label, what: 'reading an attribute' });
+    }
+  }
+
+  random(length: number): Buffer {
+    return this.call('drawing random bytes', () => this.api.C_GenerateRandom(this.handle, Buffer.alloc(length)));
+  }
+}
+
+function loginKey(token: Token): string {
+  return `${token.module.path}\0${token.slot.toString('hex')}`;
+}
+
+export interface SessionOptions {
+  readonly readWrite?: boolean;
+}
+
+/**
+ * `pin` is zeroed by the caller after use; pkcs11js takes the PIN as a JavaScript string, which
+ * cannot be zeroed (README, "What JavaScript cannot promise").
+ */
+export async function withSession<T>(token: Token, pin: Uint8Array | null, fn: (s: Session) => Promise<T>, options: SessionOptions = {}): Promise<T> {
+  const B = pkcs11js();
+  const api = token.module.api;
+  const flags = B.CKF_SERIAL_SESSION | (options.readWrite === false ? 0 : B.CKF_RW_SESSION);
+  let handle: Handle;
+  try {
+    handle = api.C_OpenSession(token.slot, flags);
+  } catch (err) {
+    throw fromPkcs11(err, { token: token.label, what: 'opening a session' });
+  }
+  const key = loginKey(token);
+  let loggedIn = false;
+  try {
+    if (pin !== null) {
+      if ((logins.get(key) ?? 0) === 0) {
+        const text = Buffer.from(pin).toString('utf8');
+        try {
+          api.C_Login(handle, B.CKU_USER, text);
+        } catch (err) {
+          if (ckrOf(err) !== CKR_USER_ALREADY_LOGGED_IN) {
+            throw fromPkcs11(err, { token: token.label, pin: token.pinState(), what: 'logging in' });
+          }
+        }
+      }
+      logins.set(key, (logins.get(key) ?? 0) + 1);
+      loggedIn = true;
+    }
+    return await fn(new Session(token, handle));
+  } finally {
+    if (loggedIn) {
+      const n = (logins.get(key) ?? 1) - 1;
+      if (n === 0) {
+        logins.delete(key);
+        try { api.C_Logout(handle); } catch (err) { if (ckrOf(err) !== CKR_USER_NOT_LOGGED_IN) { /* session gone: logout is moot */ } }
+      } else {
+        logins.set(key, n);
+      }
+    }
+    try { api.C_CloseSession(handle); } catch { /* token removed: the session is gone anyway */ }
+  }
+}
