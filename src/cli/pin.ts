@@ -34,7 +34,6 @@ function checked(pin: Buffer): Buffer {
 /** Raw-mode terminal read: no echo, backspace works, Ctrl-C and Ctrl-D cancel. */
 function prompt(io: Io, question: string): Promise<Buffer> {
   const stdin = io.stdin;
-  io.stderr.write(question);
   const buf = Buffer.alloc(MAX_PIN_BYTES + 1);
   let len = 0;
   return new Promise<Buffer>((resolve, reject) => {
@@ -61,8 +60,10 @@ function prompt(io: Io, question: string): Promise<Buffer> {
       }
       chunk.fill(0);
     };
+    // Echo off before the prompt appears, so nothing typed early is echoed.
     stdin.setRawMode(true);
-    stdin.resume();
     stdin.on('data', onData);
+    stdin.resume();
+    io.stderr.write(question);
   });
 }

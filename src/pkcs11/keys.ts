@@ -41,7 +41,6 @@ export function validateLabel(label: unknown): string {
   if (typeof label !== 'string' || label.length === 0) {
     throw new KeyceremonyError('KEY_LABEL_INVALID', 'a key needs a label', 'name the key in the URI with object=LABEL', { exit: 2 });
   }
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(label) || Buffer.byteLength(label, 'utf8') > MAX_LABEL_BYTES || label !== label.trim()) {
     throw new KeyceremonyError('KEY_LABEL_INVALID', `the label ${JSON.stringify(label)} has control characters, surrounding spaces or more than ${MAX_LABEL_BYTES} bytes`,
       'choose a short printable label such as master-v7', { exit: 2 });
