@@ -7,8 +7,20 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zero } from '../bytes.js';
+import { buildCustodianSet, parseCustodianSet, payloadDigest } from '../custodians/set.js';
+import { formatTime } from '../docs/fields.js';
+import { PAYLOAD_TYPES } from '../docs/types.js';
+import { serializeEnvelope } from '../dsse/envelope.js';
+import type { Envelope } from '../dsse/envelope.js';
+import { addSignature } from '../dsse/sign.js';
 import { KeyceremonyError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
+import { SEED_INVENTORY } from '../manifest/inventory.js';
+import { buildManifest } from '../manifest/manifest.js';
 import { formatKcv, generateAesKey, generateEd25519, signEd25519 } from '../pkcs11/keys.js';
+import { tokenSigner } from '../pkcs11/signer.js';
+import type { Token } from '../pkcs11/tokens.js';
+import { verifyDocument } from '../verify/verify.js';
 import { detectSoftHsm2, Pkcs11Module } from '../pkcs11/module.js';
 import { initSimulationToken } from '../pkcs11/provision.js';
 import { withSession } from '../pkcs11/session.js';
@@ -36,6 +48,8 @@ export interface DemoResult {
   readonly master: { readonly uri: string; readonly kcv: string };
   readonly backup: { readonly uri: string; readonly kcv: string };
   readonly custodians: readonly DemoCustodian[];
+  readonly custodianSet: { readonly file: string; readonly digest: string; readonly threshold: number };
+  readonly manifest: { readonly file: string; readonly digest: string; readonly signers: readonly string[]; readonly valid: boolean };
 }
 
 export const DEMO_CUSTODIANS = ['alice', 'bob', 'carol'] as const;
@@ -99,6 +113,40 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       say(`  ${c.id.padEnd(6)} fingerprint ${key.fingerprint.hex}`);
       say(`         read aloud  ${key.fingerprint.words.join(' ')}`);
     }
+    const signOn = async (env: Envelope, card: { id: string; pin: Buffer; token: Token }): Promise<Envelope> =>
+      withSession(card.token, card.pin, async (s) => addSignature(env, tokenSigner(s, { label: `${card.id}-sign-v1` })));
+
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    say('Step 4: the custodians form a 2-of-3 custodian set; the root set is signed on all three cards');
+    const setPayload = buildCustodianSet({
+      version: 1, issued: formatTime(now), expires: formatTime(now + 365 * 24 * 3600 * 1000), threshold: 2,
+      custodians: custodians.map((c) => ({ id: c.id, name: `${c.id[0]?.toUpperCase()}${c.id.slice(1)} (demo custodian)`, publicKey: new Uint8Array(Buffer.from(c.publicKey, 'hex')) })),
+    });
+    let setEnv: Envelope = { payloadType: PAYLOAD_TYPES.custodians, payload: setPayload, signatures: [] };
+    for (const card of cards) setEnv = await signOn(setEnv, card);
+    const setFile = join(opts.dir, 'custodians.v1.json');
+    writeFileAtomic(setFile, serializeEnvelope(setEnv), false);
+    const set = parseCustodianSet(setPayload);
+    say(`  ${setFile}  (digest ${set.digest}: pin it with --root-digest)`);
+
+    say('Step 5: a rotation manifest for the seed inventory (prepare, version 1), signed by alice and bob');
+    const manifestPayload = buildManifest({
+      ceremony: `demo-${formatTime(now).slice(0, 10)}`, sequence: 1, previous: null, custodianSet: 1, issued: formatTime(now),
+      expires: formatTime(now + 30 * 24 * 3600 * 1000), actor: 'alice', artifacts: [],
+      keys: SEED_INVENTORY.map((e) => ({ name: e.name, id: `${e.prefix}-v1`, supersedes: null, algorithm: e.algorithm, phase: 'prepare', notBefore: formatTime(now),
+        kcv: e.prefix === 'master' ? master.kcv.value : e.prefix === 'backup' ? backup.kcv.value : null })),
+    });
+    let manifestEnv: Envelope = { payloadType: PAYLOAD_TYPES.rotation, payload: manifestPayload, signatures: [] };
+    for (const card of cards.slice(0, 2)) manifestEnv = await signOn(manifestEnv, card);
+    const manifestFile = join(opts.dir, 'rotation.1.json');
+    const manifestText = serializeEnvelope(manifestEnv);
+    writeFileAtomic(manifestFile, manifestText, false);
+
+    say('Step 6: verify the manifest against the custodian chain, as a deployment pipeline would');
+    const result = verifyDocument(new TextEncoder().encode(manifestText), [new TextEncoder().encode(serializeEnvelope(setEnv))], { at: now, rootDigest: set.digest });
+    if (!result.valid) throw new KeyceremonyError('DEMO_VERIFY_FAILED', `the demo manifest did not verify: ${result.reasons.join('; ')}`, 'this is a bug: report it');
+    say(`  ${manifestFile}: valid, signed by ${result.signers.join(' and ')} (threshold ${result.threshold})`);
+    say(`  check it yourself: npx keyceremony verify ${manifestFile} --custodians ${setFile} --root-digest ${set.digest}`);
     say('Demo complete: every key was generated inside its token; no key material left a token.');
     return {
       dir: opts.dir,
@@ -106,6 +154,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       master: { uri: master.uri, kcv: formatKcv(master.kcv) },
       backup: { uri: backup.uri, kcv: formatKcv(backup.kcv) },
       custodians,
+      custodianSet: { file: setFile, digest: set.digest, threshold: set.threshold },
+      manifest: { file: manifestFile, digest: payloadDigest(manifestPayload), signers: result.signers, valid: result.valid },
     };
   } finally {
     zero(...secrets);

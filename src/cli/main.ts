@@ -7,6 +7,11 @@ import { KeyceremonyError } from '../errors.js';
 import { demoCommand, DEMO_USAGE } from './commands/demo.js';
 import { keygenCommand, KEYGEN_USAGE } from './commands/keygen.js';
 import { tokensCommand, TOKENS_USAGE } from './commands/tokens.js';
+import { custodiansCommand, CUSTODIANS_USAGE } from './commands/custodians.js';
+import { manifestCommand, MANIFEST_USAGE } from './commands/manifest.js';
+import { mergeCommand, MERGE_USAGE, signCommand, SIGN_USAGE } from './commands/sign.js';
+import { statusCommand, STATUS_USAGE } from './commands/status.js';
+import { verifyCommand, VERIFY_USAGE } from './commands/verify.js';
 import { processIo, Warnings } from './io.js';
 import type { Io } from './io.js';
 
@@ -15,6 +20,12 @@ type Command = (argv: readonly string[], io: Io, warnings: Warnings) => Promise<
 const COMMANDS: ReadonlyMap<string, { run: Command; usage: string; what: string }> = new Map([
   ['tokens', { run: tokensCommand, usage: TOKENS_USAGE, what: 'list tokens, their flags and mechanisms' }],
   ['keygen', { run: keygenCommand, usage: KEYGEN_USAGE, what: 'generate a key inside a token' }],
+  ['custodians', { run: custodiansCommand, usage: CUSTODIANS_USAGE, what: 'create a custodian set, or its next version' }],
+  ['manifest', { run: manifestCommand, usage: MANIFEST_USAGE, what: 'create an unsigned rotation manifest' }],
+  ['sign', { run: signCommand, usage: SIGN_USAGE, what: "add one custodian's signature to a document" }],
+  ['merge', { run: mergeCommand, usage: MERGE_USAGE, what: 'combine signed copies of the same document' }],
+  ['status', { run: statusCommand, usage: STATUS_USAGE, what: 'who signed a document and how many signatures are missing' }],
+  ['verify', { run: verifyCommand, usage: VERIFY_USAGE, what: 'verify a signed document against a custodian-set chain' }],
   ['demo', { run: demoCommand, usage: DEMO_USAGE, what: 'run a whole ceremony on throw-away SoftHSM2 tokens' }],
 ]);
 

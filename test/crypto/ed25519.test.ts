@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ED25519_TORSION_SUBGROUP, ed25519 } from '@noble/curves/ed25519.js';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { keyIdOf, publicKeyProblem, verifyStrict } from '../../src/crypto/ed25519.js';
+import { Ed25519PublicKey, keyIdOf, publicKeyProblem, scalarIsCanonical, verifyStrict } from '../../src/crypto/ed25519.js';
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -43,8 +43,16 @@ describe('RFC 8032 §7.1 vectors', () => {
   test('S + L (malleated, non-canonical S) is refused although the point equation holds', () => {
     const v = RFC8032[0]!;
     const malleated = addLToS(hex(v.sig));
+    expect(scalarIsCanonical(malleated)).toBe(false);
     expect(verifyStrict(malleated, hex(v.msg), hex(v.pk))).toBe(false);
     expect(verifyStrict(hex(v.sig), hex(v.msg), hex(v.pk))).toBe(true);
+  });
+  test('scalarIsCanonical: L - 1 is canonical, L and 2^256 - 1 are not', () => {
+    const withS = (s: bigint) => { const sig = new Uint8Array(64); sig.set(Buffer.from(s.toString(16).padStart(64, '0'), 'hex').reverse(), 32); return sig; };
+    expect(scalarIsCanonical(withS(L - 1n))).toBe(true);
+    expect(scalarIsCanonical(withS(0n))).toBe(true);
+    expect(scalarIsCanonical(withS(L))).toBe(false);
+    expect(scalarIsCanonical(withS(2n ** 256n - 1n))).toBe(false);
   });
 });
 
@@ -57,9 +65,11 @@ describe('Wycheproof ed25519_test.json', () => {
     expect(cases).toHaveLength(151);
     expect(cases.filter((c) => c.result === 'acceptable')).toHaveLength(0);
   });
-  test.each(cases)('tcId $tcId ($result, $flags)', (c) => {
-    const got = verifyStrict(hex(c.sig), hex(c.msg), hex(c.pk));
-    expect(got).toBe(c.result === 'valid');
+  test.each(cases)('tcId $tcId ($result, $flags): ours and noble (zip215: false) agree with the file', (c) => {
+    expect(verifyStrict(hex(c.sig), hex(c.msg), hex(c.pk))).toBe(c.result === 'valid');
+    let noble: boolean;
+    try { noble = ed25519.verify(hex(c.sig), hex(c.msg), hex(c.pk), { zip215: false }); } catch { noble = false; }
+    expect(noble).toBe(c.result === 'valid');
   });
 });
 
@@ -90,6 +100,14 @@ describe('public keys: canonical and not of small order (FORMATS.md §2)', () =>
       expect(verifyStrict(sig, junk as never, pk)).toBe(false);
       expect(verifyStrict(sig, new Uint8Array(), junk as never)).toBe(false);
     }
+  });
+  test('Ed25519PublicKey refuses unacceptable keys and verifies like verifyStrict', () => {
+    expect(Ed25519PublicKey.from(hex(ED25519_TORSION_SUBGROUP[0]!))).toBeNull();
+    const v = RFC8032[1]!;
+    const k = Ed25519PublicKey.from(hex(v.pk))!;
+    expect(k.keyid).toBe(keyIdOf(hex(v.pk)));
+    expect(k.verify(hex(v.sig), hex(v.msg))).toBe(true);
+    expect(k.verify(hex(v.sig), hex('73'))).toBe(false);
   });
   test('keyIdOf is SHA-256 of the raw key and checks its length', () => {
     expect(keyIdOf(hex(RFC8032[0]!.pk))).toBe('21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9');

@@ -1,0 +1,121 @@
+import { buildCustodianSet, CUSTODIAN_ID, parseCustodianSet } from '../../custodians/set.js';
+import type { CustodianInput, CustodianSet } from '../../custodians/set.js';
+import { publicKeyProblem } from '../../crypto/ed25519.js';
+import { formatTime } from '../../docs/fields.js';
+import { PAYLOAD_TYPES } from '../../docs/types.js';
+import { serializeEnvelope } from '../../dsse/envelope.js';
+import { KeyceremonyError, usageError } from '../../errors.js';
+import { writeFileAtomic } from '../../files.js';
+import { pkcs11js } from '../../pkcs11/binding.js';
+import { findOne, readEd25519PublicKey } from '../../pkcs11/keys.js';
+import { withSession } from '../../pkcs11/session.js';
+import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
+import { resolveTarget } from '../context.js';
+import { atOption, CHAIN_OPTIONS, rootDigestOption, trustedChain } from '../docs.js';
+import type { Io, Warnings } from '../io.js';
+
+export const CUSTODIANS_USAGE = [
+  'keyceremony custodians new --out FILE --threshold M --member ID,NAME,KEY [--member ...] [--expires TIME] [--module PATH]',
+  'keyceremony custodians next --custodians SET [...] --out FILE [--add ID,NAME,KEY] [--remove ID] [--replace-key ID,KEY] [--threshold M] [--expires TIME]',
+].join('\n  ');
+
+const DAY = 24 * 3600 * 1000;
+
+/** KEY: a 64-hex Ed25519 public key, or the PKCS#11 URI of the key on the custodian's card (no PIN needed). */
+async function publicKeyOf(spec: string, io: Io, warnings: Warnings, moduleFlag: string | undefined): Promise<Uint8Array> {
+  if (/^[0-9a-f]{64}$/.test(spec)) {
+    const pk = new Uint8Array(Buffer.from(spec, 'hex'));
+    const why = publicKeyProblem(pk);
+    if (why !== null) throw new KeyceremonyError('CUSTODIANS_KEY_INVALID', `the public key ${spec.slice(0, 16)}… is ${why}`, 'use the key read from the custodian card');
+    return pk;
+  }
+  if (!/^pkcs11:/i.test(spec)) throw usageError('USAGE', `${JSON.stringify(spec.slice(0, 40))} is neither a 64-hex public key nor a PKCS#11 URI`, 'give the key as hex or as pkcs11:token=…;object=…');
+  const { token, uri } = resolveTarget(io, warnings, spec, moduleFlag);
+  return withSession(token, null, async (s) => readEd25519PublicKey(s, findOne(s, pkcs11js().CKO_PUBLIC_KEY, { label: uri.object, id: uri.id }, 'public key')), { readWrite: false });
+}
+
+function splitMember(spec: string, parts: number, flag: string): string[] {
+  const out: string[] = [];
+  let rest = spec;
+  for (let i = 0; i < parts - 1; i++) {
+    const c = rest.indexOf(',');
+    if (c < 0) throw usageError('USAGE', `${flag} ${JSON.stringify(spec.slice(0, 60))} has too few fields`, parts === 3 ? `write ${flag} ID,NAME,KEY` : `write ${flag} ID,KEY`);
+    out.push(rest.slice(0, c));
+    rest = rest.slice(c + 1);
+  }
+  out.push(rest);
+  return out;
+}
+
+async function memberOf(spec: string, io: Io, warnings: Warnings, moduleFlag: string | undefined, flag: string): Promise<CustodianInput> {
+  const [id, name, key] = splitMember(spec, 3, flag) as [string, string, string];
+  if (!CUSTODIAN_ID.test(id)) throw usageError('USAGE', `${JSON.stringify(id)} is not a custodian id`, 'use lowercase letters, digits, . _ - (up to 64)');
+  return { id, name, publicKey: await publicKeyOf(key, io, warnings, moduleFlag) };
+}
+
+function thresholdOf(v: string | undefined, fallback?: number): number {
+  if (v === undefined && fallback !== undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw usageError('USAGE', `--threshold ${JSON.stringify(v)} is not a whole number of at least 1`, 'give M of M-of-N');
+  return n;
+}
+
+function expiresOf(v: string | undefined, issued: number): string {
+  if (v === undefined) return formatTime(issued + 365 * DAY);
+  return formatTime(atOption(v));
+}
+
+function writeUnsigned(io: Io, out: string, payload: Uint8Array, force: boolean, json: boolean, signers: string): void {
+  const set = parseCustodianSet(payload);
+  writeFileAtomic(out, serializeEnvelope({ payloadType: PAYLOAD_TYPES.custodians, payload, signatures: [] }), force);
+  if (json) io.stdout.write(`${JSON.stringify({ out, version: set.version, digest: set.digest, threshold: set.threshold, custodians: set.custodians.map((c) => ({ id: c.id, keyid: c.keyid, words: c.fingerprint.words })) })}\n`);
+  else {
+    io.stdout.write(`wrote custodian set version ${set.version} (${set.threshold} of ${set.custodians.length}) to ${out}, unsigned\n  digest ${set.digest}\n`);
+    for (const c of set.custodians) io.stdout.write(`  ${c.id.padEnd(12)} ${c.fingerprint.words.join(' ')}\n`);
+    io.stdout.write(`still to sign: ${signers}\n`);
+  }
+}
+
+export async function custodiansCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
+  const [sub, ...rest] = argv;
+  const opts = { ...COMMON_OPTIONS, module: TOKEN_OPTIONS.module, ...CHAIN_OPTIONS, out: { type: 'string' }, threshold: { type: 'string' }, member: { type: 'string', multiple: true },
+    add: { type: 'string', multiple: true }, remove: { type: 'string', multiple: true }, 'replace-key': { type: 'string', multiple: true }, expires: { type: 'string' } } as const;
+  if (sub !== 'new' && sub !== 'next') throw usageError('USAGE', `unknown subcommand ${JSON.stringify(sub ?? '')}`, `usage:\n  ${CUSTODIANS_USAGE}`);
+  const { values } = parse(rest, opts, { min: 0, max: 0, usage: CUSTODIANS_USAGE });
+  if (values.out === undefined) throw usageError('USAGE', `custodians ${sub} needs --out FILE`, `usage:\n  ${CUSTODIANS_USAGE}`);
+  const issued = atOption(undefined);
+  if (sub === 'new') {
+    const members = [];
+    for (const m of values.member ?? []) members.push(await memberOf(m, io, warnings, values.module, '--member'));
+    if (members.length === 0) throw usageError('USAGE', 'a custodian set needs at least one --member ID,NAME,KEY', `usage:\n  ${CUSTODIANS_USAGE}`);
+    const threshold = thresholdOf(values.threshold);
+    const payload = buildCustodianSet({ version: 1, issued: formatTime(issued), expires: expiresOf(values.expires, issued), threshold, custodians: members });
+    writeUnsigned(io, values.out, payload, values.force === true, values.json === true, `${threshold} of ${members.map((m) => m.id).join(', ')} (the root is signed by its own threshold)`);
+    return 0;
+  }
+  const chain = trustedChain(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at));
+  const current: CustodianSet = chain.newest;
+  const members: CustodianInput[] = current.custodians.map((c) => ({ id: c.id, name: c.name, publicKey: c.publicKey.bytes }));
+  for (const id of values.remove ?? []) {
+    const i = members.findIndex((m) => m.id === id);
+    if (i < 0) throw usageError('USAGE', `--remove ${id}: no such custodian in set version ${current.version}`, 'check the id');
+    members.splice(i, 1);
+  }
+  for (const spec of values['replace-key'] ?? []) {
+    const [id, key] = splitMember(spec, 2, '--replace-key') as [string, string];
+    const i = members.findIndex((m) => m.id === id);
+    if (i < 0) throw usageError('USAGE', `--replace-key ${id}: no such custodian in set version ${current.version}`, 'check the id');
+    members[i] = { ...(members[i] as CustodianInput), publicKey: await publicKeyOf(key, io, warnings, values.module) };
+  }
+  for (const spec of values.add ?? []) {
+    const m = await memberOf(spec, io, warnings, values.module, '--add');
+    if (members.some((x) => x.id === m.id)) throw usageError('USAGE', `--add ${m.id}: already a custodian`, 'use --replace-key to change a key');
+    members.push(m);
+  }
+  const threshold = thresholdOf(values.threshold, Math.min(current.threshold, members.length));
+  const payload = buildCustodianSet({ version: current.version + 1, issued: formatTime(issued), expires: expiresOf(values.expires, issued), threshold, custodians: members });
+  writeUnsigned(io, values.out, payload, values.force === true, values.json === true,
+    `${current.threshold} of set version ${current.version} (${current.custodians.map((c) => c.id).join(', ')}) and ${threshold} of the new set (${members.map((m) => m.id).join(', ')})`);
+  return 0;
+}
+

@@ -1,0 +1,110 @@
+import { zero } from '../../bytes.js';
+import { parseCustodianSet } from '../../custodians/set.js';
+import { DocumentError, problem } from '../../docs/problems.js';
+import { kindOfPayloadType } from '../../docs/types.js';
+import { samePayload, serializeEnvelope } from '../../dsse/envelope.js';
+import type { Envelope } from '../../dsse/envelope.js';
+import { addSignature, SoftwareSigner } from '../../dsse/sign.js';
+import type { Signer } from '../../dsse/sign.js';
+import { KeyceremonyError, usageError } from '../../errors.js';
+import { readInput, writeFileAtomic } from '../../files.js';
+import { parseDrillReport } from '../../manifest/drill.js';
+import { parseManifest } from '../../manifest/manifest.js';
+import { withSession } from '../../pkcs11/session.js';
+import { tokenSigner } from '../../pkcs11/signer.js';
+import type { TrustedChain } from '../../verify/verify.js';
+import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
+import { resolveTarget } from '../context.js';
+import { atOption, CHAIN_OPTIONS, readEnvelopeFile, rootDigestOption, trustedChain } from '../docs.js';
+import type { Io, Warnings } from '../io.js';
+import { readPin } from '../pin.js';
+
+export const SIGN_USAGE = 'keyceremony sign FILE (--key URI [--pin-env NAME] [--module PATH] | --software-key FILE) --out FILE [--custodians SET ...] [--force] [--json]';
+export const MERGE_USAGE = 'keyceremony merge FILE FILE [FILE ...] --out FILE [--force]';
+
+/** Parse the payload by its type, so a custodian never signs a malformed document. */
+export function describePayload(env: Envelope): string {
+  const kind = kindOfPayloadType(env.payloadType);
+  if (kind === null) throw new DocumentError([problem('DOCUMENT_UNKNOWN_TYPE', 'payloadType', `${JSON.stringify(env.payloadType.slice(0, 80))} is not a keyceremony payload type`)], 'the envelope');
+  if (kind === 'custodians') {
+    const s = parseCustodianSet(env.payload);
+    return `custodian set version ${s.version}: ${s.threshold} of ${s.custodians.map((c) => c.id).join(', ')}`;
+  }
+  if (kind === 'rotation') {
+    const m = parseManifest(env.payload);
+    return `rotation manifest ${m.ceremony} #${m.sequence} under set version ${m.custodianSet}: ${m.keys.map((k) => `${k.id} ${k.phase}`).join(', ')}`;
+  }
+  const d = parseDrillReport(env.payload);
+  return `drill report ${d.drill}: ${d.result}`;
+}
+
+/** The signer must be a custodian of a set that approves this document. */
+function checkSignerIsCustodian(env: Envelope, chain: TrustedChain, signer: Signer): void {
+  const sets = [chain.newest];
+  if (kindOfPayloadType(env.payloadType) === 'custodians') sets.push(parseCustodianSet(env.payload));
+  if (!sets.some((s) => s.byKeyid.has(signer.keyid))) {
+    throw new KeyceremonyError('SIGNER_NOT_CUSTODIAN', `the key of ${signer.description} is not a custodian key of set version ${sets.map((s) => s.version).join(' or ')}`, 'insert the card of a custodian of this set');
+  }
+}
+
+export async function signCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
+  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, ...CHAIN_OPTIONS, key: { type: 'string' }, 'software-key': { type: 'string' }, out: { type: 'string' } }, { min: 1, max: 1, usage: SIGN_USAGE });
+  if (values.out === undefined) throw usageError('USAGE', 'sign needs --out FILE (the signed copy)', `usage: ${SIGN_USAGE}`);
+  if ((values.key === undefined) === (values['software-key'] === undefined)) throw usageError('USAGE', 'give exactly one of --key URI (a token) or --software-key FILE (development only)', `usage: ${SIGN_USAGE}`);
+  const env = readEnvelopeFile(positionals[0] as string);
+  const summary = describePayload(env);
+  const chain = values.custodians === undefined ? undefined : trustedChain(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at));
+  if (chain === undefined) warnings.warn('no --custodians given: the signer is not checked against the custodian set');
+  io.stderr.write(`signing ${summary}\n`);
+  const finish = async (signer: Signer): Promise<number> => {
+    if (chain !== undefined) checkSignerIsCustodian(env, chain, signer);
+    const signed = await addSignature(env, signer);
+    writeFileAtomic(values.out as string, serializeEnvelope(signed), values.force === true);
+    if (values.json === true) io.stdout.write(`${JSON.stringify({ signed: true, keyid: signer.keyid, out: values.out, signatures: signed.signatures.length })}\n`);
+    else io.stdout.write(`signed by ${signer.description} (key id ${signer.keyid}); ${signed.signatures.length} signature(s) in ${values.out}\n`);
+    return 0;
+  };
+  if (values['software-key'] !== undefined) {
+    warnings.warn('signing with a software key: for development only, never in a real ceremony');
+    const text = Buffer.from(readInput(values['software-key'], 'the software key', 200)).toString('utf8').trim();
+    if (!/^[0-9a-f]{64}$/.test(text)) throw usageError('USAGE', 'the software key file must hold a 32-byte Ed25519 seed as 64 lowercase hex digits', 'generate one with: openssl rand -hex 32');
+    const seed = new Uint8Array(Buffer.from(text, 'hex'));
+    const signer = new SoftwareSigner(seed, `software key ${values['software-key']}`);
+    zero(seed);
+    try { return await finish(signer); } finally { signer.dispose(); }
+  }
+  const { token, uri } = resolveTarget(io, warnings, values.key as string, values.module);
+  if (uri.object === undefined && uri.id === undefined) throw usageError('USAGE', 'the key URI names no object', 'add object=LABEL to the URI');
+  const pin = await readPin(io, values['pin-env'], token.label);
+  try {
+    return await withSession(token, pin, async (s) => finish(tokenSigner(s, { label: uri.object, id: uri.id })));
+  } finally {
+    zero(pin);
+  }
+}
+
+/** Offline collection: combine envelopes of the same payload; different payloads are refused. */
+export async function mergeCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, out: { type: 'string' } }, { min: 2, max: 64, usage: MERGE_USAGE });
+  if (values.out === undefined) throw usageError('USAGE', 'merge needs --out FILE', `usage: ${MERGE_USAGE}`);
+  const envs = positionals.map((p) => readEnvelopeFile(p));
+  const first = envs[0] as Envelope;
+  describePayload(first);
+  envs.forEach((e, i) => {
+    if (!samePayload(first, e)) {
+      throw new KeyceremonyError('MERGE_PAYLOAD_MISMATCH', `${positionals[i]} carries a different payload from ${positionals[0]}`, 'merge only copies of the same document; someone signed another version');
+    }
+  });
+  const seen = new Set<string>();
+  const signatures = envs.flatMap((e) => e.signatures).filter((s) => {
+    const k = `${s.keyid}:${Buffer.from(s.sig).toString('hex')}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  const merged: Envelope = { ...first, signatures };
+  writeFileAtomic(values.out, serializeEnvelope(merged), values.force === true);
+  if (values.json === true) io.stdout.write(`${JSON.stringify({ out: values.out, signatures: signatures.length })}\n`);
+  else io.stdout.write(`merged ${envs.length} copies: ${signatures.length} distinct signature(s) in ${values.out}\n`);
+  return 0;
+}

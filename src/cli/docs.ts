@@ -1,0 +1,54 @@
+/** Shared by the document commands (verify, sign, merge, status, custodians, manifest). */
+import { existsSync, statSync } from 'node:fs';
+import { parseTime } from '../docs/fields.js';
+import { MAX_ENVELOPE_BYTES, parseEnvelope } from '../dsse/envelope.js';
+import type { Envelope } from '../dsse/envelope.js';
+import { usageError } from '../errors.js';
+import { readInput } from '../files.js';
+import type { TrustedChain } from '../verify/verify.js';
+import { verifyChain } from '../verify/verify.js';
+import { KeyceremonyError } from '../errors.js';
+import { formatProblem } from '../docs/problems.js';
+
+export const CHAIN_OPTIONS = {
+  custodians: { type: 'string', multiple: true },
+  'root-digest': { type: 'string' },
+  at: { type: 'string' },
+} as const;
+
+export function readDocument(path: string, what = 'the document'): Uint8Array {
+  return readInput(path, what, MAX_ENVELOPE_BYTES);
+}
+
+export function readEnvelopeFile(path: string, what = 'the document'): Envelope {
+  return parseEnvelope(readDocument(path, what));
+}
+
+/** `--at TIME` (RFC 3339 UTC, whole seconds) or now. */
+export function atOption(at: string | undefined): number {
+  if (at === undefined) return Math.floor(Date.now() / 1000) * 1000;
+  const t = parseTime(at);
+  if (t === null) throw usageError('USAGE', `--at ${JSON.stringify(at)} is not an RFC 3339 UTC time`, 'write it like 2026-11-28T10:00:00Z');
+  return t;
+}
+
+export function rootDigestOption(d: string | undefined): string | undefined {
+  if (d !== undefined && !/^sha256:[0-9a-f]{64}$/.test(d)) throw usageError('USAGE', '--root-digest must be sha256:<64 lowercase hex>', 'copy the digest printed when the root set was made');
+  return d;
+}
+
+export function folderOption(dir: string, flag: string): string {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw usageError('INPUT_UNREADABLE', `${flag} ${dir} is not a folder`, 'give the folder that holds the files');
+  return dir;
+}
+
+/** The verified chain of --custodians files, or an error listing every reason (exit 1). */
+export function trustedChain(files: readonly string[] | undefined, rootDigest: string | undefined, at: number): TrustedChain {
+  if (files === undefined || files.length === 0) throw usageError('USAGE', 'no custodian set was given', 'pass the chain from the trusted root: --custodians custodians.v1.json [--custodians custodians.v2.json …]');
+  const c = verifyChain(files.map((f) => readDocument(f, 'the custodian set')), { at, rootDigest });
+  if (c.chain === null) {
+    const first = c.reasons[0];
+    throw new KeyceremonyError(first?.code ?? 'CHAIN_INVALID', `the custodian chain does not verify: ${c.reasons.map(formatProblem).join('; ')}`, 'check that --custodians lists every set from the trusted root, in order');
+  }
+  return c.chain;
+}

@@ -1,0 +1,100 @@
+/**
+ * Reading a parsed JSON value into a closed, typed model while collecting every problem by
+ * path. Each reader returns the value or undefined (after recording why), so one pass reports
+ * all bad fields.
+ */
+import type { JsonValue } from '../json/strict.js';
+import { problem } from './problems.js';
+import type { Problem } from './problems.js';
+
+export type JsonObject = { readonly [k: string]: JsonValue };
+
+/** RFC 3339, UTC, `Z`, whole seconds (FORMATS.md §1). */
+const TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
+
+export function parseTime(s: string): number | null {
+  const m = TIME.exec(s);
+  if (m === null) return null;
+  const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const t = Date.UTC(y, mo - 1, d, h, mi, se);
+  const back = new Date(t);
+  // refuse impossible dates (2026-02-30) and leap seconds, which Date silently rolls over
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || back.getUTCHours() !== h || back.getUTCMinutes() !== mi || back.getUTCSeconds() !== se) return null;
+  return t;
+}
+
+export function formatTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+export class Fields {
+  readonly problems: Problem[] = [];
+
+  add(code: string, path: string, message: string): undefined {
+    this.problems.push(problem(code, path, message));
+    return undefined;
+  }
+
+  /** An object with exactly these members: unknown ones and missing ones are problems. */
+  object(v: JsonValue | undefined, path: string, members: readonly string[]): JsonObject | undefined {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return this.add('DOCUMENT_WRONG_TYPE', path, 'expected an object');
+    let ok = true;
+    for (const k of Object.keys(v)) {
+      if (!members.includes(k)) { this.add('DOCUMENT_UNKNOWN_MEMBER', `${path}.${k}`, 'member not allowed here (documents are closed)'); ok = false; }
+    }
+    for (const k of members) {
+      if (!(k in v)) { this.add('DOCUMENT_MISSING_MEMBER', `${path}.${k}`, 'required member is missing'); ok = false; }
+    }
+    return ok ? v : undefined;
+  }
+
+  array(v: JsonValue | undefined, path: string, opts: { min?: number; max?: number } = {}): readonly JsonValue[] | undefined {
+    if (!Array.isArray(v)) return this.add('DOCUMENT_WRONG_TYPE', path, 'expected an array');
+    if (opts.min !== undefined && v.length < opts.min) return this.add('DOCUMENT_BAD_VALUE', path, `expected at least ${opts.min} entr${opts.min === 1 ? 'y' : 'ies'}`);
+    if (opts.max !== undefined && v.length > opts.max) return this.add('DOCUMENT_BAD_VALUE', path, `expected at most ${opts.max} entries`);
+    return v;
+  }
+
+  string(v: JsonValue | undefined, path: string, opts: { pattern?: RegExp; max?: number; what?: string; code?: string } = {}): string | undefined {
+    if (typeof v !== 'string') return this.add('DOCUMENT_WRONG_TYPE', path, 'expected a string');
+    if (opts.max !== undefined && v.length > opts.max) return this.add(opts.code ?? 'DOCUMENT_BAD_VALUE', path, `longer than ${opts.max} characters`);
+    if (opts.pattern !== undefined && !opts.pattern.test(v)) return this.add(opts.code ?? 'DOCUMENT_BAD_VALUE', path, `${JSON.stringify(v.slice(0, 80))} is not ${opts.what ?? `of the form ${opts.pattern.source}`}`);
+    return v;
+  }
+
+  nullableString(v: JsonValue | undefined, path: string, opts: { pattern?: RegExp; max?: number; what?: string; code?: string } = {}): string | null | undefined {
+    if (v === null) return null;
+    return this.string(v, path, opts);
+  }
+
+  /** A non-negative integer counter (FORMATS.md §1: non-integer or negative counters are refused). */
+  integer(v: JsonValue | undefined, path: string, min = 0, code = 'DOCUMENT_BAD_VALUE'): number | undefined {
+    if (typeof v !== 'number') return this.add('DOCUMENT_WRONG_TYPE', path, 'expected a number');
+    if (!Number.isSafeInteger(v)) return this.add('DOCUMENT_BAD_VALUE', path, 'expected a whole number');
+    if (v < min) return this.add(code, path, `expected a whole number of at least ${min}`);
+    return v;
+  }
+
+  boolean(v: JsonValue | undefined, path: string): boolean | undefined {
+    if (typeof v !== 'boolean') return this.add('DOCUMENT_WRONG_TYPE', path, 'expected true or false');
+    return v;
+  }
+
+  time(v: JsonValue | undefined, path: string): number | undefined {
+    const s = this.string(v, path);
+    if (s === undefined) return undefined;
+    const t = parseTime(s);
+    if (t === null) return this.add('DOCUMENT_BAD_TIME', path, `${JSON.stringify(s.slice(0, 40))} is not an RFC 3339 UTC time with whole seconds and a Z (2026-11-28T10:00:00Z)`);
+    return t;
+  }
+
+  oneOf<T extends string>(v: JsonValue | undefined, path: string, values: readonly T[]): T | undefined {
+    const s = this.string(v, path);
+    if (s === undefined) return undefined;
+    if (!(values as readonly string[]).includes(s)) return this.add('DOCUMENT_BAD_VALUE', path, `${JSON.stringify(s.slice(0, 40))} is not one of ${values.join(', ')}`);
+    return s as T;
+  }
+}
+
+export const HEX64 = /^[0-9a-f]{64}$/;
+export const DIGEST = /^sha256:[0-9a-f]{64}$/;

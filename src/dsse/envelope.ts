@@ -1,0 +1,129 @@
+/**
+ * DSSE v1 envelopes (FORMATS.md §2; secure-systems-lab/dsse protocol.md). Parsing is strict:
+ * closed members, duplicates refused at any depth, standard base64 with padding and canonical
+ * trailing bits, key ids in lowercase hex, 64-byte signatures, payloads of at most 1 MiB.
+ */
+import { parseStrictJson, JsonError } from '../json/strict.js';
+import type { JsonValue } from '../json/strict.js';
+import { Fields, HEX64 } from '../docs/fields.js';
+import { DocumentError, problem } from '../docs/problems.js';
+import type { Problem } from '../docs/problems.js';
+
+export const MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** A 1 MiB payload in base64 plus room for signatures. */
+export const MAX_ENVELOPE_BYTES = 2 * 1024 * 1024;
+export const MAX_SIGNATURES = 256;
+export const SIGNATURE_BYTES = 64;
+
+export interface Signature {
+  readonly keyid: string;
+  readonly sig: Uint8Array;
+}
+
+export interface Envelope {
+  readonly payloadType: string;
+  readonly payload: Uint8Array;
+  readonly signatures: readonly Signature[];
+}
+
+const enc = new TextEncoder();
+
+/** PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body (DSSE v1 §Signature definition). */
+export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
+  const type = enc.encode(payloadType);
+  const head = enc.encode(`DSSEv1 ${type.length} `);
+  const mid = enc.encode(` ${payload.length} `);
+  const out = new Uint8Array(head.length + type.length + mid.length + payload.length);
+  out.set(head, 0);
+  out.set(type, head.length);
+  out.set(mid, head.length + type.length);
+  out.set(payload, head.length + type.length + mid.length);
+  return out;
+}
+
+const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** RFC 4648 §4 with padding; non-zero trailing bits (a second spelling of the same bytes) refused. */
+export function decodeBase64Strict(s: string): Uint8Array | null {
+  if (!B64.test(s)) return null;
+  const bytes = Buffer.from(s, 'base64');
+  if (bytes.toString('base64') !== s) return null;
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+export function encodeBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Bytes of a file → strict JSON, with the problem codes of FORMATS.md §1. */
+export function readJson(bytes: Uint8Array, maxBytes: number, what: string): JsonValue {
+  if (!(bytes instanceof Uint8Array)) throw new DocumentError([problem('DOCUMENT_WRONG_TYPE', '$', 'expected bytes')], what);
+  if (bytes.length > maxBytes) throw new DocumentError([problem('DOCUMENT_TOO_LARGE', '$', `${bytes.length} bytes is over the limit of ${maxBytes}`)], what);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new DocumentError([problem('DOCUMENT_NOT_UTF8', '$', 'not valid UTF-8')], what);
+  }
+  if (text.charCodeAt(0) === 0xfeff) throw new DocumentError([problem('DOCUMENT_NOT_JSON', '$', 'starts with a byte-order mark')], what);
+  try {
+    return parseStrictJson(text);
+  } catch (err) {
+    if (!(err instanceof JsonError)) throw err;
+    const code = { syntax: 'DOCUMENT_NOT_JSON', duplicate: 'DOCUMENT_DUPLICATE_MEMBER', surrogate: 'DOCUMENT_BAD_STRING', depth: 'DOCUMENT_TOO_DEEP', size: 'DOCUMENT_TOO_LARGE' }[err.kind];
+    throw new DocumentError([problem(code, err.path, `${err.message} (at character ${err.offset})`)], what);
+  }
+}
+
+export function parseEnvelope(bytes: Uint8Array): Envelope {
+  const json = readJson(bytes, MAX_ENVELOPE_BYTES, 'the envelope');
+  const f = new Fields();
+  const o = f.object(json, '$', ['payloadType', 'payload', 'signatures']);
+  let payloadType: string | undefined;
+  let payload: Uint8Array | undefined;
+  const signatures: Signature[] = [];
+  if (o !== undefined) {
+    payloadType = f.string(o.payloadType, 'payloadType', { max: 256 });
+    const p64 = f.string(o.payload, 'payload');
+    if (p64 !== undefined) {
+      if (p64.length > Math.ceil(MAX_PAYLOAD_BYTES / 3) * 4) f.add('DOCUMENT_TOO_LARGE', 'payload', `the payload is over ${MAX_PAYLOAD_BYTES} bytes`);
+      else payload = decodeBase64Strict(p64) ?? f.add('DOCUMENT_BAD_BASE64', 'payload', 'not standard base64 with padding (RFC 4648 §4)');
+    }
+    const sigs = f.array(o.signatures, 'signatures', { max: MAX_SIGNATURES });
+    sigs?.forEach((s, i) => {
+      const path = `signatures[${i}]`;
+      const so = f.object(s, path, ['keyid', 'sig']);
+      if (so === undefined) return;
+      const keyid = f.string(so.keyid, `${path}.keyid`, { pattern: HEX64, what: 'a lowercase hex SHA-256 key id' });
+      const s64 = f.string(so.sig, `${path}.sig`, { max: 200 });
+      let sig: Uint8Array | undefined;
+      if (s64 !== undefined) {
+        sig = decodeBase64Strict(s64) ?? f.add('DOCUMENT_BAD_BASE64', `${path}.sig`, 'not standard base64 with padding (RFC 4648 §4)');
+        if (sig !== undefined && sig.length !== SIGNATURE_BYTES) {
+          f.add('DOCUMENT_BAD_SIGNATURE_LENGTH', `${path}.sig`, `an Ed25519 signature is ${SIGNATURE_BYTES} bytes, this one ${sig.length}`);
+          sig = undefined;
+        }
+      }
+      if (keyid !== undefined && sig !== undefined) signatures.push({ keyid, sig });
+    });
+  }
+  if (f.problems.length > 0 || payloadType === undefined || payload === undefined) throw new DocumentError(f.problems, 'the envelope');
+  return Object.freeze({ payloadType, payload, signatures: Object.freeze(signatures) });
+}
+
+export function serializeEnvelope(env: Envelope): string {
+  return `${JSON.stringify({
+    payloadType: env.payloadType,
+    payload: encodeBase64(env.payload),
+    signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: encodeBase64(s.sig) })),
+  }, null, 2)}\n`;
+}
+
+/** The same payload type and payload bytes (the only thing merge may combine). */
+export function samePayload(a: Envelope, b: Envelope): boolean {
+  return a.payloadType === b.payloadType && Buffer.compare(Buffer.from(a.payload), Buffer.from(b.payload)) === 0;
+}
+
+export type { Problem };

@@ -1,0 +1,72 @@
+/**
+ * Reading inputs and writing outputs the way CLI.md asks: inputs bounded in size, a missing or
+ * unreadable input is a usage error (exit 2); outputs are never overwritten without --force and
+ * are written to a temporary name, synced, renamed and the folder synced, so a crash leaves the
+ * old file or the complete new one, never half of one.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { KeyceremonyError, usageError } from './errors.js';
+
+/** Reads at most `limit + 1` bytes, so an oversized or endless input cannot exhaust memory. */
+export function readInput(path: string, what: string, limit: number): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw usageError('INPUT_UNREADABLE', `${what} ${path} cannot be read (${code === 'ENOENT' ? 'no such file' : code ?? 'error'})`, 'check the path and the permissions', err);
+  }
+  try {
+    if (statSync(path).isDirectory()) throw usageError('INPUT_UNREADABLE', `${what} ${path} is a folder`, 'give the path of a file');
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.alloc(Math.min(65536, limit + 1 - total));
+      if (buf.length === 0) break;
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+      total += n;
+    }
+    return new Uint8Array(Buffer.concat(chunks));
+  } catch (err) {
+    if (err instanceof KeyceremonyError) throw err;
+    throw usageError('INPUT_UNREADABLE', `${what} ${path} cannot be read`, 'check the path and the permissions', err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function refuseExisting(path: string, force: boolean): void {
+  if (existsSync(path) && !force) {
+    throw new KeyceremonyError('OUTPUT_EXISTS', `${path} exists already; nothing was written`, 'choose another output name, or pass --force to replace it');
+  }
+}
+
+/** Write-temp, fsync, rename, fsync folder. */
+export function writeFileAtomic(path: string, data: Uint8Array | string, force: boolean, mode = 0o644): void {
+  refuseExisting(path, force);
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'wx', mode);
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    refuseExisting(path, force);
+    renameSync(tmp, path);
+    const dfd = openSync(dir, 'r');
+    try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    if (err instanceof KeyceremonyError) throw err;
+    throw new KeyceremonyError('OUTPUT_WRITE_FAILED', `${path} could not be written (${(err as NodeJS.ErrnoException).code ?? 'error'}); nothing was left behind`, 'check the folder exists, is writable and has space', { cause: err });
+  }
+}

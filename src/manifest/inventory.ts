@@ -1,0 +1,24 @@
+/**
+ * The key inventory of the seed policy ("Inventory keys": SECRET_KEY, WEBHOOK_SIGNING_SECRET as
+ * webhook-vN, the Redis and Celery credentials, the JWT signing secret and refresh-token salt,
+ * the encryption master key and the separate backup key).
+ */
+import type { Algorithm } from './manifest.js';
+
+export interface InventoryEntry {
+  readonly name: string;
+  readonly prefix: string;
+  readonly algorithm: Algorithm;
+  readonly what: string;
+}
+
+export const SEED_INVENTORY: readonly InventoryEntry[] = Object.freeze([
+  { name: 'SECRET_KEY', prefix: 'secret-key', algorithm: 'HMAC-SHA256', what: 'application secret (FastAPI)' },
+  { name: 'WEBHOOK_SIGNING_SECRET', prefix: 'webhook', algorithm: 'HMAC-SHA256', what: 'webhook signatures (HMAC-SHA256)' },
+  { name: 'REDIS_URL', prefix: 'redis-auth', algorithm: 'TOKEN', what: 'Redis auth token' },
+  { name: 'CELERY_BROKER_URL', prefix: 'celery-broker', algorithm: 'TOKEN', what: 'Celery broker credential' },
+  { name: 'JWT_SIGNING_SECRET', prefix: 'jwt', algorithm: 'JWT-HS256', what: 'JWT signing secret' },
+  { name: 'JWT_REFRESH_SALT', prefix: 'jwt-refresh-salt', algorithm: 'TOKEN', what: 'refresh-token salt' },
+  { name: 'MASTER_KEY', prefix: 'master', algorithm: 'AES-256-GCM', what: 'encryption master key (AES-256-GCM)' },
+  { name: 'BACKUP_KEY', prefix: 'backup', algorithm: 'AES-256-GCM', what: 'separate backup key' },
+]);

@@ -1,0 +1,171 @@
+/**
+ * Rotation manifests (FORMATS.md §4): the custodians' signed approval of one step of the
+ * rotation policy for one or more keys. Never contains key material.
+ */
+import { Fields, DIGEST, HEX64, parseTime } from '../docs/fields.js';
+import type { JsonObject } from '../docs/fields.js';
+import { DocumentError } from '../docs/problems.js';
+import { SPECS } from '../docs/types.js';
+import { MAX_PAYLOAD_BYTES, readJson } from '../dsse/envelope.js';
+import { CUSTODIAN_ID } from '../custodians/set.js';
+import { payloadDigest } from '../custodians/set.js';
+
+export const PHASES = ['prepare', 'dual-publish', 'cutover', 'revoke', 'compromise'] as const;
+export type Phase = (typeof PHASES)[number];
+export const ALGORITHMS = ['AES-256-GCM', 'HMAC-SHA256', 'Ed25519', 'JWT-HS256', 'JWT-EdDSA', 'RSA-3072', 'RSA-4096', 'TOKEN'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+export const CEREMONY_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const KEY_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
+export const KEY_ID = /^[a-z0-9][a-z0-9_-]*-v[1-9][0-9]*$/;
+const KCV = /^[0-9a-f]{6}$/;
+const MAX_KEYS = 256;
+const MAX_ARTIFACTS = 4096;
+
+export interface ManifestKey {
+  readonly name: string;
+  readonly id: string;
+  readonly supersedes: string | null;
+  readonly algorithm: Algorithm;
+  readonly phase: Phase;
+  readonly kcv: string | null;
+  readonly notBefore: number;
+}
+
+export interface Artifact {
+  readonly path: string;
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+export interface Manifest {
+  readonly ceremony: string;
+  readonly sequence: number;
+  readonly previous: string | null;
+  readonly custodianSet: number;
+  readonly issued: number;
+  readonly expires: number;
+  readonly actor: string;
+  readonly keys: readonly ManifestKey[];
+  readonly artifacts: readonly Artifact[];
+  readonly digest: string;
+}
+
+/** `webhook-v4` → { prefix: 'webhook', version: 4 }. */
+export function splitKeyId(id: string): { prefix: string; version: number } | null {
+  const m = /^(.*)-v([1-9][0-9]*)$/.exec(id);
+  return m === null ? null : { prefix: m[1] as string, version: Number(m[2]) };
+}
+
+/** Forward slashes, no `..` or `.` segment, no leading `/`, no empty segment, no backslash or control characters. */
+export function artifactPathProblem(p: string): string | null {
+  if (p.length === 0 || p.length > 1024) return 'empty or longer than 1024 characters';
+  if (p.startsWith('/')) return 'absolute (leading /)';
+  if (/[\\\u0000-\u001f\u007f]/.test(p)) return 'has a backslash or a control character';
+  if (/^[A-Za-z]:/.test(p)) return 'has a drive letter';
+  for (const seg of p.split('/')) {
+    if (seg === '..') return 'climbs out of the folder (..)';
+    if (seg === '' || seg === '.') return 'has an empty or "." segment';
+  }
+  return null;
+}
+
+function readKey(f: Fields, v: JsonObject[string] | undefined, path: string): ManifestKey | undefined {
+  const o = f.object(v, path, ['name', 'id', 'supersedes', 'algorithm', 'phase', 'kcv', 'notBefore']);
+  if (o === undefined) return undefined;
+  const name = f.string(o.name, `${path}.name`, { pattern: KEY_NAME, what: 'an environment-variable name (MASTER_KEY)' });
+  const id = f.string(o.id, `${path}.id`, { pattern: KEY_ID, max: 128, what: 'a versioned key id (webhook-v4)' });
+  const supersedes = f.nullableString(o.supersedes, `${path}.supersedes`, { pattern: KEY_ID, max: 128, what: 'a versioned key id or null' });
+  const algorithm = f.oneOf(o.algorithm, `${path}.algorithm`, ALGORITHMS);
+  const phase = f.oneOf(o.phase, `${path}.phase`, PHASES);
+  const kcv = f.nullableString(o.kcv, `${path}.kcv`, { pattern: KCV, what: '6 lowercase hex digits or null' });
+  const notBefore = f.time(o.notBefore, `${path}.notBefore`);
+  if (id !== undefined && supersedes !== undefined && supersedes !== null) {
+    const a = splitKeyId(id);
+    const b = splitKeyId(supersedes);
+    if (a === null || b === null || a.prefix !== b.prefix || b.version !== a.version - 1) {
+      f.add('MANIFEST_SUPERSEDES_INVALID', `${path}.supersedes`, `${id} can only supersede ${a === null || a.version < 2 ? 'nothing (null)' : `${a.prefix}-v${a.version - 1}`}`);
+      return undefined;
+    }
+  }
+  if (name === undefined || id === undefined || supersedes === undefined || algorithm === undefined || phase === undefined || kcv === undefined || notBefore === undefined) return undefined;
+  return Object.freeze({ name, id, supersedes, algorithm, phase, kcv, notBefore });
+}
+
+export function parseManifest(payload: Uint8Array): Manifest {
+  const json = readJson(payload, MAX_PAYLOAD_BYTES, 'the rotation manifest');
+  const f = new Fields();
+  const o = f.object(json, '$', ['spec', 'ceremony', 'sequence', 'previous', 'custodianSet', 'issued', 'expires', 'actor', 'keys', 'artifacts']);
+  if (o === undefined) throw new DocumentError(f.problems, 'the rotation manifest');
+  const spec = f.string(o.spec, 'spec');
+  if (spec !== undefined && spec !== SPECS.rotation) f.add('DOCUMENT_WRONG_SPEC', 'spec', `expected "${SPECS.rotation}"`);
+  const ceremony = f.string(o.ceremony, 'ceremony', { pattern: CEREMONY_ID, what: 'a ceremony id (letters, digits, . _ -; up to 128)' });
+  const sequence = f.integer(o.sequence, 'sequence', 1);
+  const previous = f.nullableString(o.previous, 'previous', { pattern: DIGEST, what: 'sha256:<64 hex> or null' });
+  if (sequence !== undefined && previous !== undefined) {
+    if (sequence === 1 && previous !== null) f.add('MANIFEST_PREVIOUS_INVALID', 'previous', 'must be null on sequence 1');
+    if (sequence > 1 && previous === null) f.add('MANIFEST_PREVIOUS_INVALID', 'previous', `must be the digest of manifest ${sequence - 1}`);
+  }
+  const custodianSet = f.integer(o.custodianSet, 'custodianSet', 1);
+  const issued = f.time(o.issued, 'issued');
+  const expires = f.time(o.expires, 'expires');
+  if (issued !== undefined && expires !== undefined && issued > expires) f.add('MANIFEST_VALIDITY_INVALID', 'expires', 'expires before it is issued');
+  const actor = f.string(o.actor, 'actor', { pattern: CUSTODIAN_ID, what: 'a custodian id' });
+  const keyList = f.array(o.keys, 'keys', { min: 1, max: MAX_KEYS });
+  const keys: ManifestKey[] = [];
+  const seen = new Set<string>();
+  keyList?.forEach((k, i) => {
+    const key = readKey(f, k, `keys[${i}]`);
+    if (key === undefined) return;
+    if (seen.has(key.id)) f.add('MANIFEST_KEY_DUPLICATE', `keys[${i}].id`, `key id ${key.id} appears twice`);
+    seen.add(key.id);
+    keys.push(key);
+  });
+  const artList = f.array(o.artifacts, 'artifacts', { max: MAX_ARTIFACTS });
+  const artifacts: Artifact[] = [];
+  const paths = new Set<string>();
+  artList?.forEach((a, i) => {
+    const path = `artifacts[${i}]`;
+    const ao = f.object(a, path, ['path', 'sha256', 'bytes']);
+    if (ao === undefined) return;
+    const p = f.string(ao.path, `${path}.path`);
+    const why = p === undefined ? null : artifactPathProblem(p);
+    if (why !== null) f.add('MANIFEST_ARTIFACT_PATH_INVALID', `${path}.path`, `${JSON.stringify(p?.slice(0, 80))} ${why}`);
+    else if (p !== undefined && paths.has(p)) f.add('MANIFEST_ARTIFACT_DUPLICATE', `${path}.path`, `${p} is listed twice`);
+    const sha = f.string(ao.sha256, `${path}.sha256`, { pattern: HEX64, what: 'a lowercase hex SHA-256' });
+    const bytes = f.integer(ao.bytes, `${path}.bytes`, 0);
+    if (p !== undefined && why === null && sha !== undefined && bytes !== undefined) {
+      paths.add(p);
+      artifacts.push(Object.freeze({ path: p, sha256: sha, bytes }));
+    }
+  });
+  if (f.problems.length > 0 || ceremony === undefined || sequence === undefined || previous === undefined || custodianSet === undefined
+    || issued === undefined || expires === undefined || actor === undefined) {
+    throw new DocumentError(f.problems, 'the rotation manifest');
+  }
+  return Object.freeze({ ceremony, sequence, previous, custodianSet, issued, expires, actor, keys: Object.freeze(keys), artifacts: Object.freeze(artifacts), digest: payloadDigest(payload) });
+}
+
+export interface ManifestDraft {
+  readonly ceremony: string;
+  readonly sequence: number;
+  readonly previous: string | null;
+  readonly custodianSet: number;
+  readonly issued: string;
+  readonly expires: string;
+  readonly actor: string;
+  readonly keys: readonly { name: string; id: string; supersedes: string | null; algorithm: string; phase: string; kcv: string | null; notBefore: string }[];
+  readonly artifacts: readonly Artifact[];
+}
+
+/** Payload bytes of a manifest; parsed back at once so nothing invalid is ever written. */
+export function buildManifest(d: ManifestDraft): Uint8Array {
+  const payload = { spec: SPECS.rotation, ceremony: d.ceremony, sequence: d.sequence, previous: d.previous, custodianSet: d.custodianSet, issued: d.issued,
+    expires: d.expires, actor: d.actor, keys: d.keys.map((k) => ({ name: k.name, id: k.id, supersedes: k.supersedes, algorithm: k.algorithm, phase: k.phase, kcv: k.kcv, notBefore: k.notBefore })),
+    artifacts: d.artifacts.map((a) => ({ path: a.path, sha256: a.sha256, bytes: a.bytes })) };
+  const bytes = new TextEncoder().encode(`${JSON.stringify(payload, null, 2)}\n`);
+  parseManifest(bytes);
+  return bytes;
+}
+
+export { parseTime };

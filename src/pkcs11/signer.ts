@@ -1,0 +1,22 @@
+/** A Signer backed by an Ed25519 key on a token (an HSM or a custodian's smartcard), inside an open session. */
+import { keyIdOf } from '../crypto/ed25519.js';
+import type { Signer } from '../dsse/sign.js';
+import { pkcs11js } from './binding.js';
+import { findOne, readEd25519PublicKey, signEd25519 } from './keys.js';
+import type { ObjectQuery } from './keys.js';
+import type { Session } from './session.js';
+
+export function tokenSigner(s: Session, key: ObjectQuery): Signer {
+  const B = pkcs11js();
+  const priv = findOne(s, B.CKO_PRIVATE_KEY, key, 'private key');
+  const id = s.attribute(priv, B.CKA_ID);
+  const pub = findOne(s, B.CKO_PUBLIC_KEY, id !== null && id.length > 0 ? { id: id.toString('hex') } : key, 'public key');
+  const publicKey = readEd25519PublicKey(s, pub);
+  return {
+    publicKey,
+    keyid: keyIdOf(publicKey),
+    description: `token "${s.token.label}", key ${key.label ?? key.id ?? ''}`,
+    // signEd25519 checks that the card's key is still this one and verifies the signature
+    sign: async (message) => (await signEd25519(s, key, message, publicKey)).signature,
+  };
+}
