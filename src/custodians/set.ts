@@ -3,6 +3,7 @@
  * and how many must sign. Parsed into a readonly model with every problem reported by path;
  * each public key is checked once here (canonical, not small order) and kept ready to verify.
  */
+import { createHash } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { toHex } from '../bytes.js';
 import { Ed25519PublicKey, publicKeyProblem } from '../crypto/ed25519.js';
@@ -38,7 +39,7 @@ export interface CustodianSet {
 }
 
 export function payloadDigest(payload: Uint8Array): string {
-  return `sha256:${toHex(sha256(payload))}`;
+  return `sha256:${createHash('sha256').update(payload).digest('hex')}`;
 }
 
 export function parseCustodianSet(payload: Uint8Array): CustodianSet {

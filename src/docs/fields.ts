@@ -12,15 +12,33 @@ export type JsonObject = { readonly [k: string]: JsonValue };
 /** RFC 3339, UTC, `Z`, whole seconds (FORMATS.md §1). */
 const TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+const timeCache = new Map<string, number | null>();
+
+/** RFC 3339 UTC with whole seconds → ms since the epoch, or null. Memoised: documents repeat times. */
 export function parseTime(s: string): number | null {
+  const hit = timeCache.get(s);
+  if (hit !== undefined) return hit;
+  const t = parseTimeUncached(s);
+  if (timeCache.size >= 1024) timeCache.clear();
+  timeCache.set(s, t);
+  return t;
+}
+
+function parseTimeUncached(s: string): number | null {
   const m = TIME.exec(s);
   if (m === null) return null;
-  const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [number, number, number, number, number, number];
-  const t = Date.UTC(y, mo - 1, d, h, mi, se);
-  const back = new Date(t);
-  // refuse impossible dates (2026-02-30) and leap seconds, which Date silently rolls over
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || back.getUTCHours() !== h || back.getUTCMinutes() !== mi || back.getUTCSeconds() !== se) return null;
-  return t;
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  const h = Number(m[4]);
+  const mi = Number(m[5]);
+  const se = Number(m[6]);
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  // refuse impossible dates (2026-02-30) and leap seconds, which Date.UTC silently rolls over
+  if (mo < 1 || mo > 12 || d < 1 || d > (mo === 2 && leap ? 29 : (DAYS[mo - 1] as number)) || h > 23 || mi > 59 || se > 59) return null;
+  return Date.UTC(y, mo - 1, d, h, mi, se);
 }
 
 export function formatTime(ms: number): string {
@@ -43,7 +61,7 @@ export class Fields {
       if (!members.includes(k)) { this.add('DOCUMENT_UNKNOWN_MEMBER', `${path}.${k}`, 'member not allowed here (documents are closed)'); ok = false; }
     }
     for (const k of members) {
-      if (!(k in v)) { this.add('DOCUMENT_MISSING_MEMBER', `${path}.${k}`, 'required member is missing'); ok = false; }
+      if (!Object.hasOwn(v, k)) { this.add('DOCUMENT_MISSING_MEMBER', `${path}.${k}`, 'required member is missing'); ok = false; }
     }
     return ok ? v : undefined;
   }

@@ -26,26 +26,22 @@ export interface Envelope {
   readonly signatures: readonly Signature[];
 }
 
-const enc = new TextEncoder();
 
 /** PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body (DSSE v1 §Signature definition). */
 export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
-  const type = enc.encode(payloadType);
-  const head = enc.encode(`DSSEv1 ${type.length} `);
-  const mid = enc.encode(` ${payload.length} `);
-  const out = new Uint8Array(head.length + type.length + mid.length + payload.length);
-  out.set(head, 0);
-  out.set(type, head.length);
-  out.set(mid, head.length + type.length);
-  out.set(payload, head.length + type.length + mid.length);
-  return out;
+  const type = Buffer.from(payloadType, 'utf8');
+  const body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  const out = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `, 'latin1'), type, Buffer.from(` ${body.length} `, 'latin1'), body]);
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
-const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** RFC 4648 §4 with padding; non-zero trailing bits (a second spelling of the same bytes) refused. */
+/**
+ * RFC 4648 §4 with padding, and only the canonical spelling: Node's decoder is lenient (it skips
+ * invalid characters, takes the URL-safe alphabet, tolerates missing padding and non-zero
+ * trailing bits), so the input must equal the canonical re-encoding of what was decoded, which
+ * rejects every one of those.
+ */
 export function decodeBase64Strict(s: string): Uint8Array | null {
-  if (!B64.test(s)) return null;
   const bytes = Buffer.from(s, 'base64');
   if (bytes.toString('base64') !== s) return null;
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);

@@ -3,8 +3,10 @@
  * duplicate member names at any depth, lone surrogates (escaped or raw), nesting deeper than
  * MAX_DEPTH and inputs over a size limit are refused. JSON.parse keeps the last duplicate
  * silently, which lets two parsers of one document disagree: we never accept such input.
- * Objects come back with a null prototype, so "__proto__" is an ordinary (closed-out) member.
+ * A "__proto__" member is defined as an ordinary own data property (never a prototype), so
+ * closed models see it as the unknown member it is. Paths are built only when reporting.
  */
+/** At most this many objects and arrays nested in one another. */
 export const MAX_DEPTH = 64;
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue };
@@ -18,154 +20,227 @@ export class JsonError extends Error {
   }
 }
 
-const WS = new Uint8Array(128);
-for (const c of [0x20, 0x09, 0x0a, 0x0d]) WS[c] = 1;
+/** A run of characters that need no attention inside a string: not ", \\, control or surrogate. */
+const PLAIN = /[^"\\\u0000-\u001f\ud800-\udfff]+/y;
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+const ESCAPES: Readonly<Record<number, string>> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t' };
 
-export function parseStrictJson(text: string, maxLength = Number.MAX_SAFE_INTEGER): JsonValue {
-  if (text.length > maxLength) throw new JsonError('size', `the document is longer than ${maxLength} characters`, '$', 0);
-  let i = 0;
-  const n = text.length;
+class Parser {
+  private i = 0;
+  private readonly n: number;
+  /** Member names and indices from the root to the value being parsed. */
+  private readonly segs: (string | number)[] = [];
 
-  const fail = (kind: JsonProblemKind, msg: string, path: string): never => {
-    throw new JsonError(kind, msg, path, i);
-  };
-  const skip = (): void => {
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c < 128 && WS[c] === 1) i++;
+  constructor(private readonly text: string) {
+    this.n = text.length;
+  }
+
+  fail(kind: JsonProblemKind, msg: string): never {
+    const path = this.segs.reduce<string>((p, s) => (typeof s === 'number' ? `${p}[${s}]` : `${p}.${s}`), '$');
+    throw new JsonError(kind, msg, path, this.i);
+  }
+
+  skip(): void {
+    const t = this.text;
+    let i = this.i;
+    for (;;) {
+      const c = t.charCodeAt(i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
       else break;
     }
-  };
+    this.i = i;
+  }
 
-  const parseString = (path: string): string => {
-    // at opening quote
-    i++;
-    let out = '';
-    let start = i;
-    for (;;) {
-      if (i >= n) fail('syntax', 'unterminated string', path);
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        out += text.slice(start, i);
-        i++;
-        return out;
-      }
-      if (c < 0x20) fail('syntax', 'control character in a string', path);
-      if (c >= 0xd800 && c <= 0xdfff) {
-        // raw surrogate: must be a well-formed pair
-        const d = text.charCodeAt(i + 1);
-        if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) { i += 2; continue; }
-        fail('surrogate', 'lone surrogate in a string', path);
-      }
-      if (c !== 0x5c) { i++; continue; }
-      out += text.slice(start, i);
-      const e = text.charCodeAt(i + 1);
-      i += 2;
-      switch (e) {
-        case 0x22: out += '"'; break;
-        case 0x5c: out += '\\'; break;
-        case 0x2f: out += '/'; break;
-        case 0x62: out += '\b'; break;
-        case 0x66: out += '\f'; break;
-        case 0x6e: out += '\n'; break;
-        case 0x72: out += '\r'; break;
-        case 0x74: out += '\t'; break;
-        case 0x75: {
-          const u = hex4(i);
-          i += 4;
-          if (u >= 0xd800 && u <= 0xdbff) {
-            if (text.charCodeAt(i) !== 0x5c || text.charCodeAt(i + 1) !== 0x75) fail('surrogate', 'lone surrogate escape in a string', path);
-            const lo = hex4(i + 2);
-            if (lo < 0xdc00 || lo > 0xdfff) fail('surrogate', 'lone surrogate escape in a string', path);
-            i += 6;
-            out += String.fromCharCode(u, lo);
-          } else if (u >= 0xdc00 && u <= 0xdfff) {
-            fail('surrogate', 'lone surrogate escape in a string', path);
-          } else {
-            out += String.fromCharCode(u);
-          }
-          break;
-        }
-        default: fail('syntax', 'bad escape in a string', path);
-      }
-      start = i;
-    }
-  };
-
-  const hex4 = (at: number): number => {
+  hex4(at: number): number {
     let v = 0;
     for (let k = 0; k < 4; k++) {
-      const c = text.charCodeAt(at + k);
+      const c = this.text.charCodeAt(at + k);
       let d: number;
       if (c >= 0x30 && c <= 0x39) d = c - 0x30;
       else if (c >= 0x61 && c <= 0x66) d = c - 0x57;
       else if (c >= 0x41 && c <= 0x46) d = c - 0x37;
-      else { i = at + k; return fail('syntax', 'bad \\u escape', '$'); }
+      else { this.i = at + k; return this.fail('syntax', 'bad \\u escape'); }
       v = v * 16 + d;
     }
     return v;
-  };
+  }
 
-  const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+  /** At the opening quote. */
+  string(): string {
+    const t = this.text;
+    let i = this.i + 1;
+    let out = '';
+    let start = i;
+    for (;;) {
+      // Short runs (member names, ids) are cheapest scanned by hand; long ones (base64) by regex.
+      let c = t.charCodeAt(i);
+      let k = 0;
+      while (c >= 0x20 && c !== 0x22 && c !== 0x5c && (c < 0xd800 || c > 0xdfff) && k < 64) { i++; k++; c = t.charCodeAt(i); }
+      if (k === 64) {
+        PLAIN.lastIndex = i;
+        if (PLAIN.test(t)) i = PLAIN.lastIndex;
+        c = t.charCodeAt(i);
+      }
+      if (i >= this.n) { this.i = i; this.fail('syntax', 'unterminated string'); }
+      if (c === 0x22) {
+        this.i = i + 1;
+        return out + t.slice(start, i);
+      }
+      if (c < 0x20) { this.i = i; this.fail('syntax', 'control character in a string'); }
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const d = t.charCodeAt(i + 1);
+        if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) { i += 2; continue; }
+        this.i = i;
+        this.fail('surrogate', 'lone surrogate in a string');
+      }
+      // a backslash
+      out += t.slice(start, i);
+      const e = t.charCodeAt(i + 1);
+      i += 2;
+      const simple = ESCAPES[e];
+      if (simple !== undefined) {
+        out += simple;
+      } else if (e === 0x75) {
+        const u = this.hex4(i);
+        i += 4;
+        if (u >= 0xd800 && u <= 0xdbff) {
+          const lo = t.charCodeAt(i) === 0x5c && t.charCodeAt(i + 1) === 0x75 ? this.hex4(i + 2) : -1;
+          if (lo < 0xdc00 || lo > 0xdfff) { this.i = i; this.fail('surrogate', 'lone surrogate escape in a string'); }
+          i += 6;
+          out += String.fromCharCode(u, lo);
+        } else if (u >= 0xdc00 && u <= 0xdfff) {
+          this.i = i;
+          this.fail('surrogate', 'lone surrogate escape in a string');
+        } else {
+          out += String.fromCharCode(u);
+        }
+      } else {
+        this.i = i;
+        this.fail('syntax', 'bad escape in a string');
+      }
+      start = i;
+    }
+  }
 
-  const parseValue = (path: string, depth: number): JsonValue => {
-    if (depth > MAX_DEPTH) fail('depth', `nesting deeper than ${MAX_DEPTH}`, path);
-    skip();
-    if (i >= n) fail('syntax', 'unexpected end of input (truncated?)', path);
-    const c = text.charCodeAt(i);
-    if (c === 0x7b) {
-      i++;
-      const obj = Object.create(null) as { [k: string]: JsonValue };
-      const seen = new Set<string>();
-      skip();
-      if (text.charCodeAt(i) === 0x7d) { i++; return obj; }
-      for (;;) {
-        skip();
-        if (text.charCodeAt(i) !== 0x22) fail('syntax', 'expected a member name', path);
-        const key = parseString(path);
-        const childPath = `${path}.${key}`;
-        if (seen.has(key)) fail('duplicate', `duplicate member "${key}"`, childPath);
-        seen.add(key);
-        skip();
-        if (text.charCodeAt(i) !== 0x3a) fail('syntax', 'expected ":"', childPath);
-        i++;
-        obj[key] = parseValue(childPath, depth + 1);
-        skip();
-        const d = text.charCodeAt(i);
-        if (d === 0x2c) { i++; continue; }
-        if (d === 0x7d) { i++; return obj; }
-        fail('syntax', i >= n ? 'unexpected end of input (truncated?)' : 'expected "," or "}"', path);
-      }
-    }
-    if (c === 0x5b) {
-      i++;
-      const arr: JsonValue[] = [];
-      skip();
-      if (text.charCodeAt(i) === 0x5d) { i++; return arr; }
-      for (;;) {
-        arr.push(parseValue(`${path}[${arr.length}]`, depth + 1));
-        skip();
-        const d = text.charCodeAt(i);
-        if (d === 0x2c) { i++; continue; }
-        if (d === 0x5d) { i++; return arr; }
-        fail('syntax', i >= n ? 'unexpected end of input (truncated?)' : 'expected "," or "]"', path);
-      }
-    }
-    if (c === 0x22) return parseString(path);
-    if (text.startsWith('true', i)) { i += 4; return true; }
-    if (text.startsWith('false', i)) { i += 5; return false; }
-    if (text.startsWith('null', i)) { i += 4; return null; }
-    NUMBER.lastIndex = i;
-    const m = NUMBER.exec(text);
-    if (m === null) return fail('syntax', `unexpected character ${JSON.stringify(text[i])}`, path);
-    i += m[0].length;
+  value(depth: number): JsonValue {
+    this.skip();
+    const t = this.text;
+    if (this.i >= this.n) this.fail('syntax', 'unexpected end of input (truncated?)');
+    const c = t.charCodeAt(this.i);
+    if ((c === 0x7b || c === 0x5b) && depth >= MAX_DEPTH) this.fail('depth', `more than ${MAX_DEPTH} nested objects and arrays`);
+    if (c === 0x7b) return this.object(depth);
+    if (c === 0x5b) return this.array(depth);
+    if (c === 0x22) return this.string();
+    if (t.startsWith('true', this.i)) { this.i += 4; return true; }
+    if (t.startsWith('false', this.i)) { this.i += 5; return false; }
+    if (t.startsWith('null', this.i)) { this.i += 4; return null; }
+    NUMBER.lastIndex = this.i;
+    const m = NUMBER.exec(t);
+    if (m === null) return this.fail('syntax', `unexpected character ${JSON.stringify(t[this.i])}`);
+    this.i += m[0].length;
     const v = Number(m[0]);
-    if (!Number.isFinite(v)) fail('syntax', 'number out of range', path);
+    if (!Number.isFinite(v)) this.fail('syntax', 'number out of range');
     return v;
-  };
+  }
 
-  const value = parseValue('$', 0);
-  skip();
-  if (i < n) fail('syntax', 'trailing characters after the document', '$');
-  return value;
+  object(depth: number): JsonValue {
+    const t = this.text;
+    this.i++;
+    const obj: { [k: string]: JsonValue } = {};
+    this.skip();
+    if (t.charCodeAt(this.i) === 0x7d) { this.i++; return obj; }
+    for (;;) {
+      this.skip();
+      if (t.charCodeAt(this.i) !== 0x22) this.fail('syntax', this.i >= this.n ? 'unexpected end of input (truncated?)' : 'expected a member name');
+      const key = this.string();
+      this.segs.push(key);
+      if (Object.hasOwn(obj, key)) this.fail('duplicate', `duplicate member "${key}"`);
+      this.skip();
+      if (t.charCodeAt(this.i) !== 0x3a) this.fail('syntax', this.i >= this.n ? 'unexpected end of input (truncated?)' : 'expected ":"');
+      this.i++;
+      const v = this.value(depth + 1);
+      if (key === '__proto__') Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true });
+      else obj[key] = v;
+      this.segs.pop();
+      this.skip();
+      const d = t.charCodeAt(this.i);
+      if (d === 0x2c) { this.i++; continue; }
+      if (d === 0x7d) { this.i++; return obj; }
+      this.fail('syntax', this.i >= this.n ? 'unexpected end of input (truncated?)' : 'expected "," or "}"');
+    }
+  }
+
+  array(depth: number): JsonValue {
+    const t = this.text;
+    this.i++;
+    const arr: JsonValue[] = [];
+    this.skip();
+    if (t.charCodeAt(this.i) === 0x5d) { this.i++; return arr; }
+    for (;;) {
+      this.segs.push(arr.length);
+      arr.push(this.value(depth + 1));
+      this.segs.pop();
+      this.skip();
+      const d = t.charCodeAt(this.i);
+      if (d === 0x2c) { this.i++; continue; }
+      if (d === 0x5d) { this.i++; return arr; }
+      this.fail('syntax', this.i >= this.n ? 'unexpected end of input (truncated?)' : 'expected "," or "]"');
+    }
+  }
+
+  document(): JsonValue {
+    const v = this.value(0);
+    this.skip();
+    if (this.i < this.n) this.fail('syntax', 'trailing characters after the document');
+    return v;
+  }
+}
+
+/**
+ * Every member name of a document JSON.parse accepted: a string token followed by ":". In valid
+ * JSON a quote outside a string only opens a string, so matching string tokens left to right
+ * stays aligned; a match attempted inside a value string ends at that value's closing quote,
+ * which is never followed by ":", so it is never counted.
+ */
+const MEMBER = /"[^"\\]*(?:\\[\s\S][^"\\]*)*"[ \t\n\r]*:/g;
+
+/** Counts members and checks what JSON.parse tolerates; false means "use the careful parser". */
+function acceptable(v: unknown, depth: number, count: { members: number }): boolean {
+  if (typeof v === 'string') return v.isWellFormed();
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (v === null || typeof v !== 'object') return true;
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(v)) {
+    for (const x of v) if (!acceptable(x, depth + 1, count)) return false;
+    return true;
+  }
+  for (const k in v) {
+    count.members++;
+    if (!k.isWellFormed() || !acceptable((v as Record<string, unknown>)[k], depth + 1, count)) return false;
+  }
+  return true;
+}
+
+/**
+ * Fast path: the native JSON.parse builds the value (RFC 8259 is exactly its grammar), then the
+ * three things it tolerates are checked: duplicate members (the member count of the text must
+ * equal the keys it kept), lone surrogates, and depth or non-finite numbers. Any doubt, and every
+ * syntax error, goes to the careful parser, which decides and reports the path.
+ */
+export function parseStrictJson(text: string, maxLength = Number.MAX_SAFE_INTEGER): JsonValue {
+  if (text.length > maxLength) throw new JsonError('size', `the document is longer than ${maxLength} characters`, '$', 0);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return new Parser(text).document();
+  }
+  const count = { members: 0 };
+  if (acceptable(value, 0, count) && (text.match(MEMBER)?.length ?? 0) === count.members) return value as JsonValue;
+  return new Parser(text).document();
+}
+
+/** The careful parser alone (tests compare the two paths). */
+export function parseStrictJsonCarefully(text: string): JsonValue {
+  return new Parser(text).document();
 }

@@ -1,0 +1,87 @@
+/** The strict JSON parser: its fast path (native JSON.parse + checks) must decide exactly as the careful parser. */
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { JsonError, MAX_DEPTH, parseStrictJson, parseStrictJsonCarefully } from '../../src/json/strict.js';
+
+function outcome(f: () => unknown): { ok: true; value: unknown } | { ok: false; kind: string } {
+  try {
+    return { ok: true, value: f() };
+  } catch (err) {
+    expect(err).toBeInstanceOf(JsonError);
+    return { ok: false, kind: (err as JsonError).kind };
+  }
+}
+
+const same = (text: string) => {
+  const fast = outcome(() => parseStrictJson(text));
+  const careful = outcome(() => parseStrictJsonCarefully(text));
+  expect(fast).toEqual(careful);
+  return fast;
+};
+
+describe('refusals', () => {
+  test.each([
+    ['{"a":1,"a":2}', 'duplicate'],
+    ['{"a":{"b":1,"c":{"d":[{"e":1,"e":1}]}}}', 'duplicate'],
+    ['{"a":"x\\":","a":1}', 'duplicate'], // a quote and colon inside a value must not confuse counting
+    ['{"x\\"y":1,"x\\"y":2}', 'duplicate'],
+    ['{"a":1,"\\u0061":2}', 'duplicate'], // the same name spelled with an escape
+    ['{"__proto__":1,"__proto__":2}', 'duplicate'],
+    ['"\\ud800"', 'surrogate'],
+    ['{"\\udc00":1}', 'surrogate'],
+    ['["\\ud800\\u0041"]', 'surrogate'],
+    ['1e400', 'syntax'],
+    ['[1,]', 'syntax'],
+    ['{"a":1}}', 'syntax'],
+    ['{\'a\':1}', 'syntax'],
+    ['01', 'syntax'],
+    ['"\t"', 'syntax'],
+    [`${'['.repeat(MAX_DEPTH + 1)}${']'.repeat(MAX_DEPTH + 1)}`, 'depth'],
+    ['['.repeat(100_000), 'depth'],
+  ])('%s → %s, on both paths', (text, kind) => {
+    expect(same(text)).toEqual({ ok: false, kind });
+  });
+  test('raw lone surrogates (not escaped) are refused too', () => {
+    expect(same('"a\ud800b"')).toEqual({ ok: false, kind: 'surrogate' });
+    expect(same('{"k\udfff":1}')).toEqual({ ok: false, kind: 'surrogate' });
+  });
+  test('__proto__ is an own data member, never a prototype', () => {
+    const v = parseStrictJson('{"__proto__":{"polluted":true}}') as Record<string, unknown>;
+    expect(Object.hasOwn(v, '__proto__')).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
+    const c = parseStrictJsonCarefully('{"__proto__":{"polluted":true}}') as Record<string, unknown>;
+    expect(Object.hasOwn(c, '__proto__')).toBe(true);
+  });
+  test('the depth limit: exactly MAX_DEPTH nested arrays parse', () => {
+    expect(same(`${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}`).ok).toBe(true);
+  });
+});
+
+describe('properties: both paths agree', () => {
+  test('on any JSON value, and it round-trips', () => {
+    fc.assert(fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => {
+      const text = JSON.stringify(v);
+      const r = same(text);
+      expect(r.ok).toBe(true);
+      if (r.ok) expect(JSON.stringify(r.value)).toBe(text);
+    }), { numRuns: 500 });
+  });
+  test('on objects with a member name repeated somewhere', () => {
+    fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { minKeys: 1, maxKeys: 6 }), fc.nat(), (obj, pick) => {
+      const keys = Object.keys(obj);
+      const k = keys[pick % keys.length] as string;
+      const text = JSON.stringify(obj);
+      const dup = `${text.slice(0, -1)},${JSON.stringify(k)}:0}`;
+      expect(same(dup)).toEqual({ ok: false, kind: 'duplicate' });
+    }), { numRuns: 500 });
+  });
+  test('on random edits of a document (insert, delete, replace a character)', () => {
+    const base = JSON.stringify({ a: ['x', 'y\\"z', { b: 1.5e3, c: null, 'd:e': true }], f: '\u00e9\ud83d\ude00', g: { h: '"}:{"' } });
+    const chars = fc.constantFrom('"', '\\', ':', ',', '{', '}', '[', ']', 'a', '1', ' ', 'u', '\ud800', '\u0000', 'e', '-');
+    fc.assert(fc.property(fc.nat({ max: base.length }), fc.constantFrom('insert', 'delete', 'replace'), chars, (at, op, ch) => {
+      const text = op === 'insert' ? base.slice(0, at) + ch + base.slice(at) : op === 'delete' ? base.slice(0, at) + base.slice(at + 1) : base.slice(0, at) + ch + base.slice(at + 1);
+      same(text);
+    }), { numRuns: 3000 });
+  });
+});
