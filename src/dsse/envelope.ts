@@ -3,6 +3,7 @@
  * closed members, duplicates refused at any depth, standard base64 with padding and canonical
  * trailing bits, key ids in lowercase hex, 64-byte signatures, payloads of at most 1 MiB.
  */
+import { isUtf8 } from 'node:buffer';
 import { parseStrictJson, JsonError } from '../json/strict.js';
 import type { JsonValue } from '../json/strict.js';
 import { Fields, HEX64 } from '../docs/fields.js';
@@ -35,15 +36,26 @@ export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }
 
+const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const NOT_B64 = /[^A-Za-z0-9+/=]/;
+
 /**
- * RFC 4648 §4 with padding, and only the canonical spelling: Node's decoder is lenient (it skips
- * invalid characters, takes the URL-safe alphabet, tolerates missing padding and non-zero
- * trailing bits), so the input must equal the canonical re-encoding of what was decoded, which
- * rejects every one of those.
+ * RFC 4648 §4 with padding, and only the canonical spelling of the bytes: the standard alphabet
+ * (no URL-safe characters, no whitespace), a length that is a multiple of 4, "=" only as final
+ * padding, and zero unused bits in the last character (RFC 4648 §3.5), which Node's lenient
+ * decoder would otherwise accept as a second spelling of the same bytes.
  */
 export function decodeBase64Strict(s: string): Uint8Array | null {
+  if (s.length % 4 !== 0 || NOT_B64.test(s)) return null;
+  const eq = s.indexOf('=');
+  const pad = eq < 0 ? 0 : s.length - eq;
+  if (pad > 2 || (pad === 2 && s[s.length - 1] !== '=')) return null;
+  if (pad > 0) {
+    const last = B64_ALPHABET.indexOf(s[eq - 1] as string);
+    if ((last & (pad === 2 ? 0x0f : 0x03)) !== 0) return null;
+  }
   const bytes = Buffer.from(s, 'base64');
-  if (bytes.toString('base64') !== s) return null;
+  if (bytes.length !== (s.length / 4) * 3 - pad) return null;
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
@@ -51,18 +63,15 @@ export function encodeBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Bytes of a file → strict JSON, with the problem codes of FORMATS.md §1. */
 export function readJson(bytes: Uint8Array, maxBytes: number, what: string): JsonValue {
   if (!(bytes instanceof Uint8Array)) throw new DocumentError([problem('DOCUMENT_WRONG_TYPE', '$', 'expected bytes')], what);
   if (bytes.length > maxBytes) throw new DocumentError([problem('DOCUMENT_TOO_LARGE', '$', `${bytes.length} bytes is over the limit of ${maxBytes}`)], what);
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new DocumentError([problem('DOCUMENT_NOT_UTF8', '$', 'not valid UTF-8')], what);
-  }
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // isUtf8 rejects overlongs, surrogates encoded in UTF-8 and truncated sequences (WHATWG strict)
+  if (!isUtf8(buf)) throw new DocumentError([problem('DOCUMENT_NOT_UTF8', '$', 'not valid UTF-8')], what);
+  const text = buf.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) throw new DocumentError([problem('DOCUMENT_NOT_JSON', '$', 'starts with a byte-order mark')], what);
   try {
     return parseStrictJson(text);

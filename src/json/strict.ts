@@ -196,36 +196,43 @@ class Parser {
   }
 }
 
-/**
- * Every member name of a document JSON.parse accepted: a string token followed by ":". In valid
- * JSON a quote outside a string only opens a string, so matching string tokens left to right
- * stays aligned; a match attempted inside a value string ends at that value's closing quote,
- * which is never followed by ":", so it is never counted.
- */
-const MEMBER = /"[^"\\]*(?:\\[\s\S][^"\\]*)*"[ \t\n\r]*:/g;
+function colons(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf(':'); i >= 0; i = s.indexOf(':', i + 1)) n++;
+  return n;
+}
 
-/** Counts members and checks what JSON.parse tolerates; false means "use the careful parser". */
-function acceptable(v: unknown, depth: number, count: { members: number }): boolean {
-  if (typeof v === 'string') return v.isWellFormed();
+interface Tally { members: number; colonsInStrings: number }
+
+/** Counts members and colons inside strings, and checks what JSON.parse tolerates; false means "use the careful parser". */
+function acceptable(v: unknown, depth: number, t: Tally): boolean {
+  if (typeof v === 'string') {
+    t.colonsInStrings += colons(v);
+    return v.isWellFormed();
+  }
   if (typeof v === 'number') return Number.isFinite(v);
   if (v === null || typeof v !== 'object') return true;
   if (depth >= MAX_DEPTH) return false;
   if (Array.isArray(v)) {
-    for (const x of v) if (!acceptable(x, depth + 1, count)) return false;
+    for (const x of v) if (!acceptable(x, depth + 1, t)) return false;
     return true;
   }
   for (const k in v) {
-    count.members++;
-    if (!k.isWellFormed() || !acceptable((v as Record<string, unknown>)[k], depth + 1, count)) return false;
+    t.members++;
+    t.colonsInStrings += colons(k);
+    if (!k.isWellFormed() || !acceptable((v as Record<string, unknown>)[k], depth + 1, t)) return false;
   }
   return true;
 }
 
 /**
  * Fast path: the native JSON.parse builds the value (RFC 8259 is exactly its grammar), then the
- * three things it tolerates are checked: duplicate members (the member count of the text must
- * equal the keys it kept), lone surrogates, and depth or non-finite numbers. Any doubt, and every
- * syntax error, goes to the careful parser, which decides and reports the path.
+ * three things it tolerates are checked. Lone surrogates, depth and non-finite numbers on the
+ * value itself. Duplicate members by counting: outside strings, each member of the text brings
+ * exactly one ":", so the text's members are its colons minus the colons inside its strings,
+ * which the decoded strings carry one for one unless a colon was escaped (\u003a: then the
+ * careful parser decides). Fewer keys kept than members written means a duplicate was dropped.
+ * Any doubt, and every syntax error, goes to the careful parser, which decides and reports the path.
  */
 export function parseStrictJson(text: string, maxLength = Number.MAX_SAFE_INTEGER): JsonValue {
   if (text.length > maxLength) throw new JsonError('size', `the document is longer than ${maxLength} characters`, '$', 0);
@@ -235,8 +242,8 @@ export function parseStrictJson(text: string, maxLength = Number.MAX_SAFE_INTEGE
   } catch {
     return new Parser(text).document();
   }
-  const count = { members: 0 };
-  if (acceptable(value, 0, count) && (text.match(MEMBER)?.length ?? 0) === count.members) return value as JsonValue;
+  const t: Tally = { members: 0, colonsInStrings: 0 };
+  if (acceptable(value, 0, t) && !/\\u003a/i.test(text) && colons(text) - t.colonsInStrings === t.members) return value as JsonValue;
   return new Parser(text).document();
 }
 

@@ -53,8 +53,10 @@ export interface Manifest {
 
 /** `webhook-v4` → { prefix: 'webhook', version: 4 }. */
 export function splitKeyId(id: string): { prefix: string; version: number } | null {
-  const m = /^(.*)-v([1-9][0-9]*)$/.exec(id);
-  return m === null ? null : { prefix: m[1] as string, version: Number(m[2]) };
+  const at = id.lastIndexOf('-v');
+  const digits = id.slice(at + 2);
+  if (at <= 0 || !/^[1-9][0-9]*$/.test(digits)) return null;
+  return { prefix: id.slice(0, at), version: Number(digits) };
 }
 
 /** Forward slashes, no `..` or `.` segment, no leading `/`, no empty segment, no backslash or control characters. */

@@ -17,7 +17,7 @@ import { buildManifest } from '../../src/manifest/manifest.js';
 import { SEED_INVENTORY } from '../../src/manifest/inventory.js';
 import { verifyChain, verifyWithChain } from '../../src/verify/verify.js';
 
-const ROUNDS = 7;
+const ROUNDS = 15;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -27,6 +27,9 @@ describe('refusals', () => {
     ['{"x\\"y":1,"x\\"y":2}', 'duplicate'],
     ['{"a":1,"\\u0061":2}', 'duplicate'], // the same name spelled with an escape
     ['{"__proto__":1,"__proto__":2}', 'duplicate'],
+    ['{"a\\u003a":1,"a:":2}', 'duplicate'], // an escaped colon in a name, and the same name written plainly
+    ['{"t":"10:00:00","t":"11:00:00"}', 'duplicate'], // colons inside values do not hide a duplicate
+    ['{"a:b":1,"c":{"a:b":2,"a:b":3}}', 'duplicate'],
     ['"\\ud800"', 'surrogate'],
     ['{"\\udc00":1}', 'surrogate'],
     ['["\\ud800\\u0041"]', 'surrogate'],
@@ -75,6 +78,19 @@ describe('properties: both paths agree', () => {
       const dup = `${text.slice(0, -1)},${JSON.stringify(k)}:0}`;
       expect(same(dup)).toEqual({ ok: false, kind: 'duplicate' });
     }), { numRuns: 500 });
+  });
+  test('on objects whose names and values are full of colons, quotes and escapes (repeated names arise often)', () => {
+    const str = fc.string({ unit: fc.constantFrom(':', '"', '\\', 'a', ' '), maxLength: 4 });
+    let duplicates = 0;
+    fc.assert(fc.property(fc.array(fc.tuple(str, str), { maxLength: 6 }), fc.boolean(), (pairs, escapeColons) => {
+      let body = `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`;
+      // optionally write every colon inside strings as \u003a (the fast path then defers)
+      if (escapeColons) body = body.replace(/"(?:[^"\\]|\\.)*"/g, (str) => str.replace(/:/g, '\\u003a'));
+      const r = same(body);
+      if (!r.ok) duplicates++;
+      expect(r.ok).toBe(new Set(pairs.map(([k]) => k)).size === pairs.length);
+    }), { numRuns: 1000 });
+    expect(duplicates).toBeGreaterThan(50);
   });
   test('on random edits of a document (insert, delete, replace a character)', () => {
     const base = JSON.stringify({ a: ['x', 'y\\"z', { b: 1.5e3, c: null, 'd:e': true }], f: '\u00e9\ud83d\ude00', g: { h: '"}:{"' } });
