@@ -37,16 +37,17 @@ export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
 }
 
 const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const NOT_B64 = /[^A-Za-z0-9+/=]/;
 
 /**
  * RFC 4648 §4 with padding, and only the canonical spelling of the bytes: the standard alphabet
  * (no URL-safe characters, no whitespace), a length that is a multiple of 4, "=" only as final
  * padding, and zero unused bits in the last character (RFC 4648 §3.5), which Node's lenient
- * decoder would otherwise accept as a second spelling of the same bytes.
+ * decoder would otherwise accept as a second spelling of the same bytes. Node's decoder skips
+ * characters outside both alphabets, and a skipped character always shortens the output, so
+ * the length check at the end catches them; the URL-safe "-" and "_" it decodes are refused first.
  */
 export function decodeBase64Strict(s: string): Uint8Array | null {
-  if (s.length % 4 !== 0 || NOT_B64.test(s)) return null;
+  if (s.length % 4 !== 0 || s.indexOf('-') >= 0 || s.indexOf('_') >= 0) return null;
   const eq = s.indexOf('=');
   const pad = eq < 0 ? 0 : s.length - eq;
   if (pad > 2 || (pad === 2 && s[s.length - 1] !== '=')) return null;

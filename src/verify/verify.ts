@@ -81,9 +81,13 @@ function thresholdProblem(code: string, prefix: string, what: string, set: Custo
   return problem(code, prefix, `${what} is signed by ${signers.length}/${set.threshold} custodians of set version ${set.version}${signers.length > 0 ? ` (${signers.join(', ')})` : ''}`);
 }
 
-function validityProblems(issued: number, expires: number, at: number, prefix: string, area: string): Problem[] {
+/**
+ * A manifest is valid for issued ≤ time ≤ expires (FORMATS.md §4, inclusive); a set must be
+ * "unexpired" (§3.5), which we read as time < expires, and not used before it was issued.
+ */
+function validityProblems(issued: number, expires: number, at: number, prefix: string, area: 'CHAIN' | 'MANIFEST'): Problem[] {
   if (at < issued) return [problem(`${area}_NOT_YET_VALID`, prefix, `valid from ${formatTime(issued)}, not yet at ${formatTime(at)}`)];
-  if (at >= expires) return [problem(`${area}_EXPIRED`, prefix, `expired at ${formatTime(expires)}`)];
+  if (area === 'MANIFEST' ? at > expires : at >= expires) return [problem(`${area}_EXPIRED`, prefix, `expired at ${formatTime(expires)}`)];
   return [];
 }
 

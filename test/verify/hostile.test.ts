@@ -142,6 +142,9 @@ describe('validity periods', () => {
     invalidWith(run(manifest(), [set1], { at: parseTime('2027-01-01T00:00:00Z')! }), 'MANIFEST_EXPIRED');
     invalidWith(run(manifest(), [set1], { at: parseTime('2026-11-28T09:59:59Z')! }), 'MANIFEST_NOT_YET_VALID');
     expect(run(manifest(), [set1], { at: parseTime('2026-11-28T10:00:00Z')! }).valid).toBe(true);
+    // FORMATS.md §4: issued ≤ time ≤ expires, both ends inclusive
+    expect(run(manifest(), [set1], { at: parseTime('2026-12-28T10:00:00Z')! }).valid).toBe(true);
+    invalidWith(run(manifest(), [set1], { at: parseTime('2026-12-28T10:00:01Z')! }), 'MANIFEST_EXPIRED');
   });
   test('an expired or not-yet-valid newest set; an older set may have expired', () => {
     const short = envelope(TYPES.custodians, setPayload(1, 2, members, '2026-01-01T00:00:00Z', '2026-06-01T00:00:00Z'), [alice, bob]);
