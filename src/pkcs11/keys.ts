@@ -224,12 +224,17 @@ export interface Ed25519Signature {
  * signature at once against the public key read from the same token. With `expectedPublicKey`
  * (the custodian's registered key) a different card is refused: the wrong card inserted.
  */
-export async function signEd25519(s: Session, key: ObjectQuery, message: Uint8Array, expectedPublicKey?: Uint8Array): Promise<Ed25519Signature> {
+/** The private key named by `key` and the public key stored beside it (same CKA_ID, else same label). */
+export function findEd25519Pair(s: Session, key: ObjectQuery): { readonly priv: Handle; readonly publicKey: Uint8Array } {
   const B = pkcs11js();
   const priv = findOne(s, B.CKO_PRIVATE_KEY, key, 'private key');
   const id = s.attribute(priv, B.CKA_ID);
-  const pubHandle = findOne(s, B.CKO_PUBLIC_KEY, id !== null && id.length > 0 ? { id: id.toString('hex') } : key, 'public key');
-  const publicKey = readEd25519PublicKey(s, pubHandle);
+  const pub = findOne(s, B.CKO_PUBLIC_KEY, id !== null && id.length > 0 ? { id: id.toString('hex') } : key, 'public key');
+  return { priv, publicKey: readEd25519PublicKey(s, pub) };
+}
+
+export async function signEd25519(s: Session, key: ObjectQuery, message: Uint8Array, expectedPublicKey?: Uint8Array): Promise<Ed25519Signature> {
+  const { priv, publicKey } = findEd25519Pair(s, key);
   if (expectedPublicKey !== undefined && !equalBytes(publicKey, expectedPublicKey)) {
     throw hsmError('HSM_WRONG_KEY', `the key on token "${s.token.label}" is not the expected custodian key (fingerprint ${fingerprint(publicKey).words.slice(0, 4).join(' ')} …)`,
       'insert the card of the custodian who is signing, then sign again');

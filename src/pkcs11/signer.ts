@@ -1,17 +1,12 @@
 /** A Signer backed by an Ed25519 key on a token (an HSM or a custodian's smartcard), inside an open session. */
 import { keyIdOf } from '../crypto/ed25519.js';
 import type { Signer } from '../dsse/sign.js';
-import { pkcs11js } from './binding.js';
-import { findOne, readEd25519PublicKey, signEd25519 } from './keys.js';
+import { findEd25519Pair, signEd25519 } from './keys.js';
 import type { ObjectQuery } from './keys.js';
 import type { Session } from './session.js';
 
 export function tokenSigner(s: Session, key: ObjectQuery): Signer {
-  const B = pkcs11js();
-  const priv = findOne(s, B.CKO_PRIVATE_KEY, key, 'private key');
-  const id = s.attribute(priv, B.CKA_ID);
-  const pub = findOne(s, B.CKO_PUBLIC_KEY, id !== null && id.length > 0 ? { id: id.toString('hex') } : key, 'public key');
-  const publicKey = readEd25519PublicKey(s, pub);
+  const { publicKey } = findEd25519Pair(s, key);
   return {
     publicKey,
     keyid: keyIdOf(publicKey),
