@@ -7,7 +7,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { zero } from '../bytes.js';
 import { keyIdOf, verifyStrict } from '../crypto/ed25519.js';
 import { KeyceremonyError } from '../errors.js';
-import { pae } from './envelope.js';
+import { pae, samePayload } from './envelope.js';
 import type { Envelope } from './envelope.js';
 
 export interface Signer {
@@ -55,4 +55,23 @@ export class SoftwareSigner implements Signer {
   dispose(): void {
     zero(this.seed);
   }
+}
+
+/** Offline collection: the union of the signatures of copies of one document; different payloads are refused. */
+export function mergeEnvelopes(envs: readonly Envelope[], names: readonly string[] = envs.map((_, i) => `copy ${i + 1}`)): Envelope {
+  const first = envs[0];
+  if (first === undefined) throw new KeyceremonyError('MERGE_NOTHING', 'no documents to merge', 'give two or more signed copies of the same document');
+  envs.forEach((e, i) => {
+    if (!samePayload(first, e)) {
+      throw new KeyceremonyError('MERGE_PAYLOAD_MISMATCH', `${names[i] ?? `copy ${i + 1}`} carries a different payload from ${names[0] ?? 'copy 1'}`, 'merge only copies of the same document; someone signed another version');
+    }
+  });
+  const seen = new Set<string>();
+  const signatures = envs.flatMap((e) => e.signatures).filter((s) => {
+    const k = `${s.keyid}:${Buffer.from(s.sig).toString('hex')}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  return Object.freeze({ ...first, signatures: Object.freeze(signatures) });
 }

@@ -3,7 +3,8 @@
  * webhook-vN, the Redis and Celery credentials, the JWT signing secret and refresh-token salt,
  * the encryption master key and the separate backup key).
  */
-import type { Algorithm } from './manifest.js';
+import type { Algorithm, ManifestDraft } from './manifest.js';
+import { splitKeyId } from './manifest.js';
 
 export interface InventoryEntry {
   readonly name: string;
@@ -22,3 +23,17 @@ export const SEED_INVENTORY: readonly InventoryEntry[] = Object.freeze([
   { name: 'MASTER_KEY', prefix: 'master', algorithm: 'AES-256-GCM', what: 'encryption master key (AES-256-GCM)' },
   { name: 'BACKUP_KEY', prefix: 'backup', algorithm: 'AES-256-GCM', what: 'separate backup key' },
 ]);
+
+/** `webhook-v4` supersedes `webhook-v3`; a version 1 key supersedes nothing. */
+export function defaultSupersedes(id: string): string | null {
+  const p = splitKeyId(id);
+  return p === null || p.version < 2 ? null : `${p.prefix}-v${p.version - 1}`;
+}
+
+/** The seed inventory's keys at one version and phase, with the KCVs known for some of them. */
+export function inventoryKeys(version: number, phase: string, notBefore: string, kcvs: ReadonlyMap<string, string> = new Map()): ManifestDraft['keys'][number][] {
+  return SEED_INVENTORY.map((e) => {
+    const id = `${e.prefix}-v${version}`;
+    return { name: e.name, id, algorithm: e.algorithm, phase, supersedes: defaultSupersedes(id), kcv: kcvs.get(id) ?? null, notBefore };
+  });
+}

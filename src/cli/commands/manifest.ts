@@ -5,8 +5,8 @@ import { parseEnvelope, serializeEnvelope } from '../../dsse/envelope.js';
 import { usageError, KeyceremonyError } from '../../errors.js';
 import { writeFileAtomic } from '../../files.js';
 import { sha256File } from '../../manifest/artifacts.js';
-import { SEED_INVENTORY } from '../../manifest/inventory.js';
-import { buildManifest, parseManifest, PHASES, splitKeyId } from '../../manifest/manifest.js';
+import { defaultSupersedes, inventoryKeys } from '../../manifest/inventory.js';
+import { buildManifest, parseManifest, PHASES } from '../../manifest/manifest.js';
 import type { Artifact, ManifestDraft } from '../../manifest/manifest.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
 import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption, trustedChain } from '../docs.js';
@@ -21,11 +21,6 @@ function kcvValue(v: string): string {
   const s = v.startsWith('ecb:') ? v.slice(4) : v;
   if (!/^[0-9a-f]{6}$/.test(s)) throw usageError('USAGE', `KCV ${JSON.stringify(v)} is not 6 hex digits (ecb:1a2b3c)`, 'copy the KCV printed at key generation');
   return s;
-}
-
-function defaultSupersedes(id: string): string | null {
-  const p = splitKeyId(id);
-  return p === null || p.version < 2 ? null : `${p.prefix}-v${p.version - 1}`;
 }
 
 function parseKeySpec(spec: string, issued: string): DraftKey {
@@ -69,10 +64,7 @@ export async function manifestCommand(argv: readonly string[], io: Io, _w: Warni
       if (eq <= 0) throw usageError('USAGE', `--kcv ${JSON.stringify(s)} is not ID=HEX`, 'write --kcv master-v2=ecb:1a2b3c');
       return [s.slice(0, eq), kcvValue(s.slice(eq + 1))] as const;
     }));
-    keys = [...keys, ...SEED_INVENTORY.map((e) => {
-      const id = `${e.prefix}-v${version}`;
-      return { name: e.name, id, algorithm: e.algorithm, phase, supersedes: defaultSupersedes(id), kcv: kcvs.get(id) ?? null, notBefore: issued };
-    })];
+    keys = [...keys, ...inventoryKeys(version, phase, issued, kcvs)];
     for (const id of kcvs.keys()) if (!keys.some((k) => k.id === id)) throw usageError('USAGE', `--kcv ${id}: no such key in this manifest`, 'check the key id and version');
   }
   if (keys.length === 0) throw usageError('USAGE', 'a manifest needs at least one --key, or --inventory seed', `usage: ${MANIFEST_USAGE}`);

@@ -1,18 +1,13 @@
 import { zero } from '../../bytes.js';
-import { parseCustodianSet } from '../../custodians/set.js';
-import { DocumentError, problem } from '../../docs/problems.js';
-import { kindOfPayloadType } from '../../docs/types.js';
-import { samePayload, serializeEnvelope } from '../../dsse/envelope.js';
+import { serializeEnvelope } from '../../dsse/envelope.js';
 import type { Envelope } from '../../dsse/envelope.js';
-import { addSignature, SoftwareSigner } from '../../dsse/sign.js';
+import { addSignature, mergeEnvelopes, SoftwareSigner } from '../../dsse/sign.js';
 import type { Signer } from '../../dsse/sign.js';
-import { KeyceremonyError, usageError } from '../../errors.js';
+import { usageError } from '../../errors.js';
 import { readInput, writeFileAtomic } from '../../files.js';
-import { parseDrillReport } from '../../manifest/drill.js';
-import { parseManifest } from '../../manifest/manifest.js';
 import { withSession } from '../../pkcs11/session.js';
 import { tokenSigner } from '../../pkcs11/signer.js';
-import type { TrustedChain } from '../../verify/verify.js';
+import { checkSignerIsCustodian, describePayload } from '../../verify/approvals.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { resolveTarget } from '../context.js';
 import { atOption, CHAIN_OPTIONS, readEnvelopeFile, rootDigestOption, trustedChain } from '../docs.js';
@@ -21,31 +16,6 @@ import { readPin } from '../pin.js';
 
 export const SIGN_USAGE = 'keyceremony sign FILE (--key URI [--pin-env NAME] [--module PATH] | --software-key FILE) --out FILE [--custodians SET ...] [--force] [--json]';
 export const MERGE_USAGE = 'keyceremony merge FILE FILE [FILE ...] --out FILE [--force]';
-
-/** Parse the payload by its type, so a custodian never signs a malformed document. */
-export function describePayload(env: Envelope): string {
-  const kind = kindOfPayloadType(env.payloadType);
-  if (kind === null) throw new DocumentError([problem('DOCUMENT_UNKNOWN_TYPE', 'payloadType', `${JSON.stringify(env.payloadType.slice(0, 80))} is not a keyceremony payload type`)], 'the envelope');
-  if (kind === 'custodians') {
-    const s = parseCustodianSet(env.payload);
-    return `custodian set version ${s.version}: ${s.threshold} of ${s.custodians.map((c) => c.id).join(', ')}`;
-  }
-  if (kind === 'rotation') {
-    const m = parseManifest(env.payload);
-    return `rotation manifest ${m.ceremony} #${m.sequence} under set version ${m.custodianSet}: ${m.keys.map((k) => `${k.id} ${k.phase}`).join(', ')}`;
-  }
-  const d = parseDrillReport(env.payload);
-  return `drill report ${d.drill}: ${d.result}`;
-}
-
-/** The signer must be a custodian of a set that approves this document. */
-function checkSignerIsCustodian(env: Envelope, chain: TrustedChain, signer: Signer): void {
-  const sets = [chain.newest];
-  if (kindOfPayloadType(env.payloadType) === 'custodians') sets.push(parseCustodianSet(env.payload));
-  if (!sets.some((s) => s.byKeyid.has(signer.keyid))) {
-    throw new KeyceremonyError('SIGNER_NOT_CUSTODIAN', `the key of ${signer.description} is not a custodian key of set version ${sets.map((s) => s.version).join(' or ')}`, 'insert the card of a custodian of this set');
-  }
-}
 
 export async function signCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
   const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, ...CHAIN_OPTIONS, key: { type: 'string' }, 'software-key': { type: 'string' }, out: { type: 'string' } }, { min: 1, max: 1, usage: SIGN_USAGE });
@@ -88,21 +58,9 @@ export async function mergeCommand(argv: readonly string[], io: Io): Promise<num
   const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, out: { type: 'string' } }, { min: 2, max: 64, usage: MERGE_USAGE });
   if (values.out === undefined) throw usageError('USAGE', 'merge needs --out FILE', `usage: ${MERGE_USAGE}`);
   const envs = positionals.map((p) => readEnvelopeFile(p));
-  const first = envs[0] as Envelope;
-  describePayload(first);
-  envs.forEach((e, i) => {
-    if (!samePayload(first, e)) {
-      throw new KeyceremonyError('MERGE_PAYLOAD_MISMATCH', `${positionals[i]} carries a different payload from ${positionals[0]}`, 'merge only copies of the same document; someone signed another version');
-    }
-  });
-  const seen = new Set<string>();
-  const signatures = envs.flatMap((e) => e.signatures).filter((s) => {
-    const k = `${s.keyid}:${Buffer.from(s.sig).toString('hex')}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-  const merged: Envelope = { ...first, signatures };
+  describePayload(envs[0] as Envelope);
+  const merged = mergeEnvelopes(envs, positionals);
+  const signatures = merged.signatures;
   writeFileAtomic(values.out, serializeEnvelope(merged), values.force === true);
   if (values.json === true) io.stdout.write(`${JSON.stringify({ out: values.out, signatures: signatures.length })}\n`);
   else io.stdout.write(`merged ${envs.length} copies: ${signatures.length} distinct signature(s) in ${values.out}\n`);

@@ -1,0 +1,115 @@
+/**
+ * The one IPC contract: channel names, request and response shapes, and the result envelope.
+ * Plain data types only and no imports, so electron/main, electron/preload, renderer/ and the
+ * browser test bridge all share this file. Handlers live in ./handlers.ts (main process only).
+ */
+export const CHANNELS = [
+  'app.info', 'airgap.status', 'tokens.list', 'keys.generate', 'keys.publicKey', 'custodians.create',
+  'manifest.create', 'documents.sign', 'documents.merge', 'documents.status', 'documents.verify',
+] as const;
+
+export type Channel = (typeof CHANNELS)[number];
+
+export interface ApiError {
+  readonly code: string;
+  readonly message: string;
+  readonly fix: string;
+}
+
+export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiError };
+
+export interface TokenRef { readonly label: string; readonly serial?: string }
+
+export interface TokenView {
+  readonly label: string;
+  readonly serial: string;
+  readonly manufacturer: string;
+  readonly model: string;
+  readonly initialized: boolean;
+  readonly pinCountLow: boolean;
+  readonly pinFinalTry: boolean;
+  readonly pinLocked: boolean;
+  readonly loginRequired: boolean;
+  readonly capabilities: { readonly ed25519: boolean; readonly aes256: boolean; readonly aesKeyWrapPad: boolean; readonly rsaOaep: boolean };
+  readonly mechanisms: readonly string[];
+}
+
+export interface FingerprintView { readonly hex: string; readonly words: readonly string[] }
+
+export interface KeyView {
+  readonly kind: 'master' | 'backup' | 'custodian';
+  readonly label: string;
+  readonly token: string;
+  readonly uri: string;
+  readonly kcv?: string;
+  readonly publicKey?: string;
+  readonly fingerprint?: FingerprintView;
+}
+
+export interface DocumentView {
+  /** The envelope, as written to a file (FORMATS.md §2). */
+  readonly document: string;
+  readonly summary: string;
+  readonly digest: string;
+}
+
+export interface ApprovalView {
+  readonly set: number;
+  readonly role: string;
+  readonly threshold: number;
+  readonly signed: readonly string[];
+  readonly unsigned: readonly string[];
+  readonly needed: number;
+}
+
+export interface SignatureView {
+  readonly index: number;
+  readonly keyid: string;
+  readonly custodian: string | null;
+  readonly valid: boolean;
+}
+
+export interface VerifyView {
+  readonly valid: boolean;
+  readonly type: string;
+  readonly reasons: readonly string[];
+  readonly signers: readonly string[];
+  readonly threshold: number | null;
+  readonly custodianSet: number | null;
+  readonly warnings: readonly string[];
+  readonly signatures: readonly SignatureView[];
+}
+
+export interface Requests {
+  'app.info': Record<string, never>;
+  'airgap.status': Record<string, never>;
+  'tokens.list': Record<string, never>;
+  'keys.generate': { kind: 'master' | 'backup' | 'custodian'; token: TokenRef; label: string; pin: string; extractable?: boolean };
+  'keys.publicKey': { token: TokenRef; label: string };
+  'custodians.create': { threshold: number; members: { id: string; name: string; publicKey: string }[]; expires?: string };
+  'manifest.create': { chain: string[]; ceremony: string; actor: string; keyVersion: number; phase: string; kcvs?: { id: string; kcv: string }[]; previous?: string };
+  'documents.sign': { document: string; token: TokenRef; keyLabel: string; pin: string; chain?: string[] };
+  'documents.merge': { documents: string[] };
+  'documents.status': { document: string; chain: string[] };
+  'documents.verify': { document: string; chain: string[]; previous?: string; rootDigest?: string; at?: string };
+}
+
+export interface Responses {
+  'app.info': { readonly version: string; readonly module: string | null; readonly simulation: boolean; readonly moduleError: ApiError | null };
+  'airgap.status': { readonly online: boolean; readonly interfaces: readonly { readonly name: string; readonly addresses: readonly string[] }[] };
+  'tokens.list': { readonly tokens: readonly TokenView[] };
+  'keys.generate': KeyView;
+  'keys.publicKey': { readonly publicKey: string; readonly fingerprint: FingerprintView };
+  'custodians.create': DocumentView;
+  'manifest.create': DocumentView;
+  'documents.sign': DocumentView & { readonly signer: string };
+  'documents.merge': DocumentView & { readonly signatures: number };
+  'documents.status': { readonly summary: string; readonly complete: boolean; readonly approvals: readonly ApprovalView[] };
+  'documents.verify': VerifyView;
+}
+
+/** What the preload exposes as `window.keyceremony`: one function per channel, nothing else. */
+export type KeyceremonyApi = { readonly [C in Channel]: (request: Requests[C]) => Promise<Result<Responses[C]>> };
+
+/** The ipcRenderer channel name of a contract channel. */
+export const ipcName = (c: Channel): string => `keyceremony:${c}`;

@@ -1,0 +1,115 @@
+/** The handler table over real SoftHSM2 tokens: the custodian flow, and hostile requests on every channel. */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CHANNELS } from '../../src/api/contract.js';
+import type { Result } from '../../src/api/contract.js';
+import { createHandlers, invoke } from '../../src/api/handlers.js';
+import type { Handlers } from '../../src/api/handlers.js';
+import { independentVerify } from '../support/independent.js';
+import type { RawEnvelope } from '../support/independent.js';
+import { createSoftHsm } from '../support/softhsm.js';
+import type { SoftHsm } from '../support/softhsm.js';
+
+const cards = ['alice', 'bob', 'carol'].map((id, i) => ({ id, label: `card-${id}`, pin: `98${i}7654`, soPin: '12345678' }));
+const HSM = { id: 'hsm', label: 'Ceremony HSM', pin: '55556666', soPin: '12345678' };
+let hsm: SoftHsm;
+let h: Handlers;
+
+beforeAll(() => {
+  hsm = createSoftHsm([HSM, ...cards]);
+  h = createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'test' });
+});
+afterAll(() => hsm.cleanup());
+
+function ok<T>(r: Result<T>): T {
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.value;
+}
+
+describe('the custodian flow through the handler table', () => {
+  test('keys on three cards → 2-of-3 set signed by all → manifest signed by two → verified; tampering rejected', async () => {
+    const info = ok(await h['app.info']({}));
+    expect(info).toMatchObject({ module: hsm.module, simulation: true, moduleError: null });
+    const tokens = ok(await h['tokens.list']({})).tokens;
+    expect(tokens.map((t) => t.label).sort()).toEqual(['Ceremony HSM', 'card-alice', 'card-bob', 'card-carol']);
+    expect(tokens[0]!.capabilities).toEqual({ ed25519: true, aes256: true, aesKeyWrapPad: true, rsaOaep: true });
+
+    const master = ok(await h['keys.generate']({ kind: 'master', token: { label: HSM.label }, label: 'master-v1', pin: HSM.pin }));
+    expect(master.kcv).toMatch(/^ecb:[0-9a-f]{6}$/);
+    const members = [];
+    for (const c of cards) {
+      const k = ok(await h['keys.generate']({ kind: 'custodian', token: { label: c.label }, label: `${c.id}-sign-v1`, pin: c.pin }));
+      expect(k.fingerprint?.words).toHaveLength(12);
+      const pub = ok(await h['keys.publicKey']({ token: { label: c.label }, label: `${c.id}-sign-v1` }));
+      expect(pub.publicKey).toBe(k.publicKey);
+      members.push({ id: c.id, name: `${c.id} example`, publicKey: pub.publicKey });
+    }
+    let set = ok(await h['custodians.create']({ threshold: 2, members })).document;
+    for (const c of cards) set = ok(await h['documents.sign']({ document: set, token: { label: c.label }, keyLabel: `${c.id}-sign-v1`, pin: c.pin })).document;
+    const setVerify = ok(await h['documents.verify']({ document: set, chain: [set] }));
+    expect(setVerify).toMatchObject({ valid: true, type: 'custodians', signers: ['alice', 'bob', 'carol'] });
+
+    const man = ok(await h['manifest.create']({ chain: [set], ceremony: 'app-1', actor: 'alice', keyVersion: 1, phase: 'prepare', kcvs: [{ id: 'master-v1', kcv: master.kcv! }] }));
+    expect(man.summary).toContain('rotation manifest app-1 #1');
+    const a = ok(await h['documents.sign']({ document: man.document, token: { label: 'card-alice' }, keyLabel: 'alice-sign-v1', pin: cards[0]!.pin, chain: [set] }));
+    expect(a.signer).toBe('alice');
+    const st = ok(await h['documents.status']({ document: a.document, chain: [set] }));
+    expect(st).toMatchObject({ complete: false, approvals: [{ needed: 1, signed: ['alice'] }] });
+    const c = ok(await h['documents.sign']({ document: man.document, token: { label: 'card-carol' }, keyLabel: 'carol-sign-v1', pin: cards[2]!.pin, chain: [set] }));
+    const merged = ok(await h['documents.merge']({ documents: [a.document, c.document] }));
+    expect(merged.signatures).toBe(2);
+    const v = ok(await h['documents.verify']({ document: merged.document, chain: [set] }));
+    expect(v).toMatchObject({ valid: true, signers: ['alice', 'carol'], threshold: 2 });
+    expect(v.signatures.map((s) => [s.custodian, s.valid])).toEqual([['alice', true], ['carol', true]]);
+    expect(independentVerify(JSON.parse(merged.document) as RawEnvelope, [JSON.parse(set) as RawEnvelope], new Date().toISOString().replace(/\.\d+Z$/, 'Z')).valid).toBe(true);
+
+    const tampered = JSON.parse(merged.document) as RawEnvelope;
+    tampered.payload = Buffer.from(Buffer.from(tampered.payload, 'base64').toString().replace('"prepare"', '"cutover"')).toString('base64');
+    const tv = ok(await h['documents.verify']({ document: JSON.stringify(tampered), chain: [set] }));
+    expect(tv.valid).toBe(false);
+    expect(tv.reasons.join()).toContain('THRESHOLD_NOT_MET');
+    expect(tv.signatures.map((s) => s.valid)).toEqual([false, false]);
+
+    // refusals come back as typed errors, and never contain the PIN
+    const wrong = await h['documents.sign']({ document: man.document, token: { label: 'card-bob' }, keyLabel: 'bob-sign-v1', pin: '0000', chain: [set] });
+    expect(wrong).toMatchObject({ ok: false, error: { code: 'HSM_PIN_INCORRECT' } });
+    const dup = await h['keys.generate']({ kind: 'master', token: { label: HSM.label }, label: 'master-v1', pin: HSM.pin });
+    expect(dup).toMatchObject({ ok: false, error: { code: 'HSM_OBJECT_EXISTS' } });
+    expect(JSON.stringify([wrong, dup])).not.toContain(HSM.pin);
+    const mm = await h['documents.merge']({ documents: [a.document, set] });
+    expect(mm).toMatchObject({ ok: false, error: { code: 'MERGE_PAYLOAD_MISMATCH' } });
+  });
+});
+
+describe('hostile requests: every channel answers a typed error and the table keeps working', () => {
+  const junk: unknown[] = [undefined, null, 42, 'x', [], [1], { extra: 1 }, Object.create(null), { __proto__: { pin: '1' } },
+    { kind: 'master', token: { label: 'x'.repeat(1000) }, label: 'a', pin: '1' }, { document: 'x'.repeat(3 * 1024 * 1024), chain: [] }, new Date(), { toString: () => 'x' }];
+  test.each(CHANNELS.filter((c) => !['app.info', 'airgap.status', 'tokens.list'].includes(c)))('%s refuses malformed requests', async (channel) => {
+    for (const j of junk) {
+      const r = await h[channel](j);
+      expect([channel, r.ok]).toEqual([channel, false]);
+      if (!r.ok) expect(['IPC_BAD_REQUEST']).toContain(r.error.code);
+    }
+  });
+  test('no-argument channels refuse anything but {}', async () => {
+    for (const c of ['app.info', 'airgap.status', 'tokens.list'] as const) {
+      expect((await h[c]({ x: 1 })).ok).toBe(false);
+      expect((await h[c](null)).ok).toBe(false);
+      expect((await h[c]({})).ok).toBe(true);
+    }
+  });
+  test('hostile documents inside well-formed requests are typed errors too', async () => {
+    for (const document of ['{"payloadType":', '{"payloadType":"x","payload":"","signatures":[]}', '[]', '{"a":1,"a":1}']) {
+      const r = await h['documents.status']({ document, chain: [document] });
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error.code).toMatch(/^(DOCUMENT|CHAIN)_/);
+      const v = await h['documents.verify']({ document, chain: [] });
+      expect(v).toMatchObject({ ok: true, value: { valid: false } });
+    }
+  });
+  test('unknown channels are refused by name', async () => {
+    for (const c of ['nope', '__proto__', 'constructor', 42, null]) {
+      expect(await invoke(h, c, {})).toMatchObject({ ok: false, error: { code: 'IPC_UNKNOWN_CHANNEL' } });
+    }
+    expect(await invoke(h, 'airgap.status', {})).toMatchObject({ ok: true });
+  });
+});
