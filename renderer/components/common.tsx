@@ -1,0 +1,108 @@
+/** Small shared pieces: token picker, PIN field, fingerprint words, file drop, error and progress banners. */
+import { useEffect, useId, useState } from 'react';
+import type { ChangeEvent, DragEvent, ReactNode } from 'react';
+import { call } from '../api.js';
+import type { Responses } from '../api.js';
+import { useApp } from '../state.js';
+
+type TokenView = Responses['tokens.list']['tokens'][number];
+
+export function useTokens(): { tokens: readonly TokenView[]; reload: () => void } {
+  const { run, tokenEpoch } = useApp();
+  const [tokens, setTokens] = useState<readonly TokenView[]>([]);
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    void run('Reading tokens…', () => call('tokens.list', {})).then((r) => { if (r !== undefined) setTokens(r.tokens); });
+  }, [n, run]);
+  useEffect(() => {
+    // after a PIN error: refresh quietly (keeping the error banner) so the PIN hint shows the tries left
+    if (tokenEpoch > 0) void call('tokens.list', {}).then((r) => setTokens(r.tokens), () => undefined);
+  }, [tokenEpoch]);
+  return { tokens, reload: () => setN((x) => x + 1) };
+}
+
+export function Field({ label, children, hint }: { label: string; children: (id: string) => ReactNode; hint?: string }) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      {children(id)}
+      {hint !== undefined && <small className="hint">{hint}</small>}
+    </div>
+  );
+}
+
+export function TokenSelect({ tokens, value, onChange, label = 'Token' }: { tokens: readonly TokenView[]; value: string; onChange: (v: string) => void; label?: string }) {
+  return (
+    <Field label={label}>
+      {(id) => (
+        <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
+          <option value="">Choose a token…</option>
+          {tokens.map((t) => <option key={t.serial} value={t.label}>{t.label} (serial {t.serial})</option>)}
+        </select>
+      )}
+    </Field>
+  );
+}
+
+export function pinWarning(t: TokenView | undefined): string | undefined {
+  if (t === undefined) return undefined;
+  if (t.pinLocked) return 'This PIN is locked: the security officer must unlock the token.';
+  if (t.pinFinalTry) return 'One try left before the PIN locks.';
+  if (t.pinCountLow) return 'A wrong PIN was entered recently: few tries are left.';
+  return 'Typed PINs are never shown, stored or logged.';
+}
+
+export function PinField({ value, onChange, token }: { value: string; onChange: (v: string) => void; token: TokenView | undefined }) {
+  const hint = pinWarning(token);
+  return (
+    <Field label="PIN" {...(hint === undefined ? {} : { hint })}>
+      {(id) => <input id={id} type="password" autoComplete="off" value={value} onChange={(e) => onChange(e.target.value)} />}
+    </Field>
+  );
+}
+
+export function Words({ words }: { words: readonly string[] }) {
+  return <span className="words" aria-label="fingerprint words to read aloud">{words.join(' ')}</span>;
+}
+
+export function FileDrop({ label, onText }: { label: string; onText: (text: string, name: string) => void }) {
+  const id = useId();
+  const [over, setOver] = useState(false);
+  const read = (f: File | undefined) => { if (f !== undefined) void f.text().then((t) => onText(t, f.name)); };
+  return (
+    <div className={`drop${over ? ' over' : ''}`} onDragOver={(e: DragEvent) => { e.preventDefault(); setOver(true); }} onDragLeave={() => setOver(false)}
+      onDrop={(e: DragEvent) => { e.preventDefault(); setOver(false); read(e.dataTransfer.files[0]); }}>
+      <label htmlFor={id}>{label}</label>
+      <input id={id} type="file" accept=".json,application/json" onChange={(e: ChangeEvent<HTMLInputElement>) => { read(e.target.files?.[0]); e.target.value = ''; }} />
+      <small>Drop a file here or choose one.</small>
+    </div>
+  );
+}
+
+export function Banners() {
+  const { error, busy, notice, clearError } = useApp();
+  return (
+    <div aria-live="polite">
+      {busy !== null && <div className="banner busy" role="status"><span className="spinner" aria-hidden="true" />{busy}</div>}
+      {error !== null && (
+        <div className="banner error" role="alert">
+          <strong>{error.code}</strong>: {error.message}.<br /><span className="fix">What to do: {error.fix}.</span>
+          <button type="button" className="link" onClick={clearError}>Dismiss</button>
+        </div>
+      )}
+      {notice !== null && error === null && busy === null && <div className="banner ok" role="status">{notice}</div>}
+    </div>
+  );
+}
+
+export function DocumentBox({ title, document, summary }: { title: string; document: string; summary?: string }) {
+  const href = `data:application/json;charset=utf-8,${encodeURIComponent(document)}`;
+  return (
+    <section className="doc" aria-label={title}>
+      <h3>{title}</h3>
+      {summary !== undefined && <p>{summary}</p>}
+      <a className="button secondary" href={href} download={`${title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.json`}>Save as file…</a>
+    </section>
+  );
+}

@@ -1,0 +1,71 @@
+import { useEffect, useState } from 'react';
+import { call } from '../api.js';
+import type { Responses } from '../api.js';
+import { DocumentBox, Field, FileDrop } from '../components/common.js';
+import { useApp } from '../state.js';
+import { SignPanel } from './SignPanel.js';
+
+const PHASES = ['prepare', 'dual-publish', 'cutover', 'revoke', 'compromise'] as const;
+
+export function ManifestsScreen() {
+  const { custodianSet, manifest, setManifest, keys, run } = useApp();
+  const [ceremony, setCeremony] = useState('2026-q4-rotation');
+  const [actor, setActor] = useState('alice');
+  const [version, setVersion] = useState(1);
+  const [phase, setPhase] = useState<(typeof PHASES)[number]>('prepare');
+  const [status, setStatus] = useState<Responses['documents.status'] | null>(null);
+
+  useEffect(() => {
+    if (manifest === null || custodianSet === null) return;
+    void call('documents.status', { document: manifest, chain: [custodianSet] }).then(setStatus, () => setStatus(null));
+  }, [manifest, custodianSet]);
+
+  if (custodianSet === null) {
+    return (
+      <section aria-labelledby="man-h">
+        <h2 id="man-h">Manifests</h2>
+        <p className="lead">A rotation manifest needs a custodian set. Form or load one under <strong>Custodians</strong> first.</p>
+      </section>
+    );
+  }
+  const kcvs = keys.filter((k) => k.kcv !== undefined && /-v\d+$/.test(k.label)).map((k) => ({ id: k.label, kcv: k.kcv as string }));
+  const create = async () => {
+    const r = await run('Writing the rotation manifest…', () => call('manifest.create', { chain: [custodianSet], ceremony, actor, keyVersion: version, phase, kcvs: kcvs.filter((k) => k.id.endsWith(`-v${version}`)) }),
+      'Manifest written: now the custodians sign it.');
+    if (r !== undefined) setManifest(r.document);
+  };
+  const merge = async (text: string) => {
+    if (manifest === null) return;
+    const r = await run('Merging the signed copy…', () => call('documents.merge', { documents: [manifest, text] }), 'Signatures merged.');
+    if (r !== undefined) setManifest(r.document);
+  };
+  const approval = status?.approvals[0];
+  return (
+    <section aria-labelledby="man-h">
+      <h2 id="man-h">Manifests</h2>
+      <p className="lead">The custodians' signed approval of one step of the rotation policy for the seed's inventory (SECRET_KEY, webhook, Redis and Celery credentials, JWT secret and refresh salt, master and backup keys).</p>
+      {manifest === null ? (
+        <form className="grid" onSubmit={(e) => { e.preventDefault(); void create(); }}>
+          <Field label="Ceremony id">{(i) => <input id={i} value={ceremony} onChange={(e) => setCeremony(e.target.value)} />}</Field>
+          <Field label="Initiating custodian (actor)">{(i) => <input id={i} value={actor} onChange={(e) => setActor(e.target.value)} />}</Field>
+          <Field label="New key version" hint="e.g. 4 writes webhook-v4 superseding webhook-v3">{(i) => <input id={i} type="number" min={1} value={version} onChange={(e) => setVersion(Number(e.target.value))} />}</Field>
+          <Field label="Phase">{(i) => <select id={i} value={phase} onChange={(e) => setPhase(e.target.value as (typeof PHASES)[number])}>{PHASES.map((p) => <option key={p}>{p}</option>)}</select>}</Field>
+          <button type="submit">Write rotation manifest</button>
+        </form>
+      ) : (
+        <>
+          <DocumentBox title="Rotation manifest" document={manifest} summary={status?.summary ?? ''} />
+          {approval !== undefined && (
+            <p className={status?.complete === true ? 'good' : ''}>
+              {approval.signed.length} of {approval.threshold} signatures{approval.signed.length > 0 ? ` (${approval.signed.join(', ')})` : ''}.
+              {approval.needed > 0 ? ` ${approval.needed} more needed from: ${approval.unsigned.join(', ')}.` : ' Approved: verify it under Verify.'}
+            </p>
+          )}
+          <SignPanel document={manifest} chain={[custodianSet]} onSigned={setManifest} />
+          <FileDrop label="Import a copy signed elsewhere" onText={(t) => void merge(t)} />
+          <button type="button" className="secondary" onClick={() => setManifest(null)}>Start another manifest</button>
+        </>
+      )}
+    </section>
+  );
+}

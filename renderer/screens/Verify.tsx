@@ -1,0 +1,39 @@
+import { useState } from 'react';
+import { call } from '../api.js';
+import type { Responses } from '../api.js';
+import { FileDrop } from '../components/common.js';
+import { useApp } from '../state.js';
+
+export function VerifyScreen() {
+  const { custodianSet, manifest, run } = useApp();
+  const [chain, setChain] = useState<string[]>(custodianSet === null ? [] : [custodianSet]);
+  const [result, setResult] = useState<(Responses['documents.verify'] & { name: string }) | null>(null);
+  const verify = async (document: string, name: string) => {
+    const r = await run(`Verifying ${name}…`, () => call('documents.verify', { document, chain }));
+    if (r !== undefined) setResult({ ...r, name });
+  };
+  return (
+    <section aria-labelledby="ver-h">
+      <h2 id="ver-h">Verify</h2>
+      <p className="lead">Check a signed document against the custodian chain, exactly as a deployment pipeline does with <code>keyceremony verify</code>.</p>
+      <p>Custodian chain: {chain.length === 0 ? 'none loaded' : `${chain.length} set${chain.length > 1 ? 's' : ''}`}.
+        {chain.length > 0 && <button type="button" className="link" onClick={() => setChain([])}>Clear</button>}</p>
+      <FileDrop label="Add a custodian set to the chain (root first)" onText={(t) => setChain((c) => [...c, t])} />
+      <FileDrop label="Drop a document to verify" onText={(t, name) => void verify(t, name)} />
+      {manifest !== null && <button type="button" onClick={() => void verify(manifest, 'this ceremony\'s manifest')}>Verify this ceremony's manifest</button>}
+      {result !== null && (
+        <section className={`result ${result.valid ? 'valid' : 'invalid'}`} aria-label="verification result">
+          <h3>{result.valid ? 'VALID' : 'INVALID'}: {result.name}</h3>
+          {result.valid && <p>Signed by {result.signers.join(', ')}: {result.signers.length} of threshold {result.threshold} (custodian set version {result.custodianSet}).</p>}
+          {result.reasons.length > 0 && <><h4>Reasons</h4><ul>{result.reasons.map((r) => <li key={r}><code>{r}</code></li>)}</ul></>}
+          <h4>Signatures</h4>
+          <table>
+            <thead><tr><th>#</th><th>Custodian</th><th>Key id</th><th>Result</th></tr></thead>
+            <tbody>{result.signatures.map((s) => <tr key={s.index}><td>{s.index + 1}</td><td>{s.custodian ?? 'unknown key'}</td><td><code>{s.keyid.slice(0, 16)}…</code></td><td>{s.valid ? 'valid' : 'does not verify'}</td></tr>)}</tbody>
+          </table>
+          {result.warnings.length > 0 && <><h4>Warnings</h4><ul>{result.warnings.map((w) => <li key={w}><code>{w}</code></li>)}</ul></>}
+        </section>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,143 @@
+/**
+ * Issue 4 end to end, by clicking, in headless Chromium over real SoftHSM2 tokens: custodian keys
+ * on three cards, a 2-of-3 custodian set, a rotation manifest signed with two cards, verified,
+ * and a tampered copy rejected. A screenshot of every screen goes to test-results/screens/.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createHandlers } from '../../src/api/handlers.js';
+import { buildRenderer, launch, openApp } from '../support/browser.js';
+import type { AppPage } from '../support/browser.js';
+import { createSoftHsm } from '../support/softhsm.js';
+import type { SoftHsm } from '../support/softhsm.js';
+
+const SHOTS = join(process.cwd(), 'test-results', 'screens');
+const HSM = { label: 'Ceremony HSM', pin: '24681357', soPin: '12345678' };
+const cards = [['alice', 'Alice Example', '1111'], ['bob', 'Bob Example', '2222'], ['carol', 'Carol Example', '3333']] as const;
+
+let hsm: SoftHsm;
+let root: string;
+let browser: Browser;
+let app: AppPage;
+let page: Page;
+
+beforeAll(async () => {
+  hsm = createSoftHsm([HSM, ...cards.map(([id, , pin]) => ({ label: `card-${id}`, pin, soPin: '87654321' }))]);
+  root = await buildRenderer();
+  browser = await launch();
+  app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e' }));
+  page = app.page;
+  mkdirSync(SHOTS, { recursive: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  hsm?.cleanup();
+  if (root !== undefined) rmSync(root, { recursive: true, force: true });
+});
+
+// Vitest has no web-first matchers; these wait like Playwright's do.
+const visible = (l: Locator) => l.first().waitFor({ state: 'visible', timeout: 20_000 });
+const text = (l: Locator) => expect.poll(() => l.first().innerText(), { timeout: 20_000 });
+const count = (l: Locator) => expect.poll(() => l.count(), { timeout: 20_000 });
+
+const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+const nav = (name: string) => page.getByRole('navigation').getByRole('button', { name: new RegExp(name) }).click();
+const idle = () => count(page.getByRole('status').filter({ hasText: '…' })).toBe(0);
+
+test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, verified; a tampered copy rejected', async () => {
+  // Tokens
+  await visible(page.getByRole('cell', { name: 'card-carol' }));
+  await visible(page.getByText('Air-gapped').or(page.getByText('Network is UP')));
+  await visible(page.getByText('SIMULATION tokens (SoftHSM2)'));
+  await shot('1-tokens');
+
+  // Keys: one Ed25519 key per card, and the master key in the HSM
+  await nav('Keys');
+  for (const [id, , pin] of cards) {
+    await page.getByLabel('Kind of key').selectOption('custodian');
+    await page.getByLabel('Token').selectOption(`card-${id}`);
+    await page.getByLabel('Key label').fill(`${id}-sign-v1`);
+    await page.getByLabel('PIN').fill(pin);
+    await page.getByRole('button', { name: 'Generate key' }).click();
+    await visible(page.getByRole('listitem').filter({ hasText: `${id}-sign-v1 on card-${id}` }));
+  }
+  await page.getByLabel('Kind of key').selectOption('master');
+  await page.getByLabel('Token').selectOption('Ceremony HSM');
+  await page.getByLabel('Key label').fill('master-v1');
+  await page.getByLabel('PIN').fill(HSM.pin);
+  await page.getByRole('button', { name: 'Generate key' }).click();
+  await visible(page.getByRole('listitem').filter({ hasText: /master-v1 on Ceremony HSM: check value ecb:[0-9a-f]{6}/ }));
+  await count(page.getByLabel('fingerprint words to read aloud')).toBe(3);
+  // a wrong PIN shows its code and what to do, and the PIN field is cleared
+  await page.getByLabel('Kind of key').selectOption('backup');
+  await page.getByLabel('Key label').fill('backup-v1');
+  await page.getByLabel('PIN').fill('00000000');
+  await page.getByRole('button', { name: 'Generate key' }).click();
+  await text(page.getByRole('alert').filter({ hasText: 'HSM_PIN_INCORRECT' })).toContain('What to do');
+  expect(await page.getByLabel('PIN').inputValue()).toBe('');
+  await visible(page.getByText('A wrong PIN was entered recently: few tries are left.'));
+  await shot('2-keys-with-error');
+
+  // Custodians: read each key from its card, 2 of 3, sign on two cards
+  await nav('Custodians');
+  for (const [id, name] of cards) {
+    await page.getByLabel('Custodian card').selectOption(`card-${id}`);
+    await page.getByLabel('Full name').fill(name);
+    await page.getByRole('button', { name: 'Add custodian' }).click();
+    await visible(page.getByRole('cell', { name }));
+  }
+  await page.getByLabel(/Signatures required/).fill('2');
+  await shot('3-custodians-members');
+  await page.getByRole('button', { name: 'Write custodian set' }).click();
+  await visible(page.getByText('0 of 2 required signatures'));
+  for (const [id, , pin] of cards.slice(0, 2)) {
+    await page.getByLabel('Custodian card').selectOption(`card-${id}`);
+    await page.getByLabel('PIN').fill(pin);
+    await page.getByRole('button', { name: 'Sign with this card' }).click();
+    await idle();
+  }
+  await visible(page.getByText('2 of 2 required signatures (alice, bob)'));
+  await page.getByRole('button', { name: 'Use this set for the ceremony' }).click();
+  expect(await page.getByRole('button', { name: "This is the ceremony's custodian set" }).isDisabled()).toBe(true);
+  await shot('4-custodians-signed');
+
+  // Manifests: the seed inventory, signed by alice and carol
+  await nav('Manifests');
+  await page.getByRole('button', { name: 'Write rotation manifest' }).click();
+  await visible(page.getByText(/0 of 2 signatures\. 2 more needed from: alice, bob, carol/));
+  for (const [id, , pin] of [cards[0], cards[2]]) {
+    await page.getByLabel('Custodian card').selectOption(`card-${id}`);
+    await page.getByLabel('PIN').fill(pin);
+    await page.getByRole('button', { name: 'Sign with this card' }).click();
+    await idle();
+  }
+  await visible(page.getByText(/2 of 2 signatures \(alice, carol\)\. Approved/));
+  await shot('5-manifest-signed');
+
+  // Verify: the ceremony's manifest, then a tampered copy dropped in
+  await nav('Verify');
+  await page.getByRole('button', { name: "Verify this ceremony's manifest" }).click();
+  const result = page.getByRole('region', { name: 'verification result' });
+  await text(result.getByRole('heading')).toBe("VALID: this ceremony's manifest");
+  await text(result).toContain('Signed by alice, carol');
+  await shot('6-verify-valid');
+  // take the signed manifest out through its "Save as file" link, tamper one field, drop it back
+  await nav('Manifests');
+  const saved = decodeURIComponent((await page.getByRole('link', { name: 'Save as file…' }).getAttribute('href'))!.replace(/^data:application\/json;charset=utf-8,/, ''));
+  const env = JSON.parse(saved) as { payload: string };
+  env.payload = Buffer.from(Buffer.from(env.payload, 'base64').toString().replace('"prepare"', '"cutover"')).toString('base64');
+  const tamperedFile = join(root, 'tampered-rotation.json');
+  writeFileSync(tamperedFile, JSON.stringify(env));
+  await nav('Verify');
+  await page.getByLabel('Drop a document to verify').setInputFiles(tamperedFile);
+  await text(result.getByRole('heading')).toBe('INVALID: tampered-rotation.json');
+  await text(result).toContain('THRESHOLD_NOT_MET');
+  await count(result.getByRole('cell', { name: 'does not verify' })).toBe(2);
+  await shot('7-verify-tampered');
+
+  expect(app.consoleErrors).toEqual([]);
+  expect(app.blocked).toEqual([]); // the page asked for nothing outside the app
+});

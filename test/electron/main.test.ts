@@ -1,0 +1,121 @@
+/**
+ * The Electron shell's security settings and IPC helper. Electron cannot launch here, so its
+ * objects are replaced at the module boundary only: ipcMain, WebContents and Session are plain
+ * objects with the methods the shell calls, and the bundled preload runs against a stand-in
+ * `electron` module. Everything behind them (the handler table, the core) is real.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { CHANNELS, ipcName } from '../../src/api/contract.js';
+import { createHandlers } from '../../src/api/handlers.js';
+import { registerIpc } from '../../electron/main/ipc.js';
+import type { IpcMainLike } from '../../electron/main/ipc.js';
+import { resolveAppFile } from '../../electron/main/protocol.js';
+import { APP_START_URL, CONTENT_SECURITY_POLICY, hardenContents, hardenSession, isAllowedRequest, isTrustedSender, webPreferences } from '../../electron/main/security.js';
+
+describe('window and session hardening', () => {
+  test('webPreferences: sandboxed, isolated, no Node anywhere', () => {
+    expect(webPreferences('/x/preload.cjs')).toMatchObject({ preload: '/x/preload.cjs', sandbox: true, contextIsolation: true, nodeIntegration: false, nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false, webSecurity: true, allowRunningInsecureContent: false, webviewTag: false, navigateOnDragDrop: false });
+  });
+  test('CSP: nothing remote, no connections, no inline script', () => {
+    expect(CONTENT_SECURITY_POLICY).toContain("default-src 'none'");
+    expect(CONTENT_SECURITY_POLICY).toContain("connect-src 'none'");
+    expect(CONTENT_SECURITY_POLICY).not.toMatch(/unsafe-(inline|eval)/);
+    expect(readFileSync(new URL('../../renderer/index.html', import.meta.url), 'utf8')).toContain("connect-src 'none'");
+  });
+  test('only app:// requests (and local data: and devtools:) pass', () => {
+    expect(isAllowedRequest(APP_START_URL)).toBe(true);
+    expect(isAllowedRequest('app://keyceremony/assets/x.js')).toBe(true);
+    for (const u of ['https://example.com/', 'http://127.0.0.1/', 'file:///etc/passwd', 'app://other/index.html', 'ws://x', 'not a url', '']) expect([u, isAllowedRequest(u)]).toEqual([u, false]);
+  });
+  test('navigation, redirects, webviews and new windows are refused; permissions denied; other requests cancelled', () => {
+    const listeners = new Map<string, (e: { preventDefault(): void }) => void>();
+    let openHandler: ((d: { url: string }) => { action: string }) | undefined;
+    hardenContents({ on: (ev, l) => listeners.set(ev, l), setWindowOpenHandler: (h) => { openHandler = h; } });
+    for (const ev of ['will-navigate', 'will-redirect', 'will-attach-webview']) {
+      let prevented = false;
+      listeners.get(ev)!({ preventDefault: () => { prevented = true; } });
+      expect([ev, prevented]).toEqual([ev, true]);
+    }
+    expect(openHandler!({ url: 'https://example.com' })).toEqual({ action: 'deny' });
+    let perm: ((wc: unknown, p: string, cb: (g: boolean) => void) => void) | undefined;
+    let check: (() => boolean) | undefined;
+    let before: ((d: { url: string }, cb: (r: { cancel: boolean }) => void) => void) | undefined;
+    hardenSession({ setPermissionRequestHandler: (h) => { perm = h; }, setPermissionCheckHandler: (h) => { check = h; }, webRequest: { onBeforeRequest: (l) => { before = l; } } });
+    for (const p of ['media', 'geolocation', 'notifications', 'clipboard-read', 'usb', 'hid', 'serial']) perm!(null, p, (g) => expect([p, g]).toEqual([p, false]));
+    expect(check!()).toBe(false);
+    before!({ url: 'https://example.com/x' }, (r) => expect(r.cancel).toBe(true));
+    before!({ url: APP_START_URL }, (r) => expect(r.cancel).toBe(false));
+  });
+  test('the app protocol serves only built files, never a path outside them', () => {
+    const root = '/opt/keyceremony/renderer';
+    expect(resolveAppFile(root, 'app://keyceremony/')).toEqual({ path: `${root}/index.html`, type: 'text/html; charset=utf-8' });
+    expect(resolveAppFile(root, 'app://keyceremony/assets/index-abc.js')?.path).toBe(`${root}/assets/index-abc.js`);
+    for (const u of ['app://keyceremony/../../etc/passwd', 'app://keyceremony/%2e%2e/%2e%2e/etc/passwd', 'app://keyceremony/assets/..%2f..%2fsecret.js', 'app://keyceremony/a%5c..%5cb.js',
+      'app://keyceremony/x%00.js', 'app://other/index.html', 'https://keyceremony/index.html', 'app://keyceremony/key.pem', 'app://keyceremony/%E0%A4%A']) {
+      expect([u, resolveAppFile(root, u)]).toEqual([u, null]);
+    }
+  });
+});
+
+describe('the IPC helper', () => {
+  const handlers = createHandlers({ env: {}, version: 'test' });
+  const registered = new Map<string, (event: { senderFrame: { url: string; parent: unknown } | null }, ...args: unknown[]) => Promise<unknown>>();
+  const ipcMain: IpcMainLike = { handle: (c, l) => { registered.set(c, l); } };
+  registerIpc(ipcMain, handlers);
+  const top = { senderFrame: { url: APP_START_URL, parent: null } };
+
+  test('registers exactly one handler per contract channel', () => {
+    expect([...registered.keys()].sort()).toEqual(CHANNELS.map(ipcName).sort());
+  });
+  test('a request from another origin, a subframe or no frame is refused', async () => {
+    const h = registered.get(ipcName('airgap.status'))!;
+    for (const senderFrame of [{ url: 'https://evil.example/', parent: null }, { url: APP_START_URL, parent: {} }, { url: 'file:///x.html', parent: null }, null]) {
+      expect(await h({ senderFrame }, {})).toMatchObject({ ok: false, error: { code: 'IPC_FORBIDDEN' } });
+    }
+    expect(isTrustedSender({ url: 'app://keyceremony.evil/index.html', parent: null })).toBe(false);
+    expect(await h(top, {})).toMatchObject({ ok: true });
+  });
+  test('malformed requests are typed errors, and the helper keeps answering', async () => {
+    for (const c of CHANNELS) {
+      const h = registered.get(ipcName(c))!;
+      expect(await h(top, { unexpected: true })).toMatchObject({ ok: false, error: { code: 'IPC_BAD_REQUEST' } });
+      expect(await h(top)).toMatchObject({ ok: false, error: { code: 'IPC_BAD_REQUEST' } });
+      expect(await h(top, {}, {})).toMatchObject({ ok: false, error: { code: 'IPC_BAD_REQUEST' } });
+    }
+    expect(await registered.get(ipcName('airgap.status'))!(top, {})).toMatchObject({ ok: true });
+  });
+});
+
+describe('the bundled preload', () => {
+  let out: string;
+  beforeAll(() => {
+    out = mkdtempSync(join(tmpdir(), 'kc-preload-'));
+    execFileSync(process.execPath, ['-e', `require('esbuild').buildSync({ entryPoints: ['electron/preload/index.ts'], bundle: true, platform: 'browser', format: 'cjs', external: ['electron'], outfile: '${join(out, 'preload.cjs')}' })`]);
+  });
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  test('exposes one frozen object with one function per channel, each invoking its own channel, and nothing else', async () => {
+    const exposed = new Map<string, unknown>();
+    const invoked: unknown[][] = [];
+    const electron = {
+      contextBridge: { exposeInMainWorld: (k: string, v: unknown) => exposed.set(k, v) },
+      ipcRenderer: { invoke: async (...a: unknown[]) => { invoked.push(a); return { ok: true, value: null }; }, send: () => { throw new Error('send must not be used'); } },
+    };
+    const code = readFileSync(join(out, 'preload.cjs'), 'utf8');
+    const module = { exports: {} };
+    runInNewContext(code, { require: (m: string) => { if (m === 'electron') return electron; throw new Error(`the preload required ${m}`); }, module, exports: module.exports });
+    expect([...exposed.keys()]).toEqual(['keyceremony']);
+    const api = exposed.get('keyceremony') as Record<string, (r: unknown) => Promise<unknown>>;
+    expect(Object.isFrozen(api)).toBe(true);
+    expect(Object.keys(api).sort()).toEqual([...CHANNELS].sort());
+    for (const c of CHANNELS) await api[c]!({ probe: c });
+    expect(invoked).toEqual(CHANNELS.map((c) => [ipcName(c), { probe: c }]));
+  });
+});

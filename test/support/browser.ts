@@ -1,0 +1,64 @@
+/**
+ * The real UI in headless Debian Chromium, with the app's own handler table bridged into the
+ * page the way the preload exposes it in Electron: `window.keyceremony`, one function per
+ * contract channel. The built renderer is served from a routed origin with the app's CSP, and
+ * every other request is aborted (the app is air-gapped).
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, sep } from 'node:path';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { build } from 'vite';
+import { CHANNELS } from '../../src/api/contract.js';
+import { invoke } from '../../src/api/handlers.js';
+import type { Handlers } from '../../src/api/handlers.js';
+import { CONTENT_SECURITY_POLICY } from '../../electron/main/security.js';
+
+export const ORIGIN = 'http://keyceremony.test';
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
+
+export async function buildRenderer(): Promise<string> {
+  const outDir = mkdtempSync(join(tmpdir(), 'kc-renderer-'));
+  await build({ configFile: new URL('../../vite.config.ts', import.meta.url).pathname, logLevel: 'error', build: { outDir, emptyOutDir: true } });
+  return outDir;
+}
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.KEYCEREMONY_CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export interface AppPage { page: Page; blocked: string[]; consoleErrors: string[] }
+
+export async function openApp(browser: Browser, root: string, handlers: Handlers): Promise<AppPage> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const blocked: string[] = [];
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  await page.route('**/*', (route) => { blocked.push(route.request().url()); return route.abort(); });
+  await page.route(`${ORIGIN}/**`, (route) => {
+    const rel = decodeURIComponent(new URL(route.request().url()).pathname);
+    const path = normalize(join(root, rel === '/' ? 'index.html' : rel));
+    if (!path.startsWith(normalize(root) + sep)) return route.fulfill({ status: 404 });
+    try {
+      return route.fulfill({ status: 200, body: readFileSync(path), headers: { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'content-security-policy': CONTENT_SECURITY_POLICY } });
+    } catch {
+      return route.fulfill({ status: 404 });
+    }
+  });
+  await page.exposeBinding('__keyceremonyInvoke', (_source, channel: unknown, request: unknown) => invoke(handlers, channel, request));
+  await page.addInitScript((channels: readonly string[]) => {
+    const w = window as unknown as { __keyceremonyInvoke: (c: string, r: unknown) => Promise<unknown>; keyceremony: unknown };
+    const bridge = w.__keyceremonyInvoke;
+    const api = Object.freeze(Object.fromEntries(channels.map((c) => [c, (r: unknown) => bridge(c, r)])));
+    Object.defineProperty(window, 'keyceremony', { value: api, writable: false, configurable: false });
+  }, [...CHANNELS]);
+  await page.goto(`${ORIGIN}/index.html`);
+  return { page, blocked, consoleErrors };
+}
