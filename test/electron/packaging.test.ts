@@ -1,0 +1,54 @@
+/**
+ * Packaging cannot run here (no Electron binary, no network), so this checks what can be: the
+ * `build` config of package.json against electron-builder's own schema, the security choices in
+ * it, and the output of `npm run build` (what the packaged app would contain).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, expect, test } from 'vitest';
+
+const require = createRequire(import.meta.url);
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { build: Record<string, unknown>; main: string; dependencies: Record<string, string>; allowScripts: Record<string, boolean> };
+const { validateConfiguration } = require('app-builder-lib/out/util/config/config') as { validateConfiguration: (c: unknown, l: unknown) => Promise<void> };
+const { DebugLogger } = require('builder-util') as { DebugLogger: new (enabled: boolean) => unknown };
+
+describe('electron-builder configuration', () => {
+  test('is valid for electron-builder 26, and the validator does refuse a broken config', async () => {
+    await expect(validateConfiguration(pkg.build, new DebugLogger(false))).resolves.toBeUndefined();
+    // negative controls (it coerces scalars, so use an unknown option and a wrong fuse type)
+    await expect(validateConfiguration({ ...pkg.build, notAnOption: true }, new DebugLogger(false))).rejects.toThrow(/Invalid configuration/);
+    await expect(validateConfiguration({ ...pkg.build, electronFuses: { runAsNode: 'no' } }, new DebugLogger(false))).rejects.toThrow(/Invalid configuration/);
+  });
+  test('asar with native modules unpacked, an allowlist of files, output in release/, no publishing', () => {
+    expect(pkg.build).toMatchObject({ asar: true, asarUnpack: ['**/*.node'], directories: { output: 'release', buildResources: 'build' }, publish: null });
+    expect(pkg.build.files).toEqual(expect.arrayContaining(['dist/electron/**', 'dist/renderer/**', 'package.json']));
+    expect(pkg.main).toBe('dist/electron/main.cjs');
+    expect(Object.keys(pkg.dependencies)).not.toContain('react'); // bundled by Vite, not shipped twice
+  });
+  test('Electron fuses are flipped after packing: no RunAsNode, no NODE_OPTIONS, asar integrity on', () => {
+    expect(pkg.build.electronFuses).toEqual({ runAsNode: false, enableCookieEncryption: true, enableNodeOptionsEnvironmentVariable: false, enableNodeCliInspectArguments: false,
+      enableEmbeddedAsarIntegrityValidation: true, onlyLoadAppFromAsar: true, loadBrowserProcessSpecificV8Snapshot: false, grantFileProtocolExtraPrivileges: false });
+  });
+  test('installers for Linux (AppImage, deb), macOS (dmg, hardened runtime) and Windows (nsis)', () => {
+    expect(pkg.build).toMatchObject({ linux: { target: ['AppImage', 'deb'] }, mac: { target: ['dmg'], hardenedRuntime: true }, win: { target: ['nsis'] } });
+    expect(readFileSync(new URL('../../build/entitlements.mac.plist', import.meta.url), 'utf8')).toContain('com.apple.security.cs.allow-jit');
+  });
+});
+
+describe('npm run build', () => {
+  test('builds the renderer, main and a single-file preload that requires only electron', () => {
+    execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'pipe' });
+    const main = readFileSync('dist/electron/main.cjs', 'utf8');
+    const preload = readFileSync('dist/electron/preload.cjs', 'utf8');
+    expect(main).not.toContain('import.meta');
+    expect([...main.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]).filter((m) => !m!.startsWith('node:'))).toEqual(expect.arrayContaining(['electron']));
+    expect([...new Set([...preload.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))]).toEqual(['electron']);
+    expect(preload).not.toContain('ipcRenderer.send(');
+    const html = readFileSync('dist/renderer/index.html', 'utf8');
+    expect(html).toContain("connect-src 'none'");
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline script
+    expect(html).not.toMatch(/https?:\/\//); // nothing remote
+    expect(readdirSync('dist/renderer/assets').some((f) => f.endsWith('.js'))).toBe(true);
+  }, 120_000);
+});
