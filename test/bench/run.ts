@@ -2,11 +2,18 @@
  * `npm run bench`: throughput ratios against a baseline measured in the same run (never a
  * timed test). Each benchmark prints its median over several rounds and the ratio.
  *
+ * 2. The renderer's main JS bundle, gzipped, against its budget of 250 KB (issue 4).
+ *
  * 1. Verifying 1,000 rotation manifests of 3 signatures each against a verified custodian chain
  *    (parse envelope and payload strictly, check every field, count per FORMATS.md §6), as a
  *    ratio to bare node:crypto Ed25519 verification of the same 3,000 signatures. Target ≥ 0.9.
  */
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build } from 'vite';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { buildCustodianSet, parseCustodianSet } from '../../src/custodians/set.js';
 import { formatTime } from '../../src/docs/fields.js';
@@ -76,3 +83,14 @@ process.stdout.write(`manifest verification: ${N} manifests x 3 signatures again
 process.stdout.write(`  bare node:crypto Ed25519 verify of the same ${3 * N} signatures: ${mb.toFixed(1)} ms (median of ${ROUNDS})\n`);
 process.stdout.write(`  keyceremony verifyWithChain (strict parse, all checks, counting): ${mo.toFixed(1)} ms (median of ${ROUNDS})\n`);
 process.stdout.write(`  ratio ${ratio.toFixed(3)} (target >= 0.9): ${ratio >= 0.9 ? 'met' : 'NOT met'}\n`);
+
+// 2. Renderer bundle size, built fresh.
+const out = mkdtempSync(join(tmpdir(), 'kc-bench-renderer-'));
+await build({ configFile: new URL('../../vite.config.ts', import.meta.url).pathname, logLevel: 'error', build: { outDir: out, emptyOutDir: true } });
+const js = readdirSync(join(out, 'assets')).filter((f) => f.endsWith('.js')).map((f) => join(out, 'assets', f)).sort((a, b) => statSync(b).size - statSync(a).size);
+const mainJs = js[0] as string;
+const raw = statSync(mainJs).size;
+const gz = gzipSync(readFileSync(mainJs), { level: 9 }).length;
+rmSync(out, { recursive: true, force: true });
+const BUDGET = 250 * 1024;
+process.stdout.write(`renderer main bundle: ${(raw / 1024).toFixed(1)} KB, ${(gz / 1024).toFixed(1)} KB gzipped; budget 250 KB gzipped: ${(gz / BUDGET).toFixed(2)} of budget (${gz <= BUDGET ? 'within' : 'OVER'})\n`);
