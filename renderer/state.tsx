@@ -8,7 +8,8 @@ export interface GeneratedKey { readonly view: Responses['keys.generate'] }
 
 export interface AppState {
   readonly keys: readonly Responses['keys.generate'][];
-  readonly custodianSet: string | null;
+  /** The custodian chain in use, root first; empty until a set is signed and chosen. */
+  readonly chain: readonly string[];
   readonly manifest: string | null;
   readonly error: ApiError | null;
   readonly busy: string | null;
@@ -16,7 +17,7 @@ export interface AppState {
   /** Bumped after a PIN error, so token lists (and their tries-left flags) are read again. */
   readonly tokenEpoch: number;
   addKey(k: Responses['keys.generate']): void;
-  setCustodianSet(doc: string | null): void;
+  setChain(chain: readonly string[]): void;
   setManifest(doc: string | null): void;
   clearError(): void;
   /** Run an operation with a progress message; errors land in the banner with code and fix. */
@@ -27,7 +28,7 @@ const Ctx = createContext<AppState | null>(null);
 
 export function AppProvider({ children }: { children: ReactNode }) {
   const [keys, setKeys] = useState<Responses['keys.generate'][]>([]);
-  const [custodianSet, setCustodianSet] = useState<string | null>(null);
+  const [chain, setChain] = useState<readonly string[]>([]);
   const [manifest, setManifest] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
@@ -50,10 +51,10 @@ export function AppProvider({ children }: { children: ReactNode }) {
     }
   }, []);
   const value = useMemo<AppState>(() => ({
-    keys, custodianSet, manifest, error, busy, notice, tokenEpoch,
+    keys, chain, manifest, error, busy, notice, tokenEpoch,
     addKey: (k) => setKeys((ks) => [...ks, k]),
-    setCustodianSet, setManifest, clearError: () => setError(null), run,
-  }), [keys, custodianSet, manifest, error, busy, notice, tokenEpoch, run]);
+    setChain, setManifest, clearError: () => setError(null), run,
+  }), [keys, chain, manifest, error, busy, notice, tokenEpoch, run]);
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }
 

@@ -7,77 +7,136 @@ import { SignPanel } from './SignPanel.js';
 
 interface Member { id: string; name: string; publicKey: string; words: readonly string[] }
 
-export function CustodiansScreen() {
+/** Read a custodian's public key from their card: token, key label, id and name. */
+function AddMemberForm({ onAdd, submit }: { onAdd: (m: Member) => void; submit: string }) {
   const { tokens } = useTokens();
-  const { run, custodianSet, setCustodianSet } = useApp();
-  const [members, setMembers] = useState<Member[]>([]);
+  const { run } = useApp();
   const [token, setToken] = useState('');
   const [keyLabel, setKeyLabel] = useState('');
   const [id, setId] = useState('');
   const [name, setName] = useState('');
-  const [threshold, setThreshold] = useState(2);
-  const [draft, setDraft] = useState<string | null>(custodianSet);
-  const [check, setCheck] = useState<Responses['documents.verify'] | null>(null);
-
-  useEffect(() => {
-    if (draft === null) return;
-    void call('documents.verify', { document: draft, chain: [draft] }).then(setCheck, () => setCheck(null));
-  }, [draft]);
-
-  const addMember = async () => {
+  const add = async () => {
     const pk = await run(`Reading the public key of ${keyLabel} from "${token}"…`, () => call('keys.publicKey', { token: { label: token }, label: keyLabel }));
     if (pk === undefined) return;
-    setMembers((m) => [...m, { id, name, publicKey: pk.publicKey, words: pk.fingerprint.words }]);
-    setId(''); setName(''); setKeyLabel('');
+    onAdd({ id, name, publicKey: pk.publicKey, words: pk.fingerprint.words });
+    setId(''); setName(''); setKeyLabel(''); setToken('');
   };
+  return (
+    <form className="grid" aria-label="Add a custodian" onSubmit={(e) => { e.preventDefault(); void add(); }}>
+      <TokenSelect tokens={tokens} value={token} onChange={(v) => { setToken(v); const c = v.replace(/^(card-|custodian-)/, ''); setId(c); setKeyLabel(`${c}-sign-v1`); }} label="Custodian card" />
+      <Field label="Key label">{(i) => <input id={i} value={keyLabel} onChange={(e) => setKeyLabel(e.target.value)} />}</Field>
+      <Field label="Custodian id" hint="lowercase, e.g. alice">{(i) => <input id={i} value={id} onChange={(e) => setId(e.target.value)} />}</Field>
+      <Field label="Full name">{(i) => <input id={i} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
+      <button type="submit" disabled={token === '' || keyLabel === '' || id === '' || name === ''}>{submit}</button>
+    </form>
+  );
+}
+
+function MemberTable({ members }: { members: readonly Member[] }) {
+  return (
+    <table>
+      <thead><tr><th>Id</th><th>Name</th><th>Fingerprint (read aloud)</th></tr></thead>
+      <tbody>{members.map((m) => <tr key={m.id}><td>{m.id}</td><td>{m.name}</td><td><Words words={m.words} /></td></tr>)}</tbody>
+    </table>
+  );
+}
+
+function CreateRoot() {
+  const { run, setChain } = useApp();
+  const [members, setMembers] = useState<Member[]>([]);
+  const [threshold, setThreshold] = useState(2);
+  const [draft, setDraft] = useState<string | null>(null);
+  const [check, setCheck] = useState<Responses['documents.verify'] | null>(null);
+  useEffect(() => {
+    if (draft !== null) void call('documents.verify', { document: draft, chain: [draft] }).then(setCheck, () => setCheck(null));
+  }, [draft]);
   const create = async () => {
     const r = await run('Writing the custodian set…', () => call('custodians.create', { threshold, members: members.map(({ id, name, publicKey }) => ({ id, name, publicKey })) }), 'Custodian set written: now each custodian signs it on their card.');
     if (r !== undefined) setDraft(r.document);
   };
-  const needed = check?.threshold ?? threshold;
+  if (draft === null) {
+    return (
+      <>
+        <h3>1. Add each custodian's key, read from their card</h3>
+        <AddMemberForm submit="Add custodian" onAdd={(m) => setMembers((ms) => [...ms, m])} />
+        <MemberTable members={members} />
+        <h3>2. Choose the threshold and write the set</h3>
+        <form className="grid" onSubmit={(e) => { e.preventDefault(); void create(); }}>
+          <Field label={`Signatures required (of ${members.length})`}>{(i) => <input id={i} type="number" min={1} max={Math.max(1, members.length)} value={threshold} onChange={(e) => setThreshold(Number(e.target.value))} />}</Field>
+          <button type="submit" disabled={members.length === 0}>Write custodian set</button>
+        </form>
+        <FileDrop label="Or load an existing custodian set (the root)" onText={(t) => setDraft(t)} />
+      </>
+    );
+  }
   const signed = check?.signatures.filter((s) => s.valid).map((s) => s.custodian) ?? [];
+  return (
+    <>
+      <DocumentBox title="Custodian set" document={draft} summary={`${signed.length} of ${check?.threshold ?? threshold} required signatures${signed.length > 0 ? ` (${signed.join(', ')})` : ''}.`} />
+      {check?.valid === true
+        ? <><p className="good">The set is signed by its own threshold and is ready.</p><button type="button" onClick={() => setChain([draft])}>Use this set for the ceremony</button></>
+        : <p>Each custodian signs the set on their own card; it is ready when {check?.threshold ?? threshold} have signed.</p>}
+      <SignPanel document={draft} onSigned={setDraft} />
+    </>
+  );
+}
 
+function Rotate() {
+  const { run, chain, setChain } = useApp();
+  const [current, setCurrent] = useState<Responses['documents.status'] | null>(null);
+  const [remove, setRemove] = useState('');
+  const [added, setAdded] = useState<Member[]>([]);
+  const [threshold, setThreshold] = useState(0);
+  const [draft, setDraft] = useState<string | null>(null);
+  const [status, setStatus] = useState<Responses['documents.status'] | null>(null);
+  const newest = chain[chain.length - 1] as string;
+  useEffect(() => { void call('documents.status', { document: newest, chain: [...chain] }).then(setCurrent, () => setCurrent(null)); }, [newest, chain]);
+  useEffect(() => { if (draft !== null) void call('documents.status', { document: draft, chain: [...chain] }).then(setStatus, () => setStatus(null)); }, [draft, chain]);
+  const members = current === null ? [] : [...(current.approvals[0]?.signed ?? []), ...(current.approvals[0]?.unsigned ?? [])];
+  const write = async () => {
+    const r = await run('Writing the next version of the custodian set…', () => call('custodians.next', { chain: [...chain], ...(remove === '' ? {} : { remove: [remove] }),
+      add: added.map(({ id, name, publicKey }) => ({ id, name, publicKey })), ...(threshold > 0 ? { threshold } : {}) }), 'Next version written: the current and the new custodians sign it.');
+    if (r !== undefined) setDraft(r.document);
+  };
+  return (
+    <>
+      <p className="good">Custodian chain in use: {chain.length} version{chain.length > 1 ? 's' : ''}; newest {current?.summary ?? ''}.</p>
+      <h3>Rotate the set</h3>
+      {draft === null ? (
+        <>
+          <p>Remove a custodian, add one from their card, or change the threshold. The new version must be signed by the threshold of the current set and by its own.</p>
+          <form className="grid" aria-label="Rotation" onSubmit={(e) => { e.preventDefault(); void write(); }}>
+            <Field label="Remove custodian">{(i) => <select id={i} value={remove} onChange={(e) => setRemove(e.target.value)}><option value="">Nobody</option>{members.map((m) => <option key={m}>{m}</option>)}</select>}</Field>
+            <Field label="New threshold" hint="0 keeps the current one">{(i) => <input id={i} type="number" min={0} value={threshold} onChange={(e) => setThreshold(Number(e.target.value))} />}</Field>
+            <button type="submit" disabled={remove === '' && added.length === 0 && threshold === 0}>Write next version</button>
+          </form>
+          <AddMemberForm submit="Add to the next version" onAdd={(m) => setAdded((a) => [...a, m])} />
+          <MemberTable members={added} />
+        </>
+      ) : (
+        <>
+          <DocumentBox title="Next custodian set" document={draft} summary={status?.summary ?? ''} />
+          <ul>
+            {status?.approvals.map((a) => (
+              <li key={a.role}>{a.role} (version {a.set}): {a.signed.length} of {a.threshold}{a.signed.length > 0 ? ` (${a.signed.join(', ')})` : ''}{a.needed > 0 ? `; ${a.needed} more from: ${a.unsigned.join(', ')}` : '; complete'}</li>
+            ))}
+          </ul>
+          {status?.complete === true && <button type="button" onClick={() => { setChain([...chain, draft]); setDraft(null); setAdded([]); setRemove(''); setThreshold(0); }}>Use the new version</button>}
+          <SignPanel document={draft} chain={[...chain]} onSigned={setDraft} />
+        </>
+      )}
+    </>
+  );
+}
+
+export function CustodiansScreen() {
+  const { chain } = useApp();
   return (
     <section aria-labelledby="cust-h">
       <h2 id="cust-h">Custodians</h2>
       <p className="lead">The custodian set is the trust root: who the custodians are, their keys, and how many must sign (M of N).</p>
-      {draft === null && (
-        <>
-          <h3>1. Add each custodian's key, read from their card</h3>
-          <form className="grid" onSubmit={(e) => { e.preventDefault(); void addMember(); }}>
-            <TokenSelect tokens={tokens} value={token} onChange={(v) => { setToken(v); const c = v.replace(/^(card-|custodian-)/, ''); setId(c); setKeyLabel(`${c}-sign-v1`); }} label="Custodian card" />
-            <Field label="Key label">{(i) => <input id={i} value={keyLabel} onChange={(e) => setKeyLabel(e.target.value)} />}</Field>
-            <Field label="Custodian id" hint="lowercase, e.g. alice">{(i) => <input id={i} value={id} onChange={(e) => setId(e.target.value)} />}</Field>
-            <Field label="Full name">{(i) => <input id={i} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
-            <button type="submit" disabled={token === '' || keyLabel === '' || id === '' || name === ''}>Add custodian</button>
-          </form>
-          <table>
-            <thead><tr><th>Id</th><th>Name</th><th>Fingerprint (read aloud)</th></tr></thead>
-            <tbody>{members.map((m) => <tr key={m.id}><td>{m.id}</td><td>{m.name}</td><td><Words words={m.words} /></td></tr>)}</tbody>
-          </table>
-          <h3>2. Choose the threshold and write the set</h3>
-          <form className="grid" onSubmit={(e) => { e.preventDefault(); void create(); }}>
-            <Field label={`Signatures required (of ${members.length})`}>{(i) => <input id={i} type="number" min={1} max={Math.max(1, members.length)} value={threshold} onChange={(e) => setThreshold(Number(e.target.value))} />}</Field>
-            <button type="submit" disabled={members.length === 0}>Write custodian set</button>
-          </form>
-          <FileDrop label="Or load an existing custodian set" onText={(t) => setDraft(t)} />
-        </>
-      )}
-      {draft !== null && (
-        <>
-          <DocumentBox title="Custodian set" document={draft} summary={`${signed.length} of ${needed} required signatures${signed.length > 0 ? ` (${signed.join(', ')})` : ''}.`} />
-          {check?.valid === true ? (
-            <>
-              <p className="good">The set is signed by its own threshold and is ready.</p>
-              <button type="button" onClick={() => setCustodianSet(draft)} disabled={custodianSet === draft}>{custodianSet === draft ? 'This is the ceremony\'s custodian set' : 'Use this set for the ceremony'}</button>
-            </>
-          ) : (
-            <p>Each custodian signs the set on their own card; it is ready when {needed} have signed.</p>
-          )}
-          <SignPanel document={draft} onSigned={setDraft} />
-          <p className="next">Next: once the set is in use, write a rotation manifest under <strong>Manifests</strong>.</p>
-        </>
-      )}
+      {chain.length === 0 ? <CreateRoot /> : <Rotate />}
+      <p className="next">Next: {chain.length === 0 ? 'once the set is signed and in use' : 'with the set in use'}, write a rotation manifest under <strong>Manifests</strong>.</p>
     </section>
   );
 }

@@ -8,7 +8,7 @@ import { SignPanel } from './SignPanel.js';
 const PHASES = ['prepare', 'dual-publish', 'cutover', 'revoke', 'compromise'] as const;
 
 export function ManifestsScreen() {
-  const { custodianSet, manifest, setManifest, keys, run } = useApp();
+  const { chain, manifest, setManifest, keys, run } = useApp();
   const [ceremony, setCeremony] = useState('2026-q4-rotation');
   const [actor, setActor] = useState('alice');
   const [version, setVersion] = useState(1);
@@ -16,11 +16,11 @@ export function ManifestsScreen() {
   const [status, setStatus] = useState<Responses['documents.status'] | null>(null);
 
   useEffect(() => {
-    if (manifest === null || custodianSet === null) return;
-    void call('documents.status', { document: manifest, chain: [custodianSet] }).then(setStatus, () => setStatus(null));
-  }, [manifest, custodianSet]);
+    if (manifest === null || chain.length === 0) return;
+    void call('documents.status', { document: manifest, chain: [...chain] }).then(setStatus, () => setStatus(null));
+  }, [manifest, chain]);
 
-  if (custodianSet === null) {
+  if (chain.length === 0) {
     return (
       <section aria-labelledby="man-h">
         <h2 id="man-h">Manifests</h2>
@@ -30,7 +30,7 @@ export function ManifestsScreen() {
   }
   const kcvs = keys.filter((k) => k.kcv !== undefined && /-v\d+$/.test(k.label)).map((k) => ({ id: k.label, kcv: k.kcv as string }));
   const create = async () => {
-    const r = await run('Writing the rotation manifest…', () => call('manifest.create', { chain: [custodianSet], ceremony, actor, keyVersion: version, phase, kcvs: kcvs.filter((k) => k.id.endsWith(`-v${version}`)) }),
+    const r = await run('Writing the rotation manifest…', () => call('manifest.create', { chain: [...chain], ceremony, actor, keyVersion: version, phase, kcvs: kcvs.filter((k) => k.id.endsWith(`-v${version}`)) }),
       'Manifest written: now the custodians sign it.');
     if (r !== undefined) setManifest(r.document);
   };
@@ -61,7 +61,7 @@ export function ManifestsScreen() {
               {approval.needed > 0 ? ` ${approval.needed} more needed from: ${approval.unsigned.join(', ')}.` : ' Approved: verify it under Verify.'}
             </p>
           )}
-          <SignPanel document={manifest} chain={[custodianSet]} onSigned={setManifest} />
+          <SignPanel document={manifest} chain={[...chain]} onSigned={setManifest} />
           <FileDrop label="Import a copy signed elsewhere" onText={(t) => void merge(t)} />
           <button type="button" className="secondary" onClick={() => setManifest(null)}>Start another manifest</button>
         </>

@@ -5,8 +5,9 @@ import { FileDrop } from '../components/common.js';
 import { useApp } from '../state.js';
 
 export function VerifyScreen() {
-  const { custodianSet, manifest, run } = useApp();
-  const [chain, setChain] = useState<string[]>(custodianSet === null ? [] : [custodianSet]);
+  const app = useApp();
+  const { manifest, run } = app;
+  const [chain, setChain] = useState<string[]>([...app.chain]);
   const [result, setResult] = useState<(Responses['documents.verify'] & { name: string }) | null>(null);
   const verify = async (document: string, name: string) => {
     const r = await run(`Verifying ${name}…`, () => call('documents.verify', { document, chain }));

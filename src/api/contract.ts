@@ -4,7 +4,7 @@
  * browser test bridge all share this file. Handlers live in ./handlers.ts (main process only).
  */
 export const CHANNELS = [
-  'app.info', 'airgap.status', 'tokens.list', 'keys.generate', 'keys.publicKey', 'custodians.create',
+  'app.info', 'airgap.status', 'tokens.list', 'keys.generate', 'keys.publicKey', 'custodians.create', 'custodians.next',
   'manifest.create', 'documents.sign', 'documents.merge', 'documents.status', 'documents.verify',
 ] as const;
 
@@ -87,6 +87,7 @@ export interface Requests {
   'keys.generate': { kind: 'master' | 'backup' | 'custodian'; token: TokenRef; label: string; pin: string; extractable?: boolean };
   'keys.publicKey': { token: TokenRef; label: string };
   'custodians.create': { threshold: number; members: { id: string; name: string; publicKey: string }[]; expires?: string };
+  'custodians.next': { chain: string[]; remove?: string[]; add?: { id: string; name: string; publicKey: string }[]; threshold?: number; expires?: string };
   'manifest.create': { chain: string[]; ceremony: string; actor: string; keyVersion: number; phase: string; kcvs?: { id: string; kcv: string }[]; previous?: string };
   'documents.sign': { document: string; token: TokenRef; keyLabel: string; pin: string; chain?: string[] };
   'documents.merge': { documents: string[] };
@@ -101,6 +102,7 @@ export interface Responses {
   'keys.generate': KeyView;
   'keys.publicKey': { readonly publicKey: string; readonly fingerprint: FingerprintView };
   'custodians.create': DocumentView;
+  'custodians.next': DocumentView & { readonly version: number; readonly members: readonly string[]; readonly threshold: number };
   'manifest.create': DocumentView;
   'documents.sign': DocumentView & { readonly signer: string };
   'documents.merge': DocumentView & { readonly signatures: number };

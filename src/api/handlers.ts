@@ -8,6 +8,7 @@
 import { networkInterfaces } from 'node:os';
 import { zero } from '../bytes.js';
 import { fingerprint } from '../crypto/fingerprint.js';
+import { nextCustodianSet } from '../custodians/rotate.js';
 import { buildCustodianSet, CUSTODIAN_ID, parseCustodianSet, payloadDigest } from '../custodians/set.js';
 import { formatTime, parseTime } from '../docs/fields.js';
 import { formatProblem } from '../docs/problems.js';
@@ -48,6 +49,7 @@ const LABEL = str({ min: 1, max: 64, pattern: /^[^\s\u0000-\u001f\u007f](?:[^\u0
 const PIN = str({ min: 1, max: 256, what: 'a PIN' });
 const TIME = str({ max: 20, pattern: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/, what: 'an RFC 3339 UTC time' });
 const EMPTY = obj({});
+const MEMBER = obj({ id: str({ max: 64, pattern: CUSTODIAN_ID, what: 'a custodian id' }), name: str({ min: 1, max: 128 }), publicKey: str({ max: 64, pattern: /^[0-9a-f]{64}$/, what: '64 hex digits' }) });
 
 export const REQUESTS: { readonly [C in Channel]: Schema<Requests[C]> } = {
   'app.info': EMPTY as Schema<Requests['app.info']>,
@@ -57,8 +59,10 @@ export const REQUESTS: { readonly [C in Channel]: Schema<Requests[C]> } = {
   'keys.publicKey': obj({ token: TOKEN, label: LABEL }) as Schema<Requests['keys.publicKey']>,
   'custodians.create': obj({
     threshold: int({ min: 1, max: 64 }),
-    members: arr(obj({ id: str({ max: 64, pattern: CUSTODIAN_ID, what: 'a custodian id' }), name: str({ min: 1, max: 128 }), publicKey: str({ max: 64, pattern: /^[0-9a-f]{64}$/, what: '64 hex digits' }) }), { min: 1, max: 64 }),
+    members: arr(MEMBER, { min: 1, max: 64 }),
   }, { expires: TIME }) as Schema<Requests['custodians.create']>,
+  'custodians.next': obj({ chain: CHAIN }, { remove: arr(str({ max: 64, pattern: CUSTODIAN_ID, what: 'a custodian id' }), { max: 64 }), add: arr(MEMBER, { max: 64 }),
+    threshold: int({ min: 1, max: 64 }), expires: TIME }) as Schema<Requests['custodians.next']>,
   'manifest.create': obj({ chain: CHAIN, ceremony: str({ max: 128, pattern: CEREMONY_ID, what: 'a ceremony id' }), actor: str({ max: 64, pattern: CUSTODIAN_ID, what: 'a custodian id' }),
     keyVersion: int({ min: 1, max: 1_000_000 }), phase: oneOf(PHASES) }, { kcvs: arr(obj({ id: str({ max: 128 }), kcv: str({ max: 10, pattern: /^(?:ecb:)?[0-9a-f]{6}$/, what: 'a KCV' }) }), { max: 16 }), previous: DOC }) as Schema<Requests['manifest.create']>,
   'documents.sign': obj({ document: DOC, token: TOKEN, keyLabel: LABEL, pin: PIN }, { chain: CHAIN }) as Schema<Requests['documents.sign']>,
@@ -144,6 +148,13 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       const payload = buildCustodianSet({ version: 1, issued: formatTime(t), expires: r.expires ?? formatTime(t + 365 * 86400_000), threshold: r.threshold,
         custodians: r.members.map((m) => ({ id: m.id, name: m.name, publicKey: new Uint8Array(Buffer.from(m.publicKey, 'hex')) })) });
       return docView({ payloadType: PAYLOAD_TYPES.custodians, payload, signatures: [] });
+    },
+    'custodians.next': async (r) => {
+      const t = now();
+      const payload = nextCustodianSet(chainOf(r.chain).newest, { remove: r.remove, threshold: r.threshold, issued: formatTime(t), expires: r.expires ?? formatTime(t + 365 * 86400_000),
+        add: (r.add ?? []).map((m) => ({ id: m.id, name: m.name, publicKey: new Uint8Array(Buffer.from(m.publicKey, 'hex')) })) });
+      const set = parseCustodianSet(payload);
+      return { ...docView({ payloadType: PAYLOAD_TYPES.custodians, payload, signatures: [] }), version: set.version, members: set.custodians.map((c) => c.id), threshold: set.threshold };
     },
     'manifest.create': async (r) => {
       const chain = chainOf(r.chain);

@@ -75,6 +75,17 @@ describe('the custodian flow through the handler table', () => {
     const dup = await h['keys.generate']({ kind: 'master', token: { label: HSM.label }, label: 'master-v1', pin: HSM.pin });
     expect(dup).toMatchObject({ ok: false, error: { code: 'HSM_OBJECT_EXISTS' } });
     expect(JSON.stringify([wrong, dup])).not.toContain(HSM.pin);
+    // rotate: drop carol, 2 of 2, signed by the old threshold (alice, bob of set 1) and the new
+    const next = ok(await h['custodians.next']({ chain: [set], remove: ['carol'] }));
+    expect(next).toMatchObject({ version: 2, members: ['alice', 'bob'], threshold: 2 });
+    let v2 = next.document;
+    for (const c of cards.slice(0, 2)) v2 = ok(await h['documents.sign']({ document: v2, token: { label: c.label }, keyLabel: `${c.id}-sign-v1`, pin: c.pin, chain: [set] })).document;
+    expect(ok(await h['documents.verify']({ document: v2, chain: [set] }))).toMatchObject({ valid: true, custodianSet: 2 });
+    // carol is in neither the newest set nor the new one: her card is refused before it signs
+    expect(await h['documents.sign']({ document: v2, token: { label: 'card-carol' }, keyLabel: 'carol-sign-v1', pin: cards[2]!.pin, chain: [set, v2] }))
+      .toMatchObject({ ok: false, error: { code: 'SIGNER_NOT_CUSTODIAN' } });
+    expect(await h['custodians.next']({ chain: [set], remove: ['mallory'] })).toMatchObject({ ok: false, error: { code: 'CUSTODIANS_UNKNOWN_MEMBER' } });
+    expect(await h['custodians.next']({ chain: [set], threshold: 5 })).toMatchObject({ ok: false, error: { code: 'CUSTODIANS_THRESHOLD_INVALID' } });
     const mm = await h['documents.merge']({ documents: [a.document, set] });
     expect(mm).toMatchObject({ ok: false, error: { code: 'MERGE_PAYLOAD_MISMATCH' } });
   });

@@ -100,9 +100,9 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
     await idle();
   }
   await visible(page.getByText('2 of 2 required signatures (alice, bob)'));
-  await page.getByRole('button', { name: 'Use this set for the ceremony' }).click();
-  expect(await page.getByRole('button', { name: "This is the ceremony's custodian set" }).isDisabled()).toBe(true);
   await shot('4-custodians-signed');
+  await page.getByRole('button', { name: 'Use this set for the ceremony' }).click();
+  await visible(page.getByText('Custodian chain in use: 1 version'));
 
   // Manifests: the seed inventory, signed by alice and carol
   await nav('Manifests');
@@ -140,4 +140,57 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
 
   expect(app.consoleErrors).toEqual([]);
   expect(app.blocked).toEqual([]); // the page asked for nothing outside the app
+});
+
+test('by clicking: rotate the set to 2-of-2 without carol; signed by the old and the new threshold', async () => {
+  await nav('Custodians');
+  await visible(page.getByText('Custodian chain in use: 1 version'));
+  await page.getByLabel('Remove custodian').selectOption('carol');
+  await page.getByRole('button', { name: 'Write next version' }).click();
+  await visible(page.getByText(/current set \(rotation\) \(version 1\): 0 of 2; 2 more from: alice, bob, carol/));
+  await visible(page.getByText(/new set \(version 2\): 0 of 2; 2 more from: alice, bob/));
+  await shot('8-custodians-rotation');
+  for (const [id, , pin] of cards.slice(0, 2)) {
+    await page.getByLabel('Custodian card').selectOption(`card-${id}`);
+    await page.getByLabel('PIN').fill(pin);
+    await page.getByRole('button', { name: 'Sign with this card' }).click();
+    await idle();
+  }
+  await visible(page.getByText(/new set \(version 2\): 2 of 2 \(alice, bob\); complete/));
+  await page.getByRole('button', { name: 'Use the new version' }).click();
+  await visible(page.getByText('Custodian chain in use: 2 versions'));
+  // carol is no longer a custodian: a manifest under set 2 refuses her signature
+  await nav('Manifests');
+  await page.getByRole('button', { name: 'Start another manifest' }).click();
+  await page.getByLabel('New key version').fill('2');
+  await page.getByRole('button', { name: 'Write rotation manifest' }).click();
+  await visible(page.getByText(/2 more needed from: alice, bob\./));
+  await page.getByLabel('Custodian card').selectOption('card-carol');
+  await page.getByLabel('PIN').fill('3333');
+  await page.getByRole('button', { name: 'Sign with this card' }).click();
+  await text(page.getByRole('alert').filter({ hasText: 'What to do' })).toContain('SIGNER_NOT_CUSTODIAN');
+  expect(app.consoleErrors).toEqual([]);
+});
+
+test('keyboard only: every step is reachable with Tab and works with Enter and typing', async () => {
+  await page.reload();
+  await visible(page.getByRole('cell', { name: 'card-alice' }));
+  const focused = () => page.evaluate(() => { const e = document.activeElement as HTMLElement | null; return e === null ? '' : `${e.tagName}:${e.getAttribute('aria-label') ?? e.textContent?.trim() ?? ''}`; });
+  const seen: string[] = [];
+  for (let i = 0; i < 12; i++) { await page.keyboard.press('Tab'); seen.push(await focused()); }
+  for (const name of ['1. Tokens', '2. Keys', '3. Custodians', '4. Manifests', '5. Verify', 'Detect tokens again']) expect(seen).toContain(`BUTTON:${name}`);
+  // to Keys with the keyboard, then generate a key without touching the mouse
+  await page.getByRole('button', { name: '2. Keys' }).focus();
+  await page.keyboard.press('Enter');
+  await visible(page.getByRole('heading', { name: 'Keys' }));
+  await page.getByLabel('Kind of key').focus();
+  await page.keyboard.press('Tab'); // Token
+  await page.keyboard.type('card-bob');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('bob-sign-v2');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('2222');
+  await page.keyboard.press('Enter');
+  await visible(page.getByRole('listitem').filter({ hasText: 'bob-sign-v2 on card-bob' }));
+  await shot('9-keyboard-keys');
 });

@@ -1,3 +1,4 @@
+import { nextCustodianSet } from '../../custodians/rotate.js';
 import { buildCustodianSet, CUSTODIAN_ID, parseCustodianSet } from '../../custodians/set.js';
 import type { CustodianInput, CustodianSet } from '../../custodians/set.js';
 import { publicKeyProblem } from '../../crypto/ed25519.js';
@@ -53,8 +54,7 @@ async function memberOf(spec: string, io: Io, warnings: Warnings, moduleFlag: st
   return { id, name, publicKey: await publicKeyOf(key, io, warnings, moduleFlag) };
 }
 
-function thresholdOf(v: string | undefined, fallback?: number): number {
-  if (v === undefined && fallback !== undefined) return fallback;
+function thresholdOf(v: string | undefined): number {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 1) throw usageError('USAGE', `--threshold ${JSON.stringify(v)} is not a whole number of at least 1`, 'give M of M-of-N');
   return n;
@@ -95,25 +95,18 @@ export async function custodiansCommand(argv: readonly string[], io: Io, warning
   }
   const chain = trustedChain(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at));
   const current: CustodianSet = chain.newest;
-  const members: CustodianInput[] = current.custodians.map((c) => ({ id: c.id, name: c.name, publicKey: c.publicKey.bytes }));
-  for (const id of values.remove ?? []) {
-    const i = members.findIndex((m) => m.id === id);
-    if (i < 0) throw usageError('USAGE', `--remove ${id}: no such custodian in set version ${current.version}`, 'check the id');
-    members.splice(i, 1);
-  }
+  const replaceKeys = [];
   for (const spec of values['replace-key'] ?? []) {
     const [id, key] = splitMember(spec, 2, '--replace-key') as [string, string];
-    const i = members.findIndex((m) => m.id === id);
-    if (i < 0) throw usageError('USAGE', `--replace-key ${id}: no such custodian in set version ${current.version}`, 'check the id');
-    members[i] = { ...(members[i] as CustodianInput), publicKey: await publicKeyOf(key, io, warnings, values.module) };
+    replaceKeys.push({ id, publicKey: await publicKeyOf(key, io, warnings, values.module) });
   }
-  for (const spec of values.add ?? []) {
-    const m = await memberOf(spec, io, warnings, values.module, '--add');
-    if (members.some((x) => x.id === m.id)) throw usageError('USAGE', `--add ${m.id}: already a custodian`, 'use --replace-key to change a key');
-    members.push(m);
-  }
-  const threshold = thresholdOf(values.threshold, Math.min(current.threshold, members.length));
-  const payload = buildCustodianSet({ version: current.version + 1, issued: formatTime(issued), expires: expiresOf(values.expires, issued), threshold, custodians: members });
+  const add = [];
+  for (const spec of values.add ?? []) add.push(await memberOf(spec, io, warnings, values.module, '--add'));
+  const payload = nextCustodianSet(current, { remove: values.remove, replaceKeys, add, threshold: values.threshold === undefined ? undefined : thresholdOf(values.threshold),
+    issued: formatTime(issued), expires: expiresOf(values.expires, issued) });
+  const next = parseCustodianSet(payload);
+  const threshold = next.threshold;
+  const members = next.custodians;
   writeUnsigned(io, values.out, payload, values.force === true, values.json === true,
     `${current.threshold} of set version ${current.version} (${current.custodians.map((c) => c.id).join(', ')}) and ${threshold} of the new set (${members.map((m) => m.id).join(', ')})`);
   return 0;
