@@ -129,14 +129,25 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
   const saved = decodeURIComponent((await page.getByRole('link', { name: 'Save as file…' }).getAttribute('href'))!.replace(/^data:application\/json;charset=utf-8,/, ''));
   const env = JSON.parse(saved) as { payload: string };
   env.payload = Buffer.from(Buffer.from(env.payload, 'base64').toString().replace('"prepare"', '"cutover"')).toString('base64');
-  const tamperedFile = join(root, 'tampered-rotation.json');
-  writeFileSync(tamperedFile, JSON.stringify(env));
   await nav('Verify');
-  await page.getByLabel('Drop a document to verify').setInputFiles(tamperedFile);
+  // a real drop event carrying the file, on the drop zone
+  const dataTransfer = await page.evaluateHandle((json) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([json], 'tampered-rotation.json', { type: 'application/json' }));
+    return dt;
+  }, JSON.stringify(env));
+  const zone = page.locator('.drop').filter({ hasText: 'Drop a document to verify' });
+  await zone.dispatchEvent('dragover', { dataTransfer });
+  await zone.dispatchEvent('drop', { dataTransfer });
   await text(result.getByRole('heading')).toBe('INVALID: tampered-rotation.json');
   await text(result).toContain('THRESHOLD_NOT_MET');
   await count(result.getByRole('cell', { name: 'does not verify' })).toBe(2);
   await shot('7-verify-tampered');
+  // the file chooser works as well: the untouched manifest, chosen as a file, is valid
+  const goodFile = join(root, 'rotation.json');
+  writeFileSync(goodFile, saved);
+  await page.getByLabel('Drop a document to verify').setInputFiles(goodFile);
+  await text(result.getByRole('heading')).toBe('VALID: rotation.json');
 
   expect(app.consoleErrors).toEqual([]);
   expect(app.blocked).toEqual([]); // the page asked for nothing outside the app
