@@ -145,7 +145,11 @@ export function parseManifest(payload: Uint8Array): Manifest {
     || issued === undefined || expires === undefined || actor === undefined) {
     throw new DocumentError(f.problems, 'the rotation manifest');
   }
-  return Object.freeze({ ceremony, sequence, previous, custodianSet, issued, expires, actor, keys: Object.freeze(keys), artifacts: Object.freeze(artifacts), digest: payloadDigest(payload) });
+  // The digest is needed only to chain manifests (--previous); hashing every parsed payload up
+  // front cost ~1% of verification, so it is computed on first use.
+  let digest: string | undefined;
+  return Object.freeze({ ceremony, sequence, previous, custodianSet, issued, expires, actor, keys: Object.freeze(keys), artifacts: Object.freeze(artifacts),
+    get digest(): string { digest ??= payloadDigest(payload); return digest; } });
 }
 
 export interface ManifestDraft {
