@@ -4,7 +4,7 @@
  * are written to a temporary name, synced, renamed and the folder synced, so a crash leaves the
  * old file or the complete new one, never half of one.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KeyceremonyError, usageError } from './errors.js';
@@ -70,3 +70,25 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, force: 
     throw new KeyceremonyError('OUTPUT_WRITE_FAILED', `${path} could not be written (${(err as NodeJS.ErrnoException).code ?? 'error'}); nothing was left behind`, 'check the folder exists, is writable and has space', { cause: err });
   }
 }
+
+/** CLI.md: nothing is overwritten; a non-empty output folder is refused unless --force. */
+/** The check alone, creating nothing: an export refused later leaves no folder behind. */
+export function checkOutputDir(dir: string, force: boolean): void {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw usageError('OUTPUT_NOT_A_FOLDER', `${dir} exists and is not a folder`, 'choose a new or empty folder');
+  if (readdirSync(dir).length > 0 && !force) {
+    throw new KeyceremonyError('OUTPUT_NOT_EMPTY', `the output folder ${dir} is not empty`, 'choose a new or empty folder, or pass --force to write beside what is there (existing files are still never overwritten)');
+  }
+}
+
+export function prepareOutputDir(dir: string, force: boolean): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw usageError('OUTPUT_NOT_A_FOLDER', `${dir} exists and is not a folder`, 'choose a new or empty folder for --dir');
+    if (readdirSync(dir).length > 0 && !force) {
+      throw new KeyceremonyError('OUTPUT_NOT_EMPTY', `the output folder ${dir} is not empty`, 'choose a new or empty folder, or pass --force to write beside what is there (existing files are still never overwritten)');
+    }
+  } else {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+}
+

@@ -12,6 +12,7 @@ import { manifestCommand, MANIFEST_USAGE } from './commands/manifest.js';
 import { mergeCommand, MERGE_USAGE, signCommand, SIGN_USAGE } from './commands/sign.js';
 import { statusCommand, STATUS_USAGE } from './commands/status.js';
 import { verifyCommand, VERIFY_USAGE } from './commands/verify.js';
+import { exportCommand, EXPORT_USAGE } from './commands/export.js';
 import { processIo, Warnings } from './io.js';
 import type { Io } from './io.js';
 
@@ -26,6 +27,7 @@ const COMMANDS: ReadonlyMap<string, { run: Command; usage: string; what: string 
   ['merge', { run: mergeCommand, usage: MERGE_USAGE, what: 'combine signed copies of the same document' }],
   ['status', { run: statusCommand, usage: STATUS_USAGE, what: 'who signed a document and how many signatures are missing' }],
   ['verify', { run: verifyCommand, usage: VERIFY_USAGE, what: 'verify a signed document against a custodian-set chain' }],
+  ['export', { run: exportCommand, usage: EXPORT_USAGE, what: 'wrap a token key for import into a cloud KMS, onto removable media' }],
   ['demo', { run: demoCommand, usage: DEMO_USAGE, what: 'run a whole ceremony on throw-away SoftHSM2 tokens' }],
 ]);
 

@@ -1,24 +1,12 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runDemo } from '../../ceremony/demo.js';
-import { KeyceremonyError, usageError } from '../../errors.js';
+import { prepareOutputDir } from '../../files.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
 import type { Io, Warnings } from '../io.js';
 
 export const DEMO_USAGE = 'keyceremony demo [--dir DIR] [--module PATH-TO-SOFTHSM2] [--force] [--json]';
-
-/** CLI.md: nothing is overwritten; a non-empty output folder is refused unless --force. */
-export function prepareOutputDir(dir: string, force: boolean): void {
-  if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw usageError('OUTPUT_NOT_A_FOLDER', `${dir} exists and is not a folder`, 'choose a new or empty folder for --dir');
-    if (readdirSync(dir).length > 0 && !force) {
-      throw new KeyceremonyError('OUTPUT_NOT_EMPTY', `the output folder ${dir} is not empty`, 'choose a new or empty folder, or pass --force to write beside what is there (existing files are still never overwritten)');
-    }
-  } else {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  }
-}
 
 export async function demoCommand(argv: readonly string[], io: Io, _warnings: Warnings): Promise<number> {
   const { values } = parse(argv, { ...COMMON_OPTIONS, dir: { type: 'string' }, module: { type: 'string' } }, { min: 0, max: 0, usage: DEMO_USAGE });

@@ -1,0 +1,63 @@
+import { resolve } from 'node:path';
+import { zero } from '../../bytes.js';
+import { usageError } from '../../errors.js';
+import { checkKekForTarget, writeExport } from '../../export/export.js';
+import { MAX_KEK_BYTES, parseKek } from '../../export/kek.js';
+import { findTarget, TARGETS } from '../../export/targets.js';
+import type { OaepHash } from '../../export/targets.js';
+import { wrapKey } from '../../export/wrap.js';
+import { checkOutputDir, readInput } from '../../files.js';
+import { formatPkcs11Uri } from '../../pkcs11/uri.js';
+import { withSession } from '../../pkcs11/session.js';
+import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
+import { resolveTarget } from '../context.js';
+import type { Io, Warnings } from '../io.js';
+import { readPin } from '../pin.js';
+
+export const EXPORT_USAGE = 'keyceremony export --key URI --target TARGET --wrapping-key FILE --out DIR [--kek-id URL] [--hash sha1|sha256] [--import-token FILE] [--module PATH] [--pin-env NAME] [--force] [--json]';
+
+const MAX_IMPORT_TOKEN = 6144; // AWS: ImportToken is at most 6144 bytes (KMS-NOTES.md)
+
+/** CLI.md `export`: wraps a token key for a cloud KMS; the key never leaves the token in clear. */
+export async function exportCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
+  const { values } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, key: { type: 'string' }, target: { type: 'string' }, 'wrapping-key': { type: 'string' }, out: { type: 'string' },
+    'kek-id': { type: 'string' }, hash: { type: 'string' }, 'import-token': { type: 'string' } }, { min: 0, max: 0, usage: EXPORT_USAGE });
+  for (const k of ['key', 'target', 'wrapping-key', 'out'] as const) if (values[k] === undefined) throw usageError('USAGE', `export needs --${k}`, `usage: ${EXPORT_USAGE}`);
+  const target = findTarget(values.target as string);
+  if (target === undefined) throw usageError('EXPORT_TARGET_UNKNOWN', `unknown target ${JSON.stringify(values.target)}`, `choose one of: ${TARGETS.map((t) => t.name).join(', ')}`);
+  if (values.hash !== undefined && target.cloud !== 'vault') throw usageError('USAGE', '--hash applies to vault-transit only (the other targets name their hash)', `usage: ${EXPORT_USAGE}`);
+  if (values.hash !== undefined && values.hash !== 'sha1' && values.hash !== 'sha256') throw usageError('USAGE', `--hash must be sha1 or sha256, not ${JSON.stringify(values.hash)}`, `usage: ${EXPORT_USAGE}`);
+  const hash: OaepHash = target.hash ?? ((values.hash as OaepHash | undefined) ?? 'sha256');
+  if (target.cloud === 'azure' && (values['kek-id'] === undefined || !/^https:\/\/[^\s/]+\/keys\/[^\s]+$/.test(values['kek-id']))) {
+    throw usageError('USAGE', 'azure-byok needs --kek-id with the key id (URL) of the Key Vault KEK, including its version', 'copy it from the KEK: https://<vault>.vault.azure.net/keys/<name>/<version>');
+  }
+  if (values['kek-id'] !== undefined && target.cloud !== 'azure') throw usageError('USAGE', '--kek-id applies to azure-byok only', `usage: ${EXPORT_USAGE}`);
+  if (values['import-token'] !== undefined && target.cloud !== 'aws') throw usageError('USAGE', '--import-token applies to the AWS targets only', `usage: ${EXPORT_USAGE}`);
+  // everything that can be refused without a token is refused before the PIN is asked for
+  const kek = parseKek(readInput(values['wrapping-key'] as string, 'the wrapping key', MAX_KEK_BYTES));
+  checkKekForTarget(kek, target);
+  const importToken = values['import-token'] === undefined ? undefined : readInput(values['import-token'], 'the import token', MAX_IMPORT_TOKEN);
+  if (importToken !== undefined && (importToken.length === 0 || importToken.length > MAX_IMPORT_TOKEN)) throw usageError('USAGE', `the import token has ${importToken.length} bytes (AWS issues at most ${MAX_IMPORT_TOKEN})`, 'use the ImportToken from GetParametersForImport');
+  const outDir = resolve(values.out as string);
+  checkOutputDir(outDir, values.force === true);
+  const { token, uri } = resolveTarget(io, warnings, values.key as string, values.module);
+  if (uri.object === undefined && uri.id === undefined) throw usageError('USAGE', 'the key URI names no object', 'add object=LABEL to the URI');
+  const keyUri = formatPkcs11Uri({ token: token.label, serial: token.info.serial, ...(uri.object === undefined ? {} : { object: uri.object }), ...(uri.id === undefined ? {} : { id: uri.id }), type: 'secret-key' });
+  const pin = await readPin(io, values['pin-env'], token.label);
+  let record;
+  try {
+    const wrapped = await withSession(token, pin, (s) => wrapKey(s, { label: uri.object, id: uri.id }, kek, target.construction, hash));
+    record = writeExport({ target, hash, kek, kekId: values['kek-id'], importToken, keyUri, outDir, force: values.force === true }, wrapped);
+  } finally {
+    zero(pin);
+  }
+  if (values.json === true) {
+    io.stdout.write(`${JSON.stringify({ out: outDir, ...record })}\n`);
+  } else {
+    io.stdout.write(`exported ${keyUri} for ${target.name} (${record.wrap === 'token' ? 'wrapped entirely in the token' : 'hybrid: OAEP in host code on an ephemeral key, AES-KWP in the token'})\n`);
+    io.stdout.write(`  kcv ${record.kcvMethod}:${record.kcv}\n  wrapping key SHA-256 ${record.wrappingKeySha256} (${kek.bits} bits)\n  words ${kek.fingerprint.words.join(' ')}\n`);
+    for (const f of record.files) io.stdout.write(`  ${outDir}/${f.path}  ${f.bytes} bytes  sha256 ${f.sha256}\n`);
+    io.stdout.write(`  ${outDir}/export.json\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,109 @@
+/**
+ * One export to one folder (CLI.md `export`): the wrapped key in the target's file format, the
+ * AWS import token when given, and export.json describing it all. Files are written to a
+ * temporary name, synced, renamed, read back and compared; on any failure everything this
+ * export wrote is removed, so the folder holds complete, verified files or nothing.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatTime } from '../docs/fields.js';
+import { KeyceremonyError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
+import type { Kek } from './kek.js';
+import type { OaepHash, Target } from './targets.js';
+import type { Wrapped } from './wrap.js';
+
+export const GENERATOR = 'keyceremony 0.1.0';
+
+/** The bytes of the target's file (KMS-NOTES.md). */
+export function targetFile(target: Target, wrapped: Uint8Array, kekId: string | undefined): Buffer {
+  const bytes = Buffer.from(wrapped);
+  switch (target.cloud) {
+    case 'aws':
+    case 'gcp':
+      return bytes;
+    case 'azure':
+      return Buffer.from(`${JSON.stringify({ schema_version: '1.0.0', header: { kid: kekId, alg: 'dir', enc: 'CKM_RSA_AES_KEY_WRAP' }, ciphertext: bytes.toString('base64url'), generator: GENERATOR })}\n`);
+    case 'vault':
+      return Buffer.from(bytes.toString('base64'));
+  }
+}
+
+export interface ExportPlan {
+  readonly target: Target;
+  readonly hash: OaepHash;
+  readonly kek: Kek;
+  readonly kekId?: string | undefined;
+  readonly importToken?: Uint8Array | undefined;
+  readonly keyUri: string;
+  readonly outDir: string;
+  readonly force: boolean;
+  readonly now?: number;
+}
+
+export interface ExportedFile { readonly path: string; readonly sha256: string; readonly bytes: number }
+
+export interface ExportRecord {
+  readonly target: string;
+  readonly key: string;
+  readonly kcv: string;
+  readonly kcvMethod: string;
+  readonly wrappingKeySha256: string;
+  readonly wrappingKeyBits: number;
+  readonly oaepHash: string;
+  readonly wrap: 'token' | 'hybrid';
+  readonly mechanisms: readonly string[];
+  readonly kekId?: string;
+  readonly created: string;
+  readonly files: readonly ExportedFile[];
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** Refuse a KEK of the wrong size before anything is asked of a token (CLI.md). */
+export function checkKekForTarget(kek: Kek, target: Target): void {
+  if (!target.kekBits.includes(kek.bits)) {
+    throw new KeyceremonyError('EXPORT_KEK_SIZE', `${target.name} takes an RSA wrapping key of ${target.kekBits.join(' or ')} bits; this one has ${kek.bits}`, 'download the wrapping key of the right size from the KMS import job');
+  }
+}
+
+export function writeExport(plan: ExportPlan, wrapped: Wrapped): ExportRecord {
+  const files: [string, Buffer][] = [[plan.target.file, targetFile(plan.target, wrapped.bytes, plan.kekId)]];
+  if (plan.importToken !== undefined) files.push(['ImportToken.bin', Buffer.from(plan.importToken)]);
+  const written: string[] = [];
+  const createdDir = !existsSync(plan.outDir);
+  try {
+    if (createdDir) mkdirSync(plan.outDir, { recursive: true, mode: 0o755 });
+    const listed: ExportedFile[] = [];
+    for (const [name, data] of files) {
+      const path = join(plan.outDir, name);
+      writeFileAtomic(path, data, plan.force);
+      written.push(path);
+      listed.push({ path: name, sha256: sha256(data), bytes: data.length });
+    }
+    const record: ExportRecord = {
+      target: plan.target.name, key: plan.keyUri, kcv: wrapped.kcv.value, kcvMethod: wrapped.kcv.method, wrappingKeySha256: plan.kek.spkiSha256, wrappingKeyBits: plan.kek.bits,
+      oaepHash: plan.hash, wrap: wrapped.performed, mechanisms: wrapped.mechanisms, ...(plan.kekId === undefined ? {} : { kekId: plan.kekId }),
+      created: formatTime(plan.now ?? Date.now()), files: listed,
+    };
+    const json = `${JSON.stringify(record, null, 2)}\n`;
+    const recordPath = join(plan.outDir, 'export.json');
+    writeFileAtomic(recordPath, json, plan.force);
+    written.push(recordPath);
+    // read back every file and compare with what was meant to be written
+    for (const [name, data] of [...files, ['export.json', Buffer.from(json)] as [string, Buffer]]) {
+      const back = readFileSync(join(plan.outDir, name));
+      if (sha256(back) !== sha256(data)) throw new KeyceremonyError('EXPORT_READBACK_MISMATCH', `${name} reads back differently from what was written`, 'the media is faulty: use another drive; nothing was left on this one');
+    }
+    return record;
+  } catch (err) {
+    for (const p of written) {
+      try { unlinkSync(p); } catch { /* already gone */ }
+    }
+    if (createdDir) {
+      try { rmdirSync(plan.outDir); } catch { /* not empty: someone else wrote there */ }
+    }
+    throw err;
+  }
+}
