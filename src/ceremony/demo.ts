@@ -3,7 +3,7 @@
  * nothing touches the user's real token store. PINs are random, held in buffers, never shown,
  * and zeroed at the end. Later capabilities (signed manifests, exports, drills) add their steps.
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zero } from '../bytes.js';
@@ -13,7 +13,12 @@ import { PAYLOAD_TYPES } from '../docs/types.js';
 import { serializeEnvelope } from '../dsse/envelope.js';
 import type { Envelope } from '../dsse/envelope.js';
 import { addSignature } from '../dsse/sign.js';
-import { KeyceremonyError } from '../errors.js';
+import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
+import { checkKekForTarget, writeExport } from '../export/export.js';
+import { parseKek } from '../export/kek.js';
+import type { Kek } from '../export/kek.js';
+import { TARGETS } from '../export/targets.js';
+import { wrapKey } from '../export/wrap.js';
 import { writeFileAtomic } from '../files.js';
 import { SEED_INVENTORY } from '../manifest/inventory.js';
 import { buildManifest } from '../manifest/manifest.js';
@@ -50,6 +55,7 @@ export interface DemoResult {
   readonly custodians: readonly DemoCustodian[];
   readonly custodianSet: { readonly file: string; readonly digest: string; readonly threshold: number };
   readonly manifest: { readonly file: string; readonly digest: string; readonly signers: readonly string[]; readonly valid: boolean };
+  readonly exports: readonly { readonly target: string; readonly dir: string | null; readonly wrap: string | null; readonly kcv: string | null; readonly refused: string | null }[];
 }
 
 export const DEMO_CUSTODIANS = ['alice', 'bob', 'carol'] as const;
@@ -147,7 +153,33 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     if (!result.valid) throw new KeyceremonyError('DEMO_VERIFY_FAILED', `the demo manifest did not verify: ${result.reasons.join('; ')}`, 'this is a bug: report it');
     say(`  ${manifestFile}: valid, signed by ${result.signers.join(' and ')} (threshold ${result.threshold})`);
     say(`  check it yourself: npx keyceremony verify ${manifestFile} --custodians ${setFile} --root-digest ${set.digest}`);
-    say('Demo complete: every key was generated inside its token; no key material left a token.');
+    say('Step 7: export the master key for every cloud KMS target, against test KMS wrapping keys made for the demo');
+    const keks = new Map<number, Kek>();
+    for (const bits of [3072, 4096]) {
+      const spki = generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ type: 'spki', format: 'der' });
+      keks.set(bits, parseKek(spki)); // the private halves stay in this process and die with it
+      mkdirSync(join(opts.dir, 'kms-test-keys'), { recursive: true });
+      writeFileAtomic(join(opts.dir, 'kms-test-keys', `rsa-${bits}.spki.der`), spki, false);
+    }
+    const exports: { target: string; dir: string | null; wrap: string | null; kcv: string | null; refused: string | null }[] = [];
+    for (const target of TARGETS) {
+      const kek = keks.get(target.kekBits.includes(3072) ? 3072 : 4096) as Kek;
+      const dir = join(opts.dir, 'export', target.name);
+      const hash = target.hash ?? 'sha256';
+      try {
+        checkKekForTarget(kek, target);
+        const wrapped = await withSession(hsm, hsmPin, (s) => wrapKey(s, { label: 'master-v1' }, kek, target.construction, hash));
+        const record = writeExport({ target, hash, kek, keyUri: master.uri, outDir: dir, force: false,
+          ...(target.cloud === 'azure' ? { kekId: 'https://demo-vault.vault.azure.net/keys/demo-kek/00000000000000000000000000000000' } : {}) }, wrapped);
+        exports.push({ target: target.name, dir, wrap: record.wrap, kcv: record.kcv, refused: null });
+        say(`  ${target.name.padEnd(34)} ${record.wrap.padEnd(6)} kcv ${record.kcv}  ${join(dir, target.file)}`);
+      } catch (err) {
+        if (!isKeyceremonyError(err) || err.code !== 'EXPORT_MECHANISM_UNSUPPORTED') throw err;
+        exports.push({ target: target.name, dir: null, wrap: null, kcv: null, refused: err.code });
+        say(`  ${target.name.padEnd(34)} refused: SoftHSM2 has no OAEP with SHA-256, and the key is never taken out in clear`);
+      }
+    }
+    say('Demo complete: every key was generated inside its token; no key material left a token in clear.');
     return {
       dir: opts.dir,
       module: modulePath,
@@ -156,6 +188,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       custodians,
       custodianSet: { file: setFile, digest: set.digest, threshold: set.threshold },
       manifest: { file: manifestFile, digest: payloadDigest(manifestPayload), signers: result.signers, valid: result.valid },
+      exports,
     };
   } finally {
     zero(...secrets);

@@ -162,7 +162,8 @@ describe('keyceremony demo', () => {
       expect(r.stdout).toMatch(/master-v1 {2}kcv/);
       expect(r.stdout).toMatch(/backup-v1 {2}kcv/);
       expect(readdirSync(userTokens, { recursive: true }).sort()).toEqual(before);
-      expect(readdirSync(out)).toContain('softhsm');
+      expect(readdirSync(out).sort()).toEqual(['custodians.v1.json', 'export', 'kms-test-keys', 'rotation.1.json', 'softhsm']);
+      expect(readdirSync(join(out, 'export'))).toHaveLength(9);
       // a non-empty --dir is refused
       const again = runCli(['demo', '--dir', out], userEnv);
       expect(again.status).toBe(1);
@@ -174,10 +175,15 @@ describe('keyceremony demo', () => {
   test('--json prints one object; without --dir the temp folder is removed', () => {
     const r = runCli(['demo', '--json'], { ...process.env });
     expect(r.status).toBe(0);
-    const out = JSON.parse(r.stdout) as { kept: boolean; dir: string; custodians: unknown[]; master: { kcv: string } };
+    const out = JSON.parse(r.stdout) as { kept: boolean; dir: string; custodians: unknown[]; master: { kcv: string }; exports: { target: string; wrap: string | null; kcv: string | null; refused: string | null }[] };
     expect(out.kept).toBe(false);
     expect(out.custodians).toHaveLength(3);
     expect(out.master.kcv).toMatch(/^ecb:[0-9a-f]{6}$/);
+    // every CLI.md target: exported with the master key's KCV, or (direct SHA-256 OAEP on SoftHSM2) refused
+    expect(out.exports).toHaveLength(12);
+    const refused = out.exports.filter((e) => e.refused !== null).map((e) => e.target).sort();
+    expect(refused).toEqual(['aws-rsaes-oaep-sha256', 'gcp-rsa-oaep-3072-sha256', 'gcp-rsa-oaep-4096-sha256']);
+    for (const e of out.exports.filter((x) => x.refused === null)) expect([e.target, e.kcv]).toEqual([e.target, out.master.kcv.slice(4)]);
     expect(() => readdirSync(out.dir)).toThrow();
   });
 });
