@@ -3,9 +3,18 @@
  * AWS import token when given, and export.json describing it all. Files are written to a
  * temporary name, synced, renamed, read back and compared; on any failure everything this
  * export wrote is removed, so the folder holds complete, verified files or nothing.
+ *
+ * Into a new or empty folder, the files are first staged in a sibling folder and the whole
+ * folder is renamed into place in one step, so that even a `kill -9` or a power cut leaves the
+ * output folder complete or absent (a stale `.NAME.staging-*` sibling may remain; it is never
+ * taken for the output, and the next export into NAME removes it). With --force into a folder
+ * that has other files, each file is replaced atomically and export.json is written last.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { crashpoint } from '../crashpoint.js';
 import { join } from 'node:path';
 import { formatTime } from '../docs/fields.js';
 import { KeyceremonyError } from '../errors.js';
@@ -68,41 +77,76 @@ export function checkKekForTarget(kek: Kek, target: Target): void {
   }
 }
 
-export function writeExport(plan: ExportPlan, wrapped: Wrapped): ExportRecord {
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+function isEmptyOrAbsent(dir: string): boolean {
+  return !existsSync(dir) || readdirSync(dir).length === 0;
+}
+
+/** Files and their export.json, written and read back in `dir`. */
+function writeFiles(plan: ExportPlan, wrapped: Wrapped, dir: string, written: string[]): ExportRecord {
   const files: [string, Buffer][] = [[plan.target.file, targetFile(plan.target, wrapped.bytes, plan.kekId)]];
   if (plan.importToken !== undefined) files.push(['ImportToken.bin', Buffer.from(plan.importToken)]);
+  const listed: ExportedFile[] = [];
+  for (const [name, data] of files) {
+    const path = join(dir, name);
+    writeFileAtomic(path, data, plan.force);
+    written.push(path);
+    listed.push({ path: name, sha256: sha256(data), bytes: data.length });
+    crashpoint(`export:wrote:${name}`);
+  }
+  const record: ExportRecord = {
+    target: plan.target.name, key: plan.keyUri, kcv: wrapped.kcv.value, kcvMethod: wrapped.kcv.method, wrappingKeySha256: plan.kek.spkiSha256, wrappingKeyBits: plan.kek.bits,
+    oaepHash: plan.hash, wrap: wrapped.performed, mechanisms: wrapped.mechanisms, ...(plan.kekId === undefined ? {} : { kekId: plan.kekId }),
+    created: formatTime(plan.now ?? Date.now()), files: listed,
+  };
+  const json = `${JSON.stringify(record, null, 2)}\n`;
+  writeFileAtomic(join(dir, 'export.json'), json, plan.force);
+  written.push(join(dir, 'export.json'));
+  crashpoint('export:wrote:export.json');
+  // read back every file and compare with what was meant to be written
+  for (const [name, data] of [...files, ['export.json', Buffer.from(json)] as [string, Buffer]]) {
+    const back = readFileSync(join(dir, name));
+    if (sha256(back) !== sha256(data)) throw new KeyceremonyError('EXPORT_READBACK_MISMATCH', `${name} reads back differently from what was written`, 'the media is faulty: use another drive; nothing was left on this one');
+  }
+  return record;
+}
+
+export function writeExport(plan: ExportPlan, wrapped: Wrapped): ExportRecord {
+  const parent = dirname(plan.outDir);
+  const name = basename(plan.outDir);
+  if (isEmptyOrAbsent(plan.outDir)) {
+    // stale staging folders of an earlier interrupted export into this name
+    for (const f of existsSync(parent) ? readdirSync(parent) : []) {
+      if (f.startsWith(`.${name}.staging-`)) rmSync(join(parent, f), { recursive: true, force: true });
+    }
+    mkdirSync(parent, { recursive: true });
+    const staging = join(parent, `.${name}.staging-${randomBytes(6).toString('hex')}`);
+    mkdirSync(staging, { mode: 0o755 });
+    try {
+      const record = writeFiles(plan, wrapped, staging, []);
+      fsyncDir(staging);
+      crashpoint('export:staged');
+      if (existsSync(plan.outDir)) rmdirSync(plan.outDir); // empty: checked above
+      crashpoint('export:before-rename');
+      renameSync(staging, plan.outDir);
+      fsyncDir(parent);
+      crashpoint('export:renamed');
+      return record;
+    } catch (err) {
+      rmSync(staging, { recursive: true, force: true });
+      throw err;
+    }
+  }
   const written: string[] = [];
-  const createdDir = !existsSync(plan.outDir);
   try {
-    if (createdDir) mkdirSync(plan.outDir, { recursive: true, mode: 0o755 });
-    const listed: ExportedFile[] = [];
-    for (const [name, data] of files) {
-      const path = join(plan.outDir, name);
-      writeFileAtomic(path, data, plan.force);
-      written.push(path);
-      listed.push({ path: name, sha256: sha256(data), bytes: data.length });
-    }
-    const record: ExportRecord = {
-      target: plan.target.name, key: plan.keyUri, kcv: wrapped.kcv.value, kcvMethod: wrapped.kcv.method, wrappingKeySha256: plan.kek.spkiSha256, wrappingKeyBits: plan.kek.bits,
-      oaepHash: plan.hash, wrap: wrapped.performed, mechanisms: wrapped.mechanisms, ...(plan.kekId === undefined ? {} : { kekId: plan.kekId }),
-      created: formatTime(plan.now ?? Date.now()), files: listed,
-    };
-    const json = `${JSON.stringify(record, null, 2)}\n`;
-    const recordPath = join(plan.outDir, 'export.json');
-    writeFileAtomic(recordPath, json, plan.force);
-    written.push(recordPath);
-    // read back every file and compare with what was meant to be written
-    for (const [name, data] of [...files, ['export.json', Buffer.from(json)] as [string, Buffer]]) {
-      const back = readFileSync(join(plan.outDir, name));
-      if (sha256(back) !== sha256(data)) throw new KeyceremonyError('EXPORT_READBACK_MISMATCH', `${name} reads back differently from what was written`, 'the media is faulty: use another drive; nothing was left on this one');
-    }
-    return record;
+    return writeFiles(plan, wrapped, plan.outDir, written);
   } catch (err) {
     for (const p of written) {
       try { unlinkSync(p); } catch { /* already gone */ }
-    }
-    if (createdDir) {
-      try { rmdirSync(plan.outDir); } catch { /* not empty: someone else wrote there */ }
     }
     throw err;
   }
