@@ -12,6 +12,7 @@ import type { Signer } from '../dsse/sign.js';
 import { KeyceremonyError } from '../errors.js';
 import { parseDrillReport } from '../manifest/drill.js';
 import { parseManifest } from '../manifest/manifest.js';
+import type { ApprovalView } from '../api/contract.js';
 import { countSignatures } from './threshold.js';
 import type { TrustedChain } from './verify.js';
 
@@ -40,14 +41,8 @@ export function checkSignerIsCustodian(env: Envelope, chain: TrustedChain, signe
   }
 }
 
-export interface Approval {
-  readonly set: number;
-  readonly role: string;
-  readonly threshold: number;
-  readonly signed: readonly string[];
-  readonly unsigned: readonly string[];
-  readonly needed: number;
-}
+/** The contract's view is the model: one shape for the CLI, the app and the IPC boundary. */
+export type Approval = ApprovalView;
 
 /** Who signed, and how many signatures are still missing, for every set that must approve. */
 export function approvals(env: Envelope, newest: CustodianSet): Approval[] {
