@@ -13,6 +13,7 @@ import { mergeCommand, MERGE_USAGE, signCommand, SIGN_USAGE } from './commands/s
 import { statusCommand, STATUS_USAGE } from './commands/status.js';
 import { verifyCommand, VERIFY_USAGE } from './commands/verify.js';
 import { exportCommand, EXPORT_USAGE } from './commands/export.js';
+import { mediaCommand, MEDIA_USAGE } from './commands/media.js';
 import { processIo, Warnings } from './io.js';
 import type { Io } from './io.js';
 
@@ -28,6 +29,7 @@ const COMMANDS: ReadonlyMap<string, { run: Command; usage: string; what: string 
   ['status', { run: statusCommand, usage: STATUS_USAGE, what: 'who signed a document and how many signatures are missing' }],
   ['verify', { run: verifyCommand, usage: VERIFY_USAGE, what: 'verify a signed document against a custodian-set chain' }],
   ['export', { run: exportCommand, usage: EXPORT_USAGE, what: 'wrap a token key for import into a cloud KMS, onto removable media' }],
+  ['media', { run: mediaCommand, usage: MEDIA_USAGE, what: 'list removable drives with their free space' }],
   ['demo', { run: demoCommand, usage: DEMO_USAGE, what: 'run a whole ceremony on throw-away SoftHSM2 tokens' }],
 ]);
 

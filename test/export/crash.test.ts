@@ -23,7 +23,7 @@ const KEY = 'pkcs11:token=Crash%20HSM;object=master-v1';
 beforeAll(() => {
   hsm = createSoftHsm([{ label: 'Crash HSM', pin: '11223344', soPin: '12345678' }], { setProcessEnv: false });
   dir = mkdtempSync(join(tmpdir(), 'kc-crash-'));
-  env = { ...hsm.env, KEYCEREMONY_PKCS11_MODULE: hsm.module, HSM_PIN: '11223344' };
+  env = { ...hsm.env, KEYCEREMONY_PKCS11_MODULE: hsm.module, HSM_PIN: '11223344', KEYCEREMONY_REMOVABLE_ROOTS: dir };
   kek = join(dir, 'kek.pem');
   writeFileSync(kek, generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey.export({ type: 'spki', format: 'pem' }));
   tokenFile = join(dir, 'token.bin');

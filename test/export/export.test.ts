@@ -5,10 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { constants, createCipheriv, createDecipheriv, generateKeyPairSync, privateDecrypt } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { checkFreeSpace } from '../../src/export/media.js';
 import { TARGETS } from '../../src/export/targets.js';
 import { ERROR_LINE, runCli } from '../support/cli.js';
 import { createSoftHsm } from '../support/softhsm.js';
@@ -24,7 +25,8 @@ const keks: Record<number, { pub: string; priv: string }> = {};
 beforeAll(() => {
   hsm = createSoftHsm([HSM], { setProcessEnv: false });
   dir = mkdtempSync(join(tmpdir(), 'kc-export-'));
-  env = { ...hsm.env, KEYCEREMONY_PKCS11_MODULE: hsm.module, HSM_PIN: HSM.pin, WRONG: '99999999' };
+  // the temp folder stands in for the removable drive (explicit override, as on a real ceremony laptop the kernel flags it)
+  env = { ...hsm.env, KEYCEREMONY_PKCS11_MODULE: hsm.module, HSM_PIN: HSM.pin, WRONG: '99999999', KEYCEREMONY_REMOVABLE_ROOTS: dir };
   for (const bits of [2048, 3072, 4096]) {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: bits });
     keks[bits] = { pub: join(dir, `kek-${bits}.pub.pem`), priv: join(dir, `kek-${bits}.pem`) };
@@ -179,5 +181,22 @@ describe('refusals: exit 1 with nothing written', () => {
       expect(r.stderr).toContain(code);
       expect(existsSync(out)).toBe(false);
     }
+  });
+});
+
+describe('removable media', () => {
+  test('an export outside removable media warns (CLI.md keeps it allowed); `media` lists the drives', () => {
+    const { KEYCEREMONY_REMOVABLE_ROOTS: _r, ...fixed } = env;
+    const out = join(dir, 'fixed-disk-export');
+    const r = runCli(['export', '--key', KEY, '--target', 'aws-rsa-aes-key-wrap-sha1', '--wrapping-key', keks[3072]!.pub, '--out', out, '--pin-env', 'HSM_PIN'], fixed);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/warning: .* is not on removable media/);
+    const m = JSON.parse(runCli(['media', '--json'], env).stdout) as { media: { mountPoint: string; removable: boolean; freeBytes: number }[] };
+    expect(m.media).toEqual([expect.objectContaining({ mountPoint: realpathSync(dir), removable: true })]);
+    expect(m.media[0]!.freeBytes).toBeGreaterThan(0);
+  });
+  test('a drive without room is refused before anything is written', () => {
+    expect(() => checkFreeSpace(dir, Number.MAX_SAFE_INTEGER)).toThrow(expect.objectContaining({ code: 'EXPORT_NO_SPACE' }));
+    expect(() => checkFreeSpace(join(dir, 'not', 'yet', 'there'), 1024)).not.toThrow();
   });
 });

@@ -5,6 +5,7 @@ import { checkKekForTarget, writeExport } from '../../export/export.js';
 import { MAX_KEK_BYTES, parseKek } from '../../export/kek.js';
 import { findTarget, TARGETS } from '../../export/targets.js';
 import type { OaepHash } from '../../export/targets.js';
+import { checkFreeSpace, mediumOf } from '../../export/media.js';
 import { wrapKey } from '../../export/wrap.js';
 import { checkOutputDir, readInput } from '../../files.js';
 import { formatPkcs11Uri } from '../../pkcs11/uri.js';
@@ -40,6 +41,10 @@ export async function exportCommand(argv: readonly string[], io: Io, warnings: W
   if (importToken !== undefined && (importToken.length === 0 || importToken.length > MAX_IMPORT_TOKEN)) throw usageError('USAGE', `the import token has ${importToken.length} bytes (AWS issues at most ${MAX_IMPORT_TOKEN})`, 'use the ImportToken from GetParametersForImport');
   const outDir = resolve(values.out as string);
   checkOutputDir(outDir, values.force === true);
+  checkFreeSpace(outDir, 64 * 1024);
+  if (mediumOf(outDir, io.env) === null) {
+    warnings.warn(`${outDir} is not on removable media; the ceremony's exports belong on the removable drive that leaves the room (keyceremony media lists them)`);
+  }
   const { token, uri } = resolveTarget(io, warnings, values.key as string, values.module);
   if (uri.object === undefined && uri.id === undefined) throw usageError('USAGE', 'the key URI names no object', 'add object=LABEL to the URI');
   const keyUri = formatPkcs11Uri({ token: token.label, serial: token.info.serial, ...(uri.object === undefined ? {} : { object: uri.object }), ...(uri.id === undefined ? {} : { id: uri.id }), type: 'secret-key' });
