@@ -14,6 +14,7 @@ import { statusCommand, STATUS_USAGE } from './commands/status.js';
 import { verifyCommand, VERIFY_USAGE } from './commands/verify.js';
 import { exportCommand, EXPORT_USAGE } from './commands/export.js';
 import { mediaCommand, MEDIA_USAGE } from './commands/media.js';
+import { bundleCommand, BUNDLE_USAGE } from './commands/bundle.js';
 import { processIo, Warnings } from './io.js';
 import type { Io } from './io.js';
 
@@ -29,6 +30,7 @@ const COMMANDS: ReadonlyMap<string, { run: Command; usage: string; what: string 
   ['status', { run: statusCommand, usage: STATUS_USAGE, what: 'who signed a document and how many signatures are missing' }],
   ['verify', { run: verifyCommand, usage: VERIFY_USAGE, what: 'verify a signed document against a custodian-set chain' }],
   ['export', { run: exportCommand, usage: EXPORT_USAGE, what: 'wrap a token key for import into a cloud KMS, onto removable media' }],
+  ['bundle', { run: bundleCommand, usage: BUNDLE_USAGE, what: 'export keys for several targets onto removable media with SHA256SUMS and an unsigned manifest' }],
   ['media', { run: mediaCommand, usage: MEDIA_USAGE, what: 'list removable drives with their free space' }],
   ['demo', { run: demoCommand, usage: DEMO_USAGE, what: 'run a whole ceremony on throw-away SoftHSM2 tokens' }],
 ]);
