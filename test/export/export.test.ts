@@ -200,3 +200,34 @@ describe('removable media', () => {
     expect(() => checkFreeSpace(join(dir, 'not', 'yet', 'there'), 1024)).not.toThrow();
   });
 });
+
+describe('an import-parameters file (--params)', () => {
+  const params = (over: Record<string, unknown>) => {
+    const f = join(dir, `params-${Math.random().toString(36).slice(2, 8)}.json`);
+    writeFileSync(f, JSON.stringify({ target: 'aws-rsa-aes-key-wrap-sha256', obtained: new Date(Date.now() - 3600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+      wrappingKey: readPubDer(3072).toString('base64'), importToken: Buffer.from('tok').toString('base64'), ...over }));
+    return f;
+  };
+  const run = (f: string, extra: string[] = []) => runCli(['export', '--key', KEY, '--params', f, '--out', join(dir, `p-${Math.random().toString(36).slice(2, 8)}`), '--pin-env', 'HSM_PIN', ...extra], env);
+  test('carries the target, the DER wrapping key and the import token; fresh parameters give no warning', () => {
+    const r = run(params({}));
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('for aws-rsa-aes-key-wrap-sha256');
+  });
+  test('parameters past their validity window (AWS: 24 h) are exported with a warning naming the expiry', () => {
+    const r = run(params({ obtained: '2026-01-01T00:00:00Z' }));
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain('EXPORT_PARAMS_EXPIRED');
+  });
+  test('malformed parameters are refused (exit 1) and mixing --params with --target is a usage error', () => {
+    for (const over of [{ extra: 1 }, { wrappingKey: 'not base64!' }, { target: 'aws-rsaes-pkcs1' }, { obtained: 'yesterday' }, { importToken: 'AAA' }, { kekId: 'https://x/keys/y' }]) {
+      const r = run(params(over));
+      expect([over, r.status]).toEqual([over, 1]);
+    }
+    expect(run(params({}), ['--target', 'vault-transit']).status).toBe(2);
+    const notJson = join(dir, 'params-bad.json');
+    writeFileSync(notJson, '{"target":');
+    expect(run(notJson).status).toBe(1);
+  });
+});

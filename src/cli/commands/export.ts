@@ -3,8 +3,10 @@ import { zero } from '../../bytes.js';
 import { usageError } from '../../errors.js';
 import { checkKekForTarget, writeExport } from '../../export/export.js';
 import { MAX_KEK_BYTES, parseKek } from '../../export/kek.js';
+import type { Kek } from '../../export/kek.js';
+import { MAX_PARAMS_BYTES, paramsWarnings, parseImportParams } from '../../export/params.js';
 import { findTarget, TARGETS } from '../../export/targets.js';
-import type { OaepHash } from '../../export/targets.js';
+import type { OaepHash, Target } from '../../export/targets.js';
 import { checkFreeSpace, mediumOf } from '../../export/media.js';
 import { wrapKey } from '../../export/wrap.js';
 import { checkOutputDir, readInput } from '../../files.js';
@@ -15,20 +17,26 @@ import { resolveTarget } from '../context.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
-export const EXPORT_USAGE = 'keyceremony export --key URI --target TARGET --wrapping-key FILE --out DIR [--kek-id URL] [--hash sha1|sha256] [--import-token FILE] [--module PATH] [--pin-env NAME] [--force] [--json]';
+export const EXPORT_USAGE = 'keyceremony export --key URI (--target TARGET --wrapping-key FILE [--kek-id URL] [--import-token FILE] | --params FILE) --out DIR [--hash sha1|sha256] [--module PATH] [--pin-env NAME] [--force] [--json]';
 
 const MAX_IMPORT_TOKEN = 6144; // AWS: ImportToken is at most 6144 bytes (KMS-NOTES.md)
 
 /** CLI.md `export`: wraps a token key for a cloud KMS; the key never leaves the token in clear. */
 export async function exportCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
   const { values } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, key: { type: 'string' }, target: { type: 'string' }, 'wrapping-key': { type: 'string' }, out: { type: 'string' },
-    'kek-id': { type: 'string' }, hash: { type: 'string' }, 'import-token': { type: 'string' } }, { min: 0, max: 0, usage: EXPORT_USAGE });
+    'kek-id': { type: 'string' }, hash: { type: 'string' }, 'import-token': { type: 'string' }, params: { type: 'string' } }, { min: 0, max: 0, usage: EXPORT_USAGE });
+  if (values.params !== undefined) {
+    // the parameters file carries the target, wrapping key, import token and KEK id
+    if (values.target !== undefined || values['wrapping-key'] !== undefined || values['import-token'] !== undefined || values['kek-id'] !== undefined) {
+      throw usageError('USAGE', '--params replaces --target, --wrapping-key, --import-token and --kek-id', `usage: ${EXPORT_USAGE}`);
+    }
+    const p = parseImportParams(readInput(values.params, 'the import parameters', MAX_PARAMS_BYTES));
+    for (const w of paramsWarnings(p, Date.now())) warnings.warn(`${w.code}: ${w.message}`);
+    return runExport(io, warnings, values, p.target, p.kek, p.kekId, p.importToken);
+  }
   for (const k of ['key', 'target', 'wrapping-key', 'out'] as const) if (values[k] === undefined) throw usageError('USAGE', `export needs --${k}`, `usage: ${EXPORT_USAGE}`);
   const target = findTarget(values.target as string);
   if (target === undefined) throw usageError('EXPORT_TARGET_UNKNOWN', `unknown target ${JSON.stringify(values.target)}`, `choose one of: ${TARGETS.map((t) => t.name).join(', ')}`);
-  if (values.hash !== undefined && target.cloud !== 'vault') throw usageError('USAGE', '--hash applies to vault-transit only (the other targets name their hash)', `usage: ${EXPORT_USAGE}`);
-  if (values.hash !== undefined && values.hash !== 'sha1' && values.hash !== 'sha256') throw usageError('USAGE', `--hash must be sha1 or sha256, not ${JSON.stringify(values.hash)}`, `usage: ${EXPORT_USAGE}`);
-  const hash: OaepHash = target.hash ?? ((values.hash as OaepHash | undefined) ?? 'sha256');
   if (target.cloud === 'azure' && (values['kek-id'] === undefined || !/^https:\/\/[^\s/]+\/keys\/[^\s]+$/.test(values['kek-id']))) {
     throw usageError('USAGE', 'azure-byok needs --kek-id with the key id (URL) of the Key Vault KEK, including its version', 'copy it from the KEK: https://<vault>.vault.azure.net/keys/<name>/<version>');
   }
@@ -36,8 +44,18 @@ export async function exportCommand(argv: readonly string[], io: Io, warnings: W
   if (values['import-token'] !== undefined && target.cloud !== 'aws') throw usageError('USAGE', '--import-token applies to the AWS targets only', `usage: ${EXPORT_USAGE}`);
   // everything that can be refused without a token is refused before the PIN is asked for
   const kek = parseKek(readInput(values['wrapping-key'] as string, 'the wrapping key', MAX_KEK_BYTES));
-  checkKekForTarget(kek, target);
   const importToken = values['import-token'] === undefined ? undefined : readInput(values['import-token'], 'the import token', MAX_IMPORT_TOKEN);
+  return runExport(io, warnings, values, target, kek, values['kek-id'], importToken);
+}
+
+interface ExportValues { key?: string | undefined; out?: string | undefined; hash?: string | undefined; module?: string | undefined; 'pin-env'?: string | undefined; force?: boolean | undefined; json?: boolean | undefined }
+
+async function runExport(io: Io, warnings: Warnings, values: ExportValues, target: Target, kek: Kek, kekId: string | undefined, importToken: Uint8Array | undefined): Promise<number> {
+  if (values.key === undefined || values.out === undefined) throw usageError('USAGE', 'export needs --key and --out', `usage: ${EXPORT_USAGE}`);
+  if (values.hash !== undefined && target.cloud !== 'vault') throw usageError('USAGE', '--hash applies to vault-transit only (the other targets name their hash)', `usage: ${EXPORT_USAGE}`);
+  if (values.hash !== undefined && values.hash !== 'sha1' && values.hash !== 'sha256') throw usageError('USAGE', `--hash must be sha1 or sha256, not ${JSON.stringify(values.hash)}`, `usage: ${EXPORT_USAGE}`);
+  const hash: OaepHash = target.hash ?? ((values.hash as OaepHash | undefined) ?? 'sha256');
+  checkKekForTarget(kek, target);
   if (importToken !== undefined && (importToken.length === 0 || importToken.length > MAX_IMPORT_TOKEN)) throw usageError('USAGE', `the import token has ${importToken.length} bytes (AWS issues at most ${MAX_IMPORT_TOKEN})`, 'use the ImportToken from GetParametersForImport');
   const outDir = resolve(values.out as string);
   checkOutputDir(outDir, values.force === true);
@@ -52,7 +70,7 @@ export async function exportCommand(argv: readonly string[], io: Io, warnings: W
   let record;
   try {
     const wrapped = await withSession(token, pin, (s) => wrapKey(s, { label: uri.object, id: uri.id }, kek, target.construction, hash));
-    record = writeExport({ target, hash, kek, kekId: values['kek-id'], importToken, keyUri, outDir, force: values.force === true }, wrapped);
+    record = writeExport({ target, hash, kek, kekId, importToken, keyUri, outDir, force: values.force === true }, wrapped);
   } finally {
     zero(pin);
   }
