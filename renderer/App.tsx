@@ -3,6 +3,7 @@ import { call } from './api.js';
 import type { Responses } from './api.js';
 import { Banners } from './components/common.js';
 import { CustodiansScreen } from './screens/Custodians.js';
+import { ExportScreen } from './screens/Export.js';
 import { KeysScreen } from './screens/Keys.js';
 import { ManifestsScreen } from './screens/Manifests.js';
 import { TokensScreen } from './screens/Tokens.js';
@@ -15,6 +16,7 @@ const SCREENS = [
   { id: 'custodians', title: 'Custodians', Screen: CustodiansScreen },
   { id: 'manifests', title: 'Manifests', Screen: ManifestsScreen },
   { id: 'verify', title: 'Verify', Screen: VerifyScreen },
+  { id: 'export', title: 'Export', Screen: ExportScreen },
 ] as const;
 
 function AirGap() {

@@ -6,6 +6,7 @@
 export const CHANNELS = [
   'app.info', 'airgap.status', 'tokens.list', 'keys.generate', 'keys.publicKey', 'custodians.create', 'custodians.next',
   'manifest.create', 'documents.sign', 'documents.merge', 'documents.status', 'documents.verify',
+  'media.list', 'export.targets', 'export.inspectKek', 'export.run',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];
@@ -80,6 +81,10 @@ export interface VerifyView {
   readonly signatures: readonly SignatureView[];
 }
 
+export interface MediumView { readonly mountPoint: string; readonly device: string; readonly sizeBytes: number; readonly freeBytes: number }
+export interface TargetView { readonly name: string; readonly cloud: string; readonly kekBits: readonly number[]; readonly file: string; readonly needs: readonly ('importToken' | 'kekId' | 'hash')[] }
+export interface ExportedFileView { readonly path: string; readonly sha256: string; readonly bytes: number }
+
 export interface Requests {
   'app.info': Record<string, never>;
   'airgap.status': Record<string, never>;
@@ -93,6 +98,11 @@ export interface Requests {
   'documents.merge': { documents: string[] };
   'documents.status': { document: string; chain: string[] };
   'documents.verify': { document: string; chain: string[]; previous?: string; rootDigest?: string; at?: string };
+  'media.list': Record<string, never>;
+  'export.targets': Record<string, never>;
+  'export.inspectKek': { wrappingKey: string };
+  'export.run': { token: TokenRef; keyLabel: string; target: string; wrappingKey: string; kekId?: string; importToken?: string; hash?: 'sha1' | 'sha256'; obtained?: string;
+    mountPoint: string; folder: string; pin: string; allowFixedDisk?: boolean };
 }
 
 export interface Responses {
@@ -108,6 +118,11 @@ export interface Responses {
   'documents.merge': DocumentView & { readonly signatures: number };
   'documents.status': { readonly summary: string; readonly complete: boolean; readonly approvals: readonly ApprovalView[] };
   'documents.verify': VerifyView;
+  'media.list': { readonly media: readonly MediumView[] };
+  'export.targets': { readonly targets: readonly TargetView[] };
+  'export.inspectKek': { readonly bits: number; readonly spkiSha256: string; readonly words: readonly string[] };
+  'export.run': { readonly dir: string; readonly target: string; readonly kcv: string; readonly wrap: 'token' | 'hybrid'; readonly wrappingKeySha256: string;
+    readonly files: readonly ExportedFileView[]; readonly warnings: readonly string[] };
 }
 
 /** What the preload exposes as `window.keyceremony`: one function per channel, nothing else. */

@@ -6,6 +6,8 @@
  * is zeroed after use, and never appear in a result or an error.
  */
 import { networkInterfaces } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { zero } from '../bytes.js';
 import { fingerprint } from '../crypto/fingerprint.js';
 import { nextCustodianSet } from '../custodians/rotate.js';
@@ -13,7 +15,16 @@ import { buildCustodianSet, CUSTODIAN_ID, parseCustodianSet, payloadDigest } fro
 import { formatTime, parseTime } from '../docs/fields.js';
 import { formatProblem } from '../docs/problems.js';
 import { PAYLOAD_TYPES } from '../docs/types.js';
-import { MAX_ENVELOPE_BYTES, parseEnvelope, serializeEnvelope } from '../dsse/envelope.js';
+import { decodeBase64Strict, MAX_ENVELOPE_BYTES, parseEnvelope, serializeEnvelope } from '../dsse/envelope.js';
+import { checkKekForTarget, writeExport } from '../export/export.js';
+import { parseKek } from '../export/kek.js';
+import type { Kek } from '../export/kek.js';
+import { checkFreeSpace, listMedia } from '../export/media.js';
+import { paramsWarnings } from '../export/params.js';
+import { findTarget, TARGETS } from '../export/targets.js';
+import { wrapKey } from '../export/wrap.js';
+import { checkOutputDir } from '../files.js';
+import { formatPkcs11Uri } from '../pkcs11/uri.js';
 import type { Envelope } from '../dsse/envelope.js';
 import { addSignature, mergeEnvelopes } from '../dsse/sign.js';
 import { KeyceremonyError } from '../errors.js';
@@ -49,6 +60,7 @@ const LABEL = str({ min: 1, max: 64, pattern: /^[^\s\u0000-\u001f\u007f](?:[^\u0
 const PIN = str({ min: 1, max: 256, what: 'a PIN' });
 const TIME = str({ max: 20, pattern: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/, what: 'an RFC 3339 UTC time' });
 const EMPTY = obj({});
+const KEK_TEXT = str({ min: 16, max: 16_384, what: 'a PEM public key or base64 DER SubjectPublicKeyInfo' });
 const MEMBER = obj({ id: str({ max: 64, pattern: CUSTODIAN_ID, what: 'a custodian id' }), name: str({ min: 1, max: 128 }), publicKey: str({ max: 64, pattern: /^[0-9a-f]{64}$/, what: '64 hex digits' }) });
 
 export const REQUESTS: { readonly [C in Channel]: Schema<Requests[C]> } = {
@@ -68,6 +80,13 @@ export const REQUESTS: { readonly [C in Channel]: Schema<Requests[C]> } = {
   'documents.sign': obj({ document: DOC, token: TOKEN, keyLabel: LABEL, pin: PIN }, { chain: CHAIN }) as Schema<Requests['documents.sign']>,
   'documents.merge': obj({ documents: arr(DOC, { min: 1, max: 64 }) }) as Schema<Requests['documents.merge']>,
   'documents.status': obj({ document: DOC, chain: CHAIN }) as Schema<Requests['documents.status']>,
+  'media.list': EMPTY as Schema<Requests['media.list']>,
+  'export.targets': EMPTY as Schema<Requests['export.targets']>,
+  'export.inspectKek': obj({ wrappingKey: KEK_TEXT }) as Schema<Requests['export.inspectKek']>,
+  'export.run': obj({ token: TOKEN, keyLabel: LABEL, target: str({ max: 64, pattern: /^[a-z0-9-]+$/, what: 'a target name' }), wrappingKey: KEK_TEXT,
+    mountPoint: str({ min: 1, max: 4096, what: 'a mount point' }), folder: str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, what: 'a folder name (letters, digits, . _ -)' }), pin: PIN },
+  { kekId: str({ max: 1024, pattern: /^https:\/\/[^\s/]+\/keys\/\S+$/, what: 'a Key Vault key id URL' }), importToken: str({ max: 8200, what: 'base64 import token' }), hash: oneOf(['sha1', 'sha256'] as const),
+    obtained: TIME, allowFixedDisk: bool() }) as Schema<Requests['export.run']>,
   'documents.verify': obj({ document: DOC, chain: arr(DOC, { max: 32 }) }, { previous: DOC, rootDigest: str({ max: 71, pattern: /^sha256:[0-9a-f]{64}$/, what: 'sha256:<64 hex>' }), at: TIME }) as Schema<Requests['documents.verify']>,
 };
 
@@ -80,6 +99,14 @@ const bytes = (s: string): Uint8Array => enc.encode(s);
 function asError(err: unknown): ApiError {
   if (err instanceof KeyceremonyError) return { code: err.code, message: err.message, fix: err.fix };
   return { code: 'INTERNAL_ERROR', message: 'an unexpected error happened in the app', fix: 'this is a bug: note what you did and report it; the app keeps working' };
+}
+
+/** A KEK pasted or dropped into the app: PEM text, or base64 of the DER SubjectPublicKeyInfo. */
+function kekFromText(text: string): Kek {
+  if (text.includes('-----BEGIN')) return parseKek(Buffer.from(text, 'utf8'));
+  const der = decodeBase64Strict(text.replace(/\s+/g, ''));
+  if (der === null) throw new KeyceremonyError('EXPORT_KEK_INVALID', 'the wrapping key is neither PEM nor base64 of DER', 'paste the public key from the KMS import job');
+  return parseKek(der);
 }
 
 function docView(env: Envelope): DocumentView {
@@ -193,6 +220,37 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       const env = parseEnvelope(bytes(r.document));
       const list = approvals(env, chainOf(r.chain).newest);
       return { summary: describePayload(env), complete: list.every((a) => a.needed === 0), approvals: list };
+    },
+    'media.list': async () => ({ media: listMedia(ctx.env).map(({ mountPoint, device, sizeBytes, freeBytes }) => ({ mountPoint, device, sizeBytes, freeBytes })) }),
+    'export.targets': async () => ({ targets: TARGETS.map((t) => ({ name: t.name, cloud: t.cloud, kekBits: t.kekBits, file: t.file,
+      needs: [...(t.cloud === 'aws' ? ['importToken' as const] : []), ...(t.cloud === 'azure' ? ['kekId' as const] : []), ...(t.hash === null ? ['hash' as const] : [])] })) }),
+    'export.inspectKek': async (r) => {
+      const kek = kekFromText(r.wrappingKey);
+      return { bits: kek.bits, spkiSha256: kek.spkiSha256, words: kek.fingerprint.words };
+    },
+    'export.run': async (r) => {
+      const target = findTarget(r.target);
+      if (target === undefined) throw new KeyceremonyError('EXPORT_TARGET_UNKNOWN', `unknown target ${r.target}`, 'choose a target from the list');
+      const kek = kekFromText(r.wrappingKey);
+      checkKekForTarget(kek, target);
+      if (target.cloud === 'azure' && r.kekId === undefined) throw new KeyceremonyError('EXPORT_KEK_ID_MISSING', 'Azure BYOK needs the KEK id', 'paste the key id URL of the Key Vault KEK, with its version');
+      const importToken = r.importToken === undefined || target.cloud !== 'aws' ? undefined : decodeBase64Strict(r.importToken.replace(/\s+/g, ''));
+      if (importToken === null) throw new KeyceremonyError('EXPORT_IMPORT_TOKEN_INVALID', 'the import token is not base64', 'paste the ImportToken exactly as AWS returned it');
+      // the drive must be one the app listed as removable (a rehearsal may allow a fixed disk)
+      const medium = listMedia(ctx.env).find((m) => m.mountPoint === r.mountPoint);
+      if (medium === undefined && r.allowFixedDisk !== true) throw new KeyceremonyError('EXPORT_FIXED_DISK', `${r.mountPoint} is not a removable drive`, 'insert the removable drive and choose it from the list');
+      if (!isAbsolute(r.mountPoint) || !existsSync(r.mountPoint) || !statSync(r.mountPoint).isDirectory()) throw new KeyceremonyError('EXPORT_DRIVE_MISSING', `${r.mountPoint} is not a mounted folder`, 'insert and mount the drive');
+      const outDir = join(r.mountPoint, r.folder);
+      checkOutputDir(outDir, false);
+      checkFreeSpace(outDir, 64 * 1024);
+      const warnings = r.obtained === undefined ? [] : paramsWarnings({ target, kek, obtained: parseTime(r.obtained) ?? now() }, now()).map(formatProblem);
+      const hash = target.hash ?? r.hash ?? 'sha256';
+      return withPin(r.pin, (pin) => withSession(token(r.token), pin, async (s) => {
+        const wrapped = await wrapKey(s, { label: r.keyLabel }, kek, target.construction, hash);
+        const keyUri = formatPkcs11Uri({ token: s.token.label, serial: s.token.info.serial, object: r.keyLabel, type: 'secret-key' });
+        const record = writeExport({ target, hash, kek, kekId: r.kekId, importToken: importToken ?? undefined, keyUri, outDir, force: false }, wrapped);
+        return { dir: outDir, target: target.name, kcv: record.kcv, wrap: record.wrap, wrappingKeySha256: record.wrappingKeySha256, files: record.files, warnings };
+      }));
     },
     'documents.verify': async (r) => {
       const at = r.at === undefined ? now() : (parseTime(r.at) ?? now());

@@ -76,7 +76,8 @@ export function obj<R extends Fields, O extends Fields = Record<never, never>>(r
       const before = problems.length;
       const rec = v as Record<string, unknown>;
       const out: Record<string, unknown> = {};
-      for (const k of Object.keys(rec)) if (!(k in required) && !(optional !== undefined && k in optional)) bad(problems, `${path}.${k}`, 'unknown member');
+      // own properties only: `in` would accept inherited names such as toString or constructor
+      for (const k of Object.keys(rec)) if (!Object.hasOwn(required, k) && !(optional !== undefined && Object.hasOwn(optional, k))) bad(problems, `${path}.${k}`, 'unknown member');
       for (const [k, s] of Object.entries(required)) {
         if (!Object.hasOwn(rec, k)) { bad(problems, `${path}.${k}`, 'required'); continue; }
         out[k] = s.check(rec[k], `${path}.${k}`, problems);

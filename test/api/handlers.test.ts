@@ -93,8 +93,8 @@ describe('the custodian flow through the handler table', () => {
 
 describe('hostile requests: every channel answers a typed error and the table keeps working', () => {
   const junk: unknown[] = [undefined, null, 42, 'x', [], [1], { extra: 1 }, Object.create(null), { __proto__: { pin: '1' } },
-    { kind: 'master', token: { label: 'x'.repeat(1000) }, label: 'a', pin: '1' }, { document: 'x'.repeat(3 * 1024 * 1024), chain: [] }, new Date(), { toString: () => 'x' }];
-  test.each(CHANNELS.filter((c) => !['app.info', 'airgap.status', 'tokens.list'].includes(c)))('%s refuses malformed requests', async (channel) => {
+    { kind: 'master', token: { label: 'x'.repeat(1000) }, label: 'a', pin: '1' }, { document: 'x'.repeat(3 * 1024 * 1024), chain: [] }, new Date(), { toString: () => 'x' }, { constructor: 1 }, { hasOwnProperty: 'x' }, { valueOf: null }];
+  test.each(CHANNELS.filter((c) => !['app.info', 'airgap.status', 'tokens.list', 'media.list', 'export.targets'].includes(c)))('%s refuses malformed requests', async (channel) => {
     for (const j of junk) {
       const r = await h[channel](j);
       expect([channel, r.ok]).toEqual([channel, false]);

@@ -3,7 +3,9 @@
  * on three cards, a 2-of-3 custodian set, a rotation manifest signed with two cards, verified,
  * and a tampered copy rejected. A screenshot of every screen goes to test-results/screens/.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, createCipheriv, createDecipheriv, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -22,12 +24,15 @@ let root: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
+let usb: string;
 
 beforeAll(async () => {
   hsm = createSoftHsm([HSM, ...cards.map(([id, , pin]) => ({ label: `card-${id}`, pin, soPin: '87654321' }))]);
   root = await buildRenderer();
+  usb = mkdtempSync(join(tmpdir(), 'kc-usb-'));
   browser = await launch();
-  app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e' }));
+  // the temp folder stands in for the removable drive (explicit override)
+  app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module, KEYCEREMONY_REMOVABLE_ROOTS: usb }, version: 'e2e' }));
   page = app.page;
   mkdirSync(SHOTS, { recursive: true });
 }, 120_000);
@@ -36,6 +41,7 @@ afterAll(async () => {
   await browser?.close();
   hsm?.cleanup();
   if (root !== undefined) rmSync(root, { recursive: true, force: true });
+  if (usb !== undefined) rmSync(usb, { recursive: true, force: true });
 });
 
 // Vitest has no web-first matchers; these wait like Playwright's do.
@@ -204,4 +210,48 @@ test('keyboard only: every step is reachable with Tab and works with Enter and t
   await page.keyboard.press('Enter');
   await visible(page.getByRole('listitem').filter({ hasText: 'bob-sign-v2 on card-bob' }));
   await shot('9-keyboard-keys');
+});
+
+test('by clicking: export an extractable master key for AWS onto the removable drive', async () => {
+  await page.reload();
+  await nav('Keys');
+  await page.getByLabel('Kind of key').selectOption('master');
+  await page.getByLabel('Token', { exact: true }).selectOption('Ceremony HSM');
+  await page.getByLabel('Key label', { exact: true }).fill('master-v2');
+  await page.getByLabel('Allow export (wrapped) later').check();
+  await page.getByLabel('PIN', { exact: true }).fill(HSM.pin);
+  await page.getByRole('button', { name: 'Generate key' }).click();
+  const line = page.getByRole('listitem').filter({ hasText: 'master-v2 on Ceremony HSM' });
+  await visible(line);
+  const kcv = /ecb:([0-9a-f]{6})/.exec(await line.innerText())![1]!;
+
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
+  await nav('Export');
+  await page.getByLabel('Target').selectOption('aws-rsa-aes-key-wrap-sha256');
+  await page.getByLabel('Wrapping public key (PEM)').fill(publicKey.export({ type: 'spki', format: 'pem' }) as string);
+  await visible(page.getByText(/RSA-3072, SHA-256/));
+  await page.getByLabel('AWS import token (base64)').fill(Buffer.from('opaque token').toString('base64'));
+  await page.getByLabel('Drive', { exact: true }).selectOption(realpathSync(usb));
+  await page.getByLabel('Token', { exact: true }).selectOption('Ceremony HSM');
+  await page.getByLabel('Key label', { exact: true }).fill('master-v2');
+  await page.getByLabel('PIN', { exact: true }).fill(HSM.pin);
+  await shot('10-export-ready');
+  await page.getByRole('button', { name: 'Export to the drive' }).click();
+  const result = page.getByRole('region', { name: 'export result' });
+  await text(result).toContain(`Key check value ${kcv}`);
+  await text(result).toContain('Every file was read back and matches');
+  await shot('11-export-done');
+  // independently: unwrap what is on the drive and compare the KCV
+  const blob = readFileSync(join(realpathSync(usb), 'ceremony-export', 'EncryptedKeyMaterial.bin'));
+  const eph = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, blob.subarray(0, 384));
+  const d = createDecipheriv('id-aes256-wrap-pad', eph, Buffer.from('A65959A6', 'hex'));
+  const key = Buffer.concat([d.update(blob.subarray(384)), d.final()]);
+  const c = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false);
+  expect(Buffer.concat([c.update(Buffer.alloc(16)), c.final()]).subarray(0, 3).toString('hex')).toBe(kcv);
+  expect(readFileSync(join(realpathSync(usb), 'ceremony-export', 'ImportToken.bin')).toString()).toBe('opaque token');
+  // exporting again into the same folder is refused with its code, nothing overwritten
+  await page.getByLabel('PIN', { exact: true }).fill(HSM.pin);
+  await page.getByRole('button', { name: 'Export to the drive' }).click();
+  await text(page.getByRole('alert').filter({ hasText: 'What to do' })).toContain('OUTPUT_NOT_EMPTY');
+  expect(app.consoleErrors).toEqual([]);
 });

@@ -1,0 +1,92 @@
+import { useEffect, useState } from 'react';
+import { call } from '../api.js';
+import type { Responses } from '../api.js';
+import { Field, FileDrop, PinField, TokenSelect, useTokens } from '../components/common.js';
+import { useApp } from '../state.js';
+
+type Target = Responses['export.targets']['targets'][number];
+type Medium = Responses['media.list']['media'][number];
+
+const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
+
+export function ExportScreen() {
+  const { tokens } = useTokens();
+  const { keys, run } = useApp();
+  const [targets, setTargets] = useState<readonly Target[]>([]);
+  const [media, setMedia] = useState<readonly Medium[]>([]);
+  const [target, setTarget] = useState('');
+  const [kek, setKek] = useState('');
+  const [kekInfo, setKekInfo] = useState<Responses['export.inspectKek'] | null>(null);
+  const [kekId, setKekId] = useState('');
+  const [importToken, setImportToken] = useState('');
+  const [obtained, setObtained] = useState('');
+  const [mountPoint, setMountPoint] = useState('');
+  const [folder, setFolder] = useState('ceremony-export');
+  const [token, setToken] = useState('');
+  const [keyLabel, setKeyLabel] = useState(keys.find((k) => k.kind === 'master')?.label ?? '');
+  const [pin, setPin] = useState('');
+  const [result, setResult] = useState<Responses['export.run'] | null>(null);
+
+  const reloadMedia = () => void call('media.list', {}).then((r) => setMedia(r.media), () => setMedia([]));
+  useEffect(() => { void call('export.targets', {}).then((r) => setTargets(r.targets), () => setTargets([])); reloadMedia(); }, []);
+  useEffect(() => {
+    setKekInfo(null);
+    if (kek.trim().length < 16) return;
+    void call('export.inspectKek', { wrappingKey: kek }).then(setKekInfo, () => setKekInfo(null));
+  }, [kek]);
+  const t = targets.find((x) => x.name === target);
+  const exportNow = async () => {
+    const r = await run(`Wrapping "${keyLabel}" for ${target} and writing it to ${mountPoint}…`, () => call('export.run', {
+      token: { label: token }, keyLabel, target, wrappingKey: kek, mountPoint, folder, pin,
+      ...(t?.needs.includes('kekId') === true ? { kekId } : {}), ...(t?.needs.includes('importToken') === true && importToken !== '' ? { importToken } : {}),
+      ...(obtained === '' ? {} : { obtained }),
+    }), 'Written, read back and verified.');
+    setPin('');
+    if (r !== undefined) { setResult(r); reloadMedia(); }
+  };
+  const ready = t !== undefined && kekInfo !== null && t.kekBits.includes(kekInfo.bits) && mountPoint !== '' && token !== '' && keyLabel !== '' && pin !== '' && (!t.needs.includes('kekId') || kekId !== '');
+  return (
+    <section aria-labelledby="exp-h">
+      <h2 id="exp-h">Export</h2>
+      <p className="lead">Wrap a key for import into a cloud KMS and write it to the removable drive that leaves the room. The key never leaves the token in clear.</p>
+      <h3>1. KMS import parameters</h3>
+      <div className="grid">
+        <Field label="Target">{(i) => <select id={i} value={target} onChange={(e) => setTarget(e.target.value)}><option value="">Choose a target…</option>{targets.map((x) => <option key={x.name} value={x.name}>{x.name}</option>)}</select>}</Field>
+        {t?.needs.includes('kekId') === true && <Field label="Key Vault KEK id">{(i) => <input id={i} value={kekId} onChange={(e) => setKekId(e.target.value)} placeholder="https://…vault.azure.net/keys/…/…" />}</Field>}
+        {t?.needs.includes('importToken') === true && <Field label="AWS import token (base64)">{(i) => <input id={i} value={importToken} onChange={(e) => setImportToken(e.target.value)} />}</Field>}
+        <Field label="Parameters obtained at (UTC)" hint="AWS parameters last 24 h, GCP import jobs 3 days">{(i) => <input id={i} value={obtained} onChange={(e) => setObtained(e.target.value)} placeholder="2026-11-28T09:00:00Z" />}</Field>
+      </div>
+      <Field label="Wrapping public key (PEM)">{(i) => <textarea id={i} rows={4} value={kek} onChange={(e) => setKek(e.target.value)} />}</Field>
+      <FileDrop label="Or drop the wrapping key file (PEM)" onText={setKek} />
+      {kekInfo !== null && (
+        <p className={t !== undefined && !t.kekBits.includes(kekInfo.bits) ? 'bad' : ''}>
+          RSA-{kekInfo.bits}, SHA-256 <code>{kekInfo.spkiSha256}</code><br />Compare with the cloud console: <span className="words">{kekInfo.words.join(' ')}</span>
+          {t !== undefined && !t.kekBits.includes(kekInfo.bits) && <><br />{t.name} takes {t.kekBits.join(' or ')} bits.</>}
+        </p>
+      )}
+      <h3>2. Removable drive</h3>
+      <div className="grid">
+        <Field label="Drive">{(i) => <select id={i} value={mountPoint} onChange={(e) => setMountPoint(e.target.value)}><option value="">Choose a drive…</option>{media.map((m) => <option key={m.mountPoint} value={m.mountPoint}>{m.mountPoint} ({mb(m.freeBytes)} free)</option>)}</select>}</Field>
+        <Field label="New folder on the drive">{(i) => <input id={i} value={folder} onChange={(e) => setFolder(e.target.value)} />}</Field>
+        <button type="button" className="secondary" onClick={reloadMedia}>Look for drives again</button>
+      </div>
+      {media.length === 0 && <p>No removable drive found: insert and mount one.</p>}
+      <h3>3. Key and PIN</h3>
+      <form className="grid" onSubmit={(e) => { e.preventDefault(); void exportNow(); }}>
+        <TokenSelect tokens={tokens} value={token} onChange={setToken} />
+        <Field label="Key label" hint="generated with export allowed">{(i) => <input id={i} value={keyLabel} onChange={(e) => setKeyLabel(e.target.value)} />}</Field>
+        <PinField value={pin} onChange={setPin} token={tokens.find((x) => x.label === token)} />
+        <button type="submit" disabled={!ready}>Export to the drive</button>
+      </form>
+      {result !== null && (
+        <section className="result valid" aria-label="export result">
+          <h3>Exported to {result.dir}</h3>
+          <p>{result.wrap === 'token' ? 'Wrapped entirely in the token.' : 'Hybrid: the OAEP step ran in host code on an ephemeral key; AES key wrap ran in the token.'} Key check value <code>{result.kcv}</code>. Every file was read back and matches.</p>
+          <table><thead><tr><th>File</th><th>Bytes</th><th>SHA-256</th></tr></thead>
+            <tbody>{result.files.map((f) => <tr key={f.path}><td>{f.path}</td><td>{f.bytes}</td><td><code>{f.sha256.slice(0, 24)}…</code></td></tr>)}<tr><td>export.json</td><td colSpan={2}>describes the export</td></tr></tbody></table>
+          {result.warnings.map((w) => <p key={w} className="bad">{w}</p>)}
+        </section>
+      )}
+    </section>
+  );
+}
