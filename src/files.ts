@@ -4,7 +4,7 @@
  * are written to a temporary name, synced, renamed and the folder synced, so a crash leaves the
  * old file or the complete new one, never half of one.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KeyceremonyError, usageError } from './errors.js';
@@ -61,8 +61,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, force: 
     fd = undefined;
     refuseExisting(path, force);
     renameSync(tmp, path);
-    const dfd = openSync(dir, 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
+    fsyncDir(dir);
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
     try { unlinkSync(tmp); } catch { /* already gone */ }
@@ -92,3 +91,39 @@ export function prepareOutputDir(dir: string, force: boolean): void {
   }
 }
 
+
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+/**
+ * Build a new folder's contents in a sibling `.NAME.staging-*` folder, then rename it into place
+ * in one step (replacing an empty folder), so a crash leaves `outDir` complete or absent. Stale
+ * staging folders of `outDir` from an interrupted run are removed first; on failure the staging
+ * folder is removed. `outDir` must be absent or empty.
+ */
+export async function buildFolderAtomically<T>(outDir: string, fill: (staging: string) => T | Promise<T>, crash: (point: string) => void = () => undefined): Promise<T> {
+  const parent = dirname(outDir);
+  const name = basename(outDir);
+  mkdirSync(parent, { recursive: true });
+  for (const f of readdirSync(parent)) {
+    if (f.startsWith(`.${name}.staging-`)) rmSync(join(parent, f), { recursive: true, force: true });
+  }
+  const staging = join(parent, `.${name}.staging-${randomBytes(6).toString('hex')}`);
+  mkdirSync(staging, { mode: 0o755 });
+  try {
+    const result = await fill(staging);
+    fsyncDir(staging);
+    crash('staged');
+    if (existsSync(outDir)) rmdirSync(outDir); // empty: the caller checked
+    crash('before-rename');
+    renameSync(staging, outDir);
+    fsyncDir(parent);
+    crash('renamed');
+    return result;
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -248,7 +248,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       return withPin(r.pin, (pin) => withSession(token(r.token), pin, async (s) => {
         const wrapped = await wrapKey(s, { label: r.keyLabel }, kek, target.construction, hash);
         const keyUri = formatPkcs11Uri({ token: s.token.label, serial: s.token.info.serial, object: r.keyLabel, type: 'secret-key' });
-        const record = writeExport({ target, hash, kek, kekId: r.kekId, importToken: importToken ?? undefined, keyUri, outDir, force: false }, wrapped);
+        const record = await writeExport({ target, hash, kek, kekId: r.kekId, importToken: importToken ?? undefined, keyUri, outDir, force: false }, wrapped);
         return { dir: outDir, target: target.name, kcv: record.kcv, wrap: record.wrap, wrappingKeySha256: record.wrappingKeySha256, files: record.files, warnings };
       }));
     },

@@ -169,7 +169,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       try {
         checkKekForTarget(kek, target);
         const wrapped = await withSession(hsm, hsmPin, (s) => wrapKey(s, { label: 'master-v1' }, kek, target.construction, hash));
-        const record = writeExport({ target, hash, kek, keyUri: master.uri, outDir: dir, force: false,
+        const record = await writeExport({ target, hash, kek, keyUri: master.uri, outDir: dir, force: false,
           ...(target.cloud === 'azure' ? { kekId: 'https://demo-vault.vault.azure.net/keys/demo-kek/00000000000000000000000000000000' } : {}) }, wrapped);
         exports.push({ target: target.name, dir, wrap: record.wrap, kcv: record.kcv, refused: null });
         say(`  ${target.name.padEnd(34)} ${record.wrap.padEnd(6)} kcv ${record.kcv}  ${join(dir, target.file)}`);

@@ -11,14 +11,12 @@
  * that has other files, each file is replaced atomically and export.json is written last.
  */
 import { createHash } from 'node:crypto';
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { crashpoint } from '../crashpoint.js';
 import { join } from 'node:path';
 import { formatTime } from '../docs/fields.js';
 import { KeyceremonyError } from '../errors.js';
-import { writeFileAtomic } from '../files.js';
+import { buildFolderAtomically, writeFileAtomic } from '../files.js';
 import type { Kek } from './kek.js';
 import type { OaepHash, Target } from './targets.js';
 import type { Wrapped } from './wrap.js';
@@ -77,11 +75,6 @@ export function checkKekForTarget(kek: Kek, target: Target): void {
   }
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-}
-
 function isEmptyOrAbsent(dir: string): boolean {
   return !existsSync(dir) || readdirSync(dir).length === 0;
 }
@@ -115,31 +108,9 @@ function writeFiles(plan: ExportPlan, wrapped: Wrapped, dir: string, written: st
   return record;
 }
 
-export function writeExport(plan: ExportPlan, wrapped: Wrapped): ExportRecord {
-  const parent = dirname(plan.outDir);
-  const name = basename(plan.outDir);
+export async function writeExport(plan: ExportPlan, wrapped: Wrapped): Promise<ExportRecord> {
   if (isEmptyOrAbsent(plan.outDir)) {
-    // stale staging folders of an earlier interrupted export into this name
-    for (const f of existsSync(parent) ? readdirSync(parent) : []) {
-      if (f.startsWith(`.${name}.staging-`)) rmSync(join(parent, f), { recursive: true, force: true });
-    }
-    mkdirSync(parent, { recursive: true });
-    const staging = join(parent, `.${name}.staging-${randomBytes(6).toString('hex')}`);
-    mkdirSync(staging, { mode: 0o755 });
-    try {
-      const record = writeFiles(plan, wrapped, staging, []);
-      fsyncDir(staging);
-      crashpoint('export:staged');
-      if (existsSync(plan.outDir)) rmdirSync(plan.outDir); // empty: checked above
-      crashpoint('export:before-rename');
-      renameSync(staging, plan.outDir);
-      fsyncDir(parent);
-      crashpoint('export:renamed');
-      return record;
-    } catch (err) {
-      rmSync(staging, { recursive: true, force: true });
-      throw err;
-    }
+    return buildFolderAtomically(plan.outDir, (staging) => writeFiles(plan, wrapped, staging, []), (point) => crashpoint(`export:${point}`));
   }
   const written: string[] = [];
   try {

@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
 import { zero } from '../../bytes.js';
 import { formatTime } from '../../docs/fields.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
@@ -13,7 +13,7 @@ import { checkFreeSpace, mediumOf } from '../../export/media.js';
 import { findTarget } from '../../export/targets.js';
 import type { Target } from '../../export/targets.js';
 import { wrapKey } from '../../export/wrap.js';
-import { checkOutputDir, readInput, writeFileAtomic } from '../../files.js';
+import { buildFolderAtomically, checkOutputDir, readInput, writeFileAtomic } from '../../files.js';
 import { defaultSupersedes, SEED_INVENTORY } from '../../manifest/inventory.js';
 import { buildManifest, KEY_ID, PHASES, splitKeyId } from '../../manifest/manifest.js';
 import { withSession } from '../../pkcs11/session.js';
@@ -39,11 +39,6 @@ function filesUnder(root: string): string[] {
   };
   walk(root);
   return out;
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
 /**
@@ -87,12 +82,8 @@ export async function bundleCommand(argv: readonly string[], io: Io, warnings: W
   const now = atOption(values.at);
   const chain = trustedChain(values.custodians, rootDigestOption(values['root-digest']), now);
 
-  const parent = dirname(outDir);
-  mkdirSync(parent, { recursive: true });
-  const staging = join(parent, `.${basename(outDir)}.staging-${randomBytes(6).toString('hex')}`);
-  mkdirSync(staging);
   const kcvs = new Map<string, string>();
-  try {
+  const artifacts = await buildFolderAtomically(outDir, async (staging) => {
     for (const k of keys) {
       const { token, uri } = resolveTarget(io, warnings, k.arg, values.module);
       const keyUri = formatPkcs11Uri({ token: token.label, serial: token.info.serial, object: k.label, type: 'secret-key' });
@@ -103,7 +94,7 @@ export async function bundleCommand(argv: readonly string[], io: Io, warnings: W
             const hash = target.hash ?? ((values.hash as 'sha1' | 'sha256' | undefined) ?? 'sha256');
             const wrapped = await wrapKey(s, { label: uri.object, id: uri.id }, kek, target.construction, hash);
             kcvs.set(k.label, wrapped.kcv.value);
-            writeExport({ target, hash, kek, kekId: target.cloud === 'azure' ? values['kek-id'] : undefined, keyUri, outDir: join(staging, target.name, k.label), force: false, now }, wrapped);
+            await writeExport({ target, hash, kek, kekId: target.cloud === 'azure' ? values['kek-id'] : undefined, keyUri, outDir: join(staging, target.name, k.label), force: false, now }, wrapped);
           }
         });
       } finally {
@@ -113,23 +104,17 @@ export async function bundleCommand(argv: readonly string[], io: Io, warnings: W
     const files = filesUnder(staging);
     const sums = files.map((f) => `${createHash('sha256').update(readFileSync(join(staging, f))).digest('hex')}  ${f}\n`).join('');
     writeFileAtomic(join(staging, 'SHA256SUMS'), sums, false);
-    const artifacts = [...files, 'SHA256SUMS'].map((f) => {
+    const listed = [...files, 'SHA256SUMS'].map((f) => {
       const data = readFileSync(join(staging, f));
       return { path: f, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
     });
     const issued = formatTime(now);
-    const payload = buildManifest({ ceremony: values.ceremony as string, sequence: 1, previous: null, custodianSet: chain.newest.version, issued, expires: formatTime(now + 30 * DAY), actor: values.actor as string, artifacts,
+    const payload = buildManifest({ ceremony: values.ceremony as string, sequence: 1, previous: null, custodianSet: chain.newest.version, issued, expires: formatTime(now + 30 * DAY), actor: values.actor as string, artifacts: listed,
       keys: keys.map((k) => ({ name: k.entry.name, id: k.label, supersedes: defaultSupersedes(k.label), algorithm: k.entry.algorithm, phase, kcv: kcvs.get(k.label) ?? null, notBefore: issued })) });
     writeFileAtomic(join(staging, 'rotation.json'), serializeEnvelope({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }), false);
-    fsyncDir(staging);
-    if (existsSync(outDir)) rmdirSync(outDir);
-    renameSync(staging, outDir);
-    fsyncDir(parent);
-    if (values.json === true) io.stdout.write(`${JSON.stringify({ out: outDir, files: artifacts.length, manifest: join(outDir, 'rotation.json'), kcvs: Object.fromEntries(kcvs) })}\n`);
-    else io.stdout.write(`wrote ${artifacts.length} files and an unsigned rotation manifest to ${outDir}\n  custodians sign ${join(outDir, 'rotation.json')}; afterwards check the media with: keyceremony verify rotation.json --custodians … --artifacts ${outDir}\n`);
-    return 0;
-  } catch (err) {
-    rmSync(staging, { recursive: true, force: true });
-    throw err;
-  }
+    return listed;
+  });
+  if (values.json === true) io.stdout.write(`${JSON.stringify({ out: outDir, files: artifacts.length, manifest: join(outDir, 'rotation.json'), kcvs: Object.fromEntries(kcvs) })}\n`);
+  else io.stdout.write(`wrote ${artifacts.length} files and an unsigned rotation manifest to ${outDir}\n  custodians sign ${join(outDir, 'rotation.json')}; afterwards check the media with: keyceremony verify rotation.json --custodians … --artifacts ${outDir}\n`);
+  return 0;
 }

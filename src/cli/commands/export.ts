@@ -70,7 +70,7 @@ async function runExport(io: Io, warnings: Warnings, values: ExportValues, targe
   let record;
   try {
     const wrapped = await withSession(token, pin, (s) => wrapKey(s, { label: uri.object, id: uri.id }, kek, target.construction, hash));
-    record = writeExport({ target, hash, kek, kekId, importToken, keyUri, outDir, force: values.force === true }, wrapped);
+    record = await writeExport({ target, hash, kek, kekId, importToken, keyUri, outDir, force: values.force === true }, wrapped);
   } finally {
     zero(pin);
   }
