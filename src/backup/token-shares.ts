@@ -1,0 +1,48 @@
+/**
+ * A custodian's share on their own card (issue 6): a CKO_DATA object with CKA_PRIVATE (reading it
+ * needs the custodian's PIN), CKA_TOKEN, not modifiable, labelled `share:<backup key id>`, with
+ * CKA_APPLICATION naming keyceremony. Read back right after writing and compared with the
+ * commitment, so a card that stores it wrongly is caught at the ceremony, not at a restore.
+ */
+import { equalBytes } from '../bytes.js';
+import { KeyceremonyError } from '../errors.js';
+import { pkcs11js } from '../pkcs11/binding.js';
+import type { Handle } from '../pkcs11/binding.js';
+import { hsmError } from '../pkcs11/errors.js';
+import { assertLabelFree } from '../pkcs11/keys.js';
+import type { Session } from '../pkcs11/session.js';
+import { shareCommitment } from './shares.js';
+
+export const SHARE_APPLICATION = 'keyceremony backup share';
+
+export const shareLabel = (backupKey: string): string => `share:${backupKey}`;
+
+function find(s: Session, backupKey: string): Handle[] {
+  const B = pkcs11js();
+  return s.findObjects([{ type: B.CKA_CLASS, value: B.CKO_DATA }, { type: B.CKA_LABEL, value: shareLabel(backupKey) }], 2);
+}
+
+export function writeShare(s: Session, backupKey: string, bytes: Uint8Array, commitment: string): void {
+  const B = pkcs11js();
+  assertLabelFree(s, shareLabel(backupKey));
+  s.call('storing the share on the card', () => s.api.C_CreateObject(s.handle, [
+    { type: B.CKA_CLASS, value: B.CKO_DATA }, { type: B.CKA_TOKEN, value: true }, { type: B.CKA_PRIVATE, value: true }, { type: B.CKA_MODIFIABLE, value: false },
+    { type: B.CKA_LABEL, value: shareLabel(backupKey) }, { type: B.CKA_APPLICATION, value: SHARE_APPLICATION }, { type: B.CKA_VALUE, value: Buffer.from(bytes) },
+  ]));
+  const back = readShare(s, backupKey);
+  if (!equalBytes(back, bytes) || shareCommitment(back) !== commitment) {
+    throw new KeyceremonyError('SHARE_READBACK_MISMATCH', `the share stored on token "${s.token.label}" reads back differently`, 'do not use this card for custody; remove the object and use another card');
+  }
+}
+
+/** The share's bytes from the card (the session must be logged in with the custodian's PIN). */
+export function readShare(s: Session, backupKey: string): Uint8Array {
+  const B = pkcs11js();
+  const hits = find(s, backupKey);
+  if (hits.length !== 1) {
+    throw hsmError('HSM_OBJECT_NOT_FOUND', `token "${s.token.label}" holds ${hits.length === 0 ? 'no' : 'more than one'} share for ${backupKey}`, 'present the card that received this share');
+  }
+  const value = s.attribute(hits[0] as Handle, B.CKA_VALUE);
+  if (value === null) throw hsmError('HSM_ATTRIBUTE_SENSITIVE', `token "${s.token.label}" will not reveal the share`, 'log in with the custodian PIN');
+  return new Uint8Array(value);
+}
