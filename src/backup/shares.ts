@@ -74,7 +74,14 @@ export async function splitSecret(secret: Uint8Array, opts: { ceremony: string; 
   if (!Number.isSafeInteger(opts.threshold) || opts.threshold < 2 || opts.threshold > n || n > 255 || new Set(opts.custodians).size !== n) {
     throw new KeyceremonyError('SHARES_PARAMETERS_INVALID', `cannot split into ${opts.threshold} of ${n} shares`, 'choose 2 ≤ M ≤ N ≤ 255 distinct custodians', { exit: 2 });
   }
-  const raw = await split(secret, n, opts.threshold);
+  // the library accepts exactly Uint8Array (not a Buffer): split a plain copy, zeroed below
+  const plain = new Uint8Array(secret);
+  let raw: Uint8Array[];
+  try {
+    raw = await split(plain, n, opts.threshold);
+  } finally {
+    zero(plain);
+  }
   try {
     return opts.custodians.map((custodian, i) => {
       const bytes = encodeShare({ ceremony: opts.ceremony, backupKey: opts.backupKey, custodian, index: i + 1, threshold: opts.threshold, total: n, share: raw[i] as Uint8Array });

@@ -1,0 +1,85 @@
+/**
+ * A restoration drill (issue 6): the backup key rebuilt from M shares checked on entry, imported
+ * into the drill token as a session object (the host buffer zeroed at once), every blob unwrapped
+ * into the token, each KCV compared with the signed manifest's, each canary decrypted, and every
+ * drill object destroyed at the end. The result is the drill report of FORMATS.md §5, to be
+ * signed M-of-N like any document.
+ */
+import { zero } from '../bytes.js';
+import { formatTime } from '../docs/fields.js';
+import { SPECS } from '../docs/types.js';
+import { parseDrillReport } from '../manifest/drill.js';
+import type { Handle } from '../pkcs11/binding.js';
+import { keyCheckValue } from '../pkcs11/keys.js';
+import type { Session } from '../pkcs11/session.js';
+import { blobMismatch, restoreBlob } from './blob.js';
+import type { BackupBlob } from './blob.js';
+import { importAesKey } from './custody.js';
+import type { ShareCollector } from './shares.js';
+
+export interface DrillOutcome {
+  readonly backupKcv: string;
+  readonly backupKcvMatches: boolean;
+  readonly restored: readonly { readonly id: string; readonly kcv: string; readonly kcvMatches: boolean; readonly canary: boolean }[];
+  readonly pass: boolean;
+  /** Why it failed, one code per cause: DRILL_BACKUP_KCV_MISMATCH, DRILL_BLOB_CORRUPTED, DRILL_KCV_MISMATCH, DRILL_CANARY_FAILED. */
+  readonly failures: readonly string[];
+}
+
+export async function runDrill(s: Session, collector: ShareCollector, backupKeyId: string, backupKcv: string, blobs: readonly BackupBlob[], manifestKcvs: ReadonlyMap<string, string>): Promise<DrillOutcome> {
+  for (const b of blobs) {
+    const foreign = blobMismatch(b, backupKeyId);
+    if (foreign !== null) throw foreign;
+  }
+  const secret = await collector.combine();
+  collector.dispose();
+  const handles: Handle[] = [];
+  try {
+    let backup: Handle;
+    try {
+      backup = importAesKey(s, secret, { label: `drill ${backupKeyId} (session)`, token: false, encrypt: true });
+    } finally {
+      zero(secret); // the backup key exists in host memory only between combination and import
+    }
+    handles.push(backup);
+    const kcv = (await keyCheckValue(s, backup)).value;
+    const restored = [];
+    const failures = new Set<string>();
+    const backupKcvMatches = kcv === backupKcv;
+    if (!backupKcvMatches) failures.add('DRILL_BACKUP_KCV_MISMATCH');
+    for (const b of blobs) {
+      const expected = manifestKcvs.get(b.keyId) ?? '';
+      let r;
+      try {
+        r = await restoreBlob(s, backup, b, expected);
+        handles.push(r.handle);
+      } catch {
+        failures.add('DRILL_BLOB_CORRUPTED'); // a blob that does not unwrap restores nothing
+        r = { kcv: '000000', kcvMatches: false, canary: false };
+      }
+      if (!r.kcvMatches && r.kcv !== '000000') failures.add('DRILL_KCV_MISMATCH');
+      if (!r.canary && r.kcv !== '000000') failures.add('DRILL_CANARY_FAILED');
+      restored.push({ id: b.keyId, kcv: r.kcv, kcvMatches: r.kcvMatches, canary: r.canary });
+    }
+    if (blobs.length === 0) failures.add('DRILL_NOTHING_TO_RESTORE');
+    return { backupKcv: kcv, backupKcvMatches, restored, pass: failures.size === 0, failures: [...failures] };
+  } finally {
+    for (const h of handles) {
+      try { s.api.C_DestroyObject(s.handle, h); } catch { /* session objects die with the session anyway */ }
+    }
+  }
+}
+
+/** The FORMATS.md §5 payload; parsed back at once so nothing invalid is ever signed. */
+export function buildDrillReport(o: { drill: string; custodianSet: number; started: number; finished: number; backupKey: string; outcome: DrillOutcome; sharesPresented: readonly string[]; threshold: number }): Uint8Array {
+  const payload = {
+    spec: SPECS.drill, drill: o.drill, custodianSet: o.custodianSet, started: formatTime(o.started), finished: formatTime(o.finished),
+    backupKey: { id: o.backupKey, kcv: o.outcome.backupKcv }, sharesPresented: o.sharesPresented, threshold: o.threshold,
+    // a key whose canary did not decrypt is not restored, whatever its KCV says
+    restored: o.outcome.restored.map((r) => ({ id: r.id, kcv: r.kcv, kcvMatches: r.kcvMatches && r.canary })),
+    result: o.outcome.pass ? 'pass' : 'fail',
+  };
+  const bytes = new TextEncoder().encode(`${JSON.stringify(payload, null, 2)}\n`);
+  parseDrillReport(bytes);
+  return bytes;
+}
