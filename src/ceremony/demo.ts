@@ -6,6 +6,12 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { encodeBlob, makeBackupBlob, parseBlob } from '../backup/blob.js';
+import { checkCustody, createBackupCustody } from '../backup/custody.js';
+import { buildDrillReport, runDrill } from '../backup/drill.js';
+import { ShareCollector } from '../backup/shares.js';
+import type { SplitShare } from '../backup/shares.js';
+import { readShare, writeShare } from '../backup/token-shares.js';
 import { zero } from '../bytes.js';
 import { buildCustodianSet, parseCustodianSet, payloadDigest } from '../custodians/set.js';
 import { formatTime } from '../docs/fields.js';
@@ -24,6 +30,7 @@ import { SEED_INVENTORY } from '../manifest/inventory.js';
 import { buildManifest } from '../manifest/manifest.js';
 import { formatKcv, generateAesKey, generateEd25519, signEd25519 } from '../pkcs11/keys.js';
 import { tokenSigner } from '../pkcs11/signer.js';
+import { formatPkcs11Uri } from '../pkcs11/uri.js';
 import type { Token } from '../pkcs11/tokens.js';
 import { verifyDocument } from '../verify/verify.js';
 import { detectSoftHsm2, Pkcs11Module } from '../pkcs11/module.js';
@@ -55,10 +62,12 @@ export interface DemoResult {
   readonly custodians: readonly DemoCustodian[];
   readonly custodianSet: { readonly file: string; readonly digest: string; readonly threshold: number };
   readonly manifest: { readonly file: string; readonly digest: string; readonly signers: readonly string[]; readonly valid: boolean };
+  readonly drill: { readonly file: string; readonly pass: boolean; readonly signers: readonly string[] };
   readonly exports: readonly { readonly target: string; readonly dir: string | null; readonly wrap: string | null; readonly kcv: string | null; readonly refused: string | null }[];
 }
 
 export const DEMO_CUSTODIANS = ['alice', 'bob', 'carol'] as const;
+const DEMO_BACKUP_CEREMONY = 'demo-backup-custody';
 
 /** Writes the SoftHSM2 configuration that keeps the demo's tokens under `dir`. */
 export function writeSoftHsmConfig(dir: string): string {
@@ -99,13 +108,24 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     });
     say(`  tokens: ${[hsm, ...cards.map((c) => c.token)].map((t) => `"${t.label}" (serial ${t.info.serial})`).join(', ')}`);
 
-    say('Step 2: generate the master key (AES-256, for AES-256-GCM) and a separate backup key in the HSM');
-    const { master, backup } = await withSession(hsm, hsmPin, async (s) => ({
-      master: await generateAesKey(s, { label: 'master-v1', role: 'master', extractable: true }),
-      backup: await generateAesKey(s, { label: 'backup-v1', role: 'backup' }),
-    }));
+    say('Step 2: generate the master key (AES-256, for AES-256-GCM) in the HSM, and a separate backup key held 2-of-3 by the custodians');
+    const { master, custody, blobText } = await withSession(hsm, hsmPin, async (s) => {
+      const m = await generateAesKey(s, { label: 'master-v1', role: 'master', extractable: true });
+      // the backup key is drawn from the HSM's RNG, split, imported into the HSM (wrap/unwrap only) and zeroed in host memory
+      const c = await createBackupCustody(s, { backupKey: 'backup-v1', ceremony: DEMO_BACKUP_CEREMONY, custodians: cards.map((x) => x.id), threshold: 2 });
+      await checkCustody(s, c, DEMO_BACKUP_CEREMONY, 2);
+      return { master: m, custody: c, blobText: encodeBlob(await makeBackupBlob(s, 'master-v1', 'backup-v1')) };
+    });
+    for (const [i, card] of cards.entries()) {
+      await withSession(card.token, card.pin, async (s) => writeShare(s, 'backup-v1', (custody.shares[i] as SplitShare).bytes, (custody.shares[i] as SplitShare).commitment));
+    }
+    mkdirSync(join(opts.dir, 'backup'), { recursive: true });
+    const blobFile = join(opts.dir, 'backup', 'master-v1.blob.json');
+    writeFileAtomic(blobFile, blobText, false);
+    const backup = { uri: formatPkcs11Uri({ token: hsm.label, serial: hsm.info.serial, object: 'backup-v1', type: 'secret-key' }), kcv: { method: 'ecb' as const, value: custody.kcv } };
     say(`  master-v1  kcv ${formatKcv(master.kcv)}  ${master.uri}`);
-    say(`  backup-v1  kcv ${formatKcv(backup.kcv)}  ${backup.uri}`);
+    say(`  backup-v1  kcv ${formatKcv(backup.kcv)}  split 2-of-3: one share on each custodian card, read back and checked; 2 shares recombine to this KCV`);
+    say(`  master-v1 wrapped under backup-v1, with its canary: ${blobFile}`);
 
     say('Step 3: each custodian generates an Ed25519 signing key on their own card and proves it signs');
     const custodians: DemoCustodian[] = [];
@@ -179,7 +199,31 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         say(`  ${target.name.padEnd(34)} refused: SoftHSM2 has no OAEP with SHA-256, and the key is never taken out in clear`);
       }
     }
-    say('Demo complete: every key was generated inside its token; no key material left a token in clear.');
+    say('Step 8: a restoration drill on a fresh token: alice and carol present their shares; the master key is restored and proven');
+    const drillPin = pin();
+    const drillToken = initSimulationToken(mod, 'Drill token', pin(), drillPin);
+    const started = Date.now();
+    const collector = new ShareCollector({ ceremony: DEMO_BACKUP_CEREMONY, backupKey: 'backup-v1', threshold: 2, total: cards.length, commitments: new Map(custody.shares.map((x) => [x.custodian, x.commitment])) });
+    const presenters = [cards[0], cards[2]] as { id: string; pin: Buffer; token: Token }[];
+    for (const card of presenters) {
+      const share = await withSession(card.token, card.pin, async (s) => readShare(s, 'backup-v1'));
+      collector.present(share);
+      share.fill(0);
+      say(`  ${card.id} presented a share: checked against its commitment`);
+    }
+    const outcome = await withSession(drillToken, drillPin, (s) => runDrill(s, collector, 'backup-v1', custody.kcv, [parseBlob(new TextEncoder().encode(blobText))], new Map([['master-v1', master.kcv.value]])));
+    const reportPayload = buildDrillReport({ drill: `demo-drill-${formatTime(now).slice(0, 10)}`, custodianSet: 1, started: Math.floor(started / 1000) * 1000, finished: Math.floor(Date.now() / 1000) * 1000,
+      backupKey: 'backup-v1', outcome, sharesPresented: presenters.map((c) => c.id), threshold: 2 });
+    let reportEnv: Envelope = { payloadType: PAYLOAD_TYPES.drill, payload: reportPayload, signatures: [] };
+    for (const card of presenters) reportEnv = await signOn(reportEnv, card);
+    const drillFile = join(opts.dir, 'drill.json');
+    const drillText = serializeEnvelope(reportEnv);
+    writeFileAtomic(drillFile, drillText, false);
+    const drillCheck = verifyDocument(new TextEncoder().encode(drillText), [new TextEncoder().encode(serializeEnvelope(setEnv))], { at: Math.floor(Date.now() / 1000) * 1000 + 1000, rootDigest: set.digest });
+    if (!outcome.pass || !drillCheck.valid) throw new KeyceremonyError('DEMO_DRILL_FAILED', `the demo drill did not pass: ${[...outcome.failures, ...drillCheck.reasons].join('; ')}`, 'this is a bug: report it');
+    say(`  restored master-v1 kcv ${outcome.restored[0]?.kcv ?? ''} (matches the manifest), canary decrypted; drill objects destroyed`);
+    say(`  ${drillFile}: drill report, signed by ${drillCheck.signers.join(' and ')}`);
+    say('Demo complete: every key was generated inside its token; no key material left a token in clear, except the backup key between its split and its import, as custody requires.');
     return {
       dir: opts.dir,
       module: modulePath,
@@ -189,6 +233,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       custodianSet: { file: setFile, digest: set.digest, threshold: set.threshold },
       manifest: { file: manifestFile, digest: payloadDigest(manifestPayload), signers: result.signers, valid: result.valid },
       exports,
+      drill: { file: drillFile, pass: outcome.pass, signers: drillCheck.signers },
     };
   } finally {
     zero(...secrets);

@@ -162,7 +162,11 @@ describe('keyceremony demo', () => {
       expect(r.stdout).toMatch(/master-v1 {2}kcv/);
       expect(r.stdout).toMatch(/backup-v1 {2}kcv/);
       expect(readdirSync(userTokens, { recursive: true }).sort()).toEqual(before);
-      expect(readdirSync(out).sort()).toEqual(['custodians.v1.json', 'export', 'kms-test-keys', 'rotation.1.json', 'softhsm']);
+      expect(readdirSync(out).sort()).toEqual(['backup', 'custodians.v1.json', 'drill.json', 'export', 'kms-test-keys', 'rotation.1.json', 'softhsm']);
+      // issue 6: the drill report the demo leaves verifies against the custodian set
+      const drill = runCli(['verify', join(out, 'drill.json'), '--custodians', join(out, 'custodians.v1.json'), '--json'], userEnv);
+      expect(drill.status).toBe(0);
+      expect(JSON.parse(drill.stdout)).toMatchObject({ valid: true, type: 'drill', signers: ['alice', 'carol'] });
       expect(readdirSync(join(out, 'export'))).toHaveLength(9);
       // a non-empty --dir is refused
       const again = runCli(['demo', '--dir', out], userEnv);
@@ -181,6 +185,7 @@ describe('keyceremony demo', () => {
     expect(out.master.kcv).toMatch(/^ecb:[0-9a-f]{6}$/);
     // every CLI.md target: exported with the master key's KCV, or (direct SHA-256 OAEP on SoftHSM2) refused
     expect(out.exports).toHaveLength(12);
+    expect((out as unknown as { drill: { pass: boolean } }).drill.pass).toBe(true);
     const refused = out.exports.filter((e) => e.refused !== null).map((e) => e.target).sort();
     expect(refused).toEqual(['aws-rsaes-oaep-sha256', 'gcp-rsa-oaep-3072-sha256', 'gcp-rsa-oaep-4096-sha256']);
     for (const e of out.exports.filter((x) => x.refused === null)) expect([e.target, e.kcv]).toEqual([e.target, out.master.kcv.slice(4)]);
