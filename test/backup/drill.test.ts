@@ -77,6 +77,22 @@ describe('drills', () => {
     badCanary[0] = badCanary[0]! ^ 1;
     expect(await run({ ...blob, canary: { ...blob.canary, ciphertext: badCanary } }, new Map([['master-v7', masterKcv]]))).toMatchObject({ pass: false, failures: ['DRILL_CANARY_FAILED'] });
   });
+  test('the rebuilt backup key exists in host memory only until its import: the buffer is zeroed afterwards', async () => {
+    // the same collector, observed: keep a reference to the buffer combine() hands to the drill
+    let seen: Uint8Array | undefined;
+    class Observed extends ShareCollector {
+      override async combine(): Promise<Uint8Array> {
+        seen = await super.combine();
+        return seen;
+      }
+    }
+    const c = new Observed({ ceremony: 'q4-backup', backupKey: 'backup-v2', threshold: 2, total: 3, commitments: new Map(custody.shares.map((x) => [x.custodian, x.commitment])) });
+    await present(c, [cards[0]!, cards[1]!]);
+    const outcome = await session(DRILL, (s) => runDrill(s, c, 'backup-v2', custody.kcv, [blob], new Map([['master-v7', masterKcv]])));
+    expect(outcome.pass).toBe(true);
+    expect(seen).toHaveLength(32);
+    expect([...seen!].every((b) => b === 0)).toBe(true);
+  });
   test('refused before combining: M-1 shares, one share twice, a wrong PIN', async () => {
     const c = collectorFor();
     await present(c, [cards[2]!]);
