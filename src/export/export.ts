@@ -18,6 +18,7 @@ import { formatTime } from '../docs/fields.js';
 import { KeyceremonyError } from '../errors.js';
 import { buildFolderAtomically, writeFileAtomic } from '../files.js';
 import type { Kek } from './kek.js';
+import type { Artifact } from '../manifest/manifest.js';
 import type { OaepHash, Target } from './targets.js';
 import type { Wrapped } from './wrap.js';
 
@@ -49,7 +50,8 @@ export interface ExportPlan {
   readonly now?: number;
 }
 
-export interface ExportedFile { readonly path: string; readonly sha256: string; readonly bytes: number }
+/** A file an export wrote: the same shape as a manifest artifact, which bundles list it as. */
+export type ExportedFile = Artifact;
 
 export interface ExportRecord {
   readonly target: string;
