@@ -56,6 +56,8 @@ export class Fields {
   /** An object with exactly these members: unknown ones and missing ones are problems. */
   object(v: JsonValue | undefined, path: string, members: readonly string[]): JsonObject | undefined {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return this.add('DOCUMENT_WRONG_TYPE', path, 'expected an object');
+    // Fast path: as many own members as expected and every expected one present means no other.
+    if (Object.keys(v).length === members.length && members.every((k) => Object.hasOwn(v, k))) return v;
     let ok = true;
     for (const k of Object.keys(v)) {
       if (!members.includes(k)) { this.add('DOCUMENT_UNKNOWN_MEMBER', `${path}.${k}`, 'member not allowed here (documents are closed)'); ok = false; }

@@ -30,10 +30,29 @@ export interface Envelope {
 
 /** PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body (DSSE v1 §Signature definition). */
 export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
-  const type = Buffer.from(payloadType, 'utf8');
-  const body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  const out = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `, 'latin1'), type, Buffer.from(` ${body.length} `, 'latin1'), body]);
-  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+  const { out, headLength } = paeFrame(payloadType, payload.length);
+  out.set(payload, headLength);
+  return out;
+}
+
+/** A buffer for PAE(type, body of bodyLength bytes) with its header written; the body goes at headLength. */
+function paeFrame(payloadType: string, bodyLength: number): { out: Uint8Array; headLength: number } {
+  const typeLength = Buffer.byteLength(payloadType, 'utf8');
+  const head = `DSSEv1 ${typeLength} ${payloadType} ${bodyLength} `;
+  const headLength = head.length - payloadType.length + typeLength;
+  const buf = Buffer.allocUnsafe(headLength + bodyLength);
+  buf.write(head, 0, 'utf8');
+  return { out: new Uint8Array(buf.buffer, buf.byteOffset, buf.length), headLength };
+}
+
+/**
+ * PAE of a parsed envelope: parseEnvelope decodes the payload straight behind its PAE header,
+ * so verifying needs no second copy of the payload. Envelopes built in code get theirs computed.
+ */
+const signedBytes = new WeakMap<Envelope, Uint8Array>();
+
+export function signedBytesOf(env: Envelope): Uint8Array {
+  return signedBytes.get(env) ?? pae(env.payloadType, env.payload);
 }
 
 const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -47,6 +66,14 @@ const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
  * the length check at the end catches them; the URL-safe "-" and "_" it decodes are refused first.
  */
 export function decodeBase64Strict(s: string): Uint8Array | null {
+  const n = base64Length(s);
+  if (n === null) return null;
+  const out = Buffer.allocUnsafe(n);
+  return decodeBase64Into(s, out, 0, n) ? new Uint8Array(out.buffer, out.byteOffset, n) : null;
+}
+
+/** The decoded length of a canonical base64 string, or null when its form is already wrong. */
+function base64Length(s: string): number | null {
   if (s.length % 4 !== 0 || s.indexOf('-') >= 0 || s.indexOf('_') >= 0) return null;
   const eq = s.indexOf('=');
   const pad = eq < 0 ? 0 : s.length - eq;
@@ -55,9 +82,15 @@ export function decodeBase64Strict(s: string): Uint8Array | null {
     const last = B64_ALPHABET.indexOf(s[eq - 1] as string);
     if ((last & (pad === 2 ? 0x0f : 0x03)) !== 0) return null;
   }
-  const bytes = Buffer.from(s, 'base64');
-  if (bytes.length !== (s.length / 4) * 3 - pad) return null;
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  return (s.length / 4) * 3 - pad;
+}
+
+/**
+ * Decodes s (checked by base64Length to decode to n bytes) into out at offset. A skipped
+ * character makes the decoder write fewer than n bytes, so the count catches it.
+ */
+function decodeBase64Into(s: string, out: Buffer, offset: number, n: number): boolean {
+  return out.write(s, offset, n, 'base64') === n;
 }
 
 export function encodeBase64(bytes: Uint8Array): string {
@@ -89,13 +122,24 @@ export function parseEnvelope(bytes: Uint8Array): Envelope {
   const o = f.object(json, '$', ['payloadType', 'payload', 'signatures']);
   let payloadType: string | undefined;
   let payload: Uint8Array | undefined;
+  let signed: Uint8Array | undefined;
   const signatures: Signature[] = [];
   if (o !== undefined) {
     payloadType = f.string(o.payloadType, 'payloadType', { max: 256 });
     const p64 = f.string(o.payload, 'payload');
     if (p64 !== undefined) {
       if (p64.length > Math.ceil(MAX_PAYLOAD_BYTES / 3) * 4) f.add('DOCUMENT_TOO_LARGE', 'payload', `the payload is over ${MAX_PAYLOAD_BYTES} bytes`);
-      else payload = decodeBase64Strict(p64) ?? f.add('DOCUMENT_BAD_BASE64', 'payload', 'not standard base64 with padding (RFC 4648 §4)');
+      else {
+        const n = base64Length(p64);
+        if (n !== null && payloadType !== undefined) {
+          const { out, headLength } = paeFrame(payloadType, n);
+          const buf = Buffer.from(out.buffer, out.byteOffset, out.length);
+          if (decodeBase64Into(p64, buf, headLength, n)) { signed = out; payload = out.subarray(headLength); }
+        } else if (n !== null) {
+          payload = decodeBase64Strict(p64) ?? undefined;
+        }
+        if (payload === undefined) f.add('DOCUMENT_BAD_BASE64', 'payload', 'not standard base64 with padding (RFC 4648 §4)');
+      }
     }
     const sigs = f.array(o.signatures, 'signatures', { max: MAX_SIGNATURES });
     sigs?.forEach((s, i) => {
@@ -116,7 +160,9 @@ export function parseEnvelope(bytes: Uint8Array): Envelope {
     });
   }
   if (f.problems.length > 0 || payloadType === undefined || payload === undefined) throw new DocumentError(f.problems, 'the envelope');
-  return Object.freeze({ payloadType, payload, signatures: Object.freeze(signatures) });
+  const env: Envelope = Object.freeze({ payloadType, payload, signatures: Object.freeze(signatures) });
+  if (signed !== undefined) signedBytes.set(env, signed);
+  return env;
 }
 
 export function serializeEnvelope(env: Envelope): string {

@@ -202,13 +202,13 @@ function colons(s: string): number {
   return n;
 }
 
-interface Tally { members: number; colonsInStrings: number }
+interface Tally { members: number; colonsInStrings: number; checkSurrogates: boolean }
 
 /** Counts members and colons inside strings, and checks what JSON.parse tolerates; false means "use the careful parser". */
 function acceptable(v: unknown, depth: number, t: Tally): boolean {
   if (typeof v === 'string') {
-    t.colonsInStrings += colons(v);
-    return v.isWellFormed();
+    if (v.indexOf(':') >= 0) t.colonsInStrings += colons(v);
+    return !t.checkSurrogates || v.isWellFormed();
   }
   if (typeof v === 'number') return Number.isFinite(v);
   if (v === null || typeof v !== 'object') return true;
@@ -219,8 +219,8 @@ function acceptable(v: unknown, depth: number, t: Tally): boolean {
   }
   for (const k in v) {
     t.members++;
-    t.colonsInStrings += colons(k);
-    if (!k.isWellFormed() || !acceptable((v as Record<string, unknown>)[k], depth + 1, t)) return false;
+    if (k.indexOf(':') >= 0) t.colonsInStrings += colons(k);
+    if ((t.checkSurrogates && !k.isWellFormed()) || !acceptable((v as Record<string, unknown>)[k], depth + 1, t)) return false;
   }
   return true;
 }
@@ -228,11 +228,13 @@ function acceptable(v: unknown, depth: number, t: Tally): boolean {
 /**
  * Fast path: the native JSON.parse builds the value (RFC 8259 is exactly its grammar), then the
  * three things it tolerates are checked. Lone surrogates, depth and non-finite numbers on the
- * value itself. Duplicate members by counting: outside strings, each member of the text brings
- * exactly one ":", so the text's members are its colons minus the colons inside its strings,
- * which the decoded strings carry one for one unless a colon was escaped (\u003a: then the
- * careful parser decides). Fewer keys kept than members written means a duplicate was dropped.
- * Any doubt, and every syntax error, goes to the careful parser, which decides and reports the path.
+ * value itself; a well-formed text without any \u escape cannot decode to a lone surrogate, so
+ * then the strings need no check of their own. Duplicate members by counting: outside strings,
+ * each member of the text brings exactly one ":", so the text's members are its colons minus
+ * the colons inside its strings, which the decoded strings carry one for one unless a colon was
+ * escaped (\u003a: then the careful parser decides). Fewer keys kept than members written means
+ * a duplicate was dropped. Any doubt, and every syntax error, goes to the careful parser, which
+ * decides and reports the path.
  */
 export function parseStrictJson(text: string, maxLength = Number.MAX_SAFE_INTEGER): JsonValue {
   if (text.length > maxLength) throw new JsonError('size', `the document is longer than ${maxLength} characters`, '$', 0);
@@ -242,8 +244,9 @@ export function parseStrictJson(text: string, maxLength = Number.MAX_SAFE_INTEGE
   } catch {
     return new Parser(text).document();
   }
-  const t: Tally = { members: 0, colonsInStrings: 0 };
-  if (acceptable(value, 0, t) && !/\\u003a/i.test(text) && colons(text) - t.colonsInStrings === t.members) return value as JsonValue;
+  const escapes = text.indexOf('\\u') >= 0;
+  const t: Tally = { members: 0, colonsInStrings: 0, checkSurrogates: escapes || !text.isWellFormed() };
+  if (acceptable(value, 0, t) && !(escapes && /\\u003a/i.test(text)) && colons(text) - t.colonsInStrings === t.members) return value as JsonValue;
   return new Parser(text).document();
 }
 

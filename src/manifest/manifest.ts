@@ -53,10 +53,29 @@ export interface Manifest {
 
 /** `webhook-v4` → { prefix: 'webhook', version: 4 }. */
 export function splitKeyId(id: string): { prefix: string; version: number } | null {
+  const at = versionAt(id);
+  return at < 0 ? null : { prefix: id.slice(0, at), version: Number(id.slice(at + 2)) };
+}
+
+/** Index of the "-v" before the version digits ([1-9][0-9]{0,14}, to the end), or -1. */
+function versionAt(id: string): number {
   const at = id.lastIndexOf('-v');
-  const digits = id.slice(at + 2);
-  if (at <= 0 || !/^[1-9][0-9]*$/.test(digits)) return null;
-  return { prefix: id.slice(0, at), version: Number(digits) };
+  // at most 15 digits, so that the version is an exact integer (Number() rounds beyond 2^53)
+  if (at <= 0 || at + 2 >= id.length || id.length - at - 2 > 15) return -1;
+  const first = id.charCodeAt(at + 2);
+  if (first < 0x31 || first > 0x39) return -1;
+  for (let i = at + 3; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+  }
+  return at;
+}
+
+/** True when `older` is the version directly before `id` of the same key (`webhook-v3` before `webhook-v4`). */
+function directlyPrecedes(older: string, id: string): boolean {
+  const a = versionAt(id);
+  const b = versionAt(older);
+  return a >= 0 && b === a && id.startsWith(older.slice(0, b)) && Number(older.slice(b + 2)) === Number(id.slice(a + 2)) - 1;
 }
 
 /** Forward slashes, no `..` or `.` segment, no leading `/`, no empty segment, no backslash or control characters. */
@@ -72,23 +91,69 @@ export function artifactPathProblem(p: string): string | null {
   return null;
 }
 
-function readKey(f: Fields, v: JsonObject[string] | undefined, path: string): ManifestKey | undefined {
-  const o = f.object(v, path, ['name', 'id', 'supersedes', 'algorithm', 'phase', 'kcv', 'notBefore']);
+const NAME_RULE = { pattern: KEY_NAME, what: 'an environment-variable name (MASTER_KEY)' };
+const ID_RULE = { pattern: KEY_ID, max: 128, what: 'a versioned key id (webhook-v4)' };
+const SUPERSEDES_RULE = { pattern: KEY_ID, max: 128, what: 'a versioned key id or null' };
+const KCV_RULE = { pattern: KCV, what: '6 lowercase hex digits or null' };
+
+const KEY_MEMBERS = ['name', 'id', 'supersedes', 'algorithm', 'phase', 'kcv', 'notBefore'] as const;
+type KeyPaths = { readonly $: string } & { readonly [m in (typeof KEY_MEMBERS)[number]]: string };
+/** The paths of keys[i] and its members, built once per index instead of once per document. */
+const keyPathCache: KeyPaths[] = [];
+
+function keyPaths(i: number): KeyPaths {
+  let p = keyPathCache[i];
+  if (p === undefined) {
+    const base = `keys[${i}]`;
+    p = Object.freeze(Object.fromEntries([['$', base], ...KEY_MEMBERS.map((m) => [m, `${base}.${m}`])])) as KeyPaths;
+    keyPathCache[i] = p;
+  }
+  return p;
+}
+
+/**
+ * The common case, accepted without building any problem: a key entry for which every check of
+ * readKey passes (the same predicates, joined by "and"). Anything else returns undefined and goes
+ * through readKey, which reports every problem by path; a property test holds the two together.
+ */
+export function acceptKey(v: JsonObject[string] | undefined): ManifestKey | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const o = v as JsonObject;
+  if (Object.keys(o).length !== KEY_MEMBERS.length) return undefined;
+  const { name, id, supersedes, algorithm, phase, kcv, notBefore } = o;
+  if (typeof name !== 'string' || !KEY_NAME.test(name)) return undefined;
+  if (typeof id !== 'string' || id.length > 128 || !KEY_ID.test(id)) return undefined;
+  if (supersedes !== null && (typeof supersedes !== 'string' || supersedes.length > 128 || !KEY_ID.test(supersedes) || !directlyPrecedes(supersedes, id))) return undefined;
+  if (typeof algorithm !== 'string' || !(ALGORITHMS as readonly string[]).includes(algorithm)) return undefined;
+  if (typeof phase !== 'string' || !(PHASES as readonly string[]).includes(phase)) return undefined;
+  if (kcv !== null && (typeof kcv !== 'string' || !KCV.test(kcv))) return undefined;
+  if (typeof notBefore !== 'string') return undefined;
+  const t = parseTime(notBefore);
+  if (t === null || !Object.hasOwn(o, 'name') || !Object.hasOwn(o, 'id') || !Object.hasOwn(o, 'supersedes') || !Object.hasOwn(o, 'algorithm')
+    || !Object.hasOwn(o, 'phase') || !Object.hasOwn(o, 'kcv') || !Object.hasOwn(o, 'notBefore')) return undefined;
+  return Object.freeze({ name, id, supersedes, algorithm: algorithm as Algorithm, phase: phase as Phase, kcv, notBefore: t });
+}
+
+function readKey(f: Fields, v: JsonObject[string] | undefined, i: number): ManifestKey | undefined {
+  return acceptKey(v) ?? readKeyReporting(f, v, i);
+}
+
+/** keys[i] read with every problem recorded in f by path. */
+export function readKeyReporting(f: Fields, v: JsonObject[string] | undefined, i: number): ManifestKey | undefined {
+  const path = keyPaths(i);
+  const o = f.object(v, path.$, KEY_MEMBERS);
   if (o === undefined) return undefined;
-  const name = f.string(o.name, `${path}.name`, { pattern: KEY_NAME, what: 'an environment-variable name (MASTER_KEY)' });
-  const id = f.string(o.id, `${path}.id`, { pattern: KEY_ID, max: 128, what: 'a versioned key id (webhook-v4)' });
-  const supersedes = f.nullableString(o.supersedes, `${path}.supersedes`, { pattern: KEY_ID, max: 128, what: 'a versioned key id or null' });
-  const algorithm = f.oneOf(o.algorithm, `${path}.algorithm`, ALGORITHMS);
-  const phase = f.oneOf(o.phase, `${path}.phase`, PHASES);
-  const kcv = f.nullableString(o.kcv, `${path}.kcv`, { pattern: KCV, what: '6 lowercase hex digits or null' });
-  const notBefore = f.time(o.notBefore, `${path}.notBefore`);
-  if (id !== undefined && supersedes !== undefined && supersedes !== null) {
+  const name = f.string(o.name, path.name, NAME_RULE);
+  const id = f.string(o.id, path.id, ID_RULE);
+  const supersedes = f.nullableString(o.supersedes, path.supersedes, SUPERSEDES_RULE);
+  const algorithm = f.oneOf(o.algorithm, path.algorithm, ALGORITHMS);
+  const phase = f.oneOf(o.phase, path.phase, PHASES);
+  const kcv = f.nullableString(o.kcv, path.kcv, KCV_RULE);
+  const notBefore = f.time(o.notBefore, path.notBefore);
+  if (id !== undefined && supersedes !== undefined && supersedes !== null && !directlyPrecedes(supersedes, id)) {
     const a = splitKeyId(id);
-    const b = splitKeyId(supersedes);
-    if (a === null || b === null || a.prefix !== b.prefix || b.version !== a.version - 1) {
-      f.add('MANIFEST_SUPERSEDES_INVALID', `${path}.supersedes`, `${id} can only supersede ${a === null || a.version < 2 ? 'nothing (null)' : `${a.prefix}-v${a.version - 1}`}`);
-      return undefined;
-    }
+    f.add('MANIFEST_SUPERSEDES_INVALID', path.supersedes, `${id} can only supersede ${a === null || a.version < 2 ? 'nothing (null)' : `${a.prefix}-v${a.version - 1}`}`);
+    return undefined;
   }
   if (name === undefined || id === undefined || supersedes === undefined || algorithm === undefined || phase === undefined || kcv === undefined || notBefore === undefined) return undefined;
   return Object.freeze({ name, id, supersedes, algorithm, phase, kcv, notBefore });
@@ -117,7 +182,7 @@ export function parseManifest(payload: Uint8Array): Manifest {
   const keys: ManifestKey[] = [];
   const seen = new Set<string>();
   keyList?.forEach((k, i) => {
-    const key = readKey(f, k, `keys[${i}]`);
+    const key = readKey(f, k, i);
     if (key === undefined) return;
     if (seen.has(key.id)) f.add('MANIFEST_KEY_DUPLICATE', `keys[${i}].id`, `key id ${key.id} appears twice`);
     seen.add(key.id);

@@ -6,7 +6,7 @@ import { parseCustodianSet } from '../custodians/set.js';
 import type { CustodianSet } from '../custodians/set.js';
 import { DocumentError, problem } from '../docs/problems.js';
 import { kindOfPayloadType } from '../docs/types.js';
-import { pae } from '../dsse/envelope.js';
+import { signedBytesOf } from '../dsse/envelope.js';
 import type { Envelope } from '../dsse/envelope.js';
 import type { Signer } from '../dsse/sign.js';
 import { KeyceremonyError } from '../errors.js';
@@ -46,7 +46,7 @@ export type Approval = ApprovalView;
 
 /** Who signed, and how many signatures are still missing, for every set that must approve. */
 export function approvals(env: Envelope, newest: CustodianSet): Approval[] {
-  const signed = pae(env.payloadType, env.payload);
+  const signed = signedBytesOf(env);
   const sets: [CustodianSet, string][] = [[newest, 'approving set']];
   if (kindOfPayloadType(env.payloadType) === 'custodians') {
     const next = parseCustodianSet(env.payload);
@@ -61,7 +61,7 @@ export function approvals(env: Envelope, newest: CustodianSet): Approval[] {
 
 /** Per-signature results against the approving set, for the app's verify screen. */
 export function signatureDetails(env: Envelope, set: CustodianSet): { index: number; keyid: string; custodian: string | null; valid: boolean }[] {
-  const signed = pae(env.payloadType, env.payload);
+  const signed = signedBytesOf(env);
   return env.signatures.map((s, index) => {
     const c = set.byKeyid.get(s.keyid);
     return { index, keyid: s.keyid, custodian: c?.id ?? null, valid: c !== undefined && c.publicKey.verify(s.sig, signed) };

@@ -11,7 +11,7 @@ import { DocumentError, formatProblem, problem } from '../docs/problems.js';
 import type { Problem } from '../docs/problems.js';
 import { kindOfPayloadType, PAYLOAD_TYPES } from '../docs/types.js';
 import type { DocumentKind } from '../docs/types.js';
-import { pae, parseEnvelope } from '../dsse/envelope.js';
+import { parseEnvelope, signedBytesOf } from '../dsse/envelope.js';
 import type { Envelope } from '../dsse/envelope.js';
 import { parseDrillReport } from '../manifest/drill.js';
 import { parseManifest } from '../manifest/manifest.js';
@@ -105,7 +105,7 @@ export function verifyChain(files: readonly Uint8Array[], opts: VerifyOptions): 
     const r = readSet(files[i] as Uint8Array, prefix);
     if (Array.isArray(r)) return { chain: null, reasons: [...reasons, ...r], warnings };
     const { env, set } = r;
-    const signed = pae(env.payloadType, env.payload);
+    const signed = signedBytesOf(env);
     if (i === 0) {
       if (opts.rootDigest !== undefined) {
         if (!DIGEST.test(opts.rootDigest)) reasons.push(problem('CHAIN_ROOT_DIGEST_INVALID', 'root-digest', 'expected sha256:<64 lowercase hex>'));
@@ -172,7 +172,7 @@ export function verifyWithChain(doc: Uint8Array, chain: TrustedChain, opts: Veri
     return finish(out);
   }
   out.type = kind;
-  const signed = pae(env.payloadType, env.payload);
+  const signed = signedBytesOf(env);
   const count = (set: CustodianSet, what: string, code = 'THRESHOLD_NOT_MET'): readonly string[] => {
     const c = countSignatures(env, signed, set);
     if (!c.met) out.reasons.push(thresholdProblem(code, '$', what, set, c.signers), ...c.problems);

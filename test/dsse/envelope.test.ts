@@ -1,7 +1,7 @@
 /** DSSE pieces: PAE against the DSSE v1 definition, and strict base64 against its definition. */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { decodeBase64Strict, pae, parseEnvelope, serializeEnvelope } from '../../src/dsse/envelope.js';
+import { decodeBase64Strict, pae, parseEnvelope, serializeEnvelope, signedBytesOf } from '../../src/dsse/envelope.js';
 import { DocumentError } from '../../src/docs/problems.js';
 import { pae as independentPae } from '../support/independent.js';
 
@@ -38,6 +38,21 @@ describe('strict base64 (RFC 4648 §4, canonical)', () => {
 });
 
 describe('parseEnvelope', () => {
+  test('decodes the payload (behind its PAE header) exactly as the canonical-base64 definition says', () => {
+    const unit = fc.constantFrom('A', 'Q', 'g', 'w', 'B', '9', '+', '/', '=', '-', '_', ' ', '\n', '.');
+    fc.assert(fc.property(fc.string({ unit, maxLength: 12 }), fc.string({ maxLength: 8 }), (p64, type) => {
+      const doc = new TextEncoder().encode(JSON.stringify({ payloadType: type, payload: p64, signatures: [] }));
+      const expected = Buffer.from(p64, 'base64');
+      let env;
+      try { env = parseEnvelope(doc); } catch { env = null; }
+      expect(env === null ? null : Buffer.from(env.payload).toString('hex')).toBe(expected.toString('base64') === p64 ? expected.toString('hex') : null);
+      if (env !== null) expect(Buffer.from(signedBytesOf(env)).equals(independentPae(type, expected))).toBe(true);
+    }), { numRuns: 20000 });
+  });
+  test('the signed bytes of an envelope built in code are its PAE', () => {
+    const env = { payloadType: 'application/x', payload: new Uint8Array([1, 2]), signatures: [] };
+    expect(Buffer.from(signedBytesOf(env)).equals(independentPae('application/x', Buffer.from([1, 2])))).toBe(true);
+  });
   test('round-trips through serializeEnvelope', () => {
     const env = { payloadType: 't', payload: new Uint8Array([1, 2, 3]), signatures: [{ keyid: 'ab'.repeat(32), sig: new Uint8Array(64).fill(7) }] };
     expect(parseEnvelope(new TextEncoder().encode(serializeEnvelope(env)))).toEqual(env);
