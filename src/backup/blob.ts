@@ -12,7 +12,7 @@ import { KeyceremonyError } from '../errors.js';
 import { KEY_ID } from '../manifest/manifest.js';
 import { CKM_AES_KEY_WRAP_PAD, pkcs11js } from '../pkcs11/binding.js';
 import type { Handle } from '../pkcs11/binding.js';
-import { findOne, keyCheckValue } from '../pkcs11/keys.js';
+import { assertLabelFree, findOne, keyCheckValue } from '../pkcs11/keys.js';
 import type { Session } from '../pkcs11/session.js';
 
 export const BLOB_SPEC = 'keyceremony/backup-blob@1';
@@ -82,14 +82,15 @@ export function parseBlob(bytes: Uint8Array): BackupBlob {
 
 /**
  * Restore one blob into the session under the (restored) backup key, as a session object that
- * dies with the session; check its KCV against the one the signed manifest recorded, and that it
+ * dies with the session (a drill) or, for a real restore, as a token object labelled with its key id; check its KCV against the one the signed manifest recorded, and that it
  * decrypts the canary. Returns the restored key's KCV and whether both checks held.
  */
-export async function restoreBlob(s: Session, backup: Handle, blob: BackupBlob, manifestKcv: string): Promise<{ kcv: string; kcvMatches: boolean; canary: boolean; handle: Handle }> {
+export async function restoreBlob(s: Session, backup: Handle, blob: BackupBlob, manifestKcv: string, persist = false): Promise<{ kcv: string; kcvMatches: boolean; canary: boolean; handle: Handle }> {
   const B = pkcs11js();
+  if (persist) assertLabelFree(s, blob.keyId);
   const handle = await s.callAsync('unwrapping the key under the backup key', () => s.api.C_UnwrapKeyAsync(s.handle, { mechanism: CKM_AES_KEY_WRAP_PAD }, backup, Buffer.from(blob.wrapped), [
-    { type: B.CKA_CLASS, value: B.CKO_SECRET_KEY }, { type: B.CKA_KEY_TYPE, value: B.CKK_AES }, { type: B.CKA_TOKEN, value: false }, { type: B.CKA_SENSITIVE, value: true },
-    { type: B.CKA_EXTRACTABLE, value: false }, { type: B.CKA_ENCRYPT, value: true }, { type: B.CKA_DECRYPT, value: true }, { type: B.CKA_LABEL, value: `restored ${blob.keyId}` },
+    { type: B.CKA_CLASS, value: B.CKO_SECRET_KEY }, { type: B.CKA_KEY_TYPE, value: B.CKK_AES }, { type: B.CKA_TOKEN, value: persist }, { type: B.CKA_PRIVATE, value: true }, { type: B.CKA_SENSITIVE, value: true },
+    { type: B.CKA_EXTRACTABLE, value: false }, { type: B.CKA_ENCRYPT, value: true }, { type: B.CKA_DECRYPT, value: true }, { type: B.CKA_LABEL, value: persist ? blob.keyId : `restored ${blob.keyId}` },
   ]));
   const kcv = (await keyCheckValue(s, handle)).value;
   let canary = false;

@@ -45,20 +45,29 @@ export async function createBackupCustody(s: Session, opts: { backupKey: string;
   }
 }
 
+/** The KCV of the key that the collector's M shares rebuild, from a session key destroyed at once; the host copy is zeroed. */
+export async function recombinedKcv(s: Session, collector: ShareCollector): Promise<string> {
+  const secret = await collector.combine();
+  collector.dispose();
+  let probe: Handle | undefined;
+  try {
+    probe = importAesKey(s, secret, { label: 'custody check (session)', token: false, encrypt: true });
+    zero(secret);
+    return (await keyCheckValue(s, probe)).value;
+  } finally {
+    zero(secret);
+    if (probe !== undefined) try { s.api.C_DestroyObject(s.handle, probe); } catch { /* a session object dies with the session */ }
+  }
+}
+
+export function custodyCheckFailed(threshold: number, kcv: string, expected: string): KeyceremonyError {
+  return new KeyceremonyError('CUSTODY_CHECK_FAILED', `${threshold} shares rebuild a key with KCV ${kcv}, not the backup key's ${expected}`, 'stop: destroy the shares and the backup key, and split again');
+}
+
 /** The creation check: the first M shares recombine to a key with the HSM backup key's KCV. */
 export async function checkCustody(s: Session, custody: Custody, ceremony: string, threshold: number): Promise<void> {
   const c = new ShareCollector({ ceremony, backupKey: custody.backupKey, threshold, total: custody.shares.length, commitments: new Map(custody.shares.map((x) => [x.custodian, x.commitment])) });
   for (const sh of custody.shares.slice(0, threshold)) c.present(sh.bytes);
-  const secret = await c.combine();
-  c.dispose();
-  let probe: Handle | undefined;
-  try {
-    probe = importAesKey(s, secret, { label: 'custody check (session)', token: false, encrypt: true });
-    const kcv = (await keyCheckValue(s, probe)).value;
-    if (kcv !== custody.kcv) throw new KeyceremonyError('CUSTODY_CHECK_FAILED', `${threshold} shares rebuild a key with KCV ${kcv}, not the backup key's ${custody.kcv}`, 'stop: destroy the shares and the backup key and split again');
-  } finally {
-    zero(secret);
-    if (probe !== undefined) try { s.api.C_DestroyObject(s.handle, probe); } catch { /* session object */ }
-  }
+  const kcv = await recombinedKcv(s, c);
+  if (kcv !== custody.kcv) throw custodyCheckFailed(threshold, kcv, custody.kcv);
 }
-

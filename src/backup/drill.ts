@@ -26,7 +26,11 @@ export interface DrillOutcome {
   readonly failures: readonly string[];
 }
 
-export async function runDrill(s: Session, collector: ShareCollector, backupKeyId: string, backupKcv: string, blobs: readonly BackupBlob[], manifestKcvs: ReadonlyMap<string, string>): Promise<DrillOutcome> {
+/**
+ * `restore: true` is a real restore: restored keys that pass both checks are kept as token
+ * objects labelled with their key ids; anything that fails a check is destroyed like a drill's.
+ */
+export async function runDrill(s: Session, collector: ShareCollector, backupKeyId: string, backupKcv: string, blobs: readonly BackupBlob[], manifestKcvs: ReadonlyMap<string, string>, restore = false): Promise<DrillOutcome> {
   for (const b of blobs) {
     const foreign = blobMismatch(b, backupKeyId);
     if (foreign !== null) throw foreign;
@@ -34,6 +38,7 @@ export async function runDrill(s: Session, collector: ShareCollector, backupKeyI
   const secret = await collector.combine();
   collector.dispose();
   const handles: Handle[] = [];
+  const kept: Handle[] = [];
   try {
     let backup: Handle;
     try {
@@ -51,7 +56,7 @@ export async function runDrill(s: Session, collector: ShareCollector, backupKeyI
       const expected = manifestKcvs.get(b.keyId) ?? '';
       let r;
       try {
-        r = await restoreBlob(s, backup, b, expected);
+        r = await restoreBlob(s, backup, b, expected, restore);
         handles.push(r.handle);
       } catch {
         failures.add('DRILL_BLOB_CORRUPTED'); // a blob that does not unwrap restores nothing
@@ -62,9 +67,12 @@ export async function runDrill(s: Session, collector: ShareCollector, backupKeyI
       restored.push({ id: b.keyId, kcv: r.kcv, kcvMatches: r.kcvMatches, canary: r.canary });
     }
     if (blobs.length === 0) failures.add('DRILL_NOTHING_TO_RESTORE');
+    // a real restore keeps its keys only when everything passed: never a key that failed a check
+    if (restore && failures.size === 0) kept.push(...handles.slice(1));
     return { backupKcv: kcv, backupKcvMatches, restored, pass: failures.size === 0, failures: [...failures] };
   } finally {
     for (const h of handles) {
+      if (kept.includes(h)) continue;
       try { s.api.C_DestroyObject(s.handle, h); } catch { /* session objects die with the session anyway */ }
     }
   }

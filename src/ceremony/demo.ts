@@ -4,19 +4,18 @@
  * and zeroed at the end. Later capabilities (signed manifests, exports, drills) add their steps.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeBlob, makeBackupBlob, parseBlob } from '../backup/blob.js';
-import { checkCustody, createBackupCustody } from '../backup/custody.js';
 import { buildDrillReport, runDrill } from '../backup/drill.js';
+import { loadCustodyPlan } from '../backup/plan.js';
 import { ShareCollector } from '../backup/shares.js';
-import type { SplitShare } from '../backup/shares.js';
-import { readShare, writeShare } from '../backup/token-shares.js';
+import { CUSTODY_MANIFEST, splitBackupKey, writeCustodyFolder } from '../backup/split.js';
+import { readShare } from '../backup/token-shares.js';
 import { zero } from '../bytes.js';
 import { buildCustodianSet, parseCustodianSet, payloadDigest } from '../custodians/set.js';
 import { formatTime } from '../docs/fields.js';
 import { PAYLOAD_TYPES } from '../docs/types.js';
-import { serializeEnvelope } from '../dsse/envelope.js';
+import { parseEnvelope, serializeEnvelope } from '../dsse/envelope.js';
 import type { Envelope } from '../dsse/envelope.js';
 import { addSignature } from '../dsse/sign.js';
 import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
@@ -62,6 +61,7 @@ export interface DemoResult {
   readonly custodians: readonly DemoCustodian[];
   readonly custodianSet: { readonly file: string; readonly digest: string; readonly threshold: number };
   readonly manifest: { readonly file: string; readonly digest: string; readonly signers: readonly string[]; readonly valid: boolean };
+  readonly custody: { readonly dir: string; readonly manifest: string; readonly files: number };
   readonly drill: { readonly file: string; readonly pass: boolean; readonly signers: readonly string[] };
   readonly exports: readonly { readonly target: string; readonly dir: string | null; readonly wrap: string | null; readonly kcv: string | null; readonly refused: string | null }[];
 }
@@ -109,23 +109,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     say(`  tokens: ${[hsm, ...cards.map((c) => c.token)].map((t) => `"${t.label}" (serial ${t.info.serial})`).join(', ')}`);
 
     say('Step 2: generate the master key (AES-256, for AES-256-GCM) in the HSM, and a separate backup key held 2-of-3 by the custodians');
-    const { master, custody, blobText } = await withSession(hsm, hsmPin, async (s) => {
-      const m = await generateAesKey(s, { label: 'master-v1', role: 'master', extractable: true });
-      // the backup key is drawn from the HSM's RNG, split, imported into the HSM (wrap/unwrap only) and zeroed in host memory
-      const c = await createBackupCustody(s, { backupKey: 'backup-v1', ceremony: DEMO_BACKUP_CEREMONY, custodians: cards.map((x) => x.id), threshold: 2 });
-      await checkCustody(s, c, DEMO_BACKUP_CEREMONY, 2);
-      return { master: m, custody: c, blobText: encodeBlob(await makeBackupBlob(s, 'master-v1', 'backup-v1')) };
-    });
-    for (const [i, card] of cards.entries()) {
-      await withSession(card.token, card.pin, async (s) => writeShare(s, 'backup-v1', (custody.shares[i] as SplitShare).bytes, (custody.shares[i] as SplitShare).commitment));
-    }
-    mkdirSync(join(opts.dir, 'backup'), { recursive: true });
-    const blobFile = join(opts.dir, 'backup', 'master-v1.blob.json');
-    writeFileAtomic(blobFile, blobText, false);
-    const backup = { uri: formatPkcs11Uri({ token: hsm.label, serial: hsm.info.serial, object: 'backup-v1', type: 'secret-key' }), kcv: { method: 'ecb' as const, value: custody.kcv } };
+    const master = await withSession(hsm, hsmPin, async (s) => generateAesKey(s, { label: 'master-v1', role: 'master', extractable: true }));
     say(`  master-v1  kcv ${formatKcv(master.kcv)}  ${master.uri}`);
-    say(`  backup-v1  kcv ${formatKcv(backup.kcv)}  split 2-of-3: one share on each custodian card, read back and checked; 2 shares recombine to this KCV`);
-    say(`  master-v1 wrapped under backup-v1, with its canary: ${blobFile}`);
+    // the backup key is drawn from the HSM's RNG, split, imported into the HSM (wrap/unwrap only) and zeroed in host memory
+    const split = await splitBackupKey({ hsm, hsmPin, ceremony: DEMO_BACKUP_CEREMONY, backupKey: 'backup-v1', threshold: 2, keys: ['master-v1'],
+      cards: cards.map((c) => ({ custodian: c.id, token: c.token, pin: c.pin })) });
+    const backup = { uri: formatPkcs11Uri({ token: hsm.label, serial: hsm.info.serial, object: 'backup-v1', type: 'secret-key' }), kcv: { method: 'ecb' as const, value: split.backupKcv } };
+    say(`  backup-v1  kcv ${formatKcv(backup.kcv)}  split 2-of-3: one share on each custodian card, read back from every card and checked; 2 shares recombine to this KCV`);
+    say('  master-v1 wrapped under backup-v1 in the HSM (AES-KWP), with a canary encrypted under master-v1');
 
     say('Step 3: each custodian generates an Ed25519 signing key on their own card and proves it signs');
     const custodians: DemoCustodian[] = [];
@@ -173,6 +164,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     if (!result.valid) throw new KeyceremonyError('DEMO_VERIFY_FAILED', `the demo manifest did not verify: ${result.reasons.join('; ')}`, 'this is a bug: report it');
     say(`  ${manifestFile}: valid, signed by ${result.signers.join(' and ')} (threshold ${result.threshold})`);
     say(`  check it yourself: npx keyceremony verify ${manifestFile} --custodians ${setFile} --root-digest ${set.digest}`);
+    say('Step 6b: the custody folder (backup blob, share receipts with their commitments) and its manifest, signed by alice and bob');
+    const custodyDir = join(opts.dir, 'custody');
+    const custodyFiles = await writeCustodyFolder(custodyDir, split, { custodianSet: 1, actor: 'alice', now });
+    const custodyFile = join(custodyDir, CUSTODY_MANIFEST);
+    let custodyEnv = parseEnvelope(new Uint8Array(readFileSync(custodyFile)));
+    for (const card of cards.slice(0, 2)) custodyEnv = await signOn(custodyEnv, card);
+    writeFileAtomic(custodyFile, serializeEnvelope(custodyEnv), true);
+    say(`  ${custodyFile}: check it yourself: npx keyceremony verify ${custodyFile} --custodians ${setFile} --artifacts ${custodyDir}`);
     say('Step 7: export the master key for every cloud KMS target, against test KMS wrapping keys made for the demo');
     const keks = new Map<number, Kek>();
     for (const bits of [3072, 4096]) {
@@ -203,15 +202,18 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const drillPin = pin();
     const drillToken = initSimulationToken(mod, 'Drill token', pin(), drillPin);
     const started = Date.now();
-    const collector = new ShareCollector({ ceremony: DEMO_BACKUP_CEREMONY, backupKey: 'backup-v1', threshold: 2, total: cards.length, commitments: new Map(custody.shares.map((x) => [x.custodian, x.commitment])) });
+    // the drill trusts only the signed custody manifest and the files it lists
+    const chainBytes = [new TextEncoder().encode(serializeEnvelope(setEnv))];
+    const plan = loadCustodyPlan(new Uint8Array(readFileSync(custodyFile)), chainBytes, custodyDir, { at: Math.floor(Date.now() / 1000) * 1000, rootDigest: set.digest });
+    const collector = new ShareCollector(plan.expected);
     const presenters = [cards[0], cards[2]] as { id: string; pin: Buffer; token: Token }[];
     for (const card of presenters) {
       const share = await withSession(card.token, card.pin, async (s) => readShare(s, 'backup-v1'));
       collector.present(share);
       share.fill(0);
-      say(`  ${card.id} presented a share: checked against its commitment`);
+      say(`  ${card.id} presented a share: checked against its commitment in the signed receipt`);
     }
-    const outcome = await withSession(drillToken, drillPin, (s) => runDrill(s, collector, 'backup-v1', custody.kcv, [parseBlob(new TextEncoder().encode(blobText))], new Map([['master-v1', master.kcv.value]])));
+    const outcome = await withSession(drillToken, drillPin, (s) => runDrill(s, collector, plan.backupKey, plan.backupKcv, plan.blobs, plan.manifestKcvs));
     const reportPayload = buildDrillReport({ drill: `demo-drill-${formatTime(now).slice(0, 10)}`, custodianSet: 1, started: Math.floor(started / 1000) * 1000, finished: Math.floor(Date.now() / 1000) * 1000,
       backupKey: 'backup-v1', outcome, sharesPresented: presenters.map((c) => c.id), threshold: 2 });
     let reportEnv: Envelope = { payloadType: PAYLOAD_TYPES.drill, payload: reportPayload, signatures: [] };
@@ -233,6 +235,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       custodianSet: { file: setFile, digest: set.digest, threshold: set.threshold },
       manifest: { file: manifestFile, digest: payloadDigest(manifestPayload), signers: result.signers, valid: result.valid },
       exports,
+      custody: { dir: custodyDir, manifest: custodyFile, files: custodyFiles.length },
       drill: { file: drillFile, pass: outcome.pass, signers: drillCheck.signers },
     };
   } finally {

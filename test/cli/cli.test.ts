@@ -162,12 +162,16 @@ describe('keyceremony demo', () => {
       expect(r.stdout).toMatch(/master-v1 {2}kcv/);
       expect(r.stdout).toMatch(/backup-v1 {2}kcv/);
       expect(readdirSync(userTokens, { recursive: true }).sort()).toEqual(before);
-      expect(readdirSync(out).sort()).toEqual(['backup', 'custodians.v1.json', 'drill.json', 'export', 'kms-test-keys', 'rotation.1.json', 'softhsm']);
+      expect(readdirSync(out).sort()).toEqual(['custodians.v1.json', 'custody', 'drill.json', 'export', 'kms-test-keys', 'rotation.1.json', 'softhsm']);
       // issue 6: the drill report the demo leaves verifies against the custodian set
       const drill = runCli(['verify', join(out, 'drill.json'), '--custodians', join(out, 'custodians.v1.json'), '--json'], userEnv);
       expect(drill.status).toBe(0);
       expect(JSON.parse(drill.stdout)).toMatchObject({ valid: true, type: 'drill', signers: ['alice', 'carol'] });
       expect(readdirSync(join(out, 'export'))).toHaveLength(9);
+      // the custody folder: its manifest, signed 2-of-3, lists the blob and the three receipts
+      const custody = runCli(['verify', join(out, 'custody', 'rotation.json'), '--custodians', join(out, 'custodians.v1.json'), '--artifacts', join(out, 'custody'), '--json'], userEnv);
+      expect(JSON.parse(custody.stdout)).toMatchObject({ valid: true, type: 'rotation', signers: ['alice', 'bob'] });
+      expect(readdirSync(join(out, 'custody', 'shares', 'backup-v1')).sort()).toEqual(['alice.receipt.json', 'bob.receipt.json', 'carol.receipt.json']);
       // a non-empty --dir is refused
       const again = runCli(['demo', '--dir', out], userEnv);
       expect(again.status).toBe(1);

@@ -1,0 +1,149 @@
+/**
+ * Splitting the backup key onto the custodians' cards (issue 6, points 1–3), in one call that
+ * the CLI, the app and the demo share:
+ *   1. in the HSM: the backup key drawn from its RNG, split M-of-N, imported (wrap/unwrap only),
+ *      the host copy zeroed; a blob (AES-KWP + canary) for each key to back up;
+ *   2. each share written to its custodian's card as a private data object, read back at once;
+ *   3. the creation check: every share read back again from every card in a new session and
+ *      compared with its commitment, then one M-subset of the read-back shares recombined and
+ *      its KCV compared with the HSM's backup key.
+ * The result is what the custody folder holds (blobs and receipts) and the KCVs the custody
+ * manifest records. Nothing here writes files: writeCustodyFolder does, all or nothing.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { zero } from '../bytes.js';
+import { formatTime } from '../docs/fields.js';
+import { PAYLOAD_TYPES } from '../docs/types.js';
+import { serializeEnvelope } from '../dsse/envelope.js';
+import { KeyceremonyError } from '../errors.js';
+import { defaultSupersedes, SEED_INVENTORY } from '../manifest/inventory.js';
+import { buildManifest, splitKeyId } from '../manifest/manifest.js';
+import type { Artifact } from '../manifest/manifest.js';
+import { buildFolderAtomically, writeFileAtomic } from '../files.js';
+import type { Token } from '../pkcs11/tokens.js';
+import { withSession } from '../pkcs11/session.js';
+import { encodeBlob, makeBackupBlob } from './blob.js';
+import { createBackupCustody, custodyCheckFailed, recombinedKcv } from './custody.js';
+import { encodeReceipt, receiptPath } from './receipts.js';
+import type { ShareReceipt } from './receipts.js';
+import { ShareCollector, shareCommitment } from './shares.js';
+import { readShare, writeShare } from './token-shares.js';
+
+export interface CustodianCard {
+  readonly custodian: string;
+  readonly token: Token;
+  /** The custodian's user PIN; zeroed by the caller. */
+  readonly pin: Uint8Array;
+}
+
+export interface SplitResult {
+  readonly ceremony: string;
+  readonly backupKey: string;
+  readonly backupKcv: string;
+  readonly threshold: number;
+  readonly receipts: readonly ShareReceipt[];
+  /** key id → its blob file's text, and its KCV. */
+  readonly blobs: readonly { readonly keyId: string; readonly kcv: string; readonly text: string }[];
+}
+
+export interface SplitProgress {
+  (event: { step: 'generated'; backupKcv: string } | { step: 'stored'; custodian: string; token: string } | { step: 'checked'; custodian: string } | { step: 'recombined'; kcv: string }): void;
+}
+
+export async function splitBackupKey(opts: {
+  hsm: Token; hsmPin: Uint8Array; ceremony: string; backupKey: string; threshold: number; cards: readonly CustodianCard[]; keys: readonly string[]; progress?: SplitProgress;
+}): Promise<SplitResult> {
+  const progress = opts.progress ?? (() => undefined);
+  const custodians = opts.cards.map((c) => c.custodian);
+  const serials = opts.cards.map((c) => c.token.info.serial);
+  if (new Set(serials).size !== serials.length) {
+    throw new KeyceremonyError('SHARES_SAME_CARD', 'two custodians would hold their shares on the same card', 'give each custodian their own card', { exit: 2 });
+  }
+  if (opts.cards.some((c) => c.token.info.serial === opts.hsm.info.serial)) {
+    throw new KeyceremonyError('SHARES_SAME_CARD', 'a share would be stored on the HSM that holds the backup key', 'shares go on the custodians\' own cards');
+  }
+  const { custody, blobs } = await withSession(opts.hsm, opts.hsmPin, async (s) => {
+    const c = await createBackupCustody(s, { backupKey: opts.backupKey, ceremony: opts.ceremony, custodians, threshold: opts.threshold });
+    progress({ step: 'generated', backupKcv: c.kcv });
+    const made = [];
+    for (const keyId of opts.keys) {
+      const b = await makeBackupBlob(s, keyId, c.backupKey);
+      made.push({ keyId, kcv: b.kcv, text: encodeBlob(b) });
+    }
+    return { custody: c, blobs: made };
+  });
+  const receipts: ShareReceipt[] = [];
+  try {
+    for (const [i, card] of opts.cards.entries()) {
+      const share = custody.shares[i];
+      if (share === undefined) throw new Error('one share per card');
+      await withSession(card.token, card.pin, async (s) => writeShare(s, custody.backupKey, share.bytes, share.commitment));
+      receipts.push(Object.freeze({ ceremony: opts.ceremony, backupKey: custody.backupKey, custodian: card.custodian, index: i + 1, threshold: opts.threshold,
+        total: opts.cards.length, commitment: share.commitment, holder: { kind: 'token' as const, token: card.token.label, serial: card.token.info.serial } }));
+      progress({ step: 'stored', custodian: card.custodian, token: card.token.label });
+    }
+  } finally {
+    for (const sh of custody.shares) zero(sh.bytes);
+  }
+  // The creation check, from what the cards hold now.
+  const collector = new ShareCollector({ ceremony: opts.ceremony, backupKey: custody.backupKey, threshold: opts.threshold, total: opts.cards.length, commitments: new Map(receipts.map((r) => [r.custodian, r.commitment])) });
+  const readBack: Uint8Array[] = [];
+  try {
+    for (const card of opts.cards) {
+      const bytes = await withSession(card.token, card.pin, async (s) => readShare(s, custody.backupKey));
+      readBack.push(bytes);
+      const expected = receipts.find((r) => r.custodian === card.custodian)?.commitment;
+      if (shareCommitment(bytes) !== expected) {
+        throw new KeyceremonyError('SHARE_READBACK_MISMATCH', `the share on "${card.token.label}" (${card.custodian}) no longer matches its commitment`, 'do not use this card for custody: split again with another card');
+      }
+      progress({ step: 'checked', custodian: card.custodian });
+    }
+    for (const bytes of readBack.slice(0, opts.threshold)) collector.present(bytes);
+  } finally {
+    zero(...readBack);
+  }
+  const kcv = await withSession(opts.hsm, opts.hsmPin, (s) => recombinedKcv(s, collector));
+  if (kcv !== custody.kcv) throw custodyCheckFailed(opts.threshold, kcv, custody.kcv);
+  progress({ step: 'recombined', kcv });
+  return { ceremony: opts.ceremony, backupKey: custody.backupKey, backupKcv: custody.kcv, threshold: opts.threshold, receipts, blobs };
+}
+
+/** What the unsigned custody manifest needs besides the split. */
+export interface CustodyManifestOptions {
+  readonly custodianSet: number;
+  readonly actor: string;
+  readonly now: number;
+  readonly expiresDays?: number;
+}
+
+export const CUSTODY_MANIFEST = 'rotation.json';
+
+/**
+ * The custody folder, all or nothing: backup/<key>.blob.json, shares/<backup key>/<custodian>.receipt.json,
+ * and rotation.json, an unsigned rotation manifest listing the backup key and every backed-up key
+ * with their KCVs and every file with its SHA-256, for the custodians to sign M-of-N.
+ */
+export async function writeCustodyFolder(outDir: string, r: SplitResult, m: CustodyManifestOptions): Promise<Artifact[]> {
+  return buildFolderAtomically(outDir, (staging) => {
+    const artifacts: Artifact[] = [];
+    const put = (rel: string, text: string): void => {
+      const abs = join(staging, ...rel.split('/'));
+      mkdirSync(dirname(abs), { recursive: true });
+      writeFileAtomic(abs, text, false);
+      artifacts.push({ path: rel, sha256: createHash('sha256').update(text, 'utf8').digest('hex'), bytes: Buffer.byteLength(text, 'utf8') });
+    };
+    for (const b of r.blobs) put(`backup/${b.keyId}.blob.json`, b.text);
+    for (const rc of r.receipts) put(receiptPath(r.backupKey, rc.custodian), encodeReceipt(rc));
+    const issued = formatTime(m.now);
+    const entry = (id: string, kcv: string) => {
+      const inv = SEED_INVENTORY.find((e) => e.prefix === splitKeyId(id)?.prefix);
+      return { name: inv?.name ?? 'MASTER_KEY', id, supersedes: defaultSupersedes(id), algorithm: 'AES-256-GCM', phase: 'prepare', kcv, notBefore: issued };
+    };
+    const payload = buildManifest({ ceremony: r.ceremony, sequence: 1, previous: null, custodianSet: m.custodianSet, issued, expires: formatTime(m.now + (m.expiresDays ?? 365) * 24 * 3600 * 1000),
+      actor: m.actor, artifacts, keys: [entry(r.backupKey, r.backupKcv), ...r.blobs.map((b) => entry(b.keyId, b.kcv))] });
+    writeFileAtomic(join(staging, CUSTODY_MANIFEST), serializeEnvelope({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }), false);
+    return artifacts;
+  });
+}

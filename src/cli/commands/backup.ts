@@ -1,0 +1,191 @@
+/**
+ * `keyceremony backup split` and `keyceremony drill` (issue 6). CLI.md does not define these two
+ * commands; they follow its common rules (exit codes, one-line errors, PINs from a named
+ * environment variable or a prompt, nothing overwritten, --json).
+ *
+ * Each custodian's card is named by a spec, `custodian=ID,token=LABEL[,pin-env=NAME]`, so that
+ * every card has its own PIN source: the variable the user names, else a prompt naming the card.
+ */
+import { resolve, dirname } from 'node:path';
+import { loadCustodyPlan } from '../../backup/plan.js';
+import { ShareCollector } from '../../backup/shares.js';
+import { readShare } from '../../backup/token-shares.js';
+import { buildDrillReport, runDrill } from '../../backup/drill.js';
+import { CUSTODY_MANIFEST, splitBackupKey, writeCustodyFolder } from '../../backup/split.js';
+import type { CustodianCard } from '../../backup/split.js';
+import { zero } from '../../bytes.js';
+import { CUSTODIAN_ID } from '../../custodians/set.js';
+import { formatTime } from '../../docs/fields.js';
+import { PAYLOAD_TYPES } from '../../docs/types.js';
+import { serializeEnvelope } from '../../dsse/envelope.js';
+import { KeyceremonyError, usageError } from '../../errors.js';
+import { checkOutputDir, refuseExisting, writeFileAtomic } from '../../files.js';
+import { CEREMONY_ID, KEY_ID } from '../../manifest/manifest.js';
+import { withSession } from '../../pkcs11/session.js';
+import { findToken } from '../../pkcs11/tokens.js';
+import type { Token } from '../../pkcs11/tokens.js';
+import type { Pkcs11Module } from '../../pkcs11/module.js';
+import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
+import { openModule } from '../context.js';
+import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption, trustedChain } from '../docs.js';
+import type { Io, Warnings } from '../io.js';
+import { readPin } from '../pin.js';
+
+export const BACKUP_USAGE = 'keyceremony backup split --hsm LABEL --backup-key ID --key ID [--key ID ...] --card custodian=ID,token=LABEL[,pin-env=NAME] [--card ...] --threshold M --ceremony ID --actor ID --custodians SET [...] --out DIR [--pin-env NAME] [--module PATH] [--json]';
+export const DRILL_USAGE = 'keyceremony drill --manifest FILE --custodians SET [...] [--root-digest sha256:HEX] [--dir DIR] --token LABEL --share custodian=ID,token=LABEL[,pin-env=NAME] [--share ...] [--all-shares] [--restore] [--id ID] --out FILE [--pin-env NAME] [--module PATH] [--json]';
+
+interface CardSpec { readonly custodian: string; readonly token: string; readonly pinEnv: string | undefined }
+
+function cardSpec(spec: string, flag: string, usage: string): CardSpec {
+  const fields = new Map<string, string>();
+  for (const part of spec.split(',')) {
+    const eq = part.indexOf('=');
+    const k = eq <= 0 ? part : part.slice(0, eq);
+    if (eq <= 0 || !['custodian', 'token', 'pin-env'].includes(k) || fields.has(k)) {
+      throw usageError('USAGE', `${flag} ${JSON.stringify(spec.slice(0, 80))}: ${JSON.stringify(k.slice(0, 20))} is not custodian=, token= or pin-env=, or is repeated`, `usage: ${usage}`);
+    }
+    fields.set(k, part.slice(eq + 1));
+  }
+  const custodian = fields.get('custodian');
+  const token = fields.get('token');
+  if (custodian === undefined || !CUSTODIAN_ID.test(custodian)) throw usageError('USAGE', `${flag} needs custodian=ID (a custodian id of the set)`, `usage: ${usage}`);
+  if (token === undefined || token.length === 0 || token.length > 32) throw usageError('USAGE', `${flag} needs token=LABEL (the custodian's card, up to 32 characters)`, `usage: ${usage}`);
+  return { custodian, token, pinEnv: fields.get('pin-env') };
+}
+
+async function openCard(io: Io, mod: Pkcs11Module, spec: CardSpec): Promise<CustodianCard> {
+  const token = findToken(mod, { label: spec.token });
+  return { custodian: spec.custodian, token, pin: await readPin(io, spec.pinEnv, token.label) };
+}
+
+function requireOptions<T extends Record<string, unknown>>(values: T, names: readonly (keyof T & string)[], usage: string): void {
+  for (const k of names) if (values[k] === undefined) throw usageError('USAGE', `--${k} is required`, `usage: ${usage}`);
+}
+
+export async function backupCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'split') throw usageError('USAGE', `unknown subcommand ${JSON.stringify(sub ?? '')}`, `usage: ${BACKUP_USAGE}`);
+  const { values } = parse(rest, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, ...CHAIN_OPTIONS, hsm: { type: 'string' }, 'backup-key': { type: 'string' }, key: { type: 'string', multiple: true },
+    card: { type: 'string', multiple: true }, threshold: { type: 'string' }, ceremony: { type: 'string' }, actor: { type: 'string' }, out: { type: 'string' } }, { min: 0, max: 0, usage: BACKUP_USAGE });
+  requireOptions(values, ['hsm', 'backup-key', 'threshold', 'ceremony', 'actor', 'out'], BACKUP_USAGE);
+  const backupKey = values['backup-key'] as string;
+  if (!KEY_ID.test(backupKey) || !backupKey.startsWith('backup-v')) throw usageError('USAGE', `--backup-key ${JSON.stringify(backupKey)} is not a backup key id (backup-vN)`, 'name it backup-v1, backup-v2, …');
+  const keys = values.key ?? [];
+  if (keys.length === 0) throw usageError('USAGE', 'name at least one --key to back up (master-vN)', `usage: ${BACKUP_USAGE}`);
+  for (const k of keys) if (!KEY_ID.test(k) || !k.startsWith('master-v')) throw usageError('USAGE', `--key ${JSON.stringify(k)} is not a master key id (master-vN)`, 'back up the master keys by their labels');
+  const cards = (values.card ?? []).map((c) => cardSpec(c, '--card', BACKUP_USAGE));
+  const m = Number(values.threshold);
+  if (!Number.isSafeInteger(m) || m < 2 || m > cards.length) throw usageError('USAGE', `--threshold ${JSON.stringify(values.threshold)} must be a whole number from 2 to the number of --card (${cards.length})`, `usage: ${BACKUP_USAGE}`);
+  if (!CEREMONY_ID.test(values.ceremony as string)) throw usageError('USAGE', '--ceremony is not a ceremony id (letters, digits, . _ -)', `usage: ${BACKUP_USAGE}`);
+  const now = atOption(values.at);
+  const chain = trustedChain(values.custodians, rootDigestOption(values['root-digest']), now);
+  const members = new Set(chain.newest.custodians.map((c) => c.id));
+  for (const c of cards) if (!members.has(c.custodian)) throw usageError('USAGE', `--card custodian=${c.custodian} is not a custodian of set version ${chain.newest.version}`, 'shares go to custodians of the newest set');
+  if (new Set(cards.map((c) => c.custodian)).size !== cards.length) throw usageError('USAGE', 'a custodian is named by two --card options', 'one card per custodian');
+  if (!members.has(values.actor as string)) throw usageError('USAGE', `--actor ${values.actor as string} is not a custodian of set version ${chain.newest.version}`, 'the initiating actor is a custodian');
+  const outDir = resolve(values.out as string);
+  checkOutputDir(outDir, false);
+
+  const mod = openModule(io, warnings, values.module);
+  const hsm = findToken(mod, { label: values.hsm });
+  const hsmPin = await readPin(io, values['pin-env'], hsm.label);
+  const opened: CustodianCard[] = [];
+  try {
+    for (const c of cards) opened.push(await openCard(io, mod, c));
+    const result = await splitBackupKey({ hsm, hsmPin, ceremony: values.ceremony as string, backupKey, threshold: m, cards: opened, keys,
+      progress: (e) => {
+        if (values.json === true) return;
+        if (e.step === 'generated') io.stdout.write(`backup key ${backupKey} generated in "${hsm.label}", kcv ecb:${e.backupKcv}; split ${m} of ${cards.length}\n`);
+        if (e.step === 'stored') io.stdout.write(`  share of ${e.custodian} stored on "${e.token}" and read back\n`);
+        if (e.step === 'checked') io.stdout.write(`  share of ${e.custodian} read again from the card: matches its commitment\n`);
+        if (e.step === 'recombined') io.stdout.write(`  ${m} shares recombined in the HSM: kcv ecb:${e.kcv}, the backup key's\n`);
+      } });
+    const artifacts = await writeCustodyFolder(outDir, result, { custodianSet: chain.newest.version, actor: values.actor as string, now });
+    const manifest = resolve(outDir, CUSTODY_MANIFEST);
+    if (values.json === true) {
+      io.stdout.write(`${JSON.stringify({ out: outDir, manifest, backupKey, backupKcv: result.backupKcv, threshold: m, total: cards.length, keys: result.blobs.map((b) => ({ id: b.keyId, kcv: b.kcv })), files: artifacts.map((a) => a.path) })}\n`);
+    } else {
+      io.stdout.write(`wrote ${artifacts.length} files and an unsigned custody manifest to ${outDir}\n  custodians sign ${manifest}; a drill then needs that signed manifest and this folder\n`);
+    }
+    return 0;
+  } finally {
+    zero(hsmPin, ...opened.map((c) => c.pin));
+  }
+}
+
+export async function drillCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
+  const { values } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, ...CHAIN_OPTIONS, manifest: { type: 'string' }, dir: { type: 'string' }, token: { type: 'string' },
+    share: { type: 'string', multiple: true }, 'all-shares': { type: 'boolean' }, restore: { type: 'boolean' }, id: { type: 'string' }, out: { type: 'string' } }, { min: 0, max: 0, usage: DRILL_USAGE });
+  requireOptions(values, ['manifest', 'token', 'out'], DRILL_USAGE);
+  const shares = (values.share ?? []).map((s) => cardSpec(s, '--share', DRILL_USAGE));
+  if (new Set(shares.map((s) => s.custodian)).size !== shares.length) {
+    throw new KeyceremonyError('SHARE_DUPLICATE', 'a custodian is named by two --share options', 'each custodian presents their share once');
+  }
+  const out = resolve(values.out as string);
+  refuseExisting(out, values.force === true);
+  const restore = values.restore === true;
+  const now = atOption(values.at);
+  const manifestPath = resolve(values.manifest as string);
+  const chainFiles = (values.custodians ?? []).map((f) => readDocument(f, 'the custodian set'));
+  trustedChain(values.custodians, rootDigestOption(values['root-digest']), now); // the chain's own errors, reported first
+  // Everything is checked before any token is touched: the signed manifest, every file it lists, the receipts.
+  const plan = loadCustodyPlan(readDocument(manifestPath, 'the custody manifest'), chainFiles, resolve(values.dir ?? dirname(manifestPath)),
+    { at: now, rootDigest: rootDigestOption(values['root-digest']) });
+  const needed = values['all-shares'] === true ? plan.expected.total : plan.expected.threshold;
+  if (shares.length < needed) {
+    throw new KeyceremonyError('SHARE_THRESHOLD_NOT_MET', `${shares.length} share(s) named, ${needed} needed (${values['all-shares'] === true ? 'all shares' : `${plan.expected.threshold} of ${plan.expected.total}`})`,
+      `name ${needed - shares.length} more --share custodian=ID,token=LABEL; nothing was restored`);
+  }
+  const id = values.id ?? `${restore ? 'restore' : 'drill'}-${plan.backupKey}-${formatTime(now).slice(0, 10)}`;
+  if (!CEREMONY_ID.test(id)) throw usageError('USAGE', `--id ${JSON.stringify(id)} is not an id (letters, digits, . _ -)`, `usage: ${DRILL_USAGE}`);
+  if (restore && !id.startsWith('restore')) throw usageError('USAGE', 'the id of a real restore starts with "restore", so that its report says what it was', 'leave out --id, or start it with restore-');
+
+  const mod = openModule(io, warnings, values.module);
+  const target = findToken(mod, { label: values.token });
+  if (shares.some((s) => s.token === target.label)) throw usageError('USAGE', 'the drill token is also named as a custodian card', 'restore into a token of its own');
+  const collector = new ShareCollector(plan.expected);
+  const started = Math.floor(Date.now() / 1000) * 1000;
+  const say = (line: string): void => { if (values.json !== true) io.stdout.write(`${line}\n`); };
+  say(`${restore ? 'RESTORE' : 'drill'} of ${plan.backupKey} (kcv ecb:${plan.backupKcv}, ${plan.expected.threshold} of ${plan.expected.total}) from a manifest signed by ${plan.signers.join(', ')}`);
+  try {
+    for (const spec of shares) {
+      const card: Token = findToken(mod, { label: spec.token });
+      const pin = await readPin(io, spec.pinEnv, card.label);
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await withSession(card, pin, async (s) => readShare(s, plan.backupKey));
+        const accepted = collector.present(bytes);
+        if (accepted.custodian !== spec.custodian) {
+          throw new KeyceremonyError('SHARE_WRONG_CUSTODIAN', `the card "${card.label}" holds the share of ${accepted.custodian}, not of ${spec.custodian}`, 'each custodian presents their own card; nothing was restored');
+        }
+        say(`  share of ${spec.custodian} (index ${accepted.index}) checked against its commitment: ${collector.count} of ${plan.expected.threshold}`);
+      } finally {
+        zero(pin, bytes);
+      }
+    }
+    const presented = collector.custodians; // runDrill disposes of the collector once it has combined
+    const pin = await readPin(io, values['pin-env'], target.label);
+    let outcome;
+    try {
+      outcome = await withSession(target, pin, (s) => runDrill(s, collector, plan.backupKey, plan.backupKcv, plan.blobs, plan.manifestKcvs, restore));
+    } finally {
+      zero(pin);
+    }
+    const payload = buildDrillReport({ drill: id, custodianSet: plan.manifest.custodianSet, started, finished: Math.max(started, Math.floor(Date.now() / 1000) * 1000),
+      backupKey: plan.backupKey, outcome, sharesPresented: presented, threshold: plan.expected.threshold });
+    writeFileAtomic(out, serializeEnvelope({ payloadType: PAYLOAD_TYPES.drill, payload, signatures: [] }), values.force === true);
+    if (values.json === true) {
+      io.stdout.write(`${JSON.stringify({ result: outcome.pass ? 'pass' : 'fail', restore, failures: outcome.failures, backupKey: { id: plan.backupKey, kcv: outcome.backupKcv, kcvMatches: outcome.backupKcvMatches }, restored: outcome.restored, report: out })}\n`);
+    } else {
+      for (const r of outcome.restored) say(`  ${r.id}: kcv ecb:${r.kcv} ${r.kcvMatches ? 'matches the manifest' : 'DIFFERS from the manifest'}; canary ${r.canary ? 'decrypted' : 'did NOT decrypt'}`);
+      say(`${outcome.pass ? 'PASS' : `FAIL (${outcome.failures.join(', ')})`}: ${restore && outcome.pass ? 'restored keys kept in the token' : 'drill objects destroyed'}; unsigned report ${out}: custodians sign it with keyceremony sign`);
+    }
+    if (!outcome.pass) {
+      io.stderr.write(`keyceremony: ${outcome.failures[0] ?? 'DRILL_FAILED'}: the ${restore ? 'restore' : 'drill'} failed (${outcome.failures.join(', ')}); nothing was kept: the report says what failed\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    collector.dispose();
+  }
+}

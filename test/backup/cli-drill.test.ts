@@ -1,0 +1,218 @@
+/**
+ * Issue 6 through the real command line, on SoftHSM2 tokens: `keyceremony backup split` puts a
+ * backup key 3-of-5 on five custodian cards; three custodians sign the custody manifest (here
+ * with the independent FORMATS.md implementation); `keyceremony drill` passes with every
+ * 3-subset of the 5 shares and with --all-shares, and fails, each with its own code and nothing
+ * left on the drill token, for: two shares; one share twice; a share from another ceremony; a
+ * corrupted share; a wrong PIN; a blob changed by one byte; a manifest whose KCV differs; a
+ * canary that does not decrypt. `--restore` keeps the restored key in its token.
+ * OpenSC's pkcs11-tool is the independent witness of what the tokens hold.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ERROR_LINE, runCli } from '../support/cli.js';
+import type { CliResult } from '../support/cli.js';
+import { envelope, keyNamed, setPayload, TYPES } from '../support/independent.js';
+import type { Key } from '../support/independent.js';
+import { createSoftHsm } from '../support/softhsm.js';
+import type { SoftHsm, TestToken } from '../support/softhsm.js';
+
+const ids = ['alice', 'bob', 'carol', 'dave', 'erin'] as const;
+const keys = new Map<string, Key>(ids.map((id) => [id, keyNamed(id)]));
+const tok = (label: string, pin: string): TestToken => ({ label, pin, soPin: '12345678' });
+const HSM = tok('Ceremony HSM', '55443322');
+const OTHER_HSM = tok('Other HSM', '55443323');
+const DRILL = tok('Drill token', '66778899');
+const RESTORE = tok('Restore token', '66778800');
+const cards = ids.map((id, i) => tok(`card-${id}`, `${i + 1}${i + 1}${i + 1}${i + 1}00`));
+const foreignCards = [tok('card-x', '909090'), tok('card-y', '919191')];
+const TAMPERED = tok('card-tampered', '929292');
+
+let hsm: SoftHsm;
+let work: string;
+let setFile: string;
+let custody: string;
+let env: NodeJS.ProcessEnv;
+
+function pkcs11Tool(t: TestToken, args: readonly string[]): string {
+  return execFileSync('pkcs11-tool', ['--module', hsm.module, '--token-label', t.label, '--login', '--pin', t.pin, ...args], { env: hsm.env, encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+const objectsOn = (t: TestToken): string[] => [...pkcs11Tool(t, ['--list-objects']).matchAll(/label:\s+(.*)/g)].map((m) => (m[1] ?? '').trim().replace(/^'(.*)'$/, '$1'));
+
+const pinEnv = (t: TestToken): string => `PIN_${t.label.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
+const share = (custodian: string, t: TestToken): string[] => ['--share', `custodian=${custodian},token=${t.label},pin-env=${pinEnv(t)}`];
+
+function sign(unsignedFile: string, signers: readonly string[], out: string, change?: (payload: Record<string, unknown>) => void): void {
+  const env0 = JSON.parse(readFileSync(unsignedFile, 'utf8')) as { payload: string };
+  let payload: Buffer = Buffer.from(env0.payload, 'base64');
+  if (change !== undefined) {
+    const p = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+    change(p);
+    payload = Buffer.from(JSON.stringify(p, null, 2));
+  }
+  writeFileSync(out, JSON.stringify(envelope(TYPES.rotation, payload, signers.map((s) => keys.get(s) as Key))));
+}
+
+function drill(args: readonly string[], manifest = join(custody, 'signed.json')): CliResult & { out: string } {
+  const out = join(mkdtempSync(join(work, 'report-')), 'drill.json');
+  const r = runCli(['drill', '--manifest', manifest, '--custodians', setFile, '--token', DRILL.label, '--pin-env', pinEnv(DRILL), '--out', out, '--json', ...args], env);
+  return { ...r, out };
+}
+
+function expectRefused(r: CliResult, code: string): void {
+  expect(r.stderr).toMatch(ERROR_LINE);
+  expect(r.stderr.split(': ')[1]).toBe(code);
+  expect(r.status).toBe(1);
+  expect(objectsOn(DRILL)).toEqual([]);
+}
+
+beforeAll(() => {
+  const all = [HSM, OTHER_HSM, DRILL, RESTORE, ...cards, ...foreignCards, TAMPERED];
+  hsm = createSoftHsm(all);
+  env = { ...hsm.env, KEYCEREMONY_PKCS11_MODULE: hsm.module, ...Object.fromEntries(all.map((t) => [pinEnv(t), t.pin])) };
+  work = mkdtempSync(join(tmpdir(), 'kc-drill-cli-'));
+  setFile = join(work, 'custodians.v1.json');
+  writeFileSync(setFile, JSON.stringify(envelope(TYPES.custodians, setPayload(1, 3, ids.map((id) => [id, keys.get(id) as Key])), [...keys.values()])));
+  for (const [t, label] of [[HSM, 'master-v1'], [OTHER_HSM, 'master-v1']] as const) {
+    const r = runCli(['keygen', 'master', `pkcs11:token=${encodeURIComponent(t.label)};object=${label}`, '--extractable', '--pin-env', pinEnv(t)], env);
+    expect(r.stderr).toBe('');
+  }
+  custody = join(work, 'custody');
+  const split = runCli(['backup', 'split', '--hsm', HSM.label, '--pin-env', pinEnv(HSM), '--backup-key', 'backup-v1', '--key', 'master-v1', '--threshold', '3',
+    ...cards.flatMap((c, i) => ['--card', `custodian=${ids[i]},token=${c.label},pin-env=${pinEnv(c)}`]), '--ceremony', 'q4-custody', '--actor', 'alice',
+    '--custodians', setFile, '--out', custody, '--json'], env);
+  expect(split.stderr).toBe('');
+  expect(split.status).toBe(0);
+  sign(join(custody, 'rotation.json'), ['alice', 'bob', 'carol'], join(custody, 'signed.json'));
+  // another ceremony's split of a backup key with the same id, onto two other cards
+  const other = runCli(['backup', 'split', '--hsm', OTHER_HSM.label, '--pin-env', pinEnv(OTHER_HSM), '--backup-key', 'backup-v1', '--key', 'master-v1', '--threshold', '2',
+    ...foreignCards.map((c, i) => `--card=custodian=${ids[i]},token=${c.label},pin-env=${pinEnv(c)}`), '--ceremony', 'other-custody', '--actor', 'alice',
+    '--custodians', setFile, '--out', join(work, 'other-custody'), '--json'], env);
+  expect(other.stderr).toBe('');
+  // a corrupted copy of alice's share, on a card of its own: one base64 character of the share changed
+  const shareFile = join(work, 'alice.share');
+  pkcs11Tool(cards[0] as TestToken, ['--read-object', '--type', 'data', '--label', 'share:backup-v1', '--output-file', shareFile]);
+  const text = readFileSync(shareFile, 'utf8');
+  const at = text.indexOf('"share":"') + 12;
+  writeFileSync(shareFile, `${text.slice(0, at)}${text[at] === 'A' ? 'B' : 'A'}${text.slice(at + 1)}`);
+  pkcs11Tool(TAMPERED, ['--write-object', shareFile, '--type', 'data', '--label', 'share:backup-v1', '--private']);
+}, 120_000);
+afterAll(() => hsm.cleanup());
+
+describe('backup split', () => {
+  test('puts one private share on each card, writes blob and receipts, and an unsigned manifest listing them with the KCVs', () => {
+    for (const c of cards) expect(objectsOn(c)).toEqual(['share:backup-v1']);
+    const publicView = execFileSync('pkcs11-tool', ['--module', hsm.module, '--token-label', cards[0]!.label, '--list-objects'], { env: hsm.env, encoding: 'latin1' });
+    expect(publicView).not.toContain('share:backup-v1'); // CKA_PRIVATE: invisible without the PIN
+    const v = runCli(['verify', join(custody, 'signed.json'), '--custodians', setFile, '--artifacts', custody, '--json'], env);
+    const result = JSON.parse(v.stdout) as { valid: boolean; signers: string[] };
+    expect(result).toMatchObject({ valid: true, signers: ['alice', 'bob', 'carol'] });
+    const receipt = JSON.parse(readFileSync(join(custody, 'shares', 'backup-v1', 'dave.receipt.json'), 'utf8')) as Record<string, unknown>;
+    expect(receipt).toMatchObject({ custodian: 'dave', index: 4, threshold: 3, total: 5, holder: { kind: 'token', token: 'card-dave' } });
+    // the commitment is the SHA-256 of exactly what dave's card holds
+    const daveShare = join(work, 'dave.share');
+    pkcs11Tool(cards[3]!, ['--read-object', '--type', 'data', '--label', 'share:backup-v1', '--output-file', daveShare]);
+    expect(receipt.commitment).toBe(`sha256:${createHash('sha256').update(readFileSync(daveShare)).digest('hex')}`);
+  });
+});
+
+describe('drills from the command line', () => {
+  const subsets: number[][] = [];
+  for (let a = 0; a < 5; a++) for (let b = a + 1; b < 5; b++) for (let c = b + 1; c < 5; c++) subsets.push([a, b, c]);
+  test('every 3-subset of the 5 shares passes, and leaves nothing on the drill token', () => {
+    for (const subset of subsets) {
+      const r = drill(subset.flatMap((i) => share(ids[i]!, cards[i]!)));
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toMatchObject({ result: 'pass', failures: [], restored: [{ id: 'master-v1', kcvMatches: true, canary: true }] });
+      expect(objectsOn(DRILL)).toEqual([]);
+    }
+  }, 120_000);
+  test('--all-shares checks all five against their commitments; four are not enough', () => {
+    expect(JSON.parse(drill(['--all-shares', ...ids.flatMap((id, i) => share(id, cards[i]!))]).stdout)).toMatchObject({ result: 'pass' });
+    expectRefused(drill(['--all-shares', ...ids.slice(0, 4).flatMap((id, i) => share(id, cards[i]!))]), 'SHARE_THRESHOLD_NOT_MET');
+  });
+  test('two shares of three needed', () => expectRefused(drill([...share('alice', cards[0]!), ...share('bob', cards[1]!)]), 'SHARE_THRESHOLD_NOT_MET'));
+  test('one share entered twice (the same card under two names)', () => {
+    expectRefused(drill([...share('alice', cards[0]!), ...share('bob', cards[0]!), ...share('carol', cards[2]!)]), 'SHARE_DUPLICATE');
+  });
+  test('a share from another ceremony', () => expectRefused(drill([...share('alice', foreignCards[0]!), ...share('bob', cards[1]!), ...share('carol', cards[2]!)]), 'SHARE_FOREIGN'));
+  test('a corrupted share', () => expectRefused(drill([...share('alice', TAMPERED), ...share('bob', cards[1]!), ...share('carol', cards[2]!)]), 'SHARE_COMMITMENT_MISMATCH'));
+  test('a wrong PIN', () => {
+    const r = runCli(['drill', '--manifest', join(custody, 'signed.json'), '--custodians', setFile, '--token', DRILL.label, '--pin-env', pinEnv(DRILL), '--out', join(work, 'never.json'),
+      ...share('alice', cards[0]!), '--share', `custodian=bob,token=${cards[1]!.label},pin-env=WRONG_PIN`, ...share('carol', cards[2]!)], { ...env, WRONG_PIN: '000000' });
+    expectRefused(r, 'HSM_PIN_INCORRECT');
+  });
+  test('a backup blob changed by one byte', () => {
+    const copy = join(work, 'custody-flipped');
+    cpSync(custody, copy, { recursive: true });
+    const blobFile = join(copy, 'backup', 'master-v1.blob.json');
+    const b = readFileSync(blobFile);
+    const i = b.indexOf('"wrapped": "') + 15;
+    b[i] = b[i] === 0x41 ? 0x42 : 0x41;
+    writeFileSync(blobFile, b);
+    const r = drill([...share('alice', cards[0]!), ...share('bob', cards[1]!), ...share('carol', cards[2]!)], join(copy, 'signed.json'));
+    expectRefused(r, 'DRILL_BLOB_CORRUPTED');
+  });
+  test('a manifest whose KCV differs: the drill runs, reports fail, restores nothing', () => {
+    const wrong = join(custody, 'wrong-kcv.json');
+    sign(join(custody, 'rotation.json'), ['alice', 'bob', 'carol'], wrong, (p) => {
+      const k = (p.keys as { id: string; kcv: string }[]).find((x) => x.id === 'master-v1')!;
+      k.kcv = k.kcv === 'abcdef' ? 'abcdee' : 'abcdef';
+    });
+    const r = drill([...share('alice', cards[0]!), ...share('bob', cards[1]!), ...share('carol', cards[2]!)], wrong);
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ result: 'fail', failures: ['DRILL_KCV_MISMATCH'] });
+    expect(r.stderr.split(': ')[1]).toBe('DRILL_KCV_MISMATCH');
+    expect(objectsOn(DRILL)).toEqual([]);
+  });
+  test('a canary that does not decrypt (in a blob the manifest signed as it is)', () => {
+    const copy = join(work, 'custody-canary');
+    cpSync(custody, copy, { recursive: true });
+    const blobFile = join(copy, 'backup', 'master-v1.blob.json');
+    const blob = JSON.parse(readFileSync(blobFile, 'utf8')) as { canary: { ciphertext: string } };
+    const ct = Buffer.from(blob.canary.ciphertext, 'base64');
+    ct[0] = ct[0]! ^ 1;
+    blob.canary.ciphertext = ct.toString('base64');
+    const text = `${JSON.stringify(blob, null, 2)}\n`;
+    writeFileSync(blobFile, text);
+    sign(join(copy, 'rotation.json'), ['alice', 'bob', 'carol'], join(copy, 'signed.json'), (p) => {
+      const a = (p.artifacts as { path: string; sha256: string; bytes: number }[]).find((x) => x.path === 'backup/master-v1.blob.json')!;
+      a.sha256 = createHash('sha256').update(text).digest('hex');
+      a.bytes = Buffer.byteLength(text);
+    });
+    const r = drill([...share('alice', cards[0]!), ...share('bob', cards[1]!), ...share('carol', cards[2]!)], join(copy, 'signed.json'));
+    expect(r.status).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ result: 'fail', failures: ['DRILL_CANARY_FAILED'] });
+    expect(objectsOn(DRILL)).toEqual([]);
+  });
+  test('a manifest not signed by the threshold is refused before any token is touched', () => {
+    const weak = join(custody, 'weak.json');
+    sign(join(custody, 'rotation.json'), ['alice', 'bob'], weak);
+    expectRefused(drill([...share('alice', cards[0]!), ...share('bob', cards[1]!), ...share('carol', cards[2]!)], weak), 'DRILL_MANIFEST_INVALID');
+  });
+  test('the drill report, signed 3-of-5, verifies with keyceremony verify', () => {
+    const r = drill([...share('bob', cards[1]!), ...share('dave', cards[3]!), ...share('erin', cards[4]!)]);
+    expect(r.status).toBe(0);
+    const signed = join(work, 'drill.signed.json');
+    const env1 = JSON.parse(readFileSync(r.out, 'utf8')) as { payload: string };
+    writeFileSync(signed, JSON.stringify(envelope(TYPES.drill, Buffer.from(env1.payload, 'base64'), ['bob', 'dave', 'erin'].map((s) => keys.get(s) as Key))));
+    const v = runCli(['verify', signed, '--custodians', setFile, '--json'], env);
+    expect(JSON.parse(v.stdout)).toMatchObject({ valid: true, type: 'drill', signers: ['bob', 'dave', 'erin'] });
+    const report = JSON.parse(Buffer.from(env1.payload, 'base64').toString('utf8')) as Record<string, unknown>;
+    expect(report).toMatchObject({ sharesPresented: ['bob', 'dave', 'erin'], threshold: 3, result: 'pass', backupKey: { id: 'backup-v1' } });
+  });
+  test('--restore keeps the restored key in its token, labelled with its id; its report says restore', () => {
+    const out = join(work, 'restore.json');
+    const r = runCli(['drill', '--restore', '--manifest', join(custody, 'signed.json'), '--custodians', setFile, '--token', RESTORE.label, '--pin-env', pinEnv(RESTORE), '--out', out, '--json',
+      ...share('alice', cards[0]!), ...share('carol', cards[2]!), ...share('erin', cards[4]!)], env);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ result: 'pass', restore: true });
+    expect(objectsOn(RESTORE)).toEqual(['master-v1']);
+    const payload = JSON.parse(Buffer.from((JSON.parse(readFileSync(out, 'utf8')) as { payload: string }).payload, 'base64').toString('utf8')) as { drill: string };
+    expect(payload.drill).toMatch(/^restore-/);
+  });
+});
