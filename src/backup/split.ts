@@ -26,9 +26,12 @@ import type { Token } from '../pkcs11/tokens.js';
 import { withSession } from '../pkcs11/session.js';
 import { encodeBlob, makeBackupBlob } from './blob.js';
 import { createBackupCustody, custodyCheckFailed, recombinedKcv } from './custody.js';
+import { checkPassphrase, openPaperShare, sealPaperShare } from './paper.js';
+import type { PaperShare } from './paper.js';
 import { encodeReceipt, receiptPath } from './receipts.js';
-import type { ShareReceipt } from './receipts.js';
+import type { ShareHolder, ShareReceipt } from './receipts.js';
 import { ShareCollector, shareCommitment } from './shares.js';
+import type { SplitShare } from './shares.js';
 import { readShare, writeShare } from './token-shares.js';
 
 export interface CustodianCard {
@@ -36,6 +39,13 @@ export interface CustodianCard {
   readonly token: Token;
   /** The custodian's user PIN; zeroed by the caller. */
   readonly pin: Uint8Array;
+}
+
+/** A custodian whose card cannot hold data objects: their share is sealed under their passphrase, for printing. */
+export interface PaperHolder {
+  readonly custodian: string;
+  /** At least MIN_PASSPHRASE_CHARACTERS; zeroed by the caller. */
+  readonly passphrase: Uint8Array;
 }
 
 export interface SplitResult {
@@ -46,17 +56,22 @@ export interface SplitResult {
   readonly receipts: readonly ShareReceipt[];
   /** key id → its blob file's text, and its KCV. */
   readonly blobs: readonly { readonly keyId: string; readonly kcv: string; readonly text: string }[];
+  /** The sealed paper shares, to print and hand over; never part of the custody folder. */
+  readonly paper: readonly PaperShare[];
 }
 
 export interface SplitProgress {
-  (event: { step: 'generated'; backupKcv: string } | { step: 'stored'; custodian: string; token: string } | { step: 'checked'; custodian: string } | { step: 'recombined'; kcv: string }): void;
+  (event: { step: 'generated'; backupKcv: string } | { step: 'stored'; custodian: string; token: string } | { step: 'sealed'; custodian: string } | { step: 'checked'; custodian: string } | { step: 'recombined'; kcv: string }): void;
 }
 
 export async function splitBackupKey(opts: {
-  hsm: Token; hsmPin: Uint8Array; ceremony: string; backupKey: string; threshold: number; cards: readonly CustodianCard[]; keys: readonly string[]; progress?: SplitProgress;
+  hsm: Token; hsmPin: Uint8Array; ceremony: string; backupKey: string; threshold: number; cards: readonly CustodianCard[]; paper?: readonly PaperHolder[]; keys: readonly string[]; progress?: SplitProgress;
 }): Promise<SplitResult> {
   const progress = opts.progress ?? (() => undefined);
-  const custodians = opts.cards.map((c) => c.custodian);
+  const paperHolders = opts.paper ?? [];
+  for (const h of paperHolders) checkPassphrase(h.passphrase);
+  const custodians = [...opts.cards.map((c) => c.custodian), ...paperHolders.map((h) => h.custodian)];
+  const total = custodians.length;
   const serials = opts.cards.map((c) => c.token.info.serial);
   if (new Set(serials).size !== serials.length) {
     throw new KeyceremonyError('SHARES_SAME_CARD', 'two custodians would hold their shares on the same card', 'give each custodian their own card', { exit: 2 });
@@ -75,20 +90,29 @@ export async function splitBackupKey(opts: {
     return { custody: c, blobs: made };
   });
   const receipts: ShareReceipt[] = [];
+  const paper: PaperShare[] = [];
+  const receipt = (i: number, holder: ShareHolder): ShareReceipt => Object.freeze({ ceremony: opts.ceremony, backupKey: custody.backupKey, custodian: custodians[i] as string,
+    index: i + 1, threshold: opts.threshold, total, commitment: (custody.shares[i] as SplitShare).commitment, holder });
   try {
+    for (const [j, h] of paperHolders.entries()) {
+      const i = opts.cards.length + j;
+      const sh = custody.shares[i] as SplitShare;
+      paper.push(sealPaperShare(sh.bytes, h.passphrase, { ceremony: opts.ceremony, backupKey: custody.backupKey, custodian: h.custodian, index: i + 1, threshold: opts.threshold, total }));
+      receipts.push(receipt(i, { kind: 'paper' }));
+      progress({ step: 'sealed', custodian: h.custodian });
+    }
     for (const [i, card] of opts.cards.entries()) {
       const share = custody.shares[i];
       if (share === undefined) throw new Error('one share per card');
       await withSession(card.token, card.pin, async (s) => writeShare(s, custody.backupKey, share.bytes, share.commitment));
-      receipts.push(Object.freeze({ ceremony: opts.ceremony, backupKey: custody.backupKey, custodian: card.custodian, index: i + 1, threshold: opts.threshold,
-        total: opts.cards.length, commitment: share.commitment, holder: { kind: 'token' as const, token: card.token.label, serial: card.token.info.serial } }));
+      receipts.splice(i, 0, receipt(i, { kind: 'token', token: card.token.label, serial: card.token.info.serial }));
       progress({ step: 'stored', custodian: card.custodian, token: card.token.label });
     }
   } finally {
     for (const sh of custody.shares) zero(sh.bytes);
   }
   // The creation check, from what the cards hold now.
-  const collector = new ShareCollector({ ceremony: opts.ceremony, backupKey: custody.backupKey, threshold: opts.threshold, total: opts.cards.length, commitments: new Map(receipts.map((r) => [r.custodian, r.commitment])) });
+  const collector = new ShareCollector({ ceremony: opts.ceremony, backupKey: custody.backupKey, threshold: opts.threshold, total, commitments: new Map(receipts.map((r) => [r.custodian, r.commitment])) });
   const readBack: Uint8Array[] = [];
   try {
     for (const card of opts.cards) {
@@ -100,6 +124,14 @@ export async function splitBackupKey(opts: {
       }
       progress({ step: 'checked', custodian: card.custodian });
     }
+    for (const [j, h] of paperHolders.entries()) {
+      const bytes = openPaperShare(paper[j] as PaperShare, h.passphrase);
+      readBack.push(bytes);
+      if (shareCommitment(bytes) !== receipts[opts.cards.length + j]?.commitment) {
+        throw new KeyceremonyError('SHARE_READBACK_MISMATCH', `the sealed paper share of ${h.custodian} does not open to its share`, 'this is a bug: report it, and split again');
+      }
+      progress({ step: 'checked', custodian: h.custodian });
+    }
     for (const bytes of readBack.slice(0, opts.threshold)) collector.present(bytes);
   } finally {
     zero(...readBack);
@@ -107,7 +139,7 @@ export async function splitBackupKey(opts: {
   const kcv = await withSession(opts.hsm, opts.hsmPin, (s) => recombinedKcv(s, collector));
   if (kcv !== custody.kcv) throw custodyCheckFailed(opts.threshold, kcv, custody.kcv);
   progress({ step: 'recombined', kcv });
-  return { ceremony: opts.ceremony, backupKey: custody.backupKey, backupKcv: custody.kcv, threshold: opts.threshold, receipts, blobs };
+  return { ceremony: opts.ceremony, backupKey: custody.backupKey, backupKcv: custody.kcv, threshold: opts.threshold, receipts, blobs, paper };
 }
 
 /** What the unsigned custody manifest needs besides the split. */

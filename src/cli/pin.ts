@@ -10,17 +10,26 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const MAX_PIN_BYTES = 256;
 
 export async function readPin(io: Io, envName: string | undefined, tokenLabel: string): Promise<Buffer> {
+  return readSecret(io, envName, { flag: '--pin-env', what: 'PIN', of: `token "${tokenLabel}"` });
+}
+
+/** A paper share's passphrase, from the variable named by passphrase-env= or a prompt. */
+export async function readPassphrase(io: Io, envName: string | undefined, custodian: string): Promise<Buffer> {
+  return readSecret(io, envName, { flag: 'passphrase-env=', what: 'passphrase', of: `the paper share of ${custodian}` });
+}
+
+async function readSecret(io: Io, envName: string | undefined, s: { flag: string; what: string; of: string }): Promise<Buffer> {
   if (envName !== undefined) {
-    if (!ENV_NAME.test(envName)) throw usageError('PIN_ENV_INVALID', `--pin-env takes the NAME of an environment variable, not ${envName.length > 0 ? 'a value' : 'an empty string'}`, 'export KEYCEREMONY_PIN=… then pass --pin-env KEYCEREMONY_PIN');
+    if (!ENV_NAME.test(envName)) throw usageError('PIN_ENV_INVALID', `${s.flag} takes the NAME of an environment variable, not ${envName.length > 0 ? 'a value' : 'an empty string'}`, 'export KEYCEREMONY_PIN=… then pass --pin-env KEYCEREMONY_PIN');
     const value = io.env[envName];
-    if (value === undefined || value === '') throw usageError('PIN_ENV_UNSET', `the environment variable ${envName} named by --pin-env is not set`, `set ${envName} to the PIN of token "${tokenLabel}", or leave out --pin-env to be asked`);
+    if (value === undefined || value === '') throw usageError('PIN_ENV_UNSET', `the environment variable ${envName} named by ${s.flag} is not set`, `set ${envName} to the ${s.what} of ${s.of}, or leave out ${s.flag} to be asked`);
     return checked(Buffer.from(value, 'utf8'));
   }
   const stdin = io.stdin;
   if (!stdin.isTTY || typeof stdin.setRawMode !== 'function') {
-    throw usageError('PIN_UNAVAILABLE', `there is no terminal to ask for the PIN of token "${tokenLabel}"`, 'pass --pin-env NAME naming an environment variable that holds the PIN');
+    throw usageError('PIN_UNAVAILABLE', `there is no terminal to ask for the ${s.what} of ${s.of}`, `pass ${s.flag} NAME naming an environment variable that holds it`);
   }
-  return checked(await prompt(io, `PIN for token "${tokenLabel}": `));
+  return checked(await prompt(io, `${s.what === 'PIN' ? 'PIN' : 'Passphrase'} for ${s.of}: `));
 }
 
 function checked(pin: Buffer): Buffer {

@@ -9,7 +9,7 @@
  * OpenSC's pkcs11-tool is the independent witness of what the tokens hold.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,9 @@ const RESTORE = tok('Restore token', '66778800');
 const cards = ids.map((id, i) => tok(`card-${id}`, `${i + 1}${i + 1}${i + 1}${i + 1}00`));
 const foreignCards = [tok('card-x', '909090'), tok('card-y', '919191')];
 const TAMPERED = tok('card-tampered', '929292');
+const PAPER_HSM = tok('Paper HSM', '55443324');
+const paperCards = [tok('card-p-alice', '939393'), tok('card-p-bob', '949494')];
+const CAROL_PASSPHRASE = 'carol keeps this in her head only';
 
 let hsm: SoftHsm;
 let work: string;
@@ -71,13 +74,13 @@ function expectRefused(r: CliResult, code: string): void {
 }
 
 beforeAll(() => {
-  const all = [HSM, OTHER_HSM, DRILL, RESTORE, ...cards, ...foreignCards, TAMPERED];
+  const all = [HSM, OTHER_HSM, PAPER_HSM, DRILL, RESTORE, ...cards, ...foreignCards, TAMPERED, ...paperCards];
   hsm = createSoftHsm(all);
-  env = { ...hsm.env, KEYCEREMONY_PKCS11_MODULE: hsm.module, ...Object.fromEntries(all.map((t) => [pinEnv(t), t.pin])) };
+  env = { ...hsm.env, KEYCEREMONY_PKCS11_MODULE: hsm.module, CAROL_PASSPHRASE, WRONG_PASSPHRASE: 'carol forgot her passphrase', ...Object.fromEntries(all.map((t) => [pinEnv(t), t.pin])) };
   work = mkdtempSync(join(tmpdir(), 'kc-drill-cli-'));
   setFile = join(work, 'custodians.v1.json');
   writeFileSync(setFile, JSON.stringify(envelope(TYPES.custodians, setPayload(1, 3, ids.map((id) => [id, keys.get(id) as Key])), [...keys.values()])));
-  for (const [t, label] of [[HSM, 'master-v1'], [OTHER_HSM, 'master-v1']] as const) {
+  for (const [t, label] of [[HSM, 'master-v1'], [OTHER_HSM, 'master-v1'], [PAPER_HSM, 'master-v3']] as const) {
     const r = runCli(['keygen', 'master', `pkcs11:token=${encodeURIComponent(t.label)};object=${label}`, '--extractable', '--pin-env', pinEnv(t)], env);
     expect(r.stderr).toBe('');
   }
@@ -214,5 +217,43 @@ describe('drills from the command line', () => {
     expect(objectsOn(RESTORE)).toEqual(['master-v1']);
     const payload = JSON.parse(Buffer.from((JSON.parse(readFileSync(out, 'utf8')) as { payload: string }).payload, 'base64').toString('utf8')) as { drill: string };
     expect(payload.drill).toMatch(/^restore-/);
+  });
+});
+
+describe('paper shares from the command line', () => {
+  let paperCustody: string;
+  let pages: string;
+  beforeAll(() => {
+    paperCustody = join(work, 'paper-custody');
+    pages = join(work, 'paper-pages');
+    const r = runCli(['backup', 'split', '--hsm', PAPER_HSM.label, '--pin-env', pinEnv(PAPER_HSM), '--backup-key', 'backup-v3', '--key', 'master-v3', '--threshold', '2',
+      '--card', `custodian=alice,token=${paperCards[0]!.label},pin-env=${pinEnv(paperCards[0]!)}`, '--card', `custodian=bob,token=${paperCards[1]!.label},pin-env=${pinEnv(paperCards[1]!)}`,
+      '--paper', 'custodian=carol,passphrase-env=CAROL_PASSPHRASE', '--paper-out', pages, '--ceremony', 'paper-custody', '--actor', 'bob', '--custodians', setFile, '--out', paperCustody, '--json'], env);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ threshold: 2, total: 3 });
+    sign(join(paperCustody, 'rotation.json'), ['alice', 'bob', 'carol'], join(paperCustody, 'signed.json'));
+  }, 60_000);
+  const paperDrill = (args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}) => {
+    const out = join(mkdtempSync(join(work, 'paper-report-')), 'drill.json');
+    return runCli(['drill', '--manifest', join(paperCustody, 'signed.json'), '--custodians', setFile, '--token', DRILL.label, '--pin-env', pinEnv(DRILL), '--out', out, '--json', ...args], { ...env, ...extraEnv });
+  };
+  test('the receipt says paper; the pages are private files with no passphrase in them', () => {
+    expect(JSON.parse(readFileSync(join(paperCustody, 'shares', 'backup-v3', 'carol.receipt.json'), 'utf8'))).toMatchObject({ index: 3, holder: { kind: 'paper' } });
+    const html = readFileSync(join(pages, 'carol.paper-share.html'), 'utf8');
+    expect(html).not.toContain(CAROL_PASSPHRASE);
+    expect(statSync(join(pages, 'carol.paper-share.json')).mode & 0o077).toBe(0);
+  });
+  test('a paper share and a card restore the key', () => {
+    const r = paperDrill([...share('alice', paperCards[0]!), '--share', `custodian=carol,paper=${join(pages, 'carol.paper-share.json')},passphrase-env=CAROL_PASSPHRASE`]);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ result: 'pass', restored: [{ id: 'master-v3', kcvMatches: true, canary: true }] });
+  });
+  test('a wrong passphrase and a damaged paper share are refused by their own codes', () => {
+    expectRefused(paperDrill([...share('bob', paperCards[1]!), '--share', `custodian=carol,paper=${join(pages, 'carol.paper-share.json')},passphrase-env=WRONG_PASSPHRASE`]), 'SHARE_PASSPHRASE_INCORRECT');
+    const damaged = join(work, 'damaged.paper-share.json');
+    const sealed = JSON.parse(readFileSync(join(pages, 'carol.paper-share.json'), 'utf8')) as { ciphertext: string };
+    sealed.ciphertext = `${sealed.ciphertext[0] === 'A' ? 'B' : 'A'}${sealed.ciphertext.slice(1)}`;
+    writeFileSync(damaged, JSON.stringify(sealed));
+    expectRefused(paperDrill([...share('bob', paperCards[1]!), '--share', `custodian=carol,paper=${damaged},passphrase-env=CAROL_PASSPHRASE`]), 'SHARE_PAPER_DAMAGED');
   });
 });

@@ -3,59 +3,72 @@
  * commands; they follow its common rules (exit codes, one-line errors, PINs from a named
  * environment variable or a prompt, nothing overwritten, --json).
  *
- * Each custodian's card is named by a spec, `custodian=ID,token=LABEL[,pin-env=NAME]`, so that
- * every card has its own PIN source: the variable the user names, else a prompt naming the card.
+ * Each custodian's share is named by a spec, `custodian=ID,token=LABEL[,pin-env=NAME]` for a card
+ * or `custodian=ID,paper=FILE[,passphrase-env=NAME]` for a paper share, so that every share has its
+ * own secret source: the variable the user names, else a prompt naming the card or the custodian.
  */
-import { resolve, dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { encodePaperShare, openPaperShare, parsePaperShare } from '../../backup/paper.js';
+import type { PaperShare } from '../../backup/paper.js';
+import { paperShareHtml } from '../../backup/paper-print.js';
 import { loadCustodyPlan } from '../../backup/plan.js';
 import { ShareCollector } from '../../backup/shares.js';
 import { readShare } from '../../backup/token-shares.js';
 import { buildDrillReport, runDrill } from '../../backup/drill.js';
 import { CUSTODY_MANIFEST, splitBackupKey, writeCustodyFolder } from '../../backup/split.js';
-import type { CustodianCard } from '../../backup/split.js';
+import type { CustodianCard, PaperHolder } from '../../backup/split.js';
 import { zero } from '../../bytes.js';
 import { CUSTODIAN_ID } from '../../custodians/set.js';
 import { formatTime } from '../../docs/fields.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError, usageError } from '../../errors.js';
-import { checkOutputDir, refuseExisting, writeFileAtomic } from '../../files.js';
+import { buildFolderAtomically, checkOutputDir, readInput, refuseExisting, writeFileAtomic } from '../../files.js';
 import { CEREMONY_ID, KEY_ID } from '../../manifest/manifest.js';
 import { withSession } from '../../pkcs11/session.js';
 import { findToken } from '../../pkcs11/tokens.js';
-import type { Token } from '../../pkcs11/tokens.js';
 import type { Pkcs11Module } from '../../pkcs11/module.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { openModule } from '../context.js';
 import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption, trustedChain } from '../docs.js';
 import type { Io, Warnings } from '../io.js';
-import { readPin } from '../pin.js';
+import { readPassphrase, readPin } from '../pin.js';
 
-export const BACKUP_USAGE = 'keyceremony backup split --hsm LABEL --backup-key ID --key ID [--key ID ...] --card custodian=ID,token=LABEL[,pin-env=NAME] [--card ...] --threshold M --ceremony ID --actor ID --custodians SET [...] --out DIR [--pin-env NAME] [--module PATH] [--json]';
-export const DRILL_USAGE = 'keyceremony drill --manifest FILE --custodians SET [...] [--root-digest sha256:HEX] [--dir DIR] --token LABEL --share custodian=ID,token=LABEL[,pin-env=NAME] [--share ...] [--all-shares] [--restore] [--id ID] --out FILE [--pin-env NAME] [--module PATH] [--json]';
+export const BACKUP_USAGE = 'keyceremony backup split --hsm LABEL --backup-key ID --key ID [--key ID ...] --card custodian=ID,token=LABEL[,pin-env=NAME] [--card ...] [--paper custodian=ID[,passphrase-env=NAME] ... --paper-out DIR] --threshold M --ceremony ID --actor ID --custodians SET [...] --out DIR [--pin-env NAME] [--module PATH] [--json]';
+export const DRILL_USAGE = 'keyceremony drill --manifest FILE --custodians SET [...] [--root-digest sha256:HEX] [--dir DIR] --token LABEL --share custodian=ID,(token=LABEL[,pin-env=NAME]|paper=FILE[,passphrase-env=NAME]) [--share ...] [--all-shares] [--restore] [--id ID] --out FILE [--pin-env NAME] [--module PATH] [--json]';
 
-interface CardSpec { readonly custodian: string; readonly token: string; readonly pinEnv: string | undefined }
+/** `custodian=ID,token=LABEL[,pin-env=NAME]` or `custodian=ID,paper=FILE[,passphrase-env=NAME]`. */
+interface HolderSpec { readonly custodian: string; readonly token?: string; readonly paper?: string; readonly secretEnv: string | undefined }
 
-function cardSpec(spec: string, flag: string, usage: string): CardSpec {
+/** `allowed`: where the share is (token=, paper=); 'sealing' is a paper share still to be made (custodian= and passphrase-env= only). */
+function holderSpec(spec: string, flag: string, usage: string, allowed: readonly ('token' | 'paper')[] | 'sealing'): HolderSpec {
   const fields = new Map<string, string>();
+  const names = allowed === 'sealing' ? ['custodian', 'passphrase-env'] : ['custodian', ...allowed, ...allowed.map((a) => (a === 'token' ? 'pin-env' : 'passphrase-env'))];
   for (const part of spec.split(',')) {
     const eq = part.indexOf('=');
     const k = eq <= 0 ? part : part.slice(0, eq);
-    if (eq <= 0 || !['custodian', 'token', 'pin-env'].includes(k) || fields.has(k)) {
-      throw usageError('USAGE', `${flag} ${JSON.stringify(spec.slice(0, 80))}: ${JSON.stringify(k.slice(0, 20))} is not custodian=, token= or pin-env=, or is repeated`, `usage: ${usage}`);
+    if (eq <= 0 || !names.includes(k) || fields.has(k)) {
+      throw usageError('USAGE', `${flag} ${JSON.stringify(spec.slice(0, 80))}: ${JSON.stringify(k.slice(0, 20))} is not one of ${names.map((n) => `${n}=`).join(', ')}, or is repeated`, `usage: ${usage}`);
     }
     fields.set(k, part.slice(eq + 1));
   }
   const custodian = fields.get('custodian');
-  const token = fields.get('token');
   if (custodian === undefined || !CUSTODIAN_ID.test(custodian)) throw usageError('USAGE', `${flag} needs custodian=ID (a custodian id of the set)`, `usage: ${usage}`);
-  if (token === undefined || token.length === 0 || token.length > 32) throw usageError('USAGE', `${flag} needs token=LABEL (the custodian's card, up to 32 characters)`, `usage: ${usage}`);
-  return { custodian, token, pinEnv: fields.get('pin-env') };
+  const token = fields.get('token');
+  const paper = fields.get('paper');
+  if (allowed === 'sealing') return { custodian, secretEnv: fields.get('passphrase-env') };
+  if (allowed.includes('token') && !allowed.includes('paper') && token === undefined) throw usageError('USAGE', `${flag} needs token=LABEL (the custodian's card)`, `usage: ${usage}`);
+  if ((token === undefined) === (paper === undefined) && allowed.length > 1) throw usageError('USAGE', `${flag} needs exactly one of token=LABEL and paper=FILE`, `usage: ${usage}`);
+  if (token !== undefined && (token.length === 0 || token.length > 32)) throw usageError('USAGE', `${flag} token= is a token label of 1 to 32 characters`, `usage: ${usage}`);
+  if (paper !== undefined && paper.length === 0) throw usageError('USAGE', `${flag} paper= names the file of the paper share`, `usage: ${usage}`);
+  if (token === undefined && fields.has('pin-env')) throw usageError('USAGE', `${flag}: pin-env= goes with token=`, `usage: ${usage}`);
+  if (paper === undefined && fields.has('passphrase-env')) throw usageError('USAGE', `${flag}: passphrase-env= goes with paper=`, `usage: ${usage}`);
+  return { custodian, ...(token === undefined ? {} : { token }), ...(paper === undefined ? {} : { paper }), secretEnv: fields.get('pin-env') ?? fields.get('passphrase-env') };
 }
 
-async function openCard(io: Io, mod: Pkcs11Module, spec: CardSpec): Promise<CustodianCard> {
+async function openCard(io: Io, mod: Pkcs11Module, spec: HolderSpec): Promise<CustodianCard> {
   const token = findToken(mod, { label: spec.token });
-  return { custodian: spec.custodian, token, pin: await readPin(io, spec.pinEnv, token.label) };
+  return { custodian: spec.custodian, token, pin: await readPin(io, spec.secretEnv, token.label) };
 }
 
 function requireOptions<T extends Record<string, unknown>>(values: T, names: readonly (keyof T & string)[], usage: string): void {
@@ -66,58 +79,104 @@ export async function backupCommand(argv: readonly string[], io: Io, warnings: W
   const [sub, ...rest] = argv;
   if (sub !== 'split') throw usageError('USAGE', `unknown subcommand ${JSON.stringify(sub ?? '')}`, `usage: ${BACKUP_USAGE}`);
   const { values } = parse(rest, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, ...CHAIN_OPTIONS, hsm: { type: 'string' }, 'backup-key': { type: 'string' }, key: { type: 'string', multiple: true },
-    card: { type: 'string', multiple: true }, threshold: { type: 'string' }, ceremony: { type: 'string' }, actor: { type: 'string' }, out: { type: 'string' } }, { min: 0, max: 0, usage: BACKUP_USAGE });
+    card: { type: 'string', multiple: true }, paper: { type: 'string', multiple: true }, 'paper-out': { type: 'string' }, threshold: { type: 'string' }, ceremony: { type: 'string' }, actor: { type: 'string' }, out: { type: 'string' } }, { min: 0, max: 0, usage: BACKUP_USAGE });
   requireOptions(values, ['hsm', 'backup-key', 'threshold', 'ceremony', 'actor', 'out'], BACKUP_USAGE);
   const backupKey = values['backup-key'] as string;
   if (!KEY_ID.test(backupKey) || !backupKey.startsWith('backup-v')) throw usageError('USAGE', `--backup-key ${JSON.stringify(backupKey)} is not a backup key id (backup-vN)`, 'name it backup-v1, backup-v2, …');
   const keys = values.key ?? [];
   if (keys.length === 0) throw usageError('USAGE', 'name at least one --key to back up (master-vN)', `usage: ${BACKUP_USAGE}`);
   for (const k of keys) if (!KEY_ID.test(k) || !k.startsWith('master-v')) throw usageError('USAGE', `--key ${JSON.stringify(k)} is not a master key id (master-vN)`, 'back up the master keys by their labels');
-  const cards = (values.card ?? []).map((c) => cardSpec(c, '--card', BACKUP_USAGE));
+  const cards = (values.card ?? []).map((c) => holderSpec(c, '--card', BACKUP_USAGE, ['token']));
+  const papers = (values.paper ?? []).map((c) => holderSpec(c, '--paper', BACKUP_USAGE, 'sealing'));
+  if (papers.length > 0 && values['paper-out'] === undefined) throw usageError('USAGE', '--paper needs --paper-out DIR, the folder for the pages to print (not the custody media)', `usage: ${BACKUP_USAGE}`);
+  const holders = [...cards, ...papers];
   const m = Number(values.threshold);
-  if (!Number.isSafeInteger(m) || m < 2 || m > cards.length) throw usageError('USAGE', `--threshold ${JSON.stringify(values.threshold)} must be a whole number from 2 to the number of --card (${cards.length})`, `usage: ${BACKUP_USAGE}`);
+  if (!Number.isSafeInteger(m) || m < 2 || m > holders.length) throw usageError('USAGE', `--threshold ${JSON.stringify(values.threshold)} must be a whole number from 2 to the number of --card and --paper (${holders.length})`, `usage: ${BACKUP_USAGE}`);
   if (!CEREMONY_ID.test(values.ceremony as string)) throw usageError('USAGE', '--ceremony is not a ceremony id (letters, digits, . _ -)', `usage: ${BACKUP_USAGE}`);
   const now = atOption(values.at);
   const chain = trustedChain(values.custodians, rootDigestOption(values['root-digest']), now);
   const members = new Set(chain.newest.custodians.map((c) => c.id));
-  for (const c of cards) if (!members.has(c.custodian)) throw usageError('USAGE', `--card custodian=${c.custodian} is not a custodian of set version ${chain.newest.version}`, 'shares go to custodians of the newest set');
-  if (new Set(cards.map((c) => c.custodian)).size !== cards.length) throw usageError('USAGE', 'a custodian is named by two --card options', 'one card per custodian');
+  for (const c of holders) if (!members.has(c.custodian)) throw usageError('USAGE', `custodian=${c.custodian} is not a custodian of set version ${chain.newest.version}`, 'shares go to custodians of the newest set');
+  if (new Set(holders.map((c) => c.custodian)).size !== holders.length) throw usageError('USAGE', 'a custodian is named twice by --card or --paper', 'one share per custodian');
   if (!members.has(values.actor as string)) throw usageError('USAGE', `--actor ${values.actor as string} is not a custodian of set version ${chain.newest.version}`, 'the initiating actor is a custodian');
   const outDir = resolve(values.out as string);
   checkOutputDir(outDir, false);
+  const paperOut = values['paper-out'] === undefined ? undefined : resolve(values['paper-out']);
+  if (paperOut !== undefined) checkOutputDir(paperOut, false);
 
   const mod = openModule(io, warnings, values.module);
   const hsm = findToken(mod, { label: values.hsm });
   const hsmPin = await readPin(io, values['pin-env'], hsm.label);
   const opened: CustodianCard[] = [];
+  const sealed: PaperHolder[] = [];
   try {
     for (const c of cards) opened.push(await openCard(io, mod, c));
-    const result = await splitBackupKey({ hsm, hsmPin, ceremony: values.ceremony as string, backupKey, threshold: m, cards: opened, keys,
+    for (const p of papers) sealed.push({ custodian: p.custodian, passphrase: await readPassphrase(io, p.secretEnv, p.custodian) });
+    const result = await splitBackupKey({ hsm, hsmPin, ceremony: values.ceremony as string, backupKey, threshold: m, cards: opened, paper: sealed, keys,
       progress: (e) => {
         if (values.json === true) return;
-        if (e.step === 'generated') io.stdout.write(`backup key ${backupKey} generated in "${hsm.label}", kcv ecb:${e.backupKcv}; split ${m} of ${cards.length}\n`);
+        if (e.step === 'generated') io.stdout.write(`backup key ${backupKey} generated in "${hsm.label}", kcv ecb:${e.backupKcv}; split ${m} of ${holders.length}\n`);
         if (e.step === 'stored') io.stdout.write(`  share of ${e.custodian} stored on "${e.token}" and read back\n`);
+        if (e.step === 'sealed') io.stdout.write(`  share of ${e.custodian} sealed under their passphrase for printing\n`);
         if (e.step === 'checked') io.stdout.write(`  share of ${e.custodian} read again from the card: matches its commitment\n`);
         if (e.step === 'recombined') io.stdout.write(`  ${m} shares recombined in the HSM: kcv ecb:${e.kcv}, the backup key's\n`);
       } });
     const artifacts = await writeCustodyFolder(outDir, result, { custodianSet: chain.newest.version, actor: values.actor as string, now });
+    const pages = paperOut === undefined ? [] : await writePaperShares(paperOut, result.paper);
     const manifest = resolve(outDir, CUSTODY_MANIFEST);
     if (values.json === true) {
-      io.stdout.write(`${JSON.stringify({ out: outDir, manifest, backupKey, backupKcv: result.backupKcv, threshold: m, total: cards.length, keys: result.blobs.map((b) => ({ id: b.keyId, kcv: b.kcv })), files: artifacts.map((a) => a.path) })}\n`);
+      io.stdout.write(`${JSON.stringify({ out: outDir, manifest, backupKey, backupKcv: result.backupKcv, threshold: m, total: holders.length, keys: result.blobs.map((b) => ({ id: b.keyId, kcv: b.kcv })), files: artifacts.map((a) => a.path), paper: pages })}\n`);
     } else {
       io.stdout.write(`wrote ${artifacts.length} files and an unsigned custody manifest to ${outDir}\n  custodians sign ${manifest}; a drill then needs that signed manifest and this folder\n`);
+      for (const page of pages) io.stdout.write(`  paper share to print and hand over: ${page} (then delete the file)\n`);
     }
     return 0;
   } finally {
-    zero(hsmPin, ...opened.map((c) => c.pin));
+    zero(hsmPin, ...opened.map((c) => c.pin), ...sealed.map((p) => p.passphrase));
   }
+}
+
+async function tokenShare(io: Io, mod: Pkcs11Module, spec: HolderSpec, backupKey: string): Promise<Uint8Array> {
+  const card = findToken(mod, { label: spec.token });
+  const pin = await readPin(io, spec.secretEnv, card.label);
+  try {
+    return await withSession(card, pin, async (s) => readShare(s, backupKey));
+  } finally {
+    zero(pin);
+  }
+}
+
+async function paperShare(io: Io, spec: HolderSpec): Promise<Uint8Array> {
+  let sealed;
+  try {
+    sealed = parsePaperShare(readInput(spec.paper as string, 'the paper share', 8192));
+  } catch (err) {
+    if (err instanceof KeyceremonyError && err.exit === 2) throw err;
+    throw new KeyceremonyError('SHARE_PAPER_DAMAGED', `${spec.paper as string} is not a readable paper share`, 'scan the QR code again, or type the text again with care', { cause: err });
+  }
+  const passphrase = await readPassphrase(io, spec.secretEnv, spec.custodian);
+  try {
+    return openPaperShare(sealed, passphrase);
+  } finally {
+    zero(passphrase);
+  }
+}
+
+/** Each paper share as its sealed JSON and its printable page, in a new folder, all or nothing. */
+async function writePaperShares(dir: string, paper: readonly PaperShare[]): Promise<string[]> {
+  const names = await buildFolderAtomically(dir, (staging) => paper.flatMap((p) => {
+    writeFileAtomic(join(staging, `${p.custodian}.paper-share.json`), `${encodePaperShare(p)}\n`, false, 0o600);
+    writeFileAtomic(join(staging, `${p.custodian}.paper-share.html`), paperShareHtml(p), false, 0o600);
+    return [`${p.custodian}.paper-share.json`, `${p.custodian}.paper-share.html`];
+  }));
+  return names.map((n) => join(dir, n));
 }
 
 export async function drillCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
   const { values } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, ...CHAIN_OPTIONS, manifest: { type: 'string' }, dir: { type: 'string' }, token: { type: 'string' },
     share: { type: 'string', multiple: true }, 'all-shares': { type: 'boolean' }, restore: { type: 'boolean' }, id: { type: 'string' }, out: { type: 'string' } }, { min: 0, max: 0, usage: DRILL_USAGE });
   requireOptions(values, ['manifest', 'token', 'out'], DRILL_USAGE);
-  const shares = (values.share ?? []).map((s) => cardSpec(s, '--share', DRILL_USAGE));
+  const shares = (values.share ?? []).map((s) => holderSpec(s, '--share', DRILL_USAGE, ['token', 'paper']));
   if (new Set(shares.map((s) => s.custodian)).size !== shares.length) {
     throw new KeyceremonyError('SHARE_DUPLICATE', 'a custodian is named by two --share options', 'each custodian presents their share once');
   }
@@ -142,25 +201,23 @@ export async function drillCommand(argv: readonly string[], io: Io, warnings: Wa
 
   const mod = openModule(io, warnings, values.module);
   const target = findToken(mod, { label: values.token });
-  if (shares.some((s) => s.token === target.label)) throw usageError('USAGE', 'the drill token is also named as a custodian card', 'restore into a token of its own');
+  if (shares.some((s) => s.token !== undefined && s.token === target.label)) throw usageError('USAGE', 'the drill token is also named as a custodian card', 'restore into a token of its own');
   const collector = new ShareCollector(plan.expected);
   const started = Math.floor(Date.now() / 1000) * 1000;
   const say = (line: string): void => { if (values.json !== true) io.stdout.write(`${line}\n`); };
   say(`${restore ? 'RESTORE' : 'drill'} of ${plan.backupKey} (kcv ecb:${plan.backupKcv}, ${plan.expected.threshold} of ${plan.expected.total}) from a manifest signed by ${plan.signers.join(', ')}`);
   try {
     for (const spec of shares) {
-      const card: Token = findToken(mod, { label: spec.token });
-      const pin = await readPin(io, spec.pinEnv, card.label);
       let bytes: Uint8Array | undefined;
       try {
-        bytes = await withSession(card, pin, async (s) => readShare(s, plan.backupKey));
+        bytes = spec.token !== undefined ? await tokenShare(io, mod, spec, plan.backupKey) : await paperShare(io, spec);
         const accepted = collector.present(bytes);
         if (accepted.custodian !== spec.custodian) {
-          throw new KeyceremonyError('SHARE_WRONG_CUSTODIAN', `the card "${card.label}" holds the share of ${accepted.custodian}, not of ${spec.custodian}`, 'each custodian presents their own card; nothing was restored');
+          throw new KeyceremonyError('SHARE_WRONG_CUSTODIAN', `${spec.token !== undefined ? `the card "${spec.token}"` : spec.paper ?? ''} holds the share of ${accepted.custodian}, not of ${spec.custodian}`, 'each custodian presents their own share; nothing was restored');
         }
         say(`  share of ${spec.custodian} (index ${accepted.index}) checked against its commitment: ${collector.count} of ${plan.expected.threshold}`);
       } finally {
-        zero(pin, bytes);
+        zero(bytes);
       }
     }
     const presented = collector.custodians; // runDrill disposes of the collector once it has combined

@@ -1,0 +1,142 @@
+/**
+ * Paper shares (issue 6): for a custodian whose card cannot hold data objects, the share record
+ * sealed under a passphrase (scrypt, then AES-256-GCM) and printed with a QR code. The header
+ * (who, which key, M and N, the KDF parameters) is the AEAD's additional data, so it cannot be
+ * swapped onto another share; the `checksum` (SHA-256 of everything else) tells a damaged or
+ * mistyped paper share apart from a wrong passphrase before any decryption is tried.
+ *
+ * node:crypto does both steps, so Electron's BoringSSL serves them too (scrypt and AES-GCM are
+ * in BoringSSL); tests cross-check with @noble/hashes' scrypt and @noble/ciphers' GCM.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scryptSync } from 'node:crypto';
+import { zero } from '../bytes.js';
+import { CUSTODIAN_ID } from '../custodians/set.js';
+import { Fields } from '../docs/fields.js';
+import { DocumentError } from '../docs/problems.js';
+import { decodeBase64Strict, encodeBase64, readJson } from '../dsse/envelope.js';
+import { KeyceremonyError } from '../errors.js';
+import { CEREMONY_ID, KEY_ID } from '../manifest/manifest.js';
+
+export const PAPER_SPEC = 'keyceremony/paper-share@1';
+/** scrypt cost: 2^17 × 8 × 128 bytes = 128 MiB and about half a second here, per guess. */
+export const PAPER_KDF = Object.freeze({ name: 'scrypt' as const, N: 1 << 17, r: 8, p: 1 });
+export const MIN_PASSPHRASE_CHARACTERS = 16;
+const MAX_PAPER_BYTES = 8192;
+
+export interface PaperHeader {
+  readonly ceremony: string;
+  readonly backupKey: string;
+  readonly custodian: string;
+  readonly index: number;
+  readonly threshold: number;
+  readonly total: number;
+}
+
+export interface PaperShare extends PaperHeader {
+  readonly kdf: { readonly name: 'scrypt'; readonly N: number; readonly r: number; readonly p: number; readonly salt: Uint8Array };
+  readonly iv: Uint8Array;
+  readonly ciphertext: Uint8Array;
+  readonly checksum: string;
+}
+
+function aad(p: Omit<PaperShare, 'iv' | 'ciphertext' | 'checksum'>): Buffer {
+  return Buffer.from(JSON.stringify([PAPER_SPEC, p.ceremony, p.backupKey, p.custodian, p.index, p.threshold, p.total, p.kdf.name, p.kdf.N, p.kdf.r, p.kdf.p, encodeBase64(p.kdf.salt)]), 'utf8');
+}
+
+function checksumOf(p: Omit<PaperShare, 'checksum'>): string {
+  return createHash('sha256').update(aad(p)).update(p.iv).update(p.ciphertext).digest('hex').slice(0, 16);
+}
+
+function derive(passphrase: Uint8Array, kdf: PaperShare['kdf']): Buffer {
+  return scryptSync(passphrase, kdf.salt, 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * 1024 * 1024 });
+}
+
+export function checkPassphrase(passphrase: Uint8Array): void {
+  const chars = new TextDecoder().decode(passphrase).length;
+  if (chars < MIN_PASSPHRASE_CHARACTERS) {
+    throw new KeyceremonyError('SHARE_PASSPHRASE_WEAK', `a paper share's passphrase needs at least ${MIN_PASSPHRASE_CHARACTERS} characters, this one has ${chars}`, 'choose a longer passphrase: four or more random words');
+  }
+}
+
+/** Seal a share record under the passphrase (the caller zeroes both afterwards). */
+export function sealPaperShare(record: Uint8Array, passphrase: Uint8Array, header: PaperHeader, kdf: Omit<PaperShare['kdf'], 'salt'> = PAPER_KDF): PaperShare {
+  checkPassphrase(passphrase);
+  const base = { ...header, kdf: { ...kdf, salt: new Uint8Array(randomBytes(16)) } };
+  const key = derive(passphrase, base.kdf);
+  const iv = new Uint8Array(randomBytes(12));
+  try {
+    const c = createCipheriv('aes-256-gcm', key, iv);
+    c.setAAD(aad(base));
+    const ciphertext = new Uint8Array(Buffer.concat([c.update(record), c.final(), c.getAuthTag()]));
+    const sealed = { ...base, iv, ciphertext };
+    return { ...sealed, checksum: checksumOf(sealed) };
+  } finally {
+    zero(key);
+  }
+}
+
+/** The share record inside, or SHARE_PAPER_DAMAGED / SHARE_PASSPHRASE_INCORRECT. */
+export function openPaperShare(p: PaperShare, passphrase: Uint8Array): Uint8Array {
+  if (checksumOf(p) !== p.checksum) {
+    throw new KeyceremonyError('SHARE_PAPER_DAMAGED', `the paper share of ${p.custodian} does not match its own checksum ${p.checksum}`, 'it was mistyped or damaged: scan the QR code again, or type the text again with care');
+  }
+  const key = derive(passphrase, p.kdf);
+  try {
+    const d = createDecipheriv('aes-256-gcm', key, p.iv);
+    d.setAAD(aad(p));
+    d.setAuthTag(p.ciphertext.subarray(p.ciphertext.length - 16));
+    return new Uint8Array(Buffer.concat([d.update(p.ciphertext.subarray(0, p.ciphertext.length - 16)), d.final()]));
+  } catch {
+    throw new KeyceremonyError('SHARE_PASSPHRASE_INCORRECT', `the passphrase does not open the paper share of ${p.custodian}`, `${p.custodian} types their passphrase again; nothing was combined`);
+  } finally {
+    zero(key);
+  }
+}
+
+export function encodePaperShare(p: PaperShare): string {
+  return JSON.stringify({ spec: PAPER_SPEC, ceremony: p.ceremony, backupKey: p.backupKey, custodian: p.custodian, index: p.index, threshold: p.threshold, total: p.total,
+    kdf: { name: p.kdf.name, N: p.kdf.N, r: p.kdf.r, p: p.kdf.p, salt: encodeBase64(p.kdf.salt) }, iv: encodeBase64(p.iv), ciphertext: encodeBase64(p.ciphertext), checksum: p.checksum });
+}
+
+export function parsePaperShare(bytes: Uint8Array): PaperShare {
+  const json = readJson(bytes, MAX_PAPER_BYTES, 'the paper share');
+  const f = new Fields();
+  const o = f.object(json, '$', ['spec', 'ceremony', 'backupKey', 'custodian', 'index', 'threshold', 'total', 'kdf', 'iv', 'ciphertext', 'checksum']);
+  if (o === undefined) throw new DocumentError(f.problems, 'the paper share');
+  if (f.string(o.spec, 'spec') !== PAPER_SPEC) f.add('DOCUMENT_WRONG_SPEC', 'spec', `expected "${PAPER_SPEC}"`);
+  const ceremony = f.string(o.ceremony, 'ceremony', { pattern: CEREMONY_ID, what: 'a ceremony id' });
+  const backupKey = f.string(o.backupKey, 'backupKey', { pattern: KEY_ID, what: 'a versioned key id' });
+  const custodian = f.string(o.custodian, 'custodian', { pattern: CUSTODIAN_ID, what: 'a custodian id' });
+  const index = f.integer(o.index, 'index', 1);
+  const threshold = f.integer(o.threshold, 'threshold', 2);
+  const total = f.integer(o.total, 'total', 2);
+  if (total !== undefined && total > 255) f.add('DOCUMENT_BAD_VALUE', 'total', 'at most 255 shares');
+  const b64 = (v: unknown, path: string, len?: [number, number]): Uint8Array | undefined => {
+    const s = f.string(v as never, path, { max: 2048 });
+    const b = s === undefined ? undefined : decodeBase64Strict(s) ?? f.add('DOCUMENT_BAD_BASE64', path, 'not standard base64');
+    if (b !== undefined && len !== undefined && (b.length < len[0] || b.length > len[1])) return f.add('DOCUMENT_BAD_VALUE', path, `expected ${len[0]}–${len[1]} bytes`);
+    return b;
+  };
+  const k = f.object(o.kdf, 'kdf', ['name', 'N', 'r', 'p', 'salt']);
+  let kdf: PaperShare['kdf'] | undefined;
+  if (k !== undefined) {
+    if (k.name !== 'scrypt') f.add('DOCUMENT_BAD_VALUE', 'kdf.name', 'expected "scrypt"');
+    // a reader's floor and ceiling: never weaker than 2^14, never a cost that exhausts memory
+    const N = f.integer(k.N, 'kdf.N', 1 << 14);
+    if (N !== undefined && (N > 1 << 20 || (N & (N - 1)) !== 0)) f.add('DOCUMENT_BAD_VALUE', 'kdf.N', 'a power of two from 2^14 to 2^20');
+    const r = f.integer(k.r, 'kdf.r', 8);
+    if (r !== undefined && r > 16) f.add('DOCUMENT_BAD_VALUE', 'kdf.r', 'from 8 to 16');
+    const p = f.integer(k.p, 'kdf.p', 1);
+    if (p !== undefined && p > 4) f.add('DOCUMENT_BAD_VALUE', 'kdf.p', 'from 1 to 4');
+    const salt = b64(k.salt, 'kdf.salt', [16, 64]);
+    if (k.name === 'scrypt' && N !== undefined && r !== undefined && p !== undefined && salt !== undefined) kdf = { name: 'scrypt', N, r, p, salt };
+  }
+  const iv = b64(o.iv, 'iv', [12, 12]);
+  const ciphertext = b64(o.ciphertext, 'ciphertext', [17, 1024]);
+  const checksum = f.string(o.checksum, 'checksum', { pattern: /^[0-9a-f]{16}$/, what: '16 lowercase hex digits' });
+  if (f.problems.length > 0 || ceremony === undefined || backupKey === undefined || custodian === undefined || index === undefined || threshold === undefined
+    || total === undefined || kdf === undefined || iv === undefined || ciphertext === undefined || checksum === undefined) {
+    throw new DocumentError(f.problems, 'the paper share');
+  }
+  return { ceremony, backupKey, custodian, index, threshold, total, kdf, iv, ciphertext, checksum };
+}
