@@ -116,9 +116,8 @@ export async function backupCommand(argv: readonly string[], io: Io, warnings: W
       progress: (e) => {
         if (values.json === true) return;
         if (e.step === 'generated') io.stdout.write(`backup key ${backupKey} generated in "${hsm.label}", kcv ecb:${e.backupKcv}; split ${m} of ${holders.length}\n`);
-        if (e.step === 'stored') io.stdout.write(`  share of ${e.custodian} stored on "${e.token}" and read back\n`);
-        if (e.step === 'sealed') io.stdout.write(`  share of ${e.custodian} sealed under their passphrase for printing\n`);
-        if (e.step === 'checked') io.stdout.write(`  share of ${e.custodian} read again from the card: matches its commitment\n`);
+        if (e.step === 'stored') io.stdout.write(`  share of ${e.custodian} stored on "${e.token}", read back in a new session: matches its commitment\n`);
+        if (e.step === 'sealed') io.stdout.write(`  share of ${e.custodian} sealed under their passphrase for printing, opened again: matches its commitment\n`);
         if (e.step === 'recombined') io.stdout.write(`  ${m} shares recombined in the HSM: kcv ecb:${e.kcv}, the backup key's\n`);
       } });
     const artifacts = await writeCustodyFolder(outDir, result, { custodianSet: chain.newest.version, actor: values.actor as string, now });
