@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { call } from './api.js';
 import type { Responses } from './api.js';
 import { Banners } from './components/common.js';
+import { BackupScreen } from './screens/Backup.js';
 import { CustodiansScreen } from './screens/Custodians.js';
 import { ExportScreen } from './screens/Export.js';
 import { KeysScreen } from './screens/Keys.js';
@@ -17,6 +18,7 @@ const SCREENS = [
   { id: 'manifests', title: 'Manifests', Screen: ManifestsScreen },
   { id: 'verify', title: 'Verify', Screen: VerifyScreen },
   { id: 'export', title: 'Export', Screen: ExportScreen },
+  { id: 'backup', title: 'Backup', Screen: BackupScreen },
 ] as const;
 
 function AirGap() {

@@ -7,6 +7,7 @@ export const CHANNELS = [
   'app.info', 'airgap.status', 'tokens.list', 'keys.generate', 'keys.publicKey', 'custodians.create', 'custodians.next',
   'manifest.create', 'documents.sign', 'documents.merge', 'documents.status', 'documents.verify',
   'media.list', 'export.targets', 'export.inspectKek', 'export.run',
+  'backup.splitBegin', 'backup.splitStore', 'backup.splitFinish', 'backup.splitCancel', 'drill.begin', 'drill.present', 'drill.run', 'drill.cancel',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];
@@ -85,6 +86,9 @@ export interface MediumView { readonly mountPoint: string; readonly device: stri
 export interface TargetView { readonly name: string; readonly cloud: string; readonly kekBits: readonly number[]; readonly file: string; readonly needs: readonly ('importToken' | 'kekId' | 'hash')[] }
 export interface ExportedFileView { readonly path: string; readonly sha256: string; readonly bytes: number }
 
+export interface ShareReceiptView { readonly custodian: string; readonly index: number; readonly holder: string; readonly commitment: string }
+export interface RestoredView { readonly id: string; readonly kcv: string; readonly kcvMatches: boolean; readonly canary: boolean }
+
 export interface Requests {
   'app.info': Record<string, never>;
   'airgap.status': Record<string, never>;
@@ -103,6 +107,14 @@ export interface Requests {
   'export.inspectKek': { wrappingKey: string };
   'export.run': { token: TokenRef; keyLabel: string; target: string; wrappingKey: string; kekId?: string; importToken?: string; hash?: 'sha1' | 'sha256'; obtained?: string;
     mountPoint: string; folder: string; pin: string; allowFixedDisk?: boolean };
+  'backup.splitBegin': { hsm: TokenRef; hsmPin: string; chain: string[]; ceremony: string; backupKey: string; keys: string[]; threshold: number; custodians: string[] };
+  'backup.splitStore': { splitId: string; custodian: string; token: TokenRef; pin: string };
+  'backup.splitFinish': { splitId: string; hsm: TokenRef; hsmPin: string; chain: string[]; actor: string; mountPoint: string; folder: string; allowFixedDisk?: boolean };
+  'backup.splitCancel': { splitId: string };
+  'drill.begin': { manifest: string; chain: string[]; mountPoint: string; folder: string };
+  'drill.present': { drillId: string; custodian: string; token: TokenRef; pin: string };
+  'drill.run': { drillId: string; token: TokenRef; pin: string; restore?: boolean };
+  'drill.cancel': { drillId: string };
 }
 
 export interface Responses {
@@ -123,6 +135,16 @@ export interface Responses {
   'export.inspectKek': { readonly bits: number; readonly spkiSha256: string; readonly words: readonly string[] };
   'export.run': { readonly dir: string; readonly target: string; readonly kcv: string; readonly wrap: 'token' | 'hybrid'; readonly wrappingKeySha256: string;
     readonly files: readonly ExportedFileView[]; readonly warnings: readonly string[] };
+  'backup.splitBegin': { readonly splitId: string; readonly backupKey: string; readonly backupKcv: string; readonly threshold: number; readonly total: number; readonly next: string | null };
+  'backup.splitStore': ShareReceiptView & { readonly next: string | null; readonly placed: number };
+  'backup.splitFinish': { readonly dir: string; readonly backupKcv: string; readonly manifest: DocumentView; readonly files: readonly ExportedFileView[] };
+  'backup.splitCancel': { readonly cancelled: true; readonly cleanUp: readonly string[] };
+  'drill.begin': { readonly drillId: string; readonly backupKey: string; readonly backupKcv: string; readonly threshold: number; readonly total: number; readonly signers: readonly string[];
+    readonly receipts: readonly ShareReceiptView[]; readonly keys: readonly { readonly id: string; readonly kcv: string }[] };
+  'drill.present': { readonly custodian: string; readonly index: number; readonly count: number; readonly threshold: number; readonly ready: boolean };
+  'drill.run': { readonly result: 'pass' | 'fail'; readonly restore: boolean; readonly failures: readonly string[]; readonly backupKcv: string; readonly backupKcvMatches: boolean;
+    readonly restored: readonly RestoredView[]; readonly report: DocumentView };
+  'drill.cancel': { readonly cancelled: true };
 }
 
 /** What the preload exposes as `window.keyceremony`: one function per channel, nothing else. */

@@ -6,8 +6,6 @@
  * is zeroed after use, and never appear in a result or an error.
  */
 import { networkInterfaces } from 'node:os';
-import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
 import { zero } from '../bytes.js';
 import { fingerprint } from '../crypto/fingerprint.js';
 import { nextCustodianSet } from '../custodians/rotate.js';
@@ -40,6 +38,7 @@ import type { Token } from '../pkcs11/tokens.js';
 import { approvals, checkSignerIsCustodian, describePayload, signatureDetails } from '../verify/approvals.js';
 import { verifyChain, verifyDocument } from '../verify/verify.js';
 import type { TrustedChain } from '../verify/verify.js';
+import { backupHandlers, backupRequestSchemas, driveFolder } from './backup-handlers.js';
 import { CHANNELS } from './contract.js';
 import type { ApiError, Channel, DocumentView, Requests, Responses, Result, TokenView } from './contract.js';
 import { arr, bool, int, obj, oneOf, parseRequest, str } from './schema.js';
@@ -87,6 +86,7 @@ export const REQUESTS: { readonly [C in Channel]: Schema<Requests[C]> } = {
     mountPoint: str({ min: 1, max: 4096, what: 'a mount point' }), folder: str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, what: 'a folder name (letters, digits, . _ -)' }), pin: PIN },
   { kekId: str({ max: 1024, pattern: /^https:\/\/[^\s/]+\/keys\/\S+$/, what: 'a Key Vault key id URL' }), importToken: str({ max: 8200, what: 'base64 import token' }), hash: oneOf(['sha1', 'sha256'] as const),
     obtained: TIME, allowFixedDisk: bool() }) as Schema<Requests['export.run']>,
+  ...backupRequestSchemas({ token: TOKEN, pin: PIN, doc: DOC, chain: CHAIN }),
   'documents.verify': obj({ document: DOC, chain: arr(DOC, { max: 32 }) }, { previous: DOC, rootDigest: str({ max: 71, pattern: /^sha256:[0-9a-f]{64}$/, what: 'sha256:<64 hex>' }), at: TIME }) as Schema<Requests['documents.verify']>,
 };
 
@@ -237,10 +237,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       const importToken = r.importToken === undefined || target.cloud !== 'aws' ? undefined : decodeBase64Strict(r.importToken.replace(/\s+/g, ''));
       if (importToken === null) throw new KeyceremonyError('EXPORT_IMPORT_TOKEN_INVALID', 'the import token is not base64', 'paste the ImportToken exactly as AWS returned it');
       // the drive must be one the app listed as removable (a rehearsal may allow a fixed disk)
-      const medium = listMedia(ctx.env).find((m) => m.mountPoint === r.mountPoint);
-      if (medium === undefined && r.allowFixedDisk !== true) throw new KeyceremonyError('EXPORT_FIXED_DISK', `${r.mountPoint} is not a removable drive`, 'insert the removable drive and choose it from the list');
-      if (!isAbsolute(r.mountPoint) || !existsSync(r.mountPoint) || !statSync(r.mountPoint).isDirectory()) throw new KeyceremonyError('EXPORT_DRIVE_MISSING', `${r.mountPoint} is not a mounted folder`, 'insert and mount the drive');
-      const outDir = join(r.mountPoint, r.folder);
+      const outDir = driveFolder(ctx.env, r.mountPoint, r.folder, { allowFixedDisk: r.allowFixedDisk === true });
       checkOutputDir(outDir, false);
       checkFreeSpace(outDir, 64 * 1024);
       const warnings = r.obtained === undefined ? [] : paramsWarnings({ target, kek, obtained: parseTime(r.obtained) ?? now() }, now()).map(formatProblem);
@@ -252,6 +249,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
         return { dir: outDir, target: target.name, kcv: record.kcv, wrap: record.wrap, wrappingKeySha256: record.wrappingKeySha256, files: record.files, warnings };
       }));
     },
+    ...backupHandlers({ token, chainOf, withPin, now, env: ctx.env, docView }),
     'documents.verify': async (r) => {
       const at = r.at === undefined ? now() : (parseTime(r.at) ?? now());
       const result = verifyDocument(bytes(r.document), r.chain.map(bytes), { at, rootDigest: r.rootDigest, previous: r.previous === undefined ? undefined : bytes(r.previous) });

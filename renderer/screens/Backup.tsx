@@ -1,0 +1,249 @@
+/**
+ * Backup custody (issue 6): split the backup key onto the custodians' cards one custodian at a
+ * time, each share read back and checked as it is stored; and run a restoration drill, shares
+ * presented one custodian at a time and checked on entry, progress towards M, the KCV comparison,
+ * and the drill report for the custodians to sign.
+ */
+import { useEffect, useState } from 'react';
+import { call } from '../api.js';
+import type { Responses } from '../api.js';
+import { DocumentBox, Field, FileDrop, PinField, TokenSelect, useTokens } from '../components/common.js';
+import { useApp } from '../state.js';
+import { SignPanel } from './SignPanel.js';
+
+type Medium = Responses['media.list']['media'][number];
+type Receipt = Responses['backup.splitStore'];
+
+/** Custodian ids of the newest set of the chain, for display only (the core verifies the chain). */
+function custodiansOf(chain: readonly string[]): string[] {
+  try {
+    const env = JSON.parse(chain[chain.length - 1] ?? '') as { payload: string };
+    const set = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(env.payload), (c) => c.charCodeAt(0)))) as { custodians: { id: string }[] };
+    return set.custodians.map((c) => c.id);
+  } catch {
+    return [];
+  }
+}
+
+function useMedia(): { media: readonly Medium[]; reload: () => void } {
+  const [media, setMedia] = useState<readonly Medium[]>([]);
+  const reload = () => void call('media.list', {}).then((r) => setMedia(r.media), () => setMedia([]));
+  useEffect(reload, []);
+  return { media, reload };
+}
+
+function DriveFields({ media, mountPoint, setMountPoint, folder, setFolder, label }: { media: readonly Medium[]; mountPoint: string; setMountPoint: (v: string) => void; folder: string; setFolder: (v: string) => void; label: string }) {
+  return (
+    <>
+      <Field label={label}>{(i) => <select id={i} value={mountPoint} onChange={(e) => setMountPoint(e.target.value)}><option value="">Choose a drive…</option>{media.map((m) => <option key={m.mountPoint} value={m.mountPoint}>{m.mountPoint} ({(m.freeBytes / 1024 / 1024).toFixed(0)} MB free)</option>)}</select>}</Field>
+      <Field label="Folder on the drive">{(i) => <input id={i} value={folder} onChange={(e) => setFolder(e.target.value)} />}</Field>
+    </>
+  );
+}
+
+function SplitPanel() {
+  const { tokens } = useTokens();
+  const { chain, keys, run } = useApp();
+  const { media } = useMedia();
+  const members = custodiansOf(chain);
+  const [hsm, setHsm] = useState('');
+  const [hsmPin, setHsmPin] = useState('');
+  const [backupKey, setBackupKey] = useState('backup-v1');
+  const [masterKey, setMasterKey] = useState(keys.find((k) => k.kind === 'master')?.label ?? 'master-v1');
+  const [threshold, setThreshold] = useState(2);
+  const [ceremony, setCeremony] = useState('2026-q4-backup-custody');
+  const [actor, setActor] = useState(members[0] ?? '');
+  const [begun, setBegun] = useState<Responses['backup.splitBegin'] | null>(null);
+  const [receipts, setReceipts] = useState<Receipt[]>([]);
+  const [card, setCard] = useState('');
+  const [cardPin, setCardPin] = useState('');
+  const [mountPoint, setMountPoint] = useState('');
+  const [folder, setFolder] = useState('backup-custody');
+  const [done, setDone] = useState<Responses['backup.splitFinish'] | null>(null);
+  const [custodyManifest, setCustodyManifest] = useState<string | null>(null);
+  const [cleanUp, setCleanUp] = useState<readonly string[]>([]);
+
+  const next = receipts.length === 0 ? begun?.next ?? null : receipts[receipts.length - 1]?.next ?? null;
+  const begin = async () => {
+    const r = await run(`Generating ${backupKey} in "${hsm}" and splitting it ${threshold} of ${members.length}…`, () => call('backup.splitBegin', {
+      hsm: { label: hsm }, hsmPin, chain: [...chain], ceremony, backupKey, keys: [masterKey], threshold, custodians: members,
+    }), 'Backup key generated and split: each custodian now stores their share on their card.');
+    setHsmPin('');
+    if (r !== undefined) setBegun(r);
+  };
+  const store = async () => {
+    if (begun === null || next === null) return;
+    const r = await run(`Storing the share of ${next} on "${card}", then reading it back…`, () => call('backup.splitStore', { splitId: begun.splitId, custodian: next, token: { label: card }, pin: cardPin }),
+      `The share of ${next} is on the card and reads back intact.`);
+    setCardPin('');
+    if (r !== undefined) { setReceipts((xs) => [...xs, r]); setCard(''); }
+  };
+  const finish = async () => {
+    if (begun === null) return;
+    const r = await run(`Recombining ${threshold} shares in "${hsm}" and writing the custody folder…`, () => call('backup.splitFinish', {
+      splitId: begun.splitId, hsm: { label: hsm }, hsmPin, chain: [...chain], actor, mountPoint, folder,
+    }), 'Custody checked and written: the custodians sign its manifest.');
+    setHsmPin('');
+    if (r !== undefined) { setDone(r); setCustodyManifest(r.manifest.document); }
+  };
+  const cancel = async () => {
+    if (begun === null) return;
+    const r = await run('Cancelling the split…', () => call('backup.splitCancel', { splitId: begun.splitId }));
+    if (r !== undefined) { setBegun(null); setReceipts([]); setCleanUp(r.cleanUp); }
+  };
+
+  if (chain.length === 0) return <p>Splitting the backup key needs the custodian set: form or load it under <strong>Custodians</strong> first.</p>;
+  if (begun === null) {
+    return (
+      <>
+      {cleanUp.length > 0 && <p className="bad" role="status">Split cancelled. Left to clean up: {cleanUp.join('; ')}.</p>}
+      <form className="grid" aria-label="Split the backup key" onSubmit={(e) => { e.preventDefault(); void begin(); }}>
+        <TokenSelect tokens={tokens} value={hsm} onChange={setHsm} label="HSM" />
+        <PinField value={hsmPin} onChange={setHsmPin} token={tokens.find((t) => t.label === hsm)} />
+        <Field label="Backup key id">{(i) => <input id={i} value={backupKey} onChange={(e) => setBackupKey(e.target.value)} />}</Field>
+        <Field label="Master key to back up">{(i) => <input id={i} value={masterKey} onChange={(e) => setMasterKey(e.target.value)} />}</Field>
+        <Field label="Shares needed to restore (M)" hint={`of ${members.length}: ${members.join(', ')}`}>{(i) => <input id={i} type="number" min={2} max={members.length} value={threshold} onChange={(e) => setThreshold(Number(e.target.value))} />}</Field>
+        <Field label="Custody ceremony id">{(i) => <input id={i} value={ceremony} onChange={(e) => setCeremony(e.target.value)} />}</Field>
+        <button type="submit" disabled={hsm === '' || hsmPin === '' || members.length < 2}>Generate and split the backup key</button>
+      </form>
+      </>
+    );
+  }
+  return (
+    <>
+      <p>Backup key <strong>{begun.backupKey}</strong>, key check value <code>ecb:{begun.backupKcv}</code>, split {begun.threshold} of {begun.total}.</p>
+      <ol className="checklist" aria-label="Shares placed">
+        {members.map((m) => {
+          const r = receipts.find((x) => x.custodian === m);
+          return <li key={m} className={r !== undefined ? 'good' : m === next ? 'now' : ''}>{m}: {r !== undefined ? `on ${r.holder}; read back in a new session, matches ${r.commitment.slice(0, 19)}…` : m === next ? 'next' : 'waiting'}</li>;
+        })}
+      </ol>
+      {next !== null && (
+        <form className="grid" aria-label="Store a share" onSubmit={(e) => { e.preventDefault(); void store(); }}>
+          <p className="now"><strong>Next: {next}</strong>, insert your card and type your PIN.</p>
+          <TokenSelect tokens={tokens} value={card} onChange={setCard} label={`Card of ${next}`} />
+          <PinField value={cardPin} onChange={setCardPin} token={tokens.find((t) => t.label === card)} />
+          <button type="submit" disabled={card === '' || cardPin === ''}>Store the share of {next}</button>
+        </form>
+      )}
+      {next === null && done === null && (
+        <form className="grid" aria-label="Finish the split" onSubmit={(e) => { e.preventDefault(); void finish(); }}>
+          <DriveFields media={media} mountPoint={mountPoint} setMountPoint={setMountPoint} folder={folder} setFolder={setFolder} label="Custody drive" />
+          <Field label="Initiating custodian (actor)">{(i) => <input id={i} value={actor} onChange={(e) => setActor(e.target.value)} />}</Field>
+          <PinField value={hsmPin} onChange={setHsmPin} token={tokens.find((t) => t.label === hsm)} />
+          <button type="submit" disabled={mountPoint === '' || hsmPin === '' || actor === ''}>Check the shares and write the custody folder</button>
+        </form>
+      )}
+      {done === null && <button type="button" className="secondary" onClick={() => void cancel()}>Cancel the split</button>}
+      {done !== null && custodyManifest !== null && (
+        <section className="result valid" aria-label="custody result">
+          <h3>Custody written to {done.dir}</h3>
+          <p>{threshold} shares read back from the cards rebuild a key with the backup key's check value <code>ecb:{done.backupKcv}</code>.</p>
+          <table><thead><tr><th>File</th><th>Bytes</th><th>SHA-256</th></tr></thead>
+            <tbody>{done.files.map((f) => <tr key={f.path}><td>{f.path}</td><td>{f.bytes}</td><td><code>{f.sha256.slice(0, 24)}…</code></td></tr>)}</tbody></table>
+          <DocumentBox title="Custody manifest" document={custodyManifest} summary={done.manifest.summary} />
+          <SignPanel document={custodyManifest} chain={[...chain]} onSigned={setCustodyManifest} />
+        </section>
+      )}
+    </>
+  );
+}
+
+function DrillPanel() {
+  const { tokens } = useTokens();
+  const { chain, run } = useApp();
+  const { media } = useMedia();
+  const [manifest, setManifest] = useState('');
+  const [mountPoint, setMountPoint] = useState('');
+  const [folder, setFolder] = useState('backup-custody');
+  const [plan, setPlan] = useState<Responses['drill.begin'] | null>(null);
+  const [presented, setPresented] = useState<Responses['drill.present'][]>([]);
+  const [custodian, setCustodian] = useState('');
+  const [card, setCard] = useState('');
+  const [cardPin, setCardPin] = useState('');
+  const [target, setTarget] = useState('');
+  const [targetPin, setTargetPin] = useState('');
+  const [outcome, setOutcome] = useState<Responses['drill.run'] | null>(null);
+  const [report, setReport] = useState<string | null>(null);
+
+  const begin = async () => {
+    const r = await run('Checking the custody manifest and every file it lists…', () => call('drill.begin', { manifest, chain: [...chain], mountPoint, folder }),
+      'The custody folder matches its signed manifest: custodians present their shares.');
+    if (r !== undefined) setPlan(r);
+  };
+  const present = async () => {
+    if (plan === null) return;
+    const r = await run(`Reading the share of ${custodian} from "${card}" and checking it…`, () => call('drill.present', { drillId: plan.drillId, custodian, token: { label: card }, pin: cardPin }),
+      `The share of ${custodian} matches its commitment.`);
+    setCardPin('');
+    if (r !== undefined) { setPresented((xs) => [...xs, r]); setCustodian(''); setCard(''); }
+  };
+  const drill = async () => {
+    if (plan === null) return;
+    const r = await run(`Restoring ${plan.backupKey} into "${target}" and checking every key…`, () => call('drill.run', { drillId: plan.drillId, token: { label: target }, pin: targetPin }));
+    setTargetPin('');
+    if (r !== undefined) { setOutcome(r); setReport(r.report.document); }
+  };
+  const count = presented[presented.length - 1]?.count ?? 0;
+
+  if (chain.length === 0) return <p>A drill needs the custodian set: load it under <strong>Custodians</strong> first.</p>;
+  if (plan === null) {
+    return (
+      <form className="grid" aria-label="Start a drill" onSubmit={(e) => { e.preventDefault(); void begin(); }}>
+        <FileDrop label="Signed custody manifest" onText={setManifest} />
+        <DriveFields media={media} mountPoint={mountPoint} setMountPoint={setMountPoint} folder={folder} setFolder={setFolder} label="Drive with the custody folder" />
+        <button type="submit" disabled={manifest === '' || mountPoint === ''}>Check the custody folder</button>
+      </form>
+    );
+  }
+  const waiting = plan.receipts.filter((r) => !presented.some((p) => p.custodian === r.custodian));
+  return (
+    <>
+      <p>Backup key <strong>{plan.backupKey}</strong> (<code>ecb:{plan.backupKcv}</code>), {plan.threshold} of {plan.total}; custody manifest signed by {plan.signers.join(', ')}.</p>
+      <p role="status" aria-label="drill progress"><strong>{count} of {plan.threshold}</strong> shares presented{count >= plan.threshold ? ': ready to restore' : ''}.</p>
+      <progress max={plan.threshold} value={count} aria-label="shares presented" />
+      <ul className="checklist">{presented.map((p) => <li key={p.custodian} className="good">{p.custodian} (share {p.index}): matches its commitment</li>)}</ul>
+      {outcome === null && (
+        <form className="grid" aria-label="Present a share" onSubmit={(e) => { e.preventDefault(); void present(); }}>
+          <Field label="Custodian presenting">{(i) => <select id={i} value={custodian} onChange={(e) => setCustodian(e.target.value)}><option value="">Who is presenting?</option>{waiting.map((r) => <option key={r.custodian} value={r.custodian}>{r.custodian} ({r.holder})</option>)}</select>}</Field>
+          <TokenSelect tokens={tokens} value={card} onChange={setCard} label="Their card" />
+          <PinField value={cardPin} onChange={setCardPin} token={tokens.find((t) => t.label === card)} />
+          <button type="submit" disabled={custodian === '' || card === '' || cardPin === ''}>Present the share</button>
+        </form>
+      )}
+      {outcome === null && count >= plan.threshold && (
+        <form className="grid" aria-label="Run the drill" onSubmit={(e) => { e.preventDefault(); void drill(); }}>
+          <TokenSelect tokens={tokens} value={target} onChange={setTarget} label="Drill token" />
+          <PinField value={targetPin} onChange={setTargetPin} token={tokens.find((t) => t.label === target)} />
+          <button type="submit" disabled={target === '' || targetPin === ''}>Restore into the drill token and check</button>
+        </form>
+      )}
+      {outcome !== null && report !== null && (
+        <section className={`result ${outcome.result === 'pass' ? 'valid' : 'invalid'}`} aria-label="drill result">
+          <h3>{outcome.result === 'pass' ? 'PASS' : `FAIL: ${outcome.failures.join(', ')}`}</h3>
+          <table><thead><tr><th>Key</th><th>Manifest KCV</th><th>Restored KCV</th><th>Canary</th></tr></thead>
+            <tbody>
+              <tr><td>{plan.backupKey}</td><td><code>{plan.backupKcv}</code></td><td><code>{outcome.backupKcv}</code> {outcome.backupKcvMatches ? 'matches' : 'DIFFERS'}</td><td>n/a</td></tr>
+              {outcome.restored.map((r) => <tr key={r.id}><td>{r.id}</td><td><code>{plan.keys.find((k) => k.id === r.id)?.kcv}</code></td><td><code>{r.kcv}</code> {r.kcvMatches ? 'matches' : 'DIFFERS'}</td><td>{r.canary ? 'decrypted' : 'FAILED'}</td></tr>)}
+            </tbody></table>
+          <p>Every drill object was destroyed. The custodians sign the report.</p>
+          <DocumentBox title="Drill report" document={report} summary={outcome.report.summary} />
+          <SignPanel document={report} chain={[...chain]} onSigned={setReport} />
+        </section>
+      )}
+    </>
+  );
+}
+
+export function BackupScreen() {
+  return (
+    <section aria-labelledby="bak-h">
+      <h2 id="bak-h">Backup</h2>
+      <p className="lead">The backup key is split among the custodians; only a drill that restores it proves the backup works.</p>
+      <h3>Split the backup key</h3>
+      <SplitPanel />
+      <h3>Restoration drill</h3>
+      <DrillPanel />
+    </section>
+  );
+}
