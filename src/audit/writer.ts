@@ -1,0 +1,88 @@
+/**
+ * Appending to the audit log. Opening verifies the chain so far (a broken log is never extended);
+ * a torn last line, the trace of a crash during a write that was never acknowledged, is cut off
+ * and the cut recorded as the next entry. Every entry is written with one write(2) on an
+ * O_APPEND descriptor and fsynced before append() returns: an entry that was acknowledged
+ * survives a power cut.
+ */
+import { randomBytes, createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, ftruncateSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { formatTime } from '../docs/fields.js';
+import { addSignature } from '../dsse/sign.js';
+import type { Signer } from '../dsse/sign.js';
+import { KeyceremonyError } from '../errors.js';
+import { fsyncDir } from '../files.js';
+import { buildCheckpoint, CHECKPOINT_TYPE } from './checkpoint.js';
+import { draftProblem, formatEntry, GENESIS } from './log.js';
+import type { EntryDraft } from './log.js';
+import { splitLines, verifyAuditLog } from './verify.js';
+
+export class AuditWriter {
+  private constructor(readonly path: string, readonly log: string, private seq: number, private head: string, private readonly now: () => number) {}
+
+  /** Opens (or creates, with its log.create entry) the log at `path`, as `actor`. */
+  static open(path: string, actor: string, now: () => number = () => Date.now()): AuditWriter {
+    if (!existsSync(path)) {
+      const log = randomBytes(16).toString('hex');
+      const fd = openSync(path, 'wx', 0o644);
+      closeSync(fd);
+      fsyncDir(dirname(path));
+      const w = new AuditWriter(path, log, 0, GENESIS, now);
+      w.append({ actor, action: 'log.create', keys: [], details: { log } });
+      return w;
+    }
+    const bytes = readFileSync(path);
+    const { lines, torn } = splitLines(bytes.toString('utf8'));
+    const whole = torn ? Buffer.byteLength(lines.map((l) => `${l}\n`).join(''), 'utf8') : bytes.length;
+    const r = verifyAuditLog(bytes.subarray(0, whole));
+    if (!r.valid || r.log === null) {
+      const p = r.problems[0];
+      throw new KeyceremonyError(p?.code ?? 'AUDIT_INVALID', `the audit log ${path} is broken at entry ${r.firstBad ?? 1}: ${p?.message ?? 'it has no entries'}`, 'nothing was appended; keep the log as evidence and run keyceremony audit verify on it');
+    }
+    const w = new AuditWriter(path, r.log, r.entries, r.head, now);
+    if (torn) {
+      const cut = bytes.subarray(whole);
+      const fd = openSync(path, 'r+');
+      try { ftruncateSync(fd, whole); fsyncSync(fd); } finally { closeSync(fd); }
+      w.append({ actor, action: 'log.recover', keys: [], details: { tornBytes: cut.length, tornSha256: createHash('sha256').update(cut).digest('hex') } });
+    }
+    return w;
+  }
+
+  get entries(): number {
+    return this.seq;
+  }
+
+  get lastHash(): string {
+    return this.head;
+  }
+
+  append(d: EntryDraft): number {
+    const why = draftProblem(d);
+    if (why !== null) throw new KeyceremonyError('AUDIT_ENTRY_REFUSED', `the audit entry ${d.action} was refused: ${why}`, 'this is a bug: report it');
+    const seq = this.seq + 1;
+    const { line, hash } = formatEntry({ seq, time: d.time ?? formatTime(this.now()), actor: d.actor, action: d.action, keys: d.keys, details: d.details, prev: this.head });
+    const fd = openSync(this.path, 'a');
+    try {
+      const buf = Buffer.from(`${line}\n`, 'utf8');
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.seq = seq;
+    this.head = hash;
+    return seq;
+  }
+
+  /** The checkpoint entry: the signers sign this log's id and the entry before it; returns the envelope's text. */
+  async checkpoint(actor: string, custodianSet: number, signers: readonly Signer[]): Promise<string> {
+    let env = { payloadType: CHECKPOINT_TYPE, payload: buildCheckpoint({ log: this.log, seq: this.seq, head: this.head, custodianSet, time: Math.floor(this.now() / 1000) * 1000 }), signatures: [] as { keyid: string; sig: Uint8Array }[] };
+    for (const s of signers) env = { ...env, signatures: [...(await addSignature(env, s)).signatures] };
+    const text = JSON.stringify({ payloadType: env.payloadType, payload: Buffer.from(env.payload).toString('base64'), signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: Buffer.from(s.sig).toString('base64') })) });
+    this.append({ actor, action: 'checkpoint', keys: [], details: { envelope: text, custodianSet } });
+    return text;
+  }
+}
