@@ -13,7 +13,9 @@ import { addSignature } from '../dsse/sign.js';
 import type { Signer } from '../dsse/sign.js';
 import { KeyceremonyError } from '../errors.js';
 import { fsyncDir } from '../files.js';
-import { buildCheckpoint, CHECKPOINT_TYPE } from './checkpoint.js';
+import { buildCheckpoint, CHECKPOINT_TYPE, parseCheckpoint } from './checkpoint.js';
+import { encodeBase64 } from '../dsse/envelope.js';
+import type { Envelope } from '../dsse/envelope.js';
 import { draftProblem, formatEntry, GENESIS } from './log.js';
 import type { EntryDraft } from './log.js';
 import { splitLines, verifyAuditLog } from './verify.js';
@@ -77,12 +79,26 @@ export class AuditWriter {
     return seq;
   }
 
-  /** The checkpoint entry: the signers sign this log's id and the entry before it; returns the envelope's text. */
-  async checkpoint(actor: string, custodianSet: number, signers: readonly Signer[]): Promise<string> {
-    let env = { payloadType: CHECKPOINT_TYPE, payload: buildCheckpoint({ log: this.log, seq: this.seq, head: this.head, custodianSet, time: Math.floor(this.now() / 1000) * 1000 }), signatures: [] as { keyid: string; sig: Uint8Array }[] };
-    for (const s of signers) env = { ...env, signatures: [...(await addSignature(env, s)).signatures] };
-    const text = JSON.stringify({ payloadType: env.payloadType, payload: Buffer.from(env.payload).toString('base64'), signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: Buffer.from(s.sig).toString('base64') })) });
-    this.append({ actor, action: 'checkpoint', keys: [], details: { envelope: text, custodianSet } });
+  /** The unsigned checkpoint of the log as it is now: this log's id and its last entry. */
+  checkpointEnvelope(custodianSet: number): Envelope {
+    return { payloadType: CHECKPOINT_TYPE, payload: buildCheckpoint({ log: this.log, seq: this.seq, head: this.head, custodianSet, time: Math.floor(this.now() / 1000) * 1000 }), signatures: [] };
+  }
+
+  /** Appends a checkpoint signed elsewhere (on the custodians' cards); it must sign this log's last entry. Returns the envelope's text. */
+  appendCheckpoint(actor: string, signed: Envelope): string {
+    const c = parseCheckpoint(signed.payload);
+    if (signed.payloadType !== CHECKPOINT_TYPE || c.log !== this.log || c.seq !== this.seq || c.head !== this.head) {
+      throw new KeyceremonyError('AUDIT_CHECKPOINT_STALE', `the checkpoint signs entry ${c.seq} of log ${c.log.slice(0, 8)}…, but the log is at entry ${this.seq}`, 'make the checkpoint again, after the last entry, and sign it');
+    }
+    const text = JSON.stringify({ payloadType: signed.payloadType, payload: encodeBase64(signed.payload), signatures: signed.signatures.map((s) => ({ keyid: s.keyid, sig: encodeBase64(s.sig) })) });
+    this.append({ actor, action: 'checkpoint', keys: [], details: { envelope: text, custodianSet: c.custodianSet } });
     return text;
+  }
+
+  /** A checkpoint signed here by each signer in turn. */
+  async checkpoint(actor: string, custodianSet: number, signers: readonly Signer[]): Promise<string> {
+    let env = this.checkpointEnvelope(custodianSet);
+    for (const s of signers) env = await addSignature(env, s);
+    return this.appendCheckpoint(actor, env);
   }
 }

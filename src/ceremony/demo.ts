@@ -4,8 +4,10 @@
  * and zeroed at the end. Later capabilities (signed manifests, exports, drills) add their steps.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AuditWriter } from '../audit/writer.js';
+import type { DetailValue } from '../audit/log.js';
 import { buildDrillReport, runDrill } from '../backup/drill.js';
 import { loadCustodyPlan } from '../backup/plan.js';
 import { ShareCollector } from '../backup/shares.js';
@@ -25,7 +27,10 @@ import type { Kek } from '../export/kek.js';
 import { TARGETS } from '../export/targets.js';
 import { wrapKey } from '../export/wrap.js';
 import { writeFileAtomic } from '../files.js';
+import { sha256File } from '../manifest/artifacts.js';
 import { SEED_INVENTORY } from '../manifest/inventory.js';
+import { transcriptHtml, transcriptMarkdown } from './transcript.js';
+import type { TranscriptModel } from './transcript.js';
 import { buildManifest } from '../manifest/manifest.js';
 import { formatKcv, generateAesKey, generateEd25519, signEd25519 } from '../pkcs11/keys.js';
 import { tokenSigner } from '../pkcs11/signer.js';
@@ -62,8 +67,25 @@ export interface DemoResult {
   readonly custodianSet: { readonly file: string; readonly digest: string; readonly threshold: number };
   readonly manifest: { readonly file: string; readonly digest: string; readonly signers: readonly string[]; readonly valid: boolean };
   readonly custody: { readonly dir: string; readonly manifest: string; readonly files: number };
+  readonly audit: { readonly file: string; readonly entries: number };
+  readonly transcript: { readonly markdown: string; readonly html: string };
   readonly drill: { readonly file: string; readonly pass: boolean; readonly signers: readonly string[] };
   readonly exports: readonly { readonly target: string; readonly dir: string | null; readonly wrap: string | null; readonly kcv: string | null; readonly refused: string | null }[];
+}
+
+/** Every document the demo left in `dir`, with its SHA-256 (the tokens and the log itself excepted). */
+function listFiles(dir: string): { path: string; sha256: string; bytes: number }[] {
+  const out: { path: string; sha256: string; bytes: number }[] = [];
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const r = rel === '' ? name : `${rel}/${name}`;
+      if (r === 'softhsm' || r === 'audit.jsonl' || name.startsWith('.')) continue;
+      if (statSync(join(dir, r)).isDirectory()) walk(r);
+      else out.push({ path: r, ...sha256File(join(dir, r)) });
+    }
+  };
+  walk('');
+  return out;
 }
 
 export const DEMO_CUSTODIANS = ['alice', 'bob', 'carol'] as const;
@@ -98,6 +120,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     secrets.push(b);
     return b;
   };
+  // The audit log and the transcript: every step recorded with its time, actor and key ids.
+  const ceremonyStarted = Date.now();
+  const audit = AuditWriter.open(join(opts.dir, 'audit.jsonl'), 'admin');
+  const steps: { title: string; actor: string; outcome: string; lines: string[] }[] = [];
+  const record = (title: string, actor: string, outcome: string, lines: string[], entry: { action: string; keys: string[]; details?: Record<string, DetailValue> }): void => {
+    steps.push({ title, actor, outcome, lines });
+    audit.append({ actor, action: entry.action, keys: entry.keys, details: entry.details ?? {} });
+  };
+  const fingerprints: { who: string; hex: string; words: readonly string[] }[] = [];
   try {
     say('Step 1: initialise the ceremony HSM and one smartcard per custodian (random PINs, never shown)');
     const hsmPin = pin();
@@ -107,6 +138,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       return { id, pin: userPin, token: initSimulationToken(mod, `custodian-${id}`, pin(), userPin) };
     });
     say(`  tokens: ${[hsm, ...cards.map((c) => c.token)].map((t) => `"${t.label}" (serial ${t.info.serial})`).join(', ')}`);
+    record('Initialise the simulation tokens', 'admin', 'done', [hsm, ...cards.map((c) => c.token)].map((t) => `"${t.label}" serial ${t.info.serial}`),
+      { action: 'tokens.init', keys: [], details: { tokens: [hsm, ...cards.map((c) => c.token)].map((t) => t.label), simulation: true } });
 
     say('Step 2: generate the master key (AES-256, for AES-256-GCM) in the HSM, and a separate backup key held 2-of-3 by the custodians');
     const master = await withSession(hsm, hsmPin, async (s) => generateAesKey(s, { label: 'master-v1', role: 'master', extractable: true }));
@@ -117,6 +150,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const backup = { uri: formatPkcs11Uri({ token: hsm.label, serial: hsm.info.serial, object: 'backup-v1', type: 'secret-key' }), kcv: { method: 'ecb' as const, value: split.backupKcv } };
     say(`  backup-v1  kcv ${formatKcv(backup.kcv)}  split 2-of-3: one share on each custodian card, read back from every card and checked; 2 shares recombine to this KCV`);
     say('  master-v1 wrapped under backup-v1 in the HSM (AES-KWP), with a canary encrypted under master-v1');
+    record('Generate the master key in the HSM', 'admin', `kcv ${formatKcv(master.kcv)}`, [master.uri], { action: 'key.generate', keys: ['master-v1'], details: { token: hsm.label, kcv: master.kcv.value, extractable: true } });
+    record('Generate the backup key and split it 2-of-3 onto the custodian cards', 'admin', `kcv ${formatKcv(backup.kcv)}; every share read back; 2 shares recombine to it`,
+      split.receipts.map((r) => `${r.custodian}: share ${r.index} on "${r.holder.kind === 'token' ? r.holder.token : 'paper'}", commitment ${r.commitment}`),
+      { action: 'backup.split', keys: ['backup-v1', 'master-v1'], details: { threshold: 2, total: 3, kcv: split.backupKcv, holders: split.receipts.map((r) => r.custodian) } });
 
     say('Step 3: each custodian generates an Ed25519 signing key on their own card and proves it signs');
     const custodians: DemoCustodian[] = [];
@@ -129,6 +166,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       custodians.push({ id: c.id, token: c.token.label, keyUri: key.uri, publicKey: Buffer.from(key.publicKey).toString('hex'), fingerprint: key.fingerprint });
       say(`  ${c.id.padEnd(6)} fingerprint ${key.fingerprint.hex}`);
       say(`         read aloud  ${key.fingerprint.words.join(' ')}`);
+      fingerprints.push({ who: c.id, hex: key.fingerprint.hex, words: key.fingerprint.words });
+      record(`${c.id} generates an Ed25519 signing key on their card`, c.id, `fingerprint ${key.fingerprint.hex.slice(0, 16)}…, to read aloud`, [key.fingerprint.words.join(' ')],
+        { action: 'key.generate', keys: [`${c.id}-sign-v1`], details: { token: c.token.label, fingerprint: key.fingerprint.hex } });
     }
     const signOn = async (env: Envelope, card: { id: string; pin: Buffer; token: Token }): Promise<Envelope> =>
       withSession(card.token, card.pin, async (s) => addSignature(env, tokenSigner(s, { label: `${card.id}-sign-v1` })));
@@ -145,6 +185,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     writeFileAtomic(setFile, serializeEnvelope(setEnv), false);
     const set = parseCustodianSet(setPayload);
     say(`  ${setFile}  (digest ${set.digest}: pin it with --root-digest)`);
+    record('Form the 2-of-3 custodian set, signed by all three', 'alice', `set version 1, digest ${set.digest}`, [], { action: 'custodians.create', keys: [], details: { version: 1, threshold: 2, digest: set.digest, signers: DEMO_CUSTODIANS.map(String) } });
 
     say('Step 5: a rotation manifest for the seed inventory (prepare, version 1), signed by alice and bob');
     const manifestPayload = buildManifest({
@@ -164,6 +205,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     if (!result.valid) throw new KeyceremonyError('DEMO_VERIFY_FAILED', `the demo manifest did not verify: ${result.reasons.join('; ')}`, 'this is a bug: report it');
     say(`  ${manifestFile}: valid, signed by ${result.signers.join(' and ')} (threshold ${result.threshold})`);
     say(`  check it yourself: npx keyceremony verify ${manifestFile} --custodians ${setFile} --root-digest ${set.digest}`);
+    record('Write the rotation manifest for the seed inventory (prepare), signed by alice and bob; verified', 'alice', `valid, signed by ${result.signers.join(', ')}`, [],
+      { action: 'manifest.sign', keys: SEED_INVENTORY.map((e) => `${e.prefix}-v1`), details: { file: 'rotation.1.json', digest: payloadDigest(manifestPayload), signers: [...result.signers] } });
     say('Step 6b: the custody folder (backup blob, share receipts with their commitments) and its manifest, signed by alice and bob');
     const custodyDir = join(opts.dir, 'custody');
     const custodyFiles = await writeCustodyFolder(custodyDir, split, { custodianSet: 1, actor: 'alice', now });
@@ -172,6 +215,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     for (const card of cards.slice(0, 2)) custodyEnv = await signOn(custodyEnv, card);
     writeFileAtomic(custodyFile, serializeEnvelope(custodyEnv), true);
     say(`  ${custodyFile}: check it yourself: npx keyceremony verify ${custodyFile} --custodians ${setFile} --artifacts ${custodyDir}`);
+    record('Write the custody folder and its manifest, signed by alice and bob', 'alice', `${custodyFiles.length} files`, custodyFiles.map((f) => f.path),
+      { action: 'custody.write', keys: ['backup-v1', 'master-v1'], details: { folder: 'custody', files: custodyFiles.map((f) => f.path) } });
     say('Step 7: export the master key for every cloud KMS target, against test KMS wrapping keys made for the demo');
     const keks = new Map<number, Kek>();
     for (const bits of [3072, 4096]) {
@@ -198,6 +243,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         say(`  ${target.name.padEnd(34)} refused: SoftHSM2 has no OAEP with SHA-256, and the key is never taken out in clear`);
       }
     }
+    record('Export the master key for every cloud KMS target', 'admin', `${exports.filter((e) => e.dir !== null).length} exported, ${exports.filter((e) => e.dir === null).length} refused (no OAEP-SHA-256 in SoftHSM2)`,
+      exports.map((e) => `${e.target}: ${e.refused ?? `${e.wrap ?? ''} kcv ${e.kcv ?? ''}`}`), { action: 'key.export', keys: ['master-v1'], details: { targets: exports.filter((e) => e.dir !== null).map((e) => e.target) } });
     say('Step 8: a restoration drill on a fresh token: alice and carol present their shares; the master key is restored and proven');
     const drillPin = pin();
     const drillToken = initSimulationToken(mod, 'Drill token', pin(), drillPin);
@@ -225,6 +272,26 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     if (!outcome.pass || !drillCheck.valid) throw new KeyceremonyError('DEMO_DRILL_FAILED', `the demo drill did not pass: ${[...outcome.failures, ...drillCheck.reasons].join('; ')}`, 'this is a bug: report it');
     say(`  restored master-v1 kcv ${outcome.restored[0]?.kcv ?? ''} (matches the manifest), canary decrypted; drill objects destroyed`);
     say(`  ${drillFile}: drill report, signed by ${drillCheck.signers.join(' and ')}`);
+    record('Restoration drill on a fresh token: alice and carol present their shares', 'alice', outcome.pass ? 'pass: master-v1 restored with a matching KCV, canary decrypted' : 'fail',
+      outcome.restored.map((r) => `${r.id} kcv ${r.kcv}`), { action: 'drill.run', keys: ['backup-v1', 'master-v1'], details: { result: outcome.pass ? 'pass' : 'fail', presented: presenters.map((c) => c.id), file: 'drill.json' } });
+
+    say('Step 9: the audit log is checkpointed, signed on alice\'s and bob\'s cards; the transcript is written');
+    let checkpoint = audit.checkpointEnvelope(1);
+    for (const card of cards.slice(0, 2)) checkpoint = await signOn(checkpoint, card);
+    audit.appendCheckpoint('admin', checkpoint);
+    writeFileAtomic(join(opts.dir, 'audit.checkpoint.json'), serializeEnvelope(checkpoint), false);
+    const finished = Date.now();
+    const model: TranscriptModel = {
+      title: 'keyceremony demo: key ceremony on simulation tokens', ceremony: `demo-${formatTime(now).slice(0, 10)}`, started: formatTime(ceremonyStarted), finished: formatTime(finished), simulation: true,
+      participants: [{ id: 'admin', name: 'Ceremony administrator (demo)', role: 'administrator' }, ...DEMO_CUSTODIANS.map((id) => ({ id, name: `${id[0]?.toUpperCase()}${id.slice(1)} (demo custodian)`, role: 'custodian' }))],
+      steps, fingerprints, exceptions: exports.filter((e) => e.refused !== null).map((e) => `${e.target}: refused (${e.refused ?? ''}): SoftHSM2 has no OAEP with SHA-256, and the key is never taken out in clear`),
+      kcvs: [{ key: 'master-v1', kcv: formatKcv(master.kcv) }, { key: 'backup-v1', kcv: formatKcv(backup.kcv) }],
+      files: listFiles(opts.dir), audit: { log: audit.log, entries: audit.entries, head: audit.lastHash },
+    };
+    writeFileAtomic(join(opts.dir, 'transcript.md'), transcriptMarkdown(model), false);
+    writeFileAtomic(join(opts.dir, 'transcript.html'), transcriptHtml(model), false);
+    say(`  ${join(opts.dir, 'audit.jsonl')}: ${audit.entries} entries; check it: npx keyceremony audit verify ${join(opts.dir, 'audit.jsonl')} --custodians ${setFile}`);
+    say(`  ${join(opts.dir, 'transcript.md')} and transcript.html: participants, steps, fingerprints, KCVs, files with their SHA-256, signature lines`);
     say('Demo complete: every key was generated inside its token; no key material left a token in clear, except the backup key between its split and its import, as custody requires.');
     return {
       dir: opts.dir,
@@ -236,6 +303,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       manifest: { file: manifestFile, digest: payloadDigest(manifestPayload), signers: result.signers, valid: result.valid },
       exports,
       custody: { dir: custodyDir, manifest: custodyFile, files: custodyFiles.length },
+      audit: { file: join(opts.dir, 'audit.jsonl'), entries: audit.entries },
+      transcript: { markdown: join(opts.dir, 'transcript.md'), html: join(opts.dir, 'transcript.html') },
       drill: { file: drillFile, pass: outcome.pass, signers: drillCheck.signers },
     };
   } finally {

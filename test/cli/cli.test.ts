@@ -1,6 +1,6 @@
 /** The keyceremony command as a user runs it, on real SoftHSM2 tokens (issue 2 acceptance). */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,7 +162,14 @@ describe('keyceremony demo', () => {
       expect(r.stdout).toMatch(/master-v1 {2}kcv/);
       expect(r.stdout).toMatch(/backup-v1 {2}kcv/);
       expect(readdirSync(userTokens, { recursive: true }).sort()).toEqual(before);
-      expect(readdirSync(out).sort()).toEqual(['custodians.v1.json', 'custody', 'drill.json', 'export', 'kms-test-keys', 'rotation.1.json', 'softhsm']);
+      expect(readdirSync(out).sort()).toEqual(['audit.checkpoint.json', 'audit.jsonl', 'custodians.v1.json', 'custody', 'drill.json', 'export', 'kms-test-keys', 'rotation.1.json', 'softhsm', 'transcript.html', 'transcript.md']);
+      // issue 7: the audit log verifies with its signed checkpoint; the transcript lists every file with its SHA-256
+      const audit = runCli(['audit', 'verify', join(out, 'audit.jsonl'), '--custodians', join(out, 'custodians.v1.json'), '--checkpoint', join(out, 'audit.checkpoint.json'), '--json'], userEnv);
+      expect(audit.status).toBe(0);
+      expect(JSON.parse(audit.stdout)).toMatchObject({ valid: true, checkpoints: [{ signers: ['alice', 'bob'], verified: true }] });
+      const transcript = readFileSync(join(out, 'transcript.md'), 'utf8');
+      expect(transcript).toContain(`| drill.json | ${statSync(join(out, 'drill.json')).size} |`);
+      expect(transcript).toMatch(/Restoration drill .*: pass/);
       // issue 6: the drill report the demo leaves verifies against the custodian set
       const drill = runCli(['verify', join(out, 'drill.json'), '--custodians', join(out, 'custodians.v1.json'), '--json'], userEnv);
       expect(drill.status).toBe(0);
