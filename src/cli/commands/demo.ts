@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runDemo } from '../../ceremony/demo.js';
+import { demoInProgress, runDemo } from '../../ceremony/demo.js';
 import { prepareOutputDir } from '../../files.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
 import type { Io, Warnings } from '../io.js';
@@ -13,7 +13,8 @@ export async function demoCommand(argv: readonly string[], io: Io, _warnings: Wa
   const json = values.json === true;
   const keep = values.dir !== undefined;
   const dir = keep ? resolve(values.dir as string) : mkdtempSync(join(tmpdir(), 'keyceremony-demo-'));
-  if (keep) prepareOutputDir(dir, values.force === true);
+  // a demo interrupted in this folder resumes; anything else there is refused unless --force
+  if (keep && !demoInProgress(dir)) prepareOutputDir(dir, values.force === true);
   const say = (line: string): void => {
     (json ? io.stderr : io.stdout).write(`${line}\n`);
   };

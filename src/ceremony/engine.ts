@@ -1,0 +1,378 @@
+/**
+ * The ceremony engine (issue 7): runs a validated script step by step against tokens the caller
+ * resolved (a profile for a real run, throw-away SoftHSM2 tokens for a rehearsal), with the audit
+ * log as its write-ahead journal: `step.begin` is fsynced before a step touches a token and
+ * `step.done`, with the step's results, after. Re-running over the same folder resumes: done
+ * steps are skipped, and a step that began but did not finish adopts what it already made (a key
+ * whose label exists, a folder that was renamed into place, a signed file) instead of making it
+ * again, or destroys what was half made (a split whose shares lived only in memory) and starts
+ * that step over. So a crash never repeats a key generation, a signature or an export.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { AuditWriter } from '../audit/writer.js';
+import { isLineProblem, parseLine } from '../audit/log.js';
+import type { AuditEntry, DetailValue } from '../audit/log.js';
+import { buildDrillReport, runDrill } from '../backup/drill.js';
+import { loadCustodyPlan } from '../backup/plan.js';
+import { ShareCollector } from '../backup/shares.js';
+import { shareLabel, readShare } from '../backup/token-shares.js';
+import { CUSTODY_MANIFEST, splitBackupKey, writeCustodyFolder } from '../backup/split.js';
+import { crashpoint } from '../crashpoint.js';
+import { fingerprint } from '../crypto/fingerprint.js';
+import { buildCustodianSet } from '../custodians/set.js';
+import { formatTime } from '../docs/fields.js';
+import { PAYLOAD_TYPES } from '../docs/types.js';
+import { parseEnvelope, serializeEnvelope } from '../dsse/envelope.js';
+import type { Envelope } from '../dsse/envelope.js';
+import { addSignature } from '../dsse/sign.js';
+import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
+import { checkKekForTarget, writeExport } from '../export/export.js';
+import { parseKek } from '../export/kek.js';
+import { findTarget } from '../export/targets.js';
+import { wrapKey } from '../export/wrap.js';
+import { readInput, writeFileAtomic } from '../files.js';
+import { sha256File } from '../manifest/artifacts.js';
+import { SEED_INVENTORY } from '../manifest/inventory.js';
+import { buildManifest } from '../manifest/manifest.js';
+import { pkcs11js } from '../pkcs11/binding.js';
+import { findEd25519Pair, findOne, formatKcv, generateAesKey, generateEd25519, keyCheckValue } from '../pkcs11/keys.js';
+import { withSession } from '../pkcs11/session.js';
+import type { Session } from '../pkcs11/session.js';
+import { tokenSigner } from '../pkcs11/signer.js';
+import type { Token } from '../pkcs11/tokens.js';
+import { verifyChain, verifyDocument } from '../verify/verify.js';
+import type { TrustedChain } from '../verify/verify.js';
+import type { CeremonyScript, Step } from './script.js';
+import { transcriptHtml, transcriptMarkdown } from './transcript.js';
+import type { TranscriptModel } from './transcript.js';
+
+export interface ResolvedToken { readonly token: Token; readonly pin: Uint8Array }
+
+export interface RunOptions {
+  readonly script: CeremonyScript;
+  /** The ceremony folder: every output, the audit log, the transcript. */
+  readonly dir: string;
+  /** The folder the script's input paths (KMS wrapping keys) are relative to. */
+  readonly inputs: string;
+  readonly tokens: ReadonlyMap<string, ResolvedToken>;
+  /** A witness confirms words read aloud (or the clock): typed words or yes. */
+  readonly confirm: (q: { readonly who: string; readonly what: string; readonly words?: readonly string[] }) => Promise<boolean>;
+  readonly say: (line: string) => void;
+  readonly simulation: boolean;
+  readonly now?: () => number;
+  /** Recorded in the log before the first step (rehearsal, network allowed, no rehearsal). */
+  readonly notes?: readonly { readonly action: string; readonly details: Record<string, DetailValue> }[];
+}
+
+export interface RunResult {
+  readonly dir: string;
+  readonly resumed: boolean;
+  readonly steps: readonly { readonly id: string; readonly title: string; readonly outcome: string; readonly skipped: boolean }[];
+  readonly audit: { readonly file: string; readonly entries: number; readonly log: string };
+  readonly transcript: { readonly markdown: string; readonly html: string };
+}
+
+interface StepResult { title: string; outcome: string; lines: string[]; keys: string[]; details: Record<string, DetailValue> }
+
+const KEY_SUFFIX = '-sign-v1';
+
+function doneEntries(file: string): Map<string, AuditEntry> {
+  const done = new Map<string, AuditEntry>();
+  if (!existsSync(file)) return done;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line === '') continue;
+    const e = parseLine(line);
+    if (!isLineProblem(e) && e.action === 'step.done' && typeof e.details.step === 'string') done.set(e.details.step, e);
+  }
+  return done;
+}
+
+export async function runCeremony(o: RunOptions): Promise<RunResult> {
+  const now = o.now ?? (() => Date.now());
+  const script = o.script;
+  mkdirSync(o.dir, { recursive: true });
+  const auditFile = join(o.dir, 'audit.jsonl');
+  const resumed = existsSync(auditFile);
+  const done = doneEntries(auditFile);
+  const admin = script.participants.find((p) => p.role === 'administrator')?.id ?? script.participants[0]?.id ?? 'admin';
+  const audit = AuditWriter.open(auditFile, admin, now);
+  if (!resumed) {
+    const t = formatTime(now());
+    if (!(await o.confirm({ who: admin, what: `the ceremony clock reads ${t} UTC` }))) throw new KeyceremonyError('CEREMONY_CLOCK_REFUSED', `the clock (${t} UTC) was not confirmed`, 'set the clock to UTC and start again');
+    audit.append({ actor: admin, action: 'ceremony.start', keys: [], details: { ceremony: script.id, script: script.digest, clock: t, simulation: o.simulation } });
+    for (const n of o.notes ?? []) audit.append({ actor: admin, action: n.action, keys: [], details: n.details });
+  } else {
+    audit.append({ actor: admin, action: 'ceremony.resume', keys: [], details: { ceremony: script.id, script: script.digest, done: [...done.keys()] } });
+  }
+  const tok = (name: string): ResolvedToken => {
+    const t = o.tokens.get(name);
+    if (t === undefined) throw new KeyceremonyError('CEREMONY_TOKEN_UNRESOLVED', `the script's token ${name} was not resolved`, 'name it in the profile');
+    return t;
+  };
+  const cardOf = (custodian: string): ResolvedToken => tok(script.tokens.find((t) => t.holder === custodian)?.name ?? '');
+  const signOn = async (env: Envelope, custodian: string): Promise<Envelope> => {
+    const c = cardOf(custodian);
+    return withSession(c.token, c.pin, async (s) => addSignature(env, tokenSigner(s, { label: `${custodian}${KEY_SUFFIX}` })));
+  };
+  const signAll = async (env: Envelope, signers: readonly string[]): Promise<Envelope> => {
+    let e = env;
+    for (const s of signers) if (!e.signatures.some((x) => x.keyid === chainKeyid(s))) e = await signOn(e, s);
+    return e;
+  };
+  let chain: TrustedChain | null = null;
+  let chainBytes: Uint8Array[] = [];
+  const chainKeyid = (custodian: string): string => chain?.newest.custodians.find((c) => c.id === custodian)?.keyid ?? '';
+  const loadChain = (file: string): void => {
+    chainBytes = [new Uint8Array(readFileSync(join(o.dir, file)))];
+    chain = verifyChain(chainBytes, { at: now() }).chain;
+  };
+  const requireChain = (): TrustedChain => {
+    if (chain === null) throw new KeyceremonyError('CEREMONY_NO_CUSTODIAN_SET', 'this step needs the custodian set, and none was formed before it', 'put a custodian-set step first');
+    return chain;
+  };
+
+  const run = async (step: Step): Promise<StepResult> => {
+    switch (step.action) {
+      case 'custodian-keys': {
+        const lines: string[] = [];
+        const keys: string[] = [];
+        for (const c of step.custodians) {
+          const card = cardOf(c);
+          const label = `${c}${KEY_SUFFIX}`;
+          const publicKey = await withSession(card.token, card.pin, async (s) => {
+            try {
+              return findEd25519Pair(s, { label }).publicKey; // made before a crash: adopted, never made twice
+            } catch (err) {
+              if (!isKeyceremonyError(err) || err.code !== 'HSM_OBJECT_NOT_FOUND') throw err;
+              return (await generateEd25519(s, { label })).publicKey;
+            }
+          });
+          const fp = fingerprint(publicKey);
+          o.say(`  ${c}: fingerprint ${fp.hex}\n         read aloud: ${fp.words.join(' ')}`);
+          if (!(await o.confirm({ who: step.witness, what: `the fingerprint of ${c}'s key, read aloud`, words: fp.words }))) {
+            throw new KeyceremonyError('CEREMONY_WITNESS_REFUSED', `${step.witness} did not confirm the fingerprint of ${c}'s key`, `${c} reads the words again from their own card; if they differ, stop the ceremony`);
+          }
+          lines.push(`${c}: ${fp.hex} (${fp.words.join(' ')})`);
+          keys.push(`${c}:${Buffer.from(publicKey).toString('hex')}`);
+        }
+        return { title: `Custodians ${step.custodians.join(', ')} generate their signing keys on their cards`, outcome: `fingerprints confirmed by ${step.witness}`, lines, keys: step.custodians.map((c) => `${c}${KEY_SUFFIX}`), details: { publicKeys: keys } };
+      }
+      case 'custodian-set': {
+        const file = join(o.dir, step.out);
+        if (!existsSync(file)) {
+          const keysDone = [...done.values(), ...stepDone.values()].flatMap((e) => (Array.isArray(e.details.publicKeys) ? e.details.publicKeys as string[] : []));
+          const pk = (c: string) => keysDone.find((k) => k.startsWith(`${c}:`))?.slice(c.length + 1);
+          const members = step.members.map((c) => {
+            const hex = pk(c);
+            if (hex === undefined) throw new KeyceremonyError('CEREMONY_NO_CUSTODIAN_KEY', `${c} has no signing key yet`, 'put a custodian-keys step for them first');
+            return { id: c, name: script.participants.find((p) => p.id === c)?.name ?? c, publicKey: new Uint8Array(Buffer.from(hex, 'hex')) };
+          });
+          const t = now();
+          const payload = buildCustodianSet({ version: 1, issued: formatTime(t), expires: formatTime(t + 365 * 86400_000), threshold: step.threshold, custodians: members });
+          let env: Envelope = { payloadType: PAYLOAD_TYPES.custodians, payload, signatures: [] };
+          for (const s of step.signers) env = await signOn(env, s);
+          writeFileAtomic(file, serializeEnvelope(env), false);
+        }
+        loadChain(step.out);
+        const c = requireChain();
+        return { title: `Form the ${c.newest.threshold}-of-${c.newest.custodians.length} custodian set`, outcome: `set version 1, digest ${c.newest.digest}`, lines: [step.out], keys: [], details: { file: step.out, digest: c.newest.digest } };
+      }
+      case 'generate-key': {
+        const t = tok(step.token);
+        const r = await withSession(t.token, t.pin, async (s) => {
+          const B = pkcs11js();
+          try {
+            const h = findOne(s, B.CKO_SECRET_KEY, { label: step.label }, 'secret key'); // made before a crash: adopted
+            return { kcv: await keyCheckValue(s, h), adopted: true };
+          } catch (err) {
+            if (!isKeyceremonyError(err) || err.code !== 'HSM_OBJECT_NOT_FOUND') throw err;
+            const k = await generateAesKey(s, { label: step.label, role: step.label.startsWith('backup') ? 'backup' : 'master', extractable: step.extractable });
+            return { kcv: k.kcv, adopted: false };
+          }
+        });
+        o.say(`  ${step.label}: kcv ${formatKcv(r.kcv)} on "${t.token.label}"`);
+        if (!(await o.confirm({ who: step.witness, what: `the check value of ${step.label}: ${formatKcv(r.kcv)}` }))) throw new KeyceremonyError('CEREMONY_WITNESS_REFUSED', `${step.witness} did not confirm ${step.label}`, 'stop the ceremony');
+        return { title: `Generate ${step.label} in "${t.token.label}"`, outcome: `kcv ${formatKcv(r.kcv)}`, lines: [], keys: [step.label], details: { token: t.token.label, kcv: r.kcv.value, extractable: step.extractable } };
+      }
+      case 'split-backup': {
+        const c = requireChain();
+        const dir = join(o.dir, step.out);
+        const hsm = tok(step.token);
+        if (!existsSync(join(dir, CUSTODY_MANIFEST))) {
+          // the shares of an interrupted split lived only in memory: destroy what it made, then split again
+          await destroyHalfSplit(hsm, step.backupKey, step.holders.map(cardOf));
+          const split = await splitBackupKey({ hsm: hsm.token, hsmPin: hsm.pin, ceremony: `${script.id}-custody`, backupKey: step.backupKey, threshold: step.threshold, keys: step.keys,
+            cards: step.holders.map((h) => ({ custodian: h, token: cardOf(h).token, pin: cardOf(h).pin })) });
+          crashpoint(`step:${step.id}:split`);
+          await writeCustodyFolder(dir, split, { custodianSet: c.newest.version, actor: step.actor, now: now() });
+        }
+        const file = join(dir, CUSTODY_MANIFEST);
+        const signed = await signAll(parseEnvelope(new Uint8Array(readFileSync(file))), step.signers);
+        writeFileAtomic(file, serializeEnvelope(signed), true);
+        const plan = loadCustodyPlan(new Uint8Array(readFileSync(file)), chainBytes, dir, { at: now() });
+        return { title: `Split ${step.backupKey} ${step.threshold}-of-${step.holders.length} onto the custodians' cards`, outcome: `kcv ecb:${plan.backupKcv}; custody manifest signed by ${plan.signers.join(', ')}`,
+          lines: plan.receipts.map((r) => `${r.custodian}: share ${r.index}, commitment ${r.commitment}`), keys: [step.backupKey, ...step.keys], details: { folder: step.out, kcv: plan.backupKcv, holders: [...step.holders] } };
+      }
+      case 'manifest': {
+        const c = requireChain();
+        const file = join(o.dir, step.out);
+        if (!existsSync(file)) {
+          const t = now();
+          const entries = SEED_INVENTORY.filter((e) => step.keys.includes(e.name));
+          const kcvs = new Map([...done.values(), ...stepDone.values()].filter((e) => typeof e.details.kcv === 'string' && e.keys[0] !== undefined).map((e) => [e.keys[0] as string, e.details.kcv as string] as const));
+          const payload = buildManifest({ ceremony: script.id, sequence: 1, previous: null, custodianSet: c.newest.version, issued: formatTime(t), expires: formatTime(t + 30 * 86400_000), actor: step.actor, artifacts: [],
+            keys: entries.map((e) => { const id = `${e.prefix}-v${step.keyVersion}`; return { name: e.name, id, supersedes: step.keyVersion > 1 ? `${e.prefix}-v${step.keyVersion - 1}` : null, algorithm: e.algorithm, phase: step.phase, kcv: kcvs.get(id) ?? null, notBefore: formatTime(t) }; }) });
+          const signed = await signAll({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }, step.signers);
+          writeFileAtomic(file, serializeEnvelope(signed), false);
+        }
+        const v = verifyDocument(new Uint8Array(readFileSync(file)), chainBytes, { at: now() });
+        if (!v.valid) throw new KeyceremonyError('CEREMONY_MANIFEST_INVALID', `${step.out} does not verify: ${v.reasons.join('; ')}`, 'stop the ceremony and inspect the file');
+        return { title: `Rotation manifest: ${step.keys.length} key(s), ${step.phase}, version ${step.keyVersion}`, outcome: `valid, signed by ${v.signers.join(', ')}`, lines: [step.out],
+          keys: SEED_INVENTORY.filter((e) => step.keys.includes(e.name)).map((e) => `${e.prefix}-v${step.keyVersion}`), details: { file: step.out, signers: [...v.signers] } };
+      }
+      case 'export': {
+        const t = tok(step.token);
+        const lines: string[] = [];
+        const made: string[] = [];
+        for (const x of step.targets) {
+          const target = findTarget(x.target);
+          if (target === undefined) continue;
+          const outDir = join(o.dir, step.out, target.name);
+          if (existsSync(join(outDir, 'export.json'))) { // renamed into place whole before a crash: adopted
+            const rec = JSON.parse(readFileSync(join(outDir, 'export.json'), 'utf8')) as { wrap: string; kcv: string };
+            lines.push(`${target.name}: ${rec.wrap}, kcv ${rec.kcv}`);
+            made.push(target.name);
+            continue;
+          }
+          const kek = parseKek(readInput(join(o.inputs, x.kek), 'the KMS wrapping key', 64 * 1024));
+          const hash = target.hash ?? 'sha256';
+          try {
+            checkKekForTarget(kek, target);
+            const wrapped = await withSession(t.token, t.pin, (s) => wrapKey(s, { label: step.key }, kek, target.construction, hash));
+            const rec = await writeExport({ target, hash, kek, keyUri: `pkcs11:token=${encodeURIComponent(t.token.label)};object=${step.key};type=secret-key`, outDir, force: false, ...(x.kekId === null ? {} : { kekId: x.kekId }) }, wrapped);
+            lines.push(`${target.name}: ${rec.wrap}, kcv ${rec.kcv}`);
+            made.push(target.name);
+          } catch (err) {
+            if (!isKeyceremonyError(err) || err.code !== 'EXPORT_MECHANISM_UNSUPPORTED') throw err;
+            lines.push(`${target.name}: refused (${err.code}): the key is never taken out in clear`);
+          }
+        }
+        o.say(lines.map((l) => `  ${l}`).join('\n'));
+        return { title: `Export ${step.key} for ${step.targets.length} cloud KMS target(s)`, outcome: `${made.length} written and read back, ${step.targets.length - made.length} refused`, lines, keys: [step.key], details: { folder: step.out, targets: made } };
+      }
+      case 'drill': {
+        requireChain();
+        const file = join(o.dir, step.out);
+        if (!existsSync(file)) {
+          const custody = join(o.dir, step.custody);
+          const plan = loadCustodyPlan(new Uint8Array(readFileSync(join(custody, CUSTODY_MANIFEST))), chainBytes, custody, { at: now() });
+          const collector = new ShareCollector(plan.expected);
+          for (const p of step.presenters) {
+            const card = cardOf(p);
+            const share = await withSession(card.token, card.pin, async (s) => readShare(s, plan.backupKey));
+            try { collector.present(share); } finally { share.fill(0); }
+            o.say(`  ${p} presented a share: checked against its commitment`);
+          }
+          const presented = collector.custodians;
+          const target = tok(step.token);
+          const started = Math.floor(now() / 1000) * 1000;
+          const outcome = await withSession(target.token, target.pin, (s) => runDrill(s, collector, plan.backupKey, plan.backupKcv, plan.blobs, plan.manifestKcvs));
+          const payload = buildDrillReport({ drill: `${script.id}-drill`, custodianSet: requireChain().newest.version, started, finished: Math.max(started, Math.floor(now() / 1000) * 1000), backupKey: plan.backupKey, outcome, sharesPresented: presented, threshold: plan.expected.threshold });
+          const signed = await signAll({ payloadType: PAYLOAD_TYPES.drill, payload, signatures: [] }, step.signers);
+          writeFileAtomic(file, serializeEnvelope(signed), false);
+          if (!outcome.pass) throw new KeyceremonyError(outcome.failures[0] ?? 'DRILL_FAILED', `the drill failed: ${outcome.failures.join(', ')}`, 'stop: the backup does not restore; the signed report says what failed');
+        }
+        const v = verifyDocument(new Uint8Array(readFileSync(file)), chainBytes, { at: now() + 1000 });
+        const report = JSON.parse(Buffer.from(parseEnvelope(new Uint8Array(readFileSync(file))).payload).toString('utf8')) as { result: string; restored: { id: string; kcv: string }[] };
+        return { title: `Restoration drill: ${step.presenters.join(', ')} present their shares`, outcome: `${report.result}; report signed by ${v.signers.join(', ')}`,
+          lines: report.restored.map((r) => `${r.id}: kcv ${r.kcv}, matches the manifest`), keys: report.restored.map((r) => r.id), details: { file: step.out, result: report.result } };
+      }
+    }
+  };
+
+  const stepDone = new Map<string, AuditEntry>();
+  const summary: { id: string; title: string; outcome: string; skipped: boolean }[] = [];
+  for (const [i, step] of script.steps.entries()) {
+    const prior = done.get(step.id);
+    if (prior !== undefined) {
+      if (step.action === 'custodian-set') loadChain(step.out);
+      summary.push({ id: step.id, title: String(prior.details.title), outcome: String(prior.details.outcome), skipped: true });
+      o.say(`Step ${i + 1} (${step.id}): done before, skipped`);
+      continue;
+    }
+    o.say(`Step ${i + 1} (${step.id}): ${step.action}, ${step.actor} acts now`);
+    audit.append({ actor: step.actor, action: 'step.begin', keys: [], details: { step: step.id, kind: step.action } });
+    crashpoint(`step:${step.id}:begin`);
+    const r = await run(step);
+    crashpoint(`step:${step.id}:performed`);
+    const seq = audit.append({ actor: step.actor, action: 'step.done', keys: r.keys, details: { step: step.id, title: r.title, outcome: r.outcome, lines: r.lines, ...r.details } });
+    stepDone.set(step.id, { seq, time: '', actor: step.actor, action: 'step.done', keys: r.keys, details: { step: step.id, title: r.title, outcome: r.outcome, lines: r.lines, ...r.details }, prev: '', hash: '' });
+    summary.push({ id: step.id, title: r.title, outcome: r.outcome, skipped: false });
+  }
+
+  // the checkpoint: the custodian set's signers sign the log as it stands
+  const set = [...script.steps].reverse().find((s) => s.action === 'custodian-set');
+  const c = requireChain();
+  const checkpointFile = join(o.dir, 'audit.checkpoint.json');
+  if (!existsSync(checkpointFile)) {
+    let env = audit.checkpointEnvelope(c.newest.version);
+    for (const s of set?.action === 'custodian-set' ? set.signers.slice(0, c.newest.threshold) : []) env = await signOn(env, s);
+    crashpoint('checkpoint:signed');
+    audit.appendCheckpoint(admin, env);
+    writeFileAtomic(checkpointFile, serializeEnvelope(env), false);
+  }
+  const transcript = buildTranscript(o, auditFile, admin);
+  writeFileAtomic(join(o.dir, 'transcript.md'), transcriptMarkdown(transcript), true);
+  writeFileAtomic(join(o.dir, 'transcript.html'), transcriptHtml(transcript), true);
+  return { dir: o.dir, resumed, steps: summary, audit: { file: auditFile, entries: audit.entries, log: audit.log }, transcript: { markdown: join(o.dir, 'transcript.md'), html: join(o.dir, 'transcript.html') } };
+}
+
+/** Before a split starts (again): a backup key and share objects left by an interrupted one are destroyed. */
+async function destroyHalfSplit(hsm: ResolvedToken, backupKey: string, cards: readonly ResolvedToken[]): Promise<void> {
+  const B = pkcs11js();
+  const purge = (s: Session, klass: number, label: string): void => {
+    for (const h of s.findObjects([{ type: B.CKA_CLASS, value: klass }, { type: B.CKA_LABEL, value: label }], 8)) s.api.C_DestroyObject(s.handle, h);
+  };
+  await withSession(hsm.token, hsm.pin, async (s) => purge(s, B.CKO_SECRET_KEY, backupKey));
+  for (const c of cards) await withSession(c.token, c.pin, async (s) => purge(s, B.CKO_DATA, shareLabel(backupKey)));
+}
+
+/** The transcript, from the audit log alone: a resumed ceremony gets the same one. */
+function buildTranscript(o: RunOptions, auditFile: string, admin: string): TranscriptModel {
+  const entries = readFileSync(auditFile, 'utf8').split('\n').filter((l) => l !== '').map(parseLine).filter((e): e is AuditEntry => !isLineProblem(e));
+  const start = entries.find((e) => e.action === 'ceremony.start');
+  const last = entries[entries.length - 1];
+  const steps = o.script.steps.flatMap((s) => {
+    const e = [...entries].reverse().find((x) => x.action === 'step.done' && x.details.step === s.id);
+    return e === undefined ? [] : [{ title: String(e.details.title), actor: e.actor, outcome: String(e.details.outcome), lines: (e.details.lines as string[] | undefined) ?? [] }];
+  });
+  const fingerprints = entries.flatMap((e) => (Array.isArray(e.details.publicKeys) ? (e.details.publicKeys as string[]) : [])).map((k) => {
+    const [who, hex] = k.split(':') as [string, string];
+    const fp = fingerprint(new Uint8Array(Buffer.from(hex, 'hex')));
+    return { who, hex: fp.hex, words: fp.words };
+  });
+  const kcvs = entries.filter((e) => e.action === 'step.done' && typeof e.details.kcv === 'string').map((e) => ({ key: e.keys[0] ?? '', kcv: `ecb:${String(e.details.kcv)}` }));
+  const files = listFiles(o.dir);
+  return {
+    title: o.script.title, ceremony: o.script.id, started: start?.time ?? '', finished: last?.time ?? '', simulation: o.simulation,
+    participants: o.script.participants.map((p) => ({ id: p.id, name: p.name, role: p.role })), steps, fingerprints, kcvs, files,
+    exceptions: entries.filter((e) => e.action === 'ceremony.resume' || e.action === 'log.recover' || e.action === 'airgap.override' || e.action === 'rehearsal.skipped')
+      .map((e) => `${e.time}: ${e.action}${e.action === 'ceremony.resume' ? ' after an interruption' : ''} (recorded by ${e.actor === admin ? 'the administrator' : e.actor})`),
+    audit: { log: String(entries[0]?.details.log ?? ''), entries: entries.length, head: last?.hash ?? '' },
+  };
+}
+
+function listFiles(dir: string): { path: string; sha256: string; bytes: number }[] {
+  const out: { path: string; sha256: string; bytes: number }[] = [];
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const r = rel === '' ? name : `${rel}/${name}`;
+      if (name.startsWith('.') || ['softhsm', 'audit.jsonl', 'transcript.md', 'transcript.html'].includes(r)) continue;
+      if (statSync(join(dir, r)).isDirectory()) walk(r);
+      else out.push({ path: r, ...sha256File(join(dir, r)) });
+    }
+  };
+  walk('');
+  return out;
+}

@@ -1,0 +1,231 @@
+/**
+ * Ceremony scripts (issue 7): a declarative, reviewed JSON file naming the ceremony, its
+ * participants and their roles, the tokens it uses (by label or serial; the module and PINs live
+ * in a separate profile, so the reviewed script is the one that runs), and its steps with the
+ * quorum each needs. Parsing is strict (closed objects, duplicates refused) and reports every bad
+ * field by its path; the script's SHA-256 is what a rehearsal records.
+ */
+import { createHash } from 'node:crypto';
+import { CUSTODIAN_ID } from '../custodians/set.js';
+import { Fields } from '../docs/fields.js';
+import type { JsonObject } from '../docs/fields.js';
+import { DocumentError } from '../docs/problems.js';
+import { readJson } from '../dsse/envelope.js';
+import { TARGETS } from '../export/targets.js';
+import { SEED_INVENTORY } from '../manifest/inventory.js';
+import { CEREMONY_ID, PHASES } from '../manifest/manifest.js';
+import type { Phase } from '../manifest/manifest.js';
+
+export const SCRIPT_SPEC = 'keyceremony/ceremony-script@1';
+const MAX_SCRIPT_BYTES = 256 * 1024;
+export const ROLES = ['administrator', 'witness', 'custodian', 'auditor'] as const;
+export type Role = (typeof ROLES)[number];
+const STEP_ID = /^[a-z][a-z0-9-]{0,63}$/;
+const TOKEN_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const LABEL = /^[^\s\u0000-\u001f\u007f](?:[^\u0000-\u001f\u007f]{0,30}[^\s\u0000-\u001f\u007f])?$/u;
+const KEY_LABEL = /^[a-z0-9][a-z0-9_-]*-v[1-9][0-9]{0,8}$/;
+const REL_PATH = /^(?!\/)(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9._/-]{1,200}$/;
+
+export interface Participant { readonly id: string; readonly name: string; readonly role: Role }
+export interface ScriptToken { readonly name: string; readonly label: string; readonly serial: string | null; readonly holder: string | null }
+
+export type Step =
+  | { readonly id: string; readonly action: 'custodian-keys'; readonly actor: string; readonly witness: string; readonly custodians: readonly string[] }
+  | { readonly id: string; readonly action: 'custodian-set'; readonly actor: string; readonly threshold: number; readonly members: readonly string[]; readonly signers: readonly string[]; readonly out: string }
+  | { readonly id: string; readonly action: 'generate-key'; readonly actor: string; readonly witness: string; readonly token: string; readonly label: string; readonly extractable: boolean }
+  | { readonly id: string; readonly action: 'split-backup'; readonly actor: string; readonly token: string; readonly backupKey: string; readonly keys: readonly string[]; readonly threshold: number; readonly holders: readonly string[]; readonly signers: readonly string[]; readonly out: string }
+  | { readonly id: string; readonly action: 'manifest'; readonly actor: string; readonly keyVersion: number; readonly phase: Phase; readonly keys: readonly string[]; readonly signers: readonly string[]; readonly out: string }
+  | { readonly id: string; readonly action: 'export'; readonly actor: string; readonly token: string; readonly key: string; readonly targets: readonly { readonly target: string; readonly kek: string; readonly kekId: string | null }[]; readonly out: string }
+  | { readonly id: string; readonly action: 'drill'; readonly actor: string; readonly token: string; readonly custody: string; readonly presenters: readonly string[]; readonly signers: readonly string[]; readonly out: string };
+
+export type Action = Step['action'];
+export const ACTIONS: readonly Action[] = ['custodian-keys', 'custodian-set', 'generate-key', 'split-backup', 'manifest', 'export', 'drill'];
+
+export interface CeremonyScript {
+  readonly id: string;
+  readonly title: string;
+  readonly participants: readonly Participant[];
+  readonly tokens: readonly ScriptToken[];
+  readonly steps: readonly Step[];
+  readonly digest: string;
+}
+
+export function scriptDigest(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+const STEP_MEMBERS: Readonly<Record<Action, readonly string[]>> = {
+  'custodian-keys': ['id', 'action', 'actor', 'witness', 'custodians'],
+  'custodian-set': ['id', 'action', 'actor', 'threshold', 'members', 'signers', 'out'],
+  'generate-key': ['id', 'action', 'actor', 'witness', 'token', 'label', 'extractable'],
+  'split-backup': ['id', 'action', 'actor', 'token', 'backupKey', 'keys', 'threshold', 'holders', 'signers', 'out'],
+  manifest: ['id', 'action', 'actor', 'keyVersion', 'phase', 'keys', 'signers', 'out'],
+  export: ['id', 'action', 'actor', 'token', 'key', 'targets', 'out'],
+  drill: ['id', 'action', 'actor', 'token', 'custody', 'presenters', 'signers', 'out'],
+};
+
+export function parseScript(bytes: Uint8Array): CeremonyScript {
+  const json = readJson(bytes, MAX_SCRIPT_BYTES, 'the ceremony script');
+  const f = new Fields();
+  const o = f.object(json, '$', ['spec', 'id', 'title', 'participants', 'tokens', 'steps']);
+  if (o === undefined) throw new DocumentError(f.problems, 'the ceremony script');
+  if (f.string(o.spec, 'spec') !== SCRIPT_SPEC) f.add('DOCUMENT_WRONG_SPEC', 'spec', `expected "${SCRIPT_SPEC}"`);
+  const id = f.string(o.id, 'id', { pattern: CEREMONY_ID, what: 'a ceremony id' });
+  const title = f.string(o.title, 'title', { max: 200 });
+  const participants: Participant[] = [];
+  f.array(o.participants, 'participants', { min: 1, max: 64 })?.forEach((p, i) => {
+    const po = f.object(p, `participants[${i}]`, ['id', 'name', 'role']);
+    if (po === undefined) return;
+    const pid = f.string(po.id, `participants[${i}].id`, { pattern: CUSTODIAN_ID, what: 'an id (lowercase letters, digits, . _ -)' });
+    const name = f.string(po.name, `participants[${i}].name`, { max: 128 });
+    const role = f.oneOf(po.role, `participants[${i}].role`, ROLES);
+    if (pid !== undefined && participants.some((x) => x.id === pid)) f.add('SCRIPT_DUPLICATE', `participants[${i}].id`, `${pid} is listed twice`);
+    if (pid !== undefined && name !== undefined && role !== undefined) participants.push({ id: pid, name, role });
+  });
+  const tokens: ScriptToken[] = [];
+  f.array(o.tokens, 'tokens', { min: 1, max: 64 })?.forEach((t, i) => {
+    const to = f.object(t, `tokens[${i}]`, ['name', 'label', 'serial', 'holder']);
+    if (to === undefined) return;
+    const name = f.string(to.name, `tokens[${i}].name`, { pattern: TOKEN_NAME, what: 'a short name (hsm, card-alice)' });
+    const label = f.string(to.label, `tokens[${i}].label`, { pattern: LABEL, what: 'a token label (1 to 32 characters)' });
+    const serial = f.nullableString(to.serial, `tokens[${i}].serial`, { pattern: /^[0-9A-Za-z]{1,16}$/, what: 'a token serial or null' });
+    const holder = f.nullableString(to.holder, `tokens[${i}].holder`, { pattern: CUSTODIAN_ID, what: 'a participant id or null' });
+    if (name !== undefined && tokens.some((x) => x.name === name)) f.add('SCRIPT_DUPLICATE', `tokens[${i}].name`, `${name} is listed twice`);
+    if (holder !== undefined && holder !== null && !participants.some((p) => p.id === holder)) f.add('SCRIPT_UNKNOWN_PARTICIPANT', `tokens[${i}].holder`, `${holder} is not a participant`);
+    if (name !== undefined && label !== undefined && serial !== undefined && holder !== undefined) tokens.push({ name, label, serial, holder });
+  });
+  const steps: Step[] = [];
+  f.array(o.steps, 'steps', { min: 1, max: 256 })?.forEach((s, i) => {
+    const step = readStep(f, s, `steps[${i}]`, participants, tokens, steps);
+    if (step !== undefined) {
+      if (steps.some((x) => x.id === step.id)) f.add('SCRIPT_DUPLICATE', `steps[${i}].id`, `${step.id} is used twice`);
+      steps.push(step);
+    }
+  });
+  if (f.problems.length > 0 || id === undefined || title === undefined) throw new DocumentError(f.problems, 'the ceremony script');
+  return { id, title, participants, tokens, steps, digest: scriptDigest(bytes) };
+}
+
+function readStep(f: Fields, v: JsonObject[string] | undefined, path: string, participants: readonly Participant[], tokens: readonly ScriptToken[], before: readonly Step[]): Step | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return f.add('DOCUMENT_WRONG_TYPE', path, 'expected an object');
+  const action = f.oneOf((v as JsonObject).action, `${path}.action`, ACTIONS);
+  if (action === undefined) return undefined;
+  const o = f.object(v, path, STEP_MEMBERS[action]);
+  if (o === undefined) return undefined;
+  const id = f.string(o.id, `${path}.id`, { pattern: STEP_ID, what: 'a step id (lowercase, digits, -)' });
+  const who = (x: JsonObject[string] | undefined, p: string, roles: readonly Role[]): string | undefined => {
+    const s = f.string(x, p, { pattern: CUSTODIAN_ID, what: 'a participant id' });
+    if (s === undefined) return undefined;
+    const part = participants.find((q) => q.id === s);
+    if (part === undefined) return f.add('SCRIPT_UNKNOWN_PARTICIPANT', p, `${s} is not a participant`);
+    if (!roles.includes(part.role)) return f.add('SCRIPT_WRONG_ROLE', p, `${s} is ${part.role}, and this needs ${roles.join(' or ')}`);
+    return s;
+  };
+  const whoList = (x: JsonObject[string] | undefined, p: string, min: number): string[] | undefined => {
+    const list = f.array(x, p, { min, max: 64 });
+    if (list === undefined) return undefined;
+    const out = list.map((y, i) => who(y, `${p}[${i}]`, ['custodian']));
+    if (new Set(out).size !== out.length) f.add('SCRIPT_DUPLICATE', p, 'a custodian is listed twice');
+    return out.every((x2) => x2 !== undefined) ? out as string[] : undefined;
+  };
+  const token = (x: JsonObject[string] | undefined, p: string): string | undefined => {
+    const s = f.string(x, p, { pattern: TOKEN_NAME, what: 'a token name from tokens' });
+    if (s !== undefined && !tokens.some((t) => t.name === s)) return f.add('SCRIPT_UNKNOWN_TOKEN', p, `${s} is not one of the script's tokens`);
+    return s;
+  };
+  const out = (x: JsonObject[string] | undefined, p: string): string | undefined => f.string(x, p, { pattern: REL_PATH, what: 'a relative path inside the ceremony folder' });
+  // a manifest's initiating actor must be a custodian of the set (FORMATS.md §4)
+  const actor = who(o.actor, `${path}.actor`, action === 'manifest' || action === 'split-backup' ? ['custodian'] : ['administrator', 'custodian']);
+  const threshold = (x: JsonObject[string] | undefined, p: string, n: number | undefined): number | undefined => {
+    const t = f.integer(x, p, 1);
+    if (t !== undefined && n !== undefined && t > n) return f.add('SCRIPT_QUORUM_INVALID', p, `${t} is more than the ${n} listed`);
+    return t;
+  };
+  const setThreshold = (): number | undefined => {
+    const set = [...before].reverse().find((s) => s.action === 'custodian-set');
+    return set?.action === 'custodian-set' ? set.threshold : undefined;
+  };
+  const quorum = (signers: string[] | undefined, p: string): void => {
+    const t = setThreshold();
+    if (signers !== undefined && t !== undefined && signers.length < t) f.add('SCRIPT_QUORUM_INVALID', p, `${signers.length} signer(s), and the custodian set needs ${t}`);
+  };
+  let step: Step | undefined;
+  switch (action) {
+    case 'custodian-keys': {
+      const witness = who(o.witness, `${path}.witness`, ['witness', 'auditor']);
+      const custodians = whoList(o.custodians, `${path}.custodians`, 1);
+      for (const c of custodians ?? []) if (!tokens.some((t) => t.holder === c)) f.add('SCRIPT_UNKNOWN_TOKEN', `${path}.custodians`, `no token is held by ${c}`);
+      if (id && actor && witness && custodians) step = { id, action, actor, witness, custodians };
+      break;
+    }
+    case 'custodian-set': {
+      const members = whoList(o.members, `${path}.members`, 1);
+      const t = threshold(o.threshold, `${path}.threshold`, members?.length);
+      const signers = whoList(o.signers, `${path}.signers`, 1);
+      if (signers !== undefined && t !== undefined && signers.length < t) f.add('SCRIPT_QUORUM_INVALID', `${path}.signers`, `${signers.length} signer(s), and the set needs ${t}`);
+      const o2 = out(o.out, `${path}.out`);
+      if (id && actor && members && t !== undefined && signers && o2) step = { id, action, actor, threshold: t, members, signers, out: o2 };
+      break;
+    }
+    case 'generate-key': {
+      const witness = who(o.witness, `${path}.witness`, ['witness', 'auditor']);
+      const tk = token(o.token, `${path}.token`);
+      const label = f.string(o.label, `${path}.label`, { pattern: KEY_LABEL, what: 'a versioned key label (master-v2)' });
+      const extractable = f.boolean(o.extractable, `${path}.extractable`);
+      if (id && actor && witness && tk && label && extractable !== undefined) step = { id, action, actor, witness, token: tk, label, extractable };
+      break;
+    }
+    case 'split-backup': {
+      const tk = token(o.token, `${path}.token`);
+      const backupKey = f.string(o.backupKey, `${path}.backupKey`, { pattern: /^backup-v[1-9][0-9]{0,8}$/, what: 'a backup key id (backup-vN)' });
+      const keys = f.array(o.keys, `${path}.keys`, { min: 1, max: 16 })?.map((k, i) => f.string(k, `${path}.keys[${i}]`, { pattern: /^master-v[1-9][0-9]{0,8}$/, what: 'a master key label' }));
+      const holders = whoList(o.holders, `${path}.holders`, 2);
+      const t = threshold(o.threshold, `${path}.threshold`, holders?.length);
+      if (t !== undefined && t < 2) f.add('SCRIPT_QUORUM_INVALID', `${path}.threshold`, 'a split needs at least 2 shares to restore');
+      for (const c of holders ?? []) if (!tokens.some((x) => x.holder === c)) f.add('SCRIPT_UNKNOWN_TOKEN', `${path}.holders`, `no token is held by ${c}`);
+      const signers = whoList(o.signers, `${path}.signers`, 1);
+      quorum(signers, `${path}.signers`);
+      const o2 = out(o.out, `${path}.out`);
+      if (id && actor && tk && backupKey && keys?.every((k) => k !== undefined) && holders && t !== undefined && signers && o2) step = { id, action, actor, token: tk, backupKey, keys: keys as string[], threshold: t, holders, signers, out: o2 };
+      break;
+    }
+    case 'manifest': {
+      const keyVersion = f.integer(o.keyVersion, `${path}.keyVersion`, 1);
+      const phase = f.oneOf(o.phase, `${path}.phase`, PHASES);
+      const names = SEED_INVENTORY.map((e) => e.name);
+      const keys = f.array(o.keys, `${path}.keys`, { min: 1, max: names.length })?.map((k, i) => f.oneOf(k, `${path}.keys[${i}]`, names));
+      const signers = whoList(o.signers, `${path}.signers`, 1);
+      quorum(signers, `${path}.signers`);
+      const o2 = out(o.out, `${path}.out`);
+      if (id && actor && keyVersion !== undefined && phase && keys?.every((k) => k !== undefined) && signers && o2) step = { id, action, actor, keyVersion, phase, keys: keys as string[], signers, out: o2 };
+      break;
+    }
+    case 'export': {
+      const tk = token(o.token, `${path}.token`);
+      const key = f.string(o.key, `${path}.key`, { pattern: KEY_LABEL, what: 'a versioned key label' });
+      const targets = f.array(o.targets, `${path}.targets`, { min: 1, max: TARGETS.length })?.map((t, i) => {
+        const to = f.object(t, `${path}.targets[${i}]`, ['target', 'kek', 'kekId']);
+        if (to === undefined) return undefined;
+        const target = f.oneOf(to.target, `${path}.targets[${i}].target`, TARGETS.map((x) => x.name));
+        const kek = out(to.kek, `${path}.targets[${i}].kek`);
+        const kekId = f.nullableString(to.kekId, `${path}.targets[${i}].kekId`, { pattern: /^https:\/\/[^\s/]+\/keys\/\S+$/, what: 'a Key Vault key id URL or null' });
+        if (target === 'azure-byok' && kekId === null) f.add('SCRIPT_FIELD_MISSING', `${path}.targets[${i}].kekId`, 'azure-byok needs the KEK id');
+        return target && kek && kekId !== undefined ? { target, kek, kekId } : undefined;
+      });
+      const o2 = out(o.out, `${path}.out`);
+      if (id && actor && tk && key && targets?.every((t) => t !== undefined) && o2) step = { id, action, actor, token: tk, key, targets: targets as { target: string; kek: string; kekId: string | null }[], out: o2 };
+      break;
+    }
+    case 'drill': {
+      const tk = token(o.token, `${path}.token`);
+      const custody = out(o.custody, `${path}.custody`);
+      const presenters = whoList(o.presenters, `${path}.presenters`, 2);
+      const signers = whoList(o.signers, `${path}.signers`, 1);
+      quorum(signers, `${path}.signers`);
+      const o2 = out(o.out, `${path}.out`);
+      if (id && actor && tk && custody && presenters && signers && o2) step = { id, action, actor, token: tk, custody, presenters, signers, out: o2 };
+      break;
+    }
+  }
+  return step;
+}

@@ -1,0 +1,84 @@
+/**
+ * Ceremony script templates for the seed's procedures (issue 7). Each is an ordinary script, to be
+ * copied, reviewed, adapted (labels, participants, KMS wrapping keys) and rehearsed before it is
+ * run. Kept as code so the app bundles them; `keyceremony ceremony template NAME` prints one.
+ */
+import { TARGETS } from '../export/targets.js';
+import { SEED_INVENTORY } from '../manifest/inventory.js';
+import { SCRIPT_SPEC } from './script.js';
+
+const people = [
+  { id: 'admin', name: 'Ceremony administrator', role: 'administrator' },
+  { id: 'wendy', name: 'Internal witness', role: 'witness' },
+  { id: 'alice', name: 'Alice, custodian', role: 'custodian' },
+  { id: 'bob', name: 'Bob, custodian', role: 'custodian' },
+  { id: 'carol', name: 'Carol, custodian', role: 'custodian' },
+  { id: 'audrey', name: 'Auditor', role: 'auditor' },
+];
+const custodians = ['alice', 'bob', 'carol'];
+const cards = custodians.map((c) => ({ name: `card-${c}`, label: `custodian-${c}`, serial: null, holder: c }));
+const hsm = { name: 'hsm', label: 'Ceremony HSM', serial: null, holder: null };
+const drillToken = { name: 'drill', label: 'Drill token', serial: null, holder: null };
+/** The KMS wrapping key each target's import job gave, placed beside the script before the ceremony. */
+export const kekPath = (target: string, bits: number): string => `kms/${target}.rsa-${bits}.spki.der`;
+
+const opening = [
+  { id: 'custodian-keys', action: 'custodian-keys', actor: 'admin', witness: 'wendy', custodians },
+  { id: 'custodian-set', action: 'custodian-set', actor: 'alice', threshold: 2, members: custodians, signers: custodians, out: 'custodians.v1.json' },
+];
+
+export const TEMPLATES: Readonly<Record<string, object>> = {
+  /** Quarterly master-key rotation, first ceremony: new master key, backup custody, prepare manifest, exports, drill. */
+  'quarterly-master-rotation': {
+    spec: SCRIPT_SPEC, id: '2026-q4-master-rotation', title: 'Quarterly master-key rotation: prepare',
+    participants: people, tokens: [hsm, ...cards, drillToken],
+    steps: [
+      ...opening,
+      { id: 'master-key', action: 'generate-key', actor: 'admin', witness: 'wendy', token: 'hsm', label: 'master-v1', extractable: true },
+      { id: 'backup-custody', action: 'split-backup', actor: 'alice', token: 'hsm', backupKey: 'backup-v1', keys: ['master-v1'], threshold: 2, holders: custodians, signers: ['alice', 'bob'], out: 'custody' },
+      { id: 'prepare-manifest', action: 'manifest', actor: 'alice', keyVersion: 1, phase: 'prepare', keys: SEED_INVENTORY.map((e) => e.name), signers: ['alice', 'bob'], out: 'rotation.1.json' },
+      { id: 'export', action: 'export', actor: 'admin', token: 'hsm', key: 'master-v1', out: 'export',
+        targets: TARGETS.map((t) => ({ target: t.name, kek: kekPath(t.name, t.kekBits.includes(3072) ? 3072 : 4096), kekId: t.cloud === 'azure' ? 'https://ceremony-vault.vault.azure.net/keys/ceremony-kek/00000000000000000000000000000000' : null })) },
+      { id: 'restore-drill', action: 'drill', actor: 'admin', token: 'drill', custody: 'custody', presenters: ['alice', 'carol'], signers: ['alice', 'carol'], out: 'drill.json' },
+    ],
+  },
+  /** Monthly JWT rotation: a new JWT signing secret and refresh salt, approved by two custodians. */
+  'monthly-jwt-rotation': {
+    spec: SCRIPT_SPEC, id: '2026-12-jwt-rotation', title: 'Monthly JWT signing secret rotation',
+    participants: people, tokens: [hsm, ...cards],
+    steps: [...opening, { id: 'jwt-manifest', action: 'manifest', actor: 'alice', keyVersion: 2, phase: 'prepare', keys: ['JWT_SIGNING_SECRET', 'JWT_REFRESH_SALT'], signers: ['alice', 'bob'], out: 'rotation.jwt.json' }],
+  },
+  /** Webhook secret rotation: dual-publish of webhook-vN so receivers accept both during the overlap. */
+  'webhook-rotation': {
+    spec: SCRIPT_SPEC, id: '2026-q4-webhook-rotation', title: 'Webhook signing secret rotation (dual-publish)',
+    participants: people, tokens: [hsm, ...cards],
+    steps: [...opening, { id: 'webhook-manifest', action: 'manifest', actor: 'bob', keyVersion: 4, phase: 'dual-publish', keys: ['WEBHOOK_SIGNING_SECRET'], signers: ['alice', 'bob'], out: 'rotation.webhook.json' }],
+  },
+  /** Incident response: compromise revocation, JWT secrets rotated (forcing logout), webhook secrets regenerated. */
+  'incident-response': {
+    spec: SCRIPT_SPEC, id: '2026-incident-1', title: 'Incident response: revoke, force logout, regenerate webhook secrets',
+    participants: people, tokens: [hsm, ...cards],
+    steps: [
+      ...opening,
+      { id: 'compromise', action: 'manifest', actor: 'alice', keyVersion: 3, phase: 'compromise', keys: SEED_INVENTORY.map((e) => e.name), signers: ['alice', 'bob'], out: 'rotation.compromise.json' },
+      { id: 'jwt-rotate', action: 'manifest', actor: 'alice', keyVersion: 4, phase: 'prepare', keys: ['JWT_SIGNING_SECRET', 'JWT_REFRESH_SALT'], signers: ['alice', 'bob'], out: 'rotation.jwt.json' },
+      { id: 'webhook-regenerate', action: 'manifest', actor: 'bob', keyVersion: 4, phase: 'prepare', keys: ['WEBHOOK_SIGNING_SECRET'], signers: ['alice', 'carol'], out: 'rotation.webhook.json' },
+    ],
+  },
+  /** Backup restoration drill: the backup key split, then restored into a drill token and proven. */
+  'backup-drill': {
+    spec: SCRIPT_SPEC, id: '2026-q4-backup-drill', title: 'Backup restoration drill',
+    participants: people, tokens: [hsm, ...cards, drillToken],
+    steps: [
+      ...opening,
+      { id: 'master-key', action: 'generate-key', actor: 'admin', witness: 'wendy', token: 'hsm', label: 'master-v1', extractable: true },
+      { id: 'backup-custody', action: 'split-backup', actor: 'alice', token: 'hsm', backupKey: 'backup-v1', keys: ['master-v1'], threshold: 2, holders: custodians, signers: ['alice', 'bob'], out: 'custody' },
+      { id: 'restore-drill', action: 'drill', actor: 'admin', token: 'drill', custody: 'custody', presenters: ['bob', 'carol'], signers: ['bob', 'carol'], out: 'drill.json' },
+    ],
+  },
+};
+
+export function templateText(name: string): string | undefined {
+  const t = TEMPLATES[name];
+  return t === undefined ? undefined : `${JSON.stringify(t, null, 2)}\n`;
+}

@@ -1,0 +1,94 @@
+/**
+ * Issue 7: the demo (the quarterly template as a rehearsal) killed with SIGKILL at every step,
+ * before and after each step's token work, in the middle of the backup split and after the
+ * checkpoint is signed; re-running `keyceremony demo --dir` on the folder resumes it. Every resumed
+ * run must reach the same end state as an uninterrupted one: the same files, the same number of
+ * signatures on each document, exactly one of each key and share on each token (OpenSC's
+ * pkcs11-tool as witness), nothing left on the drill token, and an audit log that verifies.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { parseScript } from '../../src/ceremony/script.js';
+import { templateText } from '../../src/ceremony/templates.js';
+import { runCli } from '../support/cli.js';
+import { softHsmModule } from '../support/softhsm.js';
+
+const script = parseScript(new TextEncoder().encode(templateText('quarterly-master-rotation')!));
+const POINTS = [
+  ...script.steps.flatMap((s) => [`step:${s.id}:begin`, `step:${s.id}:performed`]),
+  'step:backup-custody:split',
+  'checkpoint:signed',
+];
+let root: string;
+let reference: State;
+
+interface State {
+  files: string[];
+  signatures: Record<string, number>;
+  objects: Record<string, string[]>;
+  audit: { status: number | null; valid: boolean; entries: number };
+}
+
+function filesUnder(dir: string, rel = ''): string[] {
+  return readdirSync(join(dir, rel)).flatMap((n) => {
+    const r = rel === '' ? n : `${rel}/${n}`;
+    if (r === 'softhsm') return [];
+    return statSync(join(dir, r)).isDirectory() ? filesUnder(dir, r) : [r];
+  }).sort();
+}
+
+function stateOf(dir: string): State {
+  const env = { ...process.env, SOFTHSM2_CONF: join(dir, 'softhsm', 'softhsm2.conf') };
+  const pins = JSON.parse(readFileSync(join(dir, 'softhsm', 'rehearsal-pins.json'), 'utf8')) as Record<string, { user: string }>;
+  const objects: Record<string, string[]> = {};
+  for (const t of script.tokens) {
+    const out = execFileSync('pkcs11-tool', ['--module', softHsmModule(), '--token-label', t.label, '--login', '--pin', pins[t.name]!.user, '--list-objects'], { env, encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'] });
+    // blocks begin at an unindented line ("Secret Key Object; AES", "Data object 2"); the kind is its first word
+    objects[t.name] = out.split(/\n(?=\S)/).filter((b) => b.trim() !== '').map((b) => `${b.split(' ')[0]}:${(/label:\s+(.*)/.exec(b)?.[1] ?? '').trim().replace(/^'(.*)'$/, '$1')}`).sort();
+  }
+  const signatures: Record<string, number> = {};
+  for (const f of ['custodians.v1.json', 'rotation.1.json', 'custody/rotation.json', 'drill.json', 'audit.checkpoint.json']) {
+    signatures[f] = (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { signatures: unknown[] }).signatures.length;
+  }
+  const a = runCli(['audit', 'verify', join(dir, 'audit.jsonl'), '--custodians', join(dir, 'custodians.v1.json'), '--checkpoint', join(dir, 'audit.checkpoint.json'), '--json'], process.env);
+  const parsed = JSON.parse(a.stdout) as { valid: boolean; entries: number };
+  return { files: filesUnder(dir), signatures, objects, audit: { status: a.status, valid: parsed.valid, entries: parsed.entries } };
+}
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'kc-resume-'));
+  const dir = join(root, 'reference');
+  const r = runCli(['demo', '--dir', dir], process.env);
+  expect(r.status).toBe(0);
+  reference = stateOf(dir);
+}, 120_000);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('kill -9 at every step, then resume', () => {
+  test('the uninterrupted run: one key per label, one share per card, nothing on the drill token', () => {
+    expect(reference.objects.hsm).toEqual(['Secret:backup-v1', 'Secret:master-v1']);
+    for (const c of ['alice', 'bob', 'carol']) expect(reference.objects[`card-${c}`]).toEqual(['Data:share:backup-v1', `Private:${c}-sign-v1`, `Public:${c}-sign-v1`]);
+    expect(reference.objects.drill).toEqual([]);
+    expect(reference.signatures).toEqual({ 'custodians.v1.json': 3, 'rotation.1.json': 2, 'custody/rotation.json': 2, 'drill.json': 2, 'audit.checkpoint.json': 2 });
+    expect(reference.audit).toMatchObject({ status: 0, valid: true });
+  });
+
+  test.each(POINTS)('killed at %s: the re-run resumes to the same end state', (point) => {
+    const dir = join(root, point.replace(/[^a-z0-9]+/gi, '-'));
+    const killed = runCli(['demo', '--dir', dir], { ...process.env, KEYCEREMONY_CRASHPOINT: point });
+    expect(killed.status).toBeNull(); // SIGKILL, as a power cut
+    const again = runCli(['demo', '--dir', dir], process.env);
+    expect(again.stderr).toBe('');
+    expect(again.status).toBe(0);
+    const state = stateOf(dir);
+    expect(state.files).toEqual(reference.files);
+    expect(state.signatures).toEqual(reference.signatures);
+    expect(state.objects).toEqual(reference.objects);
+    expect(state.audit).toMatchObject({ status: 0, valid: true });
+    // the interruption is on the record: the log shows the resume
+    expect(readFileSync(join(dir, 'audit.jsonl'), 'utf8')).toContain('"action":"ceremony.resume"');
+  }, 60_000);
+});
