@@ -5,8 +5,8 @@
  * table into Chromium. PINs arrive as strings from the PIN field, are copied into a buffer that
  * is zeroed after use, and never appear in a result or an error.
  */
-import { networkInterfaces } from 'node:os';
 import { zero } from '../bytes.js';
+import { networkInterfacesUp } from '../ceremony/airgap.js';
 import { fingerprint } from '../crypto/fingerprint.js';
 import { nextCustodianSet } from '../custodians/rotate.js';
 import { buildCustodianSet, CUSTODIAN_ID, parseCustodianSet, payloadDigest } from '../custodians/set.js';
@@ -141,9 +141,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       }
     },
     'airgap.status': async () => {
-      const interfaces = Object.entries(networkInterfaces())
-        .map(([name, addrs]) => ({ name, addresses: (addrs ?? []).filter((a) => !a.internal).map((a) => a.address) }))
-        .filter((i) => i.addresses.length > 0);
+      const interfaces = networkInterfacesUp();
       return { online: interfaces.length > 0, interfaces };
     },
     'tokens.list': async () => {

@@ -50,6 +50,12 @@ export interface CeremonyScript {
   readonly digest: string;
 }
 
+/** The object itself when Fields.object refused it only for unknown or missing members (already reported), so its other fields are checked too. */
+function lenient(checked: JsonObject | undefined, v: JsonObject[string] | undefined): JsonObject | undefined {
+  if (checked !== undefined) return checked;
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as JsonObject : undefined;
+}
+
 export function scriptDigest(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
@@ -67,14 +73,15 @@ const STEP_MEMBERS: Readonly<Record<Action, readonly string[]>> = {
 export function parseScript(bytes: Uint8Array): CeremonyScript {
   const json = readJson(bytes, MAX_SCRIPT_BYTES, 'the ceremony script');
   const f = new Fields();
-  const o = f.object(json, '$', ['spec', 'id', 'title', 'participants', 'tokens', 'steps']);
+  // every bad field is reported: an object with unknown members is still read for its known ones
+  const o = lenient(f.object(json, '$', ['spec', 'id', 'title', 'participants', 'tokens', 'steps']), json);
   if (o === undefined) throw new DocumentError(f.problems, 'the ceremony script');
   if (f.string(o.spec, 'spec') !== SCRIPT_SPEC) f.add('DOCUMENT_WRONG_SPEC', 'spec', `expected "${SCRIPT_SPEC}"`);
   const id = f.string(o.id, 'id', { pattern: CEREMONY_ID, what: 'a ceremony id' });
   const title = f.string(o.title, 'title', { max: 200 });
   const participants: Participant[] = [];
   f.array(o.participants, 'participants', { min: 1, max: 64 })?.forEach((p, i) => {
-    const po = f.object(p, `participants[${i}]`, ['id', 'name', 'role']);
+    const po = lenient(f.object(p, `participants[${i}]`, ['id', 'name', 'role']), p);
     if (po === undefined) return;
     const pid = f.string(po.id, `participants[${i}].id`, { pattern: CUSTODIAN_ID, what: 'an id (lowercase letters, digits, . _ -)' });
     const name = f.string(po.name, `participants[${i}].name`, { max: 128 });
@@ -84,7 +91,7 @@ export function parseScript(bytes: Uint8Array): CeremonyScript {
   });
   const tokens: ScriptToken[] = [];
   f.array(o.tokens, 'tokens', { min: 1, max: 64 })?.forEach((t, i) => {
-    const to = f.object(t, `tokens[${i}]`, ['name', 'label', 'serial', 'holder']);
+    const to = lenient(f.object(t, `tokens[${i}]`, ['name', 'label', 'serial', 'holder']), t);
     if (to === undefined) return;
     const name = f.string(to.name, `tokens[${i}].name`, { pattern: TOKEN_NAME, what: 'a short name (hsm, card-alice)' });
     const label = f.string(to.label, `tokens[${i}].label`, { pattern: LABEL, what: 'a token label (1 to 32 characters)' });
@@ -110,7 +117,7 @@ function readStep(f: Fields, v: JsonObject[string] | undefined, path: string, pa
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return f.add('DOCUMENT_WRONG_TYPE', path, 'expected an object');
   const action = f.oneOf((v as JsonObject).action, `${path}.action`, ACTIONS);
   if (action === undefined) return undefined;
-  const o = f.object(v, path, STEP_MEMBERS[action]);
+  const o = lenient(f.object(v, path, STEP_MEMBERS[action]), v);
   if (o === undefined) return undefined;
   const id = f.string(o.id, `${path}.id`, { pattern: STEP_ID, what: 'a step id (lowercase, digits, -)' });
   const who = (x: JsonObject[string] | undefined, p: string, roles: readonly Role[]): string | undefined => {

@@ -16,6 +16,7 @@ import { exportCommand, EXPORT_USAGE } from './commands/export.js';
 import { mediaCommand, MEDIA_USAGE } from './commands/media.js';
 import { bundleCommand, BUNDLE_USAGE } from './commands/bundle.js';
 import { auditCommand, AUDIT_USAGE } from './commands/audit.js';
+import { ceremonyCommand, CEREMONY_USAGE } from './commands/ceremony.js';
 import { backupCommand, BACKUP_USAGE, drillCommand, DRILL_USAGE } from './commands/backup.js';
 import { processIo, Warnings } from './io.js';
 import type { Io } from './io.js';
@@ -36,6 +37,7 @@ const COMMANDS: ReadonlyMap<string, { run: Command; usage: string; what: string 
   ['media', { run: mediaCommand, usage: MEDIA_USAGE, what: 'list removable drives with their free space' }],
   ['backup', { run: backupCommand, usage: BACKUP_USAGE, what: "split a new backup key M-of-N onto the custodians' cards, with backup blobs and an unsigned custody manifest" }],
   ['drill', { run: drillCommand, usage: DRILL_USAGE, what: 'restore the backup from M shares into a drill token and prove every key (or --restore for real)' }],
+  ['ceremony', { run: ceremonyCommand, usage: CEREMONY_USAGE, what: 'print a template, validate a ceremony script, rehearse it on throw-away tokens, or run it' }],
   ['audit', { run: auditCommand, usage: AUDIT_USAGE, what: 'verify a hash-chained audit log and its signed checkpoints' }],
   ['demo', { run: demoCommand, usage: DEMO_USAGE, what: 'run a whole ceremony on throw-away SoftHSM2 tokens' }],
 ]);

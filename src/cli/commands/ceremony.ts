@@ -1,0 +1,152 @@
+/**
+ * `keyceremony ceremony template|validate|run` (issue 7). CLI.md does not define these; they follow
+ * its common rules. A real run needs a profile (module, tokens, PIN sources), a passed rehearsal of
+ * this very script (by SHA-256) unless --no-rehearsal, and no network; a rehearsal runs on
+ * throw-away SoftHSM2 tokens in its folder and records the script's digest when it passes.
+ */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { networkInterfacesUp } from '../../ceremony/airgap.js';
+import { runCeremony } from '../../ceremony/engine.js';
+import type { ResolvedToken } from '../../ceremony/engine.js';
+import { parseProfile } from '../../ceremony/profile.js';
+import { openRehearsalTokens } from '../../ceremony/rehearsal.js';
+import { parseScript } from '../../ceremony/script.js';
+import type { CeremonyScript } from '../../ceremony/script.js';
+import { TEMPLATES, templateText } from '../../ceremony/templates.js';
+import { zero } from '../../bytes.js';
+import { formatTime } from '../../docs/fields.js';
+import { DocumentError, formatProblem } from '../../docs/problems.js';
+import { KeyceremonyError, usageError } from '../../errors.js';
+import { readInput, writeFileAtomic } from '../../files.js';
+import { Pkcs11Module } from '../../pkcs11/module.js';
+import { findToken } from '../../pkcs11/tokens.js';
+import { COMMON_OPTIONS, parse } from '../args.js';
+import type { Io, Warnings } from '../io.js';
+import { readPin } from '../pin.js';
+
+export const CEREMONY_USAGE = 'keyceremony ceremony template NAME [--out FILE] | ceremony validate SCRIPT [--json] | ceremony run SCRIPT --dir DIR (--rehearse [--allow-network] [--yes] | --profile FILE [--no-rehearsal]) [--rehearsals FILE]';
+
+function readScript(path: string): { script: CeremonyScript; bytes: Uint8Array } {
+  const bytes = readInput(path, 'the ceremony script', 256 * 1024);
+  return { script: parseScript(bytes), bytes };
+}
+
+interface Rehearsed { readonly digest: string; readonly time: string; readonly result: string }
+
+function rehearsals(file: string): Rehearsed[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').flatMap((l) => {
+    try { return [JSON.parse(l) as Rehearsed]; } catch { return []; }
+  });
+}
+
+export async function ceremonyCommand(argv: readonly string[], io: Io, _w: Warnings): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'template') {
+    const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, out: { type: 'string' } }, { min: 1, max: 1, usage: CEREMONY_USAGE });
+    const text = templateText(positionals[0] as string);
+    if (text === undefined) throw usageError('CEREMONY_TEMPLATE_UNKNOWN', `no template ${JSON.stringify(positionals[0])}`, `templates: ${Object.keys(TEMPLATES).join(', ')}`);
+    if (values.out === undefined) io.stdout.write(text);
+    else writeFileAtomic(resolve(values.out), text, values.force === true);
+    return 0;
+  }
+  if (sub === 'validate') {
+    const { values, positionals } = parse(rest, { ...COMMON_OPTIONS }, { min: 1, max: 1, usage: CEREMONY_USAGE });
+    const bytes = readInput(positionals[0] as string, 'the ceremony script', 256 * 1024);
+    try {
+      const s = parseScript(bytes);
+      if (values.json === true) io.stdout.write(`${JSON.stringify({ valid: true, id: s.id, digest: s.digest, steps: s.steps.map((x) => x.id), problems: [] })}\n`);
+      else io.stdout.write(`valid ceremony script ${s.id}: ${s.steps.length} steps, ${s.digest}\n`);
+      return 0;
+    } catch (err) {
+      if (!(err instanceof DocumentError)) throw err;
+      if (values.json === true) io.stdout.write(`${JSON.stringify({ valid: false, problems: err.problems })}\n`);
+      else io.stdout.write(`INVALID ceremony script (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}):\n${err.problems.map((p) => `  - ${formatProblem(p)}\n`).join('')}`);
+      return 1;
+    }
+  }
+  if (sub !== 'run') throw usageError('USAGE', `unknown subcommand ${JSON.stringify(sub ?? '')}`, `usage: ${CEREMONY_USAGE}`);
+  const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, dir: { type: 'string' }, rehearse: { type: 'boolean' }, 'allow-network': { type: 'boolean' }, yes: { type: 'boolean' },
+    profile: { type: 'string' }, 'no-rehearsal': { type: 'boolean' }, rehearsals: { type: 'string' }, module: { type: 'string' } }, { min: 1, max: 1, usage: CEREMONY_USAGE });
+  const scriptPath = resolve(positionals[0] as string);
+  const { script } = readScript(scriptPath);
+  if (values.dir === undefined) throw usageError('USAGE', 'ceremony run needs --dir DIR, the ceremony folder', `usage: ${CEREMONY_USAGE}`);
+  const dir = resolve(values.dir);
+  const rehearse = values.rehearse === true;
+  if (rehearse === (values.profile !== undefined)) throw usageError('USAGE', 'give exactly one of --rehearse (throw-away tokens) and --profile FILE (the real tokens)', `usage: ${CEREMONY_USAGE}`);
+  if (!rehearse && (values['allow-network'] === true || values.yes === true)) throw usageError('USAGE', '--allow-network and --yes are for rehearsals only', 'a real ceremony runs air-gapped, and witnesses confirm in person');
+  const record = resolve(values.rehearsals ?? join(dirname(scriptPath), 'rehearsals.jsonl'));
+  const notes: { action: string; details: Record<string, string | boolean> }[] = [];
+  const up = networkInterfacesUp();
+  if (up.length > 0) {
+    const names = up.map((i) => i.name).join(', ');
+    if (!rehearse || values['allow-network'] !== true) {
+      throw new KeyceremonyError('CEREMONY_NETWORK_UP', `a network interface is up (${names})`, rehearse ? 'disconnect it, or pass --allow-network for this rehearsal (it is logged)' : 'disconnect every network interface: a ceremony runs air-gapped');
+    }
+    notes.push({ action: 'airgap.override', details: { interfaces: names, reason: 'rehearsal --allow-network' } });
+  }
+  if (!rehearse) {
+    const passed = rehearsals(record).some((r) => r.digest === script.digest && r.result === 'pass');
+    if (!passed && values['no-rehearsal'] !== true) {
+      throw new KeyceremonyError('CEREMONY_NOT_REHEARSED', `no passed rehearsal of this script (${script.digest}) is recorded in ${record}: it is new, or it changed since it was rehearsed`, 'rehearse it: keyceremony ceremony run SCRIPT --rehearse --dir REHEARSAL-DIR (or pass --no-rehearsal, which is logged)');
+    }
+    if (!passed) notes.push({ action: 'rehearsal.skipped', details: { script: script.digest, reason: '--no-rehearsal' } });
+  } else {
+    notes.push({ action: 'rehearsal.start', details: { script: script.digest, tokens: 'throw-away SoftHSM2' } });
+  }
+  const say = (line: string): void => { io.stdout.write(`${line}\n`); };
+  let tokens: Map<string, ResolvedToken>;
+  let close: () => void;
+  if (rehearse) {
+    const r = openRehearsalTokens(script, dir, values.module);
+    tokens = r.tokens;
+    close = () => r.close();
+  } else {
+    const profile = parseProfile(readInput(values.profile as string, 'the ceremony profile', 64 * 1024), script);
+    const mod = Pkcs11Module.open(profile.module);
+    tokens = new Map();
+    close = () => { for (const t of tokens.values()) zero(t.pin); mod.close(); };
+    try {
+      for (const t of script.tokens) {
+        const token = findToken(mod, { label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) });
+        tokens.set(t.name, { token, pin: await readPin(io, profile.tokens.get(t.name)?.pinEnv ?? undefined, token.label) });
+      }
+    } catch (err) {
+      close();
+      throw err;
+    }
+  }
+  try {
+    const confirm = async (q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> => {
+      if (values.yes === true) { say(`  ${q.who} confirms ${q.what} (--yes, rehearsal)`); return true; }
+      return askWitness(io, q);
+    };
+    const r = await runCeremony({ script, dir, inputs: dirname(scriptPath), tokens, confirm, say, simulation: rehearse, notes });
+    if (rehearse) appendFileSync(record, `${JSON.stringify({ digest: script.digest, script: scriptPath, time: formatTime(Date.now()), dir, result: 'pass' })}\n`);
+    say(`${rehearse ? 'Rehearsal' : 'Ceremony'} complete: ${r.steps.length} steps${r.resumed ? ' (resumed)' : ''}; audit log ${r.audit.file} (${r.audit.entries} entries); transcript ${r.transcript.markdown}`);
+    if (rehearse) say(`  rehearsal of ${script.digest} recorded in ${record}`);
+    return 0;
+  } finally {
+    close();
+  }
+}
+
+/** A witness confirms on the terminal: by typing the words read aloud, or yes. */
+async function askWitness(io: Io, q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> {
+  const stdin = io.stdin;
+  if (!stdin.isTTY) throw new KeyceremonyError('CEREMONY_NO_TERMINAL', `${q.who} must confirm ${q.what}, and there is no terminal`, 'run the ceremony at a terminal (or rehearse with --yes)');
+  io.stderr.write(`${q.who}: confirm ${q.what}${q.words === undefined ? '' : `\n  words: ${q.words.join(' ')}`}\n  type the words you heard, or yes: `);
+  const answer = await new Promise<string>((res) => {
+    let buf = '';
+    const onData = (c: Buffer): void => {
+      buf += c.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) { stdin.removeListener('data', onData); stdin.pause(); res(buf.slice(0, nl).trim()); }
+    };
+    stdin.on('data', onData);
+    stdin.resume();
+  });
+  const said = answer.toLowerCase().split(/\s+/).filter(Boolean);
+  return said.join(' ') === 'yes' || (q.words !== undefined && said.join(' ') === q.words.join(' ').toLowerCase());
+}

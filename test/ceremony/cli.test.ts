@@ -1,0 +1,132 @@
+/**
+ * `keyceremony ceremony`: templates validate; an invalid script is refused with every bad field
+ * listed; a rehearsal on throw-away tokens records the script's digest; a real run (SoftHSM2
+ * tokens standing in for the room's, in a network namespace with no interface up, witnesses
+ * answering on a real terminal) needs that rehearsal, and refuses the script once it changed.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { networkInterfacesUp } from '../../src/ceremony/airgap.js';
+import { TEMPLATES } from '../../src/ceremony/templates.js';
+import { BIN, ERROR_LINE, runCli } from '../support/cli.js';
+import { createSoftHsm, softHsmModule } from '../support/softhsm.js';
+import type { SoftHsm } from '../support/softhsm.js';
+
+let work: string;
+let hsm: SoftHsm;
+const PTY = fileURLToPath(new URL('../support/pty-run.py', import.meta.url));
+const tokens = [['hsm', 'Ceremony HSM', '11112222'], ['card-alice', 'custodian-alice', '1111'], ['card-bob', 'custodian-bob', '2222'], ['card-carol', 'custodian-carol', '3333']] as const;
+const pinEnv = Object.fromEntries(tokens.map(([n, , pin]) => [`PIN_${n.replace('-', '_').toUpperCase()}`, pin]));
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'kc-ceremony-cli-'));
+  hsm = createSoftHsm(tokens.map(([, label, pin]) => ({ label, pin, soPin: '12345678' })), { setProcessEnv: false });
+});
+afterAll(() => { rmSync(work, { recursive: true, force: true }); hsm.cleanup(); });
+
+describe('scripts', () => {
+  test.each(Object.keys(TEMPLATES))('template %s is printed and validates', (name) => {
+    const file = join(work, `${name}.json`);
+    expect(runCli(['ceremony', 'template', name, '--out', file], process.env).status).toBe(0);
+    const v = runCli(['ceremony', 'validate', file, '--json'], process.env);
+    expect(v.status).toBe(0);
+    expect(JSON.parse(v.stdout)).toMatchObject({ valid: true, digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+  });
+  test('an invalid script exits 1 listing every bad field by its path', () => {
+    const t = JSON.parse(JSON.stringify(TEMPLATES['quarterly-master-rotation'])) as { participants: { role: string }[]; tokens: { holder: string | null }[]; steps: Record<string, unknown>[]; extra?: number };
+    t.participants[1]!.role = 'bystander';
+    t.tokens[1]!.holder = 'mallory';
+    t.steps[1]!.threshold = 5;
+    t.steps[2]!.label = 'Master Key';
+    t.steps[3]!.signers = ['alice'];
+    t.steps[4]!.phase = 'launch';
+    t.steps[5]!.token = 'usb';
+    t.steps[6]!.unknown = true;
+    t.extra = 1;
+    const file = join(work, 'bad.json');
+    writeFileSync(file, JSON.stringify(t));
+    const v = runCli(['ceremony', 'validate', file, '--json'], process.env);
+    expect(v.status).toBe(1);
+    const paths = (JSON.parse(v.stdout) as { problems: { code: string; path: string }[] }).problems.map((p) => `${p.code} ${p.path}`);
+    expect(paths).toEqual(expect.arrayContaining([
+      'DOCUMENT_UNKNOWN_MEMBER $.extra', 'DOCUMENT_BAD_VALUE participants[1].role', 'SCRIPT_UNKNOWN_PARTICIPANT tokens[1].holder',
+      'SCRIPT_QUORUM_INVALID steps[1].threshold', 'DOCUMENT_BAD_VALUE steps[2].label', 'DOCUMENT_BAD_VALUE steps[4].phase',
+      'SCRIPT_UNKNOWN_TOKEN steps[5].token', 'DOCUMENT_UNKNOWN_MEMBER steps[6].unknown',
+    ]));
+    // and the plain output lists them one per line
+    const plain = runCli(['ceremony', 'validate', file], process.env);
+    expect(plain.stdout.split('\n').filter((l) => l.startsWith('  - ')).length).toBe(paths.length);
+  });
+  test('truncated, oversized and non-JSON scripts are refused', () => {
+    const file = join(work, 'trunc.json');
+    writeFileSync(file, JSON.stringify(TEMPLATES['monthly-jwt-rotation']).slice(0, 300));
+    expect(runCli(['ceremony', 'validate', file], process.env).status).toBe(1);
+    writeFileSync(file, `{"spec":"${'x'.repeat(300 * 1024)}"}`);
+    const big = runCli(['ceremony', 'validate', file], process.env);
+    expect([big.status, big.stdout]).toEqual([1, expect.stringContaining('DOCUMENT_TOO_LARGE')]);
+    writeFileSync(file, '\u0000not json');
+    expect(runCli(['ceremony', 'validate', file], process.env).stdout).toContain('DOCUMENT_NOT_JSON');
+    expect(runCli(['ceremony', 'validate', join(work, 'missing.json')], process.env).stderr).toMatch(ERROR_LINE);
+  });
+});
+
+describe('rehearsal, then the real run', () => {
+  const script = () => join(work, 'jwt.json');
+  let profile: string;
+  beforeAll(() => {
+    profile = join(work, 'profile.json');
+    writeFileSync(script(), `${JSON.stringify(TEMPLATES['monthly-jwt-rotation'], null, 2)}\n`);
+    writeFileSync(profile, JSON.stringify({ spec: 'keyceremony/ceremony-profile@1', module: softHsmModule(), tokens: Object.fromEntries(tokens.map(([n]) => [n, { pinEnv: `PIN_${n.replace('-', '_').toUpperCase()}` }])) }));
+  });
+  test('with the network up, a rehearsal needs --allow-network (logged); it records the digest when it passes', () => {
+    const dir = join(work, 'rehearsal');
+    const up = networkInterfacesUp().length > 0;
+    const refused = runCli(['ceremony', 'run', script(), '--rehearse', '--yes', '--dir', join(work, 'r0')], process.env);
+    if (up) expect(refused.stderr).toContain('CEREMONY_NETWORK_UP');
+    else expect(refused.status).toBe(0);
+    const r = runCli(['ceremony', 'run', script(), '--rehearse', '--yes', '--allow-network', '--dir', dir], process.env);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const rec = readFileSync(join(work, 'rehearsals.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { digest: string; result: string });
+    const digest = (JSON.parse(runCli(['ceremony', 'validate', script(), '--json'], process.env).stdout) as { digest: string }).digest;
+    expect(rec.some((x) => x.digest === digest && x.result === 'pass')).toBe(true);
+    expect(runCli(['audit', 'verify', join(dir, 'audit.jsonl'), '--custodians', join(dir, 'custodians.v1.json')], process.env).status).toBe(0);
+    if (up) expect(readFileSync(join(dir, 'audit.jsonl'), 'utf8')).toContain('"action":"airgap.override"');
+  }, 60_000);
+  test('a real run refuses --yes and the network; air-gapped, with witnesses answering on a terminal, it runs on the profile\'s tokens', () => {
+    const env = { ...process.env, ...hsm.env, ...pinEnv };
+    expect(runCli(['ceremony', 'run', script(), '--profile', profile, '--yes', '--dir', join(work, 'x')], env).stderr).toContain('USAGE');
+    if (networkInterfacesUp().length > 0) expect(runCli(['ceremony', 'run', script(), '--profile', profile, '--dir', join(work, 'x')], env).stderr).toContain('CEREMONY_NETWORK_UP');
+    const dir = join(work, 'real');
+    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify(['yes', 'yes', 'yes', 'yes']), process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--dir', dir], { env, encoding: 'utf8', timeout: 90_000 });
+    const report = JSON.parse(out.stdout) as { status: number; output: string };
+    expect(report.output).toContain('type the words you heard, or yes');
+    expect(report.status).toBe(0);
+    // the keys are on the profile's tokens, which a rehearsal never touches
+    const listed = execFileSync('pkcs11-tool', ['--module', softHsmModule(), '--token-label', 'custodian-bob', '--login', '--pin', '2222', '--list-objects'], { env: hsm.env, encoding: 'latin1' });
+    expect(listed).toContain('bob-sign-v1');
+    const log = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
+    expect(log).toContain('"simulation":false');
+    expect(log).not.toContain('rehearsal.skipped');
+  }, 90_000);
+  test('a script changed after its rehearsal is refused; --no-rehearsal runs it and says so in the log', () => {
+    const env = { ...process.env, ...hsm.env, ...pinEnv };
+    const changed = JSON.parse(readFileSync(script(), 'utf8')) as { title: string; id: string };
+    changed.title = `${changed.title} (edited)`;
+    changed.id = '2026-12-jwt-rotation-b';
+    writeFileSync(script(), JSON.stringify(changed, null, 2));
+    const r = spawnSync('unshare', ['-n', process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--dir', join(work, 'refused')], { env, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(ERROR_LINE);
+    expect(r.stderr).toContain('CEREMONY_NOT_REHEARSED');
+    const dir = join(work, 'unrehearsed');
+    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify(['yes', 'yes', 'yes', 'yes']), process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--no-rehearsal', '--dir', dir], { env, encoding: 'utf8', timeout: 90_000 });
+    expect((JSON.parse(out.stdout) as { status: number }).status).toBe(0);
+    expect(readFileSync(join(dir, 'audit.jsonl'), 'utf8')).toContain('"action":"rehearsal.skipped"');
+    expect(readFileSync(join(dir, 'transcript.md'), 'utf8')).toContain('rehearsal.skipped');
+  }, 90_000);
+});
