@@ -3,6 +3,7 @@ import { call } from './api.js';
 import type { Responses } from './api.js';
 import { Banners } from './components/common.js';
 import { BackupScreen } from './screens/Backup.js';
+import { CeremonyScreen } from './screens/Ceremony.js';
 import { CustodiansScreen } from './screens/Custodians.js';
 import { ExportScreen } from './screens/Export.js';
 import { KeysScreen } from './screens/Keys.js';
@@ -19,6 +20,7 @@ const SCREENS = [
   { id: 'verify', title: 'Verify', Screen: VerifyScreen },
   { id: 'export', title: 'Export', Screen: ExportScreen },
   { id: 'backup', title: 'Backup', Screen: BackupScreen },
+  { id: 'ceremony', title: 'Ceremony', Screen: CeremonyScreen },
 ] as const;
 
 function AirGap() {

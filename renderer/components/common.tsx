@@ -74,7 +74,7 @@ export function FileDrop({ label, onText }: { label: string; onText: (text: stri
     <div className={`drop${over ? ' over' : ''}`} onDragOver={(e: DragEvent) => { e.preventDefault(); setOver(true); }} onDragLeave={() => setOver(false)}
       onDrop={(e: DragEvent) => { e.preventDefault(); setOver(false); read(e.dataTransfer.files[0]); }}>
       <label htmlFor={id}>{label}</label>
-      <input id={id} type="file" accept=".json,application/json" onChange={(e: ChangeEvent<HTMLInputElement>) => { read(e.target.files?.[0]); e.target.value = ''; }} />
+      <input id={id} type="file" accept=".json,.jsonl,application/json" onChange={(e: ChangeEvent<HTMLInputElement>) => { read(e.target.files?.[0]); e.target.value = ''; }} />
       <small>Drop a file here or choose one.</small>
     </div>
   );

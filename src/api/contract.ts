@@ -8,6 +8,7 @@ export const CHANNELS = [
   'manifest.create', 'documents.sign', 'documents.merge', 'documents.status', 'documents.verify',
   'media.list', 'export.targets', 'export.inspectKek', 'export.run',
   'backup.splitBegin', 'backup.splitStore', 'backup.splitFinish', 'backup.splitCancel', 'drill.begin', 'drill.present', 'drill.run', 'drill.cancel',
+  'ceremony.validate', 'ceremony.start', 'ceremony.status', 'ceremony.answer', 'audit.verify', 'transcript.read',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];
@@ -115,6 +116,12 @@ export interface Requests {
   'drill.present': { drillId: string; custodian: string; token: TokenRef; pin: string };
   'drill.run': { drillId: string; token: TokenRef; pin: string; restore?: boolean };
   'drill.cancel': { drillId: string };
+  'ceremony.validate': { script: string };
+  'ceremony.start': { script: string; dir: string; pins: { token: string; pin: string }[]; noRehearsal?: boolean };
+  'ceremony.status': { runId: string };
+  'ceremony.answer': { runId: string; confirmed: boolean };
+  'audit.verify': { log: string; chain: string[]; checkpoint?: string };
+  'transcript.read': { runId: string };
 }
 
 export interface Responses {
@@ -145,6 +152,19 @@ export interface Responses {
   'drill.run': { readonly result: 'pass' | 'fail'; readonly restore: boolean; readonly failures: readonly string[]; readonly backupKcv: string; readonly backupKcvMatches: boolean;
     readonly restored: readonly RestoredView[]; readonly report: DocumentView };
   'drill.cancel': { readonly cancelled: true };
+  'ceremony.validate': { readonly valid: boolean; readonly id: string | null; readonly title: string | null; readonly digest: string | null;
+    readonly tokens: readonly { readonly name: string; readonly label: string; readonly holder: string | null }[];
+    readonly steps: readonly { readonly id: string; readonly action: string; readonly actor: string }[];
+    readonly participants: readonly { readonly id: string; readonly name: string; readonly role: string }[];
+    readonly problems: readonly { readonly code: string; readonly path: string; readonly message: string }[] };
+  'ceremony.start': { readonly runId: string };
+  'ceremony.status': { readonly state: 'running' | 'waiting' | 'done' | 'failed'; readonly lines: readonly string[];
+    readonly question: { readonly who: string; readonly what: string; readonly words: readonly string[] | null } | null; readonly error: ApiError | null };
+  'ceremony.answer': { readonly answered: true };
+  'audit.verify': { readonly valid: boolean; readonly entries: number; readonly firstBad: number | null; readonly head: string;
+    readonly problems: readonly { readonly seq: number; readonly code: string; readonly message: string }[];
+    readonly checkpoints: readonly { readonly seq: number; readonly covers: number; readonly signers: readonly string[]; readonly verified: boolean }[] };
+  'transcript.read': { readonly markdown: string; readonly html: string; readonly audit: string; readonly checkpoint: string; readonly chain: readonly string[] };
 }
 
 /** What the preload exposes as `window.keyceremony`: one function per channel, nothing else. */

@@ -39,6 +39,7 @@ import { approvals, checkSignerIsCustodian, describePayload, signatureDetails } 
 import { verifyChain, verifyDocument } from '../verify/verify.js';
 import type { TrustedChain } from '../verify/verify.js';
 import { backupHandlers, backupRequestSchemas, driveFolder } from './backup-handlers.js';
+import { ceremonyHandlers, ceremonyRequestSchemas } from './ceremony-handlers.js';
 import { CHANNELS } from './contract.js';
 import type { ApiError, Channel, DocumentView, Requests, Responses, Result, TokenView } from './contract.js';
 import { arr, bool, int, obj, oneOf, parseRequest, str } from './schema.js';
@@ -50,6 +51,10 @@ export interface HandlerContext {
   readonly env: NodeJS.ProcessEnv;
   readonly version: string;
   readonly now?: () => number;
+  /** The network interfaces that are up (the air-gap guard); the OS's by default. */
+  readonly interfaces?: () => { name: string; addresses: string[] }[];
+  /** Passed rehearsals recorded by the CLI (JSON lines), if the app should honour them. */
+  readonly rehearsals?: string;
 }
 
 const DOC = str({ min: 2, max: MAX_ENVELOPE_BYTES, what: 'a signed document (JSON text)' });
@@ -87,6 +92,7 @@ export const REQUESTS: { readonly [C in Channel]: Schema<Requests[C]> } = {
   { kekId: str({ max: 1024, pattern: /^https:\/\/[^\s/]+\/keys\/\S+$/, what: 'a Key Vault key id URL' }), importToken: str({ max: 8200, what: 'base64 import token' }), hash: oneOf(['sha1', 'sha256'] as const),
     obtained: TIME, allowFixedDisk: bool() }) as Schema<Requests['export.run']>,
   ...backupRequestSchemas({ token: TOKEN, pin: PIN, doc: DOC, chain: CHAIN }),
+  ...ceremonyRequestSchemas({ pin: PIN, doc: DOC, chain: CHAIN }),
   'documents.verify': obj({ document: DOC, chain: arr(DOC, { max: 32 }) }, { previous: DOC, rootDigest: str({ max: 71, pattern: /^sha256:[0-9a-f]{64}$/, what: 'sha256:<64 hex>' }), at: TIME }) as Schema<Requests['documents.verify']>,
 };
 
@@ -248,6 +254,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       }));
     },
     ...backupHandlers({ token, chainOf, withPin, now, env: ctx.env, docView }),
+    ...ceremonyHandlers({ token, chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, asError }),
     'documents.verify': async (r) => {
       const at = r.at === undefined ? now() : (parseTime(r.at) ?? now());
       const result = verifyDocument(bytes(r.document), r.chain.map(bytes), { at, rootDigest: r.rootDigest, previous: r.previous === undefined ? undefined : bytes(r.previous) });

@@ -1,0 +1,139 @@
+/**
+ * The app's ceremony runner channels (issue 7): validate a script; start it on the app's tokens
+ * (PINs typed once per token at the start); follow it step by step (status is polled: the lines
+ * said, who acts now, and the question a witness must answer); answer; verify an audit log; read
+ * the transcript. The engine runs in the main process and pauses on each witness question until
+ * the screen answers. Rehearsals on throw-away tokens run from the command line, in a process of
+ * their own (a PKCS#11 library is process-wide).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import { verifyAuditLog } from '../audit/verify.js';
+import { zero } from '../bytes.js';
+import { runCeremony } from '../ceremony/engine.js';
+import type { ResolvedToken } from '../ceremony/engine.js';
+import { parseScript } from '../ceremony/script.js';
+import { DocumentError } from '../docs/problems.js';
+import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
+import type { Token } from '../pkcs11/tokens.js';
+import type { TrustedChain } from '../verify/verify.js';
+import type { ApiError, Requests, Responses } from './contract.js';
+import { arr, bool, obj, str } from './schema.js';
+import type { Schema } from './schema.js';
+
+type CeremonyChannel = 'ceremony.validate' | 'ceremony.start' | 'ceremony.status' | 'ceremony.answer' | 'audit.verify' | 'transcript.read';
+
+const SCRIPT = str({ min: 2, max: 256 * 1024, what: 'a ceremony script (JSON text)' });
+const RUN_ID = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, what: 'a run id' });
+
+export function ceremonyRequestSchemas(common: { pin: Schema<string>; doc: Schema<string>; chain: Schema<string[]> }): { readonly [C in CeremonyChannel]: Schema<Requests[C]> } {
+  return {
+    'ceremony.validate': obj({ script: SCRIPT }) as Schema<Requests['ceremony.validate']>,
+    'ceremony.start': obj({ script: SCRIPT, dir: str({ min: 2, max: 4096, what: 'an absolute folder path' }),
+      pins: arr(obj({ token: str({ max: 32, pattern: /^[a-z][a-z0-9-]{0,31}$/, what: 'a token name of the script' }), pin: common.pin }), { max: 64 }) }, { noRehearsal: bool() }) as Schema<Requests['ceremony.start']>,
+    'ceremony.status': obj({ runId: RUN_ID }) as Schema<Requests['ceremony.status']>,
+    'ceremony.answer': obj({ runId: RUN_ID, confirmed: bool() }) as Schema<Requests['ceremony.answer']>,
+    'audit.verify': obj({ log: str({ min: 0, max: 64 * 1024 * 1024, what: 'an audit log (JSON lines)' }), chain: arr(common.doc, { max: 32 }) }, { checkpoint: common.doc }) as Schema<Requests['audit.verify']>,
+    'transcript.read': obj({ runId: RUN_ID }) as Schema<Requests['transcript.read']>,
+  };
+}
+
+export interface CeremonyDeps {
+  readonly token: (ref: { label: string; serial?: string }) => Token;
+  readonly chainOf: (docs: readonly string[]) => TrustedChain;
+  readonly interfaces: () => { name: string; addresses: string[] }[];
+  /** Passed rehearsals (JSON lines of { digest, result }), written by `keyceremony ceremony run --rehearse`. */
+  readonly rehearsals?: string | undefined;
+  readonly asError: (err: unknown) => ApiError;
+}
+
+interface Run {
+  state: 'running' | 'waiting' | 'done' | 'failed';
+  lines: string[];
+  question: { who: string; what: string; words: readonly string[] | null } | null;
+  answer: ((yes: boolean) => void) | null;
+  error: ApiError | null;
+  dir: string;
+  auditFile: string | null;
+  chainFile: string | null;
+}
+
+export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChannel]: (req: Requests[C]) => Promise<Responses[C]> } {
+  const runs = new Map<string, Run>();
+  const runOf = (id: string): Run => {
+    const r = runs.get(id);
+    if (r === undefined) throw new KeyceremonyError('CEREMONY_RUN_UNKNOWN', 'no such ceremony run in this session', 'start the ceremony again (it resumes from its folder)');
+    return r;
+  };
+  return {
+    'ceremony.validate': async (r) => {
+      try {
+        const s = parseScript(new TextEncoder().encode(r.script));
+        return { valid: true, id: s.id, title: s.title, digest: s.digest, tokens: s.tokens.map((t) => ({ name: t.name, label: t.label, holder: t.holder })),
+          steps: s.steps.map((x) => ({ id: x.id, action: x.action, actor: x.actor })), participants: s.participants.map((p) => ({ id: p.id, name: p.name, role: p.role })), problems: [] };
+      } catch (err) {
+        if (!(err instanceof DocumentError)) throw err;
+        return { valid: false, id: null, title: null, digest: null, tokens: [], steps: [], participants: [], problems: err.problems.map((p) => ({ code: p.code, path: p.path, message: p.message })) };
+      }
+    },
+    'ceremony.start': async (r) => {
+      const script = parseScript(new TextEncoder().encode(r.script));
+      if (!isAbsolute(r.dir) || !existsSync(dirname(r.dir)) || (existsSync(r.dir) && !statSync(r.dir).isDirectory())) {
+        throw new KeyceremonyError('CEREMONY_FOLDER_INVALID', `${r.dir} is not a folder that can hold the ceremony`, 'choose a new or existing folder by its absolute path');
+      }
+      const up = d.interfaces();
+      if (up.length > 0) throw new KeyceremonyError('CEREMONY_NETWORK_UP', `a network interface is up (${up.map((i) => i.name).join(', ')})`, 'disconnect every network interface: a ceremony runs air-gapped');
+      const rehearsed = d.rehearsals !== undefined && existsSync(d.rehearsals) && readFileSync(d.rehearsals, 'utf8').split('\n').some((l) => {
+        try { const x = JSON.parse(l) as { digest?: string; result?: string }; return x.digest === script.digest && x.result === 'pass'; } catch { return false; }
+      });
+      if (!rehearsed && r.noRehearsal !== true) {
+        throw new KeyceremonyError('CEREMONY_NOT_REHEARSED', `no passed rehearsal of this script (${script.digest}) is recorded`, 'rehearse it first (keyceremony ceremony run SCRIPT --rehearse), or choose to run without one, which is logged');
+      }
+      const tokens = new Map<string, ResolvedToken>();
+      for (const t of script.tokens) {
+        const p = r.pins.find((x) => x.token === t.name);
+        if (p === undefined) throw new KeyceremonyError('CEREMONY_PIN_MISSING', `no PIN was entered for ${t.name} ("${t.label}")`, 'each token holder types their PIN before the start');
+        tokens.set(t.name, { token: d.token({ label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) }), pin: Buffer.from(p.pin, 'utf8') });
+      }
+      const runId = randomBytes(16).toString('hex');
+      const setStep = script.steps.find((x) => x.action === 'custodian-set');
+      const run: Run = { state: 'running', lines: [], question: null, answer: null, error: null, dir: r.dir, auditFile: null, chainFile: setStep?.action === 'custodian-set' ? setStep.out : null };
+      runs.set(runId, run);
+      const say = (line: string): void => { run.lines.push(...line.split('\n')); if (run.lines.length > 500) run.lines.splice(0, run.lines.length - 500); };
+      const confirm = (q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> => new Promise((resolve) => {
+        run.question = { who: q.who, what: q.what, words: q.words ?? null };
+        run.state = 'waiting';
+        run.answer = (yes) => { run.question = null; run.answer = null; run.state = 'running'; say(`  ${q.who} ${yes ? 'confirmed' : 'REFUSED'} ${q.what}`); resolve(yes); };
+      });
+      const notes = rehearsed ? [] : [{ action: 'rehearsal.skipped', details: { script: script.digest, reason: 'the app was told to run without one' } }];
+      void runCeremony({ script, dir: r.dir, inputs: r.dir, tokens, confirm, say, simulation: false, notes })
+        .then((res) => { run.state = 'done'; run.auditFile = res.audit.file; say(`Ceremony complete: ${res.steps.length} steps; audit log ${res.audit.file} (${res.audit.entries} entries)`); })
+        .catch((err: unknown) => { run.state = 'failed'; run.error = isKeyceremonyError(err) || err instanceof Error ? d.asError(err) : d.asError(new Error(String(err))); })
+        .finally(() => { for (const t of tokens.values()) zero(t.pin); });
+      return { runId };
+    },
+    'ceremony.status': async (r) => {
+      const run = runOf(r.runId);
+      return { state: run.state, lines: [...run.lines], question: run.question, error: run.error };
+    },
+    'ceremony.answer': async (r) => {
+      const run = runOf(r.runId);
+      if (run.answer === null) throw new KeyceremonyError('CEREMONY_NO_QUESTION', 'nothing is waiting for a confirmation', 'wait for the next question');
+      run.answer(r.confirmed);
+      return { answered: true };
+    },
+    'audit.verify': async (r) => {
+      const chain = r.chain.length === 0 ? null : d.chainOf(r.chain);
+      const res = verifyAuditLog(new TextEncoder().encode(r.log), { chain, requireCheckpointAtEnd: true, ...(r.checkpoint === undefined ? {} : { external: [new TextEncoder().encode(r.checkpoint)] }) });
+      return { valid: res.valid, entries: res.entries, firstBad: res.firstBad, head: res.head, problems: res.problems.map((p) => ({ seq: p.seq, code: p.code, message: p.message })),
+        checkpoints: res.checkpoints.map((c) => ({ seq: c.seq, covers: c.covers, signers: [...c.signers], verified: c.verified })) };
+    },
+    'transcript.read': async (r) => {
+      const run = runOf(r.runId);
+      if (run.state !== 'done') throw new KeyceremonyError('CEREMONY_NOT_DONE', 'the transcript is written when the ceremony ends', 'finish the ceremony first');
+      return { markdown: readFileSync(join(run.dir, 'transcript.md'), 'utf8'), html: readFileSync(join(run.dir, 'transcript.html'), 'utf8'), audit: readFileSync(join(run.dir, 'audit.jsonl'), 'utf8'),
+        checkpoint: readFileSync(join(run.dir, 'audit.checkpoint.json'), 'utf8'), chain: run.chainFile === null ? [] : [readFileSync(join(run.dir, run.chainFile), 'utf8')] };
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Issue 7 end to end, by clicking, in headless Chromium over real SoftHSM2 tokens: the monthly JWT
+ * rotation template loaded into the ceremony runner, reviewed, refused while the network is up,
+ * then run air-gapped step by step with the witness confirming the clock and each custodian's
+ * fingerprint (typing the words once), the transcript shown and the audit log verified with its
+ * checkpoint; a tampered copy of the log is reported at its entry. Screenshots go to
+ * test-results/screens/.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createHandlers } from '../../src/api/handlers.js';
+import { templateText } from '../../src/ceremony/templates.js';
+import { buildRenderer, launch, openApp } from '../support/browser.js';
+import type { AppPage } from '../support/browser.js';
+import { createSoftHsm } from '../support/softhsm.js';
+import type { SoftHsm } from '../support/softhsm.js';
+
+const SHOTS = join(process.cwd(), 'test-results', 'screens');
+const tokens = [['Ceremony HSM', '24681357'], ['custodian-alice', '1111'], ['custodian-bob', '2222'], ['custodian-carol', '3333']] as const;
+let hsm: SoftHsm;
+let root: string;
+let work: string;
+let browser: Browser;
+let app: AppPage;
+let page: Page;
+let networkUp = true;
+
+beforeAll(async () => {
+  hsm = createSoftHsm(tokens.map(([label, pin]) => ({ label, pin, soPin: '87654321' })));
+  root = await buildRenderer();
+  work = mkdtempSync(join(tmpdir(), 'kc-e2e-ceremony-'));
+  browser = await launch();
+  // the air-gap guard reads the interfaces through the handler context: up first, then cut
+  app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e', interfaces: () => (networkUp ? [{ name: 'eth0', addresses: ['10.0.0.2'] }] : []) }));
+  page = app.page;
+  mkdirSync(SHOTS, { recursive: true });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  hsm?.cleanup();
+  if (root !== undefined) rmSync(root, { recursive: true, force: true });
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+});
+
+const visible = (l: Locator) => l.first().waitFor({ state: 'visible', timeout: 30_000 });
+const text = (l: Locator) => expect.poll(() => l.first().innerText(), { timeout: 30_000 });
+const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+async function drop(zone: Locator, name: string, body: string): Promise<void> {
+  const dataTransfer = await page.evaluateHandle(([n, j]) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([j], n, { type: 'application/json' }));
+    return dt;
+  }, [name, body] as const);
+  await zone.dispatchEvent('dragover', { dataTransfer });
+  await zone.dispatchEvent('drop', { dataTransfer });
+}
+
+test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the witness confirming, transcript and audit log verified', async () => {
+  await page.getByRole('navigation').getByRole('button', { name: /Ceremony/ }).click();
+  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'jwt.json', templateText('monthly-jwt-rotation')!);
+  await visible(page.getByRole('heading', { name: 'Monthly JWT signing secret rotation' }));
+  await text(page.getByRole('list', { name: 'steps' })).toContain('jwt-manifest: manifest, by alice');
+  const start = page.getByRole('form', { name: 'Start the ceremony' });
+  const dir = join(work, 'jwt-2026-12');
+  await start.getByLabel('Ceremony folder (absolute path)').fill(dir);
+  for (const [label, pin] of tokens) await start.getByLabel(`PIN for ${label}`).fill(pin);
+  await start.getByLabel('Run without a recorded rehearsal (logged)').check();
+  await shot('16-ceremony-review');
+  await start.getByRole('button', { name: 'Start the ceremony' }).click();
+  await text(page.getByRole('alert').filter({ hasText: 'What to do' })).toContain('CEREMONY_NETWORK_UP');
+  networkUp = false;
+  for (const [label, pin] of tokens) await start.getByLabel(`PIN for ${label}`).fill(pin);
+  await start.getByRole('button', { name: 'Start the ceremony' }).click();
+
+  const question = page.getByRole('form', { name: 'Witness confirmation' });
+  // the clock, then three fingerprints: the first typed as the words heard, the others with yes
+  await text(question).toContain('the ceremony clock reads');
+  await question.getByLabel('Type the words you heard, or yes').fill('yes');
+  await question.getByRole('button', { name: 'Confirm' }).click();
+  await text(question).toContain("the fingerprint of alice's key");
+  const words = await question.getByLabel('words to read aloud').innerText();
+  expect(words.split(' ')).toHaveLength(12);
+  await question.getByLabel('Type the words you heard, or yes').fill('not the words');
+  expect(await question.getByRole('button', { name: 'Confirm' }).isDisabled()).toBe(true);
+  await question.getByLabel('Type the words you heard, or yes').fill(words.toUpperCase());
+  await shot('17-ceremony-witness');
+  await question.getByRole('button', { name: 'Confirm' }).click();
+  for (const who of ['bob', 'carol']) {
+    await text(question).toContain(`the fingerprint of ${who}'s key`);
+    await question.getByLabel('Type the words you heard, or yes').fill('yes');
+    await question.getByRole('button', { name: 'Confirm' }).click();
+  }
+  await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Ceremony complete');
+  const transcript = page.getByRole('region', { name: 'transcript' });
+  await text(transcript).toContain('Rotation manifest: 2 key(s), prepare, version 2');
+  await text(transcript).toContain('rehearsal.skipped');
+  const audit = page.getByRole('region', { name: 'audit log verification' });
+  await text(audit.getByRole('heading')).toMatch(/^Audit log valid: \d+ entries$/);
+  await text(audit).toContain('signed by alice, bob (verified against the custodian set)');
+  await shot('18-ceremony-done');
+
+  // a tampered copy of the log, dropped into the viewer, is reported at its entry
+  const lines = readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n');
+  lines[4] = lines[4]!.replace('"actor":"admin"', '"actor":"bob"');
+  await page.getByRole('navigation').getByRole('button', { name: /Custodians/ }).click();
+  await drop(page.locator('.drop').filter({ hasText: 'Or load an existing custodian set' }), 'custodians.v1.json', readFileSync(join(dir, 'custodians.v1.json'), 'utf8'));
+  await page.getByRole('button', { name: 'Use this set for the ceremony' }).click();
+  await page.getByRole('navigation').getByRole('button', { name: /Ceremony/ }).click();
+  await drop(page.locator('.drop').filter({ hasText: 'Verify an audit log' }), 'audit.jsonl', lines.join('\n'));
+  await text(page.getByRole('region', { name: 'audit log verification' }).getByRole('heading')).toBe('Audit log INVALID at entry 5');
+  await shot('19-ceremony-audit-tampered');
+  expect(app.consoleErrors).toEqual([]);
+  expect(app.blocked).toEqual([]);
+}, 180_000);
