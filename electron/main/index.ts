@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createHandlers } from '../../src/api/handlers.js';
 import { registerIpc } from './ipc.js';
+import { printHtmlToPdf } from './pdf.js';
 import { resolveAppFile } from './protocol.js';
 import { APP_SCHEME, APP_START_URL, CONTENT_SECURITY_POLICY, hardenContents, hardenSession, webPreferences } from './security.js';
 
@@ -31,7 +32,8 @@ if (!app.requestSingleInstanceLock()) {
       const res = await net.fetch(pathToFileURL(file.path).toString());
       return new Response(res.body, { status: 200, headers: { 'content-type': file.type, 'content-security-policy': CONTENT_SECURITY_POLICY, 'x-content-type-options': 'nosniff' } });
     });
-    registerIpc(ipcMain, createHandlers({ env: process.env, version: app.getVersion(), modulePath: process.env.KEYCEREMONY_PKCS11_MODULE }));
+    registerIpc(ipcMain, createHandlers({ env: process.env, version: app.getVersion(), modulePath: process.env.KEYCEREMONY_PKCS11_MODULE, printToPdf: printHtmlToPdf,
+      rehearsals: join(app.getPath('userData'), 'rehearsals.jsonl') }));
     const win = new BrowserWindow({ width: 1280, height: 800, minWidth: 960, minHeight: 640, show: false, title: 'keyceremony', webPreferences: webPreferences(join(here, 'preload.cjs')) });
     win.once('ready-to-show', () => win.show());
     void win.loadURL(APP_START_URL);

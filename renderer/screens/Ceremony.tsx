@@ -50,6 +50,7 @@ export function CeremonyScreen() {
   const [status, setStatus] = useState<Status | null>(null);
   const [transcript, setTranscript] = useState<Responses['transcript.read'] | null>(null);
   const [audit, setAudit] = useState<Responses['audit.verify'] | null>(null);
+  const [pdf, setPdf] = useState<Responses['transcript.pdf'] | null>(null);
 
   const load = async (text: string) => {
     setScript(text);
@@ -133,6 +134,8 @@ export function CeremonyScreen() {
         <section aria-label="transcript">
           <h3>Transcript</h3>
           <a className="button secondary" download="transcript.html" href={`data:text/html;charset=utf-8,${encodeURIComponent(transcript.html)}`}>Save the transcript (HTML, to print or save as PDF)</a>
+          <button type="button" onClick={() => { if (runId !== null) void run('Printing the transcript to PDF…', () => call('transcript.pdf', { runId })).then((r) => { if (r !== undefined) setPdf(r); }); }}>Print the transcript to PDF</button>
+          {pdf !== null && <p className="good">Written {pdf.file} ({pdf.bytes} bytes, SHA-256 <code>{pdf.sha256.slice(0, 16)}…</code>): print it, and everyone signs their line.</p>}
           <pre className="transcript">{transcript.markdown}</pre>
         </section>
       )}

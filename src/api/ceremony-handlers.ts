@@ -6,7 +6,7 @@
  * the screen answers. Rehearsals on throw-away tokens run from the command line, in a process of
  * their own (a PKCS#11 library is process-wide).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { verifyAuditLog } from '../audit/verify.js';
@@ -16,13 +16,14 @@ import type { ResolvedToken } from '../ceremony/engine.js';
 import { parseScript } from '../ceremony/script.js';
 import { DocumentError } from '../docs/problems.js';
 import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
 import type { Token } from '../pkcs11/tokens.js';
 import type { TrustedChain } from '../verify/verify.js';
 import type { ApiError, Requests, Responses } from './contract.js';
 import { arr, bool, obj, str } from './schema.js';
 import type { Schema } from './schema.js';
 
-type CeremonyChannel = 'ceremony.validate' | 'ceremony.start' | 'ceremony.status' | 'ceremony.answer' | 'audit.verify' | 'transcript.read';
+type CeremonyChannel = 'ceremony.validate' | 'ceremony.start' | 'ceremony.status' | 'ceremony.answer' | 'audit.verify' | 'transcript.read' | 'transcript.pdf';
 
 const SCRIPT = str({ min: 2, max: 256 * 1024, what: 'a ceremony script (JSON text)' });
 const RUN_ID = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, what: 'a run id' });
@@ -36,6 +37,7 @@ export function ceremonyRequestSchemas(common: { pin: Schema<string>; doc: Schem
     'ceremony.answer': obj({ runId: RUN_ID, confirmed: bool() }) as Schema<Requests['ceremony.answer']>,
     'audit.verify': obj({ log: str({ min: 0, max: 64 * 1024 * 1024, what: 'an audit log (JSON lines)' }), chain: arr(common.doc, { max: 32 }) }, { checkpoint: common.doc }) as Schema<Requests['audit.verify']>,
     'transcript.read': obj({ runId: RUN_ID }) as Schema<Requests['transcript.read']>,
+    'transcript.pdf': obj({ runId: RUN_ID }) as Schema<Requests['transcript.pdf']>,
   };
 }
 
@@ -46,6 +48,8 @@ export interface CeremonyDeps {
   /** Passed rehearsals (JSON lines of { digest, result }), written by `keyceremony ceremony run --rehearse`. */
   readonly rehearsals?: string | undefined;
   readonly asError: (err: unknown) => ApiError;
+  /** Renders HTML to PDF (Electron: an offscreen window's printToPDF, scripts off); absent where no renderer can print. */
+  readonly printToPdf?: ((html: string) => Promise<Uint8Array>) | undefined;
 }
 
 interface Run {
@@ -128,6 +132,16 @@ export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChan
       const res = verifyAuditLog(new TextEncoder().encode(r.log), { chain, requireCheckpointAtEnd: true, ...(r.checkpoint === undefined ? {} : { external: [new TextEncoder().encode(r.checkpoint)] }) });
       return { valid: res.valid, entries: res.entries, firstBad: res.firstBad, head: res.head, problems: res.problems.map((p) => ({ seq: p.seq, code: p.code, message: p.message })),
         checkpoints: res.checkpoints.map((c) => ({ seq: c.seq, covers: c.covers, signers: [...c.signers], verified: c.verified })) };
+    },
+    'transcript.pdf': async (r) => {
+      const run = runOf(r.runId);
+      if (run.state !== 'done') throw new KeyceremonyError('CEREMONY_NOT_DONE', 'the transcript is written when the ceremony ends', 'finish the ceremony first');
+      if (d.printToPdf === undefined) throw new KeyceremonyError('PDF_UNAVAILABLE', 'this build of the app cannot print to PDF', 'save the transcript as HTML and print it from a browser');
+      const pdf = await d.printToPdf(readFileSync(join(run.dir, 'transcript.html'), 'utf8'));
+      if (Buffer.from(pdf.subarray(0, 5)).toString('latin1') !== '%PDF-') throw new KeyceremonyError('PDF_INVALID', 'the printer did not produce a PDF', 'this is a bug: report it');
+      const file = join(run.dir, 'transcript.pdf');
+      writeFileAtomic(file, pdf, true);
+      return { file, bytes: pdf.length, sha256: createHash('sha256').update(pdf).digest('hex') };
     },
     'transcript.read': async (r) => {
       const run = runOf(r.runId);

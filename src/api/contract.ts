@@ -8,7 +8,7 @@ export const CHANNELS = [
   'manifest.create', 'documents.sign', 'documents.merge', 'documents.status', 'documents.verify',
   'media.list', 'export.targets', 'export.inspectKek', 'export.run',
   'backup.splitBegin', 'backup.splitStore', 'backup.splitFinish', 'backup.splitCancel', 'drill.begin', 'drill.present', 'drill.run', 'drill.cancel',
-  'ceremony.validate', 'ceremony.start', 'ceremony.status', 'ceremony.answer', 'audit.verify', 'transcript.read',
+  'ceremony.validate', 'ceremony.start', 'ceremony.status', 'ceremony.answer', 'audit.verify', 'transcript.read', 'transcript.pdf',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];
@@ -122,6 +122,7 @@ export interface Requests {
   'ceremony.answer': { runId: string; confirmed: boolean };
   'audit.verify': { log: string; chain: string[]; checkpoint?: string };
   'transcript.read': { runId: string };
+  'transcript.pdf': { runId: string };
 }
 
 export interface Responses {
@@ -165,6 +166,7 @@ export interface Responses {
     readonly problems: readonly { readonly seq: number; readonly code: string; readonly message: string }[];
     readonly checkpoints: readonly { readonly seq: number; readonly covers: number; readonly signers: readonly string[]; readonly verified: boolean }[] };
   'transcript.read': { readonly markdown: string; readonly html: string; readonly audit: string; readonly checkpoint: string; readonly chain: readonly string[] };
+  'transcript.pdf': { readonly file: string; readonly bytes: number; readonly sha256: string };
 }
 
 /** What the preload exposes as `window.keyceremony`: one function per channel, nothing else. */

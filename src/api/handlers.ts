@@ -55,6 +55,8 @@ export interface HandlerContext {
   readonly interfaces?: () => { name: string; addresses: string[] }[];
   /** Passed rehearsals recorded by the CLI (JSON lines), if the app should honour them. */
   readonly rehearsals?: string;
+  /** HTML → PDF, supplied by the Electron main process (printToPDF); tests supply Chromium's. */
+  readonly printToPdf?: (html: string) => Promise<Uint8Array>;
 }
 
 const DOC = str({ min: 2, max: MAX_ENVELOPE_BYTES, what: 'a signed document (JSON text)' });
@@ -254,7 +256,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       }));
     },
     ...backupHandlers({ token, chainOf, withPin, now, env: ctx.env, docView }),
-    ...ceremonyHandlers({ token, chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, asError }),
+    ...ceremonyHandlers({ token, chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, asError, printToPdf: ctx.printToPdf }),
     'documents.verify': async (r) => {
       const at = r.at === undefined ? now() : (parseTime(r.at) ?? now());
       const result = verifyDocument(bytes(r.document), r.chain.map(bytes), { at, rootDigest: r.rootDigest, previous: r.previous === undefined ? undefined : bytes(r.previous) });

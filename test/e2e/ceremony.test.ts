@@ -34,7 +34,19 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'kc-e2e-ceremony-'));
   browser = await launch();
   // the air-gap guard reads the interfaces through the handler context: up first, then cut
-  app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e', interfaces: () => (networkUp ? [{ name: 'eth0', addresses: ['10.0.0.2'] }] : []) }));
+  // printing to PDF: Electron's printToPDF in the app; here Chromium's own, on a page of its own with scripts off
+  const printToPdf = async (html: string): Promise<Uint8Array> => {
+    const ctx = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const p = await ctx.newPage();
+      await p.setContent(html);
+      return new Uint8Array(await p.pdf({ format: 'A4' }));
+    } finally {
+      await ctx.close();
+    }
+  };
+  app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e', printToPdf,
+    interfaces: () => (networkUp ? [{ name: 'eth0', addresses: ['10.0.0.2'] }] : []) }));
   page = app.page;
   mkdirSync(SHOTS, { recursive: true });
 }, 120_000);
@@ -101,6 +113,11 @@ test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the w
   const audit = page.getByRole('region', { name: 'audit log verification' });
   await text(audit.getByRole('heading')).toMatch(/^Audit log valid: \d+ entries$/);
   await text(audit).toContain('signed by alice, bob (verified against the custodian set)');
+  await transcript.getByRole('button', { name: 'Print the transcript to PDF' }).click();
+  await text(transcript).toContain(`Written ${join(dir, 'transcript.pdf')}`);
+  const pdf = readFileSync(join(dir, 'transcript.pdf'));
+  expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+  expect(pdf.length).toBeGreaterThan(5000);
   await shot('18-ceremony-done');
 
   // a tampered copy of the log, dropped into the viewer, is reported at its entry
