@@ -6,6 +6,8 @@
  * signed M-of-N like any document.
  */
 import { zero } from '../bytes.js';
+import { isKeyceremonyError } from '../errors.js';
+import { ckrOf } from '../pkcs11/errors.js';
 import { formatTime } from '../docs/fields.js';
 import { SPECS } from '../docs/types.js';
 import { parseDrillReport } from '../manifest/drill.js';
@@ -16,6 +18,10 @@ import { blobMismatch, restoreBlob } from './blob.js';
 import type { BackupBlob } from './blob.js';
 import { importAesKey } from './custody.js';
 import type { ShareCollector } from './shares.js';
+
+/** CKR values of a token that failed (device error, memory, removed, session lost, not present, PIN locked, logged out), as opposed to a blob it refused. */
+const TOKEN_FAULTS = new Set([0x030, 0x031, 0x032, 0x0b0, 0x0b3, 0x0e0, 0x0e1, 0x0a4, 0x101]);
+const tokenFault = (err: unknown): boolean => !isKeyceremonyError(err) || err.code === 'HSM_MODULE_BUG' || TOKEN_FAULTS.has(ckrOf(err.cause) ?? -1);
 
 export interface DrillOutcome {
   readonly backupKcv: string;
@@ -58,7 +64,10 @@ export async function runDrill(s: Session, collector: ShareCollector, backupKeyI
       try {
         r = await restoreBlob(s, backup, b, expected, restore);
         handles.push(r.handle);
-      } catch {
+      } catch (err) {
+        // a token that fails (pulled, erring, session lost) fails the drill as it is; any other refusal
+        // to unwrap is the blob's (SoftHSM2 answers a changed AES-KWP blob with CKR_GENERAL_ERROR)
+        if (tokenFault(err)) throw err;
         failures.add('DRILL_BLOB_CORRUPTED'); // a blob that does not unwrap restores nothing
         r = { kcv: '000000', kcvMatches: false, canary: false };
       }

@@ -126,7 +126,7 @@ export async function generateAesKey(s: Session, opts: AesKeyOptions): Promise<A
     { type: B.CKA_ID, value: id },
   ];
   const handle = await s.callAsync('generating an AES-256 key', () => s.api.C_GenerateKeyAsync(s.handle, { mechanism: B.CKM_AES_KEY_GEN }, template));
-  const kcv = await keyCheckValue(s, handle);
+  const kcv = await orDestroy(s, [handle], label, () => keyCheckValue(s, handle));
   return Object.freeze({ ...keyRef(s, label, id, 'secret-key'), role: opts.role, extractable, kcv });
 }
 
@@ -174,6 +174,25 @@ export function parseEd25519Point(point: Uint8Array): Uint8Array {
   return new Uint8Array(raw);
 }
 
+/**
+ * A key is made in two steps (generate, then check); if the check fails (the card is pulled, the
+ * token errs), the half-made objects are destroyed, or, when the token cannot be reached, named in
+ * the error for clean-up, so that a half-made key is never taken for a whole one.
+ */
+async function orDestroy<T>(s: Session, handles: readonly Handle[], label: string, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    const left: Handle[] = [];
+    for (const h of handles) {
+      try { s.api.C_DestroyObject(s.handle, h); } catch { left.push(h); }
+    }
+    if (left.length === 0 || !(err instanceof KeyceremonyError)) throw err;
+    throw new KeyceremonyError(err.code, `${err.message}; the half-made key "${label}" is left on token "${s.token.label}"`,
+      `${err.fix}; then delete the objects labelled "${label}" on that token before generating it again`, { exit: err.exit, cause: err });
+  }
+}
+
 export async function generateEd25519(s: Session, opts: { readonly label: string }): Promise<Ed25519Key> {
   const B = pkcs11js();
   const label = validateLabel(opts.label);
@@ -184,7 +203,7 @@ export async function generateEd25519(s: Session, opts: { readonly label: string
   const priv: Template = [...common, { type: B.CKA_CLASS, value: B.CKO_PRIVATE_KEY }, { type: B.CKA_PRIVATE, value: true }, { type: B.CKA_SENSITIVE, value: true },
     { type: B.CKA_EXTRACTABLE, value: false }, { type: B.CKA_SIGN, value: true }, { type: B.CKA_DERIVE, value: false }, { type: B.CKA_MODIFIABLE, value: false }];
   const pair = await s.callAsync('generating an Ed25519 key pair', () => s.api.C_GenerateKeyPairAsync(s.handle, { mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN }, pub, priv));
-  const publicKey = readEd25519PublicKey(s, pair.publicKey);
+  const publicKey = await orDestroy(s, [pair.publicKey, pair.privateKey], label, async () => readEd25519PublicKey(s, pair.publicKey));
   return Object.freeze({ ...keyRef(s, label, id, 'private'), publicKey, keyid: keyIdOf(publicKey), fingerprint: fingerprint(publicKey) });
 }
 
