@@ -34,7 +34,9 @@ if (!app.requestSingleInstanceLock()) {
     });
     registerIpc(ipcMain, createHandlers({ env: process.env, version: app.getVersion(), modulePath: process.env.KEYCEREMONY_PKCS11_MODULE, printToPdf: printHtmlToPdf,
       rehearsals: join(app.getPath('userData'), 'rehearsals.jsonl') }));
-    const win = new BrowserWindow({ width: 1280, height: 800, minWidth: 960, minHeight: 640, show: false, title: 'keyceremony', webPreferences: webPreferences(join(here, 'preload.cjs')) });
+    // the security settings spelled out here too, where reviewers and scanners (electronegativity) look for them
+    const win = new BrowserWindow({ width: 1280, height: 800, minWidth: 960, minHeight: 640, show: false, title: 'keyceremony',
+      webPreferences: { ...webPreferences(join(here, 'preload.cjs')), sandbox: true, contextIsolation: true, nodeIntegration: false, webSecurity: true } });
     win.once('ready-to-show', () => win.show());
     void win.loadURL(APP_START_URL);
   });
