@@ -7,6 +7,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { crashpoint } from './crashpoint.js';
 import { KeyceremonyError, usageError } from './errors.js';
 
 /** Reads at most `limit + 1` bytes, so an oversized or endless input cannot exhaust memory. */
@@ -60,8 +61,10 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, force: 
     closeSync(fd);
     fd = undefined;
     refuseExisting(path, force);
+    crashpoint('file:written');
     renameSync(tmp, path);
     fsyncDir(dir);
+    crashpoint('file:renamed');
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
     try { unlinkSync(tmp); } catch { /* already gone */ }
@@ -103,7 +106,7 @@ export function fsyncDir(dir: string): void {
  * staging folders of `outDir` from an interrupted run are removed first; on failure the staging
  * folder is removed. `outDir` must be absent or empty.
  */
-export async function buildFolderAtomically<T>(outDir: string, fill: (staging: string) => T | Promise<T>, crash: (point: string) => void = () => undefined): Promise<T> {
+export async function buildFolderAtomically<T>(outDir: string, fill: (staging: string) => T | Promise<T>, crash: (point: string) => void = (p) => crashpoint(`folder:${p}`)): Promise<T> {
   const parent = dirname(outDir);
   const name = basename(outDir);
   mkdirSync(parent, { recursive: true });
@@ -126,4 +129,30 @@ export async function buildFolderAtomically<T>(outDir: string, fill: (staging: s
     rmSync(staging, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** writeFileAtomic's temporary names: `.NAME.<12 hex>.tmp`. */
+const TEMPORARY = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * After a crash: temporary files that were never renamed into place are removed (they never
+ * claimed to be complete: their names are hidden and temporary). Folders named in `skip` (a
+ * token store) are left alone. Returns what was removed.
+ */
+export function removeStaleTemporaries(dir: string, skip: readonly string[] = []): string[] {
+  const removed: string[] = [];
+  const walk = (rel: string): void => {
+    let names: string[];
+    try { names = readdirSync(join(dir, rel)); } catch { return; }
+    for (const n of names) {
+      const r = rel === '' ? n : join(rel, n);
+      if (skip.includes(r)) continue;
+      let st;
+      try { st = statSync(join(dir, r)); } catch { continue; }
+      if (st.isDirectory()) walk(r);
+      else if (TEMPORARY.test(n)) { unlinkSync(join(dir, r)); removed.push(r); }
+    }
+  };
+  walk('');
+  return removed;
 }

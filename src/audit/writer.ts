@@ -12,6 +12,7 @@ import { formatTime } from '../docs/fields.js';
 import { addSignature } from '../dsse/sign.js';
 import type { Signer } from '../dsse/sign.js';
 import { KeyceremonyError } from '../errors.js';
+import { crashpoint } from '../crashpoint.js';
 import { fsyncDir } from '../files.js';
 import { buildCheckpoint, CHECKPOINT_TYPE, parseCheckpoint } from './checkpoint.js';
 import { encodeBase64 } from '../dsse/envelope.js';
@@ -65,6 +66,7 @@ export class AuditWriter {
     if (why !== null) throw new KeyceremonyError('AUDIT_ENTRY_REFUSED', `the audit entry ${d.action} was refused: ${why}`, 'this is a bug: report it');
     const seq = this.seq + 1;
     const { line, hash } = formatEntry({ seq, time: d.time ?? formatTime(this.now()), actor: d.actor, action: d.action, keys: d.keys, details: d.details, prev: this.head });
+    crashpoint('audit:append');
     const fd = openSync(this.path, 'a');
     try {
       const buf = Buffer.from(`${line}\n`, 'utf8');
@@ -74,6 +76,7 @@ export class AuditWriter {
     } finally {
       closeSync(fd);
     }
+    crashpoint('audit:appended');
     this.seq = seq;
     this.head = hash;
     return seq;

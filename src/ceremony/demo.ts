@@ -7,14 +7,14 @@
  * `keyceremony demo --dir DIR` on the same folder resumes it.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fingerprint } from '../crypto/fingerprint.js';
 import { parseCustodianSet } from '../custodians/set.js';
 import { parseEnvelope } from '../dsse/envelope.js';
 import { KeyceremonyError } from '../errors.js';
 import { TARGETS } from '../export/targets.js';
-import { writeFileAtomic } from '../files.js';
+import { removeStaleTemporaries, writeFileAtomic } from '../files.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { verifyDocument } from '../verify/verify.js';
 import { runCeremony } from './engine.js';
@@ -48,23 +48,30 @@ export interface DemoResult {
 
 export const DEMO_TEMPLATE = 'quarterly-master-rotation';
 
-/** True when `dir` holds a demo that was interrupted (its script and log, and no final checkpoint). */
+/** What a demo writes into its folder (besides hidden temporary files). */
+const DEMO_NAMES = new Set(['ceremony.json', 'kms', 'softhsm', 'audit.jsonl', 'custodians.v1.json', 'custody', 'rotation.1.json', 'export', 'drill.json', 'audit.checkpoint.json', 'transcript.md', 'transcript.html']);
+
+/** True when `dir` holds a demo that was interrupted: only what a demo writes, and no final checkpoint yet. */
 export function demoInProgress(dir: string): boolean {
-  return existsSync(join(dir, 'ceremony.json')) && existsSync(join(dir, 'audit.jsonl')) && !existsSync(join(dir, 'audit.checkpoint.json'));
+  if (!existsSync(dir) || existsSync(join(dir, 'audit.checkpoint.json'))) return false;
+  const names = readdirSync(dir);
+  return names.length > 0 && names.every((n) => DEMO_NAMES.has(n) || n.startsWith('.'));
 }
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const say = opts.say;
   const scriptFile = join(opts.dir, 'ceremony.json');
-  if (!existsSync(scriptFile)) {
-    // test KMS wrapping keys, one per size the targets take; their private halves are not kept
+  removeStaleTemporaries(opts.dir, ['softhsm']); // an interrupted demo resumes without its half-written files
+  if (!existsSync(scriptFile)) writeFileAtomic(scriptFile, templateText(DEMO_TEMPLATE) as string, false);
+  // test KMS wrapping keys, one per size the targets take (each written once; their private halves are not kept)
+  const missing = TARGETS.filter((t) => !existsSync(join(opts.dir, kekPath(t.name, t.kekBits.includes(3072) ? 3072 : 4096))));
+  if (missing.length > 0) {
     mkdirSync(join(opts.dir, 'kms'), { recursive: true });
     const spki = new Map([3072, 4096].map((bits) => [bits, generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ type: 'spki', format: 'der' })]));
-    for (const t of TARGETS) {
+    for (const t of missing) {
       const bits = t.kekBits.includes(3072) ? 3072 : 4096;
       writeFileAtomic(join(opts.dir, kekPath(t.name, bits)), spki.get(bits) as Buffer, false);
     }
-    writeFileAtomic(scriptFile, templateText(DEMO_TEMPLATE) as string, false);
   }
   const script = parseScript(new Uint8Array(readFileSync(scriptFile)));
   const rehearsal = openRehearsalTokens(script, opts.dir, opts.module);

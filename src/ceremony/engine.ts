@@ -31,7 +31,7 @@ import { checkKekForTarget, writeExport } from '../export/export.js';
 import { parseKek } from '../export/kek.js';
 import { findTarget } from '../export/targets.js';
 import { wrapKey } from '../export/wrap.js';
-import { readInput, writeFileAtomic } from '../files.js';
+import { readInput, removeStaleTemporaries, writeFileAtomic } from '../files.js';
 import { sha256File } from '../manifest/artifacts.js';
 import { SEED_INVENTORY } from '../manifest/inventory.js';
 import { buildManifest } from '../manifest/manifest.js';
@@ -94,6 +94,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
   mkdirSync(o.dir, { recursive: true });
   const auditFile = join(o.dir, 'audit.jsonl');
   const resumed = existsSync(auditFile);
+  const stale = resumed ? removeStaleTemporaries(o.dir, ['softhsm']) : [];
   const done = doneEntries(auditFile);
   const admin = script.participants.find((p) => p.role === 'administrator')?.id ?? script.participants[0]?.id ?? 'admin';
   const audit = AuditWriter.open(auditFile, admin, now);
@@ -103,7 +104,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
     audit.append({ actor: admin, action: 'ceremony.start', keys: [], details: { ceremony: script.id, script: script.digest, clock: t, simulation: o.simulation } });
     for (const n of o.notes ?? []) audit.append({ actor: admin, action: n.action, keys: [], details: n.details });
   } else {
-    audit.append({ actor: admin, action: 'ceremony.resume', keys: [], details: { ceremony: script.id, script: script.digest, done: [...done.keys()] } });
+    audit.append({ actor: admin, action: 'ceremony.resume', keys: [], details: { ceremony: script.id, script: script.digest, done: [...done.keys()], removed: stale } });
   }
   const tok = (name: string): ResolvedToken => {
     const t = o.tokens.get(name);

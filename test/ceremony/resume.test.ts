@@ -6,15 +6,15 @@
  * signatures on each document, exactly one of each key and share on each token (OpenSC's
  * pkcs11-tool as witness), nothing left on the drill token, and an audit log that verifies.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseScript } from '../../src/ceremony/script.js';
 import { templateText } from '../../src/ceremony/templates.js';
 import { runCli } from '../support/cli.js';
-import { softHsmModule } from '../support/softhsm.js';
+import { stateOf } from '../support/ceremony-state.js';
+import type { State } from '../support/ceremony-state.js';
 
 const script = parseScript(new TextEncoder().encode(templateText('quarterly-master-rotation')!));
 const POINTS = [
@@ -25,45 +25,12 @@ const POINTS = [
 let root: string;
 let reference: State;
 
-interface State {
-  files: string[];
-  signatures: Record<string, number>;
-  objects: Record<string, string[]>;
-  audit: { status: number | null; valid: boolean; entries: number };
-}
-
-function filesUnder(dir: string, rel = ''): string[] {
-  return readdirSync(join(dir, rel)).flatMap((n) => {
-    const r = rel === '' ? n : `${rel}/${n}`;
-    if (r === 'softhsm') return [];
-    return statSync(join(dir, r)).isDirectory() ? filesUnder(dir, r) : [r];
-  }).sort();
-}
-
-function stateOf(dir: string): State {
-  const env = { ...process.env, SOFTHSM2_CONF: join(dir, 'softhsm', 'softhsm2.conf') };
-  const pins = JSON.parse(readFileSync(join(dir, 'softhsm', 'rehearsal-pins.json'), 'utf8')) as Record<string, { user: string }>;
-  const objects: Record<string, string[]> = {};
-  for (const t of script.tokens) {
-    const out = execFileSync('pkcs11-tool', ['--module', softHsmModule(), '--token-label', t.label, '--login', '--pin', pins[t.name]!.user, '--list-objects'], { env, encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'] });
-    // blocks begin at an unindented line ("Secret Key Object; AES", "Data object 2"); the kind is its first word
-    objects[t.name] = out.split(/\n(?=\S)/).filter((b) => b.trim() !== '').map((b) => `${b.split(' ')[0]}:${(/label:\s+(.*)/.exec(b)?.[1] ?? '').trim().replace(/^'(.*)'$/, '$1')}`).sort();
-  }
-  const signatures: Record<string, number> = {};
-  for (const f of ['custodians.v1.json', 'rotation.1.json', 'custody/rotation.json', 'drill.json', 'audit.checkpoint.json']) {
-    signatures[f] = (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { signatures: unknown[] }).signatures.length;
-  }
-  const a = runCli(['audit', 'verify', join(dir, 'audit.jsonl'), '--custodians', join(dir, 'custodians.v1.json'), '--checkpoint', join(dir, 'audit.checkpoint.json'), '--json'], process.env);
-  const parsed = JSON.parse(a.stdout) as { valid: boolean; entries: number };
-  return { files: filesUnder(dir), signatures, objects, audit: { status: a.status, valid: parsed.valid, entries: parsed.entries } };
-}
-
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'kc-resume-'));
   const dir = join(root, 'reference');
   const r = runCli(['demo', '--dir', dir], process.env);
   expect(r.status).toBe(0);
-  reference = stateOf(dir);
+  reference = stateOf(dir, script);
 }, 120_000);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -83,7 +50,7 @@ describe('kill -9 at every step, then resume', () => {
     const again = runCli(['demo', '--dir', dir], process.env);
     expect(again.stderr).toBe('');
     expect(again.status).toBe(0);
-    const state = stateOf(dir);
+    const state = stateOf(dir, script);
     expect(state.files).toEqual(reference.files);
     expect(state.signatures).toEqual(reference.signatures);
     expect(state.objects).toEqual(reference.objects);

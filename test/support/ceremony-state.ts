@@ -1,0 +1,45 @@
+/**
+ * The end state of a demo folder, for comparing an interrupted-and-resumed ceremony with an
+ * uninterrupted one: its files, the signatures on each document, the objects on each token (as
+ * OpenSC's pkcs11-tool lists them), and whether the audit log verifies.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CeremonyScript } from '../../src/ceremony/script.js';
+import { runCli } from './cli.js';
+import { softHsmModule } from './softhsm.js';
+
+export interface State {
+  files: string[];
+  signatures: Record<string, number>;
+  objects: Record<string, string[]>;
+  audit: { status: number | null; valid: boolean; entries: number };
+}
+
+export function filesUnder(dir: string, rel = ''): string[] {
+  return readdirSync(join(dir, rel)).flatMap((n) => {
+    const r = rel === '' ? n : `${rel}/${n}`;
+    if (r === 'softhsm') return [];
+    return statSync(join(dir, r)).isDirectory() ? filesUnder(dir, r) : [r];
+  }).sort();
+}
+
+export function stateOf(dir: string, script: CeremonyScript): State {
+  const env = { ...process.env, SOFTHSM2_CONF: join(dir, 'softhsm', 'softhsm2.conf') };
+  const pins = JSON.parse(readFileSync(join(dir, 'softhsm', 'rehearsal-pins.json'), 'utf8')) as Record<string, { user: string }>;
+  const objects: Record<string, string[]> = {};
+  for (const t of script.tokens) {
+    const out = execFileSync('pkcs11-tool', ['--module', softHsmModule(), '--token-label', t.label, '--login', '--pin', pins[t.name]!.user, '--list-objects'], { env, encoding: 'latin1', stdio: ['ignore', 'pipe', 'pipe'] });
+    // blocks begin at an unindented line ("Secret Key Object; AES", "Data object 2"); the kind is its first word
+    objects[t.name] = out.split(/\n(?=\S)/).filter((b) => b.trim() !== '').map((b) => `${b.split(' ')[0]}:${(/label:\s+(.*)/.exec(b)?.[1] ?? '').trim().replace(/^'(.*)'$/, '$1')}`).sort();
+  }
+  const signatures: Record<string, number> = {};
+  for (const f of ['custodians.v1.json', 'rotation.1.json', 'custody/rotation.json', 'drill.json', 'audit.checkpoint.json']) {
+    signatures[f] = (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { signatures: unknown[] }).signatures.length;
+  }
+  const a = runCli(['audit', 'verify', join(dir, 'audit.jsonl'), '--custodians', join(dir, 'custodians.v1.json'), '--checkpoint', join(dir, 'audit.checkpoint.json'), '--json'], process.env);
+  const parsed = JSON.parse(a.stdout) as { valid: boolean; entries: number };
+  return { files: filesUnder(dir), signatures, objects, audit: { status: a.status, valid: parsed.valid, entries: parsed.entries } };
+}
+
