@@ -10,12 +10,12 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, scryptSync } from 'node:crypto';
 import { zero } from '../bytes.js';
-import { CUSTODIAN_ID } from '../custodians/set.js';
 import { Fields } from '../docs/fields.js';
 import { DocumentError } from '../docs/problems.js';
 import { decodeBase64Strict, encodeBase64, readJson } from '../dsse/envelope.js';
 import { KeyceremonyError } from '../errors.js';
-import { CEREMONY_ID, KEY_ID } from '../manifest/manifest.js';
+import { readShareHeader, SHARE_HEADER_MEMBERS } from './shares.js';
+import type { ShareHeader } from './shares.js';
 
 export const PAPER_SPEC = 'keyceremony/paper-share@1';
 /** scrypt cost: 2^17 × 8 × 128 bytes = 128 MiB and about half a second here, per guess. */
@@ -23,14 +23,7 @@ export const PAPER_KDF = Object.freeze({ name: 'scrypt' as const, N: 1 << 17, r:
 export const MIN_PASSPHRASE_CHARACTERS = 16;
 const MAX_PAPER_BYTES = 8192;
 
-export interface PaperHeader {
-  readonly ceremony: string;
-  readonly backupKey: string;
-  readonly custodian: string;
-  readonly index: number;
-  readonly threshold: number;
-  readonly total: number;
-}
+export type PaperHeader = ShareHeader;
 
 export interface PaperShare extends PaperHeader {
   readonly kdf: { readonly name: 'scrypt'; readonly N: number; readonly r: number; readonly p: number; readonly salt: Uint8Array };
@@ -101,16 +94,10 @@ export function encodePaperShare(p: PaperShare): string {
 export function parsePaperShare(bytes: Uint8Array): PaperShare {
   const json = readJson(bytes, MAX_PAPER_BYTES, 'the paper share');
   const f = new Fields();
-  const o = f.object(json, '$', ['spec', 'ceremony', 'backupKey', 'custodian', 'index', 'threshold', 'total', 'kdf', 'iv', 'ciphertext', 'checksum']);
+  const o = f.object(json, '$', ['spec', ...SHARE_HEADER_MEMBERS, 'kdf', 'iv', 'ciphertext', 'checksum']);
   if (o === undefined) throw new DocumentError(f.problems, 'the paper share');
   if (f.string(o.spec, 'spec') !== PAPER_SPEC) f.add('DOCUMENT_WRONG_SPEC', 'spec', `expected "${PAPER_SPEC}"`);
-  const ceremony = f.string(o.ceremony, 'ceremony', { pattern: CEREMONY_ID, what: 'a ceremony id' });
-  const backupKey = f.string(o.backupKey, 'backupKey', { pattern: KEY_ID, what: 'a versioned key id' });
-  const custodian = f.string(o.custodian, 'custodian', { pattern: CUSTODIAN_ID, what: 'a custodian id' });
-  const index = f.integer(o.index, 'index', 1);
-  const threshold = f.integer(o.threshold, 'threshold', 2);
-  const total = f.integer(o.total, 'total', 2);
-  if (total !== undefined && total > 255) f.add('DOCUMENT_BAD_VALUE', 'total', 'at most 255 shares');
+  const header = readShareHeader(f, o);
   const b64 = (v: unknown, path: string, len?: [number, number]): Uint8Array | undefined => {
     const s = f.string(v as never, path, { max: 2048 });
     const b = s === undefined ? undefined : decodeBase64Strict(s) ?? f.add('DOCUMENT_BAD_BASE64', path, 'not standard base64');
@@ -134,9 +121,6 @@ export function parsePaperShare(bytes: Uint8Array): PaperShare {
   const iv = b64(o.iv, 'iv', [12, 12]);
   const ciphertext = b64(o.ciphertext, 'ciphertext', [17, 1024]);
   const checksum = f.string(o.checksum, 'checksum', { pattern: /^[0-9a-f]{16}$/, what: '16 lowercase hex digits' });
-  if (f.problems.length > 0 || ceremony === undefined || backupKey === undefined || custodian === undefined || index === undefined || threshold === undefined
-    || total === undefined || kdf === undefined || iv === undefined || ciphertext === undefined || checksum === undefined) {
-    throw new DocumentError(f.problems, 'the paper share');
-  }
-  return { ceremony, backupKey, custodian, index, threshold, total, kdf, iv, ciphertext, checksum };
+  if (f.problems.length > 0 || header === undefined || kdf === undefined || iv === undefined || ciphertext === undefined || checksum === undefined) throw new DocumentError(f.problems, 'the paper share');
+  return { ...header, kdf, iv, ciphertext, checksum };
 }

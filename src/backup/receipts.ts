@@ -9,8 +9,8 @@
 import { Fields } from '../docs/fields.js';
 import { DocumentError } from '../docs/problems.js';
 import { readJson } from '../dsse/envelope.js';
-import { CUSTODIAN_ID } from '../custodians/set.js';
-import { CEREMONY_ID, KEY_ID } from '../manifest/manifest.js';
+import { readShareHeader, SHARE_HEADER_MEMBERS } from './shares.js';
+import type { ShareHeader } from './shares.js';
 
 export const RECEIPT_SPEC = 'keyceremony/share-receipt@1';
 const MAX_RECEIPT_BYTES = 4096;
@@ -19,13 +19,7 @@ const COMMITMENT = /^sha256:[0-9a-f]{64}$/;
 /** Where the share lives: a custodian's token (CKO_DATA, private) or a passphrase-sealed paper share. */
 export type ShareHolder = { readonly kind: 'token'; readonly token: string; readonly serial: string } | { readonly kind: 'paper' };
 
-export interface ShareReceipt {
-  readonly ceremony: string;
-  readonly backupKey: string;
-  readonly custodian: string;
-  readonly index: number;
-  readonly threshold: number;
-  readonly total: number;
+export interface ShareReceipt extends ShareHeader {
   readonly commitment: string;
   readonly holder: ShareHolder;
 }
@@ -42,19 +36,11 @@ export function encodeReceipt(r: ShareReceipt): string {
 export function parseReceipt(bytes: Uint8Array): ShareReceipt {
   const json = readJson(bytes, MAX_RECEIPT_BYTES, 'the share receipt');
   const f = new Fields();
-  const o = f.object(json, '$', ['spec', 'ceremony', 'backupKey', 'custodian', 'index', 'threshold', 'total', 'commitment', 'holder']);
+  const o = f.object(json, '$', ['spec', ...SHARE_HEADER_MEMBERS, 'commitment', 'holder']);
   if (o === undefined) throw new DocumentError(f.problems, 'the share receipt');
   if (f.string(o.spec, 'spec') !== RECEIPT_SPEC) f.add('DOCUMENT_WRONG_SPEC', 'spec', `expected "${RECEIPT_SPEC}"`);
-  const ceremony = f.string(o.ceremony, 'ceremony', { pattern: CEREMONY_ID, what: 'a ceremony id' });
-  const backupKey = f.string(o.backupKey, 'backupKey', { pattern: KEY_ID, what: 'a versioned key id' });
-  const custodian = f.string(o.custodian, 'custodian', { pattern: CUSTODIAN_ID, what: 'a custodian id' });
-  const index = f.integer(o.index, 'index', 1);
-  const threshold = f.integer(o.threshold, 'threshold', 2);
-  const total = f.integer(o.total, 'total', 2);
+  const header = readShareHeader(f, o);
   const commitment = f.string(o.commitment, 'commitment', { pattern: COMMITMENT, what: 'sha256:<64 lowercase hex>' });
-  if (total !== undefined && total > 255) f.add('DOCUMENT_BAD_VALUE', 'total', 'at most 255 shares');
-  if (threshold !== undefined && total !== undefined && threshold > total) f.add('DOCUMENT_BAD_VALUE', 'threshold', 'more than the number of shares');
-  if (index !== undefined && total !== undefined && index > total) f.add('DOCUMENT_BAD_VALUE', 'index', 'more than the number of shares');
   let holder: ShareHolder | undefined;
   const kind = (o.holder !== null && typeof o.holder === 'object' && !Array.isArray(o.holder)) ? o.holder.kind : undefined;
   if (kind === 'paper') {
@@ -68,9 +54,6 @@ export function parseReceipt(bytes: Uint8Array): ShareReceipt {
       if (h.kind === 'token' && token !== undefined && serial !== undefined) holder = { kind: 'token', token, serial };
     }
   }
-  if (f.problems.length > 0 || ceremony === undefined || backupKey === undefined || custodian === undefined || index === undefined || threshold === undefined
-    || total === undefined || commitment === undefined || holder === undefined) {
-    throw new DocumentError(f.problems, 'the share receipt');
-  }
-  return Object.freeze({ ceremony, backupKey, custodian, index, threshold, total, commitment, holder });
+  if (f.problems.length > 0 || header === undefined || commitment === undefined || holder === undefined) throw new DocumentError(f.problems, 'the share receipt');
+  return Object.freeze({ ...header, commitment, holder });
 }

@@ -14,6 +14,7 @@ import { combine, split } from 'shamir-secret-sharing';
 import { zero } from '../bytes.js';
 import { CUSTODIAN_ID } from '../custodians/set.js';
 import { Fields } from '../docs/fields.js';
+import type { JsonObject } from '../docs/fields.js';
 import { DocumentError } from '../docs/problems.js';
 import { decodeBase64Strict, encodeBase64, readJson } from '../dsse/envelope.js';
 import { KeyceremonyError } from '../errors.js';
@@ -22,14 +23,18 @@ import { CEREMONY_ID, KEY_ID } from '../manifest/manifest.js';
 export const SHARE_SPEC = 'keyceremony/backup-share@1';
 const MAX_SHARE_BYTES = 4096;
 
-export interface ShareRecord {
+/** Who holds which share of which split: the fields a share record, its receipt and its paper copy all carry. */
+export interface ShareHeader {
   readonly ceremony: string;
   readonly backupKey: string;
   readonly custodian: string;
-  /** 1..N, the custodian's place in the split (the GF(256) x-coordinate is inside `share`). */
+  /** 1..N, the custodian's place in the split (the GF(256) x-coordinate is inside a record's `share`). */
   readonly index: number;
   readonly threshold: number;
   readonly total: number;
+}
+
+export interface ShareRecord extends ShareHeader {
   readonly share: Uint8Array;
 }
 
@@ -42,28 +47,35 @@ export function shareCommitment(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-export function parseShare(bytes: Uint8Array): ShareRecord {
-  const json = readJson(bytes, MAX_SHARE_BYTES, 'the share');
-  const f = new Fields();
-  const o = f.object(json, '$', ['spec', 'ceremony', 'backupKey', 'custodian', 'index', 'threshold', 'total', 'share']);
-  if (o === undefined) throw new DocumentError(f.problems, 'the share');
-  if (f.string(o.spec, 'spec') !== SHARE_SPEC) f.add('DOCUMENT_WRONG_SPEC', 'spec', `expected "${SHARE_SPEC}"`);
+export const SHARE_HEADER_MEMBERS = ['ceremony', 'backupKey', 'custodian', 'index', 'threshold', 'total'] as const;
+
+/** Reads and cross-checks the header fields of a share document (problems go to f); undefined when any is bad. */
+export function readShareHeader(f: Fields, o: JsonObject): ShareHeader | undefined {
   const ceremony = f.string(o.ceremony, 'ceremony', { pattern: CEREMONY_ID, what: 'a ceremony id' });
   const backupKey = f.string(o.backupKey, 'backupKey', { pattern: KEY_ID, what: 'a versioned key id' });
   const custodian = f.string(o.custodian, 'custodian', { pattern: CUSTODIAN_ID, what: 'a custodian id' });
   const index = f.integer(o.index, 'index', 1);
   const threshold = f.integer(o.threshold, 'threshold', 2);
   const total = f.integer(o.total, 'total', 2);
-  const s64 = f.string(o.share, 'share', { max: 2048 });
-  const share = s64 === undefined ? undefined : decodeBase64Strict(s64) ?? f.add('DOCUMENT_BAD_BASE64', 'share', 'not standard base64');
   if (total !== undefined && total > 255) f.add('DOCUMENT_BAD_VALUE', 'total', 'at most 255 shares');
   if (threshold !== undefined && total !== undefined && threshold > total) f.add('DOCUMENT_BAD_VALUE', 'threshold', 'more than the number of shares');
   if (index !== undefined && total !== undefined && index > total) f.add('DOCUMENT_BAD_VALUE', 'index', 'more than the number of shares');
+  if (ceremony === undefined || backupKey === undefined || custodian === undefined || index === undefined || threshold === undefined || total === undefined) return undefined;
+  return { ceremony, backupKey, custodian, index, threshold, total };
+}
+
+export function parseShare(bytes: Uint8Array): ShareRecord {
+  const json = readJson(bytes, MAX_SHARE_BYTES, 'the share');
+  const f = new Fields();
+  const o = f.object(json, '$', ['spec', ...SHARE_HEADER_MEMBERS, 'share']);
+  if (o === undefined) throw new DocumentError(f.problems, 'the share');
+  if (f.string(o.spec, 'spec') !== SHARE_SPEC) f.add('DOCUMENT_WRONG_SPEC', 'spec', `expected "${SHARE_SPEC}"`);
+  const header = readShareHeader(f, o);
+  const s64 = f.string(o.share, 'share', { max: 2048 });
+  const share = s64 === undefined ? undefined : decodeBase64Strict(s64) ?? f.add('DOCUMENT_BAD_BASE64', 'share', 'not standard base64');
   if (share !== undefined && (share.length < 2 || share[share.length - 1] === 0)) f.add('DOCUMENT_BAD_VALUE', 'share', 'not a share (too short, or x = 0)');
-  if (f.problems.length > 0 || ceremony === undefined || backupKey === undefined || custodian === undefined || index === undefined || threshold === undefined || total === undefined || share === undefined) {
-    throw new DocumentError(f.problems, 'the share');
-  }
-  return { ceremony, backupKey, custodian, index, threshold, total, share };
+  if (f.problems.length > 0 || header === undefined || share === undefined) throw new DocumentError(f.problems, 'the share');
+  return { ...header, share };
 }
 
 export interface SplitShare { readonly custodian: string; readonly bytes: Uint8Array; readonly commitment: string }

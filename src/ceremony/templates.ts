@@ -27,6 +27,12 @@ const opening = [
   { id: 'custodian-set', action: 'custodian-set', actor: 'alice', threshold: 2, members: custodians, signers: custodians, out: 'custodians.v1.json' },
 ];
 
+/** A new master key (extractable: it is wrapped into its backup blob and exported) and its backup custody, 2-of-3. */
+const custody = [
+  { id: 'master-key', action: 'generate-key', actor: 'admin', witness: 'wendy', token: 'hsm', label: 'master-v1', extractable: true },
+  { id: 'backup-custody', action: 'split-backup', actor: 'alice', token: 'hsm', backupKey: 'backup-v1', keys: ['master-v1'], threshold: 2, holders: custodians, signers: ['alice', 'bob'], out: 'custody' },
+];
+
 export const TEMPLATES: Readonly<Record<string, object>> = {
   /** Quarterly master-key rotation, first ceremony: new master key, backup custody, prepare manifest, exports, drill. */
   'quarterly-master-rotation': {
@@ -34,8 +40,7 @@ export const TEMPLATES: Readonly<Record<string, object>> = {
     participants: people, tokens: [hsm, ...cards, drillToken],
     steps: [
       ...opening,
-      { id: 'master-key', action: 'generate-key', actor: 'admin', witness: 'wendy', token: 'hsm', label: 'master-v1', extractable: true },
-      { id: 'backup-custody', action: 'split-backup', actor: 'alice', token: 'hsm', backupKey: 'backup-v1', keys: ['master-v1'], threshold: 2, holders: custodians, signers: ['alice', 'bob'], out: 'custody' },
+      ...custody,
       { id: 'prepare-manifest', action: 'manifest', actor: 'alice', keyVersion: 1, phase: 'prepare', keys: SEED_INVENTORY.map((e) => e.name), signers: ['alice', 'bob'], out: 'rotation.1.json' },
       { id: 'export', action: 'export', actor: 'admin', token: 'hsm', key: 'master-v1', out: 'export',
         targets: TARGETS.map((t) => ({ target: t.name, kek: kekPath(t.name, t.kekBits.includes(3072) ? 3072 : 4096), kekId: t.cloud === 'azure' ? 'https://ceremony-vault.vault.azure.net/keys/ceremony-kek/00000000000000000000000000000000' : null })) },
@@ -71,8 +76,7 @@ export const TEMPLATES: Readonly<Record<string, object>> = {
     participants: people, tokens: [hsm, ...cards, drillToken],
     steps: [
       ...opening,
-      { id: 'master-key', action: 'generate-key', actor: 'admin', witness: 'wendy', token: 'hsm', label: 'master-v1', extractable: true },
-      { id: 'backup-custody', action: 'split-backup', actor: 'alice', token: 'hsm', backupKey: 'backup-v1', keys: ['master-v1'], threshold: 2, holders: custodians, signers: ['alice', 'bob'], out: 'custody' },
+      ...custody,
       { id: 'restore-drill', action: 'drill', actor: 'admin', token: 'drill', custody: 'custody', presenters: ['bob', 'carol'], signers: ['bob', 'carol'], out: 'drill.json' },
     ],
   },

@@ -4,18 +4,17 @@
  * and a tampered copy rejected. A screenshot of every screen goes to test-results/screens/.
  */
 import { constants, createCipheriv, createDecipheriv, generateKeyPairSync, privateDecrypt } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createHandlers } from '../../src/api/handlers.js';
-import { buildRenderer, launch, openApp } from '../support/browser.js';
+import { buildRenderer, closeAll, launch, openApp, SHOTS, uiHelpers } from '../support/browser.js';
 import type { AppPage } from '../support/browser.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
 
-const SHOTS = join(process.cwd(), 'test-results', 'screens');
 const HSM = { label: 'Ceremony HSM', pin: '24681357', soPin: '12345678' };
 const cards = [['alice', 'Alice Example', '1111'], ['bob', 'Bob Example', '2222'], ['carol', 'Carol Example', '3333']] as const;
 
@@ -24,6 +23,7 @@ let root: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
+const { visible, text, count, shot, nav, idle } = uiHelpers(() => page);
 let usb: string;
 
 beforeAll(async () => {
@@ -37,21 +37,9 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
 }, 120_000);
 
-afterAll(async () => {
-  await browser?.close();
-  hsm?.cleanup();
-  if (root !== undefined) rmSync(root, { recursive: true, force: true });
-  if (usb !== undefined) rmSync(usb, { recursive: true, force: true });
-});
+afterAll(() => closeAll({ browser, hsm, dirs: [root, usb] }));
 
-// Vitest has no web-first matchers; these wait like Playwright's do.
-const visible = (l: Locator) => l.first().waitFor({ state: 'visible', timeout: 20_000 });
-const text = (l: Locator) => expect.poll(() => l.first().innerText(), { timeout: 20_000 });
-const count = (l: Locator) => expect.poll(() => l.count(), { timeout: 20_000 });
 
-const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-const nav = (name: string) => page.getByRole('navigation').getByRole('button', { name: new RegExp(name) }).click();
-const idle = () => count(page.getByRole('status').filter({ hasText: '…' })).toBe(0);
 
 test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, verified; a tampered copy rejected', async () => {
   // Tokens

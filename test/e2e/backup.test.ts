@@ -7,7 +7,7 @@
  * drill token passes with matching KCVs, and the signed report verifies. Screenshots go to
  * test-results/screens/.
  */
-import { mkdirSync, mkdtempSync, realpathSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
@@ -16,12 +16,11 @@ import type { Result } from '../../src/api/contract.js';
 import { createHandlers } from '../../src/api/handlers.js';
 import type { Handlers } from '../../src/api/handlers.js';
 import { verifyDocument } from '../../src/verify/verify.js';
-import { buildRenderer, launch, openApp } from '../support/browser.js';
+import { buildRenderer, closeAll, launch, openApp, SHOTS, uiHelpers } from '../support/browser.js';
 import type { AppPage } from '../support/browser.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
 
-const SHOTS = join(process.cwd(), 'test-results', 'screens');
 const HSM = { label: 'Ceremony HSM', pin: '24681357', soPin: '12345678' };
 const DRILL = { label: 'Drill token', pin: '13572468', soPin: '12345678' };
 const cards = [['alice', '1111'], ['bob', '2222'], ['carol', '3333']] as const;
@@ -31,6 +30,7 @@ let root: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
+const { visible, text, count, shot, nav, idle, drop } = uiHelpers(() => page);
 let usb: string;
 let setDoc: string;
 
@@ -60,29 +60,9 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
 }, 120_000);
 
-afterAll(async () => {
-  await browser?.close();
-  hsm?.cleanup();
-  if (root !== undefined) rmSync(root, { recursive: true, force: true });
-  if (usb !== undefined) rmSync(usb, { recursive: true, force: true });
-});
+afterAll(() => closeAll({ browser, hsm, dirs: [root, usb] }));
 
-const visible = (l: Locator) => l.first().waitFor({ state: 'visible', timeout: 20_000 });
-const text = (l: Locator) => expect.poll(() => l.first().innerText(), { timeout: 20_000 });
-const count = (l: Locator) => expect.poll(() => l.count(), { timeout: 20_000 });
-const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-const nav = (name: string) => page.getByRole('navigation').getByRole('button', { name: new RegExp(name) }).click();
-const idle = () => count(page.getByRole('status').filter({ hasText: '…' })).toBe(0);
 const alert = () => page.getByRole('alert').filter({ hasText: 'What to do' });
-async function drop(zone: Locator, name: string, json: string): Promise<void> {
-  const dataTransfer = await page.evaluateHandle(([n, j]) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([j], n, { type: 'application/json' }));
-    return dt;
-  }, [name, json] as const);
-  await zone.dispatchEvent('dragover', { dataTransfer });
-  await zone.dispatchEvent('drop', { dataTransfer });
-}
 const savedDocument = async (region: Locator): Promise<string> =>
   decodeURIComponent((await region.getByRole('link', { name: 'Save as file…' }).getAttribute('href'))!.replace(/^data:application\/json;charset=utf-8,/, ''));
 

@@ -6,19 +6,18 @@
  * checkpoint; a tampered copy of the log is reported at its entry. Screenshots go to
  * test-results/screens/.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createHandlers } from '../../src/api/handlers.js';
 import { templateText } from '../../src/ceremony/templates.js';
-import { buildRenderer, launch, openApp } from '../support/browser.js';
+import { buildRenderer, closeAll, launch, openApp, SHOTS, uiHelpers } from '../support/browser.js';
 import type { AppPage } from '../support/browser.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
 
-const SHOTS = join(process.cwd(), 'test-results', 'screens');
 const tokens = [['Ceremony HSM', '24681357'], ['custodian-alice', '1111'], ['custodian-bob', '2222'], ['custodian-carol', '3333']] as const;
 let hsm: SoftHsm;
 let root: string;
@@ -26,6 +25,7 @@ let work: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
+const { visible, text, shot, drop } = uiHelpers(() => page);
 let networkUp = true;
 
 beforeAll(async () => {
@@ -51,25 +51,8 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
 }, 120_000);
 
-afterAll(async () => {
-  await browser?.close();
-  hsm?.cleanup();
-  if (root !== undefined) rmSync(root, { recursive: true, force: true });
-  if (work !== undefined) rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => closeAll({ browser, hsm, dirs: [root, work] }));
 
-const visible = (l: Locator) => l.first().waitFor({ state: 'visible', timeout: 30_000 });
-const text = (l: Locator) => expect.poll(() => l.first().innerText(), { timeout: 30_000 });
-const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-async function drop(zone: Locator, name: string, body: string): Promise<void> {
-  const dataTransfer = await page.evaluateHandle(([n, j]) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([j], n, { type: 'application/json' }));
-    return dt;
-  }, [name, body] as const);
-  await zone.dispatchEvent('dragover', { dataTransfer });
-  await zone.dispatchEvent('drop', { dataTransfer });
-}
 
 test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the witness confirming, transcript and audit log verified', async () => {
   await page.getByRole('navigation').getByRole('button', { name: /Ceremony/ }).click();

@@ -4,12 +4,12 @@
  * contract channel. The built renderer is served from a routed origin with the app's CSP, and
  * every other request is aborted (the app is air-gapped).
  */
-import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
 import { chromium } from 'playwright-core';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { build } from 'vite';
 import { CHANNELS } from '../../src/api/contract.js';
 import { invoke } from '../../src/api/handlers.js';
@@ -61,4 +61,40 @@ export async function openApp(browser: Browser, root: string, handlers: Handlers
   }, [...CHANNELS]);
   await page.goto(`${ORIGIN}/index.html`);
   return { page, blocked, consoleErrors };
+}
+
+/** Where E2E screenshots go (kept by CI as artifacts). */
+export const SHOTS = join(process.cwd(), 'test-results', 'screens');
+
+/**
+ * The waits and actions the E2E tests share. Vitest has no web-first matchers; these wait like
+ * Playwright's do. `page` is a getter because the page is opened in beforeAll.
+ */
+export function uiHelpers(page: () => Page) {
+  const count = (l: Locator) => expect.poll(() => l.count(), { timeout: 30_000 });
+  return {
+    visible: (l: Locator) => l.first().waitFor({ state: 'visible', timeout: 30_000 }),
+    text: (l: Locator) => expect.poll(() => l.first().innerText(), { timeout: 30_000 }),
+    count,
+    shot: (name: string) => page().screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }),
+    nav: (name: string) => page().getByRole('navigation').getByRole('button', { name: new RegExp(name) }).click(),
+    idle: () => count(page().getByRole('status').filter({ hasText: '…' })).toBe(0),
+    /** A real drop event carrying a file, on a drop zone. */
+    drop: async (zone: Locator, name: string, body: string): Promise<void> => {
+      const dataTransfer = await page().evaluateHandle(([n, j]) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([j], n, { type: 'application/json' }));
+        return dt;
+      }, [name, body] as const);
+      await zone.dispatchEvent('dragover', { dataTransfer });
+      await zone.dispatchEvent('drop', { dataTransfer });
+    },
+  };
+}
+
+/** afterAll of an E2E file: the browser closed, the tokens and temporary folders removed. */
+export async function closeAll(o: { browser?: Browser | undefined; hsm?: { cleanup(): void } | undefined; dirs: readonly (string | undefined)[] }): Promise<void> {
+  await o.browser?.close();
+  o.hsm?.cleanup();
+  for (const d of o.dirs) if (d !== undefined) rmSync(d, { recursive: true, force: true });
 }
