@@ -156,3 +156,21 @@ export function removeStaleTemporaries(dir: string, skip: readonly string[] = []
   walk('');
   return removed;
 }
+
+/**
+ * Every regular file below `root`, as sorted forward-slash paths relative to it. Hidden names
+ * (temporaries, staging folders) and the relative paths in `skip` are left out.
+ */
+export function filesUnder(root: string, skip: readonly string[] = []): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(root, rel)).sort()) {
+      const r = rel === '' ? name : `${rel}/${name}`;
+      if (name.startsWith('.') || skip.includes(r)) continue;
+      if (statSync(join(root, r)).isDirectory()) walk(r);
+      else out.push(r);
+    }
+  };
+  walk('');
+  return out;
+}

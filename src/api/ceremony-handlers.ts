@@ -12,6 +12,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { verifyAuditLog } from '../audit/verify.js';
 import { zero } from '../bytes.js';
 import { runCeremony } from '../ceremony/engine.js';
+import { rehearsalPassed } from '../ceremony/rehearsal.js';
 import type { ResolvedToken } from '../ceremony/engine.js';
 import { parseScript } from '../ceremony/script.js';
 import { DocumentError } from '../docs/problems.js';
@@ -88,9 +89,7 @@ export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChan
       }
       const up = d.interfaces();
       if (up.length > 0) throw new KeyceremonyError('CEREMONY_NETWORK_UP', `a network interface is up (${up.map((i) => i.name).join(', ')})`, 'disconnect every network interface: a ceremony runs air-gapped');
-      const rehearsed = d.rehearsals !== undefined && existsSync(d.rehearsals) && readFileSync(d.rehearsals, 'utf8').split('\n').some((l) => {
-        try { const x = JSON.parse(l) as { digest?: string; result?: string }; return x.digest === script.digest && x.result === 'pass'; } catch { return false; }
-      });
+      const rehearsed = rehearsalPassed(d.rehearsals, script.digest);
       if (!rehearsed && r.noRehearsal !== true) {
         throw new KeyceremonyError('CEREMONY_NOT_REHEARSED', `no passed rehearsal of this script (${script.digest}) is recorded`, 'rehearse it first (keyceremony ceremony run SCRIPT --rehearse), or choose to run without one, which is logged');
       }

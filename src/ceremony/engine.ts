@@ -8,7 +8,7 @@
  * again, or destroys what was half made (a split whose shares lived only in memory) and starts
  * that step over. So a crash never repeats a key generation, a signature or an export.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditWriter } from '../audit/writer.js';
 import { isLineProblem, parseLine } from '../audit/log.js';
@@ -31,7 +31,7 @@ import { checkKekForTarget, writeExport } from '../export/export.js';
 import { parseKek } from '../export/kek.js';
 import { findTarget } from '../export/targets.js';
 import { wrapKey } from '../export/wrap.js';
-import { readInput, removeStaleTemporaries, writeFileAtomic } from '../files.js';
+import { filesUnder, readInput, removeStaleTemporaries, writeFileAtomic } from '../files.js';
 import { sha256File } from '../manifest/artifacts.js';
 import { SEED_INVENTORY } from '../manifest/inventory.js';
 import { buildManifest } from '../manifest/manifest.js';
@@ -365,15 +365,5 @@ function buildTranscript(o: RunOptions, auditFile: string, admin: string): Trans
 }
 
 function listFiles(dir: string): { path: string; sha256: string; bytes: number }[] {
-  const out: { path: string; sha256: string; bytes: number }[] = [];
-  const walk = (rel: string): void => {
-    for (const name of readdirSync(join(dir, rel)).sort()) {
-      const r = rel === '' ? name : `${rel}/${name}`;
-      if (name.startsWith('.') || ['softhsm', 'audit.jsonl', 'transcript.md', 'transcript.html'].includes(r)) continue;
-      if (statSync(join(dir, r)).isDirectory()) walk(r);
-      else out.push({ path: r, ...sha256File(join(dir, r)) });
-    }
-  };
-  walk('');
-  return out;
+  return filesUnder(dir, ['softhsm', 'audit.jsonl', 'transcript.md', 'transcript.html']).map((path) => ({ path, ...sha256File(join(dir, path)) }));
 }

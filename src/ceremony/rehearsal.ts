@@ -5,7 +5,7 @@
  * they protect nothing but simulation keys, and never appear in a log or the transcript.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyceremonyError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
@@ -55,4 +55,24 @@ export function openRehearsalTokens(script: CeremonyScript, dir: string, moduleP
     tokens.set(t.name, { token, pin: Buffer.from(pin.user) });
   }
   return { module: mod, tokens, close: () => mod.close() };
+}
+
+/**
+ * The record of passed rehearsals: JSON lines `{ digest, script, time, dir, result }`, appended by
+ * `keyceremony ceremony run --rehearse`. A real run (CLI or app) needs a line with its script's digest.
+ */
+export function rehearsalPassed(record: string | undefined, digest: string): boolean {
+  if (record === undefined || !existsSync(record)) return false;
+  return readFileSync(record, 'utf8').split('\n').some((l) => {
+    try {
+      const x = JSON.parse(l) as { digest?: unknown; result?: unknown };
+      return x.digest === digest && x.result === 'pass';
+    } catch {
+      return false; // a damaged line proves nothing
+    }
+  });
+}
+
+export function recordRehearsal(record: string, entry: { digest: string; script: string; time: string; dir: string }): void {
+  appendFileSync(record, `${JSON.stringify({ ...entry, result: 'pass' })}\n`);
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { zero } from '../../bytes.js';
 import { formatTime } from '../../docs/fields.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
@@ -13,7 +13,7 @@ import { checkFreeSpace, mediumOf } from '../../export/media.js';
 import { findTarget } from '../../export/targets.js';
 import type { Target } from '../../export/targets.js';
 import { wrapKey } from '../../export/wrap.js';
-import { buildFolderAtomically, checkOutputDir, readInput, writeFileAtomic } from '../../files.js';
+import { buildFolderAtomically, checkOutputDir, filesUnder, readInput, writeFileAtomic } from '../../files.js';
 import { defaultSupersedes, SEED_INVENTORY } from '../../manifest/inventory.js';
 import { buildManifest, KEY_ID, PHASES, splitKeyId } from '../../manifest/manifest.js';
 import { withSession } from '../../pkcs11/session.js';
@@ -27,19 +27,6 @@ import { readPin } from '../pin.js';
 export const BUNDLE_USAGE = 'keyceremony bundle --key URI [--key URI ...] --target TARGET=KEKFILE [--target ...] --out DIR --custodians SET [...] --ceremony ID --actor ID [--phase P] [--kek-id URL] [--hash sha1|sha256] [--allow-fixed-disk] [--pin-env NAME] [--module PATH] [--json]';
 
 const DAY = 86400_000;
-
-function filesUnder(root: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const f of readdirSync(d).sort()) {
-      const p = join(d, f);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(relative(root, p).split(sep).join('/'));
-    }
-  };
-  walk(root);
-  return out;
-}
 
 /**
  * The media for the room's exit: for each key and target a folder `TARGET/KEY/` with the wrapped

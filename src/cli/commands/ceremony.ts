@@ -4,13 +4,12 @@
  * this very script (by SHA-256) unless --no-rehearsal, and no network; a rehearsal runs on
  * throw-away SoftHSM2 tokens in its folder and records the script's digest when it passes.
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { networkInterfacesUp } from '../../ceremony/airgap.js';
 import { runCeremony } from '../../ceremony/engine.js';
 import type { ResolvedToken } from '../../ceremony/engine.js';
 import { parseProfile } from '../../ceremony/profile.js';
-import { openRehearsalTokens } from '../../ceremony/rehearsal.js';
+import { openRehearsalTokens, recordRehearsal, rehearsalPassed } from '../../ceremony/rehearsal.js';
 import { parseScript } from '../../ceremony/script.js';
 import type { CeremonyScript } from '../../ceremony/script.js';
 import { TEMPLATES, templateText } from '../../ceremony/templates.js';
@@ -30,15 +29,6 @@ export const CEREMONY_USAGE = 'keyceremony ceremony template NAME [--out FILE] |
 function readScript(path: string): { script: CeremonyScript; bytes: Uint8Array } {
   const bytes = readInput(path, 'the ceremony script', 256 * 1024);
   return { script: parseScript(bytes), bytes };
-}
-
-interface Rehearsed { readonly digest: string; readonly time: string; readonly result: string }
-
-function rehearsals(file: string): Rehearsed[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').flatMap((l) => {
-    try { return [JSON.parse(l) as Rehearsed]; } catch { return []; }
-  });
 }
 
 export async function ceremonyCommand(argv: readonly string[], io: Io, _w: Warnings): Promise<number> {
@@ -87,7 +77,7 @@ export async function ceremonyCommand(argv: readonly string[], io: Io, _w: Warni
     notes.push({ action: 'airgap.override', details: { interfaces: names, reason: 'rehearsal --allow-network' } });
   }
   if (!rehearse) {
-    const passed = rehearsals(record).some((r) => r.digest === script.digest && r.result === 'pass');
+    const passed = rehearsalPassed(record, script.digest);
     if (!passed && values['no-rehearsal'] !== true) {
       throw new KeyceremonyError('CEREMONY_NOT_REHEARSED', `no passed rehearsal of this script (${script.digest}) is recorded in ${record}: it is new, or it changed since it was rehearsed`, 'rehearse it: keyceremony ceremony run SCRIPT --rehearse --dir REHEARSAL-DIR (or pass --no-rehearsal, which is logged)');
     }
@@ -123,7 +113,7 @@ export async function ceremonyCommand(argv: readonly string[], io: Io, _w: Warni
       return askWitness(io, q);
     };
     const r = await runCeremony({ script, dir, inputs: dirname(scriptPath), tokens, confirm, say, simulation: rehearse, notes });
-    if (rehearse) appendFileSync(record, `${JSON.stringify({ digest: script.digest, script: scriptPath, time: formatTime(Date.now()), dir, result: 'pass' })}\n`);
+    if (rehearse) recordRehearsal(record, { digest: script.digest, script: scriptPath, time: formatTime(Date.now()), dir });
     say(`${rehearse ? 'Rehearsal' : 'Ceremony'} complete: ${r.steps.length} steps${r.resumed ? ' (resumed)' : ''}; audit log ${r.audit.file} (${r.audit.entries} entries); transcript ${r.transcript.markdown}`);
     if (rehearse) say(`  rehearsal of ${script.digest} recorded in ${record}`);
     return 0;
