@@ -9,7 +9,7 @@
  * OpenSC's pkcs11-tool is the independent witness of what the tokens hold.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,6 +120,38 @@ describe('backup split', () => {
     const daveShare = join(work, 'dave.share');
     pkcs11Tool(cards[3]!, ['--read-object', '--type', 'data', '--label', 'share:backup-v1', '--output-file', daveShare]);
     expect(receipt.commitment).toBe(`sha256:${createHash('sha256').update(readFileSync(daveShare)).digest('hex')}`);
+  });
+});
+
+describe('bad arguments are refused before any token is touched, and nothing is written', () => {
+  test.each([
+    [['--threshold', '1'], 'USAGE'],
+    [['--threshold', '9'], 'USAGE'],
+    [['--card', 'custodian=mallory,token=card-alice'], 'USAGE'],
+    [['--card', 'custodian=alice,token=card-alice,pin=1234'], 'USAGE'],
+    [['--paper', 'custodian=erin'], 'USAGE'],
+    [['--backup-key', 'master-v1'], 'USAGE'],
+    [['--pin', '1234'], 'PIN_ON_COMMAND_LINE'],
+  ])('backup split %j', (extra, code) => {
+    const out = join(work, `never-${code}-${extra.join('').replace(/[^a-z0-9]/gi, '')}`);
+    const base = ['backup', 'split', '--hsm', HSM.label, '--backup-key', 'backup-v9', '--key', 'master-v1', '--threshold', '2', '--card', `custodian=alice,token=${cards[0]!.label}`,
+      '--card', `custodian=bob,token=${cards[1]!.label}`, '--ceremony', 'bad-args', '--actor', 'alice', '--custodians', setFile, '--out', out];
+    const r = runCli([...base, ...extra], env);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(ERROR_LINE);
+    expect(r.stderr.split(': ')[1]).toBe(code);
+    expect(existsSync(out)).toBe(false);
+  });
+  test.each([
+    [['--share', 'custodian=alice'], 'USAGE'],
+    [['--share', 'custodian=alice,token=card-alice,paper=x.json'], 'USAGE'],
+    [['--share', 'custodian=alice,paper=x.json,pin-env=X'], 'USAGE'],
+    [['--id', '../escape'], 'USAGE'],
+  ])('drill %j', (extra, code) => {
+    const r = drill([...share('bob', cards[1]!), ...share('carol', cards[2]!), ...share('dave', cards[3]!), ...extra]);
+    expect(r.stderr.split(': ')[1]).toBe(code);
+    expect(r.status).toBe(2);
+    expect(existsSync(r.out)).toBe(false);
   });
 });
 
