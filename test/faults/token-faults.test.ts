@@ -25,6 +25,7 @@ import { withSession } from '../../src/pkcs11/session.js';
 import type { Session } from '../../src/pkcs11/session.js';
 import { tokenSigner } from '../../src/pkcs11/signer.js';
 import { findToken } from '../../src/pkcs11/tokens.js';
+import { CKR, healFaults, injectFault, realBinding } from '../support/faults.js';
 import { createSoftHsm, pinBytes } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
 
@@ -33,38 +34,9 @@ const DRILL = { label: 'Fault drill', pin: '55667788', soPin: '12345678' };
 const cards = ['alice', 'bob', 'carol'].map((id, i) => ({ id, label: `fault-${id}`, pin: `${i + 1}${i + 1}${i + 1}${i + 1}99`, soPin: '12345678' }));
 let hsm: SoftHsm;
 let mod: Pkcs11Module;
-let real: Pkcs11Module['api'];
 
-const CKR = { DEVICE_REMOVED: 0x32, TOKEN_NOT_PRESENT: 0xe0, SESSION_HANDLE_INVALID: 0xb3, DEVICE_ERROR: 0x30, PIN_LOCKED: 0xa4 } as const;
-
-/** Make `fn` fail with `ckr` on its nth call from now on (once), every other call passing through to SoftHSM2. */
-function inject(fn: string, nth: number, ckr: number): { fired: () => boolean } {
-  let calls = 0;
-  let fired = false;
-  const proxy = new Proxy(real, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof v !== 'function') return v;
-      if (prop !== fn) return (v as (...a: unknown[]) => unknown).bind(target);
-      return (...args: unknown[]) => {
-        calls++;
-        if (calls === nth && !fired) {
-          fired = true;
-          const err = new pkcs11.Pkcs11Error(`CKR 0x${ckr.toString(16)}`, ckr, fn);
-          if (fn.endsWith('Async')) return Promise.reject(err);
-          throw err;
-        }
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  Object.defineProperty(mod, 'api', { value: proxy, configurable: true });
-  return { fired: () => fired };
-}
-
-function heal(): void {
-  Object.defineProperty(mod, 'api', { value: real, configurable: true });
-}
+const inject = (fn: string, nth: number, ckr: number): { fired: () => boolean } => injectFault(mod, fn, nth, ckr);
+const heal = (): void => healFaults(mod);
 
 const session = <T>(t: { label: string; pin: string }, fn: (s: Session) => Promise<T>): Promise<T> => withSession(findToken(mod, { label: t.label }), pinBytes(t.pin), fn);
 const labels = (t: { label: string; pin: string }) => session(t, async (s) => s.findObjects([], 100).map((h) => s.attribute(h, pkcs11.CKA_LABEL)?.toString() ?? '').sort());
@@ -84,7 +56,6 @@ async function fails(p: Promise<unknown>, code: string, token: string): Promise<
 beforeAll(() => {
   hsm = createSoftHsm([HSM, DRILL, ...cards]);
   mod = Pkcs11Module.open(hsm.module);
-  real = mod.api;
 });
 afterEach(heal);
 afterAll(() => { heal(); mod.close(); hsm.cleanup(); });
@@ -102,6 +73,7 @@ describe('token faults', () => {
   test('key generation: the token gone for good while the key pair is checked; the error names the half-made key for clean-up', async () => {
     inject('C_GetAttributeValue', 1, CKR.TOKEN_NOT_PRESENT);
     // the destroy that follows fails too (the token is gone): both calls are made to fail
+    const real = realBinding(mod);
     const destroy = real.C_DestroyObject.bind(real);
     let destroyed = 0;
     Object.defineProperty(mod, 'api', { value: new Proxy(mod.api, { get: (t, p, r) => (p === 'C_DestroyObject' ? () => { destroyed++; throw new pkcs11.Pkcs11Error('gone', CKR.TOKEN_NOT_PRESENT, 'C_DestroyObject'); } : Reflect.get(t, p, r)) }), configurable: true });

@@ -25,7 +25,8 @@ export function filesUnder(dir: string, rel = ''): string[] {
   }).sort();
 }
 
-export function stateOf(dir: string, script: CeremonyScript): State {
+/** The objects on each of the script's tokens, as OpenSC's pkcs11-tool lists them ("Secret:master-v1"). */
+export function tokenObjects(dir: string, script: CeremonyScript): Record<string, string[]> {
   const env = { ...process.env, SOFTHSM2_CONF: join(dir, 'softhsm', 'softhsm2.conf') };
   const pins = JSON.parse(readFileSync(join(dir, 'softhsm', 'rehearsal-pins.json'), 'utf8')) as Record<string, { user: string }>;
   const objects: Record<string, string[]> = {};
@@ -34,6 +35,11 @@ export function stateOf(dir: string, script: CeremonyScript): State {
     // blocks begin at an unindented line ("Secret Key Object; AES", "Data object 2"); the kind is its first word
     objects[t.name] = out.split(/\n(?=\S)/).filter((b) => b.trim() !== '').map((b) => `${b.split(' ')[0]}:${(/label:\s+(.*)/.exec(b)?.[1] ?? '').trim().replace(/^'(.*)'$/, '$1')}`).sort();
   }
+  return objects;
+}
+
+export function stateOf(dir: string, script: CeremonyScript): State {
+  const objects = tokenObjects(dir, script);
   const signatures: Record<string, number> = {};
   for (const f of ['custodians.v1.json', 'rotation.1.json', 'custody/rotation.json', 'drill.json', 'audit.checkpoint.json']) {
     signatures[f] = (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { signatures: unknown[] }).signatures.length;
