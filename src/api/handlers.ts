@@ -27,7 +27,7 @@ import type { Envelope } from '../dsse/envelope.js';
 import { addSignature, mergeEnvelopes } from '../dsse/sign.js';
 import { KeyceremonyError } from '../errors.js';
 import { inventoryKeys } from '../manifest/inventory.js';
-import { buildManifest, CEREMONY_ID, parseManifest, PHASES } from '../manifest/manifest.js';
+import { buildManifest, CEREMONY_ID, followOn, PHASES } from '../manifest/manifest.js';
 import { pkcs11js } from '../pkcs11/binding.js';
 import { findOne, formatKcv, generateAesKey, generateEd25519, readEd25519PublicKey } from '../pkcs11/keys.js';
 import { chooseModule, Pkcs11Module } from '../pkcs11/module.js';
@@ -192,13 +192,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     'manifest.create': async (r) => {
       const chain = chainOf(r.chain);
       const t = now();
-      let sequence = 1;
-      let previous: string | null = null;
-      if (r.previous !== undefined) {
-        const prev = parseManifest(parseEnvelope(bytes(r.previous)).payload);
-        sequence = prev.sequence + 1;
-        previous = prev.digest;
-      }
+      const { sequence, previous } = followOn(r.previous === undefined ? undefined : bytes(r.previous));
       const kcvs = new Map((r.kcvs ?? []).map((k) => [k.id, k.kcv.replace(/^ecb:/, '')]));
       const payload = buildManifest({ ceremony: r.ceremony, sequence, previous, custodianSet: chain.newest.version, issued: formatTime(t), expires: formatTime(t + 30 * 86400_000),
         actor: r.actor, artifacts: [], keys: inventoryKeys(r.keyVersion, r.phase, formatTime(t), kcvs) });

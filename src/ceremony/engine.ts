@@ -9,6 +9,7 @@
  * that step over. So a crash never repeats a key generation, a signature or an export.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { join } from 'node:path';
 import { AuditWriter } from '../audit/writer.js';
 import { isLineProblem, parseLine } from '../audit/log.js';
@@ -22,8 +23,9 @@ import { crashpoint } from '../crashpoint.js';
 import { fingerprint } from '../crypto/fingerprint.js';
 import { buildCustodianSet } from '../custodians/set.js';
 import { formatTime } from '../docs/fields.js';
+import { formatProblem } from '../docs/problems.js';
 import { PAYLOAD_TYPES } from '../docs/types.js';
-import { parseEnvelope, serializeEnvelope } from '../dsse/envelope.js';
+import { MAX_ENVELOPE_BYTES, parseEnvelope, serializeEnvelope } from '../dsse/envelope.js';
 import type { Envelope } from '../dsse/envelope.js';
 import { addSignature } from '../dsse/sign.js';
 import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
@@ -34,7 +36,7 @@ import { wrapKey } from '../export/wrap.js';
 import { filesUnder, readInput, removeStaleTemporaries, writeFileAtomic } from '../files.js';
 import { sha256File } from '../manifest/artifacts.js';
 import { SEED_INVENTORY } from '../manifest/inventory.js';
-import { buildManifest } from '../manifest/manifest.js';
+import { buildManifest, followOn } from '../manifest/manifest.js';
 import { pkcs11js } from '../pkcs11/binding.js';
 import { findEd25519Pair, findOne, formatKcv, generateAesKey, generateEd25519, keyCheckValue } from '../pkcs11/keys.js';
 import { withSession } from '../pkcs11/session.js';
@@ -43,6 +45,7 @@ import { tokenSigner } from '../pkcs11/signer.js';
 import type { Token } from '../pkcs11/tokens.js';
 import { verifyChain, verifyDocument } from '../verify/verify.js';
 import type { TrustedChain } from '../verify/verify.js';
+import { SET_ACTIONS } from './script.js';
 import type { CeremonyScript, Step } from './script.js';
 import { transcriptHtml, transcriptMarkdown } from './transcript.js';
 import type { TranscriptModel } from './transcript.js';
@@ -111,6 +114,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
     if (t === undefined) throw new KeyceremonyError('CEREMONY_TOKEN_UNRESOLVED', `the script's token ${name} was not resolved`, 'name it in the profile');
     return t;
   };
+  const participantName = (id: string): string => script.participants.find((p) => p.id === id)?.name ?? id;
   const cardOf = (custodian: string): ResolvedToken => tok(script.tokens.find((t) => t.holder === custodian)?.name ?? '');
   const signOn = async (env: Envelope, custodian: string): Promise<Envelope> => {
     const c = cardOf(custodian);
@@ -123,10 +127,43 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
   };
   let chain: TrustedChain | null = null;
   let chainBytes: Uint8Array[] = [];
+  /** The set files in force, root first, relative to the ceremony folder. */
+  let chainFiles: string[] = [];
   const chainKeyid = (custodian: string): string => chain?.newest.custodians.find((c) => c.id === custodian)?.keyid ?? '';
-  const loadChain = (file: string): void => {
-    chainBytes = [new Uint8Array(readFileSync(join(o.dir, file)))];
+  const loadChain = (files: readonly string[]): void => {
+    chainFiles = [...files];
+    chainBytes = files.map((f) => new Uint8Array(readFileSync(join(o.dir, f))));
     chain = verifyChain(chainBytes, { at: now() }).chain;
+  };
+  /** A custodian's signing key on their card: found, or (make) generated when there is none; never made twice. */
+  const cardKey = async (c: string, make: boolean): Promise<Uint8Array> => {
+    const card = cardOf(c);
+    const label = `${c}${KEY_SUFFIX}`;
+    return withSession(card.token, card.pin, async (s) => {
+      try {
+        return findEd25519Pair(s, { label }).publicKey; // made before a crash: adopted, never made twice
+      } catch (err) {
+        if (!make || !isKeyceremonyError(err) || err.code !== 'HSM_OBJECT_NOT_FOUND') throw err;
+        return (await generateEd25519(s, { label })).publicKey;
+      }
+    });
+  };
+  /** The fingerprint of c's key read aloud and confirmed by the witness; its line for the transcript. */
+  const confirmFingerprint = async (c: string, publicKey: Uint8Array, witness: string): Promise<string> => {
+    const fp = fingerprint(publicKey);
+    o.say(`  ${c}: fingerprint ${fp.hex}\n         read aloud: ${fp.words.join(' ')}`);
+    if (!(await o.confirm({ who: witness, what: `the fingerprint of ${c}'s key, read aloud`, words: fp.words }))) {
+      throw new KeyceremonyError('CEREMONY_WITNESS_REFUSED', `${witness} did not confirm the fingerprint of ${c}'s key`, `${c} reads the words again from their own card; if they differ, stop the ceremony`);
+    }
+    return `${c}: ${fp.hex} (${fp.words.join(' ')})`;
+  };
+  /** The public key (hex) a custodian-keys step of this ceremony recorded for c. */
+  const keyMadeFor = (c: string): string | undefined => [...done.values(), ...stepDone.values()]
+    .flatMap((e) => (Array.isArray(e.details.publicKeys) ? e.details.publicKeys as string[] : [])).find((k) => k.startsWith(`${c}:`))?.slice(c.length + 1);
+  const signNew = async (payloadType: string, payload: Uint8Array, signers: readonly string[]): Promise<Envelope> => {
+    let env: Envelope = { payloadType, payload, signatures: [] };
+    for (const s of signers) env = await signOn(env, s);
+    return env;
   };
   const requireChain = (): TrustedChain => {
     if (chain === null) throw new KeyceremonyError('CEREMONY_NO_CUSTODIAN_SET', 'this step needs the custodian set, and none was formed before it', 'put a custodian-set step first');
@@ -139,22 +176,8 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
         const lines: string[] = [];
         const keys: string[] = [];
         for (const c of step.custodians) {
-          const card = cardOf(c);
-          const label = `${c}${KEY_SUFFIX}`;
-          const publicKey = await withSession(card.token, card.pin, async (s) => {
-            try {
-              return findEd25519Pair(s, { label }).publicKey; // made before a crash: adopted, never made twice
-            } catch (err) {
-              if (!isKeyceremonyError(err) || err.code !== 'HSM_OBJECT_NOT_FOUND') throw err;
-              return (await generateEd25519(s, { label })).publicKey;
-            }
-          });
-          const fp = fingerprint(publicKey);
-          o.say(`  ${c}: fingerprint ${fp.hex}\n         read aloud: ${fp.words.join(' ')}`);
-          if (!(await o.confirm({ who: step.witness, what: `the fingerprint of ${c}'s key, read aloud`, words: fp.words }))) {
-            throw new KeyceremonyError('CEREMONY_WITNESS_REFUSED', `${step.witness} did not confirm the fingerprint of ${c}'s key`, `${c} reads the words again from their own card; if they differ, stop the ceremony`);
-          }
-          lines.push(`${c}: ${fp.hex} (${fp.words.join(' ')})`);
+          const publicKey = await cardKey(c, true);
+          lines.push(await confirmFingerprint(c, publicKey, step.witness));
           keys.push(`${c}:${Buffer.from(publicKey).toString('hex')}`);
         }
         return { title: `Custodians ${step.custodians.join(', ')} generate their signing keys on their cards`, outcome: `fingerprints confirmed by ${step.witness}`, lines, keys: step.custodians.map((c) => `${c}${KEY_SUFFIX}`), details: { publicKeys: keys } };
@@ -162,22 +185,93 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
       case 'custodian-set': {
         const file = join(o.dir, step.out);
         if (!existsSync(file)) {
-          const keysDone = [...done.values(), ...stepDone.values()].flatMap((e) => (Array.isArray(e.details.publicKeys) ? e.details.publicKeys as string[] : []));
-          const pk = (c: string) => keysDone.find((k) => k.startsWith(`${c}:`))?.slice(c.length + 1);
           const members = step.members.map((c) => {
-            const hex = pk(c);
+            const hex = keyMadeFor(c);
             if (hex === undefined) throw new KeyceremonyError('CEREMONY_NO_CUSTODIAN_KEY', `${c} has no signing key yet`, 'put a custodian-keys step for them first');
-            return { id: c, name: script.participants.find((p) => p.id === c)?.name ?? c, publicKey: new Uint8Array(Buffer.from(hex, 'hex')) };
+            return { id: c, name: participantName(c), publicKey: new Uint8Array(Buffer.from(hex, 'hex')) };
           });
           const t = now();
           const payload = buildCustodianSet({ version: 1, issued: formatTime(t), expires: formatTime(t + 365 * 86400_000), threshold: step.threshold, custodians: members });
-          let env: Envelope = { payloadType: PAYLOAD_TYPES.custodians, payload, signatures: [] };
-          for (const s of step.signers) env = await signOn(env, s);
-          writeFileAtomic(file, serializeEnvelope(env), false);
+          writeFileAtomic(file, serializeEnvelope(await signNew(PAYLOAD_TYPES.custodians, payload, step.signers)), false);
         }
-        loadChain(step.out);
+        loadChain([step.out]);
         const c = requireChain();
-        return { title: `Form the ${c.newest.threshold}-of-${c.newest.custodians.length} custodian set`, outcome: `set version 1, digest ${c.newest.digest}`, lines: [step.out], keys: [], details: { file: step.out, digest: c.newest.digest } };
+        return { title: `Form the ${c.newest.threshold}-of-${c.newest.custodians.length} custodian set`, outcome: `set version 1, digest ${c.newest.digest}`, lines: [step.out], keys: [], details: { file: step.out, digest: c.newest.digest, chain: [step.out] } };
+      }
+      case 'load-custodian-set': {
+        const names = step.chain.map((p) => p.split('/').pop() as string);
+        const files = step.chain.map((p) => readInput(join(o.inputs, p), 'the custodian set', MAX_ENVELOPE_BYTES));
+        const given = verifyChain(files, { at: now(), rootDigest: step.rootDigest ?? undefined });
+        if (given.chain === null) {
+          throw new KeyceremonyError('CEREMONY_CHAIN_INVALID', `the custodian set chain (${step.chain.join(', ')}) does not verify: ${given.reasons.map(formatProblem).join('; ')}`, 'bring the chain the earlier ceremonies wrote, root first, and its pinned root digest');
+        }
+        const { sets, newest } = given.chain;
+        const present = newest.custodians.filter((c) => script.tokens.some((t) => t.holder === c.id));
+        if (present.length < newest.threshold) {
+          throw new KeyceremonyError('CEREMONY_QUORUM_ABSENT', `set version ${newest.version} needs ${newest.threshold} custodians, and the script has cards for ${present.map((c) => c.id).join(', ') || 'none of them'}`, "add the custodians' cards to the script's tokens");
+        }
+        const root = sets[0] as (typeof sets)[number];
+        if (step.rootDigest === null) {
+          o.say(`  the root set (version ${root.version}) has digest ${root.digest}`);
+          if (!(await o.confirm({ who: step.witness, what: `the root set's digest ${root.digest}, against the record of the ceremony that made it` }))) {
+            throw new KeyceremonyError('CEREMONY_WITNESS_REFUSED', `${step.witness} did not confirm the root set's digest`, 'stop: this is not the custodian set the organisation trusts');
+          }
+        }
+        const lines: string[] = [];
+        let inForce: string[];
+        if (!o.simulation) {
+          // each custodian present proves their card holds the key the set lists for them
+          for (const c of present) {
+            const onCard = await cardKey(c.id, false);
+            if (Buffer.compare(Buffer.from(onCard), Buffer.from(c.publicKey.bytes)) !== 0) {
+              throw new KeyceremonyError('CEREMONY_CARD_KEY_MISMATCH', `the key on "${cardOf(c.id).token.label}" is not ${c.id}'s key in set version ${newest.version}`, `${c.id} brings the card whose key the set lists (fingerprint ${c.fingerprint.hex})`);
+            }
+            lines.push(await confirmFingerprint(c.id, onCard, step.witness));
+          }
+          names.forEach((n, i) => { if (!existsSync(join(o.dir, n))) writeFileAtomic(join(o.dir, n), files[i] as Uint8Array, false); });
+          inForce = names;
+        } else {
+          // a rehearsal's throw-away cards cannot hold the custodians' keys: a stand-in set of the
+          // same version, members and threshold with the cards' keys (members without a card get a key no one holds)
+          const standIn = `rehearsal-${names[names.length - 1] as string}`;
+          if (!existsSync(join(o.dir, standIn))) {
+            const members = await Promise.all(newest.custodians.map(async (c) => ({ id: c.id, name: c.name,
+              publicKey: present.includes(c) ? await cardKey(c.id, true) : ed25519.getPublicKey(ed25519.utils.randomSecretKey()) })));
+            const t = now();
+            const payload = buildCustodianSet({ version: newest.version, issued: formatTime(t), expires: formatTime(t + 365 * 86400_000), threshold: newest.threshold, custodians: members });
+            writeFileAtomic(join(o.dir, standIn), serializeEnvelope(await signNew(PAYLOAD_TYPES.custodians, payload, present.map((c) => c.id))), false);
+          }
+          lines.push(`rehearsal: ${standIn} stands in for set version ${newest.version} (${root.digest} is the real root)`);
+          inForce = [standIn];
+        }
+        loadChain(inForce);
+        return { title: `Load custodian set version ${newest.version} (${newest.threshold}-of-${newest.custodians.length}), chain of ${sets.length}`, outcome: `root ${root.digest} ${step.rootDigest === null ? `confirmed by ${step.witness}` : 'pinned'}; ${o.simulation ? 'rehearsal stand-in' : `${present.length} cards match`}`,
+          lines, keys: [], details: { chain: inForce, digest: requireChain().newest.digest, root: root.digest } };
+      }
+      case 'rotate-custodian-set': {
+        const c = requireChain();
+        const file = join(o.dir, step.out);
+        const version = c.newest.version + 1;
+        if (!existsSync(file)) {
+          const members = step.members.map((id) => {
+            const hex = keyMadeFor(id) ?? c.newest.custodians.find((x) => x.id === id)?.publicKey.bytes;
+            if (hex === undefined) throw new KeyceremonyError('CEREMONY_NO_CUSTODIAN_KEY', `${id} is new to the set and has no signing key yet`, 'put a custodian-keys step for them first');
+            return { id, name: participantName(id), publicKey: typeof hex === 'string' ? new Uint8Array(Buffer.from(hex, 'hex')) : hex };
+          });
+          const t = now();
+          const payload = buildCustodianSet({ version, issued: formatTime(t), expires: formatTime(t + 365 * 86400_000), threshold: step.threshold, custodians: members });
+          const env = await signNew(PAYLOAD_TYPES.custodians, payload, step.signers);
+          const bytes = new TextEncoder().encode(serializeEnvelope(env));
+          const check = verifyChain([...chainBytes, bytes], { at: now() });
+          if (check.chain === null) {
+            throw new KeyceremonyError('CEREMONY_SET_ROTATION_INVALID', `set version ${version} would not verify: ${check.reasons.map(formatProblem).join('; ')}`, `the signers must meet the threshold of set version ${c.newest.version} and of the new set`);
+          }
+          writeFileAtomic(file, bytes, false);
+        }
+        loadChain([...chainFiles, step.out]);
+        const n = requireChain().newest;
+        return { title: `Rotate the custodian set to version ${n.version}: ${n.threshold}-of-${n.custodians.length}`, outcome: `signed by the thresholds of versions ${n.version - 1} and ${n.version}, digest ${n.digest}`, lines: [step.out], keys: [],
+          details: { file: step.out, digest: n.digest, chain: [...chainFiles] } };
       }
       case 'generate-key': {
         const t = tok(step.token);
@@ -218,16 +312,21 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
       case 'manifest': {
         const c = requireChain();
         const file = join(o.dir, step.out);
+        // the manifest this one follows: an earlier step's, or one an earlier ceremony wrote (an input)
+        const priorFile = step.previous === null ? undefined
+          : join(script.steps.slice(0, script.steps.indexOf(step)).some((s) => s.action === 'manifest' && s.out === step.previous) ? o.dir : o.inputs, step.previous);
+        const prior = priorFile === undefined ? undefined : readInput(priorFile, 'the previous rotation manifest', MAX_ENVELOPE_BYTES);
         if (!existsSync(file)) {
           const t = now();
+          const { sequence, previous } = followOn(prior);
           const entries = SEED_INVENTORY.filter((e) => step.keys.includes(e.name));
           const kcvs = new Map([...done.values(), ...stepDone.values()].filter((e) => typeof e.details.kcv === 'string' && e.keys[0] !== undefined).map((e) => [e.keys[0] as string, e.details.kcv as string] as const));
-          const payload = buildManifest({ ceremony: script.id, sequence: 1, previous: null, custodianSet: c.newest.version, issued: formatTime(t), expires: formatTime(t + 30 * 86400_000), actor: step.actor, artifacts: [],
+          const payload = buildManifest({ ceremony: script.id, sequence, previous, custodianSet: c.newest.version, issued: formatTime(t), expires: formatTime(t + 30 * 86400_000), actor: step.actor, artifacts: [],
             keys: entries.map((e) => { const id = `${e.prefix}-v${step.keyVersion}`; return { name: e.name, id, supersedes: step.keyVersion > 1 ? `${e.prefix}-v${step.keyVersion - 1}` : null, algorithm: e.algorithm, phase: step.phase, kcv: kcvs.get(id) ?? null, notBefore: formatTime(t) }; }) });
           const signed = await signAll({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }, step.signers);
           writeFileAtomic(file, serializeEnvelope(signed), false);
         }
-        const v = verifyDocument(new Uint8Array(readFileSync(file)), chainBytes, { at: now() });
+        const v = verifyDocument(new Uint8Array(readFileSync(file)), chainBytes, { at: now(), previous: prior });
         if (!v.valid) throw new KeyceremonyError('CEREMONY_MANIFEST_INVALID', `${step.out} does not verify: ${v.reasons.join('; ')}`, 'stop the ceremony and inspect the file');
         return { title: `Rotation manifest: ${step.keys.length} key(s), ${step.phase}, version ${step.keyVersion}`, outcome: `valid, signed by ${v.signers.join(', ')}`, lines: [step.out],
           keys: SEED_INVENTORY.filter((e) => step.keys.includes(e.name)).map((e) => `${e.prefix}-v${step.keyVersion}`), details: { file: step.out, signers: [...v.signers] } };
@@ -297,7 +396,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
   for (const [i, step] of script.steps.entries()) {
     const prior = done.get(step.id);
     if (prior !== undefined) {
-      if (step.action === 'custodian-set') loadChain(step.out);
+      if (SET_ACTIONS.includes(step.action)) loadChain(Array.isArray(prior.details.chain) ? prior.details.chain as string[] : []);
       summary.push({ id: step.id, title: String(prior.details.title), outcome: String(prior.details.outcome), skipped: true });
       o.say(`Step ${i + 1} (${step.id}): done before, skipped`);
       continue;
@@ -313,12 +412,12 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
   }
 
   // the checkpoint: the custodian set's signers sign the log as it stands
-  const set = [...script.steps].reverse().find((s) => s.action === 'custodian-set');
   const c = requireChain();
   const checkpointFile = join(o.dir, 'audit.checkpoint.json');
   if (!existsSync(checkpointFile)) {
     let env = audit.checkpointEnvelope(c.newest.version);
-    for (const s of set?.action === 'custodian-set' ? set.signers.slice(0, c.newest.threshold) : []) env = await signOn(env, s);
+    const present = c.newest.custodians.filter((x) => script.tokens.some((t) => t.holder === x.id)).slice(0, c.newest.threshold);
+    for (const s of present) env = await signOn(env, s.id);
     crashpoint('checkpoint:signed');
     audit.appendCheckpoint(admin, env);
     writeFileAtomic(checkpointFile, serializeEnvelope(env), false);

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CUSTODIAN_ID } from '../custodians/set.js';
-import { Fields } from '../docs/fields.js';
+import { DIGEST, Fields } from '../docs/fields.js';
 import type { JsonObject } from '../docs/fields.js';
 import { DocumentError } from '../docs/problems.js';
 import { readJson } from '../dsse/envelope.js';
@@ -32,14 +32,21 @@ export interface ScriptToken { readonly name: string; readonly label: string; re
 export type Step =
   | { readonly id: string; readonly action: 'custodian-keys'; readonly actor: string; readonly witness: string; readonly custodians: readonly string[] }
   | { readonly id: string; readonly action: 'custodian-set'; readonly actor: string; readonly threshold: number; readonly members: readonly string[]; readonly signers: readonly string[]; readonly out: string }
+  /** The custodian set of earlier ceremonies: its chain (input files, root first), the root pinned by digest or confirmed by the witness, each card's key checked against it. */
+  | { readonly id: string; readonly action: 'load-custodian-set'; readonly actor: string; readonly witness: string; readonly chain: readonly string[]; readonly rootDigest: string | null }
+  /** The next version of the set in force: signed by the threshold of the set in force and of the new one. */
+  | { readonly id: string; readonly action: 'rotate-custodian-set'; readonly actor: string; readonly threshold: number; readonly members: readonly string[]; readonly signers: readonly string[]; readonly out: string }
   | { readonly id: string; readonly action: 'generate-key'; readonly actor: string; readonly witness: string; readonly token: string; readonly label: string; readonly extractable: boolean }
   | { readonly id: string; readonly action: 'split-backup'; readonly actor: string; readonly token: string; readonly backupKey: string; readonly keys: readonly string[]; readonly threshold: number; readonly holders: readonly string[]; readonly signers: readonly string[]; readonly out: string }
-  | { readonly id: string; readonly action: 'manifest'; readonly actor: string; readonly keyVersion: number; readonly phase: Phase; readonly keys: readonly string[]; readonly signers: readonly string[]; readonly out: string }
+  /** previous: the input file of the manifest this one follows (sequence + 1, its digest), or null for a first manifest. */
+  | { readonly id: string; readonly action: 'manifest'; readonly actor: string; readonly keyVersion: number; readonly phase: Phase; readonly keys: readonly string[]; readonly previous: string | null; readonly signers: readonly string[]; readonly out: string }
   | { readonly id: string; readonly action: 'export'; readonly actor: string; readonly token: string; readonly key: string; readonly targets: readonly { readonly target: string; readonly kek: string; readonly kekId: string | null }[]; readonly out: string }
   | { readonly id: string; readonly action: 'drill'; readonly actor: string; readonly token: string; readonly custody: string; readonly presenters: readonly string[]; readonly signers: readonly string[]; readonly out: string };
 
 export type Action = Step['action'];
-export const ACTIONS: readonly Action[] = ['custodian-keys', 'custodian-set', 'generate-key', 'split-backup', 'manifest', 'export', 'drill'];
+export const ACTIONS: readonly Action[] = ['custodian-keys', 'custodian-set', 'load-custodian-set', 'rotate-custodian-set', 'generate-key', 'split-backup', 'manifest', 'export', 'drill'];
+/** The steps that put a custodian set in force for the steps after them. */
+export const SET_ACTIONS: readonly Action[] = ['custodian-set', 'load-custodian-set', 'rotate-custodian-set'];
 
 export interface CeremonyScript {
   readonly id: string;
@@ -63,9 +70,11 @@ export function scriptDigest(bytes: Uint8Array): string {
 const STEP_MEMBERS: Readonly<Record<Action, readonly string[]>> = {
   'custodian-keys': ['id', 'action', 'actor', 'witness', 'custodians'],
   'custodian-set': ['id', 'action', 'actor', 'threshold', 'members', 'signers', 'out'],
+  'load-custodian-set': ['id', 'action', 'actor', 'witness', 'chain', 'rootDigest'],
+  'rotate-custodian-set': ['id', 'action', 'actor', 'threshold', 'members', 'signers', 'out'],
   'generate-key': ['id', 'action', 'actor', 'witness', 'token', 'label', 'extractable'],
   'split-backup': ['id', 'action', 'actor', 'token', 'backupKey', 'keys', 'threshold', 'holders', 'signers', 'out'],
-  manifest: ['id', 'action', 'actor', 'keyVersion', 'phase', 'keys', 'signers', 'out'],
+  manifest: ['id', 'action', 'actor', 'keyVersion', 'phase', 'keys', 'previous', 'signers', 'out'],
   export: ['id', 'action', 'actor', 'token', 'key', 'targets', 'out'],
   drill: ['id', 'action', 'actor', 'token', 'custody', 'presenters', 'signers', 'out'],
 };
@@ -148,14 +157,19 @@ function readStep(f: Fields, v: JsonObject[string] | undefined, path: string, pa
     if (t !== undefined && n !== undefined && t > n) return f.add('SCRIPT_QUORUM_INVALID', p, `${t} is more than the ${n} listed`);
     return t;
   };
+  /** The threshold of the set in force before this step; undefined when a loaded set's is known only at run time. */
   const setThreshold = (): number | undefined => {
-    const set = [...before].reverse().find((s) => s.action === 'custodian-set');
-    return set?.action === 'custodian-set' ? set.threshold : undefined;
+    const set = [...before].reverse().find((s) => SET_ACTIONS.includes(s.action));
+    return set?.action === 'custodian-set' || set?.action === 'rotate-custodian-set' ? set.threshold : undefined;
   };
   const quorum = (signers: string[] | undefined, p: string): void => {
     const t = setThreshold();
     if (signers !== undefined && t !== undefined && signers.length < t) f.add('SCRIPT_QUORUM_INVALID', p, `${signers.length} signer(s), and the custodian set needs ${t}`);
   };
+  // every step that signs for the custodians, or rotates their set, needs a set in force before it
+  if (['rotate-custodian-set', 'split-backup', 'manifest', 'drill'].includes(action) && !before.some((s) => SET_ACTIONS.includes(s.action))) {
+    f.add('SCRIPT_STEP_ORDER', `${path}.action`, `${action} needs a custodian set: put a custodian-set or load-custodian-set step before it`);
+  }
   let step: Step | undefined;
   switch (action) {
     case 'custodian-keys': {
@@ -165,11 +179,22 @@ function readStep(f: Fields, v: JsonObject[string] | undefined, path: string, pa
       if (id && actor && witness && custodians) step = { id, action, actor, witness, custodians };
       break;
     }
-    case 'custodian-set': {
+    case 'load-custodian-set': {
+      const witness = who(o.witness, `${path}.witness`, ['witness', 'auditor']);
+      const list = f.array(o.chain, `${path}.chain`, { min: 1, max: 64 })?.map((x, i) => out(x, `${path}.chain[${i}]`));
+      const names = (list ?? []).map((x) => x?.split('/').pop());
+      if (new Set(names).size !== names.length) f.add('SCRIPT_DUPLICATE', `${path}.chain`, 'two chain files have the same name: they are copied side by side into the ceremony folder');
+      const rootDigest = f.nullableString(o.rootDigest, `${path}.rootDigest`, { pattern: DIGEST, what: 'sha256:<64 hex> or null (then the witness confirms the root digest read aloud)' });
+      if (id && actor && witness && list?.every((x) => x !== undefined) && rootDigest !== undefined) step = { id, action, actor, witness, chain: list as string[], rootDigest };
+      break;
+    }
+    case 'custodian-set':
+    case 'rotate-custodian-set': {
       const members = whoList(o.members, `${path}.members`, 1);
       const t = threshold(o.threshold, `${path}.threshold`, members?.length);
       const signers = whoList(o.signers, `${path}.signers`, 1);
       if (signers !== undefined && t !== undefined && signers.length < t) f.add('SCRIPT_QUORUM_INVALID', `${path}.signers`, `${signers.length} signer(s), and the set needs ${t}`);
+      else if (action === 'rotate-custodian-set') quorum(signers, `${path}.signers`); // and the threshold of the set it replaces
       const o2 = out(o.out, `${path}.out`);
       if (id && actor && members && t !== undefined && signers && o2) step = { id, action, actor, threshold: t, members, signers, out: o2 };
       break;
@@ -201,10 +226,11 @@ function readStep(f: Fields, v: JsonObject[string] | undefined, path: string, pa
       const phase = f.oneOf(o.phase, `${path}.phase`, PHASES);
       const names = SEED_INVENTORY.map((e) => e.name);
       const keys = f.array(o.keys, `${path}.keys`, { min: 1, max: names.length })?.map((k, i) => f.oneOf(k, `${path}.keys[${i}]`, names));
+      const previous = o.previous === null ? null : out(o.previous, `${path}.previous`);
       const signers = whoList(o.signers, `${path}.signers`, 1);
       quorum(signers, `${path}.signers`);
       const o2 = out(o.out, `${path}.out`);
-      if (id && actor && keyVersion !== undefined && phase && keys?.every((k) => k !== undefined) && signers && o2) step = { id, action, actor, keyVersion, phase, keys: keys as string[], signers, out: o2 };
+      if (id && actor && keyVersion !== undefined && phase && keys?.every((k) => k !== undefined) && previous !== undefined && signers && o2) step = { id, action, actor, keyVersion, phase, keys: keys as string[], previous, signers, out: o2 };
       break;
     }
     case 'export': {

@@ -33,6 +33,20 @@ const custody = [
   { id: 'backup-custody', action: 'split-backup', actor: 'alice', token: 'hsm', backupKey: 'backup-v1', keys: ['master-v1'], threshold: 2, holders: custodians, signers: ['alice', 'bob'], out: 'custody' },
 ];
 
+/**
+ * The later ceremonies of a rotation load the set the first one formed: its chain comes on the
+ * ceremony media beside the script, with the earlier manifests; replace null by the root digest
+ * pinned in the first ceremony's transcript (while null, the witness confirms it read aloud).
+ */
+const loadSet = { id: 'custodian-set', action: 'load-custodian-set', actor: 'admin', witness: 'wendy', chain: ['custodians.v1.json'], rootDigest: null };
+
+/** One later phase of the quarterly rotation: a manifest for the same keys that follows the one before. */
+const quarterlyPhase = (phase: string, n: number, title: string): object => ({
+  spec: SCRIPT_SPEC, id: `2026-q4-master-${phase}`, title: `Quarterly master-key rotation: ${title}`,
+  participants: people, tokens: cards,
+  steps: [loadSet, { id: `${phase}-manifest`, action: 'manifest', actor: 'alice', keyVersion: 1, phase, keys: SEED_INVENTORY.map((e) => e.name), previous: `rotation.${n - 1}.json`, signers: ['alice', 'bob'], out: `rotation.${n}.json` }],
+});
+
 export const TEMPLATES: Readonly<Record<string, object>> = {
   /** Quarterly master-key rotation, first ceremony: new master key, backup custody, prepare manifest, exports, drill. */
   'quarterly-master-rotation': {
@@ -41,23 +55,39 @@ export const TEMPLATES: Readonly<Record<string, object>> = {
     steps: [
       ...opening,
       ...custody,
-      { id: 'prepare-manifest', action: 'manifest', actor: 'alice', keyVersion: 1, phase: 'prepare', keys: SEED_INVENTORY.map((e) => e.name), signers: ['alice', 'bob'], out: 'rotation.1.json' },
+      { id: 'prepare-manifest', action: 'manifest', actor: 'alice', keyVersion: 1, phase: 'prepare', keys: SEED_INVENTORY.map((e) => e.name), previous: null, signers: ['alice', 'bob'], out: 'rotation.1.json' },
       { id: 'export', action: 'export', actor: 'admin', token: 'hsm', key: 'master-v1', out: 'export',
         targets: TARGETS.map((t) => ({ target: t.name, kek: kekPath(t.name, t.kekBits.includes(3072) ? 3072 : 4096), kekId: t.cloud === 'azure' ? 'https://ceremony-vault.vault.azure.net/keys/ceremony-kek/00000000000000000000000000000000' : null })) },
       { id: 'restore-drill', action: 'drill', actor: 'admin', token: 'drill', custody: 'custody', presenters: ['alice', 'carol'], signers: ['alice', 'carol'], out: 'drill.json' },
+    ],
+  },
+  /** The same rotation, second ceremony: dual-publish (both versions surfaced to the applications), following rotation.1.json. */
+  'quarterly-master-dual-publish': quarterlyPhase('dual-publish', 2, 'dual-publish'),
+  /** Third ceremony: cutover to the new versions once every downstream signer has rotated. */
+  'quarterly-master-cutover': quarterlyPhase('cutover', 3, 'cutover'),
+  /** Fourth ceremony: the superseded versions revoked. */
+  'quarterly-master-revoke': quarterlyPhase('revoke', 4, 'revoke'),
+  /** Custodian set rotation: dave joins with a key made on his card, and the set becomes 3-of-4, signed by the 2-of-3 in force and by the new 3-of-4. */
+  'custodian-set-rotation': {
+    spec: SCRIPT_SPEC, id: '2026-custodian-set-v2', title: 'Custodian set rotation: dave joins, 3-of-4',
+    participants: [...people, { id: 'dave', name: 'Dave, custodian', role: 'custodian' }], tokens: [...cards, { name: 'card-dave', label: 'custodian-dave', serial: null, holder: 'dave' }],
+    steps: [
+      loadSet,
+      { id: 'dave-key', action: 'custodian-keys', actor: 'admin', witness: 'wendy', custodians: ['dave'] },
+      { id: 'set-v2', action: 'rotate-custodian-set', actor: 'alice', threshold: 3, members: [...custodians, 'dave'], signers: [...custodians, 'dave'], out: 'custodians.v2.json' },
     ],
   },
   /** Monthly JWT rotation: a new JWT signing secret and refresh salt, approved by two custodians. */
   'monthly-jwt-rotation': {
     spec: SCRIPT_SPEC, id: '2026-12-jwt-rotation', title: 'Monthly JWT signing secret rotation',
     participants: people, tokens: [hsm, ...cards],
-    steps: [...opening, { id: 'jwt-manifest', action: 'manifest', actor: 'alice', keyVersion: 2, phase: 'prepare', keys: ['JWT_SIGNING_SECRET', 'JWT_REFRESH_SALT'], signers: ['alice', 'bob'], out: 'rotation.jwt.json' }],
+    steps: [...opening, { id: 'jwt-manifest', action: 'manifest', actor: 'alice', keyVersion: 2, phase: 'prepare', keys: ['JWT_SIGNING_SECRET', 'JWT_REFRESH_SALT'], previous: null, signers: ['alice', 'bob'], out: 'rotation.jwt.json' }],
   },
   /** Webhook secret rotation: dual-publish of webhook-vN so receivers accept both during the overlap. */
   'webhook-rotation': {
     spec: SCRIPT_SPEC, id: '2026-q4-webhook-rotation', title: 'Webhook signing secret rotation (dual-publish)',
     participants: people, tokens: [hsm, ...cards],
-    steps: [...opening, { id: 'webhook-manifest', action: 'manifest', actor: 'bob', keyVersion: 4, phase: 'dual-publish', keys: ['WEBHOOK_SIGNING_SECRET'], signers: ['alice', 'bob'], out: 'rotation.webhook.json' }],
+    steps: [...opening, { id: 'webhook-manifest', action: 'manifest', actor: 'bob', keyVersion: 4, phase: 'dual-publish', keys: ['WEBHOOK_SIGNING_SECRET'], previous: null, signers: ['alice', 'bob'], out: 'rotation.webhook.json' }],
   },
   /** Incident response: compromise revocation, JWT secrets rotated (forcing logout), webhook secrets regenerated. */
   'incident-response': {
@@ -65,9 +95,9 @@ export const TEMPLATES: Readonly<Record<string, object>> = {
     participants: people, tokens: [hsm, ...cards],
     steps: [
       ...opening,
-      { id: 'compromise', action: 'manifest', actor: 'alice', keyVersion: 3, phase: 'compromise', keys: SEED_INVENTORY.map((e) => e.name), signers: ['alice', 'bob'], out: 'rotation.compromise.json' },
-      { id: 'jwt-rotate', action: 'manifest', actor: 'alice', keyVersion: 4, phase: 'prepare', keys: ['JWT_SIGNING_SECRET', 'JWT_REFRESH_SALT'], signers: ['alice', 'bob'], out: 'rotation.jwt.json' },
-      { id: 'webhook-regenerate', action: 'manifest', actor: 'bob', keyVersion: 4, phase: 'prepare', keys: ['WEBHOOK_SIGNING_SECRET'], signers: ['alice', 'carol'], out: 'rotation.webhook.json' },
+      { id: 'compromise', action: 'manifest', actor: 'alice', keyVersion: 3, phase: 'compromise', keys: SEED_INVENTORY.map((e) => e.name), previous: null, signers: ['alice', 'bob'], out: 'rotation.compromise.json' },
+      { id: 'jwt-rotate', action: 'manifest', actor: 'alice', keyVersion: 4, phase: 'prepare', keys: ['JWT_SIGNING_SECRET', 'JWT_REFRESH_SALT'], previous: 'rotation.compromise.json', signers: ['alice', 'bob'], out: 'rotation.jwt.json' },
+      { id: 'webhook-regenerate', action: 'manifest', actor: 'bob', keyVersion: 4, phase: 'prepare', keys: ['WEBHOOK_SIGNING_SECRET'], previous: 'rotation.jwt.json', signers: ['alice', 'carol'], out: 'rotation.webhook.json' },
     ],
   },
   /** Backup restoration drill: the backup key split, then restored into a drill token and proven. */

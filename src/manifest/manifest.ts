@@ -4,9 +4,9 @@
  */
 import { Fields, DIGEST, HEX64, parseTime } from '../docs/fields.js';
 import type { JsonObject } from '../docs/fields.js';
-import { DocumentError } from '../docs/problems.js';
-import { SPECS } from '../docs/types.js';
-import { MAX_PAYLOAD_BYTES, readJson } from '../dsse/envelope.js';
+import { DocumentError, problem } from '../docs/problems.js';
+import { PAYLOAD_TYPES, SPECS } from '../docs/types.js';
+import { MAX_PAYLOAD_BYTES, parseEnvelope, readJson } from '../dsse/envelope.js';
 import { CUSTODIAN_ID } from '../custodians/set.js';
 import { payloadDigest } from '../custodians/set.js';
 
@@ -215,6 +215,19 @@ export function parseManifest(payload: Uint8Array): Manifest {
   let digest: string | undefined;
   return Object.freeze({ ceremony, sequence, previous, custodianSet, issued, expires, actor, keys: Object.freeze(keys), artifacts: Object.freeze(artifacts),
     get digest(): string { digest ??= payloadDigest(payload); return digest; } });
+}
+
+/**
+ * Where a manifest that follows `prior` (a rotation manifest envelope) stands in the chain of
+ * manifests (FORMATS.md §4): its sequence is one more, and `previous` is the digest of the prior
+ * payload. Without a prior manifest it is the first: sequence 1, previous null.
+ */
+export function followOn(prior: Uint8Array | undefined): { sequence: number; previous: string | null } {
+  if (prior === undefined) return { sequence: 1, previous: null };
+  const env = parseEnvelope(prior);
+  if (env.payloadType !== PAYLOAD_TYPES.rotation) throw new DocumentError([problem('DOCUMENT_UNEXPECTED_TYPE', 'payloadType', `the previous document is ${env.payloadType}, not a rotation manifest`)], 'the previous manifest');
+  const prev = parseManifest(env.payload);
+  return { sequence: prev.sequence + 1, previous: prev.digest };
 }
 
 export interface ManifestDraft {
