@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run build`: the renderer with Vite (dist/renderer), main and preload with esbuild
-// (dist/electron/main.cjs, dist/electron/preload.cjs: the preload is one sandboxed CommonJS file).
+// (dist/electron/main.cjs, dist/electron/cli.cjs for rehearsals, dist/electron/preload.cjs: the preload is one sandboxed CommonJS file).
 import { build as esbuild } from 'esbuild';
 import { build as vite } from 'vite';
 
@@ -16,5 +16,14 @@ await esbuild({
   define: { 'import.meta.url': '__keyceremonyModuleUrl' },
   banner: { js: "const __keyceremonyModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+// the command line, for rehearsals started from the app in a utility process
+await esbuild({
+  ...common,
+  entryPoints: ['electron/main/cli.ts'],
+  outfile: 'dist/electron/cli.cjs',
+  external: ['electron', 'pkcs11js'],
+  define: { 'import.meta.url': '__keyceremonyModuleUrl' },
+  banner: { js: "const __keyceremonyModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
 await esbuild({ ...common, entryPoints: ['electron/preload/index.ts'], outfile: 'dist/electron/preload.cjs', platform: 'browser' });
-process.stdout.write('built dist/renderer, dist/electron/main.cjs, dist/electron/preload.cjs\n');
+process.stdout.write('built dist/renderer, dist/electron/main.cjs, dist/electron/cli.cjs, dist/electron/preload.cjs\n');

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { createHandlers } from '../../src/api/handlers.js';
 import { registerIpc } from './ipc.js';
 import { printHtmlToPdf } from './pdf.js';
+import { utilitySpawnCli } from './rehearsal.js';
 import { resolveAppFile } from './protocol.js';
 import { APP_SCHEME, APP_START_URL, CONTENT_SECURITY_POLICY, hardenContents, hardenSession, webPreferences } from './security.js';
 
@@ -33,7 +34,7 @@ if (!app.requestSingleInstanceLock()) {
       return new Response(res.body, { status: 200, headers: { 'content-type': file.type, 'content-security-policy': CONTENT_SECURITY_POLICY, 'x-content-type-options': 'nosniff' } });
     });
     registerIpc(ipcMain, createHandlers({ env: process.env, version: app.getVersion(), modulePath: process.env.KEYCEREMONY_PKCS11_MODULE, printToPdf: printHtmlToPdf,
-      rehearsals: join(app.getPath('userData'), 'rehearsals.jsonl') }));
+      rehearsals: join(app.getPath('userData'), 'rehearsals.jsonl'), spawnCli: utilitySpawnCli(here) }));
     // the security settings spelled out here too, where reviewers and scanners (electronegativity) look for them
     const win = new BrowserWindow({ width: 1280, height: 800, minWidth: 960, minHeight: 640, show: false, title: 'keyceremony',
       webPreferences: { ...webPreferences(join(here, 'preload.cjs')), sandbox: true, contextIsolation: true, nodeIntegration: false, webSecurity: true } });

@@ -1,8 +1,8 @@
 /**
- * The ceremony runner (issue 7): load a script and review it, type each token's PIN, start, follow
- * the steps with who acts now, answer the witness questions (the words to read aloud are shown),
- * then read the transcript and verify the audit log. A ceremony interrupted by a crash resumes
- * when it is started again on the same folder.
+ * The ceremony runner (issue 7): load a script and review it, rehearse it on throw-away tokens,
+ * type each token's PIN, start, follow the steps with who acts now, answer the witness questions
+ * (the words to read aloud are shown), then read the transcript and verify the audit log. A
+ * ceremony interrupted by a crash resumes when it is started again on the same folder.
  */
 import { useEffect, useState } from 'react';
 import { call } from '../api.js';
@@ -46,6 +46,8 @@ export function CeremonyScreen() {
   const [dir, setDir] = useState('');
   const [pins, setPins] = useState<Record<string, string>>({});
   const [noRehearsal, setNoRehearsal] = useState(false);
+  const [allowNetwork, setAllowNetwork] = useState(false);
+  const [mode, setMode] = useState<'rehearsal' | 'ceremony'>('ceremony');
   const [runId, setRunId] = useState<string | null>(null);
   const [status, setStatus] = useState<Status | null>(null);
   const [transcript, setTranscript] = useState<Responses['transcript.read'] | null>(null);
@@ -60,8 +62,14 @@ export function CeremonyScreen() {
   const start = async () => {
     const r = await run('Starting the ceremony…', () => call('ceremony.start', { script, dir, pins: Object.entries(pins).map(([token, pin]) => ({ token, pin })), noRehearsal }));
     setPins({});
-    if (r !== undefined) setRunId(r.runId);
+    if (r !== undefined) { setMode('ceremony'); setRunId(r.runId); }
   };
+  const rehearse = async () => {
+    const r = await run('Starting the rehearsal…', () => call('ceremony.rehearse', { script, dir, allowNetwork }));
+    if (r !== undefined) { setMode('rehearsal'); setRunId(r.runId); }
+  };
+  /** After a rehearsal: back to the script, to run it for real. */
+  const backToScript = () => { setRunId(null); setStatus(null); setTranscript(null); setAudit(null); setPdf(null); };
   useEffect(() => {
     if (runId === null) return undefined;
     let stop = false;
@@ -118,13 +126,20 @@ export function CeremonyScreen() {
                 <label className="check"><input type="checkbox" checked={noRehearsal} onChange={(e) => setNoRehearsal(e.target.checked)} /> Run without a recorded rehearsal (logged)</label>
                 <button type="submit" disabled={dir === '' || plan.tokens.some((t) => (pins[t.name] ?? '') === '')}>Start the ceremony</button>
               </form>
+              <form className="grid" aria-label="Rehearse the ceremony" onSubmit={(e) => { e.preventDefault(); void rehearse(); }}>
+                <p>A rehearsal runs the whole script on throw-away SoftHSM2 tokens, in the folder beside the ceremony folder, and records that this script passed. No PIN is needed and no card is touched.</p>
+                <label className="check"><input type="checkbox" checked={allowNetwork} onChange={(e) => setAllowNetwork(e.target.checked)} /> Rehearse with the network up (logged)</label>
+                <button type="submit" className="secondary" disabled={dir === ''}>Rehearse on throw-away tokens</button>
+              </form>
             </>
           )}
         </>
       )}
       {status !== null && (
         <>
-          <p role="status" aria-label="ceremony state"><strong>{{ running: 'Running', waiting: 'Waiting for a witness', done: 'Ceremony complete', failed: 'Stopped' }[status.state]}</strong></p>
+          <p role="status" aria-label="ceremony state"><strong>{(mode === 'rehearsal' ? { running: 'Rehearsing', waiting: 'Rehearsing', done: 'Rehearsal passed', failed: 'Rehearsal stopped' } : { running: 'Running', waiting: 'Waiting for a witness', done: 'Ceremony complete', failed: 'Stopped' })[status.state]}</strong></p>
+          {mode === 'rehearsal' && status.state === 'done' && <p className="good">This script&apos;s rehearsal is recorded: the real run needs no exception. <button type="button" onClick={backToScript}>Back to the script, to run it for real</button></p>}
+          {mode === 'rehearsal' && status.state === 'failed' && <button type="button" className="secondary" onClick={backToScript}>Back to the script</button>}
           {status.question !== null && <Question key={`${status.question.who}${status.question.what}`} q={status.question} onAnswer={(y) => void answer(y)} />}
           {status.error !== null && <div className="banner error" role="alert"><strong>{status.error.code}</strong>: {status.error.message}.<br /><span className="fix">What to do: {status.error.fix}.</span></div>}
           <pre className="log" aria-label="ceremony log">{status.lines.join('\n')}</pre>

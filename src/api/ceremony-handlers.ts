@@ -3,15 +3,18 @@
  * (PINs typed once per token at the start); follow it step by step (status is polled: the lines
  * said, who acts now, and the question a witness must answer); answer; verify an audit log; read
  * the transcript. The engine runs in the main process and pauses on each witness question until
- * the screen answers. Rehearsals on throw-away tokens run from the command line, in a process of
- * their own (a PKCS#11 library is process-wide).
+ * the screen answers. A rehearsal runs the command line (`ceremony run --rehearse`) in a process
+ * of its own, because a PKCS#11 library is process-wide and a rehearsal opens its own SoftHSM2
+ * store; it records its pass where the app's real runs look for it.
  */
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { verifyAuditLog } from '../audit/verify.js';
 import { zero } from '../bytes.js';
-import { runCeremony } from '../ceremony/engine.js';
+import { chainInForce, runCeremony } from '../ceremony/engine.js';
 import { rehearsalPassed } from '../ceremony/rehearsal.js';
 import type { ResolvedToken } from '../ceremony/engine.js';
 import { parseScript } from '../ceremony/script.js';
@@ -24,15 +27,17 @@ import type { ApiError, Requests, Responses } from './contract.js';
 import { arr, bool, obj, str } from './schema.js';
 import type { Schema } from './schema.js';
 
-type CeremonyChannel = 'ceremony.validate' | 'ceremony.start' | 'ceremony.status' | 'ceremony.answer' | 'audit.verify' | 'transcript.read' | 'transcript.pdf';
+type CeremonyChannel = 'ceremony.validate' | 'ceremony.rehearse' | 'ceremony.start' | 'ceremony.status' | 'ceremony.answer' | 'audit.verify' | 'transcript.read' | 'transcript.pdf';
 
 const SCRIPT = str({ min: 2, max: 256 * 1024, what: 'a ceremony script (JSON text)' });
+const FOLDER = str({ min: 2, max: 4096, what: 'an absolute folder path' });
 const RUN_ID = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, what: 'a run id' });
 
 export function ceremonyRequestSchemas(common: { pin: Schema<string>; doc: Schema<string>; chain: Schema<string[]> }): { readonly [C in CeremonyChannel]: Schema<Requests[C]> } {
   return {
     'ceremony.validate': obj({ script: SCRIPT }) as Schema<Requests['ceremony.validate']>,
-    'ceremony.start': obj({ script: SCRIPT, dir: str({ min: 2, max: 4096, what: 'an absolute folder path' }),
+    'ceremony.rehearse': obj({ script: SCRIPT, dir: FOLDER }, { allowNetwork: bool() }) as Schema<Requests['ceremony.rehearse']>,
+    'ceremony.start': obj({ script: SCRIPT, dir: FOLDER,
       pins: arr(obj({ token: str({ max: 32, pattern: /^[a-z][a-z0-9-]{0,31}$/, what: 'a token name of the script' }), pin: common.pin }), { max: 64 }) }, { noRehearsal: bool() }) as Schema<Requests['ceremony.start']>,
     'ceremony.status': obj({ runId: RUN_ID }) as Schema<Requests['ceremony.status']>,
     'ceremony.answer': obj({ runId: RUN_ID, confirmed: bool() }) as Schema<Requests['ceremony.answer']>,
@@ -42,6 +47,30 @@ export function ceremonyRequestSchemas(common: { pin: Schema<string>; doc: Schem
   };
 }
 
+/** A command line run in a process of its own: Node's child_process here, Electron's utilityProcess in the app. */
+export interface CliProcess {
+  readonly stdout: NodeJS.ReadableStream | null;
+  readonly stderr: NodeJS.ReadableStream | null;
+  once(event: 'exit', listener: (code: number | null) => void): unknown;
+}
+export type SpawnCli = (args: readonly string[]) => CliProcess;
+
+/** `keyceremony ARGS` from this clone's bin, under the Node that runs this process. */
+export const nodeSpawnCli: SpawnCli = (args) => spawn(process.execPath, [fileURLToPath(new URL('../../bin/keyceremony.mjs', import.meta.url)), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** `keyceremony: CODE: what happened; what to do` (CLI.md), the last such line of a failed run. */
+function cliError(stderr: string, exit: number | null): ApiError {
+  const lines = stderr.split('\n').map((l) => /^keyceremony: ([A-Z0-9_]+): (.*?); (.*)$/.exec(l)).filter((m) => m !== null);
+  const m = lines[lines.length - 1];
+  return m === undefined ? { code: 'REHEARSAL_FAILED', message: `the rehearsal stopped (exit ${String(exit)})`, fix: 'read the rehearsal log above' } : { code: m[1] as string, message: m[2] as string, fix: m[3] as string };
+}
+
+function checkFolder(dir: string): void {
+  if (!isAbsolute(dir) || !existsSync(dirname(dir)) || (existsSync(dir) && !statSync(dir).isDirectory())) {
+    throw new KeyceremonyError('CEREMONY_FOLDER_INVALID', `${dir} is not a folder that can hold the ceremony`, 'choose a new or existing folder by its absolute path');
+  }
+}
+
 export interface CeremonyDeps {
   readonly token: (ref: { label: string; serial?: string }) => Token;
   readonly chainOf: (docs: readonly string[]) => TrustedChain;
@@ -49,6 +78,8 @@ export interface CeremonyDeps {
   /** Passed rehearsals (JSON lines of { digest, result }), written by `keyceremony ceremony run --rehearse`. */
   readonly rehearsals?: string | undefined;
   readonly asError: (err: unknown) => ApiError;
+  /** Runs the command line for rehearsals; absent where the app cannot start one. */
+  readonly spawnCli?: SpawnCli | undefined;
   /** Renders HTML to PDF (Electron: an offscreen window's printToPDF, scripts off); absent where no renderer can print. */
   readonly printToPdf?: ((html: string) => Promise<Uint8Array>) | undefined;
 }
@@ -61,7 +92,8 @@ interface Run {
   error: ApiError | null;
   dir: string;
   auditFile: string | null;
-  chainFile: string | null;
+  /** The custodian set files in force when it ended, relative to dir. */
+  chain: string[];
 }
 
 export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChannel]: (req: Requests[C]) => Promise<Responses[C]> } {
@@ -82,11 +114,41 @@ export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChan
         return { valid: false, id: null, title: null, digest: null, tokens: [], steps: [], participants: [], problems: err.problems.map((p) => ({ code: p.code, path: p.path, message: p.message })) };
       }
     },
+    'ceremony.rehearse': async (r) => {
+      const script = parseScript(new TextEncoder().encode(r.script));
+      checkFolder(r.dir);
+      if (d.spawnCli === undefined || d.rehearsals === undefined) throw new KeyceremonyError('REHEARSAL_UNAVAILABLE', 'this build of the app cannot start a rehearsal', 'rehearse from the command line: keyceremony ceremony run SCRIPT --rehearse --dir DIR');
+      const up = d.interfaces();
+      if (up.length > 0 && r.allowNetwork !== true) throw new KeyceremonyError('CEREMONY_NETWORK_UP', `a network interface is up (${up.map((i) => i.name).join(', ')})`, 'disconnect it, or allow the network for this rehearsal (it is logged)');
+      // one folder per script version: the same script resumes its rehearsal, a changed one starts afresh
+      const dir = `${r.dir}.rehearsal-${script.digest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
+      mkdirSync(dir, { recursive: true });
+      const scriptFile = join(dir, 'script.json');
+      writeFileAtomic(scriptFile, r.script, true);
+      const child = d.spawnCli(['ceremony', 'run', scriptFile, '--rehearse', '--yes', '--dir', dir, '--inputs', r.dir, '--rehearsals', d.rehearsals, ...(r.allowNetwork === true ? ['--allow-network'] : [])]);
+      const runId = randomBytes(16).toString('hex');
+      const run: Run = { state: 'running', lines: [`Rehearsal of ${script.digest} on throw-away SoftHSM2 tokens in ${dir}`], question: null, answer: null, error: null, dir, auditFile: null, chain: [] };
+      runs.set(runId, run);
+      let out = '';
+      let err = '';
+      child.stdout?.on('data', (c: Buffer) => { out += c.toString('utf8'); const nl = out.lastIndexOf('\n'); if (nl >= 0) { run.lines.push(...out.slice(0, nl).split('\n')); out = out.slice(nl + 1); } });
+      child.stderr?.on('data', (c: Buffer) => { err = `${err}${c.toString('utf8')}`.slice(-64 * 1024); });
+      child.once('exit', (code) => {
+        if (out !== '') run.lines.push(out);
+        if (code === 0) {
+          run.state = 'done';
+          run.auditFile = join(dir, 'audit.jsonl');
+          run.chain = chainInForce(run.auditFile);
+        } else {
+          run.state = 'failed';
+          run.error = cliError(err, code);
+        }
+      });
+      return { runId, dir };
+    },
     'ceremony.start': async (r) => {
       const script = parseScript(new TextEncoder().encode(r.script));
-      if (!isAbsolute(r.dir) || !existsSync(dirname(r.dir)) || (existsSync(r.dir) && !statSync(r.dir).isDirectory())) {
-        throw new KeyceremonyError('CEREMONY_FOLDER_INVALID', `${r.dir} is not a folder that can hold the ceremony`, 'choose a new or existing folder by its absolute path');
-      }
+      checkFolder(r.dir);
       const up = d.interfaces();
       if (up.length > 0) throw new KeyceremonyError('CEREMONY_NETWORK_UP', `a network interface is up (${up.map((i) => i.name).join(', ')})`, 'disconnect every network interface: a ceremony runs air-gapped');
       const rehearsed = rehearsalPassed(d.rehearsals, script.digest);
@@ -100,8 +162,7 @@ export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChan
         tokens.set(t.name, { token: d.token({ label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) }), pin: Buffer.from(p.pin, 'utf8') });
       }
       const runId = randomBytes(16).toString('hex');
-      const setStep = script.steps.find((x) => x.action === 'custodian-set');
-      const run: Run = { state: 'running', lines: [], question: null, answer: null, error: null, dir: r.dir, auditFile: null, chainFile: setStep?.action === 'custodian-set' ? setStep.out : null };
+      const run: Run = { state: 'running', lines: [], question: null, answer: null, error: null, dir: r.dir, auditFile: null, chain: [] };
       runs.set(runId, run);
       const say = (line: string): void => { run.lines.push(...line.split('\n')); if (run.lines.length > 500) run.lines.splice(0, run.lines.length - 500); };
       const confirm = (q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> => new Promise((resolve) => {
@@ -111,7 +172,7 @@ export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChan
       });
       const notes = rehearsed ? [] : [{ action: 'rehearsal.skipped', details: { script: script.digest, reason: 'the app was told to run without one' } }];
       void runCeremony({ script, dir: r.dir, inputs: r.dir, tokens, confirm, say, simulation: false, notes })
-        .then((res) => { run.state = 'done'; run.auditFile = res.audit.file; say(`Ceremony complete: ${res.steps.length} steps; audit log ${res.audit.file} (${res.audit.entries} entries)`); })
+        .then((res) => { run.state = 'done'; run.auditFile = res.audit.file; run.chain = chainInForce(res.audit.file); say(`Ceremony complete: ${res.steps.length} steps; audit log ${res.audit.file} (${res.audit.entries} entries)`); })
         .catch((err: unknown) => { run.state = 'failed'; run.error = isKeyceremonyError(err) || err instanceof Error ? d.asError(err) : d.asError(new Error(String(err))); })
         .finally(() => { for (const t of tokens.values()) zero(t.pin); });
       return { runId };
@@ -146,7 +207,7 @@ export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChan
       const run = runOf(r.runId);
       if (run.state !== 'done') throw new KeyceremonyError('CEREMONY_NOT_DONE', 'the transcript is written when the ceremony ends', 'finish the ceremony first');
       return { markdown: readFileSync(join(run.dir, 'transcript.md'), 'utf8'), html: readFileSync(join(run.dir, 'transcript.html'), 'utf8'), audit: readFileSync(join(run.dir, 'audit.jsonl'), 'utf8'),
-        checkpoint: readFileSync(join(run.dir, 'audit.checkpoint.json'), 'utf8'), chain: run.chainFile === null ? [] : [readFileSync(join(run.dir, run.chainFile), 'utf8')] };
+        checkpoint: readFileSync(join(run.dir, 'audit.checkpoint.json'), 'utf8'), chain: run.chain.map((f) => readFileSync(join(run.dir, f), 'utf8')) };
     },
   };
 }

@@ -8,7 +8,7 @@ export const CHANNELS = [
   'manifest.create', 'documents.sign', 'documents.merge', 'documents.status', 'documents.verify',
   'media.list', 'export.targets', 'export.inspectKek', 'export.run',
   'backup.splitBegin', 'backup.splitStore', 'backup.splitFinish', 'backup.splitCancel', 'drill.begin', 'drill.present', 'drill.run', 'drill.cancel',
-  'ceremony.validate', 'ceremony.start', 'ceremony.status', 'ceremony.answer', 'audit.verify', 'transcript.read', 'transcript.pdf',
+  'ceremony.validate', 'ceremony.rehearse', 'ceremony.start', 'ceremony.status', 'ceremony.answer', 'audit.verify', 'transcript.read', 'transcript.pdf',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];
@@ -117,6 +117,8 @@ export interface Requests {
   'drill.run': { drillId: string; token: TokenRef; pin: string; restore?: boolean };
   'drill.cancel': { drillId: string };
   'ceremony.validate': { script: string };
+  /** dir: the ceremony folder (it holds the script's input files); the rehearsal runs in the folder beside it, named dir + ".rehearsal". */
+  'ceremony.rehearse': { script: string; dir: string; allowNetwork?: boolean };
   'ceremony.start': { script: string; dir: string; pins: { token: string; pin: string }[]; noRehearsal?: boolean };
   'ceremony.status': { runId: string };
   'ceremony.answer': { runId: string; confirmed: boolean };
@@ -158,6 +160,7 @@ export interface Responses {
     readonly steps: readonly { readonly id: string; readonly action: string; readonly actor: string }[];
     readonly participants: readonly { readonly id: string; readonly name: string; readonly role: string }[];
     readonly problems: readonly { readonly code: string; readonly path: string; readonly message: string }[] };
+  'ceremony.rehearse': { readonly runId: string; readonly dir: string };
   'ceremony.start': { readonly runId: string };
   'ceremony.status': { readonly state: 'running' | 'waiting' | 'done' | 'failed'; readonly lines: readonly string[];
     readonly question: { readonly who: string; readonly what: string; readonly words: readonly string[] | null } | null; readonly error: ApiError | null };

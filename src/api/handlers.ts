@@ -39,7 +39,8 @@ import { approvals, checkSignerIsCustodian, describePayload, signatureDetails } 
 import { verifyChain, verifyDocument } from '../verify/verify.js';
 import type { TrustedChain } from '../verify/verify.js';
 import { backupHandlers, backupRequestSchemas, driveFolder } from './backup-handlers.js';
-import { ceremonyHandlers, ceremonyRequestSchemas } from './ceremony-handlers.js';
+import { ceremonyHandlers, ceremonyRequestSchemas, nodeSpawnCli } from './ceremony-handlers.js';
+import type { SpawnCli } from './ceremony-handlers.js';
 import { CHANNELS } from './contract.js';
 import type { ApiError, Channel, DocumentView, Requests, Responses, Result, TokenView } from './contract.js';
 import { arr, bool, int, obj, oneOf, parseRequest, str } from './schema.js';
@@ -55,6 +56,8 @@ export interface HandlerContext {
   readonly interfaces?: () => { name: string; addresses: string[] }[];
   /** Passed rehearsals recorded by the CLI (JSON lines), if the app should honour them. */
   readonly rehearsals?: string;
+  /** Starts the command line for a rehearsal in a process of its own; `keyceremony` under this Node by default. */
+  readonly spawnCli?: SpawnCli;
   /** HTML → PDF, supplied by the Electron main process (printToPDF); tests supply Chromium's. */
   readonly printToPdf?: (html: string) => Promise<Uint8Array>;
 }
@@ -250,7 +253,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       }));
     },
     ...backupHandlers({ token, chainOf, withPin, now, env: ctx.env, docView }),
-    ...ceremonyHandlers({ token, chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, asError, printToPdf: ctx.printToPdf }),
+    ...ceremonyHandlers({ token, chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, spawnCli: ctx.spawnCli ?? nodeSpawnCli, asError, printToPdf: ctx.printToPdf }),
     'documents.verify': async (r) => {
       const at = r.at === undefined ? now() : (parseTime(r.at) ?? now());
       const result = verifyDocument(bytes(r.document), r.chain.map(bytes), { at, rootDigest: r.rootDigest, previous: r.previous === undefined ? undefined : bytes(r.previous) });

@@ -91,6 +91,18 @@ function doneEntries(file: string): Map<string, AuditEntry> {
   return done;
 }
 
+/** The custodian set files in force at the end of a ceremony's log (relative to its folder), root first; [] before any set step is done. */
+export function chainInForce(auditFile: string): string[] {
+  let chain: string[] = [];
+  if (!existsSync(auditFile)) return chain;
+  for (const line of readFileSync(auditFile, 'utf8').split('\n')) {
+    if (line === '') continue;
+    const e = parseLine(line);
+    if (!isLineProblem(e) && e.action === 'step.done' && Array.isArray(e.details.chain)) chain = e.details.chain as string[];
+  }
+  return chain;
+}
+
 export async function runCeremony(o: RunOptions): Promise<RunResult> {
   const now = o.now ?? (() => Date.now());
   const script = o.script;

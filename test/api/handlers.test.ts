@@ -1,9 +1,13 @@
 /** The handler table over real SoftHSM2 tokens: the custodian flow, and hostile requests on every channel. */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CHANNELS } from '../../src/api/contract.js';
 import type { Result } from '../../src/api/contract.js';
 import { createHandlers, invoke } from '../../src/api/handlers.js';
 import type { Handlers } from '../../src/api/handlers.js';
+import { templateText } from '../../src/ceremony/templates.js';
 import { independentVerify } from '../support/independent.js';
 import type { RawEnvelope } from '../support/independent.js';
 import { createSoftHsm } from '../support/softhsm.js';
@@ -123,4 +127,31 @@ describe('hostile requests: every channel answers a typed error and the table ke
     }
     expect(await invoke(h, 'airgap.status', {})).toMatchObject({ ok: true });
   });
+});
+
+describe('rehearsals from the app (the command line in a process of its own)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'kc-api-rehearse-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  const script = templateText('quarterly-master-dual-publish')!;
+  test('refused before any process starts: a relative folder, the network up, no record to keep the pass in', async () => {
+    const up = createHandlers({ env: {}, version: 'test', rehearsals: join(work, 'r.jsonl'), interfaces: () => [{ name: 'eth0', addresses: ['10.0.0.2'] }] });
+    expect(await up['ceremony.rehearse']({ script, dir: 'relative/folder', allowNetwork: true })).toMatchObject({ ok: false, error: { code: 'CEREMONY_FOLDER_INVALID' } });
+    expect(await up['ceremony.rehearse']({ script, dir: join(work, 'c') })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NETWORK_UP' } });
+    const noRecord = createHandlers({ env: {}, version: 'test', interfaces: () => [] });
+    expect(await noRecord['ceremony.rehearse']({ script, dir: join(work, 'c') })).toMatchObject({ ok: false, error: { code: 'REHEARSAL_UNAVAILABLE' } });
+    expect(await up['ceremony.rehearse']({ script: '{"spec":"x"}', dir: join(work, 'c'), allowNetwork: true })).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^DOCUMENT_/) } });
+    expect(existsSync(join(work, 'r.jsonl'))).toBe(false);
+  });
+  test('a rehearsal that fails (the set of the earlier ceremony is not in the folder) reports the command line\'s error and records no pass', async () => {
+    const rh = createHandlers({ env: {}, version: 'test', rehearsals: join(work, 'r.jsonl'), interfaces: () => [] });
+    mkdirSync(join(work, 'c'));
+    const { runId, dir } = ok(await rh['ceremony.rehearse']({ script, dir: join(work, 'c'), allowNetwork: true }));
+    expect(dir.startsWith(`${join(work, 'c')}.rehearsal-`)).toBe(true);
+    let s = ok(await rh['ceremony.status']({ runId }));
+    for (let i = 0; i < 200 && s.state === 'running'; i++) { await new Promise((r) => setTimeout(r, 100)); s = ok(await rh['ceremony.status']({ runId })); }
+    expect(s.state).toBe('failed');
+    expect(s.error).toMatchObject({ code: 'INPUT_UNREADABLE', message: expect.stringContaining(join(work, 'c', 'custodians.v1.json')) });
+    expect(existsSync(join(work, 'r.jsonl'))).toBe(false);
+    expect(await rh['transcript.read']({ runId })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NOT_DONE' } });
+  }, 60_000);
 });

@@ -3,8 +3,9 @@
  * rotation template loaded into the ceremony runner, reviewed, refused while the network is up,
  * then run air-gapped step by step with the witness confirming the clock and each custodian's
  * fingerprint (typing the words once), the transcript shown and the audit log verified with its
- * checkpoint; a tampered copy of the log is reported at its entry. Screenshots go to
- * test-results/screens/.
+ * checkpoint; a tampered copy of the log is reported at its entry. Then the webhook rotation is
+ * rehearsed from the app (the command line in a process of its own, on throw-away tokens) and run
+ * for real with no exception in its log. Screenshots go to test-results/screens/.
  */
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,7 +46,7 @@ beforeAll(async () => {
       await ctx.close();
     }
   };
-  app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e', printToPdf,
+  app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e', printToPdf, rehearsals: join(work, 'rehearsals.jsonl'),
     interfaces: () => (networkUp ? [{ name: 'eth0', addresses: ['10.0.0.2'] }] : []) }));
   page = app.page;
   mkdirSync(SHOTS, { recursive: true });
@@ -113,6 +114,47 @@ test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the w
   await drop(page.locator('.drop').filter({ hasText: 'Verify an audit log' }), 'audit.jsonl', lines.join('\n'));
   await text(page.getByRole('region', { name: 'audit log verification' }).getByRole('heading')).toBe('Audit log INVALID at entry 5');
   await shot('19-ceremony-audit-tampered');
+  expect(app.consoleErrors).toEqual([]);
+  expect(app.blocked).toEqual([]);
+}, 180_000);
+
+test('by clicking: the webhook rotation rehearsed from the app, then run for real with no exception logged', async () => {
+  await page.reload();
+  networkUp = true;
+  await page.getByRole('navigation').getByRole('button', { name: /Ceremony/ }).click();
+  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'webhook.json', templateText('webhook-rotation')!);
+  await visible(page.getByRole('heading', { name: 'Webhook signing secret rotation (dual-publish)' }));
+  const dir = join(work, 'webhook-2026-q4');
+  await page.getByRole('form', { name: 'Start the ceremony' }).getByLabel('Ceremony folder (absolute path)').fill(dir);
+  const rehearse = page.getByRole('form', { name: 'Rehearse the ceremony' });
+  await rehearse.getByRole('button', { name: 'Rehearse on throw-away tokens' }).click();
+  await text(page.getByRole('alert').filter({ hasText: 'What to do' })).toContain('CEREMONY_NETWORK_UP');
+  await rehearse.getByLabel('Rehearse with the network up (logged)').check();
+  await rehearse.getByRole('button', { name: 'Rehearse on throw-away tokens' }).click();
+  await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Rehearsal passed');
+  await text(page.getByRole('log', { name: 'ceremony log' }).or(page.getByLabel('ceremony log'))).toContain('Rehearsal complete: 3 steps');
+  await text(page.getByRole('region', { name: 'transcript' })).toContain('airgap.override');
+  await shot('20-ceremony-rehearsal-passed');
+  // the rehearsal ran in the folder beside the ceremony folder, on its own tokens
+  const rec = readFileSync(join(work, 'rehearsals.jsonl'), 'utf8');
+  expect(rec).toContain('"result":"pass"');
+  await page.getByRole('button', { name: 'Back to the script, to run it for real' }).click();
+
+  networkUp = false;
+  const start = page.getByRole('form', { name: 'Start the ceremony' });
+  for (const [label, pin] of tokens) await start.getByLabel(`PIN for ${label}`).fill(pin);
+  await start.getByRole('button', { name: 'Start the ceremony' }).click();
+  const question = page.getByRole('form', { name: 'Witness confirmation' });
+  for (const what of ['the ceremony clock reads', "the fingerprint of alice's key", "the fingerprint of bob's key", "the fingerprint of carol's key"]) {
+    await text(question).toContain(what);
+    await question.getByLabel('Type the words you heard, or yes').fill('yes');
+    await question.getByRole('button', { name: 'Confirm' }).click();
+  }
+  await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Ceremony complete');
+  const log = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
+  expect(log).not.toContain('rehearsal.skipped');
+  expect(log).toContain('"simulation":false');
+  await text(page.getByRole('region', { name: 'audit log verification' }).getByRole('heading')).toMatch(/^Audit log valid: \d+ entries$/);
   expect(app.consoleErrors).toEqual([]);
   expect(app.blocked).toEqual([]);
 }, 180_000);

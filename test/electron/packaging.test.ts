@@ -4,7 +4,9 @@
  * it, and the output of `npm run build` (what the packaged app would contain).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
 
@@ -51,4 +53,15 @@ describe('npm run build', () => {
     expect(html).not.toMatch(/https?:\/\//); // nothing remote
     expect(readdirSync('dist/renderer/assets').some((f) => f.endsWith('.js'))).toBe(true);
   }, 120_000);
+  test('the bundled command line (what the app forks for a rehearsal) loads pkcs11js and rehearses a script on throw-away tokens', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kc-cli-bundle-'));
+    try {
+      execFileSync(process.execPath, ['dist/electron/cli.cjs', 'ceremony', 'template', 'monthly-jwt-rotation', '--out', join(dir, 'jwt.json')]);
+      const out = execFileSync(process.execPath, ['dist/electron/cli.cjs', 'ceremony', 'run', join(dir, 'jwt.json'), '--rehearse', '--yes', '--allow-network', '--dir', join(dir, 'r')], { encoding: 'utf8' });
+      expect(out).toContain('Rehearsal complete: 3 steps');
+      expect(readFileSync(join(dir, 'rehearsals.jsonl'), 'utf8')).toContain('"result":"pass"');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -24,7 +24,7 @@ import { COMMON_OPTIONS, parse } from '../args.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
-export const CEREMONY_USAGE = 'keyceremony ceremony template NAME [--out FILE] | ceremony validate SCRIPT [--json] | ceremony run SCRIPT --dir DIR (--rehearse [--allow-network] [--yes] | --profile FILE [--no-rehearsal]) [--rehearsals FILE]';
+export const CEREMONY_USAGE = 'keyceremony ceremony template NAME [--out FILE] | ceremony validate SCRIPT [--json] | ceremony run SCRIPT --dir DIR (--rehearse [--allow-network] [--yes] | --profile FILE [--no-rehearsal]) [--inputs DIR] [--rehearsals FILE]';
 
 function readScript(path: string): { script: CeremonyScript; bytes: Uint8Array } {
   const bytes = readInput(path, 'the ceremony script', 256 * 1024);
@@ -58,7 +58,7 @@ export async function ceremonyCommand(argv: readonly string[], io: Io, _w: Warni
   }
   if (sub !== 'run') throw usageError('USAGE', `unknown subcommand ${JSON.stringify(sub ?? '')}`, `usage: ${CEREMONY_USAGE}`);
   const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, dir: { type: 'string' }, rehearse: { type: 'boolean' }, 'allow-network': { type: 'boolean' }, yes: { type: 'boolean' },
-    profile: { type: 'string' }, 'no-rehearsal': { type: 'boolean' }, rehearsals: { type: 'string' }, module: { type: 'string' } }, { min: 1, max: 1, usage: CEREMONY_USAGE });
+    profile: { type: 'string' }, 'no-rehearsal': { type: 'boolean' }, rehearsals: { type: 'string' }, module: { type: 'string' }, inputs: { type: 'string' } }, { min: 1, max: 1, usage: CEREMONY_USAGE });
   const scriptPath = resolve(positionals[0] as string);
   const { script } = readScript(scriptPath);
   if (values.dir === undefined) throw usageError('USAGE', 'ceremony run needs --dir DIR, the ceremony folder', `usage: ${CEREMONY_USAGE}`);
@@ -112,7 +112,8 @@ export async function ceremonyCommand(argv: readonly string[], io: Io, _w: Warni
       if (values.yes === true) { say(`  ${q.who} confirms ${q.what} (--yes, rehearsal)`); return true; }
       return askWitness(io, q);
     };
-    const r = await runCeremony({ script, dir, inputs: dirname(scriptPath), tokens, confirm, say, simulation: rehearse, notes });
+    // the files the script names as inputs (KMS keys, the set and manifests of earlier ceremonies): beside the script unless --inputs says where
+    const r = await runCeremony({ script, dir, inputs: resolve(values.inputs ?? dirname(scriptPath)), tokens, confirm, say, simulation: rehearse, notes });
     if (rehearse) recordRehearsal(record, { digest: script.digest, script: scriptPath, time: formatTime(Date.now()), dir });
     say(`${rehearse ? 'Rehearsal' : 'Ceremony'} complete: ${r.steps.length} steps${r.resumed ? ' (resumed)' : ''}; audit log ${r.audit.file} (${r.audit.entries} entries); transcript ${r.transcript.markdown}`);
     if (rehearse) say(`  rehearsal of ${script.digest} recorded in ${record}`);
