@@ -103,9 +103,46 @@ export function chainInForce(auditFile: string): string[] {
   return chain;
 }
 
+/**
+ * Every input file the script names, read and checked before the first token operation (KMS
+ * wrapping keys for their targets, the chain of a loaded set, earlier ceremonies' manifests), so
+ * a missing or wrong file stops the ceremony before anything is made rather than halfway through.
+ */
+export function inputProblems(script: CeremonyScript, inputs: string, at: number): string[] {
+  const problems: string[] = [];
+  const check = (what: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      problems.push(`${what}: ${isKeyceremonyError(err) ? `${err.code}: ${err.message}` : String(err)}`);
+    }
+  };
+  script.steps.forEach((step, i) => {
+    if (step.action === 'export') {
+      for (const x of step.targets) {
+        const target = findTarget(x.target);
+        if (target !== undefined) check(`step ${step.id}, ${x.kek}`, () => checkKekForTarget(parseKek(readInput(join(inputs, x.kek), 'the KMS wrapping key', 64 * 1024)), target));
+      }
+    } else if (step.action === 'load-custodian-set') {
+      check(`step ${step.id}, ${step.chain.join(', ')}`, () => {
+        const r = verifyChain(step.chain.map((p) => readInput(join(inputs, p), 'the custodian set', MAX_ENVELOPE_BYTES)), { at, rootDigest: step.rootDigest ?? undefined });
+        if (r.chain === null) throw new KeyceremonyError('CEREMONY_CHAIN_INVALID', `the chain does not verify: ${r.reasons.map(formatProblem).join('; ')}`, 'bring the chain the earlier ceremonies wrote');
+      });
+    } else if (step.action === 'manifest' && step.previous !== null && !script.steps.slice(0, i).some((s) => s.action === 'manifest' && s.out === step.previous)) {
+      const previous = step.previous;
+      check(`step ${step.id}, ${previous}`, () => followOn(readInput(join(inputs, previous), 'the previous rotation manifest', MAX_ENVELOPE_BYTES)));
+    }
+  });
+  return problems;
+}
+
 export async function runCeremony(o: RunOptions): Promise<RunResult> {
   const now = o.now ?? (() => Date.now());
   const script = o.script;
+  const problems = inputProblems(script, o.inputs, now());
+  if (problems.length > 0) {
+    throw new KeyceremonyError('CEREMONY_INPUTS_INVALID', `${problems.length} input file(s) of the script cannot be used: ${problems.join(' | ')}`, `put the files the script names in ${o.inputs} (the KMS wrapping keys, the earlier ceremonies' custodian sets and manifests), then start again`);
+  }
   mkdirSync(o.dir, { recursive: true });
   const auditFile = join(o.dir, 'audit.jsonl');
   const resumed = existsSync(auditFile);

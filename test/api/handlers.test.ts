@@ -150,7 +150,8 @@ describe('rehearsals from the app (the command line in a process of its own)', (
     let s = ok(await rh['ceremony.status']({ runId }));
     for (let i = 0; i < 200 && s.state === 'running'; i++) { await new Promise((r) => setTimeout(r, 100)); s = ok(await rh['ceremony.status']({ runId })); }
     expect(s.state).toBe('failed');
-    expect(s.error).toMatchObject({ code: 'INPUT_UNREADABLE', message: expect.stringContaining(join(work, 'c', 'custodians.v1.json')) });
+    expect(s.error).toMatchObject({ code: 'CEREMONY_INPUTS_INVALID', message: expect.stringContaining(join(work, 'c', 'custodians.v1.json')) });
+    expect(s.error?.message).toContain(join(work, 'c', 'rotation.1.json'));
     expect(existsSync(join(work, 'r.jsonl'))).toBe(false);
     expect(await rh['transcript.read']({ runId })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NOT_DONE' } });
   }, 60_000);

@@ -122,8 +122,22 @@ describe('the quarterly rotation across four ceremonies', () => {
   test('refused with nothing written: a pinned root that is not the set\'s, a root the witness does not confirm, a card whose key is not the set\'s', async () => {
     const pinned = script(TEMPLATES['quarterly-master-dual-publish']!, (x) => { (x.steps[0] as { rootDigest?: string }).rootDigest = `sha256:${'0'.repeat(64)}`; });
     const d1 = join(work, 'bad-root');
-    await expect(run(pinned, d1, join(work, 'c1'))).rejects.toMatchObject({ code: 'CEREMONY_CHAIN_INVALID', message: expect.stringContaining('CHAIN_ROOT_DIGEST_MISMATCH') });
-    expect(existsSync(join(d1, 'custodians.v1.json')) || existsSync(join(d1, 'rotation.2.json'))).toBe(false);
+    // checked with every other input before the first token operation: the ceremony does not even begin its log
+    await expect(run(pinned, d1, join(work, 'c1'))).rejects.toMatchObject({ code: 'CEREMONY_INPUTS_INVALID', message: expect.stringContaining('CHAIN_ROOT_DIGEST_MISMATCH') });
+    expect(existsSync(d1)).toBe(false);
+    // every missing input is listed at once
+    const d0 = join(work, 'no-inputs');
+    const empty = mkdtempSync(join(tmpdir(), 'kc-empty-'));
+    const missing = await run(script(TEMPLATES['quarterly-master-dual-publish']!), d0, empty).catch((e: unknown) => e as KeyceremonyError);
+    expect(missing).toMatchObject({ code: 'CEREMONY_INPUTS_INVALID', message: expect.stringMatching(/2 input file\(s\).*custodians\.v1\.json.*rotation\.1\.json/) });
+    expect(existsSync(d0)).toBe(false);
+    // and a first ceremony whose KMS wrapping keys are not there stops before its first key is made
+    const full = parseScript(new TextEncoder().encode(JSON.stringify(TEMPLATES['quarterly-master-rotation'])));
+    const exportStep = full.steps.find((x) => x.action === 'export');
+    const noKeks = await runCeremony({ script: full, dir: d0, inputs: empty, tokens: new Map(), simulation: false, say: () => undefined, confirm: async () => true }).catch((e: unknown) => e as KeyceremonyError);
+    expect(noKeks).toMatchObject({ code: 'CEREMONY_INPUTS_INVALID', message: expect.stringContaining(`${exportStep?.action === 'export' ? exportStep.targets.length : -1} input file(s)`) });
+    expect(existsSync(d0)).toBe(false);
+    rmSync(empty, { recursive: true });
 
     const d2 = join(work, 'unconfirmed');
     await expect(run(script(TEMPLATES['quarterly-master-dual-publish']!), d2, join(work, 'c1'), { confirm: async (q) => !q.what.startsWith("the root set's digest") })).rejects.toMatchObject({ code: 'CEREMONY_WITNESS_REFUSED' });
