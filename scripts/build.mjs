@@ -6,24 +6,17 @@ import { build as vite } from 'vite';
 
 await vite({ configFile: new URL('../vite.config.ts', import.meta.url).pathname, logLevel: 'warn' });
 const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node22', sourcemap: false, logLevel: 'warning', external: ['electron'] };
-await esbuild({
+/** Main and the command line run the core in Node: */
+const core = {
   ...common,
-  entryPoints: ['electron/main/index.ts'],
-  outfile: 'dist/electron/main.cjs',
   // native code is loaded at run time from node_modules (asar-unpacked when packaged)
   external: ['electron', 'pkcs11js'],
   // the core finds pkcs11js with createRequire(import.meta.url); give the bundle a real URL
   define: { 'import.meta.url': '__keyceremonyModuleUrl' },
   banner: { js: "const __keyceremonyModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-});
+};
+await esbuild({ ...core, entryPoints: ['electron/main/index.ts'], outfile: 'dist/electron/main.cjs' });
 // the command line, for rehearsals started from the app in a utility process
-await esbuild({
-  ...common,
-  entryPoints: ['electron/main/cli.ts'],
-  outfile: 'dist/electron/cli.cjs',
-  external: ['electron', 'pkcs11js'],
-  define: { 'import.meta.url': '__keyceremonyModuleUrl' },
-  banner: { js: "const __keyceremonyModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-});
+await esbuild({ ...core, entryPoints: ['electron/main/cli.ts'], outfile: 'dist/electron/cli.cjs' });
 await esbuild({ ...common, entryPoints: ['electron/preload/index.ts'], outfile: 'dist/electron/preload.cjs', platform: 'browser' });
 process.stdout.write('built dist/renderer, dist/electron/main.cjs, dist/electron/cli.cjs, dist/electron/preload.cjs\n');
