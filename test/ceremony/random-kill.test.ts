@@ -2,7 +2,8 @@
  * Issue 8: kill -9 at seeded random points of the whole scripted ceremony (the demo), 50 runs.
  * A traced run counts every crash point the ceremony passes (audit appends, file writes and
  * renames, folder staging, export steps, step boundaries); each run is killed at a point drawn
- * from that range with a fixed seed, then `keyceremony demo --dir` resumes it. Every resume must
+ * from that range with a fixed seed, then `keyceremony demo --dir` resumes it. The test KMS keys
+ * (inputs, not outputs of the ceremony) are made once and placed in each folder beforehand. Every resume must
  * reach the uninterrupted run's end state (the same files, signatures and token objects) and an
  * audit log that verifies. The seed is printed so a failure can be replayed.
  */
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { parseScript } from '../../src/ceremony/script.js';
 import { templateText } from '../../src/ceremony/templates.js';
-import { stateOf } from '../support/ceremony-state.js';
+import { seedKeks, stateOf } from '../support/ceremony-state.js';
 import type { State } from '../support/ceremony-state.js';
 import { BIN, runCli } from '../support/cli.js';
 
@@ -50,6 +51,7 @@ beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'kc-random-kill-'));
   const dir = join(root, 'reference');
   const trace = join(root, 'trace');
+  seedKeks(dir);
   const r = runCli(['demo', '--dir', dir], { ...process.env, KEYCEREMONY_CRASH_TRACE: trace });
   expect(r.status).toBe(0);
   points = readFileSync(trace, 'utf8').trim().split('\n').length;
@@ -65,6 +67,7 @@ test(`${RUNS} kills at seeded random points (seed ${SEED}), each resumed to the 
   let killed = 0;
   const one = async (i: number): Promise<void> => {
     const dir = join(root, `run-${i}-at-${at[i]}`);
+    seedKeks(dir);
     const first = await demo(dir, { ...process.env, KEYCEREMONY_CRASH_AT: String(at[i]) });
     if (first.signal === 'SIGKILL') killed++;
     else if (first.status !== 0) { failures.push(`run ${i} (point ${at[i]}): the first run failed: ${first.stderr.trim()}`); return; }

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseScript } from '../../src/ceremony/script.js';
 import { templateText } from '../../src/ceremony/templates.js';
 import { runCli } from '../support/cli.js';
-import { stateOf } from '../support/ceremony-state.js';
+import { seedKeks, stateOf } from '../support/ceremony-state.js';
 import type { State } from '../support/ceremony-state.js';
 
 const script = parseScript(new TextEncoder().encode(templateText('quarterly-master-rotation')!));
@@ -28,6 +28,7 @@ let reference: State;
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'kc-resume-'));
   const dir = join(root, 'reference');
+  seedKeks(dir); // the test KMS keys, made once (inputs of the ceremony, not what is tested here)
   const r = runCli(['demo', '--dir', dir], process.env);
   expect(r.status).toBe(0);
   reference = stateOf(dir, script);
@@ -45,6 +46,7 @@ describe('kill -9 at every step, then resume', () => {
 
   test.each(POINTS)('killed at %s: the re-run resumes to the same end state', (point) => {
     const dir = join(root, point.replace(/[^a-z0-9]+/gi, '-'));
+    seedKeks(dir);
     const killed = runCli(['demo', '--dir', dir], { ...process.env, KEYCEREMONY_CRASHPOINT: point });
     expect(killed.status).toBeNull(); // SIGKILL, as a power cut
     const again = runCli(['demo', '--dir', dir], process.env);

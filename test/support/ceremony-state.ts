@@ -4,8 +4,12 @@
  * OpenSC's pkcs11-tool lists them), and whether the audit log verifies.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { kekPath } from '../../src/ceremony/templates.js';
+import { TARGETS } from '../../src/export/targets.js';
 import type { CeremonyScript } from '../../src/ceremony/script.js';
 import { runCli } from './cli.js';
 import { softHsmModule } from './softhsm.js';
@@ -49,3 +53,26 @@ export function stateOf(dir: string, script: CeremonyScript): State {
   return { files: filesUnder(dir), signatures, objects, audit: { status: a.status, valid: parsed.valid, entries: parsed.entries } };
 }
 
+let kekStore: string | null = null;
+
+/**
+ * The demo's test KMS wrapping keys (its inputs), made once per test file and copied into a demo
+ * folder before its first run: making two RSA keys is most of a demo's time, and the tests that
+ * run the demo dozens of times are about the ceremony, not about the test keys.
+ */
+export function seedKeks(dir: string): void {
+  if (kekStore === null) {
+    const store = mkdtempSync(join(tmpdir(), 'kc-keks-'));
+    process.once('exit', () => rmSync(store, { recursive: true, force: true }));
+    const spki = new Map([3072, 4096].map((bits) => [bits, generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ type: 'spki', format: 'der' })]));
+    for (const t of TARGETS) {
+      const bits = t.kekBits.includes(3072) ? 3072 : 4096;
+      const file = join(store, kekPath(t.name, bits));
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, spki.get(bits) as Buffer);
+    }
+    kekStore = store;
+  }
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(kekStore, 'kms'), join(dir, 'kms'), { recursive: true });
+}
