@@ -127,6 +127,16 @@ export function inputProblems(script: CeremonyScript, inputs: string, at: number
       check(`step ${step.id}, ${step.chain.join(', ')}`, () => {
         const r = verifyChain(step.chain.map((p) => readInput(join(inputs, p), 'the custodian set', MAX_ENVELOPE_BYTES)), { at, rootDigest: step.rootDigest ?? undefined });
         if (r.chain === null) throw new KeyceremonyError('CEREMONY_CHAIN_INVALID', `the chain does not verify: ${r.reasons.map(formatProblem).join('; ')}`, 'bring the chain the earlier ceremonies wrote');
+        // the loaded set's threshold is known only now: the signers of the steps it governs must meet it
+        const newest = r.chain.newest;
+        const next = script.steps.findIndex((x, j) => j > i && SET_ACTIONS.includes(x.action));
+        for (const later of script.steps.slice(i + 1, next < 0 ? undefined : next + 1)) {
+          if (!('signers' in later) || later.action === 'custodian-set') continue;
+          const members = later.signers.filter((c) => newest.custodians.some((m) => m.id === c));
+          if (members.length < newest.threshold) {
+            throw new KeyceremonyError('CEREMONY_QUORUM_INVALID', `step ${later.id} is signed by ${later.signers.join(', ')}, and set version ${newest.version} needs ${newest.threshold} of its custodians (${newest.custodians.map((m) => m.id).join(', ')})`, 'name enough of the set\'s custodians as the step\'s signers');
+          }
+        }
       });
     } else if (step.action === 'manifest' && step.previous !== null && !script.steps.slice(0, i).some((s) => s.action === 'manifest' && s.out === step.previous)) {
       const previous = step.previous;
@@ -372,8 +382,11 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
           const kcvs = new Map([...done.values(), ...stepDone.values()].filter((e) => typeof e.details.kcv === 'string' && e.keys[0] !== undefined).map((e) => [e.keys[0] as string, e.details.kcv as string] as const));
           const payload = buildManifest({ ceremony: script.id, sequence, previous, custodianSet: c.newest.version, issued: formatTime(t), expires: formatTime(t + 30 * 86400_000), actor: step.actor, artifacts: [],
             keys: entries.map((e) => { const id = `${e.prefix}-v${step.keyVersion}`; return { name: e.name, id, supersedes: step.keyVersion > 1 ? `${e.prefix}-v${step.keyVersion - 1}` : null, algorithm: e.algorithm, phase: step.phase, kcv: kcvs.get(id) ?? null, notBefore: formatTime(t) }; }) });
-          const signed = await signAll({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }, step.signers);
-          writeFileAtomic(file, serializeEnvelope(signed), false);
+          const signed = new TextEncoder().encode(serializeEnvelope(await signAll({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }, step.signers)));
+          // verified before it is written: a manifest the set does not approve is never left looking finished
+          const check = verifyDocument(signed, chainBytes, { at: now(), previous: prior });
+          if (!check.valid) throw new KeyceremonyError('CEREMONY_MANIFEST_INVALID', `${step.out} would not verify: ${check.reasons.join('; ')}`, 'nothing was written: correct the script (its signers must meet the threshold of the set in force) and start again');
+          writeFileAtomic(file, signed, false);
         }
         const v = verifyDocument(new Uint8Array(readFileSync(file)), chainBytes, { at: now(), previous: prior });
         if (!v.valid) throw new KeyceremonyError('CEREMONY_MANIFEST_INVALID', `${step.out} does not verify: ${v.reasons.join('; ')}`, 'stop the ceremony and inspect the file');

@@ -9,7 +9,7 @@
  * card, a wrong pinned root, a root the witness does not confirm are each refused with nothing
  * written.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -117,6 +117,28 @@ describe('the quarterly rotation across four ceremonies', () => {
     // the next manifest is approved by the new set, and a manifest under set 1 is now superseded
     const old = verifyDocument(read(join(work, 'c2'), 'rotation.2.json'), [read(dir, 'custodians.v1.json'), read(dir, 'custodians.v2.json')], { at: Date.now() });
     expect(old.reasons.join(' ')).toContain('MANIFEST_SET_SUPERSEDED');
+  }, 60_000);
+
+  test('after the rotation, a later ceremony loads the two-version chain: signers below the new threshold are refused before anything is made; three of the four sign', async () => {
+    const inputs = join(work, 'inputs-v2');
+    mkdirSync(inputs);
+    for (const f of ['custodians.v1.json', 'custodians.v2.json']) cpSync(join(work, 'set-v2', f), join(inputs, f));
+    cpSync(join(work, 'c1', 'rotation.1.json'), join(inputs, 'rotation.1.json'));
+    const withDave = (signers: string[]) => script(TEMPLATES['quarterly-master-dual-publish']!, (x) => {
+      const y = x as unknown as { participants: object[]; tokens: object[]; steps: { chain?: string[]; signers?: string[] }[] };
+      y.participants.push({ id: 'dave', name: 'Dave, custodian', role: 'custodian' });
+      y.tokens.push({ name: 'card-dave', label: 'custodian-dave', serial: null, holder: 'dave' });
+      y.steps[0]!.chain = ['custodians.v1.json', 'custodians.v2.json'];
+      y.steps[1]!.signers = signers;
+    });
+    const two = join(work, 'v2-two-signers');
+    await expect(run(withDave(['alice', 'bob']), two, inputs)).rejects.toMatchObject({ code: 'CEREMONY_INPUTS_INVALID', message: expect.stringContaining('CEREMONY_QUORUM_INVALID') });
+    expect(existsSync(two)).toBe(false);
+    const three = join(work, 'v2-three-signers');
+    await run(withDave(['alice', 'bob', 'dave']), three, inputs);
+    const v = runCli(['verify', join(three, 'rotation.2.json'), '--custodians', join(three, 'custodians.v1.json'), '--custodians', join(three, 'custodians.v2.json'), '--root-digest', rootDigest,
+      '--previous', join(inputs, 'rotation.1.json'), '--json'], process.env);
+    expect(JSON.parse(v.stdout)).toMatchObject({ valid: true, custodianSet: 2, threshold: 3, signers: ['alice', 'bob', 'dave'] });
   }, 60_000);
 
   test('refused with nothing written: a pinned root that is not the set\'s, a root the witness does not confirm, a card whose key is not the set\'s', async () => {
