@@ -287,7 +287,13 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
             }
             lines.push(await confirmFingerprint(c.id, onCard, step.witness));
           }
-          names.forEach((n, i) => { if (!existsSync(join(o.dir, n))) writeFileAtomic(join(o.dir, n), files[i] as Uint8Array, false); });
+          names.forEach((n, i) => {
+            const to = join(o.dir, n);
+            if (!existsSync(to)) writeFileAtomic(to, files[i] as Uint8Array, false);
+            else if (Buffer.compare(readFileSync(to), files[i] as Uint8Array) !== 0) {
+              throw new KeyceremonyError('CEREMONY_FILE_CONFLICT', `${to} is already in the ceremony folder and is not the ${step.chain[i] as string} brought in`, 'use a new ceremony folder, or bring the same chain the interrupted run used');
+            }
+          });
           inForce = names;
         } else {
           // a rehearsal's throw-away cards cannot hold the custodians' keys: a stand-in set of the

@@ -9,7 +9,7 @@
  * card, a wrong pinned root, a root the witness does not confirm are each refused with nothing
  * written.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -164,6 +164,18 @@ describe('the quarterly rotation across four ceremonies', () => {
     const d2 = join(work, 'unconfirmed');
     await expect(run(script(TEMPLATES['quarterly-master-dual-publish']!), d2, join(work, 'c1'), { confirm: async (q) => !q.what.startsWith("the root set's digest") })).rejects.toMatchObject({ code: 'CEREMONY_WITNESS_REFUSED' });
     expect(existsSync(join(d2, 'rotation.2.json'))).toBe(false);
+
+    // a folder that already holds another custodians.v1.json (say, from a different rotation) is not overwritten
+    const d4 = join(work, 'conflict');
+    mkdirSync(d4);
+    const other = join(work, 'other-inputs');
+    mkdirSync(other);
+    cpSync(join(work, 'c1', 'rotation.1.json'), join(other, 'rotation.1.json'));
+    cpSync(join(work, 'c1', 'custodians.v1.json'), join(other, 'custodians.v1.json'));
+    writeFileSync(join(d4, 'custodians.v1.json'), '{"not":"the set"}');
+    await expect(run(script(TEMPLATES['quarterly-master-dual-publish']!), d4, other)).rejects.toMatchObject({ code: 'CEREMONY_FILE_CONFLICT' });
+    expect(readFileSync(join(d4, 'custodians.v1.json'), 'utf8')).toBe('{"not":"the set"}');
+    expect(existsSync(join(d4, 'rotation.2.json'))).toBe(false);
 
     // bob brings a card with another key on it
     const bob = cardTokens[1]!;
