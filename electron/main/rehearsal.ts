@@ -4,5 +4,5 @@ import { join } from 'node:path';
 import type { SpawnCli } from '../../src/api/ceremony-handlers.js';
 
 export function utilitySpawnCli(here: string): SpawnCli {
-  return (args) => utilityProcess.fork(join(here, 'cli.cjs'), [...args], { stdio: 'pipe', serviceName: 'keyceremony rehearsal' });
+  return (args) => utilityProcess.fork(join(here, 'cli.cjs'), ['--', ...args], { stdio: 'pipe', serviceName: 'keyceremony rehearsal' });
 }

@@ -57,7 +57,7 @@ describe('npm run build', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kc-cli-bundle-'));
     try {
       execFileSync(process.execPath, ['dist/electron/cli.cjs', 'ceremony', 'template', 'monthly-jwt-rotation', '--out', join(dir, 'jwt.json')]);
-      const out = execFileSync(process.execPath, ['dist/electron/cli.cjs', 'ceremony', 'run', join(dir, 'jwt.json'), '--rehearse', '--yes', '--allow-network', '--dir', join(dir, 'r')], { encoding: 'utf8' });
+      const out = execFileSync(process.execPath, ['dist/electron/cli.cjs', '--', 'ceremony', 'run', join(dir, 'jwt.json'), '--rehearse', '--yes', '--allow-network', '--dir', join(dir, 'r')], { encoding: 'utf8' });
       expect(out).toContain('Rehearsal complete: 3 steps');
       expect(readFileSync(join(dir, 'rehearsals.jsonl'), 'utf8')).toContain('"result":"pass"');
     } finally {
