@@ -55,6 +55,24 @@ beforeAll(async () => {
 
 afterAll(() => closeAll({ browser, hsm, dirs: [root, work] }));
 
+/** A fresh page on the Ceremony screen with a script dropped in. */
+async function loadScript(name: string, script: string): Promise<void> {
+  await page.reload();
+  await page.getByRole('navigation').getByRole('button', { name: /Ceremony/ }).click();
+  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), name, script);
+}
+
+/** The witness answers yes to each question in turn, each checked to be the one expected. */
+async function confirmEach(whats: readonly string[], shotAt?: { what: string; name: string }): Promise<void> {
+  const question = page.getByRole('form', { name: 'Witness confirmation' });
+  for (const what of whats) {
+    await text(question).toContain(what);
+    if (shotAt?.what === what) await shot(shotAt.name);
+    await question.getByLabel('Type the words you heard, or yes').fill('yes');
+    await question.getByRole('button', { name: 'Confirm' }).click();
+  }
+}
+
 
 test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the witness confirming, transcript and audit log verified', async () => {
   await page.getByRole('navigation').getByRole('button', { name: /Ceremony/ }).click();
@@ -120,10 +138,8 @@ test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the w
 }, 180_000);
 
 test('by clicking: the webhook rotation rehearsed from the app, then run for real with no exception logged', async () => {
-  await page.reload();
   networkUp = true;
-  await page.getByRole('navigation').getByRole('button', { name: /Ceremony/ }).click();
-  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'webhook.json', templateText('webhook-rotation')!);
+  await loadScript('webhook.json', templateText('webhook-rotation')!);
   await visible(page.getByRole('heading', { name: 'Webhook signing secret rotation (dual-publish)' }));
   const dir = join(work, 'webhook-2026-q4');
   await page.getByRole('form', { name: 'Start the ceremony' }).getByLabel('Ceremony folder (absolute path)').fill(dir);
@@ -145,12 +161,7 @@ test('by clicking: the webhook rotation rehearsed from the app, then run for rea
   const start = page.getByRole('form', { name: 'Start the ceremony' });
   for (const [label, pin] of tokens) await start.getByLabel(`PIN for ${label}`).fill(pin);
   await start.getByRole('button', { name: 'Start the ceremony' }).click();
-  const question = page.getByRole('form', { name: 'Witness confirmation' });
-  for (const what of ['the ceremony clock reads', "the fingerprint of alice's key", "the fingerprint of bob's key", "the fingerprint of carol's key"]) {
-    await text(question).toContain(what);
-    await question.getByLabel('Type the words you heard, or yes').fill('yes');
-    await question.getByRole('button', { name: 'Confirm' }).click();
-  }
+  await confirmEach(['the ceremony clock reads', "the fingerprint of alice's key", "the fingerprint of bob's key", "the fingerprint of carol's key"]);
   await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Ceremony complete');
   const log = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
   expect(log).not.toContain('rehearsal.skipped');
@@ -161,7 +172,6 @@ test('by clicking: the webhook rotation rehearsed from the app, then run for rea
 }, 180_000);
 
 test('by clicking: a later ceremony (dual-publish) loads the set of the first from its folder, rehearsed with a stand-in set, then run with the root digest and each card confirmed', async () => {
-  await page.reload();
   networkUp = false;
   // the ceremony media: the set and the manifest of the first ceremony (the JWT rotation above)
   const first = join(work, 'jwt-2026-12');
@@ -170,8 +180,7 @@ test('by clicking: a later ceremony (dual-publish) loads the set of the first fr
   copyFileSync(join(first, 'custodians.v1.json'), join(dir, 'custodians.v1.json'));
   copyFileSync(join(first, 'rotation.jwt.json'), join(dir, 'rotation.1.json'));
   const script = JSON.parse(templateText('quarterly-master-dual-publish')!) as { tokens: { label: string }[] };
-  await page.getByRole('navigation').getByRole('button', { name: /Ceremony/ }).click();
-  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'dual.json', JSON.stringify(script, null, 2));
+  await loadScript('dual.json', JSON.stringify(script, null, 2));
   await text(page.getByRole('list', { name: 'steps' })).toContain('custodian-set: load-custodian-set, by admin');
   await page.getByRole('form', { name: 'Start the ceremony' }).getByLabel('Ceremony folder (absolute path)').fill(dir);
   // the rehearsal's own process looks at this machine's interfaces (the app's guard here is the test's): allow it, logged
@@ -185,15 +194,10 @@ test('by clicking: a later ceremony (dual-publish) loads the set of the first fr
   const start = page.getByRole('form', { name: 'Start the ceremony' });
   for (const [label, pin] of tokens.filter(([l]) => l !== 'Ceremony HSM')) await start.getByLabel(`PIN for ${label}`).fill(pin);
   await start.getByRole('button', { name: 'Start the ceremony' }).click();
-  const question = page.getByRole('form', { name: 'Witness confirmation' });
   const root = (JSON.parse(readFileSync(join(dir, 'custodians.v1.json'), 'utf8')) as { payload: string }).payload;
   const digest = `sha256:${createHash('sha256').update(Buffer.from(root, 'base64')).digest('hex')}`;
-  for (const what of ['the ceremony clock reads', `the root set's digest ${digest}`, "the fingerprint of alice's key", "the fingerprint of bob's key", "the fingerprint of carol's key"]) {
-    await text(question).toContain(what);
-    if (what.startsWith('the root')) await shot('21-ceremony-root-digest');
-    await question.getByLabel('Type the words you heard, or yes').fill('yes');
-    await question.getByRole('button', { name: 'Confirm' }).click();
-  }
+  await confirmEach(['the ceremony clock reads', `the root set's digest ${digest}`, "the fingerprint of alice's key", "the fingerprint of bob's key", "the fingerprint of carol's key"],
+    { what: `the root set's digest ${digest}`, name: '21-ceremony-root-digest' });
   await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Ceremony complete');
   await text(page.getByRole('region', { name: 'audit log verification' }).getByRole('heading')).toMatch(/^Audit log valid: \d+ entries$/);
   const m = JSON.parse(Buffer.from((JSON.parse(readFileSync(join(dir, 'rotation.2.json'), 'utf8')) as { payload: string }).payload, 'base64').toString('utf8')) as { sequence: number; previous: string };
