@@ -98,6 +98,13 @@ interface Run {
 
 export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChannel]: (req: Requests[C]) => Promise<Responses[C]> } {
   const runs = new Map<string, Run>();
+  /** One run at a time in a folder: two processes on one ceremony (or rehearsal) folder would interleave its journal. */
+  const claim = (dir: string): void => {
+    if ([...runs.values()].some((x) => x.dir === dir && (x.state === 'running' || x.state === 'waiting'))) {
+      throw new KeyceremonyError('CEREMONY_ALREADY_RUNNING', `a run in ${dir} is still going on in this window`, 'follow that run to its end, or wait for it to stop, then start again');
+    }
+  };
+  const keep = (run: Run, lines: readonly string[]): void => { run.lines.push(...lines); if (run.lines.length > 500) run.lines.splice(0, run.lines.length - 500); };
   const runOf = (id: string): Run => {
     const r = runs.get(id);
     if (r === undefined) throw new KeyceremonyError('CEREMONY_RUN_UNKNOWN', 'no such ceremony run in this session', 'start the ceremony again (it resumes from its folder)');
@@ -122,6 +129,7 @@ export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChan
       if (up.length > 0 && r.allowNetwork !== true) throw new KeyceremonyError('CEREMONY_NETWORK_UP', `a network interface is up (${up.map((i) => i.name).join(', ')})`, 'disconnect it, or allow the network for this rehearsal (it is logged)');
       // one folder per script version: the same script resumes its rehearsal, a changed one starts afresh
       const dir = `${r.dir}.rehearsal-${script.digest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
+      claim(dir);
       mkdirSync(dir, { recursive: true });
       const scriptFile = join(dir, 'script.json');
       writeFileAtomic(scriptFile, r.script, true);
@@ -131,10 +139,10 @@ export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChan
       runs.set(runId, run);
       let out = '';
       let err = '';
-      child.stdout?.on('data', (c: Buffer) => { out += c.toString('utf8'); const nl = out.lastIndexOf('\n'); if (nl >= 0) { run.lines.push(...out.slice(0, nl).split('\n')); out = out.slice(nl + 1); } });
+      child.stdout?.on('data', (c: Buffer) => { out += c.toString('utf8'); const nl = out.lastIndexOf('\n'); if (nl >= 0) { keep(run, out.slice(0, nl).split('\n')); out = out.slice(nl + 1); } });
       child.stderr?.on('data', (c: Buffer) => { err = `${err}${c.toString('utf8')}`.slice(-64 * 1024); });
       child.once('exit', (code) => {
-        if (out !== '') run.lines.push(out);
+        if (out !== '') keep(run, [out]);
         if (code === 0) {
           run.state = 'done';
           run.auditFile = join(dir, 'audit.jsonl');
@@ -149,6 +157,7 @@ export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChan
     'ceremony.start': async (r) => {
       const script = parseScript(new TextEncoder().encode(r.script));
       checkFolder(r.dir);
+      claim(r.dir);
       const up = d.interfaces();
       if (up.length > 0) throw new KeyceremonyError('CEREMONY_NETWORK_UP', `a network interface is up (${up.map((i) => i.name).join(', ')})`, 'disconnect every network interface: a ceremony runs air-gapped');
       const rehearsed = rehearsalPassed(d.rehearsals, script.digest);
@@ -164,7 +173,7 @@ export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChan
       const runId = randomBytes(16).toString('hex');
       const run: Run = { state: 'running', lines: [], question: null, answer: null, error: null, dir: r.dir, auditFile: null, chain: [] };
       runs.set(runId, run);
-      const say = (line: string): void => { run.lines.push(...line.split('\n')); if (run.lines.length > 500) run.lines.splice(0, run.lines.length - 500); };
+      const say = (line: string): void => keep(run, line.split('\n'));
       const confirm = (q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> => new Promise((resolve) => {
         run.question = { who: q.who, what: q.what, words: q.words ?? null };
         run.state = 'waiting';

@@ -156,3 +156,29 @@ describe('rehearsals from the app (the command line in a process of its own)', (
     expect(await rh['transcript.read']({ runId })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NOT_DONE' } });
   }, 60_000);
 });
+
+describe('one run at a time in a folder', () => {
+  test('a second start on a folder whose run is waiting for its witness is refused; once that run stops, the folder can be started again', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'kc-api-claim-'));
+    try {
+      const rh = createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'test', interfaces: () => [] });
+      const t = JSON.parse(templateText('monthly-jwt-rotation')!) as { tokens: { name: string; label: string }[] };
+      for (const tk of t.tokens) if (tk.name.startsWith('card-')) tk.label = tk.name;
+      const script = JSON.stringify(t);
+      const pins = t.tokens.map((tk) => ({ token: tk.name, pin: tk.name === 'hsm' ? HSM.pin : cards.find((c) => c.label === tk.label)!.pin }));
+      const dir = join(work, 'c');
+      const { runId } = ok(await rh['ceremony.start']({ script, dir, pins, noRehearsal: true }));
+      let s = ok(await rh['ceremony.status']({ runId }));
+      for (let i = 0; i < 100 && s.state !== 'waiting'; i++) { await new Promise((r) => setTimeout(r, 50)); s = ok(await rh['ceremony.status']({ runId })); }
+      expect(s.question?.what).toContain('the ceremony clock reads');
+      expect(await rh['ceremony.start']({ script, dir, pins, noRehearsal: true })).toMatchObject({ ok: false, error: { code: 'CEREMONY_ALREADY_RUNNING' } });
+      ok(await rh['ceremony.answer']({ runId, confirmed: false }));
+      for (let i = 0; i < 100 && s.state !== 'failed'; i++) { await new Promise((r) => setTimeout(r, 50)); s = ok(await rh['ceremony.status']({ runId })); }
+      expect(s.error?.code).toBe('CEREMONY_CLOCK_REFUSED');
+      const again = ok(await rh['ceremony.start']({ script, dir, pins, noRehearsal: true }));
+      expect(again.runId).not.toBe(runId);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
