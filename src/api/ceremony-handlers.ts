@@ -165,10 +165,18 @@ export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChan
         throw new KeyceremonyError('CEREMONY_NOT_REHEARSED', `no passed rehearsal of this script (${script.digest}) is recorded`, 'rehearse it first (keyceremony ceremony run SCRIPT --rehearse), or choose to run without one, which is logged');
       }
       const tokens = new Map<string, ResolvedToken>();
-      for (const t of script.tokens) {
-        const p = r.pins.find((x) => x.token === t.name);
-        if (p === undefined) throw new KeyceremonyError('CEREMONY_PIN_MISSING', `no PIN was entered for ${t.name} ("${t.label}")`, 'each token holder types their PIN before the start');
-        tokens.set(t.name, { token: d.token({ label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) }), pin: Buffer.from(p.pin, 'utf8') });
+      const pins: Uint8Array[] = [];
+      try {
+        for (const t of script.tokens) {
+          const p = r.pins.find((x) => x.token === t.name);
+          if (p === undefined) throw new KeyceremonyError('CEREMONY_PIN_MISSING', `no PIN was entered for ${t.name} ("${t.label}")`, 'each token holder types their PIN before the start');
+          const pin = Buffer.from(p.pin, 'utf8');
+          pins.push(pin);
+          tokens.set(t.name, { token: d.token({ label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) }), pin });
+        }
+      } catch (err) {
+        for (const p of pins) zero(p);
+        throw err;
       }
       const runId = randomBytes(16).toString('hex');
       const run: Run = { state: 'running', lines: [], question: null, answer: null, error: null, dir: r.dir, auditFile: null, chain: [] };
@@ -183,7 +191,7 @@ export function ceremonyHandlers(d: CeremonyDeps): { readonly [C in CeremonyChan
       void runCeremony({ script, dir: r.dir, inputs: r.dir, tokens, confirm, say, simulation: false, notes })
         .then((res) => { run.state = 'done'; run.auditFile = res.audit.file; run.chain = chainInForce(res.audit.file); say(`Ceremony complete: ${res.steps.length} steps; audit log ${res.audit.file} (${res.audit.entries} entries)`); })
         .catch((err: unknown) => { run.state = 'failed'; run.error = isKeyceremonyError(err) || err instanceof Error ? d.asError(err) : d.asError(new Error(String(err))); })
-        .finally(() => { for (const t of tokens.values()) zero(t.pin); });
+        .finally(() => { for (const p of pins) zero(p); });
       return { runId };
     },
     'ceremony.status': async (r) => {

@@ -50,7 +50,16 @@ import type { CeremonyScript, Step } from './script.js';
 import { transcriptHtml, transcriptMarkdown } from './transcript.js';
 import type { TranscriptModel } from './transcript.js';
 
-export interface ResolvedToken { readonly token: Token; readonly pin: Uint8Array }
+/**
+ * A token of the script and its PIN: the bytes, or (a custodian typing it at the terminal) a
+ * function that asks for it when the token is first needed and gives the same bytes after.
+ */
+export interface ResolvedToken { readonly token: Token; readonly pin: Uint8Array | (() => Promise<Uint8Array>) }
+
+/** The PIN of a resolved token, asked for now if it has not been yet. */
+export async function pinOf(t: ResolvedToken): Promise<Uint8Array> {
+  return typeof t.pin === 'function' ? t.pin() : t.pin;
+}
 
 export interface RunOptions {
   readonly script: CeremonyScript;
@@ -177,7 +186,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
   const cardOf = (custodian: string): ResolvedToken => tok(script.tokens.find((t) => t.holder === custodian)?.name ?? '');
   const signOn = async (env: Envelope, custodian: string): Promise<Envelope> => {
     const c = cardOf(custodian);
-    return withSession(c.token, c.pin, async (s) => addSignature(env, tokenSigner(s, { label: `${custodian}${KEY_SUFFIX}` })));
+    return withSession(c.token, await pinOf(c), async (s) => addSignature(env, tokenSigner(s, { label: `${custodian}${KEY_SUFFIX}` })));
   };
   const signAll = async (env: Envelope, signers: readonly string[]): Promise<Envelope> => {
     let e = env;
@@ -198,7 +207,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
   const cardKey = async (c: string, make: boolean): Promise<Uint8Array> => {
     const card = cardOf(c);
     const label = `${c}${KEY_SUFFIX}`;
-    return withSession(card.token, card.pin, async (s) => {
+    return withSession(card.token, await pinOf(card), async (s) => {
       try {
         return findEd25519Pair(s, { label }).publicKey; // made before a crash: adopted, never made twice
       } catch (err) {
@@ -340,7 +349,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
       }
       case 'generate-key': {
         const t = tok(step.token);
-        const r = await withSession(t.token, t.pin, async (s) => {
+        const r = await withSession(t.token, await pinOf(t), async (s) => {
           const B = pkcs11js();
           try {
             const h = findOne(s, B.CKO_SECRET_KEY, { label: step.label }, 'secret key'); // made before a crash: adopted
@@ -362,8 +371,9 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
         if (!existsSync(join(dir, CUSTODY_MANIFEST))) {
           // the shares of an interrupted split lived only in memory: destroy what it made, then split again
           await destroyHalfSplit(hsm, step.backupKey, step.holders.map(cardOf));
-          const split = await splitBackupKey({ hsm: hsm.token, hsmPin: hsm.pin, ceremony: `${script.id}-custody`, backupKey: step.backupKey, threshold: step.threshold, keys: step.keys,
-            cards: step.holders.map((h) => ({ custodian: h, token: cardOf(h).token, pin: cardOf(h).pin })) });
+          const cards: { custodian: string; token: Token; pin: Uint8Array }[] = [];
+          for (const h of step.holders) cards.push({ custodian: h, token: cardOf(h).token, pin: await pinOf(cardOf(h)) }); // asked one at a time
+          const split = await splitBackupKey({ hsm: hsm.token, hsmPin: await pinOf(hsm), ceremony: `${script.id}-custody`, backupKey: step.backupKey, threshold: step.threshold, keys: step.keys, cards });
           crashpoint(`step:${step.id}:split`);
           await writeCustodyFolder(dir, split, { custodianSet: c.newest.version, actor: step.actor, now: now() });
         }
@@ -417,7 +427,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
           const hash = target.hash ?? 'sha256';
           try {
             checkKekForTarget(kek, target);
-            const wrapped = await withSession(t.token, t.pin, (s) => wrapKey(s, { label: step.key }, kek, target.construction, hash));
+            const wrapped = await withSession(t.token, await pinOf(t), (s) => wrapKey(s, { label: step.key }, kek, target.construction, hash));
             const rec = await writeExport({ target, hash, kek, keyUri: `pkcs11:token=${encodeURIComponent(t.token.label)};object=${step.key};type=secret-key`, outDir, force: false, ...(x.kekId === null ? {} : { kekId: x.kekId }) }, wrapped);
             lines.push(`${target.name}: ${rec.wrap}, kcv ${rec.kcv}`);
             made.push(target.name);
@@ -438,14 +448,14 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
           const collector = new ShareCollector(plan.expected);
           for (const p of step.presenters) {
             const card = cardOf(p);
-            const share = await withSession(card.token, card.pin, async (s) => readShare(s, plan.backupKey));
+            const share = await withSession(card.token, await pinOf(card), async (s) => readShare(s, plan.backupKey));
             try { collector.present(share); } finally { share.fill(0); }
             o.say(`  ${p} presented a share: checked against its commitment`);
           }
           const presented = collector.custodians;
           const target = tok(step.token);
           const started = Math.floor(now() / 1000) * 1000;
-          const outcome = await withSession(target.token, target.pin, (s) => runDrill(s, collector, plan.backupKey, plan.backupKcv, plan.blobs, plan.manifestKcvs));
+          const outcome = await withSession(target.token, await pinOf(target), (s) => runDrill(s, collector, plan.backupKey, plan.backupKcv, plan.blobs, plan.manifestKcvs));
           const payload = buildDrillReport({ drill: `${script.id}-drill`, custodianSet: requireChain().newest.version, started, finished: Math.max(started, Math.floor(now() / 1000) * 1000), backupKey: plan.backupKey, outcome, sharesPresented: presented, threshold: plan.expected.threshold });
           const signed = await signAll({ payloadType: PAYLOAD_TYPES.drill, payload, signatures: [] }, step.signers);
           writeFileAtomic(file, serializeEnvelope(signed), false);
@@ -502,8 +512,8 @@ async function destroyHalfSplit(hsm: ResolvedToken, backupKey: string, cards: re
   const purge = (s: Session, klass: number, label: string): void => {
     for (const h of s.findObjects([{ type: B.CKA_CLASS, value: klass }, { type: B.CKA_LABEL, value: label }], 8)) s.api.C_DestroyObject(s.handle, h);
   };
-  await withSession(hsm.token, hsm.pin, async (s) => purge(s, B.CKO_SECRET_KEY, backupKey));
-  for (const c of cards) await withSession(c.token, c.pin, async (s) => purge(s, B.CKO_DATA, shareLabel(backupKey)));
+  await withSession(hsm.token, await pinOf(hsm), async (s) => purge(s, B.CKO_SECRET_KEY, backupKey));
+  for (const c of cards) await withSession(c.token, await pinOf(c), async (s) => purge(s, B.CKO_DATA, shareLabel(backupKey)));
 }
 
 /** The transcript, from the audit log alone: a resumed ceremony gets the same one. */

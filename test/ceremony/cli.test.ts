@@ -129,4 +129,28 @@ describe('rehearsal, then the real run', () => {
     expect(readFileSync(join(dir, 'audit.jsonl'), 'utf8')).toContain('"action":"rehearsal.skipped"');
     expect(readFileSync(join(dir, 'transcript.md'), 'utf8')).toContain('rehearsal.skipped');
   }, 90_000);
+  test('PINs typed at the terminal are asked when each card is first needed, never echoed; a PIN from the environment is read at the start', () => {
+    const file = join(work, 'jwt-pins.json');
+    writeFileSync(file, `${JSON.stringify(TEMPLATES['monthly-jwt-rotation'], null, 2)}\n`);
+    const lazy = join(work, 'profile-typed.json');
+    writeFileSync(lazy, JSON.stringify({ spec: 'keyceremony/ceremony-profile@1', module: softHsmModule(), tokens: { hsm: { pinEnv: 'PIN_HSM' }, 'card-alice': { pinEnv: null }, 'card-bob': { pinEnv: null }, 'card-carol': { pinEnv: null } } }));
+    const env = { ...process.env, ...hsm.env, PIN_HSM: tokens[0][2] };
+    const dir = join(work, 'typed-pins');
+    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify(['yes', '1111', 'yes', '2222', 'yes', '3333', 'yes']), process.execPath, BIN, 'ceremony', 'run', file, '--profile', lazy, '--no-rehearsal', '--dir', dir],
+      { env, encoding: 'utf8', timeout: 90_000 });
+    const report = JSON.parse(out.stdout) as { status: number; output: string };
+    expect(report.status).toBe(0);
+    const o = report.output;
+    const at = (s: string): number => { const i = o.indexOf(s); expect(i, s).toBeGreaterThanOrEqual(0); return i; };
+    // after the clock, at the step that first needs each card, in the order the cards are needed
+    expect(at('the ceremony clock reads')).toBeLessThan(at('Step 1 (custodian-keys)'));
+    expect(at('Step 1 (custodian-keys)')).toBeLessThan(at('PIN for token "custodian-alice"'));
+    expect(at('PIN for token "custodian-alice"')).toBeLessThan(at('alice: fingerprint'));
+    expect(at('alice: fingerprint')).toBeLessThan(at('PIN for token "custodian-bob"'));
+    expect(at('PIN for token "custodian-bob"')).toBeLessThan(at('PIN for token "custodian-carol"'));
+    expect(o.match(/PIN for token/g)).toHaveLength(3); // each asked once, kept for the run's later signatures
+    for (const [, label, pin] of tokens.slice(1)) expect(o.split('\n').filter((l) => l.includes(`PIN for token "${label}"`) && l.includes(pin))).toEqual([]);
+    const log = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
+    for (const [, , pin] of tokens) expect(log).not.toContain(`"${pin}"`); // hashes may hold any 4 digits; a PIN as a value, never
+  }, 90_000);
 });

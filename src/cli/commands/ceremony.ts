@@ -96,11 +96,21 @@ export async function ceremonyCommand(argv: readonly string[], io: Io, _w: Warni
     const profile = parseProfile(readInput(values.profile as string, 'the ceremony profile', 64 * 1024), script);
     const mod = Pkcs11Module.open(profile.module);
     tokens = new Map();
-    close = () => { for (const t of tokens.values()) zero(t.pin); mod.close(); };
+    const pins: Uint8Array[] = []; // every PIN read, zeroed when the run ends
+    close = () => { for (const p of pins) zero(p); mod.close(); };
     try {
       for (const t of script.tokens) {
         const token = findToken(mod, { label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) });
-        tokens.set(t.name, { token, pin: await readPin(io, profile.tokens.get(t.name)?.pinEnv ?? undefined, token.label) });
+        const envName = profile.tokens.get(t.name)?.pinEnv ?? undefined;
+        if (envName !== undefined) {
+          const pin = await readPin(io, envName, token.label); // from the environment: read now, so a missing variable stops the run before it starts
+          pins.push(pin);
+          tokens.set(t.name, { token, pin });
+        } else {
+          // typed at the terminal by its holder when the token is first needed, then kept for the run
+          let asked: Promise<Uint8Array> | undefined;
+          tokens.set(t.name, { token, pin: () => (asked ??= readPin(io, undefined, token.label).then((p) => { pins.push(p); return p; })) });
+        }
       }
     } catch (err) {
       close();
