@@ -4,14 +4,14 @@
  * presented one custodian at a time and checked on entry, progress towards M, the KCV comparison,
  * and the drill report for the custodians to sign.
  */
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { call } from '../api.js';
 import type { Responses } from '../api.js';
 import { DocumentBox, Field, FileDrop, PinField, TokenSelect, useTokens } from '../components/common.js';
+import { DriveFields, useDrive } from '../components/drives.js';
 import { useApp } from '../state.js';
 import { SignPanel } from './SignPanel.js';
 
-type Medium = Responses['media.list']['media'][number];
 type Receipt = Responses['backup.splitStore'];
 
 /** Custodian ids of the newest set of the chain, for display only (the core verifies the chain). */
@@ -25,26 +25,10 @@ function custodiansOf(chain: readonly string[]): string[] {
   }
 }
 
-function useMedia(): { media: readonly Medium[]; reload: () => void } {
-  const [media, setMedia] = useState<readonly Medium[]>([]);
-  const reload = () => void call('media.list', {}).then((r) => setMedia(r.media), () => setMedia([]));
-  useEffect(reload, []);
-  return { media, reload };
-}
-
-function DriveFields({ media, mountPoint, setMountPoint, folder, setFolder, label }: { media: readonly Medium[]; mountPoint: string; setMountPoint: (v: string) => void; folder: string; setFolder: (v: string) => void; label: string }) {
-  return (
-    <>
-      <Field label={label}>{(i) => <select id={i} value={mountPoint} onChange={(e) => setMountPoint(e.target.value)}><option value="">Choose a drive…</option>{media.map((m) => <option key={m.mountPoint} value={m.mountPoint}>{m.mountPoint} ({(m.freeBytes / 1024 / 1024).toFixed(0)} MB free)</option>)}</select>}</Field>
-      <Field label="Folder on the drive">{(i) => <input id={i} value={folder} onChange={(e) => setFolder(e.target.value)} />}</Field>
-    </>
-  );
-}
-
 function SplitPanel() {
   const { tokens } = useTokens();
   const { chain, keys, run } = useApp();
-  const { media } = useMedia();
+  const drive = useDrive('backup-custody');
   const members = custodiansOf(chain);
   const [hsm, setHsm] = useState('');
   const [hsmPin, setHsmPin] = useState('');
@@ -57,8 +41,6 @@ function SplitPanel() {
   const [receipts, setReceipts] = useState<Receipt[]>([]);
   const [card, setCard] = useState('');
   const [cardPin, setCardPin] = useState('');
-  const [mountPoint, setMountPoint] = useState('');
-  const [folder, setFolder] = useState('backup-custody');
   const [done, setDone] = useState<Responses['backup.splitFinish'] | null>(null);
   const [custodyManifest, setCustodyManifest] = useState<string | null>(null);
   const [cleanUp, setCleanUp] = useState<readonly string[]>([]);
@@ -81,7 +63,7 @@ function SplitPanel() {
   const finish = async () => {
     if (begun === null) return;
     const r = await run(`Recombining ${threshold} shares in "${hsm}" and writing the custody folder…`, () => call('backup.splitFinish', {
-      splitId: begun.splitId, hsm: { label: hsm }, hsmPin, chain: [...chain], actor, mountPoint, folder,
+      splitId: begun.splitId, hsm: { label: hsm }, hsmPin, chain: [...chain], actor, mountPoint: drive.mountPoint, folder: drive.folder,
     }), 'Custody checked and written: the custodians sign its manifest.');
     setHsmPin('');
     if (r !== undefined) { setDone(r); setCustodyManifest(r.manifest.document); }
@@ -128,10 +110,10 @@ function SplitPanel() {
       )}
       {next === null && done === null && (
         <form className="grid" aria-label="Finish the split" onSubmit={(e) => { e.preventDefault(); void finish(); }}>
-          <DriveFields media={media} mountPoint={mountPoint} setMountPoint={setMountPoint} folder={folder} setFolder={setFolder} label="Custody drive" />
+          <DriveFields drive={drive} label="Custody drive" />
           <Field label="Initiating custodian (actor)">{(i) => <input id={i} value={actor} onChange={(e) => setActor(e.target.value)} />}</Field>
           <PinField value={hsmPin} onChange={setHsmPin} token={tokens.find((t) => t.label === hsm)} />
-          <button type="submit" disabled={mountPoint === '' || hsmPin === '' || actor === ''}>Check the shares and write the custody folder</button>
+          <button type="submit" disabled={drive.mountPoint === '' || hsmPin === '' || actor === ''}>Check the shares and write the custody folder</button>
         </form>
       )}
       {done === null && <button type="button" className="secondary" onClick={() => void cancel()}>Cancel the split</button>}
@@ -152,10 +134,8 @@ function SplitPanel() {
 function DrillPanel() {
   const { tokens } = useTokens();
   const { chain, run } = useApp();
-  const { media } = useMedia();
+  const drive = useDrive('backup-custody');
   const [manifest, setManifest] = useState('');
-  const [mountPoint, setMountPoint] = useState('');
-  const [folder, setFolder] = useState('backup-custody');
   const [plan, setPlan] = useState<Responses['drill.begin'] | null>(null);
   const [presented, setPresented] = useState<Responses['drill.present'][]>([]);
   const [custodian, setCustodian] = useState('');
@@ -167,7 +147,7 @@ function DrillPanel() {
   const [report, setReport] = useState<string | null>(null);
 
   const begin = async () => {
-    const r = await run('Checking the custody manifest and every file it lists…', () => call('drill.begin', { manifest, chain: [...chain], mountPoint, folder }),
+    const r = await run('Checking the custody manifest and every file it lists…', () => call('drill.begin', { manifest, chain: [...chain], mountPoint: drive.mountPoint, folder: drive.folder }),
       'The custody folder matches its signed manifest: custodians present their shares.');
     if (r !== undefined) setPlan(r);
   };
@@ -191,8 +171,8 @@ function DrillPanel() {
     return (
       <form className="grid" aria-label="Start a drill" onSubmit={(e) => { e.preventDefault(); void begin(); }}>
         <FileDrop label="Signed custody manifest" onText={setManifest} />
-        <DriveFields media={media} mountPoint={mountPoint} setMountPoint={setMountPoint} folder={folder} setFolder={setFolder} label="Drive with the custody folder" />
-        <button type="submit" disabled={manifest === '' || mountPoint === ''}>Check the custody folder</button>
+        <DriveFields drive={drive} label="Drive with the custody folder" />
+        <button type="submit" disabled={manifest === '' || drive.mountPoint === ''}>Check the custody folder</button>
       </form>
     );
   }

@@ -2,33 +2,29 @@ import { useEffect, useState } from 'react';
 import { call } from '../api.js';
 import type { Responses } from '../api.js';
 import { Field, FileDrop, PinField, TokenSelect, useTokens } from '../components/common.js';
+import { DriveFields, useDrive } from '../components/drives.js';
 import { useApp } from '../state.js';
 
 type Target = Responses['export.targets']['targets'][number];
-type Medium = Responses['media.list']['media'][number];
-
-const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
 
 export function ExportScreen() {
   const { tokens } = useTokens();
   const { keys, run } = useApp();
   const [targets, setTargets] = useState<readonly Target[]>([]);
-  const [media, setMedia] = useState<readonly Medium[]>([]);
   const [target, setTarget] = useState('');
   const [kek, setKek] = useState('');
   const [kekInfo, setKekInfo] = useState<Responses['export.inspectKek'] | null>(null);
   const [kekId, setKekId] = useState('');
   const [importToken, setImportToken] = useState('');
   const [obtained, setObtained] = useState('');
-  const [mountPoint, setMountPoint] = useState('');
-  const [folder, setFolder] = useState('ceremony-export');
+  const drive = useDrive('ceremony-export');
+  const { mountPoint, folder } = drive;
   const [token, setToken] = useState('');
   const [keyLabel, setKeyLabel] = useState(keys.find((k) => k.kind === 'master')?.label ?? '');
   const [pin, setPin] = useState('');
   const [result, setResult] = useState<Responses['export.run'] | null>(null);
 
-  const reloadMedia = () => void call('media.list', {}).then((r) => setMedia(r.media), () => setMedia([]));
-  useEffect(() => { void call('export.targets', {}).then((r) => setTargets(r.targets), () => setTargets([])); reloadMedia(); }, []);
+  useEffect(() => { void call('export.targets', {}).then((r) => setTargets(r.targets), () => setTargets([])); }, []);
   useEffect(() => {
     setKekInfo(null);
     if (kek.trim().length < 16) return;
@@ -42,7 +38,7 @@ export function ExportScreen() {
       ...(obtained === '' ? {} : { obtained }),
     }), 'Written, read back and verified.');
     setPin('');
-    if (r !== undefined) { setResult(r); reloadMedia(); }
+    if (r !== undefined) { setResult(r); drive.reload(); }
   };
   const ready = t !== undefined && kekInfo !== null && t.kekBits.includes(kekInfo.bits) && mountPoint !== '' && token !== '' && keyLabel !== '' && pin !== '' && (!t.needs.includes('kekId') || kekId !== '');
   return (
@@ -66,11 +62,8 @@ export function ExportScreen() {
       )}
       <h3>2. Removable drive</h3>
       <div className="grid">
-        <Field label="Drive">{(i) => <select id={i} value={mountPoint} onChange={(e) => setMountPoint(e.target.value)}><option value="">Choose a drive…</option>{media.map((m) => <option key={m.mountPoint} value={m.mountPoint}>{m.mountPoint} ({mb(m.freeBytes)} free)</option>)}</select>}</Field>
-        <Field label="New folder on the drive">{(i) => <input id={i} value={folder} onChange={(e) => setFolder(e.target.value)} />}</Field>
-        <button type="button" className="secondary" onClick={reloadMedia}>Look for drives again</button>
+        <DriveFields drive={drive} label="Drive" folderLabel="New folder on the drive" />
       </div>
-      {media.length === 0 && <p>No removable drive found: insert and mount one.</p>}
       <h3>3. Key and PIN</h3>
       <form className="grid" onSubmit={(e) => { e.preventDefault(); void exportNow(); }}>
         <TokenSelect tokens={tokens} value={token} onChange={setToken} />

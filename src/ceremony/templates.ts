@@ -33,6 +33,14 @@ const custody = [
   { id: 'backup-custody', action: 'split-backup', actor: 'alice', token: 'hsm', backupKey: 'backup-v1', keys: ['master-v1'], threshold: 2, holders: custodians, signers: ['alice', 'bob'], out: 'custody' },
 ];
 
+const ALL_KEYS = SEED_INVENTORY.map((e) => e.name);
+const JWT_KEYS = ['JWT_SIGNING_SECRET', 'JWT_REFRESH_SALT'];
+
+/** A manifest step: the keys at keyVersion in one phase, following `previous` (null: the first of its chain). */
+const manifestStep = (m: { id: string; actor?: string; keyVersion: number; phase: string; keys?: readonly string[]; previous?: string | null; signers?: readonly string[]; out: string }): object => ({
+  id: m.id, action: 'manifest', actor: m.actor ?? 'alice', keyVersion: m.keyVersion, phase: m.phase, keys: m.keys ?? ALL_KEYS, previous: m.previous ?? null, signers: m.signers ?? ['alice', 'bob'], out: m.out,
+});
+
 /**
  * The later ceremonies of a rotation load the set the first one formed: its chain comes on the
  * ceremony media beside the script, with the earlier manifests; replace null by the root digest
@@ -44,7 +52,7 @@ const loadSet = { id: 'custodian-set', action: 'load-custodian-set', actor: 'adm
 const quarterlyPhase = (phase: string, n: number, title: string): object => ({
   spec: SCRIPT_SPEC, id: `2026-q4-master-${phase}`, title: `Quarterly master-key rotation: ${title}`,
   participants: people, tokens: cards,
-  steps: [loadSet, { id: `${phase}-manifest`, action: 'manifest', actor: 'alice', keyVersion: 1, phase, keys: SEED_INVENTORY.map((e) => e.name), previous: `rotation.${n - 1}.json`, signers: ['alice', 'bob'], out: `rotation.${n}.json` }],
+  steps: [loadSet, manifestStep({ id: `${phase}-manifest`, keyVersion: 1, phase, previous: `rotation.${n - 1}.json`, out: `rotation.${n}.json` })],
 });
 
 export const TEMPLATES: Readonly<Record<string, object>> = {
@@ -55,7 +63,7 @@ export const TEMPLATES: Readonly<Record<string, object>> = {
     steps: [
       ...opening,
       ...custody,
-      { id: 'prepare-manifest', action: 'manifest', actor: 'alice', keyVersion: 1, phase: 'prepare', keys: SEED_INVENTORY.map((e) => e.name), previous: null, signers: ['alice', 'bob'], out: 'rotation.1.json' },
+      manifestStep({ id: 'prepare-manifest', keyVersion: 1, phase: 'prepare', out: 'rotation.1.json' }),
       { id: 'export', action: 'export', actor: 'admin', token: 'hsm', key: 'master-v1', out: 'export',
         targets: TARGETS.map((t) => ({ target: t.name, kek: kekPath(t.name, t.kekBits.includes(3072) ? 3072 : 4096), kekId: t.cloud === 'azure' ? 'https://ceremony-vault.vault.azure.net/keys/ceremony-kek/00000000000000000000000000000000' : null })) },
       { id: 'restore-drill', action: 'drill', actor: 'admin', token: 'drill', custody: 'custody', presenters: ['alice', 'carol'], signers: ['alice', 'carol'], out: 'drill.json' },
@@ -81,13 +89,13 @@ export const TEMPLATES: Readonly<Record<string, object>> = {
   'monthly-jwt-rotation': {
     spec: SCRIPT_SPEC, id: '2026-12-jwt-rotation', title: 'Monthly JWT signing secret rotation',
     participants: people, tokens: [hsm, ...cards],
-    steps: [...opening, { id: 'jwt-manifest', action: 'manifest', actor: 'alice', keyVersion: 2, phase: 'prepare', keys: ['JWT_SIGNING_SECRET', 'JWT_REFRESH_SALT'], previous: null, signers: ['alice', 'bob'], out: 'rotation.jwt.json' }],
+    steps: [...opening, manifestStep({ id: 'jwt-manifest', keyVersion: 2, phase: 'prepare', keys: JWT_KEYS, out: 'rotation.jwt.json' })],
   },
   /** Webhook secret rotation: dual-publish of webhook-vN so receivers accept both during the overlap. */
   'webhook-rotation': {
     spec: SCRIPT_SPEC, id: '2026-q4-webhook-rotation', title: 'Webhook signing secret rotation (dual-publish)',
     participants: people, tokens: [hsm, ...cards],
-    steps: [...opening, { id: 'webhook-manifest', action: 'manifest', actor: 'bob', keyVersion: 4, phase: 'dual-publish', keys: ['WEBHOOK_SIGNING_SECRET'], previous: null, signers: ['alice', 'bob'], out: 'rotation.webhook.json' }],
+    steps: [...opening, manifestStep({ id: 'webhook-manifest', actor: 'bob', keyVersion: 4, phase: 'dual-publish', keys: ['WEBHOOK_SIGNING_SECRET'], out: 'rotation.webhook.json' })],
   },
   /** Incident response: compromise revocation, JWT secrets rotated (forcing logout), webhook secrets regenerated. */
   'incident-response': {
@@ -95,9 +103,9 @@ export const TEMPLATES: Readonly<Record<string, object>> = {
     participants: people, tokens: [hsm, ...cards],
     steps: [
       ...opening,
-      { id: 'compromise', action: 'manifest', actor: 'alice', keyVersion: 3, phase: 'compromise', keys: SEED_INVENTORY.map((e) => e.name), previous: null, signers: ['alice', 'bob'], out: 'rotation.compromise.json' },
-      { id: 'jwt-rotate', action: 'manifest', actor: 'alice', keyVersion: 4, phase: 'prepare', keys: ['JWT_SIGNING_SECRET', 'JWT_REFRESH_SALT'], previous: 'rotation.compromise.json', signers: ['alice', 'bob'], out: 'rotation.jwt.json' },
-      { id: 'webhook-regenerate', action: 'manifest', actor: 'bob', keyVersion: 4, phase: 'prepare', keys: ['WEBHOOK_SIGNING_SECRET'], previous: 'rotation.jwt.json', signers: ['alice', 'carol'], out: 'rotation.webhook.json' },
+      manifestStep({ id: 'compromise', keyVersion: 3, phase: 'compromise', out: 'rotation.compromise.json' }),
+      manifestStep({ id: 'jwt-rotate', keyVersion: 4, phase: 'prepare', keys: JWT_KEYS, previous: 'rotation.compromise.json', out: 'rotation.jwt.json' }),
+      manifestStep({ id: 'webhook-regenerate', actor: 'bob', keyVersion: 4, phase: 'prepare', keys: ['WEBHOOK_SIGNING_SECRET'], previous: 'rotation.jwt.json', signers: ['alice', 'carol'], out: 'rotation.webhook.json' }),
     ],
   },
   /** Backup restoration drill: the backup key split, then restored into a drill token and proven. */

@@ -23,7 +23,7 @@ let root: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
-const { visible, text, count, shot, nav, idle } = uiHelpers(() => page);
+const { visible, text, count, shot, nav, signWithCards } = uiHelpers(() => page);
 let usb: string;
 
 beforeAll(async () => {
@@ -87,12 +87,7 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
   await shot('3-custodians-members');
   await page.getByRole('button', { name: 'Write custodian set' }).click();
   await visible(page.getByText('0 of 2 required signatures'));
-  for (const [id, , pin] of cards.slice(0, 2)) {
-    await page.getByLabel('Custodian card').selectOption(`card-${id}`);
-    await page.getByLabel('PIN').fill(pin);
-    await page.getByRole('button', { name: 'Sign with this card' }).click();
-    await idle();
-  }
+  await signWithCards(page, cards.slice(0, 2).map(([id, , pin]) => [id, pin] as const));
   await visible(page.getByText('2 of 2 required signatures (alice, bob)'));
   await shot('4-custodians-signed');
   await page.getByRole('button', { name: 'Use this set for the ceremony' }).click();
@@ -102,12 +97,7 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
   await nav('Manifests');
   await page.getByRole('button', { name: 'Write rotation manifest' }).click();
   await visible(page.getByText(/0 of 2 signatures\. 2 more needed from: alice, bob, carol/));
-  for (const [id, , pin] of [cards[0], cards[2]]) {
-    await page.getByLabel('Custodian card').selectOption(`card-${id}`);
-    await page.getByLabel('PIN').fill(pin);
-    await page.getByRole('button', { name: 'Sign with this card' }).click();
-    await idle();
-  }
+  await signWithCards(page, [cards[0]!, cards[2]!].map(([id, , pin]) => [id, pin] as const));
   await visible(page.getByText(/2 of 2 signatures \(alice, carol\)\. Approved/));
   await shot('5-manifest-signed');
 
@@ -155,12 +145,7 @@ test('by clicking: rotate the set to 2-of-2 without carol; signed by the old and
   await visible(page.getByText(/current set \(rotation\) \(version 1\): 0 of 2; 2 more from: alice, bob, carol/));
   await visible(page.getByText(/new set \(version 2\): 0 of 2; 2 more from: alice, bob/));
   await shot('8-custodians-rotation');
-  for (const [id, , pin] of cards.slice(0, 2)) {
-    await page.getByLabel('Custodian card').selectOption(`card-${id}`);
-    await page.getByLabel('PIN').fill(pin);
-    await page.getByRole('button', { name: 'Sign with this card' }).click();
-    await idle();
-  }
+  await signWithCards(page, cards.slice(0, 2).map(([id, , pin]) => [id, pin] as const));
   await visible(page.getByText(/new set \(version 2\): 2 of 2 \(alice, bob\); complete/));
   await page.getByRole('button', { name: 'Use the new version' }).click();
   await visible(page.getByText('Custodian chain in use: 2 versions'));

@@ -30,7 +30,7 @@ let root: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
-const { visible, text, count, shot, nav, idle, drop } = uiHelpers(() => page);
+const { visible, text, count, shot, nav, drop, signWithCards } = uiHelpers(() => page);
 let usb: string;
 let setDoc: string;
 
@@ -109,12 +109,7 @@ test('by clicking: split the backup key 2-of-3 onto the cards, write the custody
   const custody = page.getByRole('region', { name: 'custody result' });
   await text(custody).toContain(`rebuild a key with the backup key's check value ecb:${backupKcv}`);
   await text(custody).toContain('shares/backup-v1/carol.receipt.json');
-  for (const [id, pin] of cards.slice(0, 2)) {
-    await custody.getByLabel('Custodian card').selectOption(`card-${id}`);
-    await custody.getByLabel('PIN').fill(pin);
-    await custody.getByRole('button', { name: 'Sign with this card' }).click();
-    await idle();
-  }
+  await signWithCards(custody, cards.slice(0, 2));
   await shot('13-backup-custody-written');
   const signedManifest = await savedDocument(custody);
   expect((JSON.parse(signedManifest) as { signatures: unknown[] }).signatures).toHaveLength(2);
@@ -158,12 +153,7 @@ test('by clicking: split the backup key 2-of-3 onto the cards, write the custody
   await text(result).toContain('master-v1');
   await count(result.getByRole('cell', { name: /matches/ })).toBe(2);
   await visible(result.getByRole('cell', { name: 'decrypted' }));
-  for (const [id, pin] of [cards[0], cards[2]]) {
-    await result.getByLabel('Custodian card').selectOption(`card-${id}`);
-    await result.getByLabel('PIN').fill(pin);
-    await result.getByRole('button', { name: 'Sign with this card' }).click();
-    await idle();
-  }
+  await signWithCards(result, [cards[0]!, cards[2]!]);
   await shot('15-backup-drill-pass');
   const report = await savedDocument(result);
   const v = verifyDocument(new TextEncoder().encode(report), [new TextEncoder().encode(setDoc)], { at: Math.floor(Date.now() / 1000) * 1000 + 2000 });

@@ -72,13 +72,23 @@ export const SHOTS = join(process.cwd(), 'test-results', 'screens');
  */
 export function uiHelpers(page: () => Page) {
   const count = (l: Locator) => expect.poll(() => l.count(), { timeout: 30_000 });
+  const idle = () => count(page().getByRole('status').filter({ hasText: '…' })).toBe(0);
   return {
     visible: (l: Locator) => l.first().waitFor({ state: 'visible', timeout: 30_000 }),
     text: (l: Locator) => expect.poll(() => l.first().innerText(), { timeout: 30_000 }),
     count,
     shot: (name: string) => page().screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }),
     nav: (name: string) => page().getByRole('navigation').getByRole('button', { name: new RegExp(name) }).click(),
-    idle: () => count(page().getByRole('status').filter({ hasText: '…' })).toBe(0),
+    idle,
+    /** Each custodian in turn signs with their card (card-<id>) in the sign panel inside scope. */
+    signWithCards: async (scope: Page | Locator, signers: readonly (readonly [id: string, pin: string])[]): Promise<void> => {
+      for (const [id, pin] of signers) {
+        await scope.getByLabel('Custodian card').selectOption(`card-${id}`);
+        await scope.getByLabel('PIN').fill(pin);
+        await scope.getByRole('button', { name: 'Sign with this card' }).click();
+        await idle();
+      }
+    },
     /** A real drop event carrying a file, on a drop zone. */
     drop: async (zone: Locator, name: string, body: string): Promise<void> => {
       const dataTransfer = await page().evaluateHandle(([n, j]) => {
