@@ -41,6 +41,9 @@ const manifestStep = (m: { id: string; actor?: string; keyVersion: number; phase
   id: m.id, action: 'manifest', actor: m.actor ?? 'alice', keyVersion: m.keyVersion, phase: m.phase, keys: m.keys ?? ALL_KEYS, previous: m.previous ?? null, signers: m.signers ?? ['alice', 'bob'], out: m.out,
 });
 
+/** A restoration drill of the custody folder into the drill token: the two custodians present their shares and sign the report. */
+const drillStep = (pair: readonly [string, string]): object => ({ id: 'restore-drill', action: 'drill', actor: 'admin', token: 'drill', custody: 'custody', presenters: [...pair], signers: [...pair], out: 'drill.json' });
+
 /**
  * The later ceremonies of a rotation load the set the first one formed: its chain comes on the
  * ceremony media beside the script, with the earlier manifests; replace null by the root digest
@@ -66,7 +69,7 @@ export const TEMPLATES: Readonly<Record<string, object>> = {
       manifestStep({ id: 'prepare-manifest', keyVersion: 1, phase: 'prepare', out: 'rotation.1.json' }),
       { id: 'export', action: 'export', actor: 'admin', token: 'hsm', key: 'master-v1', out: 'export',
         targets: TARGETS.map((t) => ({ target: t.name, kek: kekPath(t.name, t.kekBits.includes(3072) ? 3072 : 4096), kekId: t.cloud === 'azure' ? 'https://ceremony-vault.vault.azure.net/keys/ceremony-kek/00000000000000000000000000000000' : null })) },
-      { id: 'restore-drill', action: 'drill', actor: 'admin', token: 'drill', custody: 'custody', presenters: ['alice', 'carol'], signers: ['alice', 'carol'], out: 'drill.json' },
+      drillStep(['alice', 'carol']),
     ],
   },
   /** The same rotation, second ceremony: dual-publish (both versions surfaced to the applications), following rotation.1.json. */
@@ -115,7 +118,7 @@ export const TEMPLATES: Readonly<Record<string, object>> = {
     steps: [
       ...opening,
       ...custody,
-      { id: 'restore-drill', action: 'drill', actor: 'admin', token: 'drill', custody: 'custody', presenters: ['bob', 'carol'], signers: ['bob', 'carol'], out: 'drill.json' },
+      drillStep(['bob', 'carol']),
     ],
   },
 };
