@@ -112,6 +112,27 @@ export function chainInForce(auditFile: string): string[] {
   return chain;
 }
 
+type LoadStep = Extract<Step, { action: 'load-custodian-set' }>;
+
+/**
+ * The chain a load-custodian-set step brings in, read from the inputs and verified (root pinned
+ * when the step pins it), with the custodians of its newest set that hold a card in the script:
+ * they must be enough to meet its threshold. The preflight and the step itself read it alike.
+ */
+function loadedChain(script: CeremonyScript, step: LoadStep, inputs: string, at: number): { files: Uint8Array[]; chain: TrustedChain; present: TrustedChain['newest']['custodians'] } {
+  const files = step.chain.map((p) => readInput(join(inputs, p), 'the custodian set', MAX_ENVELOPE_BYTES));
+  const r = verifyChain(files, { at, rootDigest: step.rootDigest ?? undefined });
+  if (r.chain === null) {
+    throw new KeyceremonyError('CEREMONY_CHAIN_INVALID', `the custodian set chain (${step.chain.join(', ')}) does not verify: ${r.reasons.map(formatProblem).join('; ')}`, 'bring the chain the earlier ceremonies wrote, root first, and its pinned root digest');
+  }
+  const newest = r.chain.newest;
+  const present = newest.custodians.filter((c) => script.tokens.some((t) => t.holder === c.id));
+  if (present.length < newest.threshold) {
+    throw new KeyceremonyError('CEREMONY_QUORUM_ABSENT', `set version ${newest.version} needs ${newest.threshold} custodians, and the script has cards for ${present.map((c) => c.id).join(', ') || 'none of them'}`, "add the custodians' cards to the script's tokens");
+  }
+  return { files, chain: r.chain, present };
+}
+
 /**
  * Every input file the script names, read and checked before the first token operation (KMS
  * wrapping keys for their targets, the chain of a loaded set, earlier ceremonies' manifests), so
@@ -134,10 +155,8 @@ export function inputProblems(script: CeremonyScript, inputs: string, at: number
       }
     } else if (step.action === 'load-custodian-set') {
       check(`step ${step.id}, ${step.chain.join(', ')}`, () => {
-        const r = verifyChain(step.chain.map((p) => readInput(join(inputs, p), 'the custodian set', MAX_ENVELOPE_BYTES)), { at, rootDigest: step.rootDigest ?? undefined });
-        if (r.chain === null) throw new KeyceremonyError('CEREMONY_CHAIN_INVALID', `the chain does not verify: ${r.reasons.map(formatProblem).join('; ')}`, 'bring the chain the earlier ceremonies wrote');
         // the loaded set's threshold is known only now: the signers of the steps it governs must meet it
-        const newest = r.chain.newest;
+        const newest = loadedChain(script, step, inputs, at).chain.newest;
         const next = script.steps.findIndex((x, j) => j > i && SET_ACTIONS.includes(x.action));
         for (const later of script.steps.slice(i + 1, next < 0 ? undefined : next + 1)) {
           if (!('signers' in later) || later.action === 'custodian-set') continue;
@@ -268,16 +287,8 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
       }
       case 'load-custodian-set': {
         const names = step.chain.map((p) => p.split('/').pop() as string);
-        const files = step.chain.map((p) => readInput(join(o.inputs, p), 'the custodian set', MAX_ENVELOPE_BYTES));
-        const given = verifyChain(files, { at: now(), rootDigest: step.rootDigest ?? undefined });
-        if (given.chain === null) {
-          throw new KeyceremonyError('CEREMONY_CHAIN_INVALID', `the custodian set chain (${step.chain.join(', ')}) does not verify: ${given.reasons.map(formatProblem).join('; ')}`, 'bring the chain the earlier ceremonies wrote, root first, and its pinned root digest');
-        }
-        const { sets, newest } = given.chain;
-        const present = newest.custodians.filter((c) => script.tokens.some((t) => t.holder === c.id));
-        if (present.length < newest.threshold) {
-          throw new KeyceremonyError('CEREMONY_QUORUM_ABSENT', `set version ${newest.version} needs ${newest.threshold} custodians, and the script has cards for ${present.map((c) => c.id).join(', ') || 'none of them'}`, "add the custodians' cards to the script's tokens");
-        }
+        const { files, chain: given, present } = loadedChain(script, step, o.inputs, now());
+        const { sets, newest } = given;
         const root = sets[0] as (typeof sets)[number];
         if (step.rootDigest === null) {
           o.say(`  the root set (version ${root.version}) has digest ${root.digest}`);
