@@ -138,13 +138,16 @@ function loadedChain(script: CeremonyScript, step: LoadStep, inputs: string, at:
  * wrapping keys for their targets, the chain of a loaded set, earlier ceremonies' manifests), so
  * a missing or wrong file stops the ceremony before anything is made rather than halfway through.
  */
-export function inputProblems(script: CeremonyScript, inputs: string, at: number): string[] {
+export function checkInputs(script: CeremonyScript, inputs: string, at: number): void {
   const problems: string[] = [];
+  let unreadable = false;
   const check = (what: string, fn: () => void): void => {
     try {
       fn();
     } catch (err) {
-      problems.push(`${what}: ${isKeyceremonyError(err) ? `${err.code}: ${err.message}` : String(err)}`);
+      if (!isKeyceremonyError(err)) throw err;
+      unreadable ||= err.exit === 2;
+      problems.push(`${what}: ${err.code}: ${err.message}`);
     }
   };
   script.steps.forEach((step, i) => {
@@ -171,16 +174,17 @@ export function inputProblems(script: CeremonyScript, inputs: string, at: number
       check(`step ${step.id}, ${previous}`, () => followOn(readInput(join(inputs, previous), 'the previous rotation manifest', MAX_ENVELOPE_BYTES)));
     }
   });
-  return problems;
+  if (problems.length > 0) {
+    // a file that is missing or cannot be read is a usage error (CLI.md: exit 2); one that reads but does not check out, a refusal (exit 1)
+    throw new KeyceremonyError('CEREMONY_INPUTS_INVALID', `${problems.length} input file(s) of the script cannot be used: ${problems.join(' | ')}`,
+      `put the files the script names in ${inputs} (the KMS wrapping keys, the earlier ceremonies' custodian sets and manifests), then start again`, { exit: unreadable ? 2 : 1 });
+  }
 }
 
 export async function runCeremony(o: RunOptions): Promise<RunResult> {
   const now = o.now ?? (() => Date.now());
   const script = o.script;
-  const problems = inputProblems(script, o.inputs, now());
-  if (problems.length > 0) {
-    throw new KeyceremonyError('CEREMONY_INPUTS_INVALID', `${problems.length} input file(s) of the script cannot be used: ${problems.join(' | ')}`, `put the files the script names in ${o.inputs} (the KMS wrapping keys, the earlier ceremonies' custodian sets and manifests), then start again`);
-  }
+  checkInputs(script, o.inputs, now());
   mkdirSync(o.dir, { recursive: true });
   const auditFile = join(o.dir, 'audit.jsonl');
   const resumed = existsSync(auditFile);

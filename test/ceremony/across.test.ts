@@ -145,13 +145,13 @@ describe('the quarterly rotation across four ceremonies', () => {
     const pinned = script(TEMPLATES['quarterly-master-dual-publish']!, (x) => { (x.steps[0] as { rootDigest?: string }).rootDigest = `sha256:${'0'.repeat(64)}`; });
     const d1 = join(work, 'bad-root');
     // checked with every other input before the first token operation: the ceremony does not even begin its log
-    await expect(run(pinned, d1, join(work, 'c1'))).rejects.toMatchObject({ code: 'CEREMONY_INPUTS_INVALID', message: expect.stringContaining('CHAIN_ROOT_DIGEST_MISMATCH') });
+    await expect(run(pinned, d1, join(work, 'c1'))).rejects.toMatchObject({ code: 'CEREMONY_INPUTS_INVALID', exit: 1, message: expect.stringContaining('CHAIN_ROOT_DIGEST_MISMATCH') });
     expect(existsSync(d1)).toBe(false);
     // every missing input is listed at once
     const d0 = join(work, 'no-inputs');
     const empty = mkdtempSync(join(tmpdir(), 'kc-empty-'));
     const missing = await run(script(TEMPLATES['quarterly-master-dual-publish']!), d0, empty).catch((e: unknown) => e as KeyceremonyError);
-    expect(missing).toMatchObject({ code: 'CEREMONY_INPUTS_INVALID', message: expect.stringMatching(/2 input file\(s\).*custodians\.v1\.json.*rotation\.1\.json/) });
+    expect(missing).toMatchObject({ code: 'CEREMONY_INPUTS_INVALID', exit: 2, message: expect.stringMatching(/2 input file\(s\).*custodians\.v1\.json.*rotation\.1\.json/) });
     expect(existsSync(d0)).toBe(false);
     // and a first ceremony whose KMS wrapping keys are not there stops before its first key is made
     const full = parseScript(new TextEncoder().encode(JSON.stringify(TEMPLATES['quarterly-master-rotation'])));

@@ -5,7 +5,7 @@
  * answering on a real terminal) needs that rehearsal, and refuses the script once it changed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,4 +153,22 @@ describe('rehearsal, then the real run', () => {
     const log = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
     for (const [, , pin] of tokens) expect(log).not.toContain(`"${pin}"`); // hashes may hold any 4 digits; a PIN as a value, never
   }, 90_000);
+  test('a later ceremony whose inputs are missing exits 2 with one error line before any token store is made; inputs that read but do not check out exit 1', () => {
+    const dir = join(work, 'later');
+    mkdirSync(dir);
+    const file = join(dir, 'dual.json');
+    writeFileSync(file, `${JSON.stringify(TEMPLATES['quarterly-master-dual-publish'], null, 2)}\n`);
+    const missing = runCli(['ceremony', 'run', file, '--rehearse', '--yes', '--allow-network', '--dir', join(work, 'later-r')], process.env);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(ERROR_LINE);
+    expect(missing.stderr).toContain('CEREMONY_INPUTS_INVALID: 2 input file(s)');
+    expect(existsSync(join(work, 'later-r'))).toBe(false);
+    writeFileSync(join(dir, 'custodians.v1.json'), '{"payloadType":"x","payload":"","signatures":[]}');
+    writeFileSync(join(dir, 'rotation.1.json'), 'not json');
+    const bad = runCli(['ceremony', 'run', file, '--rehearse', '--yes', '--allow-network', '--dir', join(work, 'later-r'), '--inputs', dir], process.env);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(ERROR_LINE);
+    expect(bad.stderr).toContain('DOCUMENT_NOT_JSON');
+    expect(existsSync(join(work, 'later-r'))).toBe(false);
+  });
 });

@@ -6,7 +6,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { networkInterfacesUp } from '../../ceremony/airgap.js';
-import { runCeremony } from '../../ceremony/engine.js';
+import { checkInputs, runCeremony } from '../../ceremony/engine.js';
 import type { ResolvedToken } from '../../ceremony/engine.js';
 import { parseProfile } from '../../ceremony/profile.js';
 import { openRehearsalTokens, recordRehearsal, rehearsalPassed } from '../../ceremony/rehearsal.js';
@@ -86,6 +86,9 @@ export async function ceremonyCommand(argv: readonly string[], io: Io, _w: Warni
     notes.push({ action: 'rehearsal.start', details: { script: script.digest, tokens: 'throw-away SoftHSM2' } });
   }
   const say = (line: string): void => { io.stdout.write(`${line}\n`); };
+  // the script's input files, before any token (or a rehearsal's throw-away store) is opened; the engine checks them again
+  const inputs = resolve(values.inputs ?? dirname(scriptPath));
+  checkInputs(script, inputs, Date.now());
   let tokens: Map<string, ResolvedToken>;
   let close: () => void;
   if (rehearse) {
@@ -122,8 +125,7 @@ export async function ceremonyCommand(argv: readonly string[], io: Io, _w: Warni
       if (values.yes === true) { say(`  ${q.who} confirms ${q.what} (--yes, rehearsal)`); return true; }
       return askWitness(io, q);
     };
-    // the files the script names as inputs (KMS keys, the set and manifests of earlier ceremonies): beside the script unless --inputs says where
-    const r = await runCeremony({ script, dir, inputs: resolve(values.inputs ?? dirname(scriptPath)), tokens, confirm, say, simulation: rehearse, notes });
+    const r = await runCeremony({ script, dir, inputs, tokens, confirm, say, simulation: rehearse, notes });
     if (rehearse) recordRehearsal(record, { digest: script.digest, script: scriptPath, time: formatTime(Date.now()), dir });
     say(`${rehearse ? 'Rehearsal' : 'Ceremony'} complete: ${r.steps.length} steps${r.resumed ? ' (resumed)' : ''}; audit log ${r.audit.file} (${r.audit.entries} entries); transcript ${r.transcript.markdown}`);
     if (rehearse) say(`  rehearsal of ${script.digest} recorded in ${record}`);
