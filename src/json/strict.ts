@@ -5,6 +5,11 @@
  * silently, which lets two parsers of one document disagree: we never accept such input.
  * A "__proto__" member is defined as an ordinary own data property (never a prototype), so
  * closed models see it as the unknown member it is. Paths are built only when reporting.
+ *
+ * Numbers: every number in our documents is a whole-number counter, and a signed document has
+ * one spelling of each value (FORMATS.md §1): a fraction or an exponent (`2.0`, `2e0`, `20e-1`)
+ * and `-0` are refused, so `2` is the only way to write two. The text's UTF-8 is checked by the
+ * byte reader (readJson, src/dsse/envelope.ts) before it gets here.
  */
 /** At most this many objects and arrays nested in one another. */
 export const MAX_DEPTH = 64;
@@ -137,6 +142,7 @@ class Parser {
     NUMBER.lastIndex = this.i;
     const m = NUMBER.exec(t);
     if (m === null) return this.fail('syntax', `unexpected character ${JSON.stringify(t[this.i])}`);
+    if (m[0].length > 1 && /[.eE]|^-0$/.test(m[0])) this.fail('syntax', `the number ${m[0].slice(0, 40)} is not written as a plain whole number (FORMATS.md §1: no fraction, exponent or -0)`);
     this.i += m[0].length;
     const v = Number(m[0]);
     if (!Number.isFinite(v)) this.fail('syntax', 'number out of range');
@@ -202,15 +208,27 @@ function colons(s: string): number {
   return n;
 }
 
-interface Tally { members: number; colonsInStrings: number; checkSurrogates: boolean }
+/** How many of ".", "e" and "E" s holds: the characters a fraction or an exponent is written with. */
+function fractionMarks(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2e || c === 0x65 || c === 0x45) n++;
+  }
+  return n;
+}
 
-/** Counts members and colons inside strings, and checks what JSON.parse tolerates; false means "use the careful parser". */
+interface Tally { members: number; colonsInStrings: number; checkSurrogates: boolean; marksInValues: number }
+
+/** Counts members, colons and fraction marks inside strings, and checks what JSON.parse tolerates; false means "use the careful parser". */
 function acceptable(v: unknown, depth: number, t: Tally): boolean {
   if (typeof v === 'string') {
     if (v.indexOf(':') >= 0) t.colonsInStrings += colons(v);
+    t.marksInValues += fractionMarks(v);
     return !t.checkSurrogates || v.isWellFormed();
   }
-  if (typeof v === 'number') return Number.isFinite(v);
+  if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
+  if (typeof v === 'boolean') { t.marksInValues++; return true; } // the "e" of true and of false
   if (v === null || typeof v !== 'object') return true;
   if (depth >= MAX_DEPTH) return false;
   if (Array.isArray(v)) {
@@ -220,6 +238,7 @@ function acceptable(v: unknown, depth: number, t: Tally): boolean {
   for (const k in v) {
     t.members++;
     if (k.indexOf(':') >= 0) t.colonsInStrings += colons(k);
+    t.marksInValues += fractionMarks(k);
     if ((t.checkSurrogates && !k.isWellFormed()) || !acceptable((v as Record<string, unknown>)[k], depth + 1, t)) return false;
   }
   return true;
@@ -233,8 +252,13 @@ function acceptable(v: unknown, depth: number, t: Tally): boolean {
  * each member of the text brings exactly one ":", so the text's members are its colons minus
  * the colons inside its strings, which the decoded strings carry one for one unless a colon was
  * escaped (\u003a: then the careful parser decides). Fewer keys kept than members written means
- * a duplicate was dropped. Any doubt, and every syntax error, goes to the careful parser, which
- * decides and reports the path.
+ * a duplicate was dropped. Fractions and exponents likewise: outside strings the text holds ".",
+ * "e" or "E" only in the literals true and false (one "e" each) and in numbers, and the decoded
+ * strings hold those characters one for one with the text unless one was escaped (\u002e, \u0065,
+ * \u0045: the careful parser decides; an "e" among the hex digits of another escape only adds to
+ * the text's count). More marks in the text than in the values means a number has a fraction or
+ * an exponent. `-0` is seen on the value. Any doubt, and every syntax error, goes to the careful
+ * parser, which decides and reports the path.
  */
 export function parseStrictJson(text: string, maxLength = Number.MAX_SAFE_INTEGER): JsonValue {
   if (text.length > maxLength) throw new JsonError('size', `the document is longer than ${maxLength} characters`, '$', 0);
@@ -245,8 +269,8 @@ export function parseStrictJson(text: string, maxLength = Number.MAX_SAFE_INTEGE
     return new Parser(text).document();
   }
   const escapes = text.indexOf('\\u') >= 0;
-  const t: Tally = { members: 0, colonsInStrings: 0, checkSurrogates: escapes || !text.isWellFormed() };
-  if (acceptable(value, 0, t) && !(escapes && /\\u003a/i.test(text)) && colons(text) - t.colonsInStrings === t.members) return value as JsonValue;
+  const t: Tally = { members: 0, colonsInStrings: 0, checkSurrogates: escapes || !text.isWellFormed(), marksInValues: 0 };
+  if (acceptable(value, 0, t) && !(escapes && /\\u00(?:3a|2e|65|45)/i.test(text)) && colons(text) - t.colonsInStrings === t.members && fractionMarks(text) === t.marksInValues) return value as JsonValue;
   return new Parser(text).document();
 }
 

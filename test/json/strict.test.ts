@@ -12,6 +12,14 @@ function outcome(f: () => unknown): { ok: true; value: unknown } | { ok: false; 
   }
 }
 
+/** A JSON value with every number made a plain whole number: the only numbers a document may hold (FORMATS.md §1). */
+function whole(v: unknown): unknown {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? v || 0 : Math.trunc(v) % 1e15 || 0;
+  if (Array.isArray(v)) return v.map(whole);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, whole(x)]));
+  return v;
+}
+
 const same = (text: string) => {
   const fast = outcome(() => parseStrictJson(text));
   const careful = outcome(() => parseStrictJsonCarefully(text));
@@ -38,6 +46,17 @@ describe('refusals', () => {
     ['{"a":1}}', 'syntax'],
     ['{\'a\':1}', 'syntax'],
     ['01', 'syntax'],
+    // one spelling per value: an integer written with a fraction or an exponent, and -0, are refused
+    ['2.0', 'syntax'],
+    ['{"version":1.0}', 'syntax'],
+    ['{"threshold":2e0}', 'syntax'],
+    ['[20e-1]', 'syntax'],
+    ['{"a":1E0}', 'syntax'],
+    ['{"bytes":-0}', 'syntax'],
+    ['[0.5]', 'syntax'],
+    ['{"a":"true","b":2.5}', 'syntax'], // marks inside strings and literals do not hide one outside
+    ['{"e":"\\u0065","n":2e1}', 'syntax'], // an "e" written as an escape cannot stand in for the exponent's
+    ['{"x":"e","n":1.0}', 'syntax'],
     ['"\t"', 'syntax'],
     [`${'['.repeat(MAX_DEPTH + 1)}${']'.repeat(MAX_DEPTH + 1)}`, 'depth'],
     ['['.repeat(100_000), 'depth'],
@@ -63,7 +82,7 @@ describe('refusals', () => {
 
 describe('properties: both paths agree', () => {
   test('on any JSON value, and it round-trips', () => {
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => {
+    fc.assert(fc.property(fc.jsonValue({ maxDepth: 6 }).map(whole), (v) => {
       const text = JSON.stringify(v);
       const r = same(text);
       expect(r.ok).toBe(true);
@@ -71,7 +90,7 @@ describe('properties: both paths agree', () => {
     }), { numRuns: 500 });
   });
   test('on objects with a member name repeated somewhere', () => {
-    fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }), { minKeys: 1, maxKeys: 6 }), fc.nat(), (obj, pick) => {
+    fc.assert(fc.property(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }).map(whole), { minKeys: 1, maxKeys: 6 }), fc.nat(), (obj, pick) => {
       const keys = Object.keys(obj);
       const k = keys[pick % keys.length] as string;
       const text = JSON.stringify(obj);
@@ -99,5 +118,17 @@ describe('properties: both paths agree', () => {
       const text = op === 'insert' ? base.slice(0, at) + ch + base.slice(at) : op === 'delete' ? base.slice(0, at) + base.slice(at + 1) : base.slice(0, at) + ch + base.slice(at + 1);
       same(text);
     }), { numRuns: 3000 });
+  });
+});
+
+describe('numbers: one spelling of each value (FORMATS.md §1)', () => {
+  test('a number with a fraction or an exponent, beside any JSON value, is refused on both paths; the plain whole number parses', () => {
+    const tails = fc.constantFrom('.0', '.5', 'e0', 'E1', 'e-1', 'e+2', '.0e0', '.25E-3');
+    fc.assert(fc.property(fc.jsonValue({ maxDepth: 3 }).map(whole), fc.integer({ min: -1000, max: 1000 }), tails, fc.boolean(), (v, int, tail, letters) => {
+      // strings full of ".", "e" and "E" around it must not hide the number
+      const text = JSON.stringify({ pad: letters ? 'e.E.true.false' : '', v, n: 0 });
+      expect(same(text.replace('"n":0', `"n":${int}`)).ok).toBe(true);
+      expect(same(text.replace('"n":0', `"n":${int}${tail}`))).toEqual({ ok: false, kind: 'syntax' });
+    }), { numRuns: 500 });
   });
 });
