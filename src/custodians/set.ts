@@ -11,8 +11,10 @@ import { fingerprint } from '../crypto/fingerprint.js';
 import type { Fingerprint } from '../crypto/fingerprint.js';
 import { Fields, HEX64 } from '../docs/fields.js';
 import { DocumentError } from '../docs/problems.js';
+import { sanitizeText, unsafeCharacter } from '../docs/sanitize.js';
 import { SPECS } from '../docs/types.js';
 import { MAX_PAYLOAD_BYTES, readJson } from '../dsse/envelope.js';
+import { KeyceremonyError } from '../errors.js';
 
 export const CUSTODIAN_ID = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 export const MAX_CUSTODIANS = 64;
@@ -105,8 +107,31 @@ export interface CustodianInput {
   readonly publicKey: Uint8Array;
 }
 
+/**
+ * Why a custodian's id or name may not go into a new set, or null. Names are shown to every
+ * custodian who verifies or signs, so a name that holds a control character, a bidi override or
+ * a line separator (src/docs/sanitize.ts) is refused when a set is made: it could rewrite or
+ * reorder what a terminal or the app shows around it. (A set made elsewhere with such a name
+ * still parses; wherever its names are shown they are escaped.)
+ */
+function memberProblem(c: CustodianInput): KeyceremonyError | null {
+  if (typeof c.id !== 'string' || !CUSTODIAN_ID.test(c.id)) {
+    return new KeyceremonyError('CUSTODIANS_ID_INVALID', `${JSON.stringify(sanitizeText(String(c.id).slice(0, 80)))} is not a custodian id`, 'use lowercase letters, digits, . _ - (up to 64, starting with a letter or digit)', { exit: 2 });
+  }
+  const bad = typeof c.name === 'string' ? unsafeCharacter(c.name) : 'no text';
+  if (bad !== null) {
+    return new KeyceremonyError('CUSTODIANS_NAME_INVALID', `the name of ${c.id}, ${JSON.stringify(sanitizeText(String(c.name).slice(0, 80)))}, holds ${bad}: a control, bidi or line-separator character`,
+      'type the name as plain printable text', { exit: 2 });
+  }
+  return null; // the name's length is checked by parseCustodianSet below
+}
+
 /** The payload bytes of a set; parsed back at once so nothing invalid is ever written. */
 export function buildCustodianSet(input: { version: number; issued: string; expires: string; threshold: number; custodians: readonly CustodianInput[] }): Uint8Array {
+  for (const c of input.custodians) {
+    const why = memberProblem(c);
+    if (why !== null) throw why;
+  }
   const payload = {
     spec: SPECS.custodians,
     version: input.version,

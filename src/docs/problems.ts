@@ -4,6 +4,7 @@
  * not just the first; the verifier turns them into `reasons`.
  */
 import { KeyceremonyError } from '../errors.js';
+import { sanitizeText } from './sanitize.js';
 
 export interface Problem {
   readonly code: string;
@@ -11,12 +12,19 @@ export interface Problem {
   readonly message: string;
 }
 
+/**
+ * Paths and messages quote the document (member names, values), so both are sanitised here,
+ * where a problem is made: whoever shows one, as a line or inside JSON, shows no control or bidi
+ * character of the document's (src/docs/sanitize.ts).
+ */
 export function problem(code: string, path: string, message: string): Problem {
-  return { code, path, message };
+  return { code, path: sanitizeText(path), message: sanitizeText(message) };
 }
 
+/** One line; sanitised again, for problems written as object literals elsewhere. */
 export function formatProblem(p: Problem): string {
-  return p.path === '' || p.path === '$' ? `${p.code}: ${p.message}` : `${p.code}: ${p.path}: ${p.message}`;
+  const text = p.path === '' || p.path === '$' ? `${p.code}: ${p.message}` : `${p.code}: ${p.path}: ${p.message}`;
+  return sanitizeText(text);
 }
 
 /** A document that could not be read: exit 1 (the document said no), with every problem. */
