@@ -4,7 +4,7 @@
  * counted; an invalid document is never partially trusted. Never throws on hostile input.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { parseCustodianSet } from '../custodians/set.js';
+import { parseCustodianSet, payloadDigest } from '../custodians/set.js';
 import type { CustodianSet } from '../custodians/set.js';
 import { formatTime, DIGEST } from '../docs/fields.js';
 import { DocumentError, formatProblem, problem } from '../docs/problems.js';
@@ -92,10 +92,21 @@ function validityProblems(issued: number, expires: number, at: number, prefix: s
 }
 
 /**
+ * What the chain's newest set must be at `at` (FORMATS.md §3.5: only the newest set of a verified
+ * chain must be unexpired; older sets may have expired):
+ * - 'in-force' (the default): it approves what is verified, so it must be valid at `at`;
+ * - 'replaced': a next version that follows it is being verified or made (`verify` of the next
+ *   set, `custodians next`), so that next set is the newest and this one may have expired. Its
+ *   expiry is then a warning, CHAIN_NEWEST_EXPIRED; a set not yet valid is still refused.
+ */
+export type NewestRule = 'in-force' | 'replaced';
+
+/**
  * Verify sets from a trusted root, one version at a time (FORMATS.md §3.3–§3.5, TUF §5.3):
  * each set signed by its own threshold, and each rotation also by the previous set's threshold.
+ * Validity periods are checked on the newest set alone, by `newest` (see NewestRule).
  */
-export function verifyChain(files: readonly Uint8Array[], opts: VerifyOptions): ChainResult {
+export function verifyChain(files: readonly Uint8Array[], opts: VerifyOptions, newestRule: NewestRule = 'in-force'): ChainResult {
   const reasons: Problem[] = [];
   const warnings: Problem[] = [];
   if (files.length === 0) return { chain: null, reasons: [problem('CHAIN_EMPTY', 'custodians', 'no custodian set was given: pass the chain with --custodians')], warnings };
@@ -129,7 +140,15 @@ export function verifyChain(files: readonly Uint8Array[], opts: VerifyOptions): 
     sets.push(set);
   }
   const newest = sets[sets.length - 1] as CustodianSet;
-  reasons.push(...validityProblems(newest.issued, newest.expires, opts.at, `custodians[${sets.length - 1}]`, 'CHAIN'));
+  // §3.5: an expired older set is no reason; the one set that must be unexpired is the newest
+  const prefix = `custodians[${sets.length - 1}]`;
+  for (const p of validityProblems(newest.issued, newest.expires, opts.at, prefix, 'CHAIN')) {
+    if (newestRule === 'replaced' && p.code === 'CHAIN_EXPIRED') {
+      warnings.push(problem('CHAIN_NEWEST_EXPIRED', prefix, `set version ${newest.version} expired at ${formatTime(newest.expires)}; the next version replaces it, and only that one must be unexpired (FORMATS.md §3.5)`));
+    } else {
+      reasons.push(p);
+    }
+  }
   return { chain: reasons.length === 0 ? { sets, newest } : null, reasons, warnings };
 }
 
@@ -254,9 +273,29 @@ function readPrevious(bytes: Uint8Array, reasons: Problem[]): Manifest | undefin
   }
 }
 
+/**
+ * A custodian set that is not one of the chain's: verified as the chain's next version, which
+ * makes it the newest set (so the chain's last set may have expired, §3.5). A set of the chain,
+ * or anything else, leaves the chain's last set in force.
+ */
+function newestRuleFor(doc: Uint8Array, chainFiles: readonly Uint8Array[]): NewestRule {
+  const digestOf = (bytes: Uint8Array): string | null => {
+    try {
+      const env = parseEnvelope(bytes);
+      return env.payloadType === PAYLOAD_TYPES.custodians ? payloadDigest(env.payload) : null;
+    } catch (err) {
+      if (err instanceof DocumentError) return null; // its problems are reported where it is verified
+      throw err;
+    }
+  };
+  const digest = digestOf(doc);
+  if (digest === null) return 'in-force';
+  return chainFiles.some((f) => digestOf(f) === digest) ? 'in-force' : 'replaced';
+}
+
 /** CLI.md `verify`: the chain first, then the document against its newest set. */
 export function verifyDocument(doc: Uint8Array, chainFiles: readonly Uint8Array[], opts: VerifyOptions): VerifyResult {
-  const c = verifyChain(chainFiles, opts);
+  const c = verifyChain(chainFiles, opts, newestRuleFor(doc, chainFiles));
   if (c.chain === null) {
     let type: DocumentKind | 'unknown' = 'unknown';
     try { type = kindOfPayloadType(parseEnvelope(doc).payloadType) ?? 'unknown'; } catch { /* reported below only as the chain's failure */ }
