@@ -40,8 +40,50 @@ function checksumOf(p: Omit<PaperShare, 'checksum'>): string {
   return createHash('sha256').update(aad(p)).update(p.iv).update(p.ciphertext).digest('hex').slice(0, 16);
 }
 
+/** The most memory scrypt may take here: PAPER_KDF needs 128 MiB; a share asking for more is refused. */
+export const MAX_KDF_MEMORY = 256 * 1024 * 1024;
+
+/**
+ * What OpenSSL's scrypt allocates (crypto/evp/pbe_scrypt.c): B = 128·r·p bytes and
+ * V = 128·r·(N + 2) bytes, both checked against `maxmem` before any work.
+ */
+export function scryptMemory(N: number, r: number, p: number): number {
+  return 128 * r * p + 128 * r * (N + 2);
+}
+
+/**
+ * Why these scrypt parameters are not used, or null: each bounded on its own (N a power of two
+ * from 2^14 to 2^20, r from 8 to 16, p from 1 to 4, a salt of 16 to 64 bytes: a reader's floor and
+ * ceiling) and together (the memory above at most MAX_KDF_MEMORY), so a share that a hostile or
+ * careless writer made can neither weaken the passphrase nor exhaust memory and crash scrypt
+ * (ERR_CRYPTO_INVALID_SCRYPT_PARAMS).
+ */
+export function kdfProblem(kdf: { readonly N: number; readonly r: number; readonly p: number; readonly salt?: Uint8Array }): { path: string; message: string } | null {
+  const whole = (v: number, lo: number, hi: number): boolean => Number.isSafeInteger(v) && v >= lo && v <= hi;
+  if (!whole(kdf.N, 1 << 14, 1 << 20) || (kdf.N & (kdf.N - 1)) !== 0) return { path: 'kdf.N', message: 'a power of two from 2^14 to 2^20' };
+  if (!whole(kdf.r, 8, 16)) return { path: 'kdf.r', message: 'from 8 to 16' };
+  if (!whole(kdf.p, 1, 4)) return { path: 'kdf.p', message: 'from 1 to 4' };
+  if (kdf.salt !== undefined && (kdf.salt.length < 16 || kdf.salt.length > 64)) return { path: 'kdf.salt', message: 'expected 16–64 bytes' };
+  const need = scryptMemory(kdf.N, kdf.r, kdf.p);
+  if (need > MAX_KDF_MEMORY) return { path: 'kdf', message: `N = ${kdf.N}, r = ${kdf.r} and p = ${kdf.p} need ${Math.ceil(need / 1048576)} MiB, over the ${MAX_KDF_MEMORY / 1048576} MiB allowed` };
+  return null;
+}
+
 function derive(passphrase: Uint8Array, kdf: PaperShare['kdf']): Buffer {
-  return scryptSync(passphrase, kdf.salt, 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * 1024 * 1024 });
+  // bounded here too: a PaperShare may be built in code, not only parsed
+  const why = kdfProblem(kdf);
+  if (why !== null) {
+    throw new KeyceremonyError('SHARE_KDF_UNSUPPORTED', `the paper share's scrypt parameters are refused: ${why.path}: ${why.message}`, 'seal paper shares with the default parameters (N 2^17, r 8, p 1); a share asking for more was not made by keyceremony', { exit: 1 });
+  }
+  try {
+    return scryptSync(passphrase, kdf.salt, 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: MAX_KDF_MEMORY });
+  } catch (err) {
+    // within the bounds, only the machine can fail (memory it cannot allocate): not a bug of ours
+    if ((err as { code?: unknown }).code !== undefined && String((err as { code: unknown }).code).startsWith('ERR_CRYPTO_')) {
+      throw new KeyceremonyError('SHARE_KDF_FAILED', `scrypt failed on this machine: ${(err as Error).message}`, `close other programs to free ${MAX_KDF_MEMORY / 1048576} MiB of memory, then try again`, { exit: 1, cause: err });
+    }
+    throw err;
+  }
 }
 
 export function checkPassphrase(passphrase: Uint8Array): void {
@@ -108,7 +150,7 @@ export function parsePaperShare(bytes: Uint8Array): PaperShare {
   let kdf: PaperShare['kdf'] | undefined;
   if (k !== undefined) {
     if (k.name !== 'scrypt') f.add('DOCUMENT_BAD_VALUE', 'kdf.name', 'expected "scrypt"');
-    // a reader's floor and ceiling: never weaker than 2^14, never a cost that exhausts memory
+    // a reader's floor and ceiling: never weaker than 2^14, never a cost that exhausts memory (kdfProblem)
     const N = f.integer(k.N, 'kdf.N', 1 << 14);
     if (N !== undefined && (N > 1 << 20 || (N & (N - 1)) !== 0)) f.add('DOCUMENT_BAD_VALUE', 'kdf.N', 'a power of two from 2^14 to 2^20');
     const r = f.integer(k.r, 'kdf.r', 8);
@@ -116,7 +158,11 @@ export function parsePaperShare(bytes: Uint8Array): PaperShare {
     const p = f.integer(k.p, 'kdf.p', 1);
     if (p !== undefined && p > 4) f.add('DOCUMENT_BAD_VALUE', 'kdf.p', 'from 1 to 4');
     const salt = b64(k.salt, 'kdf.salt', [16, 64]);
-    if (k.name === 'scrypt' && N !== undefined && r !== undefined && p !== undefined && salt !== undefined) kdf = { name: 'scrypt', N, r, p, salt };
+    if (k.name === 'scrypt' && N !== undefined && r !== undefined && p !== undefined && salt !== undefined && f.problems.length === 0) {
+      const why = kdfProblem({ N, r, p, salt });
+      if (why !== null) f.add('SHARE_KDF_UNSUPPORTED', why.path, why.message);
+      else kdf = { name: 'scrypt', N, r, p, salt };
+    }
   }
   const iv = b64(o.iv, 'iv', [12, 12]);
   const ciphertext = b64(o.ciphertext, 'ciphertext', [17, 1024]);
