@@ -2,43 +2,78 @@
  * `keyceremony audit verify`: the chain of every entry, then each checkpoint's signatures. The
  * result names the first bad entry's sequence: a changed entry at its own sequence, a removed or
  * reordered one where the sequence first breaks, an inserted one where it stands, and a log cut
- * short at the first sequence that is missing.
+ * short at the first sequence that is missing; entries that no checkpoint signs, from the first
+ * of them.
+ *
+ * The log is read as bytes: invalid UTF-8 is refused at its entry (FORMATS.md §1), never decoded
+ * to U+FFFD, which would let two different files hash alike.
+ *
+ * Checkpoints, in the log or kept elsewhere (`--checkpoint FILE`), are checked alike: against the
+ * custodian set in force at the checkpoint's time, that is the newest set of the chain whose
+ * `issued` is not after it. A checkpoint that names an older set is refused
+ * (AUDIT_CHECKPOINT_SET_SUPERSEDED): custodians removed from the set cannot sign for the log once
+ * their set is replaced. The checkpoint's time may not precede any entry it signs, nor fall
+ * outside the validity of the set in force.
+ *
+ * What this cannot stop, as in TUF (a superseded root still verifies what it signed while it was
+ * in force): a log written entirely before a set changed, and checkpointed then, can be forged by
+ * the threshold of that old set (rewritten from the start, with its times and its checkpoint dated
+ * before the change). The defence is the custodians', not the verifier's: keep each signed
+ * checkpoint apart from the log (on the ceremony's media, and pass it with --checkpoint), and after
+ * a set changes have the new set sign a checkpoint of the log as it stands.
  */
-import { formatProblem } from '../docs/problems.js';
+import { isUtf8 } from 'node:buffer';
+import { formatProblem, problem } from '../docs/problems.js';
+import { formatTime, parseTime } from '../docs/fields.js';
+import { sanitizeText } from '../docs/sanitize.js';
 import { parseEnvelope, signedBytesOf } from '../dsse/envelope.js';
+import type { Envelope } from '../dsse/envelope.js';
 import type { CustodianSet } from '../custodians/set.js';
 import type { TrustedChain } from '../verify/verify.js';
 import { countSignatures } from '../verify/threshold.js';
 import { CHECKPOINT_TYPE, parseCheckpoint } from './checkpoint.js';
+import type { Checkpoint } from './checkpoint.js';
 import { GENESIS, isLineProblem, parseLine } from './log.js';
-import type { AuditEntry } from './log.js';
 
+/** `seq` 0: the problem is in a checkpoint file given apart from the log, not in an entry. */
 export interface AuditProblem { readonly seq: number; readonly code: string; readonly message: string }
+
+/**
+ * - `empty`: no entry at all (a 0-byte file): never valid, not even the entry that creates the log;
+ * - `broken`: an entry or a checkpoint is bad (see problems);
+ * - `no-checkpoint`: the chain of entries holds, and no checkpoint signs any of it;
+ * - `unsigned-tail`: checkpoints sign the log up to a point, and entries follow the last one;
+ * - `checkpointed`: the log ends with a checkpoint.
+ */
+export type AuditState = 'empty' | 'broken' | 'no-checkpoint' | 'unsigned-tail' | 'checkpointed';
 
 export interface AuditResult {
   readonly valid: boolean;
+  readonly state: AuditState;
   readonly entries: number;
   readonly log: string | null;
   readonly head: string;
-  /** The first bad entry's sequence, or null when valid. */
+  /** The first bad entry's sequence, or null when valid (0: a checkpoint file given apart). */
   readonly firstBad: number | null;
+  /** The first entry no checkpoint signs (`no-checkpoint`: 1), or null. */
+  readonly firstUnsigned: number | null;
   readonly problems: readonly AuditProblem[];
   readonly checkpoints: readonly { readonly seq: number; readonly covers: number; readonly signers: readonly string[]; readonly verified: boolean }[];
+  /** The checkpoint files given apart, in order, as far as they were checked. */
+  readonly externals: readonly { readonly covers: number; readonly signers: readonly string[]; readonly verified: boolean }[];
   /** Entries after the last checkpoint (a ceremony that has not finished, or a log cut short). */
   readonly unsignedTail: number;
+  /** `CODE: sentence`, as `verify` prints them: what was not checked, what is not signed. */
+  readonly warnings: readonly string[];
 }
 
 export interface AuditVerifyOptions {
-  /** With a chain, each checkpoint must be signed by the threshold of the set it names. */
+  /** With a chain, each checkpoint must be signed by the threshold of the set in force at its time. */
   readonly chain?: TrustedChain | null;
-  /** Checkpoint envelopes kept elsewhere: the log must still contain what each one signed. */
+  /** Checkpoint envelopes kept elsewhere: the log must still contain what each one signed, and each is checked like a checkpoint in the log. */
   readonly external?: readonly Uint8Array[];
   /** A log whose last entry is not a checkpoint is refused (true after a ceremony ends). */
   readonly requireCheckpointAtEnd?: boolean;
-}
-
-function setNamed(chain: TrustedChain, version: number): CustodianSet | undefined {
-  return chain.sets.find((s) => s.version === version);
 }
 
 /** Split on \n; a last line without \n is a torn write (a crash while appending). */
@@ -49,106 +84,203 @@ export function splitLines(text: string): { lines: string[]; torn: boolean } {
   return { lines, torn: last.length > 0 };
 }
 
+/** The index of the first line (split on the byte 0x0a, which no multi-byte sequence holds) that is not UTF-8. */
+function firstNonUtf8Line(buf: Buffer): number {
+  let start = 0;
+  for (let i = 0; ; i++) {
+    const end = buf.indexOf(0x0a, start);
+    if (!isUtf8(buf.subarray(start, end < 0 ? buf.length : end))) return i;
+    if (end < 0) return i + 1;
+    start = end + 1;
+  }
+}
+
+const bad = (seq: number, code: string, message: string): AuditProblem => ({ seq, code, message: sanitizeText(message) });
+
+function warning(code: string, message: string): string {
+  return formatProblem(problem(code, '$', message));
+}
+
 export function verifyAuditLog(bytes: Uint8Array, opts: AuditVerifyOptions = {}): AuditResult {
+  const chain = opts.chain ?? null;
   const problems: AuditProblem[] = [];
   const checkpoints: { seq: number; covers: number; signers: string[]; verified: boolean }[] = [];
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  const { lines, torn } = splitLines(text);
+  const externals: { covers: number; signers: string[]; verified: boolean }[] = [];
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const badUtf8 = isUtf8(buf) ? -1 : firstNonUtf8Line(buf);
+  const { lines, torn } = splitLines(buf.toString('utf8'));
   let prev = GENESIS;
   let log: string | null = null;
   let lastCheckpoint = 0;
   const hashes: string[] = [];
+  /** times[k]: the latest time of entries 1..k+1 (entry times have one fixed form, so they compare as text). */
+  const times: string[] = [];
+  let latest = '';
   let n = 0;
   for (let i = 0; i < lines.length; i++) {
     const expected = i + 1;
+    if (i === badUtf8) {
+      problems.push(bad(expected, 'AUDIT_NOT_UTF8', `entry ${expected} is not valid UTF-8: its bytes were changed (a decoder would have shown them as U+FFFD)`));
+      break;
+    }
     const e = parseLine(lines[i] as string);
     if (isLineProblem(e)) {
-      problems.push({ seq: expected, ...e });
+      problems.push(bad(expected, e.code, e.message));
       break;
     }
     if (e.seq !== expected) {
       // a repeated sequence (an inserted copy) is reported at that sequence; a gap or a later entry where this one should be, at the one missing
-      problems.push({ seq: Math.min(expected, e.seq), code: 'AUDIT_SEQUENCE_BROKEN', message: e.seq < expected
+      problems.push(bad(Math.min(expected, e.seq), 'AUDIT_SEQUENCE_BROKEN', e.seq < expected
         ? `entry ${e.seq} appears again on line ${expected}: an entry was inserted or repeated`
-        : `entry ${expected} is missing or out of order: line ${expected} holds entry ${e.seq}` });
+        : `entry ${expected} is missing or out of order: line ${expected} holds entry ${e.seq}`));
       break;
     }
     if (e.prev !== prev) {
-      problems.push({ seq: expected, code: 'AUDIT_PREVIOUS_MISMATCH', message: `entry ${expected} does not follow entry ${expected - 1} (its previous hash differs): an entry was inserted, removed or changed` });
+      problems.push(bad(expected, 'AUDIT_PREVIOUS_MISMATCH', `entry ${expected} does not follow entry ${expected - 1} (its previous hash differs): an entry was inserted, removed or changed`));
       break;
     }
     if (expected === 1) {
       if (e.action !== 'log.create' || typeof e.details.log !== 'string' || !/^[0-9a-f]{32}$/.test(e.details.log)) {
-        problems.push({ seq: 1, code: 'AUDIT_NO_HEADER', message: 'the first entry does not create the log (action log.create with its id)' });
+        problems.push(bad(1, 'AUDIT_NO_HEADER', 'the first entry does not create the log (action log.create with its id)'));
         break;
       }
       log = e.details.log;
     }
     if (e.action === 'checkpoint') {
-      const p = checkCheckpoint(e, log as string, prev, opts.chain ?? null);
-      checkpoints.push({ seq: e.seq, covers: e.seq - 1, signers: p.signers, verified: p.problem === null && opts.chain !== undefined && opts.chain !== null });
+      const p = checkInLog(e.seq, e.details.envelope, log as string, prev, latest, chain);
+      checkpoints.push({ seq: e.seq, covers: e.seq - 1, signers: p.signers, verified: p.problem === null && chain !== null });
       if (p.problem !== null) {
-        problems.push({ seq: e.seq, code: p.problem.code, message: p.problem.message });
+        problems.push(bad(e.seq, p.problem.code, p.problem.message));
         break;
       }
       lastCheckpoint = e.seq;
     }
     hashes.push(e.hash);
+    if (e.time > latest) latest = e.time;
+    times.push(latest);
     prev = e.hash;
     n = expected;
   }
   if (problems.length === 0 && torn) {
-    problems.push({ seq: n + 1, code: 'AUDIT_TORN_ENTRY', message: `the log ends inside entry ${n + 1} (a write that did not finish)` });
+    problems.push(bad(n + 1, 'AUDIT_TORN_ENTRY', `the log ends inside entry ${n + 1} (a write that did not finish)`));
+  }
+  if (problems.length === 0 && n === 0) {
+    problems.push(bad(1, 'AUDIT_EMPTY', 'the log is empty: it has no entry, not even the one that creates it (an empty file proves nothing)'));
   }
   if (problems.length === 0) {
     for (const ext of opts.external ?? []) {
-      const p = checkExternal(ext, log, hashes);
-      if (p !== null) { problems.push(p); break; }
+      const r = checkExternal(ext, log, hashes, times, chain);
+      if (r.checked !== null) externals.push(r.checked);
+      if (r.problem !== null) { problems.push(r.problem); break; }
     }
   }
-  if (problems.length === 0 && opts.requireCheckpointAtEnd === true && lastCheckpoint !== n) {
-    problems.push({ seq: n + 1, code: 'AUDIT_UNCHECKPOINTED_TAIL', message: lastCheckpoint === 0
-      ? `no checkpoint signs this log; it ends at entry ${n}`
-      : `entries ${lastCheckpoint + 1} to ${n} follow the last checkpoint (entry ${lastCheckpoint}) and no checkpoint signs them: the log was cut short at ${n + 1}, or its ceremony did not finish` });
+  const warnings: string[] = [];
+  if (chain === null) {
+    warnings.push(warning('AUDIT_SIGNATURES_UNCHECKED', 'no custodian-set chain was given, so no checkpoint signature was checked: anyone could have written this log; pass --custodians with the chain from the trusted root'));
+  }
+  let state: AuditState;
+  let firstUnsigned: number | null = null;
+  if (problems.length > 0) {
+    state = n === 0 && problems[0]?.code === 'AUDIT_EMPTY' ? 'empty' : 'broken';
+  } else if (lastCheckpoint === 0) {
+    state = 'no-checkpoint';
+    firstUnsigned = 1;
+    const what = `no checkpoint signs this log: none of its ${n} entries is signed by the custodians`;
+    if (opts.requireCheckpointAtEnd === true) problems.push(bad(1, 'AUDIT_NO_CHECKPOINT', what));
+    else warnings.push(warning('AUDIT_NO_CHECKPOINT', what));
+  } else if (lastCheckpoint !== n) {
+    state = 'unsigned-tail';
+    firstUnsigned = lastCheckpoint + 1;
+    const what = `entr${n === firstUnsigned ? `y ${n} follows` : `ies ${firstUnsigned} to ${n} follow`} the last checkpoint (entry ${lastCheckpoint}) and no checkpoint signs ${n === firstUnsigned ? 'it' : 'them'}: entries after ${firstUnsigned - 1} were appended, or the log was cut short, or its ceremony did not finish`;
+    if (opts.requireCheckpointAtEnd === true) problems.push(bad(firstUnsigned, 'AUDIT_UNCHECKPOINTED_TAIL', what));
+    else warnings.push(warning('AUDIT_UNCHECKPOINTED_TAIL', what));
+  } else {
+    state = 'checkpointed';
   }
   const firstBad = problems.length === 0 ? null : Math.min(...problems.map((p) => p.seq));
-  return { valid: problems.length === 0, entries: n, log, head: prev, firstBad, problems, checkpoints, unsignedTail: n - lastCheckpoint };
+  return { valid: problems.length === 0, state, entries: n, log, head: prev, firstBad, firstUnsigned, problems, checkpoints, externals, unsignedTail: n - lastCheckpoint, warnings };
 }
 
-function checkCheckpoint(e: AuditEntry, log: string, prev: string, chain: TrustedChain | null): { problem: { code: string; message: string } | null; signers: string[] } {
-  const text = e.details.envelope;
-  if (typeof text !== 'string') return { problem: { code: 'AUDIT_CHECKPOINT_INVALID', message: `checkpoint ${e.seq} holds no envelope` }, signers: [] };
-  try {
-    const env = parseEnvelope(new TextEncoder().encode(text));
-    if (env.payloadType !== CHECKPOINT_TYPE) return { problem: { code: 'AUDIT_CHECKPOINT_INVALID', message: `checkpoint ${e.seq} is a ${env.payloadType.slice(0, 60)}` }, signers: [] };
-    const c = parseCheckpoint(env.payload);
-    if (c.log !== log || c.seq !== e.seq - 1 || c.head !== prev) {
-      return { problem: { code: 'AUDIT_CHECKPOINT_MISMATCH', message: `checkpoint ${e.seq} signs entry ${c.seq} of log ${c.log.slice(0, 8)}…, not entry ${e.seq - 1} of this log as it now is: entries before it were changed` }, signers: [] };
-    }
-    if (chain === null) return { problem: null, signers: [] };
-    const set = setNamed(chain, c.custodianSet);
-    if (set === undefined) return { problem: { code: 'AUDIT_CHECKPOINT_SET_UNKNOWN', message: `checkpoint ${e.seq} names custodian set version ${c.custodianSet}, which the chain given does not hold` }, signers: [] };
-    const count = countSignatures(env, signedBytesOf(env), set);
-    if (!count.met) {
-      return { problem: { code: 'AUDIT_CHECKPOINT_UNSIGNED', message: `checkpoint ${e.seq} is signed by ${count.signers.length} of the ${set.threshold} custodians set version ${set.version} requires${count.problems.length > 0 ? ` (${count.problems.map(formatProblem).join('; ')})` : ''}` }, signers: [...count.signers] };
-    }
-    return { problem: null, signers: [...count.signers] };
-  } catch (err) {
-    return { problem: { code: 'AUDIT_CHECKPOINT_INVALID', message: `checkpoint ${e.seq} cannot be read: ${err instanceof Error ? err.message : String(err)}` }, signers: [] };
-  }
+interface Checked { problem: { code: string; message: string } | null; signers: string[] }
+
+const failed = (code: string, message: string): Checked => ({ problem: { code, message }, signers: [] });
+
+/** The newest set of the chain whose `issued` is not after `time`, or undefined before the root. */
+export function setInForce(chain: TrustedChain, time: number): CustodianSet | undefined {
+  let found: CustodianSet | undefined;
+  for (const s of chain.sets) if (s.issued <= time && (found === undefined || s.version > found.version)) found = s;
+  return found;
 }
 
-function checkExternal(bytes: Uint8Array, log: string | null, hashes: readonly string[]): AuditProblem | null {
-  let c;
-  try {
-    const env = parseEnvelope(bytes);
-    if (env.payloadType !== CHECKPOINT_TYPE) throw new Error('not a checkpoint');
-    c = parseCheckpoint(env.payload);
-  } catch (err) {
-    return { seq: 0, code: 'AUDIT_CHECKPOINT_INVALID', message: `the checkpoint file cannot be read: ${err instanceof Error ? err.message : String(err)}` };
+/**
+ * One checkpoint, in the log or apart from it, after its log, sequence and head were matched:
+ * its time against the entries it signs and against the chain, then its signatures against the
+ * set in force at that time. `what` names it in messages; `latest` is the latest entry time it covers.
+ */
+function checkSigned(env: Envelope, c: Checkpoint, latest: string, chain: TrustedChain | null, what: string): Checked {
+  const latestTime = parseTime(latest);
+  if (latestTime !== null && c.time < latestTime) {
+    return failed('AUDIT_CHECKPOINT_TIME_INVALID', `${what} is dated ${formatTime(c.time)}, before ${latest}, the time of an entry it signs: it was dated back`);
   }
-  if (c.log !== log) return { seq: 1, code: 'AUDIT_CHECKPOINT_MISMATCH', message: `the checkpoint file is for log ${c.log.slice(0, 8)}…, not this one` };
-  if (c.seq > hashes.length) return { seq: hashes.length + 1, code: 'AUDIT_TRUNCATED', message: `the checkpoint file signs entry ${c.seq}, but the log ends at entry ${hashes.length}: it was cut short` };
-  if (hashes[c.seq - 1] !== c.head) return { seq: c.seq, code: 'AUDIT_CHECKPOINT_MISMATCH', message: `entry ${c.seq} is not the one the checkpoint file signed` };
-  return null;
+  if (chain === null) return { problem: null, signers: [] };
+  const inForce = setInForce(chain, c.time);
+  const root = chain.sets[0] as CustodianSet;
+  if (inForce === undefined) {
+    return failed('AUDIT_CHECKPOINT_TIME_INVALID', `${what} is dated ${formatTime(c.time)}, before set version ${root.version} was issued (${formatTime(root.issued)})`);
+  }
+  if (c.custodianSet < inForce.version) {
+    return failed('AUDIT_CHECKPOINT_SET_SUPERSEDED', `${what} names custodian set version ${c.custodianSet}, but at its time (${formatTime(c.time)}) set version ${inForce.version} was in force (issued ${formatTime(inForce.issued)}): a superseded set does not sign for the log`);
+  }
+  if (c.custodianSet > inForce.version) {
+    if (!chain.sets.some((s) => s.version === c.custodianSet)) {
+      return failed('AUDIT_CHECKPOINT_SET_UNKNOWN', `${what} names custodian set version ${c.custodianSet}, which the chain given does not hold (it ends at version ${chain.newest.version})`);
+    }
+    return failed('AUDIT_CHECKPOINT_TIME_INVALID', `${what} names custodian set version ${c.custodianSet} but is dated ${formatTime(c.time)}, before that set was issued`);
+  }
+  if (c.time >= inForce.expires) {
+    return failed('AUDIT_CHECKPOINT_SET_EXPIRED', `${what} is dated ${formatTime(c.time)}, after set version ${inForce.version} expired (${formatTime(inForce.expires)})`);
+  }
+  const count = countSignatures(env, signedBytesOf(env), inForce);
+  if (!count.met) {
+    return { problem: { code: 'AUDIT_CHECKPOINT_UNSIGNED', message: `${what} is signed by ${count.signers.length} of the ${inForce.threshold} custodians set version ${inForce.version} requires${count.problems.length > 0 ? ` (${count.problems.map(formatProblem).join('; ')})` : ''}` }, signers: [...count.signers] };
+  }
+  return { problem: null, signers: [...count.signers] };
+}
+
+function readCheckpoint(bytes: Uint8Array): { env: Envelope; c: Checkpoint } {
+  const env = parseEnvelope(bytes);
+  if (env.payloadType !== CHECKPOINT_TYPE) throw new Error(`it is a ${env.payloadType.slice(0, 60)}, not an audit checkpoint`);
+  return { env, c: parseCheckpoint(env.payload) };
+}
+
+function checkInLog(seq: number, text: unknown, log: string, prev: string, latest: string, chain: TrustedChain | null): Checked {
+  if (typeof text !== 'string') return failed('AUDIT_CHECKPOINT_INVALID', `checkpoint ${seq} holds no envelope`);
+  let read;
+  try {
+    read = readCheckpoint(new TextEncoder().encode(text));
+  } catch (err) {
+    return failed('AUDIT_CHECKPOINT_INVALID', `checkpoint ${seq} cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const { env, c } = read;
+  if (c.log !== log || c.seq !== seq - 1 || c.head !== prev) {
+    return failed('AUDIT_CHECKPOINT_MISMATCH', `checkpoint ${seq} signs entry ${c.seq} of log ${c.log.slice(0, 8)}…, not entry ${seq - 1} of this log as it now is: entries before it were changed`);
+  }
+  return checkSigned(env, c, latest, chain, `checkpoint ${seq}`);
+}
+
+function checkExternal(bytes: Uint8Array, log: string | null, hashes: readonly string[], times: readonly string[], chain: TrustedChain | null): { problem: AuditProblem | null; checked: { covers: number; signers: string[]; verified: boolean } | null } {
+  let read;
+  try {
+    read = readCheckpoint(bytes);
+  } catch (err) {
+    return { problem: bad(0, 'AUDIT_CHECKPOINT_INVALID', `the checkpoint file cannot be read: ${err instanceof Error ? err.message : String(err)}`), checked: null };
+  }
+  const { env, c } = read;
+  if (c.log !== log) return { problem: bad(1, 'AUDIT_CHECKPOINT_MISMATCH', `the checkpoint file is for log ${c.log.slice(0, 8)}…, not this one`), checked: null };
+  if (c.seq > hashes.length) return { problem: bad(hashes.length + 1, 'AUDIT_TRUNCATED', `the checkpoint file signs entry ${c.seq}, but the log ends at entry ${hashes.length}: it was cut short`), checked: null };
+  if (hashes[c.seq - 1] !== c.head) return { problem: bad(c.seq, 'AUDIT_CHECKPOINT_MISMATCH', `entry ${c.seq} is not the one the checkpoint file signed`), checked: null };
+  // exactly as a checkpoint in the log: a file that anyone could write proves nothing unsigned
+  const r = checkSigned(env, c, times[c.seq - 1] as string, chain, `the checkpoint file (of entry ${c.seq})`);
+  const checked = { covers: c.seq, signers: r.signers, verified: r.problem === null && chain !== null };
+  return { problem: r.problem === null ? null : bad(0, r.problem.code, r.problem.message), checked };
 }

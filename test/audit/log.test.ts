@@ -96,7 +96,8 @@ describe('tampering is reported at the entry', () => {
   });
   test('the log cut short after a checkpoint: the tail is unsigned; cut at the checkpoint, the kept checkpoint file catches it', () => {
     const ls = lines();
-    expect(check(ls.slice(0, 15))).toMatchObject({ valid: false, firstBad: 16, problems: [{ code: 'AUDIT_UNCHECKPOINTED_TAIL' }] });
+    // entries 13 to 15 follow the checkpoint at 12: the first unsigned entry is 13, not the missing 16
+    expect(check(ls.slice(0, 15))).toMatchObject({ valid: false, state: 'unsigned-tail', firstBad: 13, firstUnsigned: 13, problems: [{ seq: 13, code: 'AUDIT_UNCHECKPOINTED_TAIL' }] });
     const cut = ls.slice(0, 12); // ends exactly at the first checkpoint: valid on its own ...
     expect(check(cut).valid).toBe(true);
     // ... but not against the final checkpoint kept on the ceremony's media

@@ -1,17 +1,45 @@
 /**
  * `keyceremony audit verify FILE [--custodians SET ...] [--checkpoint FILE ...] [--json]` (issue 7).
  * CLI.md does not define it; it follows the common rules: exit 0 when the log verifies, 1 when it
- * does not (the first bad entry's sequence is named), 2 when a file cannot be read.
+ * does not (the first bad entry's sequence is named, or the first entry no checkpoint signs), 2
+ * when a file cannot be read. Like `verify --json`, `--json` carries `warnings`: without
+ * --custodians no checkpoint signature is checked, and the output says so.
  */
 import { verifyAuditLog } from '../../audit/verify.js';
+import type { AuditResult } from '../../audit/verify.js';
+import { formatProblem } from '../../docs/problems.js';
+import type { Problem } from '../../docs/problems.js';
+import { safeJson, sanitizeText } from '../../docs/sanitize.js';
+import { KeyceremonyError, usageError } from '../../errors.js';
 import { readInput } from '../../files.js';
-import { usageError } from '../../errors.js';
+import { verifyChain } from '../../verify/verify.js';
+import type { TrustedChain } from '../../verify/verify.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
-import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption, trustedChain } from '../docs.js';
+import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption } from '../docs.js';
 import type { Io, Warnings } from '../io.js';
 
-export const AUDIT_USAGE = 'keyceremony audit verify FILE [--custodians SET ...] [--root-digest sha256:HEX] [--checkpoint FILE ...] [--json]';
+export const AUDIT_USAGE = 'keyceremony audit verify FILE [--custodians SET ...] [--root-digest sha256:HEX] [--at TIME] [--checkpoint FILE ...] [--json]';
 const MAX_LOG_BYTES = 1024 * 1024 * 1024;
+
+/** The verified chain and its warnings (an unpinned root), or the chain's first reason (exit 1). */
+function chainOf(files: readonly string[], rootDigest: string | undefined, at: number): { chain: TrustedChain; warnings: string[] } {
+  const c = verifyChain(files.map((f) => readDocument(f, 'the custodian set')), { at, rootDigest });
+  if (c.chain === null) {
+    const first = c.reasons[0] as Problem;
+    throw new KeyceremonyError(first.code, `the custodian chain does not verify: ${c.reasons.map(formatProblem).join('; ')}`, 'check that --custodians lists every set from the trusted root, in order');
+  }
+  return { chain: c.chain, warnings: c.warnings.map(formatProblem) };
+}
+
+function headline(r: AuditResult): string {
+  switch (r.state) {
+    case 'checkpointed': return `valid audit log ${r.log ?? ''}: ${r.entries} entries, head ${r.head}`;
+    case 'empty': return 'INVALID audit log: the file is empty (no entry, not even the one that creates the log)';
+    case 'no-checkpoint': return `${r.valid ? 'unsigned' : 'INVALID'} audit log ${r.log ?? ''}: ${r.entries} entries, no checkpoint: first unsigned entry ${r.firstUnsigned ?? 1}`;
+    case 'unsigned-tail': return `${r.valid ? 'unsigned tail in' : 'INVALID'} audit log ${r.log ?? ''}: ${r.entries} entries, first unsigned entry ${r.firstUnsigned ?? '?'}`;
+    case 'broken': return r.firstBad === 0 ? 'INVALID audit log: a checkpoint file given with --checkpoint does not check out' : `INVALID audit log: first bad entry ${r.firstBad ?? '?'}`;
+  }
+}
 
 export async function auditCommand(argv: readonly string[], io: Io, _w: Warnings): Promise<number> {
   const [sub, ...rest] = argv;
@@ -19,15 +47,19 @@ export async function auditCommand(argv: readonly string[], io: Io, _w: Warnings
   const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, ...CHAIN_OPTIONS, checkpoint: { type: 'string', multiple: true } }, { min: 1, max: 1, usage: AUDIT_USAGE });
   const bytes = readInput(positionals[0] as string, 'the audit log', MAX_LOG_BYTES);
   const external = (values.checkpoint ?? []).map((f) => readDocument(f, 'the checkpoint'));
-  const chain = values.custodians === undefined ? null : trustedChain(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at));
-  const r = verifyAuditLog(bytes, { chain, external, requireCheckpointAtEnd: true });
+  const given = values.custodians === undefined ? null : chainOf(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at));
+  const r = verifyAuditLog(bytes, { chain: given?.chain ?? null, external, requireCheckpointAtEnd: true });
+  const warnings = [...(given?.warnings ?? []), ...r.warnings];
   if (values.json === true) {
-    io.stdout.write(`${JSON.stringify({ valid: r.valid, entries: r.entries, log: r.log, head: r.head, firstBad: r.firstBad, problems: r.problems, checkpoints: r.checkpoints })}\n`);
-  } else if (r.valid) {
-    const signed = r.checkpoints.map((c) => `entry ${c.covers}${c.signers.length > 0 ? ` (${c.signers.join(', ')})` : ''}`).join('; ');
-    io.stdout.write(`valid audit log ${r.log ?? ''}: ${r.entries} entries, head ${r.head}\n  checkpoints: ${signed}${chain === null ? '\n  warning: signatures not checked: pass --custodians to check them' : ''}\n`);
-  } else {
-    io.stdout.write(`INVALID audit log: first bad entry ${r.firstBad ?? '?'}\n${r.problems.map((p) => `  - entry ${p.seq}: ${p.code}: ${p.message}\n`).join('')}`);
+    io.stdout.write(`${safeJson({ valid: r.valid, state: r.state, entries: r.entries, log: r.log, head: r.head, firstBad: r.firstBad, firstUnsigned: r.firstUnsigned,
+      problems: r.problems, checkpoints: r.checkpoints, externals: r.externals, warnings })}\n`);
+    return r.valid ? 0 : 1;
   }
+  const out = [headline(r)];
+  if (r.checkpoints.length > 0) out.push(`  checkpoints: ${r.checkpoints.map((c) => `entry ${c.covers}${c.signers.length > 0 ? ` (${c.signers.join(', ')})` : ''}`).join('; ')}`);
+  for (const x of r.externals) out.push(`  checkpoint file: entry ${x.covers}${x.signers.length > 0 ? ` (${x.signers.join(', ')})` : ''}`);
+  for (const p of r.problems) out.push(`  - ${p.seq === 0 ? 'checkpoint file' : `entry ${p.seq}`}: ${p.code}: ${p.message}`);
+  for (const w of warnings) out.push(`  warning: ${w}`);
+  io.stdout.write(out.map((l) => `${sanitizeText(l)}\n`).join(''));
   return r.valid ? 0 : 1;
 }
