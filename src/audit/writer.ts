@@ -18,20 +18,35 @@ import { buildCheckpoint, CHECKPOINT_TYPE, parseCheckpoint } from './checkpoint.
 import { encodeBase64 } from '../dsse/envelope.js';
 import type { Envelope } from '../dsse/envelope.js';
 import { draftProblem, formatEntry, GENESIS } from './log.js';
-import type { EntryDraft } from './log.js';
+import type { AuditEntry, EntryDraft } from './log.js';
 import { splitLines, verifyAuditLog } from './verify.js';
 
+/**
+ * What a writer may add to each entry before it is hashed: a `mac` detail computed over the entry
+ * without it (the ceremony journal's token-held key, src/ceremony/journal.ts).
+ */
+export type EntryMac = (unsigned: Omit<AuditEntry, 'hash'>) => string;
+
+export interface WriterOptions {
+  readonly now?: () => number;
+  readonly mac?: EntryMac;
+  /** The id of a new log (32 hex digits); random when absent. */
+  readonly log?: string;
+}
+
 export class AuditWriter {
-  private constructor(readonly path: string, readonly log: string, private seq: number, private head: string, private readonly now: () => number) {}
+  private constructor(readonly path: string, readonly log: string, private seq: number, private head: string, private readonly now: () => number, private readonly mac?: EntryMac) {}
 
   /** Opens (or creates, with its log.create entry) the log at `path`, as `actor`. */
-  static open(path: string, actor: string, now: () => number = () => Date.now()): AuditWriter {
+  static open(path: string, actor: string, nowOrOptions: (() => number) | WriterOptions = {}): AuditWriter {
+    const o: WriterOptions = typeof nowOrOptions === 'function' ? { now: nowOrOptions } : nowOrOptions;
+    const now = o.now ?? (() => Date.now());
     if (!existsSync(path)) {
-      const log = randomBytes(16).toString('hex');
+      const log = o.log ?? randomBytes(16).toString('hex');
       const fd = openSync(path, 'wx', 0o644);
       closeSync(fd);
       fsyncDir(dirname(path));
-      const w = new AuditWriter(path, log, 0, GENESIS, now);
+      const w = new AuditWriter(path, log, 0, GENESIS, now, o.mac);
       w.append({ actor, action: 'log.create', keys: [], details: { log } });
       return w;
     }
@@ -43,7 +58,7 @@ export class AuditWriter {
       const p = r.problems[0];
       throw new KeyceremonyError(p?.code ?? 'AUDIT_INVALID', `the audit log ${path} is broken at entry ${r.firstBad ?? 1}: ${p?.message ?? 'it has no entries'}`, 'nothing was appended; keep the log as evidence and run keyceremony audit verify on it');
     }
-    const w = new AuditWriter(path, r.log, r.entries, r.head, now);
+    const w = new AuditWriter(path, r.log, r.entries, r.head, now, o.mac);
     if (torn) {
       const cut = bytes.subarray(whole);
       const fd = openSync(path, 'r+');
@@ -65,7 +80,8 @@ export class AuditWriter {
     const why = draftProblem(d);
     if (why !== null) throw new KeyceremonyError('AUDIT_ENTRY_REFUSED', `the audit entry ${d.action} was refused: ${why}`, 'this is a bug: report it');
     const seq = this.seq + 1;
-    const { line, hash } = formatEntry({ seq, time: d.time ?? formatTime(this.now()), actor: d.actor, action: d.action, keys: d.keys, details: d.details, prev: this.head });
+    const unsigned = { seq, time: d.time ?? formatTime(this.now()), actor: d.actor, action: d.action, keys: d.keys, details: d.details, prev: this.head };
+    const { line, hash } = formatEntry(this.mac === undefined ? unsigned : { ...unsigned, details: { ...d.details, mac: this.mac(unsigned) } });
     crashpoint('audit:append');
     const fd = openSync(this.path, 'a');
     try {

@@ -17,7 +17,7 @@ import { TARGETS } from '../export/targets.js';
 import { removeStaleTemporaries, writeFileAtomic } from '../files.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { verifyDocument } from '../verify/verify.js';
-import { runCeremony } from './engine.js';
+import { preflightRun, runCeremony } from './engine.js';
 import { openRehearsalTokens } from './rehearsal.js';
 import { parseScript } from './script.js';
 import { kekPath, templateText } from './templates.js';
@@ -74,12 +74,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     }
   }
   const script = parseScript(new Uint8Array(readFileSync(scriptFile)));
+  const plan = { script, dir: opts.dir, inputs: opts.dir, simulation: true, declared: [scriptFile] };
+  preflightRun(plan); // the folder holds only the demo's own files before its token store is opened
   const rehearsal = openRehearsalTokens(script, opts.dir, opts.module);
   try {
     say(`Simulation tokens: SoftHSM2 ${rehearsal.module.info.libraryVersion} at ${rehearsal.module.path}, stored in ${join(opts.dir, 'softhsm')} (a rehearsal: nothing here is protected by hardware)`);
     say(`Script: ${scriptFile} (${script.title}, ${script.steps.length} steps, ${script.digest})`);
     const run = await runCeremony({
-      script, dir: opts.dir, inputs: opts.dir, tokens: rehearsal.tokens, simulation: true, say,
+      ...plan, tokens: rehearsal.tokens, say,
       // the demo has no one in the room: its witness confirms, and the transcript says it was a rehearsal
       confirm: async (q) => { say(`  ${q.who} confirms ${q.what}${q.words === undefined ? '' : ''}`); return true; },
       notes: [{ action: 'rehearsal.start', details: { reason: 'keyceremony demo', tokens: 'throw-away SoftHSM2' } }, { action: 'airgap.override', details: { reason: 'a demo rehearsal may run with the network up' } }],

@@ -5,23 +5,64 @@
  * they protect nothing but simulation keys, and never appear in a log or the transcript.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyceremonyError } from '../errors.js';
-import { writeFileAtomic } from '../files.js';
+import { readInput, writeFileAtomic } from '../files.js';
 import { detectSoftHsm2, Pkcs11Module } from '../pkcs11/module.js';
 import { initSimulationToken } from '../pkcs11/provision.js';
 import { findToken, listTokens } from '../pkcs11/tokens.js';
-import type { ResolvedToken } from './engine.js';
+import type { ResolvedToken } from './context.js';
 import type { CeremonyScript } from './script.js';
 
-/** Writes the SoftHSM2 configuration that keeps throw-away tokens under `dir/softhsm` (kept if it exists). */
+/** The rehearsal's throw-away token store, inside the ceremony folder. */
+export const REHEARSAL_STORE = 'softhsm';
+
+function storeRefused(what: string): KeyceremonyError {
+  return new KeyceremonyError('REHEARSAL_STORE_INVALID', `the rehearsal's token store ${what}: it is not the one a rehearsal makes`, 'rehearse in a new, empty folder; never reuse a folder someone else prepared');
+}
+
+/** Every entry of the store is a plain folder or file: a link would send the throw-away tokens elsewhere. */
+function checkStoreTree(path: string): void {
+  const st = lstatSync(path);
+  if (st.isSymbolicLink() || (!st.isDirectory() && !st.isFile())) throw storeRefused(`holds ${path}, ${st.isSymbolicLink() ? 'a link' : 'not a plain file'}`);
+  if (st.isDirectory()) for (const n of readdirSync(path)) checkStoreTree(join(path, n));
+}
+
+/**
+ * The SoftHSM2 configuration that keeps throw-away tokens under `dir/softhsm`: written when the
+ * store is new; an existing one must be exactly what a rehearsal writes (a planted configuration
+ * could point the tokens at another folder), with no link anywhere in the store.
+ */
 export function softHsmConfig(dir: string): string {
-  const tokens = join(dir, 'softhsm', 'tokens');
+  const store = join(dir, REHEARSAL_STORE);
+  const tokens = join(store, 'tokens');
+  const conf = join(store, 'softhsm2.conf');
+  const text = `# throw-away tokens of a keyceremony rehearsal\ndirectories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`;
+  if (existsSync(store) || isLink(store)) {
+    checkStoreTree(store);
+    if (!existsSync(conf) || readFileSync(conf, 'utf8') !== text) throw storeRefused(`configuration ${conf} differs`);
+    if (!existsSync(tokens) || !lstatSync(tokens).isDirectory()) throw storeRefused(`has no token folder ${tokens}`);
+    return conf;
+  }
   mkdirSync(tokens, { recursive: true, mode: 0o700 });
-  const conf = join(dir, 'softhsm', 'softhsm2.conf');
-  if (!existsSync(conf)) writeFileSync(conf, `# throw-away tokens of a keyceremony rehearsal\ndirectories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`, { mode: 0o600, flag: 'wx' });
+  writeFileSync(conf, text, { mode: 0o600, flag: 'wx' });
   return conf;
+}
+
+function isLink(path: string): boolean {
+  try { return lstatSync(path).isSymbolicLink(); } catch { return false; }
+}
+
+/** The store's PINs file, read as hostile input: one { so, user } pair of hex for each token of the script. */
+function readPins(file: string, script: CeremonyScript): Record<string, { so: string; user: string }> {
+  let v: unknown;
+  try { v = JSON.parse(Buffer.from(readInput(file, 'the rehearsal PINs', 64 * 1024)).toString('utf8')); } catch (err) { if (err instanceof KeyceremonyError) throw err; v = null; }
+  const pins = v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : {};
+  const ok = (x: unknown): x is { so: string; user: string } => x !== null && typeof x === 'object' && Object.keys(x).length === 2
+    && typeof (x as { so?: unknown }).so === 'string' && /^[0-9a-f]{24}$/.test((x as { so: string }).so) && typeof (x as { user?: unknown }).user === 'string' && /^[0-9a-f]{24}$/.test((x as { user: string }).user);
+  for (const t of script.tokens) if (!ok(pins[t.name])) throw storeRefused(`PINs file has no valid PIN for token ${t.name}`);
+  return pins as Record<string, { so: string; user: string }>;
 }
 
 export interface Rehearsal {
@@ -35,12 +76,12 @@ export function openRehearsalTokens(script: CeremonyScript, dir: string, moduleP
   if (path === null) throw new KeyceremonyError('REHEARSAL_NO_SOFTHSM', 'a rehearsal needs SoftHSM2 and it is not installed', 'apt-get install softhsm2', { exit: 2 });
   // SoftHSM2 reads SOFTHSM2_CONF at C_Initialize, so this must precede opening the module.
   process.env.SOFTHSM2_CONF = softHsmConfig(dir);
-  const pinsFile = join(dir, 'softhsm', 'rehearsal-pins.json');
+  const pinsFile = join(dir, REHEARSAL_STORE, 'rehearsal-pins.json');
   if (!existsSync(pinsFile)) {
     const pins = Object.fromEntries(script.tokens.map((t) => [t.name, { so: randomBytes(12).toString('hex'), user: randomBytes(12).toString('hex') }]));
     writeFileAtomic(pinsFile, JSON.stringify(pins), false, 0o600);
   }
-  const pins = JSON.parse(readFileSync(pinsFile, 'utf8')) as Record<string, { so: string; user: string }>;
+  const pins = readPins(pinsFile, script);
   const mod = Pkcs11Module.open(path);
   if (!mod.isSoftHsm) {
     mod.close();
@@ -48,8 +89,7 @@ export function openRehearsalTokens(script: CeremonyScript, dir: string, moduleP
   }
   const tokens = new Map<string, ResolvedToken>();
   for (const t of script.tokens) {
-    const pin = pins[t.name];
-    if (pin === undefined) throw new KeyceremonyError('REHEARSAL_STATE_INVALID', `the rehearsal folder has no PIN for token ${t.name}`, 'rehearse in a new folder');
+    const pin = pins[t.name] as { so: string; user: string };
     const exists = listTokens(mod).some((x) => x.info.flags.initialized && x.label === t.label);
     const token = exists ? findToken(mod, { label: t.label }) : initSimulationToken(mod, t.label, Buffer.from(pin.so), Buffer.from(pin.user));
     tokens.set(t.name, { token, pin: Buffer.from(pin.user) });

@@ -25,7 +25,7 @@ import { parseScript } from '../../src/ceremony/script.js';
 import { templateText } from '../../src/ceremony/templates.js';
 import { KeyceremonyError } from '../../src/errors.js';
 import { CKR, injectOnOpen } from '../support/faults.js';
-import { stateOf, tokenObjects } from '../support/ceremony-state.js';
+import { journalKeys, stateOf, tokenObjects } from '../support/ceremony-state.js';
 
 const script = parseScript(new TextEncoder().encode(templateText('quarterly-master-rotation')!));
 const STEPS = script.steps.map((s) => s.id);
@@ -84,7 +84,10 @@ const CASES = [
   { step: 'custodian-set', what: 'a device error while bob signs the set', fault: { fn: 'C_SignAsync', nth: 2, ckr: CKR.DEVICE_ERROR }, code: 'HSM_DEVICE_ERROR', token: 'custodian-bob',
     after: () => expect(existsSync(join(dir, 'custodians.v1.json'))).toBe(false) },
   { step: 'master-key', what: 'the session lost while the master key is generated', fault: { fn: 'C_GenerateKeyAsync', nth: 1, ckr: CKR.SESSION_HANDLE_INVALID }, code: 'HSM_SESSION_CLOSED', token: 'Ceremony HSM',
-    after: () => expect(tokenObjects(dir, script).hsm).toEqual([]) },
+    after: () => {
+      expect(tokenObjects(dir, script).hsm).toEqual([]);
+      expect(journalKeys(dir, script)).toEqual([`Secret:journal-${script.id}`]); // the unfinished run's journal key, kept for the resume
+    } },
   { step: 'backup-custody', what: "bob's card gone while his share is stored", fault: { fn: 'C_CreateObject', nth: 3, ckr: CKR.TOKEN_NOT_PRESENT }, code: 'HSM_TOKEN_NOT_PRESENT', token: 'custodian-bob',
     after: () => expect(existsSync(join(dir, 'custody', 'rotation.json'))).toBe(false) },
   { step: 'prepare-manifest', what: "alice's PIN locked when she signs the manifest", fault: { fn: 'C_Login', nth: 1, ckr: CKR.PIN_LOCKED }, code: 'HSM_PIN_LOCKED', token: 'custodian-alice',
@@ -127,6 +130,7 @@ describe('a token fault at each step of a whole ceremony, then resume', () => {
     expect(state.objects.hsm).toEqual(['Secret:backup-v1', 'Secret:master-v1']);
     for (const c of ['alice', 'bob', 'carol']) expect(state.objects[`card-${c}`]).toEqual(['Data:share:backup-v1', `Private:${c}-sign-v1`, `Public:${c}-sign-v1`]);
     expect(state.objects.drill).toEqual([]);
+    expect(journalKeys(dir, script)).toEqual([]); // the finished run destroyed its journal key
     expect(state.signatures).toEqual({ 'custodians.v1.json': 3, 'rotation.1.json': 2, 'custody/rotation.json': 2, 'drill.json': 2, 'audit.checkpoint.json': 2 });
     expect(state.audit).toMatchObject({ status: 0, valid: true });
     expect(doneSteps()).toEqual(STEPS); // each step done exactly once over nine runs

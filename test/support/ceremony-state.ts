@@ -29,8 +29,22 @@ export function filesUnder(dir: string, rel = ''): string[] {
   }).sort();
 }
 
-/** The objects on each of the script's tokens, as OpenSC's pkcs11-tool lists them ("Secret:master-v1"). */
+/**
+ * The ceremony's objects on each of the script's tokens, as OpenSC's pkcs11-tool lists them
+ * ("Secret:master-v1"). The run's journal key ("Secret:journal-<ceremony>", issue 13) lives only
+ * while the run does: it is listed by journalKeys(), not here.
+ */
 export function tokenObjects(dir: string, script: CeremonyScript): Record<string, string[]> {
+  const all = allTokenObjects(dir, script);
+  return Object.fromEntries(Object.entries(all).map(([t, objs]) => [t, objs.filter((o) => !o.startsWith('Secret:journal-'))]));
+}
+
+/** The journal keys left on the script's tokens (one while a run is unfinished, none after). */
+export function journalKeys(dir: string, script: CeremonyScript): string[] {
+  return Object.values(allTokenObjects(dir, script)).flat().filter((o) => o.startsWith('Secret:journal-'));
+}
+
+function allTokenObjects(dir: string, script: CeremonyScript): Record<string, string[]> {
   const env = { ...process.env, SOFTHSM2_CONF: join(dir, 'softhsm', 'softhsm2.conf') };
   const pins = JSON.parse(readFileSync(join(dir, 'softhsm', 'rehearsal-pins.json'), 'utf8')) as Record<string, { user: string }>;
   const objects: Record<string, string[]> = {};

@@ -1,0 +1,180 @@
+/**
+ * What a ceremony step works with (issue 13): the script, the folders, the resolved tokens, the
+ * people (a witness confirms, the room is told), and the facts this run has proven so far: the
+ * custodians' public keys read from their cards, key check values computed by the tokens, and
+ * the custodian set in force, verified from the files. A step takes facts only from here, never
+ * from the journal's details.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fingerprint } from '../crypto/fingerprint.js';
+import type { Envelope } from '../dsse/envelope.js';
+import { addSignature } from '../dsse/sign.js';
+import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
+import { findEd25519Pair, generateEd25519 } from '../pkcs11/keys.js';
+import { withSession } from '../pkcs11/session.js';
+import { tokenSigner } from '../pkcs11/signer.js';
+import type { Token } from '../pkcs11/tokens.js';
+import { verifyChain, verifyDocument } from '../verify/verify.js';
+import type { TrustedChain, VerifyResult } from '../verify/verify.js';
+import type { CeremonyScript, Step } from './script.js';
+
+/**
+ * A token of the script and its PIN: the bytes, or (a custodian typing it at the terminal) a
+ * function that asks for it when the token is first needed and gives the same bytes after.
+ */
+export interface ResolvedToken { readonly token: Token; readonly pin: Uint8Array | (() => Promise<Uint8Array>) }
+
+/** The PIN of a resolved token, asked for now if it has not been yet. */
+export async function pinOf(t: ResolvedToken): Promise<Uint8Array> {
+  return typeof t.pin === 'function' ? t.pin() : t.pin;
+}
+
+export interface Question { readonly who: string; readonly what: string; readonly words?: readonly string[] }
+
+export interface StepResult {
+  readonly title: string;
+  readonly outcome: string;
+  readonly lines: readonly string[];
+  readonly keys: readonly string[];
+  readonly details: Readonly<Record<string, string | number | boolean | null | readonly string[]>>;
+}
+
+/** The set in force: its files (relative to the ceremony folder, root first), their bytes, and the verified chain. */
+export interface SetInForce { readonly files: readonly string[]; readonly bytes: readonly Uint8Array[]; readonly chain: TrustedChain }
+
+export const KEY_SUFFIX = '-sign-v1';
+
+export class StepContext {
+  /** Each custodian's public key, read from their card in this run. */
+  readonly publicKeys = new Map<string, Uint8Array>();
+  /** Key label → check value (hex) computed by its token in this run. */
+  readonly kcvs = new Map<string, string>();
+  private set: SetInForce | null = null;
+
+  constructor(readonly o: {
+    readonly script: CeremonyScript; readonly dir: string; readonly inputs: string; readonly simulation: boolean; readonly env: NodeJS.ProcessEnv;
+    readonly tokens: ReadonlyMap<string, ResolvedToken>; readonly now: () => number; readonly say: (line: string) => void; readonly confirm: (q: Question) => Promise<boolean>;
+  }) {}
+
+  get script(): CeremonyScript { return this.o.script; }
+  get dir(): string { return this.o.dir; }
+  get simulation(): boolean { return this.o.simulation; }
+  now(): number { return this.o.now(); }
+  say(line: string): void { this.o.say(line); }
+  confirm(q: Question): Promise<boolean> { return this.o.confirm(q); }
+
+  token(name: string): ResolvedToken {
+    const t = this.o.tokens.get(name);
+    if (t === undefined) throw new KeyceremonyError('CEREMONY_TOKEN_UNRESOLVED', `the script's token ${name} was not resolved`, 'name it in the profile');
+    return t;
+  }
+
+  cardOf(custodian: string): ResolvedToken {
+    return this.token(this.script.tokens.find((t) => t.holder === custodian)?.name ?? '');
+  }
+
+  participantName(id: string): string {
+    return this.script.participants.find((p) => p.id === id)?.name ?? id;
+  }
+
+  /** The index of a step in the script (0-based). */
+  indexOf(step: Step): number {
+    return this.script.steps.indexOf(step);
+  }
+
+  /** The set in force, read from the ceremony folder and verified now. */
+  setInForce(files: readonly string[]): SetInForce {
+    const bytes = files.map((f) => new Uint8Array(readFileSync(join(this.dir, f))));
+    const r = verifyChain(bytes, { at: this.now() });
+    if (r.chain === null) {
+      throw new KeyceremonyError('CEREMONY_CHAIN_INVALID', `the custodian sets ${files.join(', ')} in the ceremony folder do not verify`, 'stop: the folder was changed; keep it as evidence and start again in a new folder');
+    }
+    this.set = { files: [...files], bytes, chain: r.chain };
+    return this.set;
+  }
+
+  requireSet(): SetInForce {
+    if (this.set === null) throw new KeyceremonyError('CEREMONY_NO_CUSTODIAN_SET', 'this step needs the custodian set, and none was formed before it', 'put a custodian-set step first');
+    return this.set;
+  }
+
+  get hasSet(): boolean { return this.set !== null; }
+
+  /** A document verified against the set in force now (a second's slack for one signed this instant). */
+  verify(bytes: Uint8Array): VerifyResult {
+    return verifyDocument(bytes, this.requireSet().bytes, { at: this.now() + 1000 });
+  }
+
+  keyidOf(custodian: string): string {
+    return this.set?.chain.newest.custodians.find((c) => c.id === custodian)?.keyid ?? '';
+  }
+
+  async signOn(env: Envelope, custodian: string): Promise<Envelope> {
+    const c = this.cardOf(custodian);
+    return withSession(c.token, await pinOf(c), async (s) => addSignature(env, tokenSigner(s, { label: `${custodian}${KEY_SUFFIX}` })));
+  }
+
+  /** Each signer adds a signature unless the set in force already counts theirs. */
+  async signAll(env: Envelope, signers: readonly string[]): Promise<Envelope> {
+    let e = env;
+    for (const s of signers) if (!e.signatures.some((x) => x.keyid === this.keyidOf(s))) e = await this.signOn(e, s);
+    return e;
+  }
+
+  async signNew(payloadType: string, payload: Uint8Array, signers: readonly string[]): Promise<Envelope> {
+    let env: Envelope = { payloadType, payload, signatures: [] };
+    for (const s of signers) env = await this.signOn(env, s);
+    return env;
+  }
+
+  /** A custodian's signing key on their card: found, or (make) generated when there is none; never made twice. */
+  async cardKey(c: string, make: boolean): Promise<Uint8Array> {
+    const card = this.cardOf(c);
+    const label = `${c}${KEY_SUFFIX}`;
+    const key = await withSession(card.token, await pinOf(card), async (s) => {
+      try {
+        return findEd25519Pair(s, { label }).publicKey; // made before a crash: adopted, never made twice
+      } catch (err) {
+        if (!make || !isKeyceremonyError(err) || err.code !== 'HSM_OBJECT_NOT_FOUND') throw err;
+        return (await generateEd25519(s, { label })).publicKey;
+      }
+    });
+    this.publicKeys.set(c, key);
+    return key;
+  }
+
+  /** The line a fingerprint takes in the transcript. */
+  fingerprintLine(c: string, publicKey: Uint8Array): string {
+    const fp = fingerprint(publicKey);
+    return `${c}: ${fp.hex} (${fp.words.join(' ')})`;
+  }
+
+  /** The fingerprint of c's key read aloud and confirmed by the witness; its line for the transcript. */
+  async confirmFingerprint(c: string, publicKey: Uint8Array, witness: string): Promise<string> {
+    const fp = fingerprint(publicKey);
+    this.say(`  ${c}: fingerprint ${fp.hex}\n         read aloud: ${fp.words.join(' ')}`);
+    if (!(await this.confirm({ who: witness, what: `the fingerprint of ${c}'s key, read aloud`, words: fp.words }))) {
+      throw new KeyceremonyError('CEREMONY_WITNESS_REFUSED', `${witness} did not confirm the fingerprint of ${c}'s key`, `${c} reads the words again from their own card; if they differ, stop the ceremony`);
+    }
+    return this.fingerprintLine(c, publicKey);
+  }
+}
+
+/** A step's result differs from what the journal recorded: the tokens and files win, and the run stops. */
+export function resumeMismatch(step: string, what: string, journal: unknown, found: unknown): KeyceremonyError {
+  const show = (v: unknown): string => JSON.stringify(v)?.slice(0, 200) ?? 'nothing';
+  return new KeyceremonyError('CEREMONY_RESUME_MISMATCH', `step ${step}: the journal records ${what} ${show(journal)}, and the tokens and files show ${show(found)}`,
+    'stop: the folder or a token changed since the step was done; keep both as evidence and start again in a new folder');
+}
+
+/** `fn` reads a key a done step made: a token without it stops the run, naming the key and the token. */
+export async function provenKey<T>(step: string, key: string, token: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!isKeyceremonyError(err) || err.code !== 'HSM_OBJECT_NOT_FOUND') throw err;
+    throw new KeyceremonyError('CEREMONY_KEY_MISSING', `step ${step} is done in the journal, and ${key} is not on token "${token}"`,
+      'stop: the key was deleted or another token was inserted; bring the token the step used, or keep both as evidence and start again in a new folder');
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * A restoration drill: the presenters' shares read from their cards and checked against their
+ * commitments, the backup restored on the drill token, the report signed M-of-N. The step fails
+ * when the report does not verify or the drill did not pass.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildDrillReport, runDrill } from '../../backup/drill.js';
+import { loadCustodyPlan } from '../../backup/plan.js';
+import { CUSTODY_MANIFEST } from '../../backup/split.js';
+import { ShareCollector } from '../../backup/shares.js';
+import { readShare } from '../../backup/token-shares.js';
+import { PAYLOAD_TYPES } from '../../docs/types.js';
+import { parseEnvelope, serializeEnvelope } from '../../dsse/envelope.js';
+import { KeyceremonyError } from '../../errors.js';
+import { writeFileAtomic } from '../../files.js';
+import { withSession } from '../../pkcs11/session.js';
+import { pinOf } from '../context.js';
+import type { StepContext, StepResult } from '../context.js';
+import { mediaRule } from '../media.js';
+import { noInputs } from './kind.js';
+import type { StepKind, StepOf } from './kind.js';
+
+type S = StepOf<'drill'>;
+
+async function drill(ctx: StepContext, step: S): Promise<void> {
+  const set = ctx.requireSet();
+  const custody = join(ctx.dir, step.custody);
+  const plan = loadCustodyPlan(new Uint8Array(readFileSync(join(custody, CUSTODY_MANIFEST))), set.bytes, custody, { at: ctx.now() });
+  const collector = new ShareCollector(plan.expected);
+  for (const p of step.presenters) {
+    const card = ctx.cardOf(p);
+    const share = await withSession(card.token, await pinOf(card), async (s) => readShare(s, plan.backupKey));
+    try { collector.present(share); } finally { share.fill(0); }
+    ctx.say(`  ${p} presented a share: checked against its commitment`);
+  }
+  const presented = collector.custodians; // before the drill consumes the shares
+  const target = ctx.token(step.token);
+  const started = Math.floor(ctx.now() / 1000) * 1000;
+  const outcome = await withSession(target.token, await pinOf(target), (s) => runDrill(s, collector, plan.backupKey, plan.backupKcv, plan.blobs, plan.manifestKcvs));
+  const payload = buildDrillReport({ drill: `${ctx.script.id}-drill`, custodianSet: set.chain.newest.version, started, finished: Math.max(started, Math.floor(ctx.now() / 1000) * 1000), backupKey: plan.backupKey, outcome, sharesPresented: presented, threshold: plan.expected.threshold });
+  writeFileAtomic(join(ctx.dir, step.out), serializeEnvelope(await ctx.signAll({ payloadType: PAYLOAD_TYPES.drill, payload, signatures: [] }, step.signers)), false);
+  if (!outcome.pass) throw new KeyceremonyError(outcome.failures[0] ?? 'DRILL_FAILED', `the drill failed: ${outcome.failures.join(', ')}`, 'stop: the backup does not restore; the signed report says what failed');
+}
+
+/** The signed report verifies against the set in force, and says pass. */
+function prove(ctx: StepContext, step: S): StepResult {
+  const bytes = new Uint8Array(readFileSync(join(ctx.dir, step.out)));
+  const v = ctx.verify(bytes);
+  if (!v.valid || v.type !== 'drill') throw new KeyceremonyError('CEREMONY_DRILL_REPORT_INVALID', `${step.out} does not verify: ${v.reasons.join('; ') || `it is a ${v.type}`}`, 'stop: the drill is not proven; keep the folder as evidence and run the drill again in a new folder');
+  const report = JSON.parse(Buffer.from(parseEnvelope(bytes).payload).toString('utf8')) as { result: string; drill: string; restored: { id: string; kcv: string }[] };
+  if (report.result !== 'pass' || report.drill !== `${ctx.script.id}-drill`) throw new KeyceremonyError(report.result !== 'pass' ? 'DRILL_FAILED' : 'CEREMONY_DRILL_REPORT_INVALID', `${step.out} reports ${report.result} for drill ${report.drill}`, 'stop: the backup does not restore; the signed report says what failed');
+  return { title: `Restoration drill: ${step.presenters.join(', ')} present their shares`, outcome: `${report.result}; report signed by ${v.signers.join(', ')}`,
+    lines: report.restored.map((r) => `${r.id}: kcv ${r.kcv}, matches the manifest`), keys: report.restored.map((r) => r.id), details: { file: step.out, result: report.result } };
+}
+
+export const drillStep: StepKind<S> = {
+  ...noInputs,
+  outputs: (step) => [step.out],
+  proof: (step) => `${step.out}, verified against the set in force, with its result`,
+  async perform(ctx, step) {
+    mediaRule(ctx.dir, { steps: [step], simulation: ctx.simulation, env: ctx.o.env });
+    if (!existsSync(join(ctx.dir, step.out))) await drill(ctx, step);
+    return prove(ctx, step);
+  },
+  adopt: async (ctx, step) => prove(ctx, step),
+};

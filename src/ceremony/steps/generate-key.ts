@@ -1,0 +1,46 @@
+/** A master or backup key generated in the HSM; its check value, computed by the token, confirmed by the witness. */
+import { KeyceremonyError, isKeyceremonyError } from '../../errors.js';
+import { pkcs11js } from '../../pkcs11/binding.js';
+import { findOne, formatKcv, generateAesKey, keyCheckValue } from '../../pkcs11/keys.js';
+import type { Kcv } from '../../pkcs11/keys.js';
+import { withSession } from '../../pkcs11/session.js';
+import { pinOf, provenKey } from '../context.js';
+import type { StepContext, StepResult } from '../context.js';
+import { noInputs } from './kind.js';
+import type { StepKind, StepOf } from './kind.js';
+
+type S = StepOf<'generate-key'>;
+
+/** The check value of a secret key on a token, computed by the token now (HSM_OBJECT_NOT_FOUND when it is not there). */
+export async function tokenKcv(ctx: StepContext, tokenName: string, label: string): Promise<Kcv> {
+  const t = ctx.token(tokenName);
+  return withSession(t.token, await pinOf(t), async (s) => keyCheckValue(s, findOne(s, pkcs11js().CKO_SECRET_KEY, { label }, 'secret key')));
+}
+
+function result(ctx: StepContext, step: S, kcv: Kcv): StepResult {
+  ctx.kcvs.set(step.label, kcv.value);
+  const label = ctx.token(step.token).token.label;
+  return { title: `Generate ${step.label} in "${label}"`, outcome: `kcv ${formatKcv(kcv)}`, lines: [], keys: [step.label], details: { token: label, kcv: kcv.value, extractable: step.extractable } };
+}
+
+export const generateKey: StepKind<S> = {
+  ...noInputs,
+  outputs: () => [],
+  proof: (step) => `${step.label} on token ${step.token}, its check value computed again by the token`,
+  async perform(ctx, step) {
+    let kcv: Kcv;
+    try {
+      kcv = await tokenKcv(ctx, step.token, step.label); // made before a crash: adopted
+    } catch (err) {
+      if (!isKeyceremonyError(err) || err.code !== 'HSM_OBJECT_NOT_FOUND') throw err;
+      const t = ctx.token(step.token);
+      kcv = (await withSession(t.token, await pinOf(t), (s) => generateAesKey(s, { label: step.label, role: step.label.startsWith('backup') ? 'backup' : 'master', extractable: step.extractable }))).kcv;
+    }
+    ctx.say(`  ${step.label}: kcv ${formatKcv(kcv)} on "${ctx.token(step.token).token.label}"`);
+    if (!(await ctx.confirm({ who: step.witness, what: `the check value of ${step.label}: ${formatKcv(kcv)}` }))) throw new KeyceremonyError('CEREMONY_WITNESS_REFUSED', `${step.witness} did not confirm ${step.label}`, 'stop the ceremony');
+    return result(ctx, step, kcv);
+  },
+  async adopt(ctx, step) {
+    return result(ctx, step, await provenKey(step.id, step.label, ctx.token(step.token).token.label, () => tokenKcv(ctx, step.token, step.label)));
+  },
+};

@@ -1,0 +1,95 @@
+/**
+ * The backup key split M-of-N onto the custodians' cards, its custody folder written whole and
+ * signed M-of-N. The shares of an interrupted split lived only in memory: what it made is destroyed
+ * and the split starts over. A done split is proven by its signed custody manifest, every file it
+ * lists, and the backup key's check value computed again by the HSM.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadCustodyPlan } from '../../backup/plan.js';
+import type { CustodyPlan } from '../../backup/plan.js';
+import { CUSTODY_MANIFEST, splitBackupKey, writeCustodyFolder } from '../../backup/split.js';
+import { shareLabel } from '../../backup/token-shares.js';
+import { crashpoint } from '../../crashpoint.js';
+import { formatProblem } from '../../docs/problems.js';
+import { parseEnvelope, serializeEnvelope } from '../../dsse/envelope.js';
+import type { Envelope } from '../../dsse/envelope.js';
+import { checkArtifacts } from '../../manifest/artifacts.js';
+import { parseManifest } from '../../manifest/manifest.js';
+import { writeFileAtomic } from '../../files.js';
+import { pkcs11js } from '../../pkcs11/binding.js';
+import { withSession } from '../../pkcs11/session.js';
+import type { Session } from '../../pkcs11/session.js';
+import type { Token } from '../../pkcs11/tokens.js';
+import { pinOf, provenKey, resumeMismatch } from '../context.js';
+import type { ResolvedToken, StepContext, StepResult } from '../context.js';
+import { mediaRule } from '../media.js';
+import { tokenKcv } from './generate-key.js';
+import { noInputs } from './kind.js';
+import type { StepKind, StepOf } from './kind.js';
+
+type S = StepOf<'split-backup'>;
+
+/** Before a split starts (again): a backup key and share objects left by an interrupted one are destroyed. */
+async function destroyHalfSplit(hsm: ResolvedToken, backupKey: string, cards: readonly ResolvedToken[]): Promise<void> {
+  const B = pkcs11js();
+  const purge = (s: Session, klass: number, label: string): void => {
+    for (const h of s.findObjects([{ type: B.CKA_CLASS, value: klass }, { type: B.CKA_LABEL, value: label }], 8)) s.api.C_DestroyObject(s.handle, h);
+  };
+  await withSession(hsm.token, await pinOf(hsm), async (s) => purge(s, B.CKO_SECRET_KEY, backupKey));
+  for (const c of cards) await withSession(c.token, await pinOf(c), async (s) => purge(s, B.CKO_DATA, shareLabel(backupKey)));
+}
+
+async function split(ctx: StepContext, step: S, dir: string): Promise<void> {
+  const hsm = ctx.token(step.token);
+  await destroyHalfSplit(hsm, step.backupKey, step.holders.map((h) => ctx.cardOf(h)));
+  const cards: { custodian: string; token: Token; pin: Uint8Array }[] = [];
+  for (const h of step.holders) cards.push({ custodian: h, token: ctx.cardOf(h).token, pin: await pinOf(ctx.cardOf(h)) }); // asked one at a time
+  const made = await splitBackupKey({ hsm: hsm.token, hsmPin: await pinOf(hsm), ceremony: `${ctx.script.id}-custody`, backupKey: step.backupKey, threshold: step.threshold, keys: step.keys, cards });
+  crashpoint(`step:${step.id}:split`);
+  await writeCustodyFolder(dir, made, { custodianSet: ctx.requireSet().chain.newest.version, actor: step.actor, now: ctx.now() });
+}
+
+/**
+ * A custody manifest found half signed (an interrupted attempt wrote it) is shown to no signer
+ * before it is checked: the files it lists, its backup key and that key's check value on the HSM.
+ */
+async function checkUnsigned(ctx: StepContext, step: S, dir: string, env: Envelope): Promise<void> {
+  const m = parseManifest(env.payload);
+  const problems = checkArtifacts(dir, m.artifacts);
+  const kcv = (await tokenKcv(ctx, step.token, step.backupKey)).value;
+  const key = m.keys[0];
+  if (problems.length > 0 || m.ceremony !== `${ctx.script.id}-custody` || m.custodianSet !== ctx.requireSet().chain.newest.version || key?.id !== step.backupKey || key.kcv !== kcv) {
+    throw resumeMismatch(step.id, 'the custody manifest', `${step.backupKey} kcv ${kcv} and the files it lists`, problems.length > 0 ? problems.map(formatProblem) : `${key?.id ?? 'no key'} kcv ${key?.kcv ?? 'none'}`);
+  }
+}
+
+async function prove(ctx: StepContext, step: S, dir: string): Promise<StepResult> {
+  const set = ctx.requireSet();
+  const plan: CustodyPlan = loadCustodyPlan(new Uint8Array(readFileSync(join(dir, CUSTODY_MANIFEST))), set.bytes, dir, { at: ctx.now() });
+  const kcv = (await provenKey(step.id, step.backupKey, ctx.token(step.token).token.label, () => tokenKcv(ctx, step.token, step.backupKey))).value;
+  if (plan.backupKey !== step.backupKey || plan.backupKcv !== kcv) throw resumeMismatch(step.id, 'the backup key', `${plan.backupKey} kcv ${plan.backupKcv}`, `${step.backupKey} kcv ${kcv}`);
+  ctx.kcvs.set(step.backupKey, kcv);
+  return { title: `Split ${step.backupKey} ${step.threshold}-of-${step.holders.length} onto the custodians' cards`, outcome: `kcv ecb:${plan.backupKcv}; custody manifest signed by ${plan.signers.join(', ')}`,
+    lines: plan.receipts.map((r) => `${r.custodian}: share ${r.index}, commitment ${r.commitment}`), keys: [step.backupKey, ...step.keys], details: { folder: step.out, kcv: plan.backupKcv, holders: [...step.holders] } };
+}
+
+export const splitBackup: StepKind<S> = {
+  ...noInputs,
+  outputs: (step) => [step.out],
+  proof: (step) => `${step.out}: its signed custody manifest and every file it lists, and ${step.backupKey}'s check value on the HSM`,
+  async perform(ctx, step) {
+    mediaRule(ctx.dir, { steps: [step], simulation: ctx.simulation, env: ctx.o.env });
+    const dir = join(ctx.dir, step.out);
+    const file = join(dir, CUSTODY_MANIFEST);
+    if (!existsSync(file)) await split(ctx, step, dir);
+    const unsigned = parseEnvelope(new Uint8Array(readFileSync(file)));
+    await checkUnsigned(ctx, step, dir, unsigned);
+    const signed = await ctx.signAll(unsigned, step.signers);
+    writeFileAtomic(file, serializeEnvelope(signed), true);
+    return prove(ctx, step, dir);
+  },
+  async adopt(ctx, step) {
+    return prove(ctx, step, join(ctx.dir, step.out));
+  },
+};
