@@ -11,8 +11,6 @@
  * manifest records, and the sealed paper shares. writeCustodyFolder writes, all or nothing.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { zero } from '../bytes.js';
 import { formatTime } from '../docs/fields.js';
 import { PAYLOAD_TYPES } from '../docs/types.js';
@@ -21,7 +19,7 @@ import { KeyceremonyError } from '../errors.js';
 import { defaultSupersedes, SEED_INVENTORY } from '../manifest/inventory.js';
 import { buildManifest, splitKeyId } from '../manifest/manifest.js';
 import type { Artifact } from '../manifest/manifest.js';
-import { buildFolderAtomically, writeFileAtomic } from '../files.js';
+import { Folder } from '../files.js';
 import type { Token } from '../pkcs11/tokens.js';
 import { withSession } from '../pkcs11/session.js';
 import { encodeBlob, makeBackupBlob } from './blob.js';
@@ -229,15 +227,18 @@ export const CUSTODY_MANIFEST = 'rotation.json';
 /**
  * The custody folder, all or nothing: backup/<key>.blob.json, shares/<backup key>/<custodian>.receipt.json,
  * and rotation.json, an unsigned rotation manifest listing the backup key and every backed-up key
- * with their KCVs and every file with its SHA-256, for the custodians to sign M-of-N.
+ * with their KCVs and every file with its SHA-256, for the custodians to sign M-of-N. Written
+ * through the folder layer: the custody folder and its subfolders are never links; with `drive`
+ * (the removable drive's mount point), no folder on the way from the drive is one either.
  */
-export async function writeCustodyFolder(outDir: string, r: SplitResult, m: CustodyManifestOptions): Promise<Artifact[]> {
-  return buildFolderAtomically(outDir, (staging) => {
+export async function writeCustodyFolder(outDir: string, r: SplitResult, m: CustodyManifestOptions, drive?: string): Promise<Artifact[]> {
+  const { folder, rel: out } = Folder.anchor(outDir, drive);
+  return folder.buildFolderAtomically(out, (staging) => {
     const artifacts: Artifact[] = [];
     const put = (rel: string, text: string): void => {
-      const abs = join(staging, ...rel.split('/'));
-      mkdirSync(dirname(abs), { recursive: true });
-      writeFileAtomic(abs, text, false);
+      const slash = rel.lastIndexOf('/');
+      if (slash > 0) staging.mkdir(rel.slice(0, slash), { parents: true });
+      staging.write(rel, text);
       artifacts.push({ path: rel, sha256: createHash('sha256').update(text, 'utf8').digest('hex'), bytes: Buffer.byteLength(text, 'utf8') });
     };
     for (const b of r.blobs) put(`backup/${b.keyId}.blob.json`, b.text);
@@ -249,7 +250,7 @@ export async function writeCustodyFolder(outDir: string, r: SplitResult, m: Cust
     };
     const payload = buildManifest({ ceremony: r.ceremony, sequence: 1, previous: null, custodianSet: m.custodianSet, issued, expires: formatTime(m.now + (m.expiresDays ?? 365) * 24 * 3600 * 1000),
       actor: m.actor, artifacts, keys: [entry(r.backupKey, r.backupKcv), ...r.blobs.map((b) => entry(b.keyId, b.kcv))] });
-    writeFileAtomic(join(staging, CUSTODY_MANIFEST), serializeEnvelope({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }), false);
+    staging.write(CUSTODY_MANIFEST, serializeEnvelope({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }));
     return artifacts;
   });
 }

@@ -9,14 +9,15 @@
  * output folder complete or absent (a stale `.NAME.staging-*` sibling may remain; it is never
  * taken for the output, and the next export into NAME removes it). With --force into a folder
  * that has other files, each file is replaced atomically and export.json is written last.
+ *
+ * The output folder and everything in it go through the folder layer (src/files.ts): an output
+ * folder that is a link, or a link at the name of a file the export writes, is refused.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { crashpoint } from '../crashpoint.js';
-import { join } from 'node:path';
 import { formatTime } from '../docs/fields.js';
 import { KeyceremonyError } from '../errors.js';
-import { buildFolderAtomically, writeFileAtomic } from '../files.js';
+import { Folder } from '../files.js';
 import type { Kek } from './kek.js';
 import type { Artifact } from '../manifest/manifest.js';
 import type { OaepHash, Target } from './targets.js';
@@ -46,6 +47,12 @@ export interface ExportPlan {
   readonly importToken?: Uint8Array | undefined;
   readonly keyUri: string;
   readonly outDir: string;
+  /**
+   * The removable drive's mount point when the caller knows it (the app's drive chooser): outDir
+   * must be inside it, and every folder on the way from it is checked, so that a link on the
+   * drive is refused rather than followed off it.
+   */
+  readonly drive?: string | undefined;
   readonly force: boolean;
   readonly now?: number;
 }
@@ -77,19 +84,26 @@ export function checkKekForTarget(kek: Kek, target: Target): void {
   }
 }
 
-function isEmptyOrAbsent(dir: string): boolean {
-  return !existsSync(dir) || readdirSync(dir).length === 0;
+/**
+ * What `export --force` does with a non-empty output folder (CLI.md: nothing is overwritten
+ * without --force), for the OUTPUT_NOT_EMPTY help.
+ */
+export const EXPORT_FORCE_DOES = 'to export into it anyway: the key file, ImportToken.bin and export.json each replace a file of the same name (export.json last), other files are left as they are, and an export that fails removes the files it wrote';
+
+/** The output folder check of `export`, before any token is asked for: new, empty, or --force (see ExportPlan.drive). */
+export function checkExportFolder(outDir: string, force: boolean, drive?: string): void {
+  const { folder, rel } = Folder.anchor(outDir, drive);
+  folder.checkOutput(rel, force, EXPORT_FORCE_DOES);
 }
 
-/** Files and their export.json, written and read back in `dir`. */
-function writeFiles(plan: ExportPlan, wrapped: Wrapped, dir: string, written: string[]): ExportRecord {
+/** Files and their export.json, written and read back in `out`; `written` collects their names. */
+function writeFiles(plan: ExportPlan, wrapped: Wrapped, out: Folder, written: string[]): ExportRecord {
   const files: [string, Buffer][] = [[plan.target.file, targetFile(plan.target, wrapped.bytes, plan.kekId)]];
   if (plan.importToken !== undefined) files.push(['ImportToken.bin', Buffer.from(plan.importToken)]);
   const listed: ExportedFile[] = [];
   for (const [name, data] of files) {
-    const path = join(dir, name);
-    writeFileAtomic(path, data, plan.force);
-    written.push(path);
+    out.write(name, data, { force: plan.force });
+    written.push(name);
     listed.push({ path: name, sha256: sha256(data), bytes: data.length });
     crashpoint(`export:wrote:${name}`);
   }
@@ -99,27 +113,39 @@ function writeFiles(plan: ExportPlan, wrapped: Wrapped, dir: string, written: st
     created: formatTime(plan.now ?? Date.now()), files: listed,
   };
   const json = `${JSON.stringify(record, null, 2)}\n`;
-  writeFileAtomic(join(dir, 'export.json'), json, plan.force);
-  written.push(join(dir, 'export.json'));
+  out.write('export.json', json, { force: plan.force });
+  written.push('export.json');
   crashpoint('export:wrote:export.json');
   // read back every file and compare with what was meant to be written
   for (const [name, data] of [...files, ['export.json', Buffer.from(json)] as [string, Buffer]]) {
-    const back = readFileSync(join(dir, name));
-    if (sha256(back) !== sha256(data)) throw new KeyceremonyError('EXPORT_READBACK_MISMATCH', `${name} reads back differently from what was written`, 'the media is faulty: use another drive; nothing was left on this one');
+    if (!readsBack(out, name, data)) throw new KeyceremonyError('EXPORT_READBACK_MISMATCH', `${name} reads back differently from what was written`, 'the media is faulty: use another drive; nothing was left on this one');
   }
   return record;
 }
 
-export async function writeExport(plan: ExportPlan, wrapped: Wrapped): Promise<ExportRecord> {
-  if (isEmptyOrAbsent(plan.outDir)) {
-    return buildFolderAtomically(plan.outDir, (staging) => writeFiles(plan, wrapped, staging, []), (point) => crashpoint(`export:${point}`));
+function readsBack(out: Folder, name: string, data: Buffer): boolean {
+  let back: Uint8Array;
+  try {
+    back = out.read(name, name, data.length);
+  } catch (err) {
+    if (err instanceof KeyceremonyError && err.code === 'FOLDER_FILE_TOO_LARGE') return false;
+    throw err;
   }
+  return sha256(back) === sha256(data);
+}
+
+export async function writeExport(plan: ExportPlan, wrapped: Wrapped): Promise<ExportRecord> {
+  const { folder, rel } = Folder.anchor(plan.outDir, plan.drive);
+  if (folder.checkOutput(rel, plan.force, EXPORT_FORCE_DOES) !== 'busy') {
+    return folder.buildFolderAtomically(rel, (staging) => writeFiles(plan, wrapped, staging, []), (point) => crashpoint(`export:${point}`));
+  }
+  const out = folder.sub(rel);
   const written: string[] = [];
   try {
-    return writeFiles(plan, wrapped, plan.outDir, written);
+    return writeFiles(plan, wrapped, out, written);
   } catch (err) {
-    for (const p of written) {
-      try { unlinkSync(p); } catch { /* already gone */ }
+    for (const name of written) {
+      try { out.remove(name); } catch { /* already gone, or the media with it */ }
     }
     throw err;
   }
