@@ -295,8 +295,11 @@ export class Folder {
   /**
    * The bytes of the regular file at `rel`, of at most `limit` bytes (FOLDER_FILE_TOO_LARGE
    * otherwise, before it is read). Missing or unreadable is INPUT_UNREADABLE (exit 2) as for
-   * readInput; a link or special file is refused (exit 1). The file is opened with O_NOFOLLOW and
-   * O_NONBLOCK after the lstat check; readFileSync then reads what the open found.
+   * readInput; a link or special file is refused (exit 1). After the lstat check, readFileSync
+   * opens the file with O_NOFOLLOW and O_NONBLOCK (a link or FIFO swapped in meanwhile fails or
+   * reads empty) and reads the size its own fstat finds, which is checked against `limit` again.
+   * (readFileSync by path, not a descriptor: the media-fault tests flip a byte there, to show that
+   * an export's read-back catches it.)
    */
   read(rel: string, what: string, limit: number): Uint8Array {
     const shown = this.show(rel);
@@ -304,7 +307,7 @@ export class Folder {
       const { abs, st } = this.walk(rel);
       if (st === undefined) throw unreadable(shown, what, errno('ENOENT'));
       if (st.isDirectory()) throw wrongKind(shown, 'a folder', 'a file');
-      const tooLarge = () => new KeyceremonyError('FOLDER_FILE_TOO_LARGE', `${what} ${shown} has more than ${limit} bytes`, 'this is not a file the tool wrote: remove it or use another folder');
+      const tooLarge = () => new KeyceremonyError('FOLDER_FILE_TOO_LARGE', `${what} ${shown} has more than ${limit} bytes`, 'check the file: it is larger than a file of its kind can be');
       if (st.size > limit) throw tooLarge();
       // a flag number is what openSync takes; readFileSync passes it on
       const bytes = readFileSync(abs, { flag: READ_IN_FOLDER as unknown as string });
@@ -490,7 +493,7 @@ export class Folder {
     const stagingRel = guarded(() => {
       if (parent !== '') this.mkdir(parent, { parents: true });
       this.checkOutput(rel, false, null);
-      for (const n of this.list(parent)) {
+      for (const n of readdirSync(this.abs(parent))) {
         const r = parent === '' ? n : `${parent}/${n}`;
         if (n.startsWith(`.${name}.staging-`) && lstatSync(this.abs(r)).isDirectory()) removeTree(this.abs(r));
       }
