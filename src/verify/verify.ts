@@ -49,8 +49,12 @@ export interface VerifyOptions {
   readonly previous?: Uint8Array | undefined;
 }
 
+/** The problems of a part of the input, their paths under `prefix` (a parser's own root `$` dropped: `$.x` under `$` is `$.x`, not `$.$.x`). */
 function prefixed(ps: readonly Problem[], prefix: string): Problem[] {
-  return ps.map((p) => problem(p.code, p.path === '$' || p.path === '' ? prefix : `${prefix}.${p.path}`, p.message));
+  return ps.map((p) => {
+    const rel = p.path.startsWith('$.') || p.path.startsWith('$[') ? p.path.slice(1) : p.path === '$' || p.path === '' ? '' : `.${p.path}`;
+    return problem(p.code, `${prefix}${rel}`, p.message);
+  });
 }
 
 function caught(err: unknown, prefix: string): Problem[] {
