@@ -1,8 +1,11 @@
 /**
  * The one IPC contract: channel names, request and response shapes, and the result envelope.
- * Plain data types only and no imports, so electron/main, electron/preload, renderer/ and the
- * browser test bridge all share this file. Handlers live in ./handlers.ts (main process only).
+ * Plain data types only, and type-only imports of ./schema.ts (which needs no Node), so
+ * electron/main, electron/preload, renderer/ and the browser test bridge all share this file.
+ * Handlers live in ./handlers.ts (main process only).
  */
+import type { Infer, REQUESTS } from './schema.js';
+
 export const CHANNELS = [
   'app.info', 'airgap.status', 'tokens.list', 'keys.generate', 'keys.publicKey', 'custodians.create', 'custodians.next',
   'manifest.create', 'documents.sign', 'documents.merge', 'documents.status', 'documents.verify',
@@ -90,42 +93,11 @@ export interface ExportedFileView { readonly path: string; readonly sha256: stri
 export interface ShareReceiptView { readonly custodian: string; readonly index: number; readonly holder: string; readonly commitment: string }
 export interface RestoredView { readonly id: string; readonly kcv: string; readonly kcvMatches: boolean; readonly canary: boolean }
 
-export interface Requests {
-  'app.info': Record<string, never>;
-  'airgap.status': Record<string, never>;
-  'tokens.list': Record<string, never>;
-  'keys.generate': { kind: 'master' | 'backup' | 'custodian'; token: TokenRef; label: string; pin: string; extractable?: boolean };
-  'keys.publicKey': { token: TokenRef; label: string };
-  'custodians.create': { threshold: number; members: { id: string; name: string; publicKey: string }[]; expires?: string };
-  'custodians.next': { chain: string[]; remove?: string[]; add?: { id: string; name: string; publicKey: string }[]; threshold?: number; expires?: string };
-  'manifest.create': { chain: string[]; ceremony: string; actor: string; keyVersion: number; phase: string; kcvs?: { id: string; kcv: string }[]; previous?: string };
-  'documents.sign': { document: string; token: TokenRef; keyLabel: string; pin: string; chain?: string[] };
-  'documents.merge': { documents: string[] };
-  'documents.status': { document: string; chain: string[] };
-  'documents.verify': { document: string; chain: string[]; previous?: string; rootDigest?: string; at?: string };
-  'media.list': Record<string, never>;
-  'export.targets': Record<string, never>;
-  'export.inspectKek': { wrappingKey: string };
-  'export.run': { token: TokenRef; keyLabel: string; target: string; wrappingKey: string; kekId?: string; importToken?: string; hash?: 'sha1' | 'sha256'; obtained?: string;
-    mountPoint: string; folder: string; pin: string; allowFixedDisk?: boolean };
-  'backup.splitBegin': { hsm: TokenRef; hsmPin: string; chain: string[]; ceremony: string; backupKey: string; keys: string[]; threshold: number; custodians: string[] };
-  'backup.splitStore': { splitId: string; custodian: string; token: TokenRef; pin: string };
-  'backup.splitFinish': { splitId: string; hsm: TokenRef; hsmPin: string; chain: string[]; actor: string; mountPoint: string; folder: string; allowFixedDisk?: boolean };
-  'backup.splitCancel': { splitId: string };
-  'drill.begin': { manifest: string; chain: string[]; mountPoint: string; folder: string };
-  'drill.present': { drillId: string; custodian: string; token: TokenRef; pin: string };
-  'drill.run': { drillId: string; token: TokenRef; pin: string; restore?: boolean };
-  'drill.cancel': { drillId: string };
-  'ceremony.validate': { script: string };
-  /** dir: the ceremony folder (it holds the script's input files); the rehearsal runs in the folder beside it, named dir + ".rehearsal". */
-  'ceremony.rehearse': { script: string; dir: string; allowNetwork?: boolean };
-  'ceremony.start': { script: string; dir: string; pins: { token: string; pin: string }[]; noRehearsal?: boolean };
-  'ceremony.status': { runId: string };
-  'ceremony.answer': { runId: string; confirmed: boolean };
-  'audit.verify': { log: string; chain: string[]; checkpoint?: string };
-  'transcript.read': { runId: string };
-  'transcript.pdf': { runId: string };
-}
+/**
+ * What each channel accepts: derived from its schema in ./schema.ts, the one source of truth
+ * (a type-only import, so nothing of the schemas reaches the renderer or the preload bundle).
+ */
+export type Requests = { readonly [C in Channel]: Infer<(typeof REQUESTS)[C]> };
 
 export interface Responses {
   'app.info': { readonly version: string; readonly module: string | null; readonly simulation: boolean; readonly moduleError: ApiError | null };
@@ -171,6 +143,9 @@ export interface Responses {
   'transcript.read': { readonly markdown: string; readonly html: string; readonly audit: string; readonly checkpoint: string; readonly chain: readonly string[] };
   'transcript.pdf': { readonly file: string; readonly bytes: number; readonly sha256: string };
 }
+
+/** Handlers of some channels, each taking its validated request (the main process's side of the contract). */
+export type ChannelHandlers<K extends Channel> = { readonly [C in K]: (request: Requests[C]) => Promise<Responses[C]> };
 
 /** What the preload exposes as `window.keyceremony`: one function per channel, nothing else. */
 export type KeyceremonyApi = { readonly [C in Channel]: (request: Requests[C]) => Promise<Result<Responses[C]>> };

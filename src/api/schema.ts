@@ -1,10 +1,17 @@
 /**
  * Request schemas for the IPC boundary: small combinators that validate an unknown value,
- * report every bad field by path, and give the TypeScript type of what they accept. Requests
- * arrive from a renderer we treat as hostile; nothing reaches a handler unvalidated.
+ * report every bad field by path, and give the TypeScript type of what they accept; and the
+ * schema of every channel's request, REQUESTS, from which ./contract.ts derives the request
+ * types (one source of truth). Requests arrive from a renderer we treat as hostile; nothing
+ * reaches a handler unvalidated.
+ *
+ * The renderer's and the preload's type checks read this file (contract.ts imports its types),
+ * so it imports nothing that needs Node: the few core patterns it uses are restated below, and
+ * test/api/handlers.test.ts proves them equal to the core's.
  */
 import { problem } from '../docs/problems.js';
 import type { Problem } from '../docs/problems.js';
+import type { Channel } from './contract.js';
 
 export interface Schema<T> {
   readonly describe: string;
@@ -65,7 +72,9 @@ export function arr<T>(item: Schema<T>, opts: { min?: number; max: number }): Sc
 }
 
 type Fields = Record<string, Schema<unknown>>;
-type Out<R extends Fields, O extends Fields> = { [K in keyof R]: Infer<R[K]> } & { [K in keyof O]?: Infer<O[K]> };
+/** One object type, not an intersection: what an editor shows for a request is its members. */
+type Flat<T> = { [K in keyof T]: T[K] } & {};
+type Out<R extends Fields, O extends Fields> = Flat<{ [K in keyof R]: Infer<R[K]> } & { [K in keyof O]?: Infer<O[K]> }>;
 
 /** A closed object: unknown members are refused, like the documents. */
 export function obj<R extends Fields, O extends Fields = Record<never, never>>(required: R, optional?: O): Schema<Out<R, O>> {
@@ -95,3 +104,99 @@ export function parseRequest<T>(schema: Schema<T>, v: unknown): { ok: true; valu
   const value = schema.check(v, 'request', problems);
   return problems.length === 0 ? { ok: true, value: value as T } : { ok: false, problems };
 }
+
+/** A request with no members: `{}` and nothing else. */
+export function empty(): Schema<Record<string, never>> {
+  const o = obj({});
+  return { describe: o.describe, check: (v, path, problems) => (o.check(v, path, problems) === undefined ? undefined : {}) };
+}
+
+// ---- The requests of every channel ----------------------------------------------------------
+
+/** The core's patterns, restated so that this file needs no Node (see the header). */
+export const CORE_PATTERNS = {
+  /** src/dsse/envelope.ts MAX_ENVELOPE_BYTES */
+  maxEnvelopeBytes: 2 * 1024 * 1024,
+  /** src/custodians/set.ts CUSTODIAN_ID */
+  custodianId: /^[a-z0-9][a-z0-9._-]{0,63}$/,
+  /** src/manifest/manifest.ts CEREMONY_ID */
+  ceremonyId: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+  /** src/manifest/manifest.ts PHASES */
+  phases: ['prepare', 'dual-publish', 'cutover', 'revoke', 'compromise'] as const,
+} as const;
+
+const DOC = str({ min: 2, max: CORE_PATTERNS.maxEnvelopeBytes, what: 'a signed document (JSON text)' });
+const CHAIN = arr(DOC, { min: 1, max: 32 });
+const TOKEN = obj({ label: str({ min: 1, max: 32, what: 'a token label' }) }, { serial: str({ min: 1, max: 16, what: 'a token serial' }) });
+const LABEL = str({ min: 1, max: 64, pattern: /^[^\s\u0000-\u001f\u007f](?:[^\u0000-\u001f\u007f]*[^\s\u0000-\u001f\u007f])?$/u, what: 'a key label' });
+const PIN = str({ min: 1, max: 256, what: 'a PIN' });
+const TIME = str({ max: 20, pattern: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/, what: 'an RFC 3339 UTC time' });
+const EMPTY = empty();
+const KEK_TEXT = str({ min: 16, max: 16_384, what: 'a PEM public key or base64 DER SubjectPublicKeyInfo' });
+const CUSTODIAN = str({ max: 64, pattern: CORE_PATTERNS.custodianId, what: 'a custodian id' });
+const CEREMONY = str({ max: 128, pattern: CORE_PATTERNS.ceremonyId, what: 'a ceremony id' });
+const MEMBER = obj({ id: CUSTODIAN, name: str({ min: 1, max: 128 }), publicKey: str({ max: 64, pattern: /^[0-9a-f]{64}$/, what: '64 hex digits' }) });
+const DRIVE = str({ min: 1, max: 4096, what: 'a mount point' });
+const DRIVE_FOLDER = str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, what: 'a folder name (letters, digits, . _ -)' });
+const SESSION_ID = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, what: 'a session id' });
+const SCRIPT = str({ min: 2, max: 256 * 1024, what: 'a ceremony script (JSON text)' });
+const ABSOLUTE_FOLDER = str({ min: 2, max: 4096, what: 'an absolute folder path' });
+const RUN_ID = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, what: 'a run id' });
+
+const DOCUMENT_REQUESTS = {
+  'custodians.create': obj({ threshold: int({ min: 1, max: 64 }), members: arr(MEMBER, { min: 1, max: 64 }) }, { expires: TIME }),
+  'custodians.next': obj({ chain: CHAIN }, { remove: arr(CUSTODIAN, { max: 64 }), add: arr(MEMBER, { max: 64 }), threshold: int({ min: 1, max: 64 }), expires: TIME }),
+  'manifest.create': obj({ chain: CHAIN, ceremony: CEREMONY, actor: CUSTODIAN, keyVersion: int({ min: 1, max: 1_000_000 }), phase: oneOf(CORE_PATTERNS.phases) },
+    { kcvs: arr(obj({ id: str({ max: 128 }), kcv: str({ max: 10, pattern: /^(?:ecb:)?[0-9a-f]{6}$/, what: 'a KCV' }) }), { max: 16 }), previous: DOC }),
+  'documents.sign': obj({ document: DOC, token: TOKEN, keyLabel: LABEL, pin: PIN }, { chain: CHAIN }),
+  'documents.merge': obj({ documents: arr(DOC, { min: 1, max: 64 }) }),
+  'documents.status': obj({ document: DOC, chain: CHAIN }),
+  'documents.verify': obj({ document: DOC, chain: arr(DOC, { max: 32 }) }, { previous: DOC, rootDigest: str({ max: 71, pattern: /^sha256:[0-9a-f]{64}$/, what: 'sha256:<64 hex>' }), at: TIME }),
+};
+
+const EXPORT_REQUESTS = {
+  'media.list': EMPTY,
+  'export.targets': EMPTY,
+  'export.inspectKek': obj({ wrappingKey: KEK_TEXT }),
+  // the KEK id's form is the export rule's to judge (src/usecases/export.ts), so the app and the CLI refuse it alike
+  'export.run': obj({ token: TOKEN, keyLabel: LABEL, target: str({ max: 64, pattern: /^[a-z0-9-]+$/, what: 'a target name' }), wrappingKey: KEK_TEXT, mountPoint: DRIVE, folder: DRIVE_FOLDER, pin: PIN },
+    { kekId: str({ max: 1024, what: 'a Key Vault key id URL' }), importToken: str({ max: 8200, what: 'base64 import token' }), hash: oneOf(['sha1', 'sha256'] as const), obtained: TIME, allowFixedDisk: bool() }),
+};
+
+const BACKUP_REQUESTS = {
+  'backup.splitBegin': obj({ hsm: TOKEN, hsmPin: PIN, chain: CHAIN, ceremony: CEREMONY, backupKey: str({ max: 128, pattern: /^backup-v[1-9][0-9]{0,8}$/, what: 'a backup key id (backup-vN)' }),
+    keys: arr(str({ max: 128, pattern: /^master-v[1-9][0-9]{0,8}$/, what: 'a master key id (master-vN)' }), { min: 1, max: 16 }), threshold: int({ min: 2, max: 64 }), custodians: arr(CUSTODIAN, { min: 2, max: 64 }) }),
+  'backup.splitStore': obj({ splitId: SESSION_ID, custodian: CUSTODIAN, token: TOKEN, pin: PIN }),
+  'backup.splitFinish': obj({ splitId: SESSION_ID, hsm: TOKEN, hsmPin: PIN, chain: CHAIN, actor: CUSTODIAN, mountPoint: DRIVE, folder: DRIVE_FOLDER }, { allowFixedDisk: bool() }),
+  'backup.splitCancel': obj({ splitId: SESSION_ID }),
+  'drill.begin': obj({ manifest: DOC, chain: CHAIN, mountPoint: DRIVE, folder: DRIVE_FOLDER }),
+  'drill.present': obj({ drillId: SESSION_ID, custodian: CUSTODIAN, token: TOKEN, pin: PIN }),
+  'drill.run': obj({ drillId: SESSION_ID, token: TOKEN, pin: PIN }, { restore: bool() }),
+  'drill.cancel': obj({ drillId: SESSION_ID }),
+};
+
+const CEREMONY_REQUESTS = {
+  'ceremony.validate': obj({ script: SCRIPT }),
+  /** dir: the ceremony folder (it holds the script's input files); the rehearsal runs in the folder beside it. */
+  'ceremony.rehearse': obj({ script: SCRIPT, dir: ABSOLUTE_FOLDER }, { allowNetwork: bool() }),
+  'ceremony.start': obj({ script: SCRIPT, dir: ABSOLUTE_FOLDER, pins: arr(obj({ token: str({ max: 32, pattern: /^[a-z][a-z0-9-]{0,31}$/, what: 'a token name of the script' }), pin: PIN }), { max: 64 }) },
+    { noRehearsal: bool() }),
+  'ceremony.status': obj({ runId: RUN_ID }),
+  'ceremony.answer': obj({ runId: RUN_ID, confirmed: bool() }),
+  'audit.verify': obj({ log: str({ min: 0, max: 64 * 1024 * 1024, what: 'an audit log (JSON lines)' }), chain: arr(DOC, { max: 32 }) }, { checkpoint: DOC }),
+  'transcript.read': obj({ runId: RUN_ID }),
+  'transcript.pdf': obj({ runId: RUN_ID }),
+};
+
+/** The request schema of every channel; contract.ts's `Requests` is derived from it. */
+export const REQUESTS = {
+  'app.info': EMPTY,
+  'airgap.status': EMPTY,
+  'tokens.list': EMPTY,
+  'keys.generate': obj({ kind: oneOf(['master', 'backup', 'custodian'] as const), token: TOKEN, label: LABEL, pin: PIN }, { extractable: bool() }),
+  'keys.publicKey': obj({ token: TOKEN, label: LABEL }),
+  ...DOCUMENT_REQUESTS,
+  ...EXPORT_REQUESTS,
+  ...BACKUP_REQUESTS,
+  ...CEREMONY_REQUESTS,
+} satisfies { readonly [C in Channel]: Schema<unknown> };

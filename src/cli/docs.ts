@@ -5,10 +5,8 @@ import { MAX_ENVELOPE_BYTES, parseEnvelope } from '../dsse/envelope.js';
 import type { Envelope } from '../dsse/envelope.js';
 import { usageError } from '../errors.js';
 import { readInput } from '../files.js';
+import { chainFromFiles } from '../usecases/chain.js';
 import type { TrustedChain } from '../verify/verify.js';
-import { verifyChain } from '../verify/verify.js';
-import { KeyceremonyError } from '../errors.js';
-import { formatProblem } from '../docs/problems.js';
 
 export const CHAIN_OPTIONS = {
   custodians: { type: 'string', multiple: true },
@@ -42,13 +40,13 @@ export function folderOption(dir: string, flag: string): string {
   return dir;
 }
 
-/** The verified chain of --custodians files, or an error listing every reason (exit 1). */
-export function trustedChain(files: readonly string[] | undefined, rootDigest: string | undefined, at: number): TrustedChain {
+/** The --custodians files read and verified (root pinned by --root-digest when given) with the verifier's warnings, or CHAIN_INVALID listing every reason (exit 1). */
+export function chainOption(files: readonly string[] | undefined, rootDigest: string | undefined, at: number): ReturnType<typeof chainFromFiles> {
   if (files === undefined || files.length === 0) throw usageError('USAGE', 'no custodian set was given', 'pass the chain from the trusted root: --custodians custodians.v1.json [--custodians custodians.v2.json …]');
-  const c = verifyChain(files.map((f) => readDocument(f, 'the custodian set')), { at, rootDigest });
-  if (c.chain === null) {
-    const first = c.reasons[0];
-    throw new KeyceremonyError(first?.code ?? 'CHAIN_INVALID', `the custodian chain does not verify: ${c.reasons.map(formatProblem).join('; ')}`, 'check that --custodians lists every set from the trusted root, in order');
-  }
-  return c.chain;
+  return chainFromFiles(files, { at, rootDigest, fix: 'check that --custodians lists every set from the trusted root, in order, and --root-digest the root set\'s digest' });
+}
+
+/** The verified chain of --custodians files. */
+export function trustedChain(files: readonly string[] | undefined, rootDigest: string | undefined, at: number): TrustedChain {
+  return chainOption(files, rootDigest, at).chain;
 }

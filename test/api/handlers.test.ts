@@ -1,5 +1,5 @@
 /** The handler table over real SoftHSM2 tokens: the custodian flow, and hostile requests on every channel. */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -181,4 +181,23 @@ describe('one run at a time in a folder', () => {
       rmSync(work, { recursive: true, force: true });
     }
   }, 30_000);
+});
+
+describe('the request schemas (src/api/schema.ts), the one source of the contract\'s request types', () => {
+  test('restate the core\'s patterns exactly: schema.ts needs no Node, so it cannot import them', async () => {
+    const { CORE_PATTERNS } = await import('../../src/api/schema.js');
+    const { CUSTODIAN_ID } = await import('../../src/custodians/set.js');
+    const { CEREMONY_ID, PHASES } = await import('../../src/manifest/manifest.js');
+    const { MAX_ENVELOPE_BYTES } = await import('../../src/dsse/envelope.js');
+    expect([CORE_PATTERNS.custodianId.source, CORE_PATTERNS.custodianId.flags]).toEqual([CUSTODIAN_ID.source, CUSTODIAN_ID.flags]);
+    expect([CORE_PATTERNS.ceremonyId.source, CORE_PATTERNS.ceremonyId.flags]).toEqual([CEREMONY_ID.source, CEREMONY_ID.flags]);
+    expect(CORE_PATTERNS.phases).toEqual(PHASES);
+    expect(CORE_PATTERNS.maxEnvelopeBytes).toBe(MAX_ENVELOPE_BYTES);
+  });
+  test('schema.ts and contract.ts import nothing that needs Node, and contract.ts only types', () => {
+    const src = (f: string) => readFileSync(new URL(`../../src/api/${f}`, import.meta.url), 'utf8');
+    const imports = (text: string) => [...text.matchAll(/^import\s+(type\s+)?.*?from\s+'([^']+)';$/gm)].map((m) => ({ type: m[1] !== undefined, from: m[2] as string }));
+    expect(imports(src('contract.ts')).every((i) => i.type)).toBe(true);
+    expect(imports(src('schema.ts')).map((i) => i.from).sort()).toEqual(['../docs/problems.js', '../docs/problems.js', './contract.js']);
+  });
 });

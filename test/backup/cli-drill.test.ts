@@ -127,7 +127,6 @@ describe('bad arguments are refused before any token is touched, and nothing is 
   test.each([
     [['--threshold', '1'], 'USAGE'],
     [['--threshold', '9'], 'USAGE'],
-    [['--card', 'custodian=mallory,token=card-alice'], 'USAGE'],
     [['--card', 'custodian=alice,token=card-alice,pin=1234'], 'USAGE'],
     [['--paper', 'custodian=erin'], 'USAGE'],
     [['--backup-key', 'master-v1'], 'USAGE'],
@@ -140,6 +139,14 @@ describe('bad arguments are refused before any token is touched, and nothing is 
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(ERROR_LINE);
     expect(r.stderr.split(': ')[1]).toBe(code);
+    expect(existsSync(out)).toBe(false);
+  });
+  test('a holder who is not a custodian of the newest set: the set says no (exit 1, the code the app gives too), nothing written', () => {
+    const out = join(work, 'never-not-member');
+    const r = runCli(['backup', 'split', '--hsm', HSM.label, '--backup-key', 'backup-v9', '--key', 'master-v1', '--threshold', '2', '--card', `custodian=alice,token=${cards[0]!.label}`,
+      '--card', 'custodian=mallory,token=card-alice', '--ceremony', 'bad-args', '--actor', 'alice', '--custodians', setFile, '--out', out], env);
+    expect(r.status).toBe(1);
+    expect(r.stderr.split(': ')[1]).toBe('CUSTODIAN_NOT_MEMBER');
     expect(existsSync(out)).toBe(false);
   });
   test.each([

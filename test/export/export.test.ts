@@ -173,7 +173,7 @@ describe('refusals: exit 1 with nothing written', () => {
     for (const [args, code] of [
       [['--target', 'aws-rsaes-pkcs1', '--wrapping-key', keks[3072]!.pub], 'EXPORT_TARGET_UNKNOWN'],
       [['--target', 'aws-rsa-aes-key-wrap-sha1', '--wrapping-key', join(dir, 'nope.pem')], 'INPUT_UNREADABLE'],
-      [['--target', 'azure-byok', '--wrapping-key', keks[3072]!.pub], 'USAGE'],
+      [['--target', 'azure-byok', '--wrapping-key', keks[3072]!.pub], 'EXPORT_KEK_ID_MISSING'], // one code for the CLI and the app (src/usecases/export.ts)
       [['--target', 'aws-rsa-aes-key-wrap-sha1', '--wrapping-key', keks[3072]!.pub, '--hash', 'sha1'], 'USAGE'],
     ] as const) {
       const r = runCli(['export', '--key', KEY, '--out', out, '--pin-env', 'HSM_PIN', ...args], env);

@@ -8,28 +8,15 @@
 import { verifyAuditLog } from '../../audit/verify.js';
 import type { AuditResult } from '../../audit/verify.js';
 import { formatProblem } from '../../docs/problems.js';
-import type { Problem } from '../../docs/problems.js';
 import { safeJson, sanitizeText } from '../../docs/sanitize.js';
-import { KeyceremonyError, usageError } from '../../errors.js';
+import { usageError } from '../../errors.js';
 import { readInput } from '../../files.js';
-import { verifyChain } from '../../verify/verify.js';
-import type { TrustedChain } from '../../verify/verify.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
-import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption } from '../docs.js';
+import { atOption, CHAIN_OPTIONS, chainOption, readDocument, rootDigestOption } from '../docs.js';
 import type { Io, Warnings } from '../io.js';
 
 export const AUDIT_USAGE = 'keyceremony audit verify FILE [--custodians SET ...] [--root-digest sha256:HEX] [--at TIME] [--checkpoint FILE ...] [--json]';
 const MAX_LOG_BYTES = 1024 * 1024 * 1024;
-
-/** The verified chain and its warnings (an unpinned root), or the chain's first reason (exit 1). */
-function chainOf(files: readonly string[], rootDigest: string | undefined, at: number): { chain: TrustedChain; warnings: string[] } {
-  const c = verifyChain(files.map((f) => readDocument(f, 'the custodian set')), { at, rootDigest });
-  if (c.chain === null) {
-    const first = c.reasons[0] as Problem;
-    throw new KeyceremonyError(first.code, `the custodian chain does not verify: ${c.reasons.map(formatProblem).join('; ')}`, 'check that --custodians lists every set from the trusted root, in order');
-  }
-  return { chain: c.chain, warnings: c.warnings.map(formatProblem) };
-}
 
 function headline(r: AuditResult): string {
   switch (r.state) {
@@ -47,9 +34,9 @@ export async function auditCommand(argv: readonly string[], io: Io, _w: Warnings
   const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, ...CHAIN_OPTIONS, checkpoint: { type: 'string', multiple: true } }, { min: 1, max: 1, usage: AUDIT_USAGE });
   const bytes = readInput(positionals[0] as string, 'the audit log', MAX_LOG_BYTES);
   const external = (values.checkpoint ?? []).map((f) => readDocument(f, 'the checkpoint'));
-  const given = values.custodians === undefined ? null : chainOf(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at));
+  const given = values.custodians === undefined ? null : chainOption(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at));
   const r = verifyAuditLog(bytes, { chain: given?.chain ?? null, external, requireCheckpointAtEnd: true });
-  const warnings = [...(given?.warnings ?? []), ...r.warnings];
+  const warnings = [...(given?.warnings ?? []).map(formatProblem), ...r.warnings];
   if (values.json === true) {
     io.stdout.write(`${safeJson({ valid: r.valid, state: r.state, entries: r.entries, log: r.log, head: r.head, firstBad: r.firstBad, firstUnsigned: r.firstUnsigned,
       problems: r.problems, checkpoints: r.checkpoints, externals: r.externals, warnings })}\n`);

@@ -11,15 +11,12 @@ import { dirname, join, resolve } from 'node:path';
 import { encodePaperShare, openPaperShare, parsePaperShare } from '../../backup/paper.js';
 import type { PaperShare } from '../../backup/paper.js';
 import { paperShareHtml } from '../../backup/paper-print.js';
-import { loadCustodyPlan } from '../../backup/plan.js';
 import { ShareCollector } from '../../backup/shares.js';
 import { readShare } from '../../backup/token-shares.js';
-import { buildDrillReport, runDrill } from '../../backup/drill.js';
-import { CUSTODY_MANIFEST, splitBackupKey, writeCustodyFolder } from '../../backup/split.js';
+import { CUSTODY_MANIFEST, splitBackupKey } from '../../backup/split.js';
 import type { CustodianCard, PaperHolder } from '../../backup/split.js';
 import { zero } from '../../bytes.js';
 import { CUSTODIAN_ID } from '../../custodians/set.js';
-import { formatTime } from '../../docs/fields.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError, usageError } from '../../errors.js';
@@ -30,7 +27,10 @@ import { findToken } from '../../pkcs11/tokens.js';
 import type { Pkcs11Module } from '../../pkcs11/module.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { openModule } from '../context.js';
-import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption, trustedChain } from '../docs.js';
+import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js';
+import { drillId, openDrill, presentShare, restoreFromShares, splitHolders } from '../../usecases/drill.js';
+import { checkCustodyFolder, checkSplitHolders, writeCustody } from '../../usecases/split.js';
+import { atOption, CHAIN_OPTIONS, chainOption, readDocument, rootDigestOption, trustedChain } from '../docs.js';
 import type { Io, Warnings } from '../io.js';
 import { readPassphrase, readPin } from '../pin.js';
 
@@ -95,12 +95,10 @@ export async function backupCommand(argv: readonly string[], io: Io, warnings: W
   if (!CEREMONY_ID.test(values.ceremony as string)) throw usageError('USAGE', '--ceremony is not a ceremony id (letters, digits, . _ -)', `usage: ${BACKUP_USAGE}`);
   const now = atOption(values.at);
   const chain = trustedChain(values.custodians, rootDigestOption(values['root-digest']), now);
-  const members = new Set(chain.newest.custodians.map((c) => c.id));
-  for (const c of holders) if (!members.has(c.custodian)) throw usageError('USAGE', `custodian=${c.custodian} is not a custodian of set version ${chain.newest.version}`, 'shares go to custodians of the newest set');
-  if (new Set(holders.map((c) => c.custodian)).size !== holders.length) throw usageError('USAGE', 'a custodian is named twice by --card or --paper', 'one share per custodian');
-  if (!members.has(values.actor as string)) throw usageError('USAGE', `--actor ${values.actor as string} is not a custodian of set version ${chain.newest.version}`, 'the initiating actor is a custodian');
+  checkSplitHolders(chain, holders.map((c) => c.custodian), m);
+  requireCustodian(newestSetMembers(chain), values.actor as string, 'actor');
   const outDir = resolve(values.out as string);
-  checkOutputDir(outDir, false);
+  checkCustodyFolder(outDir);
   const paperOut = values['paper-out'] === undefined ? undefined : resolve(values['paper-out']);
   if (paperOut !== undefined) checkOutputDir(paperOut, false);
 
@@ -120,7 +118,7 @@ export async function backupCommand(argv: readonly string[], io: Io, warnings: W
         if (e.step === 'sealed') io.stdout.write(`  share of ${e.custodian} sealed under their passphrase for printing, opened again: matches its commitment\n`);
         if (e.step === 'recombined') io.stdout.write(`  ${m} shares recombined in the HSM: kcv ecb:${e.kcv}, the backup key's\n`);
       } });
-    const artifacts = await writeCustodyFolder(outDir, result, { custodianSet: chain.newest.version, actor: values.actor as string, now });
+    const artifacts = await writeCustody(outDir, result, { chain, actor: values.actor as string, now });
     const pages = paperOut === undefined ? [] : await writePaperShares(paperOut, result.paper);
     const manifest = resolve(outDir, CUSTODY_MANIFEST);
     if (values.json === true) {
@@ -184,17 +182,17 @@ export async function drillCommand(argv: readonly string[], io: Io, warnings: Wa
   const restore = values.restore === true;
   const now = atOption(values.at);
   const manifestPath = resolve(values.manifest as string);
-  const chainFiles = (values.custodians ?? []).map((f) => readDocument(f, 'the custodian set'));
-  trustedChain(values.custodians, rootDigestOption(values['root-digest']), now); // the chain's own errors, reported first
-  // Everything is checked before any token is touched: the signed manifest, every file it lists, the receipts.
-  const plan = loadCustodyPlan(readDocument(manifestPath, 'the custody manifest'), chainFiles, resolve(values.dir ?? dirname(manifestPath)),
-    { at: now, rootDigest: rootDigestOption(values['root-digest']) });
+  const rootDigest = rootDigestOption(values['root-digest']);
+  const { files: chainFiles } = chainOption(values.custodians, rootDigest, now); // the chain's own errors, reported first
+  // Everything is checked before any token is touched: the signed manifest, every file it lists, the receipts, who presents.
+  const plan = openDrill(readDocument(manifestPath, 'the custody manifest'), chainFiles, resolve(values.dir ?? dirname(manifestPath)), { at: now, rootDigest });
+  for (const spec of shares) requireCustodian(splitHolders(plan), spec.custodian, 'presenter');
   const needed = values['all-shares'] === true ? plan.expected.total : plan.expected.threshold;
   if (shares.length < needed) {
     throw new KeyceremonyError('SHARE_THRESHOLD_NOT_MET', `${shares.length} share(s) named, ${needed} needed (${values['all-shares'] === true ? 'all shares' : `${plan.expected.threshold} of ${plan.expected.total}`})`,
       `name ${needed - shares.length} more --share custodian=ID,token=LABEL; nothing was restored`);
   }
-  const id = values.id ?? `${restore ? 'restore' : 'drill'}-${plan.backupKey}-${formatTime(now).slice(0, 10)}`;
+  const id = values.id ?? drillId(plan, restore, now);
   if (!CEREMONY_ID.test(id)) throw usageError('USAGE', `--id ${JSON.stringify(id)} is not an id (letters, digits, . _ -)`, `usage: ${DRILL_USAGE}`);
   if (restore && !id.startsWith('restore')) throw usageError('USAGE', 'the id of a real restore starts with "restore", so that its report says what it was', 'leave out --id, or start it with restore-');
 
@@ -202,7 +200,8 @@ export async function drillCommand(argv: readonly string[], io: Io, warnings: Wa
   const target = findToken(mod, { label: values.token });
   if (shares.some((s) => s.token !== undefined && s.token === target.label)) throw usageError('USAGE', 'the drill token is also named as a custodian card', 'restore into a token of its own');
   const collector = new ShareCollector(plan.expected);
-  const started = Math.floor(Date.now() / 1000) * 1000;
+  const seconds = (): number => Math.floor(Date.now() / 1000) * 1000;
+  const started = seconds();
   const say = (line: string): void => { if (values.json !== true) io.stdout.write(`${line}\n`); };
   say(`${restore ? 'RESTORE' : 'drill'} of ${plan.backupKey} (kcv ecb:${plan.backupKcv}, ${plan.expected.threshold} of ${plan.expected.total}) from a manifest signed by ${plan.signers.join(', ')}`);
   try {
@@ -210,26 +209,21 @@ export async function drillCommand(argv: readonly string[], io: Io, warnings: Wa
       let bytes: Uint8Array | undefined;
       try {
         bytes = spec.token !== undefined ? await tokenShare(io, mod, spec, plan.backupKey) : await paperShare(io, spec);
-        const accepted = collector.present(bytes);
-        if (accepted.custodian !== spec.custodian) {
-          throw new KeyceremonyError('SHARE_WRONG_CUSTODIAN', `${spec.token !== undefined ? `the card "${spec.token}"` : spec.paper ?? ''} holds the share of ${accepted.custodian}, not of ${spec.custodian}`, 'each custodian presents their own share; nothing was restored');
-        }
+        const accepted = presentShare(plan, collector, bytes, spec.custodian, spec.token !== undefined ? `the card "${spec.token}"` : spec.paper ?? '');
         say(`  share of ${spec.custodian} (index ${accepted.index}) checked against its commitment: ${collector.count} of ${plan.expected.threshold}`);
       } finally {
         zero(bytes);
       }
     }
-    const presented = collector.custodians; // runDrill disposes of the collector once it has combined
     const pin = await readPin(io, values['pin-env'], target.label);
-    let outcome;
+    let run;
     try {
-      outcome = await withSession(target, pin, (s) => runDrill(s, collector, plan.backupKey, plan.backupKcv, plan.blobs, plan.manifestKcvs, restore));
+      run = await restoreFromShares(target, pin, plan, collector, { restore, id, started, now: seconds });
     } finally {
       zero(pin);
     }
-    const payload = buildDrillReport({ drill: id, custodianSet: plan.manifest.custodianSet, started, finished: Math.max(started, Math.floor(Date.now() / 1000) * 1000),
-      backupKey: plan.backupKey, outcome, sharesPresented: presented, threshold: plan.expected.threshold });
-    writeFileAtomic(out, serializeEnvelope({ payloadType: PAYLOAD_TYPES.drill, payload, signatures: [] }), values.force === true);
+    const { outcome } = run;
+    writeFileAtomic(out, serializeEnvelope({ payloadType: PAYLOAD_TYPES.drill, payload: run.report, signatures: [] }), values.force === true);
     if (values.json === true) {
       io.stdout.write(`${JSON.stringify({ result: outcome.pass ? 'pass' : 'fail', restore, failures: outcome.failures, backupKey: { id: plan.backupKey, kcv: outcome.backupKcv, kcvMatches: outcome.backupKcvMatches }, restored: outcome.restored, report: out })}\n`);
     } else {

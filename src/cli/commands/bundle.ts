@@ -6,18 +6,17 @@ import { formatTime } from '../../docs/fields.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError, usageError } from '../../errors.js';
-import { checkKekForTarget, writeExport } from '../../export/export.js';
 import { MAX_KEK_BYTES, parseKek } from '../../export/kek.js';
 import type { Kek } from '../../export/kek.js';
 import { checkFreeSpace, mediumOf } from '../../export/media.js';
 import { findTarget } from '../../export/targets.js';
-import type { Target } from '../../export/targets.js';
-import { wrapKey } from '../../export/wrap.js';
+import type { OaepHash, Target } from '../../export/targets.js';
 import { buildFolderAtomically, checkOutputDir, filesUnder, readInput, writeFileAtomic } from '../../files.js';
 import { defaultSupersedes, SEED_INVENTORY } from '../../manifest/inventory.js';
 import { buildManifest, KEY_ID, PHASES, splitKeyId } from '../../manifest/manifest.js';
 import { withSession } from '../../pkcs11/session.js';
-import { formatPkcs11Uri } from '../../pkcs11/uri.js';
+import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js';
+import { checkKek, exportInSession } from '../../usecases/export.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { objectArgument, resolveTarget } from '../context.js';
 import { atOption, CHAIN_OPTIONS, rootDigestOption, trustedChain } from '../docs.js';
@@ -47,10 +46,9 @@ export async function bundleCommand(argv: readonly string[], io: Io, warnings: W
     const target = eq < 0 ? undefined : findTarget(spec.slice(0, eq));
     if (target === undefined) throw usageError('EXPORT_TARGET_UNKNOWN', `--target ${JSON.stringify(spec)} is not TARGET=KEKFILE with a known target`, 'write --target aws-rsa-aes-key-wrap-sha256=kek.pem');
     const kek = parseKek(readInput(spec.slice(eq + 1), 'the wrapping key', MAX_KEK_BYTES));
-    checkKekForTarget(kek, target);
+    checkKek(target, kek, values['kek-id']);
     return { target, kek };
   });
-  if (targets.some((t) => t.target.cloud === 'azure') && values['kek-id'] === undefined) throw usageError('USAGE', 'azure-byok needs --kek-id', `usage: ${BUNDLE_USAGE}`);
   const keys = (values.key ?? []).map((k) => {
     const uri = objectArgument(k);
     const label = uri.object ?? '';
@@ -68,20 +66,19 @@ export async function bundleCommand(argv: readonly string[], io: Io, warnings: W
   checkFreeSpace(outDir, 64 * 1024 * keys.length * targets.length);
   const now = atOption(values.at);
   const chain = trustedChain(values.custodians, rootDigestOption(values['root-digest']), now);
+  requireCustodian(newestSetMembers(chain), values.actor as string, 'actor');
 
   const kcvs = new Map<string, string>();
   const artifacts = await buildFolderAtomically(outDir, async (staging) => {
     for (const k of keys) {
       const { token, uri } = resolveTarget(io, warnings, k.arg, values.module);
-      const keyUri = formatPkcs11Uri({ token: token.label, serial: token.info.serial, object: k.label, type: 'secret-key' });
       const pin = await readPin(io, values['pin-env'], token.label);
       try {
         await withSession(token, pin, async (s) => {
           for (const { target, kek } of targets) {
-            const hash = target.hash ?? ((values.hash as 'sha1' | 'sha256' | undefined) ?? 'sha256');
-            const wrapped = await wrapKey(s, { label: uri.object, id: uri.id }, kek, target.construction, hash);
-            kcvs.set(k.label, wrapped.kcv.value);
-            await writeExport({ target, hash, kek, kekId: target.cloud === 'azure' ? values['kek-id'] : undefined, keyUri, outDir: join(staging, target.name, k.label), force: false, now }, wrapped);
+            const record = await exportInSession(s, { key: { label: uri.object, id: uri.id }, target, kek, kekId: values['kek-id'], hash: values.hash as OaepHash | undefined,
+              outDir: join(staging, target.name, k.label), force: false, now });
+            kcvs.set(k.label, record.kcv);
           }
         });
       } finally {

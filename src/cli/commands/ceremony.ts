@@ -9,7 +9,7 @@ import { networkInterfacesUp } from '../../ceremony/airgap.js';
 import { checkInputs, runCeremony } from '../../ceremony/engine.js';
 import type { ResolvedToken } from '../../ceremony/engine.js';
 import { parseProfile } from '../../ceremony/profile.js';
-import { openRehearsalTokens, recordRehearsal, rehearsalPassed } from '../../ceremony/rehearsal.js';
+import { openRehearsalTokens, recordRehearsal } from '../../ceremony/rehearsal.js';
 import { parseScript } from '../../ceremony/script.js';
 import type { CeremonyScript } from '../../ceremony/script.js';
 import { TEMPLATES, templateText } from '../../ceremony/templates.js';
@@ -20,7 +20,10 @@ import { KeyceremonyError, usageError } from '../../errors.js';
 import { readInput, writeFileAtomic } from '../../files.js';
 import { Pkcs11Module } from '../../pkcs11/module.js';
 import { findToken } from '../../pkcs11/tokens.js';
+import { ceremonyPreflight } from '../../usecases/preflight.js';
+import type { NetworkInterface } from '../../usecases/preflight.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
+import type { OptionSpec } from '../args.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
@@ -33,32 +36,43 @@ function readScript(path: string): { script: CeremonyScript; bytes: Uint8Array }
 
 export async function ceremonyCommand(argv: readonly string[], io: Io, _w: Warnings): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === 'template') {
-    const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, out: { type: 'string' } }, { min: 1, max: 1, usage: CEREMONY_USAGE });
-    const text = templateText(positionals[0] as string);
-    if (text === undefined) throw usageError('CEREMONY_TEMPLATE_UNKNOWN', `no template ${JSON.stringify(positionals[0])}`, `templates: ${Object.keys(TEMPLATES).join(', ')}`);
-    if (values.out === undefined) io.stdout.write(text);
-    else writeFileAtomic(resolve(values.out), text, values.force === true);
-    return 0;
-  }
-  if (sub === 'validate') {
-    const { values, positionals } = parse(rest, { ...COMMON_OPTIONS }, { min: 1, max: 1, usage: CEREMONY_USAGE });
-    const bytes = readInput(positionals[0] as string, 'the ceremony script', 256 * 1024);
-    try {
-      const s = parseScript(bytes);
-      if (values.json === true) io.stdout.write(`${JSON.stringify({ valid: true, id: s.id, digest: s.digest, steps: s.steps.map((x) => x.id), problems: [] })}\n`);
-      else io.stdout.write(`valid ceremony script ${s.id}: ${s.steps.length} steps, ${s.digest}\n`);
-      return 0;
-    } catch (err) {
-      if (!(err instanceof DocumentError)) throw err;
-      if (values.json === true) io.stdout.write(`${JSON.stringify({ valid: false, problems: err.problems })}\n`);
-      else io.stdout.write(`INVALID ceremony script (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}):\n${err.problems.map((p) => `  - ${formatProblem(p)}\n`).join('')}`);
-      return 1;
-    }
-  }
+  if (sub === 'template') return templateCommand(rest, io);
+  if (sub === 'validate') return validateCommand(rest, io);
   if (sub !== 'run') throw usageError('USAGE', `unknown subcommand ${JSON.stringify(sub ?? '')}`, `usage: ${CEREMONY_USAGE}`);
-  const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, dir: { type: 'string' }, rehearse: { type: 'boolean' }, 'allow-network': { type: 'boolean' }, yes: { type: 'boolean' },
-    profile: { type: 'string' }, 'no-rehearsal': { type: 'boolean' }, rehearsals: { type: 'string' }, module: { type: 'string' }, inputs: { type: 'string' } }, { min: 1, max: 1, usage: CEREMONY_USAGE });
+  return runCommand(rest, io, networkInterfacesUp());
+}
+
+function templateCommand(argv: readonly string[], io: Io): number {
+  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, out: { type: 'string' } }, { min: 1, max: 1, usage: CEREMONY_USAGE });
+  const text = templateText(positionals[0] as string);
+  if (text === undefined) throw usageError('CEREMONY_TEMPLATE_UNKNOWN', `no template ${JSON.stringify(positionals[0])}`, `templates: ${Object.keys(TEMPLATES).join(', ')}`);
+  if (values.out === undefined) io.stdout.write(text);
+  else writeFileAtomic(resolve(values.out), text, values.force === true);
+  return 0;
+}
+
+function validateCommand(argv: readonly string[], io: Io): number {
+  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS }, { min: 1, max: 1, usage: CEREMONY_USAGE });
+  const bytes = readInput(positionals[0] as string, 'the ceremony script', 256 * 1024);
+  try {
+    const s = parseScript(bytes);
+    if (values.json === true) io.stdout.write(`${JSON.stringify({ valid: true, id: s.id, digest: s.digest, steps: s.steps.map((x) => x.id), problems: [] })}\n`);
+    else io.stdout.write(`valid ceremony script ${s.id}: ${s.steps.length} steps, ${s.digest}\n`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof DocumentError)) throw err;
+    if (values.json === true) io.stdout.write(`${JSON.stringify({ valid: false, problems: err.problems })}\n`);
+    else io.stdout.write(`INVALID ceremony script (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}):\n${err.problems.map((p) => `  - ${formatProblem(p)}\n`).join('')}`);
+    return 1;
+  }
+}
+
+const RUN_OPTIONS = { ...COMMON_OPTIONS, dir: { type: 'string' }, rehearse: { type: 'boolean' }, 'allow-network': { type: 'boolean' }, yes: { type: 'boolean' },
+  profile: { type: 'string' }, 'no-rehearsal': { type: 'boolean' }, rehearsals: { type: 'string' }, module: { type: 'string' }, inputs: { type: 'string' } } as const satisfies OptionSpec;
+
+/** `ceremony run`: the preflight (air gap, rehearsal record), the inputs, the tokens, then the engine. `up`: the network interfaces that are up. */
+async function runCommand(argv: readonly string[], io: Io, up: readonly NetworkInterface[]): Promise<number> {
+  const { values, positionals } = parse(argv, RUN_OPTIONS, { min: 1, max: 1, usage: CEREMONY_USAGE });
   const scriptPath = resolve(positionals[0] as string);
   const { script } = readScript(scriptPath);
   if (values.dir === undefined) throw usageError('USAGE', 'ceremony run needs --dir DIR, the ceremony folder', `usage: ${CEREMONY_USAGE}`);
@@ -67,59 +81,12 @@ export async function ceremonyCommand(argv: readonly string[], io: Io, _w: Warni
   if (rehearse === (values.profile !== undefined)) throw usageError('USAGE', 'give exactly one of --rehearse (throw-away tokens) and --profile FILE (the real tokens)', `usage: ${CEREMONY_USAGE}`);
   if (!rehearse && (values['allow-network'] === true || values.yes === true)) throw usageError('USAGE', '--allow-network and --yes are for rehearsals only', 'a real ceremony runs air-gapped, and witnesses confirm in person');
   const record = resolve(values.rehearsals ?? join(dirname(scriptPath), 'rehearsals.jsonl'));
-  const notes: { action: string; details: Record<string, string | boolean> }[] = [];
-  const up = networkInterfacesUp();
-  if (up.length > 0) {
-    const names = up.map((i) => i.name).join(', ');
-    if (!rehearse || values['allow-network'] !== true) {
-      throw new KeyceremonyError('CEREMONY_NETWORK_UP', `a network interface is up (${names})`, rehearse ? 'disconnect it, or pass --allow-network for this rehearsal (it is logged)' : 'disconnect every network interface: a ceremony runs air-gapped');
-    }
-    notes.push({ action: 'airgap.override', details: { interfaces: names, reason: 'rehearsal --allow-network' } });
-  }
-  if (!rehearse) {
-    const passed = rehearsalPassed(record, script.digest);
-    if (!passed && values['no-rehearsal'] !== true) {
-      throw new KeyceremonyError('CEREMONY_NOT_REHEARSED', `no passed rehearsal of this script (${script.digest}) is recorded in ${record}: it is new, or it changed since it was rehearsed`, 'rehearse it: keyceremony ceremony run SCRIPT --rehearse --dir REHEARSAL-DIR (or pass --no-rehearsal, which is logged)');
-    }
-    if (!passed) notes.push({ action: 'rehearsal.skipped', details: { script: script.digest, reason: '--no-rehearsal' } });
-  } else {
-    notes.push({ action: 'rehearsal.start', details: { script: script.digest, tokens: 'throw-away SoftHSM2' } });
-  }
+  const notes = ceremonyPreflight({ digest: script.digest, rehearsal: rehearse, interfaces: up, allowNetwork: values['allow-network'] === true, record, runWithoutRehearsal: values['no-rehearsal'] === true });
   const say = (line: string): void => { io.stdout.write(`${line}\n`); };
   // the script's input files, before any token (or a rehearsal's throw-away store) is opened; the engine checks them again
   const inputs = resolve(values.inputs ?? dirname(scriptPath));
   checkInputs(script, inputs, Date.now());
-  let tokens: Map<string, ResolvedToken>;
-  let close: () => void;
-  if (rehearse) {
-    const r = openRehearsalTokens(script, dir, values.module);
-    tokens = r.tokens;
-    close = () => r.close();
-  } else {
-    const profile = parseProfile(readInput(values.profile as string, 'the ceremony profile', 64 * 1024), script);
-    const mod = Pkcs11Module.open(profile.module);
-    tokens = new Map();
-    const pins: Uint8Array[] = []; // every PIN read, zeroed when the run ends
-    close = () => { for (const p of pins) zero(p); mod.close(); };
-    try {
-      for (const t of script.tokens) {
-        const token = findToken(mod, { label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) });
-        const envName = profile.tokens.get(t.name)?.pinEnv ?? undefined;
-        if (envName !== undefined) {
-          const pin = await readPin(io, envName, token.label); // from the environment: read now, so a missing variable stops the run before it starts
-          pins.push(pin);
-          tokens.set(t.name, { token, pin });
-        } else {
-          // typed at the terminal by its holder when the token is first needed, then kept for the run
-          let asked: Promise<Uint8Array> | undefined;
-          tokens.set(t.name, { token, pin: () => (asked ??= readPin(io, undefined, token.label).then((p) => { pins.push(p); return p; })) });
-        }
-      }
-    } catch (err) {
-      close();
-      throw err;
-    }
-  }
+  const { tokens, close } = rehearse ? rehearsalTokens(script, dir, values.module) : await profileTokens(io, script, values.profile as string);
   try {
     const confirm = async (q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> => {
       if (values.yes === true) { say(`  ${q.who} confirms ${q.what} (--yes, rehearsal)`); return true; }
@@ -133,6 +100,40 @@ export async function ceremonyCommand(argv: readonly string[], io: Io, _w: Warni
   } finally {
     close();
   }
+}
+
+/** A rehearsal's throw-away SoftHSM2 tokens in its folder. */
+function rehearsalTokens(script: CeremonyScript, dir: string, modulePath: string | undefined): { tokens: Map<string, ResolvedToken>; close: () => void } {
+  const r = openRehearsalTokens(script, dir, modulePath);
+  return { tokens: r.tokens, close: () => r.close() };
+}
+
+/** The real tokens of a profile, each with its PIN source; close() zeroes every PIN read and closes the module. */
+async function profileTokens(io: Io, script: CeremonyScript, profileFile: string): Promise<{ tokens: Map<string, ResolvedToken>; close: () => void }> {
+  const profile = parseProfile(readInput(profileFile, 'the ceremony profile', 64 * 1024), script);
+  const mod = Pkcs11Module.open(profile.module);
+  const tokens = new Map<string, ResolvedToken>();
+  const pins: Uint8Array[] = []; // every PIN read, zeroed when the run ends
+  const close = (): void => { for (const p of pins) zero(p); mod.close(); };
+  try {
+    for (const t of script.tokens) {
+      const token = findToken(mod, { label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) });
+      const envName = profile.tokens.get(t.name)?.pinEnv ?? undefined;
+      if (envName !== undefined) {
+        const pin = await readPin(io, envName, token.label); // from the environment: read now, so a missing variable stops the run before it starts
+        pins.push(pin);
+        tokens.set(t.name, { token, pin });
+      } else {
+        // typed at the terminal by its holder when the token is first needed, then kept for the run
+        let asked: Promise<Uint8Array> | undefined;
+        tokens.set(t.name, { token, pin: () => (asked ??= readPin(io, undefined, token.label).then((p) => { pins.push(p); return p; })) });
+      }
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+  return { tokens, close };
 }
 
 /** A witness confirms on the terminal: by typing the words read aloud, or yes. */

@@ -1,17 +1,14 @@
 import { resolve } from 'node:path';
 import { zero } from '../../bytes.js';
 import { usageError } from '../../errors.js';
-import { checkKekForTarget, writeExport } from '../../export/export.js';
 import { MAX_KEK_BYTES, parseKek } from '../../export/kek.js';
 import type { Kek } from '../../export/kek.js';
 import { MAX_PARAMS_BYTES, paramsWarnings, parseImportParams } from '../../export/params.js';
 import { findTarget, TARGETS } from '../../export/targets.js';
 import type { OaepHash, Target } from '../../export/targets.js';
-import { checkFreeSpace, mediumOf } from '../../export/media.js';
-import { wrapKey } from '../../export/wrap.js';
-import { checkOutputDir, readInput } from '../../files.js';
-import { formatPkcs11Uri } from '../../pkcs11/uri.js';
-import { withSession } from '../../pkcs11/session.js';
+import { mediumOf } from '../../export/media.js';
+import { readInput } from '../../files.js';
+import { checkExportFolder, checkKek, checkKekId, exportKey } from '../../usecases/export.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { resolveTarget } from '../context.js';
 import type { Io, Warnings } from '../io.js';
@@ -37,9 +34,7 @@ export async function exportCommand(argv: readonly string[], io: Io, warnings: W
   for (const k of ['key', 'target', 'wrapping-key', 'out'] as const) if (values[k] === undefined) throw usageError('USAGE', `export needs --${k}`, `usage: ${EXPORT_USAGE}`);
   const target = findTarget(values.target as string);
   if (target === undefined) throw usageError('EXPORT_TARGET_UNKNOWN', `unknown target ${JSON.stringify(values.target)}`, `choose one of: ${TARGETS.map((t) => t.name).join(', ')}`);
-  if (target.cloud === 'azure' && (values['kek-id'] === undefined || !/^https:\/\/[^\s/]+\/keys\/[^\s]+$/.test(values['kek-id']))) {
-    throw usageError('USAGE', 'azure-byok needs --kek-id with the key id (URL) of the Key Vault KEK, including its version', 'copy it from the KEK: https://<vault>.vault.azure.net/keys/<name>/<version>');
-  }
+  checkKekId(target, values['kek-id']);
   if (values['kek-id'] !== undefined && target.cloud !== 'azure') throw usageError('USAGE', '--kek-id applies to azure-byok only', `usage: ${EXPORT_USAGE}`);
   if (values['import-token'] !== undefined && target.cloud !== 'aws') throw usageError('USAGE', '--import-token applies to the AWS targets only', `usage: ${EXPORT_USAGE}`);
   // everything that can be refused without a token is refused before the PIN is asked for
@@ -54,30 +49,26 @@ async function runExport(io: Io, warnings: Warnings, values: ExportValues, targe
   if (values.key === undefined || values.out === undefined) throw usageError('USAGE', 'export needs --key and --out', `usage: ${EXPORT_USAGE}`);
   if (values.hash !== undefined && target.cloud !== 'vault') throw usageError('USAGE', '--hash applies to vault-transit only (the other targets name their hash)', `usage: ${EXPORT_USAGE}`);
   if (values.hash !== undefined && values.hash !== 'sha1' && values.hash !== 'sha256') throw usageError('USAGE', `--hash must be sha1 or sha256, not ${JSON.stringify(values.hash)}`, `usage: ${EXPORT_USAGE}`);
-  const hash: OaepHash = target.hash ?? ((values.hash as OaepHash | undefined) ?? 'sha256');
-  checkKekForTarget(kek, target);
+  checkKek(target, kek, kekId);
   if (importToken !== undefined && (importToken.length === 0 || importToken.length > MAX_IMPORT_TOKEN)) throw usageError('USAGE', `the import token has ${importToken.length} bytes (AWS issues at most ${MAX_IMPORT_TOKEN})`, 'use the ImportToken from GetParametersForImport');
   const outDir = resolve(values.out as string);
-  checkOutputDir(outDir, values.force === true);
-  checkFreeSpace(outDir, 64 * 1024);
+  checkExportFolder(outDir, values.force === true);
   if (mediumOf(outDir, io.env) === null) {
     warnings.warn(`${outDir} is not on removable media; the ceremony's exports belong on the removable drive that leaves the room (keyceremony media lists them)`);
   }
   const { token, uri } = resolveTarget(io, warnings, values.key as string, values.module);
   if (uri.object === undefined && uri.id === undefined) throw usageError('USAGE', 'the key URI names no object', 'add object=LABEL to the URI');
-  const keyUri = formatPkcs11Uri({ token: token.label, serial: token.info.serial, ...(uri.object === undefined ? {} : { object: uri.object }), ...(uri.id === undefined ? {} : { id: uri.id }), type: 'secret-key' });
   const pin = await readPin(io, values['pin-env'], token.label);
   let record;
   try {
-    const wrapped = await withSession(token, pin, (s) => wrapKey(s, { label: uri.object, id: uri.id }, kek, target.construction, hash));
-    record = await writeExport({ target, hash, kek, kekId, importToken, keyUri, outDir, force: values.force === true }, wrapped);
+    record = await exportKey(token, pin, { key: { label: uri.object, id: uri.id }, target, kek, kekId, importToken, hash: values.hash as OaepHash | undefined, outDir, force: values.force === true });
   } finally {
     zero(pin);
   }
   if (values.json === true) {
     io.stdout.write(`${JSON.stringify({ out: outDir, ...record })}\n`);
   } else {
-    io.stdout.write(`exported ${keyUri} for ${target.name} (${record.wrap === 'token' ? 'wrapped entirely in the token' : 'hybrid: OAEP in host code on an ephemeral key, AES-KWP in the token'})\n`);
+    io.stdout.write(`exported ${record.key} for ${target.name} (${record.wrap === 'token' ? 'wrapped entirely in the token' : 'hybrid: OAEP in host code on an ephemeral key, AES-KWP in the token'})\n`);
     io.stdout.write(`  kcv ${record.kcvMethod}:${record.kcv}\n  wrapping key SHA-256 ${record.wrappingKeySha256} (${kek.bits} bits)\n  words ${kek.fingerprint.words.join(' ')}\n`);
     for (const f of record.files) io.stdout.write(`  ${outDir}/${f.path}  ${f.bytes} bytes  sha256 ${f.sha256}\n`);
     io.stdout.write(`  ${outDir}/export.json\n`);

@@ -8,6 +8,7 @@ import { sha256File } from '../../manifest/artifacts.js';
 import { defaultSupersedes, inventoryKeys } from '../../manifest/inventory.js';
 import { buildManifest, parseManifest, PHASES } from '../../manifest/manifest.js';
 import type { Artifact, ManifestDraft } from '../../manifest/manifest.js';
+import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
 import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption, trustedChain } from '../docs.js';
 import type { Io, Warnings } from '../io.js';
@@ -52,6 +53,7 @@ export async function manifestCommand(argv: readonly string[], io: Io, _w: Warni
   const now = atOption(values.at);
   const issued = formatTime(now);
   const chain = trustedChain(values.custodians, rootDigestOption(values['root-digest']), now);
+  requireCustodian(newestSetMembers(chain), values.actor as string, 'actor');
   let keys: DraftKey[] = (values.key ?? []).map((k) => parseKeySpec(k, issued));
   if (values.inventory !== undefined) {
     if (values.inventory !== 'seed') throw usageError('USAGE', `--inventory ${values.inventory}: the only inventory is "seed"`, `usage: ${MANIFEST_USAGE}`);
@@ -87,7 +89,6 @@ export async function manifestCommand(argv: readonly string[], io: Io, _w: Warni
   const payload = buildManifest({ ceremony: values.ceremony as string, sequence, previous, custodianSet: chain.newest.version, issued,
     expires: values.expires === undefined ? formatTime(now + 30 * DAY) : formatTime(atOption(values.expires)), actor: values.actor as string, keys, artifacts });
   const m = parseManifest(payload);
-  if (!chain.newest.custodians.some((c) => c.id === m.actor)) throw new KeyceremonyError('MANIFEST_ACTOR_UNKNOWN', `${m.actor} is not a custodian of set version ${chain.newest.version}`, 'the initiating actor must be a custodian');
   writeFileAtomic(out, serializeEnvelope({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }), values.force === true);
   if (values.json === true) io.stdout.write(`${JSON.stringify({ out, digest: m.digest, sequence: m.sequence, custodianSet: m.custodianSet, keys: m.keys.map((k) => k.id) })}\n`);
   else io.stdout.write(`wrote rotation manifest ${m.ceremony} #${m.sequence} (${m.keys.length} keys) to ${out}, unsigned\n  digest ${m.digest}\nstill to sign: ${chain.newest.threshold} of ${chain.newest.custodians.map((c) => c.id).join(', ')} (set version ${chain.newest.version})\n`);
