@@ -7,6 +7,18 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 const domGlobals = ['window', 'document', 'navigator', 'localStorage', 'sessionStorage', 'location', 'fetch', 'XMLHttpRequest', 'WebSocket', 'HTMLElement'];
 
+/** What the core (src/) may not import: the shell and the UI (STYLE.md zones). */
+const coreImports = {
+  paths: [
+    { name: 'electron', message: 'src/ is the core: no electron (STYLE.md zones)' },
+    { name: 'react', message: 'src/ is the core: no UI code' },
+    { name: 'react-dom', message: 'src/ is the core: no UI code' },
+  ],
+  patterns: [{ group: ['electron/*', '@electron/*'], message: 'src/ is the core: no electron' }],
+};
+/** Outside src/api nothing depends on the IPC layer: it depends on the core (verify, usecases…), never the other way. */
+const notApi = [{ group: ['**/api/*'], message: 'only src/api imports the IPC contract: the core does not depend on the app (put the shared model in the core, and let src/api map it)' }];
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'release/', 'test-results/', 'coverage/'] },
   ...tseslint.configs.recommended,
@@ -19,16 +31,26 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [
-          { name: 'electron', message: 'src/ is the core: no electron (STYLE.md zones)' },
-          { name: 'react', message: 'src/ is the core: no UI code' },
-          { name: 'react-dom', message: 'src/ is the core: no UI code' },
-        ],
-        patterns: [{ group: ['electron/*', '@electron/*'], message: 'src/ is the core: no electron' }],
-      }],
+      'no-restricted-imports': ['error', { paths: coreImports.paths, patterns: [...coreImports.patterns, ...notApi] }],
       'no-restricted-globals': ['error', ...domGlobals.map((name) => ({ name, message: 'src/ runs without a DOM' }))],
+      // a function a reviewer can hold in their head: the rules live in src/usecases, the callers stay short
+      'max-lines-per-function': ['error', { max: 80 }],
     },
+  },
+  {
+    // the IPC layer is the one part of the core that may import the IPC contract
+    files: ['src/api/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', coreImports] },
+  },
+  {
+    // TODO(issue 13): engine split in progress
+    files: ['src/ceremony/engine.ts'],
+    rules: { 'max-lines-per-function': 'off' },
+  },
+  {
+    // TODO(issue 13): verifyAuditLog (99 lines) landed while this rule was added; its owner splits it
+    files: ['src/audit/verify.ts'],
+    rules: { 'max-lines-per-function': 'off' },
   },
   {
     files: ['renderer/**/*.ts', 'renderer/**/*.tsx'],

@@ -122,13 +122,26 @@ export function parseScript(bytes: Uint8Array): CeremonyScript {
   return { id, title, participants, tokens, steps, digest: scriptDigest(bytes) };
 }
 
-function readStep(f: Fields, v: JsonObject[string] | undefined, path: string, participants: readonly Participant[], tokens: readonly ScriptToken[], before: readonly Step[]): Step | undefined {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return f.add('DOCUMENT_WRONG_TYPE', path, 'expected an object');
-  const action = f.oneOf((v as JsonObject).action, `${path}.action`, ACTIONS);
-  if (action === undefined) return undefined;
-  const o = lenient(f.object(v, path, STEP_MEMBERS[action]), v);
-  if (o === undefined) return undefined;
-  const id = f.string(o.id, `${path}.id`, { pattern: STEP_ID, what: 'a step id (lowercase, digits, -)' });
+/** What every step's reader uses: the step's members, its id and actor, and the checks of participants, tokens, paths and quorums. */
+interface StepInput {
+  readonly f: Fields;
+  readonly o: JsonObject;
+  readonly path: string;
+  readonly id: string | undefined;
+  readonly actor: string | undefined;
+  readonly tokens: readonly ScriptToken[];
+  who(x: JsonObject[string] | undefined, p: string, roles: readonly Role[]): string | undefined;
+  whoList(x: JsonObject[string] | undefined, p: string, min: number): string[] | undefined;
+  token(x: JsonObject[string] | undefined, p: string): string | undefined;
+  out(x: JsonObject[string] | undefined, p: string): string | undefined;
+  threshold(x: JsonObject[string] | undefined, p: string, n: number | undefined): number | undefined;
+  /** The signers meet the threshold of the set in force before this step, when it is known now. */
+  quorum(signers: string[] | undefined, p: string): void;
+}
+
+type Checks = Omit<StepInput, 'o' | 'path' | 'id' | 'actor'>;
+
+function stepChecks(f: Fields, participants: readonly Participant[], tokens: readonly ScriptToken[], before: readonly Step[]): Checks {
   const who = (x: JsonObject[string] | undefined, p: string, roles: readonly Role[]): string | undefined => {
     const s = f.string(x, p, { pattern: CUSTODIAN_ID, what: 'a participant id' });
     if (s === undefined) return undefined;
@@ -137,128 +150,142 @@ function readStep(f: Fields, v: JsonObject[string] | undefined, path: string, pa
     if (!roles.includes(part.role)) return f.add('SCRIPT_WRONG_ROLE', p, `${s} is ${part.role}, and this needs ${roles.join(' or ')}`);
     return s;
   };
-  const whoList = (x: JsonObject[string] | undefined, p: string, min: number): string[] | undefined => {
-    const list = f.array(x, p, { min, max: 64 });
-    if (list === undefined) return undefined;
-    const out = list.map((y, i) => who(y, `${p}[${i}]`, ['custodian']));
-    if (new Set(out).size !== out.length) f.add('SCRIPT_DUPLICATE', p, 'a custodian is listed twice');
-    return out.every((x2) => x2 !== undefined) ? out as string[] : undefined;
-  };
-  const token = (x: JsonObject[string] | undefined, p: string): string | undefined => {
-    const s = f.string(x, p, { pattern: TOKEN_NAME, what: 'a token name from tokens' });
-    if (s !== undefined && !tokens.some((t) => t.name === s)) return f.add('SCRIPT_UNKNOWN_TOKEN', p, `${s} is not one of the script's tokens`);
-    return s;
-  };
-  const out = (x: JsonObject[string] | undefined, p: string): string | undefined => f.string(x, p, { pattern: REL_PATH, what: 'a relative path inside the ceremony folder' });
-  // a manifest's initiating actor must be a custodian of the set (FORMATS.md §4)
-  const actor = who(o.actor, `${path}.actor`, action === 'manifest' || action === 'split-backup' ? ['custodian'] : ['administrator', 'custodian']);
-  const threshold = (x: JsonObject[string] | undefined, p: string, n: number | undefined): number | undefined => {
-    const t = f.integer(x, p, 1);
-    if (t !== undefined && n !== undefined && t > n) return f.add('SCRIPT_QUORUM_INVALID', p, `${t} is more than the ${n} listed`);
-    return t;
-  };
   /** The threshold of the set in force before this step; undefined when a loaded set's is known only at run time. */
   const setThreshold = (): number | undefined => {
     const set = [...before].reverse().find((s) => SET_ACTIONS.includes(s.action));
     return set?.action === 'custodian-set' || set?.action === 'rotate-custodian-set' ? set.threshold : undefined;
   };
-  const quorum = (signers: string[] | undefined, p: string): void => {
-    const t = setThreshold();
-    if (signers !== undefined && t !== undefined && signers.length < t) f.add('SCRIPT_QUORUM_INVALID', p, `${signers.length} signer(s), and the custodian set needs ${t}`);
+  return {
+    f, tokens, who,
+    whoList: (x, p, min) => {
+      const list = f.array(x, p, { min, max: 64 });
+      if (list === undefined) return undefined;
+      const out = list.map((y, i) => who(y, `${p}[${i}]`, ['custodian']));
+      if (new Set(out).size !== out.length) f.add('SCRIPT_DUPLICATE', p, 'a custodian is listed twice');
+      return out.every((x2) => x2 !== undefined) ? out as string[] : undefined;
+    },
+    token: (x, p) => {
+      const s = f.string(x, p, { pattern: TOKEN_NAME, what: 'a token name from tokens' });
+      if (s !== undefined && !tokens.some((t) => t.name === s)) return f.add('SCRIPT_UNKNOWN_TOKEN', p, `${s} is not one of the script's tokens`);
+      return s;
+    },
+    out: (x, p) => f.string(x, p, { pattern: REL_PATH, what: 'a relative path inside the ceremony folder' }),
+    threshold: (x, p, n) => {
+      const t = f.integer(x, p, 1);
+      if (t !== undefined && n !== undefined && t > n) return f.add('SCRIPT_QUORUM_INVALID', p, `${t} is more than the ${n} listed`);
+      return t;
+    },
+    quorum: (signers, p) => {
+      const t = setThreshold();
+      if (signers !== undefined && t !== undefined && signers.length < t) f.add('SCRIPT_QUORUM_INVALID', p, `${signers.length} signer(s), and the custodian set needs ${t}`);
+    },
   };
+}
+
+function readStep(f: Fields, v: JsonObject[string] | undefined, path: string, participants: readonly Participant[], tokens: readonly ScriptToken[], before: readonly Step[]): Step | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return f.add('DOCUMENT_WRONG_TYPE', path, 'expected an object');
+  const action = f.oneOf((v as JsonObject).action, `${path}.action`, ACTIONS);
+  if (action === undefined) return undefined;
+  const o = lenient(f.object(v, path, STEP_MEMBERS[action]), v);
+  if (o === undefined) return undefined;
+  const id = f.string(o.id, `${path}.id`, { pattern: STEP_ID, what: 'a step id (lowercase, digits, -)' });
+  const checks = stepChecks(f, participants, tokens, before);
+  // a manifest's initiating actor must be a custodian of the set (FORMATS.md §4)
+  const actor = checks.who(o.actor, `${path}.actor`, action === 'manifest' || action === 'split-backup' ? ['custodian'] : ['administrator', 'custodian']);
   // every step that signs for the custodians, or rotates their set, needs a set in force before it
   if (['rotate-custodian-set', 'split-backup', 'manifest', 'drill'].includes(action) && !before.some((s) => SET_ACTIONS.includes(s.action))) {
     f.add('SCRIPT_STEP_ORDER', `${path}.action`, `${action} needs a custodian set: put a custodian-set or load-custodian-set step before it`);
   }
-  let step: Step | undefined;
-  switch (action) {
-    case 'custodian-keys': {
-      const witness = who(o.witness, `${path}.witness`, ['witness', 'auditor']);
-      const custodians = whoList(o.custodians, `${path}.custodians`, 1);
-      for (const c of custodians ?? []) if (!tokens.some((t) => t.holder === c)) f.add('SCRIPT_UNKNOWN_TOKEN', `${path}.custodians`, `no token is held by ${c}`);
-      if (id && actor && witness && custodians) step = { id, action, actor, witness, custodians };
-      break;
-    }
-    case 'load-custodian-set': {
-      const witness = who(o.witness, `${path}.witness`, ['witness', 'auditor']);
-      const list = f.array(o.chain, `${path}.chain`, { min: 1, max: 64 })?.map((x, i) => out(x, `${path}.chain[${i}]`));
-      const names = (list ?? []).map((x) => x?.split('/').pop());
-      if (new Set(names).size !== names.length) f.add('SCRIPT_DUPLICATE', `${path}.chain`, 'two chain files have the same name: they are copied side by side into the ceremony folder');
-      const rootDigest = f.nullableString(o.rootDigest, `${path}.rootDigest`, { pattern: DIGEST, what: 'sha256:<64 hex> or null (then the witness confirms the root digest read aloud)' });
-      if (id && actor && witness && list?.every((x) => x !== undefined) && rootDigest !== undefined) step = { id, action, actor, witness, chain: list as string[], rootDigest };
-      break;
-    }
-    case 'custodian-set':
-    case 'rotate-custodian-set': {
-      const members = whoList(o.members, `${path}.members`, 1);
-      const t = threshold(o.threshold, `${path}.threshold`, members?.length);
-      const signers = whoList(o.signers, `${path}.signers`, 1);
-      if (signers !== undefined && t !== undefined && signers.length < t) f.add('SCRIPT_QUORUM_INVALID', `${path}.signers`, `${signers.length} signer(s), and the set needs ${t}`);
-      else if (action === 'rotate-custodian-set') quorum(signers, `${path}.signers`); // and the threshold of the set it replaces
-      const o2 = out(o.out, `${path}.out`);
-      if (id && actor && members && t !== undefined && signers && o2) step = { id, action, actor, threshold: t, members, signers, out: o2 };
-      break;
-    }
-    case 'generate-key': {
-      const witness = who(o.witness, `${path}.witness`, ['witness', 'auditor']);
-      const tk = token(o.token, `${path}.token`);
-      const label = f.string(o.label, `${path}.label`, { pattern: KEY_LABEL, what: 'a versioned key label (master-v2)' });
-      const extractable = f.boolean(o.extractable, `${path}.extractable`);
-      if (id && actor && witness && tk && label && extractable !== undefined) step = { id, action, actor, witness, token: tk, label, extractable };
-      break;
-    }
-    case 'split-backup': {
-      const tk = token(o.token, `${path}.token`);
-      const backupKey = f.string(o.backupKey, `${path}.backupKey`, { pattern: /^backup-v[1-9][0-9]{0,8}$/, what: 'a backup key id (backup-vN)' });
-      const keys = f.array(o.keys, `${path}.keys`, { min: 1, max: 16 })?.map((k, i) => f.string(k, `${path}.keys[${i}]`, { pattern: /^master-v[1-9][0-9]{0,8}$/, what: 'a master key label' }));
-      const holders = whoList(o.holders, `${path}.holders`, 2);
-      const t = threshold(o.threshold, `${path}.threshold`, holders?.length);
-      if (t !== undefined && t < 2) f.add('SCRIPT_QUORUM_INVALID', `${path}.threshold`, 'a split needs at least 2 shares to restore');
-      for (const c of holders ?? []) if (!tokens.some((x) => x.holder === c)) f.add('SCRIPT_UNKNOWN_TOKEN', `${path}.holders`, `no token is held by ${c}`);
-      const signers = whoList(o.signers, `${path}.signers`, 1);
-      quorum(signers, `${path}.signers`);
-      const o2 = out(o.out, `${path}.out`);
-      if (id && actor && tk && backupKey && keys?.every((k) => k !== undefined) && holders && t !== undefined && signers && o2) step = { id, action, actor, token: tk, backupKey, keys: keys as string[], threshold: t, holders, signers, out: o2 };
-      break;
-    }
-    case 'manifest': {
-      const keyVersion = f.integer(o.keyVersion, `${path}.keyVersion`, 1);
-      const phase = f.oneOf(o.phase, `${path}.phase`, PHASES);
-      const names = SEED_INVENTORY.map((e) => e.name);
-      const keys = f.array(o.keys, `${path}.keys`, { min: 1, max: names.length })?.map((k, i) => f.oneOf(k, `${path}.keys[${i}]`, names));
-      const previous = o.previous === null ? null : out(o.previous, `${path}.previous`);
-      const signers = whoList(o.signers, `${path}.signers`, 1);
-      quorum(signers, `${path}.signers`);
-      const o2 = out(o.out, `${path}.out`);
-      if (id && actor && keyVersion !== undefined && phase && keys?.every((k) => k !== undefined) && previous !== undefined && signers && o2) step = { id, action, actor, keyVersion, phase, keys: keys as string[], previous, signers, out: o2 };
-      break;
-    }
-    case 'export': {
-      const tk = token(o.token, `${path}.token`);
-      const key = f.string(o.key, `${path}.key`, { pattern: KEY_LABEL, what: 'a versioned key label' });
-      const targets = f.array(o.targets, `${path}.targets`, { min: 1, max: TARGETS.length })?.map((t, i) => {
-        const to = f.object(t, `${path}.targets[${i}]`, ['target', 'kek', 'kekId']);
-        if (to === undefined) return undefined;
-        const target = f.oneOf(to.target, `${path}.targets[${i}].target`, TARGETS.map((x) => x.name));
-        const kek = out(to.kek, `${path}.targets[${i}].kek`);
-        const kekId = f.nullableString(to.kekId, `${path}.targets[${i}].kekId`, { pattern: /^https:\/\/[^\s/]+\/keys\/\S+$/, what: 'a Key Vault key id URL or null' });
-        if (target === 'azure-byok' && kekId === null) f.add('SCRIPT_FIELD_MISSING', `${path}.targets[${i}].kekId`, 'azure-byok needs the KEK id');
-        return target && kek && kekId !== undefined ? { target, kek, kekId } : undefined;
-      });
-      const o2 = out(o.out, `${path}.out`);
-      if (id && actor && tk && key && targets?.every((t) => t !== undefined) && o2) step = { id, action, actor, token: tk, key, targets: targets as { target: string; kek: string; kekId: string | null }[], out: o2 };
-      break;
-    }
-    case 'drill': {
-      const tk = token(o.token, `${path}.token`);
-      const custody = out(o.custody, `${path}.custody`);
-      const presenters = whoList(o.presenters, `${path}.presenters`, 2);
-      const signers = whoList(o.signers, `${path}.signers`, 1);
-      quorum(signers, `${path}.signers`);
-      const o2 = out(o.out, `${path}.out`);
-      if (id && actor && tk && custody && presenters && signers && o2) step = { id, action, actor, token: tk, custody, presenters, signers, out: o2 };
-      break;
-    }
-  }
-  return step;
+  return STEP_READERS[action]({ ...checks, o, path, id, actor });
+}
+
+/** One reader per action: each reads its members, reporting every bad one, and returns the step when all are good. */
+const STEP_READERS: Readonly<Record<Action, (x: StepInput) => Step | undefined>> = {
+  'custodian-keys': ({ f, o, path, id, actor, tokens, who, whoList }) => {
+    const witness = who(o.witness, `${path}.witness`, ['witness', 'auditor']);
+    const custodians = whoList(o.custodians, `${path}.custodians`, 1);
+    for (const c of custodians ?? []) if (!tokens.some((t) => t.holder === c)) f.add('SCRIPT_UNKNOWN_TOKEN', `${path}.custodians`, `no token is held by ${c}`);
+    return id && actor && witness && custodians ? { id, action: 'custodian-keys', actor, witness, custodians } : undefined;
+  },
+  'load-custodian-set': ({ f, o, path, id, actor, who, out }) => {
+    const witness = who(o.witness, `${path}.witness`, ['witness', 'auditor']);
+    const list = f.array(o.chain, `${path}.chain`, { min: 1, max: 64 })?.map((x, i) => out(x, `${path}.chain[${i}]`));
+    const names = (list ?? []).map((x) => x?.split('/').pop());
+    if (new Set(names).size !== names.length) f.add('SCRIPT_DUPLICATE', `${path}.chain`, 'two chain files have the same name: they are copied side by side into the ceremony folder');
+    const rootDigest = f.nullableString(o.rootDigest, `${path}.rootDigest`, { pattern: DIGEST, what: 'sha256:<64 hex> or null (then the witness confirms the root digest read aloud)' });
+    return id && actor && witness && list?.every((x) => x !== undefined) && rootDigest !== undefined ? { id, action: 'load-custodian-set', actor, witness, chain: list as string[], rootDigest } : undefined;
+  },
+  'custodian-set': (x) => readSetStep(x, 'custodian-set'),
+  'rotate-custodian-set': (x) => readSetStep(x, 'rotate-custodian-set'),
+  'generate-key': ({ f, o, path, id, actor, who, token }) => {
+    const witness = who(o.witness, `${path}.witness`, ['witness', 'auditor']);
+    const tk = token(o.token, `${path}.token`);
+    const label = f.string(o.label, `${path}.label`, { pattern: KEY_LABEL, what: 'a versioned key label (master-v2)' });
+    const extractable = f.boolean(o.extractable, `${path}.extractable`);
+    return id && actor && witness && tk && label && extractable !== undefined ? { id, action: 'generate-key', actor, witness, token: tk, label, extractable } : undefined;
+  },
+  'split-backup': readSplitStep,
+  manifest: ({ f, o, path, id, actor, whoList, out, quorum }) => {
+    const keyVersion = f.integer(o.keyVersion, `${path}.keyVersion`, 1);
+    const phase = f.oneOf(o.phase, `${path}.phase`, PHASES);
+    const names = SEED_INVENTORY.map((e) => e.name);
+    const keys = f.array(o.keys, `${path}.keys`, { min: 1, max: names.length })?.map((k, i) => f.oneOf(k, `${path}.keys[${i}]`, names));
+    const previous = o.previous === null ? null : out(o.previous, `${path}.previous`);
+    const signers = whoList(o.signers, `${path}.signers`, 1);
+    quorum(signers, `${path}.signers`);
+    const o2 = out(o.out, `${path}.out`);
+    return id && actor && keyVersion !== undefined && phase && keys?.every((k) => k !== undefined) && previous !== undefined && signers && o2
+      ? { id, action: 'manifest', actor, keyVersion, phase, keys: keys as string[], previous, signers, out: o2 } : undefined;
+  },
+  export: readExportStep,
+  drill: ({ o, path, id, actor, token, whoList, out, quorum }) => {
+    const tk = token(o.token, `${path}.token`);
+    const custody = out(o.custody, `${path}.custody`);
+    const presenters = whoList(o.presenters, `${path}.presenters`, 2);
+    const signers = whoList(o.signers, `${path}.signers`, 1);
+    quorum(signers, `${path}.signers`);
+    const o2 = out(o.out, `${path}.out`);
+    return id && actor && tk && custody && presenters && signers && o2 ? { id, action: 'drill', actor, token: tk, custody, presenters, signers, out: o2 } : undefined;
+  },
+};
+
+function readSetStep({ f, o, path, id, actor, whoList, out, threshold, quorum }: StepInput, action: 'custodian-set' | 'rotate-custodian-set'): Step | undefined {
+  const members = whoList(o.members, `${path}.members`, 1);
+  const t = threshold(o.threshold, `${path}.threshold`, members?.length);
+  const signers = whoList(o.signers, `${path}.signers`, 1);
+  if (signers !== undefined && t !== undefined && signers.length < t) f.add('SCRIPT_QUORUM_INVALID', `${path}.signers`, `${signers.length} signer(s), and the set needs ${t}`);
+  else if (action === 'rotate-custodian-set') quorum(signers, `${path}.signers`); // and the threshold of the set it replaces
+  const o2 = out(o.out, `${path}.out`);
+  return id && actor && members && t !== undefined && signers && o2 ? { id, action, actor, threshold: t, members, signers, out: o2 } : undefined;
+}
+
+function readSplitStep({ f, o, path, id, actor, tokens, token, whoList, out, threshold, quorum }: StepInput): Extract<Step, { action: 'split-backup' }> | undefined {
+  const tk = token(o.token, `${path}.token`);
+  const backupKey = f.string(o.backupKey, `${path}.backupKey`, { pattern: /^backup-v[1-9][0-9]{0,8}$/, what: 'a backup key id (backup-vN)' });
+  const keys = f.array(o.keys, `${path}.keys`, { min: 1, max: 16 })?.map((k, i) => f.string(k, `${path}.keys[${i}]`, { pattern: /^master-v[1-9][0-9]{0,8}$/, what: 'a master key label' }));
+  const holders = whoList(o.holders, `${path}.holders`, 2);
+  const t = threshold(o.threshold, `${path}.threshold`, holders?.length);
+  if (t !== undefined && t < 2) f.add('SCRIPT_QUORUM_INVALID', `${path}.threshold`, 'a split needs at least 2 shares to restore');
+  for (const c of holders ?? []) if (!tokens.some((x) => x.holder === c)) f.add('SCRIPT_UNKNOWN_TOKEN', `${path}.holders`, `no token is held by ${c}`);
+  const signers = whoList(o.signers, `${path}.signers`, 1);
+  quorum(signers, `${path}.signers`);
+  const o2 = out(o.out, `${path}.out`);
+  return id && actor && tk && backupKey && keys?.every((k) => k !== undefined) && holders && t !== undefined && signers && o2
+    ? { id, action: 'split-backup', actor, token: tk, backupKey, keys: keys as string[], threshold: t, holders, signers, out: o2 } : undefined;
+}
+
+function readExportStep({ f, o, path, id, actor, token, out }: StepInput): Extract<Step, { action: 'export' }> | undefined {
+  const tk = token(o.token, `${path}.token`);
+  const key = f.string(o.key, `${path}.key`, { pattern: KEY_LABEL, what: 'a versioned key label' });
+  const targets = f.array(o.targets, `${path}.targets`, { min: 1, max: TARGETS.length })?.map((t, i) => {
+    const to = f.object(t, `${path}.targets[${i}]`, ['target', 'kek', 'kekId']);
+    if (to === undefined) return undefined;
+    const target = f.oneOf(to.target, `${path}.targets[${i}].target`, TARGETS.map((x) => x.name));
+    const kek = out(to.kek, `${path}.targets[${i}].kek`);
+    const kekId = f.nullableString(to.kekId, `${path}.targets[${i}].kekId`, { pattern: /^https:\/\/[^\s/]+\/keys\/\S+$/, what: 'a Key Vault key id URL or null' });
+    if (target === 'azure-byok' && kekId === null) f.add('SCRIPT_FIELD_MISSING', `${path}.targets[${i}].kekId`, 'azure-byok needs the KEK id');
+    return target && kek && kekId !== undefined ? { target, kek, kekId } : undefined;
+  });
+  const o2 = out(o.out, `${path}.out`);
+  return id && actor && tk && key && targets?.every((t) => t !== undefined) && o2 ? { id, action: 'export', actor, token: tk, key, targets: targets as { target: string; kek: string; kekId: string | null }[], out: o2 } : undefined;
 }

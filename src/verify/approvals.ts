@@ -12,7 +12,6 @@ import type { Signer } from '../dsse/sign.js';
 import { KeyceremonyError } from '../errors.js';
 import { parseDrillReport } from '../manifest/drill.js';
 import { parseManifest } from '../manifest/manifest.js';
-import type { ApprovalView } from '../api/contract.js';
 import { countSignatures } from './threshold.js';
 import type { TrustedChain } from './verify.js';
 
@@ -41,8 +40,18 @@ export function checkSignerIsCustodian(env: Envelope, chain: TrustedChain, signe
   }
 }
 
-/** The contract's view is the model: one shape for the CLI, the app and the IPC boundary. */
-export type Approval = ApprovalView;
+/**
+ * Who has approved, for one set that must: the model the CLI prints and the app shows (the IPC
+ * contract's ApprovalView is this shape; src/api depends on src/verify, never the other way).
+ */
+export interface Approval {
+  readonly set: number;
+  readonly role: string;
+  readonly threshold: number;
+  readonly signed: readonly string[];
+  readonly unsigned: readonly string[];
+  readonly needed: number;
+}
 
 /** Who signed, and how many signatures are still missing, for every set that must approve. */
 export function approvals(env: Envelope, newest: CustodianSet): Approval[] {
