@@ -28,7 +28,7 @@ import type { Session } from '../pkcs11/session.js';
 import { pinOf, resumeMismatch, StepContext } from './context.js';
 import type { Question, ResolvedToken, StepResult } from './context.js';
 import { checkFolder, CHECKPOINT, JOURNAL, TRANSCRIPTS } from './folder.js';
-import { doneOf, Journal, journalToken } from './journal.js';
+import { checkLogScript, doneOf, Journal, journalToken } from './journal.js';
 import { mediaRule } from './media.js';
 import { REHEARSAL_STORE } from './rehearsal.js';
 import { checkInputs } from './preflight.js';
@@ -111,6 +111,11 @@ export function preflightRun(o: RunPlan): { resume: boolean; leftBehind: string[
   const resume = isResume(o);
   const own = o.own ?? (o.simulation ? [REHEARSAL_STORE] : []);
   const leftBehind = checkFolder({ script: o.script, dir: o.dir, inputs: o.inputs, simulation: o.simulation, declared: o.declared ?? [], own }, resume);
+  if (resume) checkLogScript(join(o.dir, JOURNAL), Journal.entriesOf(join(o.dir, JOURNAL)), o.script);
+  if (resume && o.simulation && own.includes(REHEARSAL_STORE) && !existsSync(join(o.dir, REHEARSAL_STORE))) {
+    // a rehearsal's journal key lives in its own token store: a log without one is not this run's
+    throw new KeyceremonyError('CEREMONY_LOG_UNAUTHENTIC', `the log in ${o.dir} has no rehearsal token store beside it: no rehearsal wrote it`, 'nothing was done: keep the folder as evidence and rehearse in a new folder');
+  }
   return { resume, leftBehind, media, own };
 }
 
@@ -124,8 +129,8 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
   const notes = [...(o.notes ?? []), ...(media === null ? [] : [media])];
   return withSession(jt.token, await pinOf(jt), async (s) => {
     if (!resume) return finish(ctx, await begin(ctx, s, notes), false);
-    const removed = leftBehind.length === 0 ? [] : removeStaleTemporaries(o.dir, own);
     const j = Journal.resume(join(o.dir, JOURNAL), s, { script: o.script, admin: adminOf(o.script), now });
+    const removed = leftBehind.length === 0 || j === null ? [] : removeStaleTemporaries(o.dir, own); // only once the log proved to be this run's
     const entries = j?.entries ?? Journal.entriesOf(join(o.dir, JOURNAL));
     if (entries.at(-1)?.action === 'checkpoint') return proveSealed(ctx, entries, j);
     if (j === null) {

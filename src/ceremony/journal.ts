@@ -78,15 +78,7 @@ export class Journal {
    */
   static resume(file: string, session: Session, o: { script: CeremonyScript; admin: string; now: () => number }): Journal | null {
     const entries = readEntries(file);
-    const log = entries[0]?.action === 'log.create' ? entries[0].details.log : undefined;
-    const start = entries[1];
-    if (typeof log !== 'string' || start?.action !== 'ceremony.start') {
-      throw new KeyceremonyError('CEREMONY_LOG_FOREIGN', `${file} is not the log of a ceremony run: it does not begin with log.create and ceremony.start`, 'use a new, empty ceremony folder; keep this one as evidence');
-    }
-    if (start.details.ceremony !== o.script.id || start.details.script !== o.script.digest) {
-      throw new KeyceremonyError('CEREMONY_LOG_FOREIGN', `the log in this folder is of ceremony ${JSON.stringify(String(start.details.ceremony)).slice(0, 140)} with script ${JSON.stringify(String(start.details.script)).slice(0, 80)}, not of ${o.script.id} (${o.script.digest})`,
-        'run the script that began this folder, or use a new folder for this script');
-    }
+    const log = checkLogScript(file, entries, o.script);
     const key = findMacKey(session, keyRef(o.script.id, log));
     if (key === null) return null;
     for (const e of entries) {
@@ -116,6 +108,20 @@ export class Journal {
   close(): void {
     destroyMacKey(this.session, this.key);
   }
+}
+
+/** The log begins as a run of this script does (log.create, then ceremony.start naming its id and SHA-256); returns the log's id. */
+export function checkLogScript(file: string, entries: readonly AuditEntry[], script: CeremonyScript): string {
+  const log = entries[0]?.action === 'log.create' ? entries[0].details.log : undefined;
+  const start = entries[1];
+  if (typeof log !== 'string' || start?.action !== 'ceremony.start') {
+    throw new KeyceremonyError('CEREMONY_LOG_FOREIGN', `${file} is not the log of a ceremony run: it does not begin with log.create and ceremony.start`, 'use a new, empty ceremony folder; keep this one as evidence');
+  }
+  if (start.details.ceremony !== script.id || start.details.script !== script.digest) {
+    throw new KeyceremonyError('CEREMONY_LOG_FOREIGN', `the log in this folder is of ceremony ${JSON.stringify(String(start.details.ceremony)).slice(0, 140)} with script ${JSON.stringify(String(start.details.script)).slice(0, 80)}, not of ${script.id} (${script.digest})`,
+      'run the script that began this folder, or use a new folder for this script');
+  }
+  return log;
 }
 
 export function doneOf(entries: readonly AuditEntry[]): Map<string, AuditEntry> {

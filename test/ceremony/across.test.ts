@@ -59,6 +59,8 @@ function tokens(s: CeremonyScript): Map<string, ResolvedToken> {
 const answered: string[] = [];
 const run = (s: CeremonyScript, dir: string, inputs: string, extra: Partial<RunOptions> = {}) => runCeremony({
   script: s, dir, inputs, tokens: tokens(s), simulation: false, say: () => undefined,
+  // a real run writes custody, exports and drills only on removable media: the test folder stands in for the drive
+  env: { ...process.env, KEYCEREMONY_REMOVABLE_ROOTS: work },
   confirm: async (q) => { answered.push(q.what); return true; }, ...extra,
 });
 const read = (dir: string, f: string): Uint8Array => new Uint8Array(readFileSync(join(dir, f)));
@@ -165,7 +167,7 @@ describe('the quarterly rotation across four ceremonies', () => {
     await expect(run(script(TEMPLATES['quarterly-master-dual-publish']!), d2, join(work, 'c1'), { confirm: async (q) => !q.what.startsWith("the root set's digest") })).rejects.toMatchObject({ code: 'CEREMONY_WITNESS_REFUSED' });
     expect(existsSync(join(d2, 'rotation.2.json'))).toBe(false);
 
-    // a folder that already holds another custodians.v1.json (say, from a different rotation) is not overwritten
+    // a folder that already holds another custodians.v1.json (say, from a different rotation) is refused before anything is done, and not overwritten
     const d4 = join(work, 'conflict');
     mkdirSync(d4);
     const other = join(work, 'other-inputs');
@@ -173,7 +175,7 @@ describe('the quarterly rotation across four ceremonies', () => {
     cpSync(join(work, 'c1', 'rotation.1.json'), join(other, 'rotation.1.json'));
     cpSync(join(work, 'c1', 'custodians.v1.json'), join(other, 'custodians.v1.json'));
     writeFileSync(join(d4, 'custodians.v1.json'), '{"not":"the set"}');
-    await expect(run(script(TEMPLATES['quarterly-master-dual-publish']!), d4, other)).rejects.toMatchObject({ code: 'CEREMONY_FILE_CONFLICT' });
+    await expect(run(script(TEMPLATES['quarterly-master-dual-publish']!), d4, other)).rejects.toMatchObject({ code: 'CEREMONY_FOLDER_UNEXPECTED' });
     expect(readFileSync(join(d4, 'custodians.v1.json'), 'utf8')).toBe('{"not":"the set"}');
     expect(existsSync(join(d4, 'rotation.2.json'))).toBe(false);
 

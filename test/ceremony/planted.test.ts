@@ -1,0 +1,213 @@
+/**
+ * Issue 13: the engine trusts nothing the ceremony folder holds. Tried as someone with write access
+ * to the folder would (a shared USB stick, a folder prepared the day before):
+ *  - a planted, hash-chained but unauthenticated log (a foreign script digest; this script's digest
+ *    with invented check values; one that claims the ceremony finished) is refused, and nothing is
+ *    signed or written;
+ *  - a planted export folder, a symlink at each output name, a planted token-store configuration,
+ *    an unrelated file: refused by code, never exit 3, nothing outside the folder touched;
+ *  - after a real interruption (kill -9), the resume proves each done step from the tokens and
+ *    files: a key deleted from its token, an export folder changed, a journal entry changed by one
+ *    byte or one added, a drill report that does not verify: each stops the run with its code.
+ */
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { formatEntry, GENESIS } from '../../src/audit/log.js';
+import type { AuditEntry } from '../../src/audit/log.js';
+import { parseScript } from '../../src/ceremony/script.js';
+import { templateText } from '../../src/ceremony/templates.js';
+import { ERROR_LINE, runCli } from '../support/cli.js';
+import { seedKeks } from '../support/ceremony-state.js';
+import { softHsmModule } from '../support/softhsm.js';
+
+const TEMPLATE = templateText('quarterly-master-rotation') as string;
+const script = parseScript(new TextEncoder().encode(TEMPLATE));
+let root: string;
+let outside: string;
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'kc-planted-'));
+  outside = join(root, 'elsewhere');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'keep.txt'), 'not the ceremony\'s');
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A demo folder as a user prepares it: the script and its KMS keys (the demo would write them). */
+function prepared(name: string): string {
+  const dir = join(root, name);
+  seedKeks(dir);
+  writeFileSync(join(dir, 'ceremony.json'), TEMPLATE);
+  return dir;
+}
+
+/** Every path under dir (links not followed) with its content's SHA-256: what "nothing written" compares. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string): void => {
+    for (const n of readdirSync(join(dir, rel)).sort()) {
+      const r = rel === '' ? n : `${rel}/${n}`;
+      const st = lstatSync(join(dir, r));
+      if (st.isDirectory()) walk(r);
+      else out[r] = st.isSymbolicLink() ? 'link' : createHash('sha256').update(readFileSync(join(dir, r))).digest('hex');
+    }
+  };
+  walk('');
+  return out;
+}
+
+function demo(dir: string, env: NodeJS.ProcessEnv = {}, force = false): { status: number | null; code: string | null; stderr: string } {
+  const r = runCli(['demo', '--dir', dir, ...(force ? ['--force'] : [])], { ...process.env, ...env });
+  return { status: r.status, code: /^keyceremony: ([A-Z0-9_]+):/.exec(r.stderr)?.[1] ?? null, stderr: r.stderr };
+}
+
+/** A hash-chained log anyone can write: valid chain, no MACs. */
+function plantLog(dir: string, drafts: readonly Omit<AuditEntry, 'seq' | 'prev' | 'hash' | 'time'>[]): void {
+  let prev = GENESIS;
+  const lines = drafts.map((d, i) => {
+    const { line, hash } = formatEntry({ seq: i + 1, time: '2026-11-30T06:00:00Z', actor: d.actor, action: d.action, keys: d.keys, details: d.details, prev });
+    prev = hash;
+    return line;
+  });
+  writeFileSync(join(dir, 'audit.jsonl'), `${lines.join('\n')}\n`);
+}
+
+const forged = (digest: string) => [
+  { actor: 'admin', action: 'log.create', keys: [], details: { log: 'ab'.repeat(16) } },
+  { actor: 'admin', action: 'ceremony.start', keys: [], details: { ceremony: script.id, script: digest, clock: '2026-11-30T06:00:00Z', simulation: true } },
+  ...script.steps.slice(0, 3).map((s) => ({ actor: s.actor, action: 'step.done', keys: s.id === 'master-key' ? ['master-v1'] : [], details: { step: s.id, title: 'done', outcome: 'kcv ecb:ffffff', lines: [], ...(s.id === 'master-key' ? { kcv: 'ffffff' } : {}) } })),
+];
+
+function expectRefused(r: { status: number | null; code: string | null; stderr: string }, code: string): void {
+  expect(r.code).toBe(code);
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(ERROR_LINE);
+}
+
+describe('a fresh folder with planted contents is refused, and nothing is signed or written', () => {
+  test.each([
+    ['a foreign script digest', `sha256:${'0'.repeat(64)}`, 'CEREMONY_LOG_FOREIGN'],
+    ["this script's digest and invented check values", script.digest, 'CEREMONY_LOG_UNAUTHENTIC'],
+  ])('a hash-chained, unauthenticated log with %s', (_what, digest, code) => {
+    const dir = prepared(`log-${code}`);
+    plantLog(dir, forged(digest));
+    const before = snapshot(dir);
+    expectRefused(demo(dir), code);
+    expect(snapshot(dir)).toEqual(before); // no token store made, nothing signed
+  });
+
+  test('a planted log that claims the ceremony finished (ending in a checkpoint)', () => {
+    const dir = prepared('log-finished');
+    plantLog(dir, [...forged(script.digest), { actor: 'admin', action: 'checkpoint', keys: [], details: { envelope: '{}', custodianSet: 1 } }]);
+    const before = snapshot(dir);
+    expectRefused(demo(dir), 'CEREMONY_LOG_UNAUTHENTIC');
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  test.each([
+    ['export.json is null', 'null'],
+    ['export.json claims another check value', JSON.stringify({ target: 'aws-rsaes-oaep-sha1', kcv: 'ffffff', files: [] })],
+  ])('a planted export folder: %s', (_what, text) => {
+    const dir = prepared(`export-${text.length}`);
+    mkdirSync(join(dir, 'export', 'aws-rsaes-oaep-sha1'), { recursive: true });
+    writeFileSync(join(dir, 'export', 'aws-rsaes-oaep-sha1', 'export.json'), text);
+    const before = snapshot(dir);
+    expectRefused(demo(dir, {}, true), 'CEREMONY_FOLDER_UNEXPECTED');
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  test.each(['audit.jsonl', 'custodians.v1.json', 'rotation.1.json', 'export', 'custody', 'drill.json', 'audit.checkpoint.json', 'transcript.md', 'transcript.html', 'softhsm'])('a symlink at the output name %s', (name) => {
+    const dir = prepared(`link-${name}`);
+    symlinkSync(name === 'export' || name === 'custody' || name === 'softhsm' ? outside : join(outside, 'keep.txt'), join(dir, name));
+    const before = [snapshot(dir), snapshot(outside)];
+    const r = demo(dir, {}, true);
+    expect(['FOLDER_LINK_REFUSED', 'CEREMONY_LOG_FOREIGN', 'REHEARSAL_STORE_INVALID']).toContain(r.code);
+    expect(r.status).toBe(1);
+    expect([snapshot(dir), snapshot(outside)]).toEqual(before);
+  });
+
+  test.each([['an unrelated file', 'notes.txt'], ["a user's transcript", 'transcript.md']])('%s in the folder', (_what, name) => {
+    const dir = prepared(`unrelated-${name}`);
+    writeFileSync(join(dir, name), 'mine\n');
+    const before = snapshot(dir);
+    expectRefused(demo(dir, {}, true), 'CEREMONY_FOLDER_UNEXPECTED');
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  test('a planted token-store configuration pointing elsewhere', () => {
+    const dir = prepared('store');
+    mkdirSync(join(dir, 'softhsm', 'tokens'), { recursive: true });
+    writeFileSync(join(dir, 'softhsm', 'softhsm2.conf'), `directories.tokendir = ${outside}\nobjectstore.backend = file\n`);
+    const before = [snapshot(dir), snapshot(outside)];
+    expectRefused(demo(dir, {}, true), 'REHEARSAL_STORE_INVALID');
+    expect([snapshot(dir), snapshot(outside)]).toEqual(before);
+  });
+});
+
+/** The demo killed at `point`; returns its folder, ready to be tampered with and resumed. */
+function interrupted(name: string, point: string): string {
+  const dir = prepared(name);
+  expect(demo(dir, { KEYCEREMONY_CRASHPOINT: point }).status).toBeNull();
+  return dir;
+}
+
+describe('a real interruption resumes only what the tokens and files prove', () => {
+  test('with no tampering the resume completes (the control)', () => {
+    const dir = interrupted('control', 'step:restore-drill:begin');
+    expect(demo(dir)).toMatchObject({ status: 0, stderr: '' });
+  }, 60_000);
+
+  test('the master key deleted from the HSM between crash and resume: the run stops and names it', () => {
+    const dir = interrupted('key-deleted', 'step:prepare-manifest:begin');
+    const pins = JSON.parse(readFileSync(join(dir, 'softhsm', 'rehearsal-pins.json'), 'utf8')) as Record<string, { user: string }>;
+    execFileSync('pkcs11-tool', ['--module', softHsmModule(), '--token-label', 'Ceremony HSM', '--login', '--pin', pins.hsm!.user, '--delete-object', '--type', 'secrkey', '--label', 'master-v1'],
+      { env: { ...process.env, SOFTHSM2_CONF: join(dir, 'softhsm', 'softhsm2.conf') }, stdio: 'ignore' });
+    const r = demo(dir);
+    expectRefused(r, 'CEREMONY_KEY_MISSING');
+    expect(r.stderr).toContain('master-v1');
+    expect(r.stderr).toContain('"Ceremony HSM"');
+    expect(existsSync(join(dir, 'rotation.1.json'))).toBe(false);
+  }, 60_000);
+
+  test.each([
+    ['a byte of the wrapped key changed', (d: string) => { const f = join(d, 'export', 'aws-rsaes-oaep-sha1', 'EncryptedKeyMaterial.bin'); const b = readFileSync(f); b.writeUInt8(b.readUInt8(0) ^ 1, 0); writeFileSync(f, b); }, 'EXPORT_FOLDER_CHANGED'],
+    ['export.json replaced by null', (d: string) => writeFileSync(join(d, 'export', 'aws-rsaes-oaep-sha1', 'export.json'), 'null'), 'EXPORT_RECORD_INVALID'],
+    ['export.json with another check value', (d: string) => { const f = join(d, 'export', 'aws-rsaes-oaep-sha1', 'export.json'); writeFileSync(f, readFileSync(f, 'utf8').replace(/"kcv": "[0-9a-f]{6}"/, '"kcv": "ffffff"')); }, 'CEREMONY_RESUME_MISMATCH'],
+    ['a file added to an export folder', (d: string) => writeFileSync(join(d, 'export', 'aws-rsaes-oaep-sha1', 'extra.bin'), 'x'), 'EXPORT_FOLDER_CHANGED'],
+  ])('an export folder with %s is refused at resume', (_what, tamper, code) => {
+    const dir = interrupted(`export-${code}-${_what.length}`, 'step:restore-drill:begin');
+    tamper(dir);
+    expectRefused(demo(dir), code);
+    expect(existsSync(join(dir, 'drill.json'))).toBe(false);
+  }, 60_000);
+
+  test.each([
+    ['one byte of a journal entry changed', (f: string) => { const b = readFileSync(f); const at = b.indexOf('"step":"master-key"'); b[at + 9] = 'M'.charCodeAt(0); writeFileSync(f, b); }],
+    ['an entry added, hash-chained but not MACed', (f: string) => {
+      const lines = readFileSync(f, 'utf8').trim().split('\n');
+      const last = JSON.parse(lines.at(-1) as string) as AuditEntry;
+      appendFileSync(f, `${formatEntry({ seq: last.seq + 1, time: last.time, actor: 'admin', action: 'step.done', keys: [], details: { step: 'restore-drill', title: 'done', outcome: 'pass', lines: [] }, prev: last.hash }).line}\n`);
+    }],
+  ])('%s: refused at resume', (_what, tamper) => {
+    const dir = interrupted(`journal-${_what.length}`, 'step:restore-drill:begin');
+    tamper(join(dir, 'audit.jsonl'));
+    const r = demo(dir);
+    expect(r.status).toBe(1);
+    expect(r.code).toMatch(/^(AUDIT_|CEREMONY_LOG_UNAUTHENTIC)/);
+    expect(existsSync(join(dir, 'drill.json'))).toBe(false);
+  }, 60_000);
+
+  test('a drill report that does not verify fails the drill step', () => {
+    const dir = interrupted('drill-report', 'step:restore-drill:performed');
+    const f = join(dir, 'drill.json');
+    const env = JSON.parse(readFileSync(f, 'utf8')) as { signatures: { keyid: string; sig: string }[] };
+    env.signatures = env.signatures.slice(0, 1); // below the threshold
+    writeFileSync(f, JSON.stringify(env));
+    expectRefused(demo(dir), 'CEREMONY_DRILL_REPORT_INVALID');
+    expect(existsSync(join(dir, 'audit.checkpoint.json'))).toBe(false);
+  }, 60_000);
+});
