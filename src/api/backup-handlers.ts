@@ -121,14 +121,14 @@ function splitHandlers(d: BackupDeps): ChannelHandlers<SplitChannel> {
 }
 
 function drillHandlers(d: BackupDeps): ChannelHandlers<DrillChannel> {
-  const drills = new Sessions<{ plan: CustodyPlan; collector: ShareCollector }>((v) => v.collector.dispose(),
+  const drills = new Sessions<{ plan: CustodyPlan; custodianSet: number; collector: ShareCollector }>((v) => v.collector.dispose(),
     () => new KeyceremonyError('DRILL_UNKNOWN', 'this drill is finished, cancelled or unknown', 'start the drill again'));
   return {
     'drill.begin': async (r) => {
       const dir = driveFolder(d.env, r.mountPoint, r.folder, null);
       // everything the drill may trust is checked now, before any custodian comes forward
-      const plan = openDrill(new TextEncoder().encode(r.manifest), r.chain.map((c) => new TextEncoder().encode(c)), dir, { at: d.now() });
-      const drillId = drills.add({ plan, collector: new ShareCollector(plan.expected) });
+      const { plan, chain } = openDrill(new TextEncoder().encode(r.manifest), r.chain.map((c) => new TextEncoder().encode(c)), dir, { at: d.now() });
+      const drillId = drills.add({ plan, custodianSet: chain.newest.version, collector: new ShareCollector(plan.expected) });
       return { drillId, backupKey: plan.backupKey, backupKcv: plan.backupKcv, threshold: plan.expected.threshold, total: plan.expected.total, signers: plan.signers,
         receipts: plan.receipts.map(receiptView), keys: plan.blobs.map((b) => ({ id: b.keyId, kcv: plan.manifestKcvs.get(b.keyId) ?? '' })) };
     },
@@ -145,11 +145,11 @@ function drillHandlers(d: BackupDeps): ChannelHandlers<DrillChannel> {
       }
     },
     'drill.run': async (r) => {
-      const { plan, collector } = drills.get(r.drillId);
+      const { plan, custodianSet, collector } = drills.get(r.drillId);
       requireEnoughShares(plan, collector); // the drill stays open for more shares
       const restore = r.restore === true;
       drills.delete(r.drillId);
-      const run = await d.withPin(r.pin, (pin) => restoreFromShares(d.token(r.token), pin, plan, collector, { restore, started: d.now(), now: d.now }));
+      const run = await d.withPin(r.pin, (pin) => restoreFromShares(d.token(r.token), pin, plan, collector, { restore, custodianSet, started: d.now(), now: d.now }));
       const { outcome } = run;
       return { result: outcome.pass ? 'pass' : 'fail', restore, failures: outcome.failures, backupKcv: outcome.backupKcv, backupKcvMatches: outcome.backupKcvMatches, restored: outcome.restored,
         report: d.docView({ payloadType: PAYLOAD_TYPES.drill, payload: run.report, signatures: [] }) };

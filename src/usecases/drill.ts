@@ -16,6 +16,7 @@ import { withSession } from '../pkcs11/session.js';
 import type { Token } from '../pkcs11/tokens.js';
 import { verifiedChain } from './chain.js';
 import type { ChainOptions } from './chain.js';
+import type { TrustedChain } from '../verify/verify.js';
 import { requireCustodian } from './custodians.js';
 import type { Members } from './custodians.js';
 
@@ -27,10 +28,11 @@ export function splitHolders(plan: CustodyPlan): Members {
 /**
  * Everything a drill may trust, checked before any custodian comes forward: the chain first (its
  * own reasons, CHAIN_INVALID), then the signed custody manifest and every file it lists in `dir`.
+ * The chain comes back too: the drill's report is made under its newest set.
  */
-export function openDrill(manifest: Uint8Array, chainFiles: readonly Uint8Array[], dir: string, o: ChainOptions): CustodyPlan {
-  verifiedChain(chainFiles, o);
-  return loadCustodyPlan(manifest, chainFiles, dir, { at: o.at, rootDigest: o.rootDigest });
+export function openDrill(manifest: Uint8Array, chainFiles: readonly Uint8Array[], dir: string, o: ChainOptions): { readonly plan: CustodyPlan; readonly chain: TrustedChain } {
+  const chain = verifiedChain(chainFiles, o);
+  return { plan: loadCustodyPlan(manifest, chainFiles, dir, { at: o.at, rootDigest: o.rootDigest }), chain };
 }
 
 /**
@@ -73,16 +75,29 @@ export interface DrillRun {
   readonly report: Uint8Array;
 }
 
+export interface DrillOptions {
+  /** A real restore keeps the restored keys that pass; a drill destroys everything it made. */
+  readonly restore: boolean;
+  /** The report's id; drillId() by default. */
+  readonly id?: string | undefined;
+  /**
+   * The set version the report is made under: the newest set of the chain in force, which its
+   * custodians sign (after a rotation, the custody manifest's own set is superseded, FORMATS.md §5).
+   */
+  readonly custodianSet: number;
+  readonly started: number;
+  readonly now: () => number;
+}
+
 /**
  * The backup key rebuilt from the collected shares in the drill token, every blob restored and
  * proved (KCV and canary), then destroyed, or kept for a real restore; the report says how it went.
  */
-export async function restoreFromShares(token: Token, pin: Uint8Array, plan: CustodyPlan, collector: ShareCollector,
-  o: { readonly restore: boolean; readonly id?: string | undefined; readonly started: number; readonly now: () => number }): Promise<DrillRun> {
+export async function restoreFromShares(token: Token, pin: Uint8Array, plan: CustodyPlan, collector: ShareCollector, o: DrillOptions): Promise<DrillRun> {
   requireEnoughShares(plan, collector);
   const presented = collector.custodians; // runDrill disposes of the collector once it has combined
   const outcome = await withSession(token, pin, (s) => runDrill(s, collector, plan.backupKey, plan.backupKcv, plan.blobs, plan.manifestKcvs, o.restore));
-  const report = buildDrillReport({ drill: o.id ?? drillId(plan, o.restore, o.started), custodianSet: plan.manifest.custodianSet, started: o.started, finished: Math.max(o.started, o.now()),
+  const report = buildDrillReport({ drill: o.id ?? drillId(plan, o.restore, o.started), custodianSet: o.custodianSet, started: o.started, finished: Math.max(o.started, o.now()),
     backupKey: plan.backupKey, outcome, sharesPresented: presented, threshold: plan.expected.threshold });
   return { outcome, presented, report };
 }

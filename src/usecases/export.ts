@@ -11,6 +11,7 @@ import type { Kek } from '../export/kek.js';
 import { checkFreeSpace } from '../export/media.js';
 import type { OaepHash, Target } from '../export/targets.js';
 import { wrapKey } from '../export/wrap.js';
+import type { Wrapped } from '../export/wrap.js';
 import { usageError } from '../errors.js';
 import { checkOutputDir } from '../files.js';
 import type { ObjectQuery } from '../pkcs11/keys.js';
@@ -70,11 +71,16 @@ export function exportKeyUri(token: Token, key: ObjectQuery): string {
   return formatPkcs11Uri({ token: token.label, serial: token.info.serial, ...(key.label === undefined ? {} : { object: key.label }), ...(key.id === undefined ? {} : { id: key.id }), type: 'secret-key' });
 }
 
-/** The export on a session already open (a bundle wraps one key for several targets in one). */
-export async function exportInSession(s: Session, r: ExportRequest): Promise<ExportRecord> {
+/** The key wrapped for the target on a session already open, nothing written (the ceremony probes a target so, before it writes). */
+export async function wrapForExport(s: Session, r: ExportRequest): Promise<{ readonly wrapped: Wrapped; readonly hash: OaepHash }> {
   checkKek(r.target, r.kek, r.kekId);
   const hash = exportHash(r.target, r.hash);
-  const wrapped = await wrapKey(s, r.key, r.kek, r.target.construction, hash);
+  return { wrapped: await wrapKey(s, r.key, r.kek, r.target.construction, hash), hash };
+}
+
+/** The export on a session already open (a bundle wraps one key for several targets in one). */
+export async function exportInSession(s: Session, r: ExportRequest): Promise<ExportRecord> {
+  const { wrapped, hash } = await wrapForExport(s, r);
   return writeExport({ target: r.target, hash, kek: r.kek, kekId: r.target.cloud === 'azure' ? r.kekId : undefined, importToken: r.importToken, keyUri: exportKeyUri(s.token, r.key),
     outDir: r.outDir, force: r.force, ...(r.now === undefined ? {} : { now: r.now }) }, wrapped);
 }

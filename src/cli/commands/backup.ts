@@ -185,7 +185,7 @@ export async function drillCommand(argv: readonly string[], io: Io, warnings: Wa
   const rootDigest = rootDigestOption(values['root-digest']);
   const { files: chainFiles } = chainOption(values.custodians, rootDigest, now); // the chain's own errors, reported first
   // Everything is checked before any token is touched: the signed manifest, every file it lists, the receipts, who presents.
-  const plan = openDrill(readDocument(manifestPath, 'the custody manifest'), chainFiles, resolve(values.dir ?? dirname(manifestPath)), { at: now, rootDigest });
+  const { plan, chain } = openDrill(readDocument(manifestPath, 'the custody manifest'), chainFiles, resolve(values.dir ?? dirname(manifestPath)), { at: now, rootDigest });
   for (const spec of shares) requireCustodian(splitHolders(plan), spec.custodian, 'presenter');
   const needed = values['all-shares'] === true ? plan.expected.total : plan.expected.threshold;
   if (shares.length < needed) {
@@ -218,7 +218,7 @@ export async function drillCommand(argv: readonly string[], io: Io, warnings: Wa
     const pin = await readPin(io, values['pin-env'], target.label);
     let run;
     try {
-      run = await restoreFromShares(target, pin, plan, collector, { restore, id, started, now: seconds });
+      run = await restoreFromShares(target, pin, plan, collector, { restore, id, custodianSet: chain.newest.version, started, now: seconds });
     } finally {
       zero(pin);
     }
