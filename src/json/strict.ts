@@ -208,27 +208,38 @@ function colons(s: string): number {
   return n;
 }
 
-/** How many of ".", "e" and "E" s holds: the characters a fraction or an exponent is written with. */
-function fractionMarks(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x2e || c === 0x65 || c === 0x45) n++;
+/**
+ * Whether a number of the text may have a fraction or an exponent. Outside strings a number
+ * follows ":", "," or "[" (whitespace between), or starts the text; so a digit run there that
+ * ends in ".", "e" or "E" is looked for after each of those three characters, with indexOf (they
+ * are few, and base64 holds none). Inside a string such a run is a false alarm ("sha256:1e…"):
+ * the careful parser then decides. A top-level number always goes to the careful parser.
+ */
+function mayHaveFraction(text: string): boolean {
+  if (/^[ \t\n\r]*-?[0-9]/.test(text)) return true;
+  for (const mark of [':', ',', '[']) {
+    for (let i = text.indexOf(mark); i >= 0; i = text.indexOf(mark, i + 1)) {
+      let j = i + 1;
+      let c = text.charCodeAt(j);
+      while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++j);
+      if (c === 0x2d) c = text.charCodeAt(++j);
+      const digits = j;
+      while (c >= 0x30 && c <= 0x39) c = text.charCodeAt(++j);
+      if (j > digits && (c === 0x2e || c === 0x65 || c === 0x45)) return true;
+    }
   }
-  return n;
+  return false;
 }
 
-interface Tally { members: number; colonsInStrings: number; checkSurrogates: boolean; marksInValues: number }
+interface Tally { members: number; colonsInStrings: number; checkSurrogates: boolean }
 
-/** Counts members, colons and fraction marks inside strings, and checks what JSON.parse tolerates; false means "use the careful parser". */
+/** Counts members and colons inside strings, and checks what JSON.parse tolerates (and -0); false means "use the careful parser". */
 function acceptable(v: unknown, depth: number, t: Tally): boolean {
   if (typeof v === 'string') {
     if (v.indexOf(':') >= 0) t.colonsInStrings += colons(v);
-    t.marksInValues += fractionMarks(v);
     return !t.checkSurrogates || v.isWellFormed();
   }
   if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
-  if (typeof v === 'boolean') { t.marksInValues++; return true; } // the "e" of true and of false
   if (v === null || typeof v !== 'object') return true;
   if (depth >= MAX_DEPTH) return false;
   if (Array.isArray(v)) {
@@ -238,7 +249,6 @@ function acceptable(v: unknown, depth: number, t: Tally): boolean {
   for (const k in v) {
     t.members++;
     if (k.indexOf(':') >= 0) t.colonsInStrings += colons(k);
-    t.marksInValues += fractionMarks(k);
     if ((t.checkSurrogates && !k.isWellFormed()) || !acceptable((v as Record<string, unknown>)[k], depth + 1, t)) return false;
   }
   return true;
@@ -252,13 +262,9 @@ function acceptable(v: unknown, depth: number, t: Tally): boolean {
  * each member of the text brings exactly one ":", so the text's members are its colons minus
  * the colons inside its strings, which the decoded strings carry one for one unless a colon was
  * escaped (\u003a: then the careful parser decides). Fewer keys kept than members written means
- * a duplicate was dropped. Fractions and exponents likewise: outside strings the text holds ".",
- * "e" or "E" only in the literals true and false (one "e" each) and in numbers, and the decoded
- * strings hold those characters one for one with the text unless one was escaped (\u002e, \u0065,
- * \u0045: the careful parser decides; an "e" among the hex digits of another escape only adds to
- * the text's count). More marks in the text than in the values means a number has a fraction or
- * an exponent. `-0` is seen on the value. Any doubt, and every syntax error, goes to the careful
- * parser, which decides and reports the path.
+ * a duplicate was dropped. A number with a fraction or an exponent is looked for in the text
+ * (mayHaveFraction); `-0` is seen on the value. Any doubt, and every syntax error, goes to the
+ * careful parser, which decides and reports the path.
  */
 export function parseStrictJson(text: string, maxLength = Number.MAX_SAFE_INTEGER): JsonValue {
   if (text.length > maxLength) throw new JsonError('size', `the document is longer than ${maxLength} characters`, '$', 0);
@@ -269,8 +275,8 @@ export function parseStrictJson(text: string, maxLength = Number.MAX_SAFE_INTEGE
     return new Parser(text).document();
   }
   const escapes = text.indexOf('\\u') >= 0;
-  const t: Tally = { members: 0, colonsInStrings: 0, checkSurrogates: escapes || !text.isWellFormed(), marksInValues: 0 };
-  if (acceptable(value, 0, t) && !(escapes && /\\u00(?:3a|2e|65|45)/i.test(text)) && colons(text) - t.colonsInStrings === t.members && fractionMarks(text) === t.marksInValues) return value as JsonValue;
+  const t: Tally = { members: 0, colonsInStrings: 0, checkSurrogates: escapes || !text.isWellFormed() };
+  if (acceptable(value, 0, t) && !(escapes && /\\u003a/i.test(text)) && colons(text) - t.colonsInStrings === t.members && !mayHaveFraction(text)) return value as JsonValue;
   return new Parser(text).document();
 }
 

@@ -131,4 +131,7 @@ describe('numbers: one spelling of each value (FORMATS.md §1)', () => {
       expect(same(text.replace('"n":0', `"n":${int}${tail}`))).toEqual({ ok: false, kind: 'syntax' });
     }), { numRuns: 500 });
   });
+  test('what only looks like such a number inside a string is accepted (the fast path defers, the careful parser decides)', () => {
+    for (const text of ['{"d":"sha256:1e5","t":"10:00:00Z","a":[1,2]}', '["1.0",":2e0",",3.5","[4E1"]', '{"v":"a:-0.5"}']) expect(same(text).ok).toBe(true);
+  });
 });
