@@ -34,6 +34,7 @@ import { countSignatures } from '../verify/threshold.js';
 import { CHECKPOINT_TYPE, parseCheckpoint } from './checkpoint.js';
 import type { Checkpoint } from './checkpoint.js';
 import { GENESIS, isLineProblem, parseLine } from './log.js';
+import type { AuditEntry } from './log.js';
 
 /** `seq` 0: the problem is in a checkpoint file given apart from the log, not in an entry. */
 export interface AuditProblem { readonly seq: number; readonly code: string; readonly message: string }
@@ -101,75 +102,96 @@ function warning(code: string, message: string): string {
   return formatProblem(problem(code, '$', message));
 }
 
-export function verifyAuditLog(bytes: Uint8Array, opts: AuditVerifyOptions = {}): AuditResult {
-  const chain = opts.chain ?? null;
-  const problems: AuditProblem[] = [];
-  const checkpoints: { seq: number; covers: number; signers: string[]; verified: boolean }[] = [];
-  const externals: { covers: number; signers: string[]; verified: boolean }[] = [];
+/** The chain of entries as far as it holds: what was read, and the first problem (then it stopped). */
+interface Walk {
+  problem: AuditProblem | null;
+  log: string | null;
+  prev: string;
+  n: number;
+  lastCheckpoint: number;
+  readonly hashes: string[];
+  /** times[k]: the latest time of entries 1..k+1 (entry times have one fixed form, so they compare as text). */
+  readonly times: string[];
+  readonly checkpoints: { seq: number; covers: number; signers: string[]; verified: boolean }[];
+}
+
+/** Why entry `expected` (already parsed) does not continue the chain, or null. */
+function linkProblem(e: AuditEntry, expected: number, prev: string): AuditProblem | null {
+  if (e.seq !== expected) {
+    // a repeated sequence (an inserted copy) is reported at that sequence; a gap or a later entry where this one should be, at the one missing
+    return bad(Math.min(expected, e.seq), 'AUDIT_SEQUENCE_BROKEN', e.seq < expected
+      ? `entry ${e.seq} appears again on line ${expected}: an entry was inserted or repeated`
+      : `entry ${expected} is missing or out of order: line ${expected} holds entry ${e.seq}`);
+  }
+  if (e.prev !== prev) return bad(expected, 'AUDIT_PREVIOUS_MISMATCH', `entry ${expected} does not follow entry ${expected - 1} (its previous hash differs): an entry was inserted, removed or changed`);
+  if (expected === 1 && (e.action !== 'log.create' || typeof e.details.log !== 'string' || !/^[0-9a-f]{32}$/.test(e.details.log))) {
+    return bad(1, 'AUDIT_NO_HEADER', 'the first entry does not create the log (action log.create with its id)');
+  }
+  return null;
+}
+
+/** Reads line i as entry i + 1 onto the walk; false when it is bad (w.problem says why). */
+function step(w: Walk, line: string, i: number, notUtf8: boolean, chain: TrustedChain | null): boolean {
+  const expected = i + 1;
+  if (notUtf8) {
+    w.problem = bad(expected, 'AUDIT_NOT_UTF8', `entry ${expected} is not valid UTF-8: its bytes were changed (a decoder would have shown them as U+FFFD)`);
+    return false;
+  }
+  const e = parseLine(line);
+  w.problem = isLineProblem(e) ? bad(expected, e.code, e.message) : linkProblem(e, expected, w.prev);
+  if (w.problem !== null || isLineProblem(e)) return false;
+  if (expected === 1) w.log = e.details.log as string;
+  if (e.action === 'checkpoint') {
+    const p = checkInLog(e.seq, e.details.envelope, w.log as string, w.prev, w.times[i - 1] ?? '', chain);
+    w.checkpoints.push({ seq: e.seq, covers: e.seq - 1, signers: p.signers, verified: p.problem === null && chain !== null });
+    if (p.problem !== null) {
+      w.problem = bad(e.seq, p.problem.code, p.problem.message);
+      return false;
+    }
+    w.lastCheckpoint = e.seq;
+  }
+  w.hashes.push(e.hash);
+  const latest = w.times[i - 1] ?? '';
+  w.times.push(e.time > latest ? e.time : latest);
+  w.prev = e.hash;
+  w.n = expected;
+  return true;
+}
+
+/** Every entry in order until the first bad one; then a torn last line, or no entry at all. */
+function walk(bytes: Uint8Array, chain: TrustedChain | null): Walk {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const badUtf8 = isUtf8(buf) ? -1 : firstNonUtf8Line(buf);
+  // once the bytes are known to be UTF-8 (or the walk stops at the line that is not), decoding loses nothing
   const { lines, torn } = splitLines(buf.toString('utf8'));
-  let prev = GENESIS;
-  let log: string | null = null;
-  let lastCheckpoint = 0;
-  const hashes: string[] = [];
-  /** times[k]: the latest time of entries 1..k+1 (entry times have one fixed form, so they compare as text). */
-  const times: string[] = [];
-  let latest = '';
-  let n = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const expected = i + 1;
-    if (i === badUtf8) {
-      problems.push(bad(expected, 'AUDIT_NOT_UTF8', `entry ${expected} is not valid UTF-8: its bytes were changed (a decoder would have shown them as U+FFFD)`));
-      break;
-    }
-    const e = parseLine(lines[i] as string);
-    if (isLineProblem(e)) {
-      problems.push(bad(expected, e.code, e.message));
-      break;
-    }
-    if (e.seq !== expected) {
-      // a repeated sequence (an inserted copy) is reported at that sequence; a gap or a later entry where this one should be, at the one missing
-      problems.push(bad(Math.min(expected, e.seq), 'AUDIT_SEQUENCE_BROKEN', e.seq < expected
-        ? `entry ${e.seq} appears again on line ${expected}: an entry was inserted or repeated`
-        : `entry ${expected} is missing or out of order: line ${expected} holds entry ${e.seq}`));
-      break;
-    }
-    if (e.prev !== prev) {
-      problems.push(bad(expected, 'AUDIT_PREVIOUS_MISMATCH', `entry ${expected} does not follow entry ${expected - 1} (its previous hash differs): an entry was inserted, removed or changed`));
-      break;
-    }
-    if (expected === 1) {
-      if (e.action !== 'log.create' || typeof e.details.log !== 'string' || !/^[0-9a-f]{32}$/.test(e.details.log)) {
-        problems.push(bad(1, 'AUDIT_NO_HEADER', 'the first entry does not create the log (action log.create with its id)'));
-        break;
-      }
-      log = e.details.log;
-    }
-    if (e.action === 'checkpoint') {
-      const p = checkInLog(e.seq, e.details.envelope, log as string, prev, latest, chain);
-      checkpoints.push({ seq: e.seq, covers: e.seq - 1, signers: p.signers, verified: p.problem === null && chain !== null });
-      if (p.problem !== null) {
-        problems.push(bad(e.seq, p.problem.code, p.problem.message));
-        break;
-      }
-      lastCheckpoint = e.seq;
-    }
-    hashes.push(e.hash);
-    if (e.time > latest) latest = e.time;
-    times.push(latest);
-    prev = e.hash;
-    n = expected;
-  }
-  if (problems.length === 0 && torn) {
-    problems.push(bad(n + 1, 'AUDIT_TORN_ENTRY', `the log ends inside entry ${n + 1} (a write that did not finish)`));
-  }
-  if (problems.length === 0 && n === 0) {
-    problems.push(bad(1, 'AUDIT_EMPTY', 'the log is empty: it has no entry, not even the one that creates it (an empty file proves nothing)'));
-  }
+  const w: Walk = { problem: null, log: null, prev: GENESIS, n: 0, lastCheckpoint: 0, hashes: [], times: [], checkpoints: [] };
+  for (let i = 0; i < lines.length; i++) if (!step(w, lines[i] as string, i, i === badUtf8, chain)) return w;
+  if (torn) w.problem = bad(w.n + 1, 'AUDIT_TORN_ENTRY', `the log ends inside entry ${w.n + 1} (a write that did not finish)`);
+  else if (w.n === 0) w.problem = bad(1, 'AUDIT_EMPTY', 'the log is empty: it has no entry, not even the one that creates it (an empty file proves nothing)');
+  return w;
+}
+
+/** What a whole, unbroken log is by its checkpoints; an unsigned part is a problem when one is required, else a warning. */
+function tail(w: Walk, required: boolean, problems: AuditProblem[], warnings: string[]): { state: AuditState; firstUnsigned: number | null } {
+  const { n, lastCheckpoint } = w;
+  if (lastCheckpoint === n) return { state: 'checkpointed', firstUnsigned: null };
+  const first = lastCheckpoint + 1;
+  const [code, what] = lastCheckpoint === 0
+    ? ['AUDIT_NO_CHECKPOINT', `no checkpoint signs this log: none of its ${n} entries is signed by the custodians`]
+    : ['AUDIT_UNCHECKPOINTED_TAIL', `entr${n === first ? `y ${n} follows` : `ies ${first} to ${n} follow`} the last checkpoint (entry ${lastCheckpoint}) and no checkpoint signs ${n === first ? 'it' : 'them'}: entries after ${first - 1} were appended, or the log was cut short, or its ceremony did not finish`];
+  if (required) problems.push(bad(first, code, what));
+  else warnings.push(warning(code, what));
+  return { state: lastCheckpoint === 0 ? 'no-checkpoint' : 'unsigned-tail', firstUnsigned: first };
+}
+
+export function verifyAuditLog(bytes: Uint8Array, opts: AuditVerifyOptions = {}): AuditResult {
+  const chain = opts.chain ?? null;
+  const w = walk(bytes, chain);
+  const problems: AuditProblem[] = w.problem === null ? [] : [w.problem];
+  const externals: { covers: number; signers: string[]; verified: boolean }[] = [];
   if (problems.length === 0) {
     for (const ext of opts.external ?? []) {
-      const r = checkExternal(ext, log, hashes, times, chain);
+      const r = checkExternal(ext, w.log, w.hashes, w.times, chain);
       if (r.checked !== null) externals.push(r.checked);
       if (r.problem !== null) { problems.push(r.problem); break; }
     }
@@ -178,27 +200,11 @@ export function verifyAuditLog(bytes: Uint8Array, opts: AuditVerifyOptions = {})
   if (chain === null) {
     warnings.push(warning('AUDIT_SIGNATURES_UNCHECKED', 'no custodian-set chain was given, so no checkpoint signature was checked: anyone could have written this log; pass --custodians with the chain from the trusted root'));
   }
-  let state: AuditState;
-  let firstUnsigned: number | null = null;
-  if (problems.length > 0) {
-    state = n === 0 && problems[0]?.code === 'AUDIT_EMPTY' ? 'empty' : 'broken';
-  } else if (lastCheckpoint === 0) {
-    state = 'no-checkpoint';
-    firstUnsigned = 1;
-    const what = `no checkpoint signs this log: none of its ${n} entries is signed by the custodians`;
-    if (opts.requireCheckpointAtEnd === true) problems.push(bad(1, 'AUDIT_NO_CHECKPOINT', what));
-    else warnings.push(warning('AUDIT_NO_CHECKPOINT', what));
-  } else if (lastCheckpoint !== n) {
-    state = 'unsigned-tail';
-    firstUnsigned = lastCheckpoint + 1;
-    const what = `entr${n === firstUnsigned ? `y ${n} follows` : `ies ${firstUnsigned} to ${n} follow`} the last checkpoint (entry ${lastCheckpoint}) and no checkpoint signs ${n === firstUnsigned ? 'it' : 'them'}: entries after ${firstUnsigned - 1} were appended, or the log was cut short, or its ceremony did not finish`;
-    if (opts.requireCheckpointAtEnd === true) problems.push(bad(firstUnsigned, 'AUDIT_UNCHECKPOINTED_TAIL', what));
-    else warnings.push(warning('AUDIT_UNCHECKPOINTED_TAIL', what));
-  } else {
-    state = 'checkpointed';
-  }
+  const { state, firstUnsigned } = problems.length > 0
+    ? { state: problems[0]?.code === 'AUDIT_EMPTY' ? 'empty' as const : 'broken' as const, firstUnsigned: null }
+    : tail(w, opts.requireCheckpointAtEnd === true, problems, warnings);
   const firstBad = problems.length === 0 ? null : Math.min(...problems.map((p) => p.seq));
-  return { valid: problems.length === 0, state, entries: n, log, head: prev, firstBad, firstUnsigned, problems, checkpoints, externals, unsignedTail: n - lastCheckpoint, warnings };
+  return { valid: problems.length === 0, state, entries: w.n, log: w.log, head: w.prev, firstBad, firstUnsigned, problems, checkpoints: w.checkpoints, externals, unsignedTail: w.n - w.lastCheckpoint, warnings };
 }
 
 interface Checked { problem: { code: string; message: string } | null; signers: string[] }
