@@ -3,10 +3,9 @@
  * key, and perhaps a new threshold. It must then be signed by the threshold of the current set
  * and by its own threshold. Shared by `keyceremony custodians next` and the app.
  */
-import { formatProblem } from '../docs/problems.js';
 import { KeyceremonyError } from '../errors.js';
 import { verifyChain } from '../verify/verify.js';
-import type { TrustedChain } from '../verify/verify.js';
+import type { ChainResult } from '../verify/verify.js';
 import { buildCustodianSet } from './set.js';
 import type { CustodianInput, CustodianSet } from './set.js';
 
@@ -44,26 +43,21 @@ export function nextCustodianSet(current: CustodianSet, changes: SetChanges): Ui
   return buildCustodianSet({ version: current.version + 1, issued: changes.issued, expires: changes.expires, threshold, custodians: members });
 }
 
-export interface ChainToReplace {
-  readonly chain: TrustedChain;
-  /** Sentences to show (CHAIN_NEWEST_EXPIRED when the newest set has expired, CHAIN_ROOT_NOT_PINNED, …). */
-  readonly warnings: readonly string[];
-  /** The newest set has expired at `at`: the next version is how it is replaced. */
+export interface ChainToReplace extends ChainResult {
+  /** The newest set has expired at `at`: the next version is how it is replaced (a CHAIN_NEWEST_EXPIRED warning says so). */
   readonly newestExpired: boolean;
 }
 
 /**
- * The verified chain that the next set will follow (`custodians next`, the app's rotation). Only the
- * newest set of a chain must be unexpired (FORMATS.md §3.5), and the next set becomes the newest,
- * so the current one may have expired: that is how an expired set is replaced, signed by the
- * threshold of the expired set (§3.4; TUF lets an expired root sign its successor likewise). Every
- * other check of the chain applies; a chain that does not verify throws its first reason's code.
+ * The chain that the next set will follow (`custodians next`, the app's rotation). Only the newest
+ * set of a chain must be unexpired (FORMATS.md §3.5), and the next set becomes the newest, so the
+ * current one may have expired: that is how an expired set is replaced, signed by the threshold
+ * of the expired set (§3.4; TUF lets an expired root sign its successor likewise). Every other
+ * check of the chain applies, a set not yet valid included. Like verifyChain it does not throw:
+ * `chain` is null with every reason, and the caller refuses as it refuses any chain (CHAIN_INVALID,
+ * src/usecases/chain.ts).
  */
 export function chainToReplace(files: readonly Uint8Array[], opts: { readonly at: number; readonly rootDigest?: string | undefined }): ChainToReplace {
   const c = verifyChain(files, { at: opts.at, rootDigest: opts.rootDigest }, 'replaced');
-  if (c.chain === null) {
-    const first = c.reasons[0];
-    throw new KeyceremonyError(first?.code ?? 'CHAIN_EMPTY', `the custodian chain does not verify: ${c.reasons.map(formatProblem).join('; ')}`, 'check that --custodians lists every set from the trusted root, in order');
-  }
-  return { chain: c.chain, warnings: c.warnings.map(formatProblem), newestExpired: c.warnings.some((w) => w.code === 'CHAIN_NEWEST_EXPIRED') };
+  return { ...c, newestExpired: c.chain !== null && c.warnings.some((w) => w.code === 'CHAIN_NEWEST_EXPIRED') };
 }

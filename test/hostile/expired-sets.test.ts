@@ -10,7 +10,6 @@ import { chainToReplace, nextCustodianSet } from '../../src/custodians/rotate.js
 import { parseTime } from '../../src/docs/fields.js';
 import { verifyChain, verifyDocument } from '../../src/verify/verify.js';
 import type { VerifyResult } from '../../src/verify/verify.js';
-import { expectCode } from '../support/expect-code.js';
 import { manifestPayload } from '../support/independent.js';
 import { codesOf, envelope, K, members, put, runUnchanged, setDoc, tempDir, TYPES } from './support.js';
 import type { RawEnvelope } from './support.js';
@@ -82,23 +81,25 @@ describe('custodians next from an expired newest set (the core of the command)',
   test('chainToReplace accepts an expired newest set and says so; verifyChain alone still refuses it', () => {
     expect(verifyChain(files, { at: AT }).chain).toBeNull();
     const c = chainToReplace(files, { at: AT });
-    expect(c.newestExpired).toBe(true);
-    expect(c.chain.newest.version).toBe(2);
-    expect(codesOf(c.warnings)).toContain('CHAIN_NEWEST_EXPIRED');
-    expect(chainToReplace(chain([false, false]).map(bytes), { at: AT })).toMatchObject({ newestExpired: false });
+    expect([c.newestExpired, c.chain?.newest.version, c.reasons]).toEqual([true, 2, []]);
+    expect(c.warnings.map((w) => w.code)).toContain('CHAIN_NEWEST_EXPIRED');
+    expect(chainToReplace(chain([false, false]).map(bytes), { at: AT })).toMatchObject({ newestExpired: false, reasons: [] });
   });
   test('the next set made from it verifies, signed by the expired set\'s threshold and its own', () => {
     const c = chainToReplace(files, { at: AT });
-    const payload = nextCustodianSet(c.chain.newest, { remove: ['carol'], add: [{ id: 'dave', name: 'Dave Example', publicKey: K.dave.pub }], issued: '2026-12-01T00:00:00Z', expires: '2027-12-01T00:00:00Z' });
+    const payload = nextCustodianSet(c.chain!.newest, { remove: ['carol'], add: [{ id: 'dave', name: 'Dave Example', publicKey: K.dave.pub }], issued: '2026-12-01T00:00:00Z', expires: '2027-12-01T00:00:00Z' });
     const v3 = envelope(TYPES.custodians, Buffer.from(payload), [K.alice, K.bob, K.dave]);
     expect(verifyDocument(bytes(v3), files, { at: AT })).toMatchObject({ valid: true, custodianSet: 3, signers: ['alice', 'bob', 'dave'] });
   });
-  test('every other fault of the chain is still refused, with its own code (exit 1)', () => {
-    const notYet = [setDoc(1, 2, abc, [K.alice, K.bob], '2027-01-01T00:00:00Z', LATER)].map(bytes);
-    expect(expectCode(() => chainToReplace(notYet, { at: AT }), 'CHAIN_NOT_YET_VALID').exit).toBe(1);
-    const unsigned = [setDoc(1, 2, abc, [K.alice], ISSUED[0], EXPIRED[0])].map(bytes);
-    expect(expectCode(() => chainToReplace(unsigned, { at: AT }), 'THRESHOLD_NOT_MET').exit).toBe(1);
-    expectCode(() => chainToReplace(files, { at: AT, rootDigest: `sha256:${'0'.repeat(64)}` }), 'CHAIN_ROOT_DIGEST_MISMATCH');
-    expectCode(() => chainToReplace([], { at: AT }), 'CHAIN_EMPTY');
+  test('every other fault of the chain is still a reason, with its own code (the caller refuses the chain)', () => {
+    const codes = (f: Uint8Array[], rootDigest?: string): string[] => {
+      const c = chainToReplace(f, { at: AT, rootDigest });
+      expect(c.chain).toBeNull();
+      return c.reasons.map((p) => p.code);
+    };
+    expect(codes([setDoc(1, 2, abc, [K.alice, K.bob], '2027-01-01T00:00:00Z', LATER)].map(bytes))).toEqual(['CHAIN_NOT_YET_VALID']);
+    expect(codes([setDoc(1, 2, abc, [K.alice], ISSUED[0], EXPIRED[0])].map(bytes))).toEqual(['THRESHOLD_NOT_MET']);
+    expect(codes(files, `sha256:${'0'.repeat(64)}`)).toEqual(['CHAIN_ROOT_DIGEST_MISMATCH']);
+    expect(codes([])).toEqual(['CHAIN_EMPTY']);
   });
 });
