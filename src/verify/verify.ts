@@ -280,9 +280,10 @@ function readPrevious(bytes: Uint8Array, reasons: Problem[]): Manifest | undefin
 /**
  * A custodian set that is not one of the chain's: verified as the chain's next version, which
  * makes it the newest set (so the chain's last set may have expired, §3.5). A set of the chain,
- * or anything else, leaves the chain's last set in force.
+ * or anything else, leaves the chain's last set in force. For every caller that loads a chain to
+ * act on a document (sign, merge, status of the next set): pass it to verifyChain.
  */
-function newestRuleFor(doc: Uint8Array, chainFiles: readonly Uint8Array[]): NewestRule {
+export function newestRuleFor(doc: Uint8Array, chainFiles: readonly Uint8Array[]): NewestRule {
   const digestOf = (bytes: Uint8Array): string | null => {
     try {
       const env = parseEnvelope(bytes);
