@@ -5,10 +5,10 @@
  * the custodian set in force, verified from the files. A step takes facts only from here, never
  * from the journal's details.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fingerprint } from '../crypto/fingerprint.js';
+import { MAX_ENVELOPE_BYTES } from '../dsse/envelope.js';
 import type { Envelope } from '../dsse/envelope.js';
+import { Folder } from '../files.js';
 import { addSignature } from '../dsse/sign.js';
 import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
 import { findEd25519Pair, generateEd25519 } from '../pkcs11/keys.js';
@@ -78,6 +78,14 @@ export class StepContext {
     return this.script.participants.find((p) => p.id === id)?.name ?? id;
   }
 
+  /** The ceremony folder through the one file layer: no write, read or delete follows a link below it. */
+  get folder(): Folder { return Folder.open(this.dir); }
+
+  /** Writes `rel` in the ceremony folder (temporary name, synced, renamed); never over an existing file unless `replace`. */
+  write(rel: string, data: Uint8Array | string, replace = false): void {
+    this.folder.write(rel, data, { force: replace });
+  }
+
   /** The index of a step in the script (0-based). */
   indexOf(step: Step): number {
     return this.script.steps.indexOf(step);
@@ -85,7 +93,7 @@ export class StepContext {
 
   /** The set in force, read from the ceremony folder and verified now. */
   setInForce(files: readonly string[]): SetInForce {
-    const bytes = files.map((f) => new Uint8Array(readFileSync(join(this.dir, f))));
+    const bytes = files.map((f) => this.folder.read(f, 'the custodian set', MAX_ENVELOPE_BYTES));
     const r = verifyChain(bytes, { at: this.now() });
     if (r.chain === null) {
       throw new KeyceremonyError('CEREMONY_CHAIN_INVALID', `the custodian sets ${files.join(', ')} in the ceremony folder do not verify`, 'stop: the folder was changed; keep it as evidence and start again in a new folder');

@@ -22,7 +22,7 @@ import { crashpoint } from '../crashpoint.js';
 import { formatTime } from '../docs/fields.js';
 import { parseEnvelope, serializeEnvelope } from '../dsse/envelope.js';
 import { KeyceremonyError } from '../errors.js';
-import { removeStaleTemporaries, writeFileAtomic } from '../files.js';
+import { Folder } from '../files.js';
 import { withSession } from '../pkcs11/session.js';
 import type { Session } from '../pkcs11/session.js';
 import { pinOf, resumeMismatch, StepContext } from './context.js';
@@ -130,7 +130,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
   return withSession(jt.token, await pinOf(jt), async (s) => {
     if (!resume) return finish(ctx, await begin(ctx, s, notes), false);
     const j = Journal.resume(join(o.dir, JOURNAL), s, { script: o.script, admin: adminOf(o.script), now });
-    const removed = leftBehind.length === 0 || j === null ? [] : removeStaleTemporaries(o.dir, own); // only once the log proved to be this run's
+    const removed = leftBehind.length === 0 || j === null ? [] : Folder.open(o.dir).removeStaleTemporaries(own); // only once the log proved to be this run's
     const entries = j?.entries ?? Journal.entriesOf(join(o.dir, JOURNAL));
     if (entries.at(-1)?.action === 'checkpoint') return proveSealed(ctx, entries, j);
     if (j === null) {
@@ -210,19 +210,15 @@ async function checkpoint(ctx: StepContext, j: Journal, resumed: boolean): Promi
   for (const s of signers) env = await ctx.signOn(env, s);
   crashpoint('checkpoint:signed');
   w.appendCheckpoint(adminOf(ctx.script), env);
-  writeFileAtomic(join(ctx.dir, CHECKPOINT), serializeEnvelope(env), false);
+  ctx.write(CHECKPOINT, serializeEnvelope(env));
 }
 
 /** A file the run writes once: written when absent, else it must be byte for byte what the run would write. */
-function writeOnce(path: string, text: string): void {
-  if (!existsSync(path) && !isLink(path)) { writeFileAtomic(path, text, false); return; }
-  if (isLink(path) || !lstatSync(path).isFile() || readFileSync(path, 'utf8') !== text) {
-    throw new KeyceremonyError('CEREMONY_FILE_CONFLICT', `${path} is already in the ceremony folder and is not what this run writes`, 'nothing was overwritten: move that file away, then run again');
+function writeOnce(ctx: StepContext, rel: string, text: string): void {
+  if (!ctx.folder.exists(rel)) { ctx.write(rel, text); return; }
+  if (Buffer.from(ctx.folder.read(rel, 'the transcript', 16 * 1024 * 1024)).toString('utf8') !== text) {
+    throw new KeyceremonyError('CEREMONY_FILE_CONFLICT', `${join(ctx.dir, rel)} is already in the ceremony folder and is not what this run writes`, 'nothing was overwritten: move that file away, then run again');
   }
-}
-
-function isLink(path: string): boolean {
-  try { return lstatSync(path).isSymbolicLink(); } catch { return false; }
 }
 
 async function finish(ctx: StepContext, j: Journal, resumed: boolean): Promise<RunResult> {
@@ -237,10 +233,10 @@ function writeTranscripts(ctx: StepContext, resumed: boolean, steps: readonly Su
   const auditFile = join(ctx.dir, JOURNAL);
   const entries = Journal.entriesOf(auditFile);
   const t = buildTranscript({ script: ctx.script, dir: ctx.dir, simulation: ctx.simulation, entries, admin: adminOf(ctx.script) });
-  const [md, html] = TRANSCRIPTS.map((n) => join(ctx.dir, n)) as [string, string];
-  writeOnce(md, transcriptMarkdown(t));
-  writeOnce(html, transcriptHtml(t));
-  return { dir: ctx.dir, resumed, steps, audit: { file: auditFile, entries: entries.length, log }, transcript: { markdown: md, html } };
+  const [md, html] = TRANSCRIPTS;
+  writeOnce(ctx, md, transcriptMarkdown(t));
+  writeOnce(ctx, html, transcriptHtml(t));
+  return { dir: ctx.dir, resumed, steps, audit: { file: auditFile, entries: entries.length, log }, transcript: { markdown: join(ctx.dir, md), html: join(ctx.dir, html) } };
 }
 
 /**
@@ -263,7 +259,7 @@ async function proveSealed(ctx: StepContext, entries: readonly AuditEntry[], j: 
     compareWithJournal(step.id, done.get(step.id) as AuditEntry, r);
     steps.push({ id: step.id, title: r.title, outcome: r.outcome, skipped: true });
   }
-  if (!existsSync(file)) writeFileAtomic(file, serializeEnvelope(parseEnvelope(new TextEncoder().encode(String(entries.at(-1)?.details.envelope)))), false);
+  if (!existsSync(file)) ctx.write(CHECKPOINT, serializeEnvelope(parseEnvelope(new TextEncoder().encode(String(entries.at(-1)?.details.envelope)))), false);
   ctx.say(`The ceremony in ${ctx.dir} is complete: every step proven again from the tokens and files`);
   const r = writeTranscripts(ctx, true, steps, String(entries[0]?.details.log ?? ''));
   j?.close();

@@ -1,10 +1,7 @@
 /** The first custodian set of a ceremony: its members' keys as read from their cards, signed by its signers. */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { buildCustodianSet } from '../../custodians/set.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { serializeEnvelope } from '../../dsse/envelope.js';
-import { writeFileAtomic } from '../../files.js';
 import type { StepContext, StepResult } from '../context.js';
 import { noInputs } from './kind.js';
 import type { StepKind, StepOf } from './kind.js';
@@ -24,9 +21,9 @@ export const custodianSet: StepKind<S> = {
   outputs: (step) => [step.out],
   proof: (step) => `${step.out}, verified, with the members' keys on their cards`,
   async perform(ctx, step) {
-    if (!existsSync(join(ctx.dir, step.out))) {
+    if (!ctx.folder.exists(step.out)) {
       const payload = buildCustodianSet({ version: 1, ...validity(ctx), threshold: step.threshold, custodians: membersWithKeys(ctx, step.members) });
-      writeFileAtomic(join(ctx.dir, step.out), serializeEnvelope(await ctx.signNew(PAYLOAD_TYPES.custodians, payload, step.signers)), false);
+      ctx.write(step.out, serializeEnvelope(await ctx.signNew(PAYLOAD_TYPES.custodians, payload, step.signers)), false);
     }
     return prove(ctx, step);
   },

@@ -3,7 +3,6 @@
  * commitments, the backup restored on the drill token, the report signed M-of-N. The step fails
  * when the report does not verify or the drill did not pass.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildDrillReport, runDrill } from '../../backup/drill.js';
 import { loadCustodyPlan } from '../../backup/plan.js';
@@ -11,9 +10,8 @@ import { CUSTODY_MANIFEST } from '../../backup/split.js';
 import { ShareCollector } from '../../backup/shares.js';
 import { readShare } from '../../backup/token-shares.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
-import { parseEnvelope, serializeEnvelope } from '../../dsse/envelope.js';
+import { MAX_ENVELOPE_BYTES, parseEnvelope, serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError } from '../../errors.js';
-import { writeFileAtomic } from '../../files.js';
 import { withSession } from '../../pkcs11/session.js';
 import { pinOf } from '../context.js';
 import type { StepContext, StepResult } from '../context.js';
@@ -26,7 +24,7 @@ type S = StepOf<'drill'>;
 async function drill(ctx: StepContext, step: S): Promise<void> {
   const set = ctx.requireSet();
   const custody = join(ctx.dir, step.custody);
-  const plan = loadCustodyPlan(new Uint8Array(readFileSync(join(custody, CUSTODY_MANIFEST))), set.bytes, custody, { at: ctx.now() });
+  const plan = loadCustodyPlan(ctx.folder.read(`${step.custody}/${CUSTODY_MANIFEST}`, 'the custody manifest', MAX_ENVELOPE_BYTES), set.bytes, custody, { at: ctx.now() });
   const collector = new ShareCollector(plan.expected);
   for (const p of step.presenters) {
     const card = ctx.cardOf(p);
@@ -39,13 +37,13 @@ async function drill(ctx: StepContext, step: S): Promise<void> {
   const started = Math.floor(ctx.now() / 1000) * 1000;
   const outcome = await withSession(target.token, await pinOf(target), (s) => runDrill(s, collector, plan.backupKey, plan.backupKcv, plan.blobs, plan.manifestKcvs));
   const payload = buildDrillReport({ drill: `${ctx.script.id}-drill`, custodianSet: set.chain.newest.version, started, finished: Math.max(started, Math.floor(ctx.now() / 1000) * 1000), backupKey: plan.backupKey, outcome, sharesPresented: presented, threshold: plan.expected.threshold });
-  writeFileAtomic(join(ctx.dir, step.out), serializeEnvelope(await ctx.signAll({ payloadType: PAYLOAD_TYPES.drill, payload, signatures: [] }, step.signers)), false);
+  ctx.write(step.out, serializeEnvelope(await ctx.signAll({ payloadType: PAYLOAD_TYPES.drill, payload, signatures: [] }, step.signers)), false);
   if (!outcome.pass) throw new KeyceremonyError(outcome.failures[0] ?? 'DRILL_FAILED', `the drill failed: ${outcome.failures.join(', ')}`, 'stop: the backup does not restore; the signed report says what failed');
 }
 
 /** The signed report verifies against the set in force, and says pass. */
 function prove(ctx: StepContext, step: S): StepResult {
-  const bytes = new Uint8Array(readFileSync(join(ctx.dir, step.out)));
+  const bytes = ctx.folder.read(step.out, 'the drill report', MAX_ENVELOPE_BYTES);
   const v = ctx.verify(bytes);
   if (!v.valid || v.type !== 'drill') throw new KeyceremonyError('CEREMONY_DRILL_REPORT_INVALID', `${step.out} does not verify: ${v.reasons.join('; ') || `it is a ${v.type}`}`, 'stop: the drill is not proven; keep the folder as evidence and run the drill again in a new folder');
   const report = JSON.parse(Buffer.from(parseEnvelope(bytes).payload).toString('utf8')) as { result: string; drill: string; restored: { id: string; kcv: string }[] };
@@ -60,7 +58,7 @@ export const drillStep: StepKind<S> = {
   proof: (step) => `${step.out}, verified against the set in force, with its result`,
   async perform(ctx, step) {
     mediaRule(ctx.dir, { steps: [step], simulation: ctx.simulation, env: ctx.o.env });
-    if (!existsSync(join(ctx.dir, step.out))) await drill(ctx, step);
+    if (!ctx.folder.exists(step.out)) await drill(ctx, step);
     return prove(ctx, step);
   },
   adopt: async (ctx, step) => prove(ctx, step),

@@ -4,7 +4,6 @@
  * adopted only when it checks out: export.json strict, every file's size and SHA-256, the
  * wrapping key the one given, the check value the one the token computes now.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyceremonyError, isKeyceremonyError } from '../../errors.js';
 import { checkKekForTarget, writeExport } from '../../export/export.js';
@@ -45,7 +44,7 @@ async function wrapTarget(ctx: StepContext, step: S, x: Item, target: Target, ke
     checkKekForTarget(kek, target);
     const wrapped = await withSession(t.token, await pinOf(t), (s) => wrapKey(s, { label: step.key }, kek, target.construction, hash));
     if (!write) return null;
-    const rec = await writeExport({ target, hash, kek, keyUri: `pkcs11:token=${encodeURIComponent(t.token.label)};object=${step.key};type=secret-key`, outDir: join(ctx.dir, step.out, target.name), force: false, ...(x.kekId === null ? {} : { kekId: x.kekId }) }, wrapped);
+    const rec = await writeExport({ target, hash, kek, keyUri: `pkcs11:token=${encodeURIComponent(t.token.label)};object=${step.key};type=secret-key`, outDir: join(ctx.dir, step.out, target.name), drive: ctx.dir, force: false, ...(x.kekId === null ? {} : { kekId: x.kekId }) }, wrapped);
     return `${target.name}: ${rec.wrap}, kcv ${rec.kcv}`;
   } catch (err) {
     if (!isKeyceremonyError(err) || err.code !== 'EXPORT_MECHANISM_UNSUPPORTED') throw err;
@@ -61,7 +60,7 @@ async function run(ctx: StepContext, step: S, write: boolean): Promise<StepResul
     if (target === undefined) continue;
     const kek = readKek(ctx.o.inputs, x);
     const outDir = join(ctx.dir, step.out, target.name);
-    if (existsSync(outDir)) {
+    if (ctx.folder.exists(`${step.out}/${target.name}`)) {
       lines.push(await proveFolder(ctx, step, target, kek, outDir));
       made.push(target.name);
       continue;

@@ -5,7 +5,6 @@
  * throw-away cards cannot hold those keys: it signs with a stand-in set of the same version,
  * members and threshold, and says so.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { buildCustodianSet } from '../../custodians/set.js';
@@ -13,7 +12,7 @@ import { formatProblem } from '../../docs/problems.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { MAX_ENVELOPE_BYTES, serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError } from '../../errors.js';
-import { readInput, writeFileAtomic } from '../../files.js';
+import { readInput } from '../../files.js';
 import { verifyChain } from '../../verify/verify.js';
 import type { TrustedChain } from '../../verify/verify.js';
 import { KEY_SUFFIX, provenKey } from '../context.js';
@@ -79,10 +78,11 @@ async function cardsMatch(ctx: StepContext, step: S, chain: TrustedChain, presen
 /** The chain's files copied into the ceremony folder; a different file of the same name is never overwritten. */
 function copyChain(ctx: StepContext, step: S, files: readonly Uint8Array[], write: boolean): string[] {
   return step.chain.map((p, i) => {
-    const to = join(ctx.dir, baseName(p));
-    if (!existsSync(to) && write) writeFileAtomic(to, files[i] as Uint8Array, false);
-    else if (!existsSync(to) || Buffer.compare(readFileSync(to), files[i] as Uint8Array) !== 0) {
-      throw new KeyceremonyError('CEREMONY_FILE_CONFLICT', `${to} is ${existsSync(to) ? 'already in the ceremony folder and is not' : 'missing, and should be a copy of'} the ${p} brought in`, 'use a new ceremony folder, or bring the same chain the interrupted run used');
+    const name = baseName(p);
+    const there = ctx.folder.exists(name);
+    if (!there && write) ctx.write(name, files[i] as Uint8Array);
+    else if (!there || Buffer.compare(ctx.folder.read(name, 'the custodian set', MAX_ENVELOPE_BYTES), files[i] as Uint8Array) !== 0) {
+      throw new KeyceremonyError('CEREMONY_FILE_CONFLICT', `${join(ctx.dir, name)} is ${there ? 'already in the ceremony folder and is not' : 'missing, and should be a copy of'} the ${p} brought in`, 'use a new ceremony folder, or bring the same chain the interrupted run used');
     }
     return baseName(p);
   });
@@ -92,12 +92,12 @@ function copyChain(ctx: StepContext, step: S, files: readonly Uint8Array[], writ
 async function standIn(ctx: StepContext, step: S, chain: TrustedChain, present: readonly Member[], write: boolean): Promise<string> {
   const name = standInName(step);
   const newest = chain.newest;
-  if (!existsSync(join(ctx.dir, name))) {
+  if (!ctx.folder.exists(name)) {
     if (!write) throw new KeyceremonyError('CEREMONY_FILE_MISSING', `the rehearsal's stand-in set ${name} is gone from the folder`, 'rehearse again in a new folder');
     const members = [];
     for (const c of newest.custodians) members.push({ id: c.id, name: c.name, publicKey: present.includes(c) ? await ctx.cardKey(c.id, true) : ed25519.getPublicKey(ed25519.utils.randomSecretKey()) });
     const payload = buildCustodianSet({ version: newest.version, ...validity(ctx), threshold: newest.threshold, custodians: members });
-    writeFileAtomic(join(ctx.dir, name), serializeEnvelope(await ctx.signNew(PAYLOAD_TYPES.custodians, payload, present.map((c) => c.id))), false);
+    ctx.write(name, serializeEnvelope(await ctx.signNew(PAYLOAD_TYPES.custodians, payload, present.map((c) => c.id))), false);
   }
   for (const c of present) await provenKey(step.id, `${c.id}${KEY_SUFFIX}`, ctx.cardOf(c.id).token.label, () => ctx.cardKey(c.id, false));
   return name;

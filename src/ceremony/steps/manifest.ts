@@ -3,13 +3,12 @@
  * verified before it is written. The check values it records are the ones the tokens computed in
  * this run; a manifest found in the folder is proven to be exactly the one the step makes.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatTime } from '../../docs/fields.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { MAX_ENVELOPE_BYTES, parseEnvelope, serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError } from '../../errors.js';
-import { readInput, writeFileAtomic } from '../../files.js';
+import { readInput } from '../../files.js';
 import { SEED_INVENTORY } from '../../manifest/inventory.js';
 import { buildManifest, followOn, parseManifest } from '../../manifest/manifest.js';
 import { verifyDocument } from '../../verify/verify.js';
@@ -30,7 +29,7 @@ function previousIsInput(script: CeremonyScript, step: S): boolean {
 
 function prior(ctx: StepContext, step: S): Uint8Array | undefined {
   if (step.previous === null) return undefined;
-  return readInput(join(previousIsInput(ctx.script, step) ? ctx.o.inputs : ctx.dir, step.previous), 'the previous rotation manifest', MAX_ENVELOPE_BYTES);
+  return previousIsInput(ctx.script, step) ? readInput(join(ctx.o.inputs, step.previous), 'the previous rotation manifest', MAX_ENVELOPE_BYTES) : ctx.folder.read(step.previous, 'the previous rotation manifest', MAX_ENVELOPE_BYTES);
 }
 
 /** The key entries the step approves: the seed's inventory names, at the step's version, with the tokens' check values. */
@@ -49,12 +48,12 @@ async function make(ctx: StepContext, step: S, previous: Uint8Array | undefined)
   // verified before it is written: a manifest the set does not approve is never left looking finished
   const check = verifyDocument(signed, set.bytes, { at: ctx.now(), previous });
   if (!check.valid) throw new KeyceremonyError('CEREMONY_MANIFEST_INVALID', `${step.out} would not verify: ${check.reasons.join('; ')}`, 'nothing was written: correct the script (its signers must meet the threshold of the set in force) and start again');
-  writeFileAtomic(join(ctx.dir, step.out), signed, false);
+  ctx.write(step.out, signed, false);
 }
 
 function prove(ctx: StepContext, step: S, previous: Uint8Array | undefined): StepResult {
   const set = ctx.requireSet();
-  const bytes = new Uint8Array(readFileSync(join(ctx.dir, step.out)));
+  const bytes = ctx.folder.read(step.out, 'the rotation manifest', MAX_ENVELOPE_BYTES);
   const v = verifyDocument(bytes, set.bytes, { at: ctx.now(), previous });
   if (!v.valid || v.type !== 'rotation') throw new KeyceremonyError('CEREMONY_MANIFEST_INVALID', `${step.out} does not verify: ${v.reasons.join('; ')}`, 'stop the ceremony and inspect the file');
   const m = parseManifest(parseEnvelope(bytes).payload);
@@ -73,7 +72,7 @@ export const manifest: StepKind<S> = {
   proof: (step) => `${step.out}, verified against the set in force, its keys and check values against the tokens'`,
   async perform(ctx, step) {
     const previous = prior(ctx, step);
-    if (!existsSync(join(ctx.dir, step.out))) await make(ctx, step, previous);
+    if (!ctx.folder.exists(step.out)) await make(ctx, step, previous);
     return prove(ctx, step, previous);
   },
   async adopt(ctx, step) {

@@ -1,12 +1,9 @@
 /** The next version of the set in force: signed by the threshold of the set in force and of the new one, verified before it is written. */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { buildCustodianSet } from '../../custodians/set.js';
 import { formatProblem } from '../../docs/problems.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError } from '../../errors.js';
-import { writeFileAtomic } from '../../files.js';
 import { verifyChain } from '../../verify/verify.js';
 import type { StepContext, StepResult } from '../context.js';
 import { noInputs } from './kind.js';
@@ -24,7 +21,7 @@ async function make(ctx: StepContext, step: S): Promise<void> {
   if (check.chain === null) {
     throw new KeyceremonyError('CEREMONY_SET_ROTATION_INVALID', `set version ${version} would not verify: ${check.reasons.map(formatProblem).join('; ')}`, `the signers must meet the threshold of set version ${before.chain.newest.version} and of the new set`);
   }
-  writeFileAtomic(join(ctx.dir, step.out), bytes, false);
+  ctx.write(step.out, bytes, false);
 }
 
 function prove(ctx: StepContext, step: S): StepResult {
@@ -41,7 +38,7 @@ export const rotateCustodianSet: StepKind<S> = {
   outputs: (step) => [step.out],
   proof: (step) => `${step.out}, verified as the next version of the set in force`,
   async perform(ctx, step) {
-    if (!existsSync(join(ctx.dir, step.out))) await make(ctx, step);
+    if (!ctx.folder.exists(step.out)) await make(ctx, step);
     return prove(ctx, step);
   },
   async adopt(ctx, step) {

@@ -4,7 +4,6 @@
  * and the split starts over. A done split is proven by its signed custody manifest, every file it
  * lists, and the backup key's check value computed again by the HSM.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCustodyPlan } from '../../backup/plan.js';
 import type { CustodyPlan } from '../../backup/plan.js';
@@ -12,11 +11,10 @@ import { CUSTODY_MANIFEST, splitBackupKey, writeCustodyFolder } from '../../back
 import { shareLabel } from '../../backup/token-shares.js';
 import { crashpoint } from '../../crashpoint.js';
 import { formatProblem } from '../../docs/problems.js';
-import { parseEnvelope, serializeEnvelope } from '../../dsse/envelope.js';
+import { MAX_ENVELOPE_BYTES, parseEnvelope, serializeEnvelope } from '../../dsse/envelope.js';
 import type { Envelope } from '../../dsse/envelope.js';
 import { checkArtifacts } from '../../manifest/artifacts.js';
 import { parseManifest } from '../../manifest/manifest.js';
-import { writeFileAtomic } from '../../files.js';
 import { pkcs11js } from '../../pkcs11/binding.js';
 import { withSession } from '../../pkcs11/session.js';
 import type { Session } from '../../pkcs11/session.js';
@@ -47,7 +45,7 @@ async function split(ctx: StepContext, step: S, dir: string): Promise<void> {
   for (const h of step.holders) cards.push({ custodian: h, token: ctx.cardOf(h).token, pin: await pinOf(ctx.cardOf(h)) }); // asked one at a time
   const made = await splitBackupKey({ hsm: hsm.token, hsmPin: await pinOf(hsm), ceremony: `${ctx.script.id}-custody`, backupKey: step.backupKey, threshold: step.threshold, keys: step.keys, cards });
   crashpoint(`step:${step.id}:split`);
-  await writeCustodyFolder(dir, made, { custodianSet: ctx.requireSet().chain.newest.version, actor: step.actor, now: ctx.now() });
+  await writeCustodyFolder(dir, made, { custodianSet: ctx.requireSet().chain.newest.version, actor: step.actor, now: ctx.now() }, ctx.dir);
 }
 
 /**
@@ -66,7 +64,7 @@ async function checkUnsigned(ctx: StepContext, step: S, dir: string, env: Envelo
 
 async function prove(ctx: StepContext, step: S, dir: string): Promise<StepResult> {
   const set = ctx.requireSet();
-  const plan: CustodyPlan = loadCustodyPlan(new Uint8Array(readFileSync(join(dir, CUSTODY_MANIFEST))), set.bytes, dir, { at: ctx.now() });
+  const plan: CustodyPlan = loadCustodyPlan(ctx.folder.read(`${step.out}/${CUSTODY_MANIFEST}`, 'the custody manifest', MAX_ENVELOPE_BYTES), set.bytes, dir, { at: ctx.now() });
   const kcv = (await provenKey(step.id, step.backupKey, ctx.token(step.token).token.label, () => tokenKcv(ctx, step.token, step.backupKey))).value;
   if (plan.backupKey !== step.backupKey || plan.backupKcv !== kcv) throw resumeMismatch(step.id, 'the backup key', `${plan.backupKey} kcv ${plan.backupKcv}`, `${step.backupKey} kcv ${kcv}`);
   ctx.kcvs.set(step.backupKey, kcv);
@@ -81,12 +79,12 @@ export const splitBackup: StepKind<S> = {
   async perform(ctx, step) {
     mediaRule(ctx.dir, { steps: [step], simulation: ctx.simulation, env: ctx.o.env });
     const dir = join(ctx.dir, step.out);
-    const file = join(dir, CUSTODY_MANIFEST);
-    if (!existsSync(file)) await split(ctx, step, dir);
-    const unsigned = parseEnvelope(new Uint8Array(readFileSync(file)));
+    const file = `${step.out}/${CUSTODY_MANIFEST}`;
+    if (!ctx.folder.exists(file)) await split(ctx, step, dir);
+    const unsigned = parseEnvelope(ctx.folder.read(file, 'the custody manifest', MAX_ENVELOPE_BYTES));
     await checkUnsigned(ctx, step, dir, unsigned);
     const signed = await ctx.signAll(unsigned, step.signers);
-    writeFileAtomic(file, serializeEnvelope(signed), true);
+    ctx.write(file, serializeEnvelope(signed), true);
     return prove(ctx, step, dir);
   },
   async adopt(ctx, step) {
