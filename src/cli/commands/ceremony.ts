@@ -6,7 +6,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { networkInterfacesUp } from '../../ceremony/airgap.js';
-import { checkInputs, runCeremony } from '../../ceremony/engine.js';
+import { preflightRun, runCeremony } from '../../ceremony/engine.js';
 import type { ResolvedToken } from '../../ceremony/engine.js';
 import { parseProfile } from '../../ceremony/profile.js';
 import { openRehearsalTokens, recordRehearsal } from '../../ceremony/rehearsal.js';
@@ -83,16 +83,18 @@ async function runCommand(argv: readonly string[], io: Io, up: readonly NetworkI
   const record = resolve(values.rehearsals ?? join(dirname(scriptPath), 'rehearsals.jsonl'));
   const notes = ceremonyPreflight({ digest: script.digest, rehearsal: rehearse, interfaces: up, allowNetwork: values['allow-network'] === true, record, runWithoutRehearsal: values['no-rehearsal'] === true });
   const say = (line: string): void => { io.stdout.write(`${line}\n`); };
-  // the script's input files, before any token (or a rehearsal's throw-away store) is opened; the engine checks them again
   const inputs = resolve(values.inputs ?? dirname(scriptPath));
-  checkInputs(script, inputs, Date.now());
+  // the files this command read, which may lie in the ceremony folder; the engine refuses anything else there that the script does not name
+  const declared = [scriptPath, record, ...(values.profile === undefined ? [] : [resolve(values.profile)])];
+  // the script's input files and the folder, before any token (or a rehearsal's throw-away store) is opened; the engine checks them again
+  preflightRun({ script, dir, inputs, simulation: rehearse, declared });
   const { tokens, close } = rehearse ? rehearsalTokens(script, dir, values.module) : await profileTokens(io, script, values.profile as string);
   try {
     const confirm = async (q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> => {
       if (values.yes === true) { say(`  ${q.who} confirms ${q.what} (--yes, rehearsal)`); return true; }
       return askWitness(io, q);
     };
-    const r = await runCeremony({ script, dir, inputs, tokens, confirm, say, simulation: rehearse, notes });
+    const r = await runCeremony({ script, dir, inputs, tokens, confirm, say, simulation: rehearse, notes, declared });
     if (rehearse) recordRehearsal(record, { digest: script.digest, script: scriptPath, time: formatTime(Date.now()), dir });
     say(`${rehearse ? 'Rehearsal' : 'Ceremony'} complete: ${r.steps.length} steps${r.resumed ? ' (resumed)' : ''}; audit log ${r.audit.file} (${r.audit.entries} entries); transcript ${r.transcript.markdown}`);
     if (rehearse) say(`  rehearsal of ${script.digest} recorded in ${record}`);
