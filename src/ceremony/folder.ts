@@ -16,6 +16,8 @@ import { kindOf } from './steps/index.js';
 export const JOURNAL = 'audit.jsonl';
 export const CHECKPOINT = 'audit.checkpoint.json';
 export const TRANSCRIPTS = ['transcript.md', 'transcript.html'] as const;
+/** The app prints the transcript beside them (Electron's printToPDF). */
+export const TRANSCRIPT_PDF = 'transcript.pdf';
 
 export interface FolderRules {
   readonly script: CeremonyScript;
@@ -44,7 +46,7 @@ function allowed(r: FolderRules, resume: boolean): { files: Set<string>; trees: 
   const trees = new Set(r.own);
   if (resume) {
     for (const s of r.script.steps) for (const o of kindOf(s).outputs(s, r.simulation)) trees.add(o);
-    for (const n of [JOURNAL, CHECKPOINT, ...TRANSCRIPTS]) files.add(n);
+    for (const n of [JOURNAL, CHECKPOINT, ...TRANSCRIPTS, TRANSCRIPT_PDF]) files.add(n);
   }
   const dirs = new Set<string>();
   for (const f of [...files, ...trees]) for (let i = f.indexOf('/'); i > 0; i = f.indexOf('/', i + 1)) dirs.add(f.slice(0, i));

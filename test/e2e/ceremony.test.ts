@@ -109,6 +109,10 @@ test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the w
     await question.getByLabel('Type the words you heard, or yes').fill('yes');
     await question.getByRole('button', { name: 'Confirm' }).click();
   }
+  // the custodians see what the checkpoint covers before their cards sign it
+  await text(question).toMatch(/the checkpoint they sign covers the audit log [0-9a-f]{32}: \d+ entries, head sha256:[0-9a-f]{64}, run without interruption/);
+  await question.getByLabel('Type the words you heard, or yes').fill('yes');
+  await question.getByRole('button', { name: 'Confirm' }).click();
   await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Ceremony complete');
   const transcript = page.getByRole('region', { name: 'transcript' });
   await text(transcript).toContain('Rotation manifest: 2 key(s), prepare, version 2');
@@ -161,7 +165,7 @@ test('by clicking: the webhook rotation rehearsed from the app, then run for rea
   const start = page.getByRole('form', { name: 'Start the ceremony' });
   for (const [label, pin] of tokens) await start.getByLabel(`PIN for ${label}`).fill(pin);
   await start.getByRole('button', { name: 'Start the ceremony' }).click();
-  await confirmEach(['the ceremony clock reads', "the fingerprint of alice's key", "the fingerprint of bob's key", "the fingerprint of carol's key"]);
+  await confirmEach(['the ceremony clock reads', "the fingerprint of alice's key", "the fingerprint of bob's key", "the fingerprint of carol's key", 'the checkpoint they sign covers the audit log']);
   await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Ceremony complete');
   const log = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
   expect(log).not.toContain('rehearsal.skipped');
@@ -196,7 +200,7 @@ test('by clicking: a later ceremony (dual-publish) loads the set of the first fr
   await start.getByRole('button', { name: 'Start the ceremony' }).click();
   const root = (JSON.parse(readFileSync(join(dir, 'custodians.v1.json'), 'utf8')) as { payload: string }).payload;
   const digest = `sha256:${createHash('sha256').update(Buffer.from(root, 'base64')).digest('hex')}`;
-  await confirmEach(['the ceremony clock reads', `the root set's digest ${digest}`, "the fingerprint of alice's key", "the fingerprint of bob's key", "the fingerprint of carol's key"],
+  await confirmEach(['the ceremony clock reads', `the root set's digest ${digest}`, "the fingerprint of alice's key", "the fingerprint of bob's key", "the fingerprint of carol's key", 'the checkpoint they sign covers the audit log'],
     { what: `the root set's digest ${digest}`, name: '21-ceremony-root-digest' });
   await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Ceremony complete');
   await text(page.getByRole('region', { name: 'audit log verification' }).getByRole('heading')).toMatch(/^Audit log valid: \d+ entries$/);
