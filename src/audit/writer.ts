@@ -19,7 +19,7 @@ import { encodeBase64 } from '../dsse/envelope.js';
 import type { Envelope } from '../dsse/envelope.js';
 import { draftProblem, formatEntry, GENESIS } from './log.js';
 import type { AuditEntry, EntryDraft } from './log.js';
-import { splitLines, verifyAuditLog } from './verify.js';
+import { verifyAuditLog } from './verify.js';
 
 /**
  * What a writer may add to each entry before it is hashed: a `mac` detail computed over the entry
@@ -51,8 +51,9 @@ export class AuditWriter {
       return w;
     }
     const bytes = readFileSync(path);
-    const { lines, torn } = splitLines(bytes.toString('utf8'));
-    const whole = torn ? Buffer.byteLength(lines.map((l) => `${l}\n`).join(''), 'utf8') : bytes.length;
+    // whole lines end at the last newline, counted in bytes (re-encoding decoded text would miscount invalid UTF-8)
+    const torn = bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a;
+    const whole = torn ? bytes.lastIndexOf(0x0a) + 1 : bytes.length;
     const r = verifyAuditLog(bytes.subarray(0, whole));
     if (!r.valid || r.log === null) {
       const p = r.problems[0];
