@@ -33,12 +33,12 @@ import { withSession } from '../pkcs11/session.js';
 import { tokenSigner } from '../pkcs11/signer.js';
 import { findToken, hasMechanism, listTokens, mechanisms } from '../pkcs11/tokens.js';
 import type { Token } from '../pkcs11/tokens.js';
-import { verifiedChainOfTexts } from '../usecases/chain.js';
+import { chainForDocument, verifiedChainOfTexts } from '../usecases/chain.js';
 import { newestSetMembers, requireCustodian } from '../usecases/custodians.js';
 import { checkExportFolder, checkKek, exportKey } from '../usecases/export.js';
 import { approvals, checkSignerIsCustodian, describePayload, signatureDetails } from '../verify/approvals.js';
 import { verifyDocument } from '../verify/verify.js';
-import type { TrustedChain } from '../verify/verify.js';
+import type { NewestRule, TrustedChain } from '../verify/verify.js';
 import { backupHandlers, driveFolder } from './backup-handlers.js';
 import { ceremonyHandlers, nodeSpawnCli } from './ceremony-handlers.js';
 import type { SpawnCli } from './ceremony-handlers.js';
@@ -75,12 +75,16 @@ interface Core {
   readonly module: () => Pkcs11Module;
   readonly token: (ref: { label: string; serial?: string }) => Token;
   readonly withPin: <T>(pin: string, fn: (p: Buffer) => Promise<T>) => Promise<T>;
-  readonly chainOf: (docs: readonly string[]) => TrustedChain;
+  /** The verified chain (CHAIN_INVALID otherwise); 'replaced' when it is loaded to make its next set. */
+  readonly chainOf: (docs: readonly string[], newest?: NewestRule) => TrustedChain;
+  /** The verified chain that approves this document, read as the verifier reads it (a next set's chain may end in an expired set). */
+  readonly chainFor: (doc: string, docs: readonly string[]) => TrustedChain;
 }
 
 const enc = new TextEncoder();
 const bytes = (s: string): Uint8Array => enc.encode(s);
 const DAY = 86400_000;
+const CHAIN_FIX = 'load the custodian sets from the trusted root, in order';
 
 function asError(err: unknown): ApiError {
   if (err instanceof KeyceremonyError) return { code: err.code, message: err.message, fix: err.fix };
@@ -115,7 +119,8 @@ function core(ctx: HandlerContext): Core {
       const p = Buffer.from(pin, 'utf8');
       try { return await fn(p); } finally { zero(p); }
     },
-    chainOf: (docs) => verifiedChainOfTexts(docs, { at: now(), fix: 'load the custodian sets from the trusted root, in order' }),
+    chainOf: (docs, newest) => verifiedChainOfTexts(docs, { at: now(), newest, fix: CHAIN_FIX }),
+    chainFor: (doc, docs) => chainForDocument(bytes(doc), docs.map(bytes), { at: now(), fix: CHAIN_FIX }),
   };
 }
 
@@ -168,7 +173,8 @@ function setHandlers(c: Core): ChannelHandlers<'custodians.create' | 'custodians
     },
     'custodians.next': async (r) => {
       const t = c.now();
-      const payload = nextCustodianSet(c.chainOf(r.chain).newest, { remove: r.remove, threshold: r.threshold, issued: formatTime(t), expires: r.expires ?? formatTime(t + 365 * DAY),
+      // the next set replaces the newest, which may have expired (FORMATS.md §3.5)
+      const payload = nextCustodianSet(c.chainOf(r.chain, 'replaced').newest, { remove: r.remove, threshold: r.threshold, issued: formatTime(t), expires: r.expires ?? formatTime(t + 365 * DAY),
         add: memberInputs(r.add ?? []) });
       const set = parseCustodianSet(payload);
       return { ...docView({ payloadType: PAYLOAD_TYPES.custodians, payload, signatures: [] }), version: set.version, members: set.custodians.map((m) => m.id), threshold: set.threshold };
@@ -191,7 +197,7 @@ function documentHandlers(c: Core): ChannelHandlers<'documents.sign' | 'document
     'documents.sign': async (r) => {
       const env = parseEnvelope(bytes(r.document));
       describePayload(env);
-      const chain = r.chain === undefined ? undefined : c.chainOf(r.chain);
+      const chain = r.chain === undefined ? undefined : c.chainFor(r.document, r.chain);
       return c.withPin(r.pin, (pin) => withSession(c.token(r.token), pin, async (s) => {
         const signer = tokenSigner(s, { label: r.keyLabel });
         if (chain !== undefined) checkSignerIsCustodian(env, chain, signer);
@@ -206,7 +212,7 @@ function documentHandlers(c: Core): ChannelHandlers<'documents.sign' | 'document
     },
     'documents.status': async (r) => {
       const env = parseEnvelope(bytes(r.document));
-      const list = approvals(env, c.chainOf(r.chain).newest);
+      const list = approvals(env, c.chainFor(r.document, r.chain).newest);
       return { summary: describePayload(env), complete: list.every((a) => a.needed === 0), approvals: list };
     },
     'documents.verify': async (r) => {
@@ -214,7 +220,7 @@ function documentHandlers(c: Core): ChannelHandlers<'documents.sign' | 'document
       const result = verifyDocument(bytes(r.document), r.chain.map(bytes), { at, rootDigest: r.rootDigest, previous: r.previous === undefined ? undefined : bytes(r.previous) });
       let signatures: ReturnType<typeof signatureDetails> = [];
       try {
-        const chain = verifiedChainOfTexts(r.chain, { at });
+        const chain = chainForDocument(bytes(r.document), r.chain.map(bytes), { at });
         const env = parseEnvelope(bytes(r.document));
         const set = env.payloadType === PAYLOAD_TYPES.custodians && chain.sets.every((x) => x.digest !== payloadDigest(env.payload)) ? parseCustodianSet(env.payload) : chain.newest;
         signatures = signatureDetails(env, set);

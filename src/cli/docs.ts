@@ -5,8 +5,9 @@ import { MAX_ENVELOPE_BYTES, parseEnvelope } from '../dsse/envelope.js';
 import type { Envelope } from '../dsse/envelope.js';
 import { usageError } from '../errors.js';
 import { readInput } from '../files.js';
-import { chainFromFiles } from '../usecases/chain.js';
-import type { TrustedChain } from '../verify/verify.js';
+import { verifiedChainWithWarnings } from '../usecases/chain.js';
+import { newestRuleFor } from '../verify/verify.js';
+import type { NewestRule, TrustedChain } from '../verify/verify.js';
 
 export const CHAIN_OPTIONS = {
   custodians: { type: 'string', multiple: true },
@@ -40,13 +41,19 @@ export function folderOption(dir: string, flag: string): string {
   return dir;
 }
 
-/** The --custodians files read and verified (root pinned by --root-digest when given) with the verifier's warnings, or CHAIN_INVALID listing every reason (exit 1). */
-export function chainOption(files: readonly string[] | undefined, rootDigest: string | undefined, at: number): ReturnType<typeof chainFromFiles> {
+/**
+ * The --custodians files read and verified (root pinned by --root-digest when given) with the
+ * verifier's warnings, or CHAIN_INVALID listing every reason (exit 1). `newest`: see ChainOptions;
+ * `forDocument`, the document the chain approves, decides it as `verify` does.
+ */
+export function chainOption(files: readonly string[] | undefined, rootDigest: string | undefined, at: number, newest: NewestRule | { readonly forDocument: Uint8Array } = 'in-force'): { readonly files: readonly Uint8Array[] } & ReturnType<typeof verifiedChainWithWarnings> {
   if (files === undefined || files.length === 0) throw usageError('USAGE', 'no custodian set was given', 'pass the chain from the trusted root: --custodians custodians.v1.json [--custodians custodians.v2.json …]');
-  return chainFromFiles(files, { at, rootDigest, fix: 'check that --custodians lists every set from the trusted root, in order, and --root-digest the root set\'s digest' });
+  const bytes = files.map((f) => readDocument(f, 'the custodian set')); // read once: what is verified is what the rule was decided on
+  const rule = typeof newest === 'string' ? newest : newestRuleFor(newest.forDocument, bytes);
+  return { files: bytes, ...verifiedChainWithWarnings(bytes, { at, rootDigest, newest: rule, fix: 'check that --custodians lists every set from the trusted root, in order, and --root-digest the root set\'s digest' }) };
 }
 
 /** The verified chain of --custodians files. */
-export function trustedChain(files: readonly string[] | undefined, rootDigest: string | undefined, at: number): TrustedChain {
-  return chainOption(files, rootDigest, at).chain;
+export function trustedChain(files: readonly string[] | undefined, rootDigest: string | undefined, at: number, newest: NewestRule | { readonly forDocument: Uint8Array } = 'in-force'): TrustedChain {
+  return chainOption(files, rootDigest, at, newest).chain;
 }

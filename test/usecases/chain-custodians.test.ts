@@ -13,7 +13,7 @@ import { chainFromFiles, verifiedChain, verifiedChainOfTexts } from '../../src/u
 import { newestSetMembers, requireCustodian } from '../../src/usecases/custodians.js';
 import { ERROR_LINE, runCli } from '../support/cli.js';
 import { expectCode } from '../support/expect-code.js';
-import { bytes, digest, envelope, keyNamed, setPayload, TYPES } from '../support/independent.js';
+import { bytes, digest, envelope, keyNamed, manifestPayload, setPayload, TYPES } from '../support/independent.js';
 
 const [alice, bob, carol] = ['alice', 'bob', 'carol'].map(keyNamed) as [ReturnType<typeof keyNamed>, ReturnType<typeof keyNamed>, ReturnType<typeof keyNamed>];
 const set = envelope(TYPES.custodians, setPayload(1, 2, [['alice', alice], ['bob', bob], ['carol', carol]]), [alice, bob]);
@@ -90,5 +90,44 @@ describe('who may act', () => {
       '--allow-fixed-disk', '--at', '2026-11-28T10:00:00Z'], { ...process.env, KEYCEREMONY_PKCS11_MODULE: '/nonexistent/libpkcs11.so' });
     expect([r.status, r.stderr.match(ERROR_LINE)?.[1]]).toEqual([1, 'CUSTODIAN_NOT_MEMBER']);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('a chain whose newest set has expired (FORMATS.md §3.5)', () => {
+  const expired = envelope(TYPES.custodians, setPayload(1, 2, [['alice', alice], ['bob', bob], ['carol', carol]], '2026-01-01T00:00:00Z', '2026-06-01T00:00:00Z'), [alice, bob]);
+  const at = ['--at', '2026-11-28T10:00:00Z'];
+  let expiredFile: string;
+  beforeAll(() => {
+    expiredFile = join(work, 'expired.v1.json');
+    writeFileSync(expiredFile, JSON.stringify(expired));
+    writeFileSync(join(work, 'alice.key'), alice.seed.toString('hex'));
+  });
+  test('acts on nothing, except to make and approve its next set, which replaces it', () => {
+    expect(expectCode(() => verifiedChain([bytes(expired)], { at: AT }), 'CHAIN_INVALID').message).toContain('CHAIN_EXPIRED');
+    expect(verifiedChain([bytes(expired)], { at: AT, newest: 'replaced' }).newest.version).toBe(1);
+  });
+  test('custodians next, sign and status from the command line', () => {
+    const next = join(work, 'next.json');
+    const made = runCli(['custodians', 'next', '--custodians', expiredFile, '--out', next, '--threshold', '3', ...at], process.env);
+    expect(made.status).toBe(0);
+    expect(made.stderr).toContain('CHAIN_NEWEST_EXPIRED');
+    const signed = join(work, 'next.a.json');
+    expect(runCli(['sign', next, '--software-key', join(work, 'alice.key'), '--out', signed, '--custodians', expiredFile, ...at], process.env).status).toBe(0);
+    const st = runCli(['status', signed, '--custodians', expiredFile, '--json', ...at], process.env);
+    expect(st.status).toBe(0);
+    expect((JSON.parse(st.stdout) as { approvals: { signed: string[] }[] }).approvals[0]?.signed).toEqual(['alice']);
+    // a document that is not its next set is refused as before
+    const manifest = join(work, 'manifest.json');
+    writeFileSync(manifest, JSON.stringify(envelope(TYPES.rotation, manifestPayload(), [])));
+    const refused = runCli(['status', manifest, '--custodians', expiredFile, ...at], process.env);
+    expect([refused.status, refused.stderr.match(ERROR_LINE)?.[1]]).toEqual([1, 'CHAIN_INVALID']);
+  });
+  test('the app: the next set from an expired one, and its status; anything else refused', async () => {
+    const next = await h['custodians.next']({ chain: [JSON.stringify(expired)], threshold: 3 });
+    if (!next.ok) throw new Error(next.error.code);
+    expect(next.value.version).toBe(2);
+    expect(await h['documents.status']({ document: next.value.document, chain: [JSON.stringify(expired)] })).toMatchObject({ ok: true, value: { complete: false } });
+    expect(await h['documents.status']({ document: JSON.stringify(envelope(TYPES.rotation, manifestPayload(), [])), chain: [JSON.stringify(expired)] }))
+      .toMatchObject({ ok: false, error: { code: 'CHAIN_INVALID' } });
   });
 });

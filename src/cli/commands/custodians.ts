@@ -3,6 +3,7 @@ import { buildCustodianSet, CUSTODIAN_ID, parseCustodianSet } from '../../custod
 import type { CustodianInput, CustodianSet } from '../../custodians/set.js';
 import { publicKeyProblem } from '../../crypto/ed25519.js';
 import { formatTime } from '../../docs/fields.js';
+import { formatProblem } from '../../docs/problems.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError, usageError } from '../../errors.js';
@@ -12,7 +13,7 @@ import { findOne, readEd25519PublicKey } from '../../pkcs11/keys.js';
 import { withSession } from '../../pkcs11/session.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { resolveTarget } from '../context.js';
-import { atOption, CHAIN_OPTIONS, rootDigestOption, trustedChain } from '../docs.js';
+import { atOption, CHAIN_OPTIONS, chainOption, rootDigestOption } from '../docs.js';
 import type { Io, Warnings } from '../io.js';
 
 export const CUSTODIANS_USAGE = [
@@ -93,8 +94,10 @@ export async function custodiansCommand(argv: readonly string[], io: Io, warning
     writeUnsigned(io, values.out, payload, values.force === true, values.json === true, `${threshold} of ${members.map((m) => m.id).join(', ')} (the root is signed by its own threshold)`);
     return 0;
   }
-  const chain = trustedChain(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at));
-  const current: CustodianSet = chain.newest;
+  // the next set replaces the newest, which may have expired (FORMATS.md §3.5): that is how an expired set is replaced
+  const given = chainOption(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at), 'replaced');
+  for (const w of given.warnings) if (w.code === 'CHAIN_NEWEST_EXPIRED') warnings.warn(formatProblem(w));
+  const current: CustodianSet = given.chain.newest;
   const replaceKeys = [];
   for (const spec of values['replace-key'] ?? []) {
     const [id, key] = splitMember(spec, 2, '--replace-key') as [string, string];

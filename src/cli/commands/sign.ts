@@ -1,5 +1,5 @@
 import { zero } from '../../bytes.js';
-import { serializeEnvelope } from '../../dsse/envelope.js';
+import { parseEnvelope, serializeEnvelope } from '../../dsse/envelope.js';
 import type { Envelope } from '../../dsse/envelope.js';
 import { addSignature, mergeEnvelopes, SoftwareSigner } from '../../dsse/sign.js';
 import type { Signer } from '../../dsse/sign.js';
@@ -10,7 +10,7 @@ import { tokenSigner } from '../../pkcs11/signer.js';
 import { checkSignerIsCustodian, describePayload } from '../../verify/approvals.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { resolveTarget } from '../context.js';
-import { atOption, CHAIN_OPTIONS, readEnvelopeFile, rootDigestOption, trustedChain } from '../docs.js';
+import { atOption, CHAIN_OPTIONS, readDocument, readEnvelopeFile, rootDigestOption, trustedChain } from '../docs.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
@@ -21,9 +21,11 @@ export async function signCommand(argv: readonly string[], io: Io, warnings: War
   const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, ...CHAIN_OPTIONS, key: { type: 'string' }, 'software-key': { type: 'string' }, out: { type: 'string' } }, { min: 1, max: 1, usage: SIGN_USAGE });
   if (values.out === undefined) throw usageError('USAGE', 'sign needs --out FILE (the signed copy)', `usage: ${SIGN_USAGE}`);
   if ((values.key === undefined) === (values['software-key'] === undefined)) throw usageError('USAGE', 'give exactly one of --key URI (a token) or --software-key FILE (development only)', `usage: ${SIGN_USAGE}`);
-  const env = readEnvelopeFile(positionals[0] as string);
+  const doc = readDocument(positionals[0] as string);
+  const env = parseEnvelope(doc);
   const summary = describePayload(env);
-  const chain = values.custodians === undefined ? undefined : trustedChain(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at));
+  // a next custodian set is signed against the chain it extends, whose newest set may have expired (as verify reads it)
+  const chain = values.custodians === undefined ? undefined : trustedChain(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at), { forDocument: doc });
   if (chain === undefined) warnings.warn('no --custodians given: the signer is not checked against the custodian set');
   io.stderr.write(`signing ${summary}\n`);
   const finish = async (signer: Signer): Promise<number> => {
