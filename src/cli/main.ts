@@ -3,6 +3,7 @@
  * 1 the documents or tokens said no, 2 usage or unreadable input, 3 a bug. Errors are one line
  * on stderr, `keyceremony: <code>: <what happened>; <what to do>`, with a stack only on --debug.
  */
+import { sanitizeText } from '../docs/sanitize.js';
 import { KeyceremonyError } from '../errors.js';
 import { demoCommand, DEMO_USAGE } from './commands/demo.js';
 import { keygenCommand, KEYGEN_USAGE } from './commands/keygen.js';
@@ -47,9 +48,9 @@ export function usage(): string {
   return `usage: keyceremony <command> [options]\n\n${lines.join('\n')}\n\nPINs come from --pin-env NAME or a prompt, never from arguments. --debug shows stack traces.\n`;
 }
 
-/** One line, no newlines inside: messages may quote hostile input. */
+/** One line, no newline, control or bidi character inside: messages may quote hostile input (issue 14). */
 function oneLine(s: string): string {
-  return s.replace(/[\r\n]+/g, ' ');
+  return sanitizeText(s.replace(/[\r\n]+/g, ' '));
 }
 
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
