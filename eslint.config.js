@@ -43,11 +43,6 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', coreImports] },
   },
   {
-    // TODO(issue 13): engine split in progress
-    files: ['src/ceremony/engine.ts'],
-    rules: { 'max-lines-per-function': 'off' },
-  },
-  {
     files: ['renderer/**/*.ts', 'renderer/**/*.tsx'],
     rules: {
       'no-restricted-imports': ['error', {

@@ -15,7 +15,8 @@ import { findEd25519Pair, generateEd25519 } from '../pkcs11/keys.js';
 import { withSession } from '../pkcs11/session.js';
 import { tokenSigner } from '../pkcs11/signer.js';
 import type { Token } from '../pkcs11/tokens.js';
-import { verifyChain, verifyDocument } from '../verify/verify.js';
+import { verifiedChain } from '../usecases/chain.js';
+import { verifyDocument } from '../verify/verify.js';
 import type { TrustedChain, VerifyResult } from '../verify/verify.js';
 import type { CeremonyScript, Step } from './script.js';
 
@@ -94,11 +95,8 @@ export class StepContext {
   /** The set in force, read from the ceremony folder and verified now. */
   setInForce(files: readonly string[]): SetInForce {
     const bytes = files.map((f) => this.folder.read(f, 'the custodian set', MAX_ENVELOPE_BYTES));
-    const r = verifyChain(bytes, { at: this.now() });
-    if (r.chain === null) {
-      throw new KeyceremonyError('CEREMONY_CHAIN_INVALID', `the custodian sets ${files.join(', ')} in the ceremony folder do not verify`, 'stop: the folder was changed; keep it as evidence and start again in a new folder');
-    }
-    this.set = { files: [...files], bytes, chain: r.chain };
+    const chain = verifiedChain(bytes, { at: this.now(), fix: `stop: ${files.join(', ')} in the ceremony folder changed; keep it as evidence and start again in a new folder` });
+    this.set = { files: [...files], bytes, chain };
     return this.set;
   }
 

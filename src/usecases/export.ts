@@ -56,6 +56,8 @@ export interface ExportRequest {
   /** The OAEP hash asked for; a target that fixes its own (all but Vault) uses that. */
   readonly hash?: OaepHash | undefined;
   readonly outDir: string;
+  /** The drive (or ceremony folder) outDir lies in: every folder below it is checked, none followed as a link. */
+  readonly drive?: string | undefined;
   readonly force: boolean;
   /** The export's creation time, ms; now by default. */
   readonly now?: number | undefined;
@@ -82,7 +84,7 @@ export async function wrapForExport(s: Session, r: ExportRequest): Promise<{ rea
 export async function exportInSession(s: Session, r: ExportRequest): Promise<ExportRecord> {
   const { wrapped, hash } = await wrapForExport(s, r);
   return writeExport({ target: r.target, hash, kek: r.kek, kekId: r.target.cloud === 'azure' ? r.kekId : undefined, importToken: r.importToken, keyUri: exportKeyUri(s.token, r.key),
-    outDir: r.outDir, force: r.force, ...(r.now === undefined ? {} : { now: r.now }) }, wrapped);
+    outDir: r.outDir, drive: r.drive, force: r.force, ...(r.now === undefined ? {} : { now: r.now }) }, wrapped);
 }
 
 /** The whole export: checked before the token is logged in to, then wrapped and written in one session. */

@@ -4,7 +4,6 @@
  * when the report does not verify or the drill did not pass.
  */
 import { join } from 'node:path';
-import { buildDrillReport, runDrill } from '../../backup/drill.js';
 import { loadCustodyPlan } from '../../backup/plan.js';
 import { CUSTODY_MANIFEST } from '../../backup/split.js';
 import { ShareCollector } from '../../backup/shares.js';
@@ -13,6 +12,7 @@ import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { MAX_ENVELOPE_BYTES, parseEnvelope, serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError } from '../../errors.js';
 import { withSession } from '../../pkcs11/session.js';
+import { presentShare, restoreFromShares } from '../../usecases/drill.js';
 import { pinOf } from '../context.js';
 import type { StepContext, StepResult } from '../context.js';
 import { mediaRule } from '../media.js';
@@ -29,15 +29,13 @@ async function drill(ctx: StepContext, step: S): Promise<void> {
   for (const p of step.presenters) {
     const card = ctx.cardOf(p);
     const share = await withSession(card.token, await pinOf(card), async (s) => readShare(s, plan.backupKey));
-    try { collector.present(share); } finally { share.fill(0); }
+    try { presentShare(plan, collector, share, p, `the card "${card.token.label}"`); } finally { share.fill(0); }
     ctx.say(`  ${p} presented a share: checked against its commitment`);
   }
-  const presented = collector.custodians; // before the drill consumes the shares
   const target = ctx.token(step.token);
-  const started = Math.floor(ctx.now() / 1000) * 1000;
-  const outcome = await withSession(target.token, await pinOf(target), (s) => runDrill(s, collector, plan.backupKey, plan.backupKcv, plan.blobs, plan.manifestKcvs));
-  const payload = buildDrillReport({ drill: `${ctx.script.id}-drill`, custodianSet: set.chain.newest.version, started, finished: Math.max(started, Math.floor(ctx.now() / 1000) * 1000), backupKey: plan.backupKey, outcome, sharesPresented: presented, threshold: plan.expected.threshold });
-  ctx.write(step.out, serializeEnvelope(await ctx.signAll({ payloadType: PAYLOAD_TYPES.drill, payload, signatures: [] }, step.signers)), false);
+  const second = (): number => Math.floor(ctx.now() / 1000) * 1000;
+  const { outcome, report } = await restoreFromShares(target.token, await pinOf(target), plan, collector, { restore: false, id: `${ctx.script.id}-drill`, custodianSet: set.chain.newest.version, started: second(), now: second });
+  ctx.write(step.out, serializeEnvelope(await ctx.signAll({ payloadType: PAYLOAD_TYPES.drill, payload: report, signatures: [] }, step.signers)));
   if (!outcome.pass) throw new KeyceremonyError(outcome.failures[0] ?? 'DRILL_FAILED', `the drill failed: ${outcome.failures.join(', ')}`, 'stop: the backup does not restore; the signed report says what failed');
 }
 

@@ -6,13 +6,12 @@
  */
 import { join } from 'node:path';
 import { KeyceremonyError, isKeyceremonyError } from '../../errors.js';
-import { checkKekForTarget, writeExport } from '../../export/export.js';
 import { parseKek } from '../../export/kek.js';
 import type { Kek } from '../../export/kek.js';
 import { readExportFolder } from '../../export/record.js';
 import { findTarget } from '../../export/targets.js';
 import type { Target } from '../../export/targets.js';
-import { wrapKey } from '../../export/wrap.js';
+import { checkKek, exportInSession, wrapForExport } from '../../usecases/export.js';
 import { readInput } from '../../files.js';
 import { withSession } from '../../pkcs11/session.js';
 import { pinOf, provenKey, resumeMismatch } from '../context.js';
@@ -39,12 +38,13 @@ async function proveFolder(ctx: StepContext, step: S, target: Target, kek: Kek, 
 /** Wrap and write one target (write false: wrap only, to learn whether the token refuses it). Null when the token cannot do the target's mechanism. */
 async function wrapTarget(ctx: StepContext, step: S, x: Item, target: Target, kek: Kek, write: boolean): Promise<string | null> {
   const t = ctx.token(step.token);
-  const hash = target.hash ?? 'sha256';
+  const req = { key: { label: step.key }, target, kek, kekId: x.kekId ?? undefined, outDir: join(ctx.dir, step.out, target.name), drive: ctx.dir, force: false };
   try {
-    checkKekForTarget(kek, target);
-    const wrapped = await withSession(t.token, await pinOf(t), (s) => wrapKey(s, { label: step.key }, kek, target.construction, hash));
-    if (!write) return null;
-    const rec = await writeExport({ target, hash, kek, keyUri: `pkcs11:token=${encodeURIComponent(t.token.label)};object=${step.key};type=secret-key`, outDir: join(ctx.dir, step.out, target.name), drive: ctx.dir, force: false, ...(x.kekId === null ? {} : { kekId: x.kekId }) }, wrapped);
+    if (!write) {
+      await withSession(t.token, await pinOf(t), (s) => wrapForExport(s, req));
+      return null;
+    }
+    const rec = await withSession(t.token, await pinOf(t), (s) => exportInSession(s, req));
     return `${target.name}: ${rec.wrap}, kcv ${rec.kcv}`;
   } catch (err) {
     if (!isKeyceremonyError(err) || err.code !== 'EXPORT_MECHANISM_UNSUPPORTED') throw err;
@@ -78,7 +78,7 @@ export const exportStep: StepKind<S> = {
   inputs: (step) => step.targets.map((x) => x.kek),
   checkInputs: (p: Preflight, step: S) => step.targets.flatMap((x) => {
     const target = findTarget(x.target);
-    return target === undefined ? [] : [{ what: `step ${step.id}, ${x.kek}`, run: () => checkKekForTarget(readKek(p.inputs, x), target) }];
+    return target === undefined ? [] : [{ what: `step ${step.id}, ${x.kek}`, run: () => checkKek(target, readKek(p.inputs, x), x.kekId ?? undefined) }];
   }),
   outputs: (step) => [step.out],
   proof: (step) => `each folder in ${step.out} against its export.json, its files' SHA-256 and the token's check value of ${step.key}`,

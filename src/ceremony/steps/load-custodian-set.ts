@@ -8,12 +8,11 @@
 import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { buildCustodianSet } from '../../custodians/set.js';
-import { formatProblem } from '../../docs/problems.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { MAX_ENVELOPE_BYTES, serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError } from '../../errors.js';
 import { readInput } from '../../files.js';
-import { verifyChain } from '../../verify/verify.js';
+import { verifiedChain } from '../../usecases/chain.js';
 import type { TrustedChain } from '../../verify/verify.js';
 import { KEY_SUFFIX, provenKey } from '../context.js';
 import type { StepContext, StepResult } from '../context.js';
@@ -32,16 +31,13 @@ type Member = TrustedChain['newest']['custodians'][number];
  */
 export function loadedChain(script: CeremonyScript, step: S, inputs: string, at: number): { files: Uint8Array[]; chain: TrustedChain; present: Member[] } {
   const files = step.chain.map((p) => readInput(join(inputs, p), 'the custodian set', MAX_ENVELOPE_BYTES));
-  const r = verifyChain(files, { at, rootDigest: step.rootDigest ?? undefined });
-  if (r.chain === null) {
-    throw new KeyceremonyError('CEREMONY_CHAIN_INVALID', `the custodian set chain (${step.chain.join(', ')}) does not verify: ${r.reasons.map(formatProblem).join('; ')}`, 'bring the chain the earlier ceremonies wrote, root first, and its pinned root digest');
-  }
-  const newest = r.chain.newest;
+  const chain = verifiedChain(files, { at, rootDigest: step.rootDigest ?? undefined, fix: `bring the chain the earlier ceremonies wrote (${step.chain.join(', ')}), root first, and its pinned root digest` });
+  const newest = chain.newest;
   const present = newest.custodians.filter((c) => script.tokens.some((t) => t.holder === c.id));
   if (present.length < newest.threshold) {
     throw new KeyceremonyError('CEREMONY_QUORUM_ABSENT', `set version ${newest.version} needs ${newest.threshold} custodians, and the script has cards for ${present.map((c) => c.id).join(', ') || 'none of them'}`, "add the custodians' cards to the script's tokens");
   }
-  return { files, chain: r.chain, present };
+  return { files, chain, present };
 }
 
 /** The loaded set's threshold is known only now: the signers of the steps it governs must meet it. */

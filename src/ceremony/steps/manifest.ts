@@ -12,6 +12,7 @@ import { readInput } from '../../files.js';
 import { SEED_INVENTORY } from '../../manifest/inventory.js';
 import { buildManifest, followOn, parseManifest } from '../../manifest/manifest.js';
 import { verifyDocument } from '../../verify/verify.js';
+import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js';
 import { resumeMismatch } from '../context.js';
 import type { StepContext, StepResult } from '../context.js';
 import type { CeremonyScript } from '../script.js';
@@ -42,6 +43,7 @@ function entries(ctx: StepContext, step: S, notBefore: string) {
 
 async function make(ctx: StepContext, step: S, previous: Uint8Array | undefined): Promise<void> {
   const set = ctx.requireSet();
+  requireCustodian(newestSetMembers(set.chain), step.actor, 'actor');
   const t = ctx.now();
   const payload = buildManifest({ ceremony: ctx.script.id, ...followOn(previous), custodianSet: set.chain.newest.version, issued: formatTime(t), expires: formatTime(t + MANIFEST_VALIDITY_MS), actor: step.actor, artifacts: [], keys: entries(ctx, step, formatTime(t)) });
   const signed = new TextEncoder().encode(serializeEnvelope(await ctx.signAll({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }, step.signers)));

@@ -19,6 +19,8 @@ import { pkcs11js } from '../../pkcs11/binding.js';
 import { withSession } from '../../pkcs11/session.js';
 import type { Session } from '../../pkcs11/session.js';
 import type { Token } from '../../pkcs11/tokens.js';
+import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js';
+import { checkSplitHolders } from '../../usecases/split.js';
 import { pinOf, provenKey, resumeMismatch } from '../context.js';
 import type { ResolvedToken, StepContext, StepResult } from '../context.js';
 import { mediaRule } from '../media.js';
@@ -39,6 +41,9 @@ async function destroyHalfSplit(hsm: ResolvedToken, backupKey: string, cards: re
 }
 
 async function split(ctx: StepContext, step: S, dir: string): Promise<void> {
+  const set = ctx.requireSet().chain;
+  requireCustodian(newestSetMembers(set), step.actor, 'actor');
+  checkSplitHolders(set, step.holders, step.threshold);
   const hsm = ctx.token(step.token);
   await destroyHalfSplit(hsm, step.backupKey, step.holders.map((h) => ctx.cardOf(h)));
   const cards: { custodian: string; token: Token; pin: Uint8Array }[] = [];
