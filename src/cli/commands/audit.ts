@@ -8,11 +8,11 @@
 import { verifyAuditLog } from '../../audit/verify.js';
 import type { AuditResult } from '../../audit/verify.js';
 import { formatProblem } from '../../docs/problems.js';
-import { safeJson, sanitizeText } from '../../docs/sanitize.js';
 import { usageError } from '../../errors.js';
 import { readInput } from '../../files.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
 import { atOption, CHAIN_OPTIONS, chainOption, readDocument, rootDigestOption } from '../docs.js';
+import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 
 export const AUDIT_USAGE = 'keyceremony audit verify FILE [--custodians SET ...] [--root-digest sha256:HEX] [--at TIME] [--checkpoint FILE ...] [--json]';
@@ -38,8 +38,8 @@ export async function auditCommand(argv: readonly string[], io: Io, _w: Warnings
   const r = verifyAuditLog(bytes, { chain: given?.chain ?? null, external, requireCheckpointAtEnd: true });
   const warnings = [...(given?.warnings ?? []).map(formatProblem), ...r.warnings];
   if (values.json === true) {
-    io.stdout.write(`${safeJson({ valid: r.valid, state: r.state, entries: r.entries, log: r.log, head: r.head, firstBad: r.firstBad, firstUnsigned: r.firstUnsigned,
-      problems: r.problems, checkpoints: r.checkpoints, externals: r.externals, warnings })}\n`);
+    writeJson(io, { valid: r.valid, state: r.state, entries: r.entries, log: r.log, head: r.head, firstBad: r.firstBad, firstUnsigned: r.firstUnsigned,
+      problems: r.problems, checkpoints: r.checkpoints, externals: r.externals, warnings });
     return r.valid ? 0 : 1;
   }
   const out = [headline(r)];
@@ -47,6 +47,6 @@ export async function auditCommand(argv: readonly string[], io: Io, _w: Warnings
   for (const x of r.externals) out.push(`  checkpoint file: entry ${x.covers}${x.signers.length > 0 ? ` (${x.signers.join(', ')})` : ''}`);
   for (const p of r.problems) out.push(`  - ${p.seq === 0 ? 'checkpoint file' : `entry ${p.seq}`}: ${p.code}: ${p.message}`);
   for (const w of warnings) out.push(`  warning: ${w}`);
-  io.stdout.write(out.map((l) => `${sanitizeText(l)}\n`).join(''));
+  writeLines(io.stdout, out);
   return r.valid ? 0 : 1;
 }

@@ -20,6 +20,7 @@ import { checkKek, exportInSession } from '../../usecases/export.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { objectArgument, resolveTarget } from '../context.js';
 import { atOption, CHAIN_OPTIONS, rootDigestOption, trustedChain } from '../docs.js';
+import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
@@ -98,7 +99,10 @@ export async function bundleCommand(argv: readonly string[], io: Io, warnings: W
     writeFileAtomic(join(staging, 'rotation.json'), serializeEnvelope({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }), false);
     return listed;
   });
-  if (values.json === true) io.stdout.write(`${JSON.stringify({ out: outDir, files: artifacts.length, manifest: join(outDir, 'rotation.json'), kcvs: Object.fromEntries(kcvs) })}\n`);
-  else io.stdout.write(`wrote ${artifacts.length} files and an unsigned rotation manifest to ${outDir}\n  custodians sign ${join(outDir, 'rotation.json')}; afterwards check the media with: keyceremony verify rotation.json --custodians … --artifacts ${outDir}\n`);
+  if (values.json === true) writeJson(io, { out: outDir, files: artifacts.length, manifest: join(outDir, 'rotation.json'), kcvs: Object.fromEntries(kcvs) });
+  else {
+    writeLines(io.stdout, [`wrote ${artifacts.length} files and an unsigned rotation manifest to ${outDir}`,
+      `  custodians sign ${join(outDir, 'rotation.json')}; afterwards check the media with: keyceremony verify rotation.json --custodians … --artifacts ${outDir}`]);
+  }
   return 0;
 }

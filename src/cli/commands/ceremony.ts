@@ -24,6 +24,7 @@ import { ceremonyPreflight } from '../../usecases/preflight.js';
 import type { NetworkInterface } from '../../usecases/preflight.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
 import type { OptionSpec } from '../args.js';
+import { writeJson, writeLines, writeText } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
@@ -56,13 +57,13 @@ function validateCommand(argv: readonly string[], io: Io): number {
   const bytes = readInput(positionals[0] as string, 'the ceremony script', 256 * 1024);
   try {
     const s = parseScript(bytes);
-    if (values.json === true) io.stdout.write(`${JSON.stringify({ valid: true, id: s.id, digest: s.digest, steps: s.steps.map((x) => x.id), problems: [] })}\n`);
-    else io.stdout.write(`valid ceremony script ${s.id}: ${s.steps.length} steps, ${s.digest}\n`);
+    if (values.json === true) writeJson(io, { valid: true, id: s.id, digest: s.digest, steps: s.steps.map((x) => x.id), problems: [] });
+    else writeLines(io.stdout, [`valid ceremony script ${s.id}: ${s.steps.length} steps, ${s.digest}`]);
     return 0;
   } catch (err) {
     if (!(err instanceof DocumentError)) throw err;
-    if (values.json === true) io.stdout.write(`${JSON.stringify({ valid: false, problems: err.problems })}\n`);
-    else io.stdout.write(`INVALID ceremony script (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}):\n${err.problems.map((p) => `  - ${formatProblem(p)}\n`).join('')}`);
+    if (values.json === true) writeJson(io, { valid: false, problems: err.problems });
+    else writeLines(io.stdout, [`INVALID ceremony script (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}):`, ...err.problems.map((p) => `  - ${formatProblem(p)}`)]);
     return 1;
   }
 }
@@ -82,7 +83,8 @@ async function runCommand(argv: readonly string[], io: Io, up: readonly NetworkI
   if (!rehearse && (values['allow-network'] === true || values.yes === true)) throw usageError('USAGE', '--allow-network and --yes are for rehearsals only', 'a real ceremony runs air-gapped, and witnesses confirm in person');
   const record = resolve(values.rehearsals ?? join(dirname(scriptPath), 'rehearsals.jsonl'));
   const notes = ceremonyPreflight({ digest: script.digest, rehearsal: rehearse, interfaces: up, allowNetwork: values['allow-network'] === true, record, runWithoutRehearsal: values['no-rehearsal'] === true });
-  const say = (line: string): void => { io.stdout.write(`${line}\n`); };
+  // the engine's progress text, which may run over several lines of its own and names tokens by their labels
+  const say = (text: string): void => { writeText(io.stdout, text); };
   const inputs = resolve(values.inputs ?? dirname(scriptPath));
   // the files this command read, which may lie in the ceremony folder; the engine refuses anything else there that the script does not name
   const declared = [scriptPath, record, ...(values.profile === undefined ? [] : [resolve(values.profile)])];
@@ -142,7 +144,8 @@ async function profileTokens(io: Io, script: CeremonyScript, profileFile: string
 async function askWitness(io: Io, q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> {
   const stdin = io.stdin;
   if (!stdin.isTTY) throw new KeyceremonyError('CEREMONY_NO_TERMINAL', `${q.who} must confirm ${q.what}, and there is no terminal`, 'run the ceremony at a terminal (or rehearse with --yes)');
-  io.stderr.write(`${q.who}: confirm ${q.what}${q.words === undefined ? '' : `\n  words: ${q.words.join(' ')}`}\n  type the words you heard, or yes: `);
+  writeLines(io.stderr, [`${q.who}: confirm ${q.what}`, ...(q.words === undefined ? [] : [`  words: ${q.words.join(' ')}`])]);
+  io.stderr.write('  type the words you heard, or yes: ');
   const answer = await new Promise<string>((res) => {
     let buf = '';
     const onData = (c: Buffer): void => {

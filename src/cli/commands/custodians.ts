@@ -14,6 +14,7 @@ import { withSession } from '../../pkcs11/session.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { resolveTarget } from '../context.js';
 import { atOption, CHAIN_OPTIONS, chainOption, rootDigestOption } from '../docs.js';
+import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 
 export const CUSTODIANS_USAGE = [
@@ -69,11 +70,10 @@ function expiresOf(v: string | undefined, issued: number): string {
 function writeUnsigned(io: Io, out: string, payload: Uint8Array, force: boolean, json: boolean, signers: string): void {
   const set = parseCustodianSet(payload);
   writeFileAtomic(out, serializeEnvelope({ payloadType: PAYLOAD_TYPES.custodians, payload, signatures: [] }), force);
-  if (json) io.stdout.write(`${JSON.stringify({ out, version: set.version, digest: set.digest, threshold: set.threshold, custodians: set.custodians.map((c) => ({ id: c.id, keyid: c.keyid, words: c.fingerprint.words })) })}\n`);
+  if (json) writeJson(io, { out, version: set.version, digest: set.digest, threshold: set.threshold, custodians: set.custodians.map((c) => ({ id: c.id, keyid: c.keyid, words: c.fingerprint.words })) });
   else {
-    io.stdout.write(`wrote custodian set version ${set.version} (${set.threshold} of ${set.custodians.length}) to ${out}, unsigned\n  digest ${set.digest}\n`);
-    for (const c of set.custodians) io.stdout.write(`  ${c.id.padEnd(12)} ${c.fingerprint.words.join(' ')}\n`);
-    io.stdout.write(`still to sign: ${signers}\n`);
+    writeLines(io.stdout, [`wrote custodian set version ${set.version} (${set.threshold} of ${set.custodians.length}) to ${out}, unsigned`, `  digest ${set.digest}`,
+      ...set.custodians.map((c) => `  ${c.id.padEnd(12)} ${c.fingerprint.words.join(' ')}`), `still to sign: ${signers}`]);
   }
 }
 

@@ -11,6 +11,7 @@ import { readInput } from '../../files.js';
 import { checkExportFolder, checkKek, checkKekId, exportKey } from '../../usecases/export.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { resolveTarget } from '../context.js';
+import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
@@ -65,13 +66,15 @@ async function runExport(io: Io, warnings: Warnings, values: ExportValues, targe
   } finally {
     zero(pin);
   }
+  // the record's key URI names the token by its label, which the device supplies
   if (values.json === true) {
-    io.stdout.write(`${JSON.stringify({ out: outDir, ...record })}\n`);
+    writeJson(io, { out: outDir, ...record });
   } else {
-    io.stdout.write(`exported ${record.key} for ${target.name} (${record.wrap === 'token' ? 'wrapped entirely in the token' : 'hybrid: OAEP in host code on an ephemeral key, AES-KWP in the token'})\n`);
-    io.stdout.write(`  kcv ${record.kcvMethod}:${record.kcv}\n  wrapping key SHA-256 ${record.wrappingKeySha256} (${kek.bits} bits)\n  words ${kek.fingerprint.words.join(' ')}\n`);
-    for (const f of record.files) io.stdout.write(`  ${outDir}/${f.path}  ${f.bytes} bytes  sha256 ${f.sha256}\n`);
-    io.stdout.write(`  ${outDir}/export.json\n`);
+    writeLines(io.stdout, [
+      `exported ${record.key} for ${target.name} (${record.wrap === 'token' ? 'wrapped entirely in the token' : 'hybrid: OAEP in host code on an ephemeral key, AES-KWP in the token'})`,
+      `  kcv ${record.kcvMethod}:${record.kcv}`, `  wrapping key SHA-256 ${record.wrappingKeySha256} (${kek.bits} bits)`, `  words ${kek.fingerprint.words.join(' ')}`,
+      ...record.files.map((f) => `  ${outDir}/${f.path}  ${f.bytes} bytes  sha256 ${f.sha256}`), `  ${outDir}/export.json`,
+    ]);
   }
   return 0;
 }

@@ -4,6 +4,7 @@ import { formatKcv, generateAesKey, generateEd25519, generateRsa } from '../../p
 import { withSession } from '../../pkcs11/session.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { resolveTarget } from '../context.js';
+import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
@@ -43,14 +44,16 @@ export async function keygenCommand(argv: readonly string[], io: Io, warnings: W
     zero(pin);
   }
   if (values.json === true) {
-    io.stdout.write(`${JSON.stringify(result)}\n`);
+    writeJson(io, result);
     return 0;
   }
-  io.stdout.write(`generated ${kind} key "${label}" on token "${token.label}"\n  uri ${String(result.uri)}\n`);
-  if ('kcv' in result) io.stdout.write(`  kcv ${String(result.kcv)}  (extractable: ${String(result.extractable)})\n`);
+  // the token's label comes from the device
+  const lines = [`generated ${kind} key "${label}" on token "${token.label}"`, `  uri ${String(result.uri)}`];
+  if ('kcv' in result) lines.push(`  kcv ${String(result.kcv)}  (extractable: ${String(result.extractable)})`);
   if ('fingerprint' in result) {
     const fp = result.fingerprint as { hex: string; words: string[] };
-    io.stdout.write(`  fingerprint ${fp.hex}\n  read aloud  ${fp.words.join(' ')}\n`);
+    lines.push(`  fingerprint ${fp.hex}`, `  read aloud  ${fp.words.join(' ')}`);
   }
+  writeLines(io.stdout, lines);
   return 0;
 }

@@ -11,6 +11,7 @@ import type { Artifact, ManifestDraft } from '../../manifest/manifest.js';
 import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
 import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption, trustedChain } from '../docs.js';
+import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 
 export const MANIFEST_USAGE = 'keyceremony manifest new --out FILE --custodians SET [...] --ceremony ID --actor ID (--key name=N,id=ID,algorithm=A,phase=P[,supersedes=ID][,kcv=HEX][,notBefore=TIME] ... | --inventory seed --key-version N --phase P [--kcv ID=HEX ...]) [--previous FILE] [--expires TIME] [--artifact PATH ...]';
@@ -90,7 +91,10 @@ export async function manifestCommand(argv: readonly string[], io: Io, _w: Warni
     expires: values.expires === undefined ? formatTime(now + 30 * DAY) : formatTime(atOption(values.expires)), actor: values.actor as string, keys, artifacts });
   const m = parseManifest(payload);
   writeFileAtomic(out, serializeEnvelope({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }), values.force === true);
-  if (values.json === true) io.stdout.write(`${JSON.stringify({ out, digest: m.digest, sequence: m.sequence, custodianSet: m.custodianSet, keys: m.keys.map((k) => k.id) })}\n`);
-  else io.stdout.write(`wrote rotation manifest ${m.ceremony} #${m.sequence} (${m.keys.length} keys) to ${out}, unsigned\n  digest ${m.digest}\nstill to sign: ${chain.newest.threshold} of ${chain.newest.custodians.map((c) => c.id).join(', ')} (set version ${chain.newest.version})\n`);
+  if (values.json === true) writeJson(io, { out, digest: m.digest, sequence: m.sequence, custodianSet: m.custodianSet, keys: m.keys.map((k) => k.id) });
+  else {
+    writeLines(io.stdout, [`wrote rotation manifest ${m.ceremony} #${m.sequence} (${m.keys.length} keys) to ${out}, unsigned`, `  digest ${m.digest}`,
+      `still to sign: ${chain.newest.threshold} of ${chain.newest.custodians.map((c) => c.id).join(', ')} (set version ${chain.newest.version})`]);
+  }
   return 0;
 }

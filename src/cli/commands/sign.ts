@@ -11,6 +11,7 @@ import { checkSignerIsCustodian, describePayload } from '../../verify/approvals.
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { resolveTarget } from '../context.js';
 import { atOption, CHAIN_OPTIONS, readDocument, readEnvelopeFile, rootDigestOption, trustedChain } from '../docs.js';
+import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
@@ -27,13 +28,14 @@ export async function signCommand(argv: readonly string[], io: Io, warnings: War
   // a next custodian set is signed against the chain it extends, whose newest set may have expired (as verify reads it)
   const chain = values.custodians === undefined ? undefined : trustedChain(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at), { forDocument: doc });
   if (chain === undefined) warnings.warn('no --custodians given: the signer is not checked against the custodian set');
-  io.stderr.write(`signing ${summary}\n`);
+  writeLines(io.stderr, [`signing ${summary}`]);
   const finish = async (signer: Signer): Promise<number> => {
     if (chain !== undefined) checkSignerIsCustodian(env, chain, signer);
     const signed = await addSignature(env, signer);
     writeFileAtomic(values.out as string, serializeEnvelope(signed), values.force === true);
-    if (values.json === true) io.stdout.write(`${JSON.stringify({ signed: true, keyid: signer.keyid, out: values.out, signatures: signed.signatures.length })}\n`);
-    else io.stdout.write(`signed by ${signer.description} (key id ${signer.keyid}); ${signed.signatures.length} signature(s) in ${values.out}\n`);
+    // the description names the signer's token by its label, which the device supplies
+    if (values.json === true) writeJson(io, { signed: true, keyid: signer.keyid, out: values.out, signatures: signed.signatures.length });
+    else writeLines(io.stdout, [`signed by ${signer.description} (key id ${signer.keyid}); ${signed.signatures.length} signature(s) in ${values.out}`]);
     return 0;
   };
   if (values['software-key'] !== undefined) {
@@ -64,7 +66,7 @@ export async function mergeCommand(argv: readonly string[], io: Io): Promise<num
   const merged = mergeEnvelopes(envs, positionals);
   const signatures = merged.signatures;
   writeFileAtomic(values.out, serializeEnvelope(merged), values.force === true);
-  if (values.json === true) io.stdout.write(`${JSON.stringify({ out: values.out, signatures: signatures.length })}\n`);
-  else io.stdout.write(`merged ${envs.length} copies: ${signatures.length} distinct signature(s) in ${values.out}\n`);
+  if (values.json === true) writeJson(io, { out: values.out, signatures: signatures.length });
+  else writeLines(io.stdout, [`merged ${envs.length} copies: ${signatures.length} distinct signature(s) in ${values.out}`]);
   return 0;
 }

@@ -2,6 +2,7 @@ import { parseEnvelope } from '../../dsse/envelope.js';
 import { approvals, describePayload } from '../../verify/approvals.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
 import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption, trustedChain } from '../docs.js';
+import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 
 export const STATUS_USAGE = 'keyceremony status FILE --custodians SET [--custodians SET ...] [--at TIME] [--json]';
@@ -15,13 +16,10 @@ export async function statusCommand(argv: readonly string[], io: Io, _w: Warning
   const list = approvals(env, chain.newest);
   const complete = list.every((a) => a.needed === 0);
   if (values.json === true) {
-    io.stdout.write(`${JSON.stringify({ document: summary, complete, approvals: list })}\n`);
+    writeJson(io, { document: summary, complete, approvals: list });
     return 0;
   }
-  io.stdout.write(`${summary}\n`);
-  for (const a of list) {
-    io.stdout.write(`  ${a.role} (version ${a.set}): ${a.signed.length} of ${a.threshold} needed${a.signed.length > 0 ? `; signed: ${a.signed.join(', ')}` : ''}`);
-    io.stdout.write(a.needed > 0 ? `; ${a.needed} more from: ${a.unsigned.join(', ')}\n` : '; complete\n');
-  }
+  writeLines(io.stdout, [summary, ...list.map((a) => `  ${a.role} (version ${a.set}): ${a.signed.length} of ${a.threshold} needed${a.signed.length > 0 ? `; signed: ${a.signed.join(', ')}` : ''}`
+    + (a.needed > 0 ? `; ${a.needed} more from: ${a.unsigned.join(', ')}` : '; complete'))]);
   return 0;
 }

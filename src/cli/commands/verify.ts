@@ -7,6 +7,7 @@ import { verifyDocument } from '../../verify/verify.js';
 import type { VerifyResult } from '../../verify/verify.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
 import { atOption, CHAIN_OPTIONS, folderOption, readDocument, rootDigestOption } from '../docs.js';
+import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 
 export const VERIFY_USAGE = 'keyceremony verify FILE --custodians SET [--custodians SET ...] [--previous FILE] [--root-digest sha256:HEX] [--at TIME] [--artifacts DIR] [--json]';
@@ -23,12 +24,15 @@ export async function verifyCommand(argv: readonly string[], io: Io, _w: Warning
   let result = verifyDocument(doc, chain, { at, rootDigest, previous });
   if (artifactsDir !== undefined) result = withArtifacts(result, doc, artifactsDir);
   if (values.json === true) {
-    io.stdout.write(`${JSON.stringify({ valid: result.valid, type: result.type, reasons: result.reasons, signers: result.signers, threshold: result.threshold, custodianSet: result.custodianSet, warnings: result.warnings })}\n`);
+    writeJson(io, { valid: result.valid, type: result.type, reasons: result.reasons, signers: result.signers, threshold: result.threshold, custodianSet: result.custodianSet, warnings: result.warnings });
   } else {
     const what = { custodians: 'custodian set', rotation: 'rotation manifest', drill: 'drill report', unknown: 'document' }[result.type];
-    if (result.valid) io.stdout.write(`valid ${what}: signed by ${result.signers.join(', ')} (${result.signers.length} of threshold ${result.threshold}, custodian set version ${result.custodianSet})\n`);
-    else io.stdout.write(`INVALID ${what}:\n${result.reasons.map((r) => `  - ${r}\n`).join('')}`);
-    for (const w of result.warnings) io.stdout.write(`  warning: ${w}\n`);
+    writeLines(io.stdout, [
+      ...(result.valid
+        ? [`valid ${what}: signed by ${result.signers.join(', ')} (${result.signers.length} of threshold ${result.threshold}, custodian set version ${result.custodianSet})`]
+        : [`INVALID ${what}:`, ...result.reasons.map((r) => `  - ${r}`)]),
+      ...result.warnings.map((w) => `  warning: ${w}`),
+    ]);
   }
   return result.valid ? 0 : 1;
 }
