@@ -98,10 +98,27 @@ export function encodeBase64(bytes: Uint8Array): string {
 }
 
 
+/**
+ * Whether the strict reader stopped at a number in a value's place (after ":", "," or "[", or
+ * first) written with a fraction, an exponent, or as -0: a whole number has one spelling in a
+ * signed document (FORMATS.md §1), and such a number is DOCUMENT_BAD_NUMBER rather than text that
+ * is not JSON at all. The reader reports the offset where the number starts.
+ */
+const NUMBER_AT = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+function badNumberAt(text: string, offset: number): boolean {
+  NUMBER_AT.lastIndex = offset;
+  const m = NUMBER_AT.exec(text);
+  if (m === null || (!/[.eE]/.test(m[0]) && m[0] !== '-0')) return false;
+  let i = offset - 1;
+  while (i >= 0 && ' \t\n\r'.includes(text[i] as string)) i--;
+  return i < 0 || text[i] === ':' || text[i] === ',' || text[i] === '[';
+}
+
 /** Bytes of a file → strict JSON, with the problem codes of FORMATS.md §1. */
 export function readJson(bytes: Uint8Array, maxBytes: number, what: string): JsonValue {
   if (!(bytes instanceof Uint8Array)) throw new DocumentError([problem('DOCUMENT_WRONG_TYPE', '$', 'expected bytes')], what);
-  if (bytes.length > maxBytes) throw new DocumentError([problem('DOCUMENT_TOO_LARGE', '$', `${bytes.length} bytes is over the limit of ${maxBytes}`)], what);
+  // no byte count: a bounded reader stops one byte past the limit, whatever the file's size
+  if (bytes.length > maxBytes) throw new DocumentError([problem('DOCUMENT_TOO_LARGE', '$', `over the limit of ${maxBytes} bytes`)], what);
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // isUtf8 rejects overlongs, surrogates encoded in UTF-8 and truncated sequences (WHATWG strict)
   if (!isUtf8(buf)) throw new DocumentError([problem('DOCUMENT_NOT_UTF8', '$', 'not valid UTF-8')], what);
@@ -111,7 +128,8 @@ export function readJson(bytes: Uint8Array, maxBytes: number, what: string): Jso
     return parseStrictJson(text);
   } catch (err) {
     if (!(err instanceof JsonError)) throw err;
-    const code = { syntax: 'DOCUMENT_NOT_JSON', duplicate: 'DOCUMENT_DUPLICATE_MEMBER', surrogate: 'DOCUMENT_BAD_STRING', depth: 'DOCUMENT_TOO_DEEP', size: 'DOCUMENT_TOO_LARGE' }[err.kind];
+    const code = err.kind === 'syntax' && badNumberAt(text, err.offset) ? 'DOCUMENT_BAD_NUMBER'
+      : { syntax: 'DOCUMENT_NOT_JSON', duplicate: 'DOCUMENT_DUPLICATE_MEMBER', surrogate: 'DOCUMENT_BAD_STRING', depth: 'DOCUMENT_TOO_DEEP', size: 'DOCUMENT_TOO_LARGE' }[err.kind];
     throw new DocumentError([problem(code, err.path, `${err.message} (at character ${err.offset})`)], what);
   }
 }

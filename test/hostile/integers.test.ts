@@ -54,20 +54,20 @@ beforeAll(() => {
 
 describe('every payload refuses a whole number with a fraction, an exponent, or -0', () => {
   test.each(SPELLINGS)('written as N%s', (tail) => {
-    expect(refusedAs(() => parseCustodianSet(respell(setPayload(1, 2, abc), 'version', tail)))).toBe('DOCUMENT_NOT_JSON');
-    expect(refusedAs(() => parseCustodianSet(respell(setPayload(1, 2, abc), 'threshold', tail)))).toBe('DOCUMENT_NOT_JSON');
-    expect(refusedAs(() => parseManifest(respell(manifestPayload(), 'sequence', tail)))).toBe('DOCUMENT_NOT_JSON');
-    expect(refusedAs(() => parseManifest(respell(manifestPayload(), 'bytes', tail)))).toBe('DOCUMENT_NOT_JSON');
-    expect(refusedAs(() => parseDrillReport(respell(drill, 'threshold', tail)))).toBe('DOCUMENT_NOT_JSON');
+    expect(refusedAs(() => parseCustodianSet(respell(setPayload(1, 2, abc), 'version', tail)))).toBe('DOCUMENT_BAD_NUMBER');
+    expect(refusedAs(() => parseCustodianSet(respell(setPayload(1, 2, abc), 'threshold', tail)))).toBe('DOCUMENT_BAD_NUMBER');
+    expect(refusedAs(() => parseManifest(respell(manifestPayload(), 'sequence', tail)))).toBe('DOCUMENT_BAD_NUMBER');
+    expect(refusedAs(() => parseManifest(respell(manifestPayload(), 'bytes', tail)))).toBe('DOCUMENT_BAD_NUMBER');
+    expect(refusedAs(() => parseDrillReport(respell(drill, 'threshold', tail)))).toBe('DOCUMENT_BAD_NUMBER');
     const paper = JSON.parse(encodePaperShare(sealPaperShare(new Uint8Array(4), new TextEncoder().encode('correct horse battery staple'), { ceremony: 'q4', backupKey: 'backup-v1', custodian: 'carol', index: 3, threshold: 2, total: 3 }, { name: 'scrypt', N: 1 << 14, r: 8, p: 1 }))) as object;
-    expect(refusedAs(() => parsePaperShare(respell(paper, 'N', tail)))).toBe('DOCUMENT_NOT_JSON');
+    expect(refusedAs(() => parsePaperShare(respell(paper, 'N', tail)))).toBe('DOCUMENT_BAD_NUMBER');
     // and the plain spelling of each is accepted
     expect(refusedAs(() => parseManifest(respell(manifestPayload(), 'sequence', '')))).toBe('accepted');
   });
   test('-0 is a second spelling of 0 (artifact bytes may be 0)', () => {
     const m = manifestPayload({ artifacts: [{ path: 'a.bin', sha256: 'ab'.repeat(32), bytes: 0 }] });
     expect(refusedAs(() => parseManifest(Buffer.from(JSON.stringify(m))))).toBe('accepted');
-    expect(refusedAs(() => parseManifest(Buffer.from(JSON.stringify(m).replace('"bytes":0', '"bytes":-0'))))).toBe('DOCUMENT_NOT_JSON');
+    expect(refusedAs(() => parseManifest(Buffer.from(JSON.stringify(m).replace('"bytes":0', '"bytes":-0'))))).toBe('DOCUMENT_BAD_NUMBER');
   });
 });
 
@@ -83,7 +83,7 @@ describe('signed by the threshold, those bytes are still refused: keyceremony ve
     const file = put(dir, `${what.replace(/\W+/g, '-')}.json`, doc());
     const r = runUnchanged(dir, ['verify', file, ...chain().flatMap((c) => ['--custodians', c]), '--at', AT, '--json']);
     expect(r.status).toBe(1);
-    expect(codesOf((JSON.parse(r.stdout) as { reasons: string[] }).reasons)).toContain('DOCUMENT_NOT_JSON');
+    expect(codesOf((JSON.parse(r.stdout) as { reasons: string[] }).reasons)).toContain('DOCUMENT_BAD_NUMBER');
   });
 });
 

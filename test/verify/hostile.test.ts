@@ -190,8 +190,8 @@ describe('manifest contents (FORMATS.md §4)', () => {
     invalidWith(run(manifest({ sequence: '1' })), 'DOCUMENT_WRONG_TYPE');
     invalidWith(run(manifest({ sequence: -1 })), 'DOCUMENT_BAD_VALUE');
     // a fraction or an exponent is refused by the strict reader itself (FORMATS.md §1: one spelling per value)
-    invalidWith(run(manifest({ sequence: 1.5 })), 'DOCUMENT_NOT_JSON');
-    invalidWith(run(manifest({ custodianSet: 1e300 })), 'DOCUMENT_NOT_JSON');
+    invalidWith(run(manifest({ sequence: 1.5 })), 'DOCUMENT_BAD_NUMBER');
+    invalidWith(run(manifest({ custodianSet: 1e300 })), 'DOCUMENT_BAD_NUMBER');
     invalidWith(run(manifest({ issued: '2026-11-28T10:00:00+00:00' })), 'DOCUMENT_BAD_TIME');
     invalidWith(run(manifest({ issued: '2026-11-28T10:00:00.5Z' })), 'DOCUMENT_BAD_TIME');
     invalidWith(run(manifest({ issued: '2026-02-30T10:00:00Z' })), 'DOCUMENT_BAD_TIME');
