@@ -19,6 +19,13 @@ import { CUSTODIAN_ID } from '../custodians/set.js';
 export const ENTRY_SPEC = 'keyceremony/audit-entry@1';
 export const GENESIS = `sha256:${'0'.repeat(64)}`;
 export const MAX_LINE_BYTES = 64 * 1024;
+/**
+ * The largest audit log that is read: 256 MiB, half of V8's longest string (2^29 - 24 UTF-16
+ * units), so that whoever decodes a whole log at once stays below it (UTF-8 never decodes to more
+ * units than it has bytes); the verifier itself decodes one line at a time. A ceremony writes a few
+ * hundred entries of a few hundred bytes; 100,000 entries of the bench's kind take 33 MB.
+ */
+export const MAX_LOG_BYTES = 256 * 1024 * 1024;
 
 export type DetailValue = string | number | boolean | null | readonly string[];
 

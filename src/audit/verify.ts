@@ -6,7 +6,11 @@
  * of them.
  *
  * The log is read as bytes: invalid UTF-8 is refused at its entry (FORMATS.md §1), never decoded
- * to U+FFFD, which would let two different files hash alike.
+ * to U+FFFD, which would let two different files hash alike. Each line is decoded on its own, and
+ * only what a checkpoint kept apart needs is remembered per entry, so a large log never becomes one
+ * string (V8 holds at most 2^29 - 24 characters in one: a 600 MB log used to end in "Cannot create
+ * a string longer than …", a bug's exit 3) and verifying costs memory for one line at a time
+ * besides the bytes. How large a log may be is MAX_LOG_BYTES (log.ts), checked where it is read.
  *
  * Checkpoints, in the log or kept elsewhere (`--checkpoint FILE`), are checked alike: against the
  * custodian set in force at the checkpoint's time, that is the newest set of the chain whose
@@ -33,7 +37,7 @@ import type { TrustedChain } from '../verify/verify.js';
 import { countSignatures } from '../verify/threshold.js';
 import { CHECKPOINT_TYPE, parseCheckpoint } from './checkpoint.js';
 import type { Checkpoint } from './checkpoint.js';
-import { GENESIS, isLineProblem, parseLine } from './log.js';
+import { GENESIS, isLineProblem, MAX_LINE_BYTES, parseLine } from './log.js';
 import type { AuditEntry } from './log.js';
 
 /** `seq` 0: the problem is in a checkpoint file given apart from the log, not in an entry. */
@@ -77,7 +81,7 @@ export interface AuditVerifyOptions {
   readonly requireCheckpointAtEnd?: boolean;
 }
 
-/** Split on \n; a last line without \n is a torn write (a crash while appending). */
+/** Split on \n; a last line without \n is a torn write (a crash while appending). For text already in memory (the ceremony journal); the log itself is walked line by line. */
 export function splitLines(text: string): { lines: string[]; torn: boolean } {
   if (text.length === 0) return { lines: [], torn: false };
   const lines = text.split('\n');
@@ -109,9 +113,10 @@ interface Walk {
   prev: string;
   n: number;
   lastCheckpoint: number;
-  readonly hashes: string[];
-  /** times[k]: the latest time of entries 1..k+1 (entry times have one fixed form, so they compare as text). */
-  readonly times: string[];
+  /** The latest time of the entries read so far (entry times have one fixed form, so they compare as text). */
+  latest: string;
+  /** The entries whose hash and latest time a checkpoint kept apart needs, by sequence; filled in as they are read. */
+  readonly kept: Map<number, { hash: string; latest: string } | null>;
   readonly checkpoints: { seq: number; covers: number; signers: string[]; verified: boolean }[];
 }
 
@@ -142,7 +147,7 @@ function step(w: Walk, line: string, i: number, notUtf8: boolean, chain: Trusted
   if (w.problem !== null || isLineProblem(e)) return false;
   if (expected === 1) w.log = e.details.log as string;
   if (e.action === 'checkpoint') {
-    const p = checkInLog(e.seq, e.details.envelope, w.log as string, w.prev, w.times[i - 1] ?? '', chain);
+    const p = checkInLog(e.seq, e.details.envelope, w.log as string, w.prev, w.latest, chain);
     w.checkpoints.push({ seq: e.seq, covers: e.seq - 1, signers: p.signers, verified: p.problem === null && chain !== null });
     if (p.problem !== null) {
       w.problem = bad(e.seq, p.problem.code, p.problem.message);
@@ -150,23 +155,38 @@ function step(w: Walk, line: string, i: number, notUtf8: boolean, chain: Trusted
     }
     w.lastCheckpoint = e.seq;
   }
-  w.hashes.push(e.hash);
-  const latest = w.times[i - 1] ?? '';
-  w.times.push(e.time > latest ? e.time : latest);
+  if (e.time > w.latest) w.latest = e.time;
+  if (w.kept.has(expected)) w.kept.set(expected, { hash: e.hash, latest: w.latest });
   w.prev = e.hash;
   w.n = expected;
   return true;
 }
 
-/** Every entry in order until the first bad one; then a torn last line, or no entry at all. */
-function walk(bytes: Uint8Array, chain: TrustedChain | null): Walk {
+/** A line that cannot be within MAX_LINE_BYTES characters (a UTF-16 unit takes at most 3 bytes of UTF-8) is refused before it is decoded. */
+const MAX_LINE_UTF8 = 3 * MAX_LINE_BYTES;
+
+/**
+ * Every entry in order until the first bad one; then a torn last line, or no entry at all. Lines
+ * are found by the byte 0x0a (no multi-byte sequence holds it) and decoded one at a time: once the
+ * bytes are known to be UTF-8 (or the walk stops at the line that is not), decoding loses nothing.
+ * `keep`: the sequences whose hash and latest time are to be remembered.
+ */
+function walk(bytes: Uint8Array, chain: TrustedChain | null, keep: readonly number[]): Walk {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const badUtf8 = isUtf8(buf) ? -1 : firstNonUtf8Line(buf);
-  // once the bytes are known to be UTF-8 (or the walk stops at the line that is not), decoding loses nothing
-  const { lines, torn } = splitLines(buf.toString('utf8'));
-  const w: Walk = { problem: null, log: null, prev: GENESIS, n: 0, lastCheckpoint: 0, hashes: [], times: [], checkpoints: [] };
-  for (let i = 0; i < lines.length; i++) if (!step(w, lines[i] as string, i, i === badUtf8, chain)) return w;
-  if (torn) w.problem = bad(w.n + 1, 'AUDIT_TORN_ENTRY', `the log ends inside entry ${w.n + 1} (a write that did not finish)`);
+  const w: Walk = { problem: null, log: null, prev: GENESIS, n: 0, lastCheckpoint: 0, latest: '', kept: new Map(keep.map((k) => [k, null])), checkpoints: [] };
+  let start = 0;
+  for (let i = 0; ; i++) {
+    const end = buf.indexOf(0x0a, start);
+    if (end < 0) break;
+    if (end - start > MAX_LINE_UTF8 && i !== badUtf8) {
+      w.problem = bad(i + 1, 'AUDIT_LINE_MALFORMED', `longer than ${MAX_LINE_BYTES} characters`);
+      return w;
+    }
+    if (!step(w, buf.toString('utf8', start, end), i, i === badUtf8, chain)) return w;
+    start = end + 1;
+  }
+  if (start < buf.length) w.problem = bad(w.n + 1, 'AUDIT_TORN_ENTRY', `the log ends inside entry ${w.n + 1} (a write that did not finish)`);
   else if (w.n === 0) w.problem = bad(1, 'AUDIT_EMPTY', 'the log is empty: it has no entry, not even the one that creates it (an empty file proves nothing)');
   return w;
 }
@@ -186,12 +206,13 @@ function tail(w: Walk, required: boolean, problems: AuditProblem[], warnings: st
 
 export function verifyAuditLog(bytes: Uint8Array, opts: AuditVerifyOptions = {}): AuditResult {
   const chain = opts.chain ?? null;
-  const w = walk(bytes, chain);
+  // each checkpoint kept apart is read twice, before the walk for the entry it signs and after it to be checked in order
+  const w = walk(bytes, chain, (opts.external ?? []).map(signedSeq).filter((s): s is number => s !== null));
   const problems: AuditProblem[] = w.problem === null ? [] : [w.problem];
   const externals: { covers: number; signers: string[]; verified: boolean }[] = [];
   if (problems.length === 0) {
     for (const ext of opts.external ?? []) {
-      const r = checkExternal(ext, w.log, w.hashes, w.times, chain);
+      const r = checkExternal(ext, w, chain);
       if (r.checked !== null) externals.push(r.checked);
       if (r.problem !== null) { problems.push(r.problem); break; }
     }
@@ -274,7 +295,17 @@ function checkInLog(seq: number, text: unknown, log: string, prev: string, lates
   return checkSigned(env, c, latest, chain, `checkpoint ${seq}`);
 }
 
-function checkExternal(bytes: Uint8Array, log: string | null, hashes: readonly string[], times: readonly string[], chain: TrustedChain | null): { problem: AuditProblem | null; checked: { covers: number; signers: string[]; verified: boolean } | null } {
+/** The entry a checkpoint file signs, or null when it cannot be read (checkExternal then says why). */
+function signedSeq(bytes: Uint8Array): number | null {
+  try {
+    return readCheckpoint(bytes).c.seq;
+  } catch {
+    return null;
+  }
+}
+
+/** A checkpoint file given apart, against the walk of a whole log (whose `kept` holds the entry it signs). */
+function checkExternal(bytes: Uint8Array, w: Walk, chain: TrustedChain | null): { problem: AuditProblem | null; checked: { covers: number; signers: string[]; verified: boolean } | null } {
   let read;
   try {
     read = readCheckpoint(bytes);
@@ -282,11 +313,12 @@ function checkExternal(bytes: Uint8Array, log: string | null, hashes: readonly s
     return { problem: bad(0, 'AUDIT_CHECKPOINT_INVALID', `the checkpoint file cannot be read: ${err instanceof Error ? err.message : String(err)}`), checked: null };
   }
   const { env, c } = read;
-  if (c.log !== log) return { problem: bad(1, 'AUDIT_CHECKPOINT_MISMATCH', `the checkpoint file is for log ${c.log.slice(0, 8)}…, not this one`), checked: null };
-  if (c.seq > hashes.length) return { problem: bad(hashes.length + 1, 'AUDIT_TRUNCATED', `the checkpoint file signs entry ${c.seq}, but the log ends at entry ${hashes.length}: it was cut short`), checked: null };
-  if (hashes[c.seq - 1] !== c.head) return { problem: bad(c.seq, 'AUDIT_CHECKPOINT_MISMATCH', `entry ${c.seq} is not the one the checkpoint file signed`), checked: null };
+  if (c.log !== w.log) return { problem: bad(1, 'AUDIT_CHECKPOINT_MISMATCH', `the checkpoint file is for log ${c.log.slice(0, 8)}…, not this one`), checked: null };
+  if (c.seq > w.n) return { problem: bad(w.n + 1, 'AUDIT_TRUNCATED', `the checkpoint file signs entry ${c.seq}, but the log ends at entry ${w.n}: it was cut short`), checked: null };
+  const entry = w.kept.get(c.seq); // set for every sequence 1..n a readable file names, since the walk read them all
+  if (entry === undefined || entry === null || entry.hash !== c.head) return { problem: bad(c.seq, 'AUDIT_CHECKPOINT_MISMATCH', `entry ${c.seq} is not the one the checkpoint file signed`), checked: null };
   // exactly as a checkpoint in the log: a file that anyone could write proves nothing unsigned
-  const r = checkSigned(env, c, times[c.seq - 1] as string, chain, `the checkpoint file (of entry ${c.seq})`);
+  const r = checkSigned(env, c, entry.latest, chain, `the checkpoint file (of entry ${c.seq})`);
   const checked = { covers: c.seq, signers: r.signers, verified: r.problem === null && chain !== null };
   return { problem: r.problem === null ? null : bad(0, r.problem.code, r.problem.message), checked };
 }

@@ -1,14 +1,16 @@
 /**
  * `keyceremony audit verify FILE [--custodians SET ...] [--checkpoint FILE ...] [--json]` (issue 7).
  * CLI.md does not define it; it follows the common rules: exit 0 when the log verifies, 1 when it
- * does not (the first bad entry's sequence is named, or the first entry no checkpoint signs), 2
- * when a file cannot be read. Like `verify --json`, `--json` carries `warnings`: without
+ * does not (the first bad entry's sequence is named, or the first entry no checkpoint signs) or is
+ * over 256 MiB (AUDIT_LOG_TOO_LARGE), 2 when a file cannot be read. Like `verify --json`, `--json` carries `warnings`: without
  * --custodians no checkpoint signature is checked, and the output says so.
  */
+import { statSync } from 'node:fs';
+import { MAX_LOG_BYTES } from '../../audit/log.js';
 import { verifyAuditLog } from '../../audit/verify.js';
 import type { AuditResult } from '../../audit/verify.js';
 import { formatProblem } from '../../docs/problems.js';
-import { usageError } from '../../errors.js';
+import { KeyceremonyError, usageError } from '../../errors.js';
 import { readInput } from '../../files.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
 import { atOption, CHAIN_OPTIONS, chainOption, readDocument, rootDigestOption } from '../docs.js';
@@ -16,7 +18,6 @@ import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 
 export const AUDIT_USAGE = 'keyceremony audit verify FILE [--custodians SET ...] [--root-digest sha256:HEX] [--at TIME] [--checkpoint FILE ...] [--json]';
-const MAX_LOG_BYTES = 1024 * 1024 * 1024;
 
 function headline(r: AuditResult): string {
   switch (r.state) {
@@ -28,11 +29,31 @@ function headline(r: AuditResult): string {
   }
 }
 
+function tooLarge(path: string, size: string): KeyceremonyError {
+  return new KeyceremonyError('AUDIT_LOG_TOO_LARGE', `the audit log ${path} has ${size}, over the limit of ${MAX_LOG_BYTES} bytes (256 MiB)`,
+    'check that it is the audit.jsonl of a ceremony: no log the tool writes comes near that size');
+}
+
+/**
+ * The log's bytes, at most MAX_LOG_BYTES (exit 1 beyond: a log this tool wrote is never that
+ * large). A larger file is refused by its size before a byte of it is read; readInput stops at the
+ * limit whatever the size said (a file that grows meanwhile, or one whose size a file system
+ * misreports).
+ */
+function readLog(path: string): Uint8Array {
+  let size = 0;
+  try { const st = statSync(path); if (st.isFile()) size = st.size; } catch { /* readInput reports a missing or unreadable file */ }
+  if (size > MAX_LOG_BYTES) throw tooLarge(path, `${size} bytes`);
+  const bytes = readInput(path, 'the audit log', MAX_LOG_BYTES);
+  if (bytes.length > MAX_LOG_BYTES) throw tooLarge(path, `more than ${MAX_LOG_BYTES} bytes`);
+  return bytes;
+}
+
 export async function auditCommand(argv: readonly string[], io: Io, _w: Warnings): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== 'verify') throw usageError('USAGE', `unknown subcommand ${JSON.stringify(sub ?? '')}`, `usage: ${AUDIT_USAGE}`);
   const { values, positionals } = parse(rest, { ...COMMON_OPTIONS, ...CHAIN_OPTIONS, checkpoint: { type: 'string', multiple: true } }, { min: 1, max: 1, usage: AUDIT_USAGE });
-  const bytes = readInput(positionals[0] as string, 'the audit log', MAX_LOG_BYTES);
+  const bytes = readLog(positionals[0] as string);
   const external = (values.checkpoint ?? []).map((f) => readDocument(f, 'the checkpoint'));
   const given = values.custodians === undefined ? null : chainOption(values.custodians, rootDigestOption(values['root-digest']), atOption(values.at));
   const r = verifyAuditLog(bytes, { chain: given?.chain ?? null, external, requireCheckpointAtEnd: true });
