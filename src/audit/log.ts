@@ -20,12 +20,13 @@ export const ENTRY_SPEC = 'keyceremony/audit-entry@1';
 export const GENESIS = `sha256:${'0'.repeat(64)}`;
 export const MAX_LINE_BYTES = 64 * 1024;
 /**
- * The largest audit log that is read: 256 MiB, half of V8's longest string (2^29 - 24 UTF-16
- * units), so that whoever decodes a whole log at once stays below it (UTF-8 never decodes to more
- * units than it has bytes); the verifier itself decodes one line at a time. A ceremony writes a few
- * hundred entries of a few hundred bytes; 100,000 entries of the bench's kind take 33 MB.
+ * The largest audit log that is read: 64 MiB, the limit the app's audit.verify request already has
+ * (src/api/schema.ts), so a log one verifies the other does too. A ceremony writes a few hundred
+ * entries of a few hundred bytes; the bench's 100,000 entries take 33 MB. It is far below V8's
+ * longest string (2^29 - 24 UTF-16 units; UTF-8 never decodes to more units than it has bytes),
+ * though the verifier decodes one line at a time anyway, and it bounds the memory a read takes.
  */
-export const MAX_LOG_BYTES = 256 * 1024 * 1024;
+export const MAX_LOG_BYTES = 64 * 1024 * 1024;
 
 export type DetailValue = string | number | boolean | null | readonly string[];
 

@@ -31,6 +31,7 @@ import { formatProblem, problem } from '../docs/problems.js';
 import { formatTime, parseTime } from '../docs/fields.js';
 import { sanitizeText } from '../docs/sanitize.js';
 import { parseEnvelope, signedBytesOf } from '../dsse/envelope.js';
+import { KeyceremonyError } from '../errors.js';
 import type { Envelope } from '../dsse/envelope.js';
 import type { CustodianSet } from '../custodians/set.js';
 import type { TrustedChain } from '../verify/verify.js';
@@ -274,6 +275,12 @@ function checkSigned(env: Envelope, c: Checkpoint, latest: string, chain: Truste
   return { problem: null, signers: [...count.signers] };
 }
 
+/** Why a checkpoint could not be read, with the reader's code when it has one (DOCUMENT_TOO_LARGE, DOCUMENT_BAD_NUMBER, …). */
+function unreadable(err: unknown): string {
+  if (err instanceof KeyceremonyError) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
 function readCheckpoint(bytes: Uint8Array): { env: Envelope; c: Checkpoint } {
   const env = parseEnvelope(bytes);
   if (env.payloadType !== CHECKPOINT_TYPE) throw new Error(`it is a ${env.payloadType.slice(0, 60)}, not an audit checkpoint`);
@@ -286,7 +293,7 @@ function checkInLog(seq: number, text: unknown, log: string, prev: string, lates
   try {
     read = readCheckpoint(new TextEncoder().encode(text));
   } catch (err) {
-    return failed('AUDIT_CHECKPOINT_INVALID', `checkpoint ${seq} cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+    return failed('AUDIT_CHECKPOINT_INVALID', `checkpoint ${seq} cannot be read: ${unreadable(err)}`);
   }
   const { env, c } = read;
   if (c.log !== log || c.seq !== seq - 1 || c.head !== prev) {
@@ -310,7 +317,7 @@ function checkExternal(bytes: Uint8Array, w: Walk, chain: TrustedChain | null): 
   try {
     read = readCheckpoint(bytes);
   } catch (err) {
-    return { problem: bad(0, 'AUDIT_CHECKPOINT_INVALID', `the checkpoint file cannot be read: ${err instanceof Error ? err.message : String(err)}`), checked: null };
+    return { problem: bad(0, 'AUDIT_CHECKPOINT_INVALID', `the checkpoint file cannot be read: ${unreadable(err)}`), checked: null };
   }
   const { env, c } = read;
   if (c.log !== w.log) return { problem: bad(1, 'AUDIT_CHECKPOINT_MISMATCH', `the checkpoint file is for log ${c.log.slice(0, 8)}…, not this one`), checked: null };

@@ -2,8 +2,9 @@
  * `keyceremony audit verify FILE [--custodians SET ...] [--checkpoint FILE ...] [--json]` (issue 7).
  * CLI.md does not define it; it follows the common rules: exit 0 when the log verifies, 1 when it
  * does not (the first bad entry's sequence is named, or the first entry no checkpoint signs) or is
- * over 256 MiB (AUDIT_LOG_TOO_LARGE), 2 when a file cannot be read. Like `verify --json`, `--json` carries `warnings`: without
- * --custodians no checkpoint signature is checked, and the output says so.
+ * over MAX_LOG_BYTES, 64 MiB (AUDIT_LOG_TOO_LARGE), 2 when a file cannot be read. Like `verify
+ * --json`, `--json` carries `warnings`: without --custodians no checkpoint signature is checked,
+ * and the output says so.
  */
 import { statSync } from 'node:fs';
 import { MAX_LOG_BYTES } from '../../audit/log.js';
@@ -30,13 +31,13 @@ function headline(r: AuditResult): string {
 }
 
 function tooLarge(path: string, size: string): KeyceremonyError {
-  return new KeyceremonyError('AUDIT_LOG_TOO_LARGE', `the audit log ${path} has ${size}, over the limit of ${MAX_LOG_BYTES} bytes (256 MiB)`,
+  return new KeyceremonyError('AUDIT_LOG_TOO_LARGE', `the audit log ${path} has ${size}, over the limit of ${MAX_LOG_BYTES} bytes (${MAX_LOG_BYTES / (1024 * 1024)} MiB)`,
     'check that it is the audit.jsonl of a ceremony: no log the tool writes comes near that size');
 }
 
 /**
- * The log's bytes, at most MAX_LOG_BYTES (exit 1 beyond: a log this tool wrote is never that
- * large). A larger file is refused by its size before a byte of it is read; readInput stops at the
+ * The log's bytes, at most MAX_LOG_BYTES (exit 1 beyond, as for any input that is not what it
+ * should be: a log this tool wrote is never that large). A larger file is refused by its size before a byte of it is read; readInput stops at the
  * limit whatever the size said (a file that grows meanwhile, or one whose size a file system
  * misreports).
  */
