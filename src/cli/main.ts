@@ -13,6 +13,7 @@ import { manifestCommand, MANIFEST_USAGE } from './commands/manifest.js';
 import { mergeCommand, MERGE_USAGE, signCommand, SIGN_USAGE } from './commands/sign.js';
 import { statusCommand, STATUS_USAGE } from './commands/status.js';
 import { verifyCommand, VERIFY_USAGE } from './commands/verify.js';
+import { stateCommand, STATE_USAGE } from './commands/state.js';
 import { exportCommand, EXPORT_USAGE } from './commands/export.js';
 import { mediaCommand, MEDIA_USAGE } from './commands/media.js';
 import { bundleCommand, BUNDLE_USAGE } from './commands/bundle.js';
@@ -33,6 +34,7 @@ const COMMANDS: ReadonlyMap<string, { run: Command; usage: string; what: string 
   ['merge', { run: mergeCommand, usage: MERGE_USAGE, what: 'combine signed copies of the same document' }],
   ['status', { run: statusCommand, usage: STATUS_USAGE, what: 'who signed a document and how many signatures are missing' }],
   ['verify', { run: verifyCommand, usage: VERIFY_USAGE, what: 'verify a signed document against a custodian-set chain' }],
+  ['state', { run: stateCommand, usage: STATE_USAGE, what: 'the key state at a time from a chain of rotation manifests: current, accepted, retired, revoked, compromised' }],
   ['export', { run: exportCommand, usage: EXPORT_USAGE, what: 'wrap a token key for import into a cloud KMS, onto removable media' }],
   ['bundle', { run: bundleCommand, usage: BUNDLE_USAGE, what: 'export keys for several targets onto removable media with SHA256SUMS and an unsigned manifest' }],
   ['media', { run: mediaCommand, usage: MEDIA_USAGE, what: 'list removable drives with their free space' }],

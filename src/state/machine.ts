@@ -1,0 +1,186 @@
+/**
+ * The key half of FORMATS.md §8: the key entries of a manifest chain applied in effect order
+ * (`notBefore`, `sequence`, position in `keys`), each checked against the precondition of its
+ * phase. A version's state only moves forward, pending → accepted → current → retired → revoked,
+ * except that `compromise` applies from any state:
+ *
+ * | phase        | effect                                 | precondition, else invalid                          |
+ * | prepare      | id pending                             | id not seen before                                  |
+ * | dual-publish | id accepted                            | id pending                                          |
+ * | cutover      | id current; old retired                | id accepted; old current, or null when the name has no current version |
+ * | revoke       | old revoked                            | id current; old retired (old null is invalid)      |
+ * | compromise   | id compromised (from any state)        | none                                                |
+ *
+ * Pure: no clock, no input but the manifests and T.
+ */
+import { problem } from '../docs/problems.js';
+import type { Problem } from '../docs/problems.js';
+import { splitKeyId } from '../manifest/manifest.js';
+import type { Manifest, ManifestKey } from '../manifest/manifest.js';
+import { seqPath } from './history.js';
+
+export type VersionState = 'pending' | 'accepted' | 'current' | 'retired' | 'revoked' | 'compromised';
+
+/** One key name's state at T (CLI.md `state --json`): every list in version order. */
+export interface NameState {
+  readonly current: string | null;
+  readonly accept: readonly string[];
+  readonly pending: readonly string[];
+  readonly retired: readonly string[];
+  readonly revoked: readonly string[];
+  readonly compromised: readonly string[];
+  readonly scheduled: readonly string[];
+}
+
+export interface Applied {
+  /** Key name → its state at T, names in code-unit order. */
+  readonly keys: Readonly<Record<string, NameState>>;
+  /** Precondition violations, each at `manifests[seq k].keys[i]`. */
+  readonly reasons: readonly Problem[];
+}
+
+interface Entry {
+  readonly key: ManifestKey;
+  readonly sequence: number;
+  readonly index: number;
+}
+
+/**
+ * "Version order (numeric: v9 before v10)": by the number after the last `-v`, then by the id,
+ * for ids of one name with different prefixes. Every id parsed matches KEY_ID, so it has a version.
+ */
+export function versionOrder(a: string, b: string): number {
+  const va = splitKeyId(a)?.version ?? 0;
+  const vb = splitKeyId(b)?.version ?? 0;
+  if (va !== vb) return va - vb;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Effect order (§8): `notBefore`, then `sequence`, then position in `keys`. */
+function effectOrder(manifests: readonly Manifest[]): Entry[] {
+  const entries = manifests.flatMap((m) => m.keys.map((key, index) => ({ key, sequence: m.sequence, index })));
+  return entries.sort((a, b) => a.key.notBefore - b.key.notBefore || a.sequence - b.sequence || a.index - b.index);
+}
+
+/** What the chain has said so far: each version's state and each id's key name. */
+class Ledger {
+  readonly state = new Map<string, VersionState>();
+  readonly nameOf = new Map<string, string>();
+  /** Key name → ids of that name that have a state. */
+  readonly ids = new Map<string, Set<string>>();
+
+  /** Moves `id` to `to`; a compromised version stays compromised ("never accepted again"), even under an invalid entry. */
+  move(id: string, name: string, to: VersionState): void {
+    if (to !== 'compromised' && this.state.get(id) === 'compromised') return;
+    this.state.set(id, to);
+    let ids = this.ids.get(name);
+    if (ids === undefined) this.ids.set(name, (ids = new Set()));
+    ids.add(id);
+  }
+
+  currentOf(name: string): string[] {
+    return [...(this.ids.get(name) ?? [])].filter((id) => this.state.get(id) === 'current');
+  }
+
+  snapshot(): Ledger {
+    const copy = new Ledger();
+    for (const [k, v] of this.state) copy.state.set(k, v);
+    for (const [k, v] of this.nameOf) copy.nameOf.set(k, v);
+    for (const [k, v] of this.ids) copy.ids.set(k, new Set(v));
+    return copy;
+  }
+}
+
+const described = (s: VersionState | undefined): string => (s === undefined ? 'not seen before' : s);
+
+/** "An id belongs to one key name across the chain": the entry's id, and its `supersedes`, which names a version of the same key. */
+function checkName(l: Ledger, e: Entry, path: string, reasons: Problem[]): void {
+  const { key } = e;
+  for (const [id, member] of [[key.id, 'id'], [key.supersedes, 'supersedes']] as const) {
+    if (id === null) continue;
+    const owner = l.nameOf.get(id);
+    if (owner === undefined) l.nameOf.set(id, key.name);
+    else if (owner !== key.name) reasons.push(problem('STATE_ID_NAME_CONFLICT', `${path}.${member}`, `${id} is a version of ${owner}, not of ${key.name}: an id belongs to one key name`));
+  }
+}
+
+/** The precondition of the entry's phase (§8 table); one problem per broken condition, each with its own code. */
+function checkPrecondition(l: Ledger, e: Entry, path: string, reasons: Problem[]): void {
+  const { id, supersedes: old, name, phase } = e.key;
+  const s = l.state.get(id);
+  const add = (code: string, member: string, message: string) => reasons.push(problem(code, `${path}.${member}`, message));
+  if (phase === 'prepare' && s !== undefined) add('STATE_PREPARE_SEEN', 'id', `prepare of ${id}, which is ${s} already: a version is prepared once`);
+  if (phase === 'dual-publish' && s !== 'pending') add('STATE_DUAL_PUBLISH_NOT_PENDING', 'id', `dual-publish of ${id}, which is ${described(s)}, not pending`);
+  if (phase === 'cutover') {
+    if (s !== 'accepted') add('STATE_CUTOVER_NOT_ACCEPTED', 'id', `cutover of ${id}, which is ${described(s)}, not accepted (dual-published)`);
+    const current = l.currentOf(name).filter((c) => c !== id);
+    if (old !== null && l.state.get(old) !== 'current') add('STATE_CUTOVER_OLD_NOT_CURRENT', 'supersedes', `cutover of ${id} retires ${old}, which is ${described(l.state.get(old))}, not current`);
+    if (old === null && current.length > 0) add('STATE_CUTOVER_SECOND_CURRENT', 'supersedes', `cutover of ${id} supersedes nothing while ${current.join(', ')} is current: a key name has at most one current version`);
+  }
+  if (phase === 'revoke') {
+    if (s !== 'current') add('STATE_REVOKE_NOT_CURRENT', 'id', `revoke names ${id}, which is ${described(s)}, not current`);
+    if (old === null) add('STATE_REVOKE_WITHOUT_OLD', 'supersedes', 'a revoke must name the retired version it revokes (supersedes is null)');
+    else if (l.state.get(old) !== 'retired') add('STATE_REVOKE_OLD_NOT_RETIRED', 'supersedes', `revoke of ${old}, which is ${described(l.state.get(old))}, not retired`);
+  }
+}
+
+/** The effect of the entry (§8 table), applied whether or not its precondition held, so one wrong step is reported once, not again at every later step. */
+function apply(l: Ledger, e: Entry): void {
+  const { id, supersedes: old, name, phase } = e.key;
+  if (phase === 'prepare') l.move(id, name, 'pending');
+  else if (phase === 'dual-publish') l.move(id, name, 'accepted');
+  else if (phase === 'cutover') {
+    if (old !== null && l.state.get(old) === 'current') l.move(old, name, 'retired');
+    l.move(id, name, 'current');
+  } else if (phase === 'revoke') {
+    if (old !== null && l.state.has(old)) l.move(old, name, 'revoked');
+  } else {
+    l.move(id, name, 'compromised');
+  }
+}
+
+function nameState(l: Ledger, name: string, scheduled: ReadonlySet<string> | undefined): NameState {
+  const ids = [...(l.ids.get(name) ?? [])].sort(versionOrder);
+  const inState = (s: VersionState) => ids.filter((id) => l.state.get(id) === s);
+  const current = inState('current');
+  return Object.freeze({
+    // more than one only in a chain that is invalid (STATE_CUTOVER_SECOND_CURRENT), whose keys are never shown
+    current: current.length === 1 ? (current[0] as string) : null,
+    accept: ids.filter((id) => l.state.get(id) === 'current' || l.state.get(id) === 'accepted'),
+    pending: inState('pending'),
+    retired: inState('retired'),
+    revoked: inState('revoked'),
+    compromised: inState('compromised'),
+    scheduled: [...(scheduled ?? [])].sort(versionOrder),
+  });
+}
+
+/**
+ * Every entry of the chain applied in effect order. Preconditions are checked for every entry,
+ * those scheduled after T included ("a signed history with an impossible step is invalid whatever
+ * T is"); the state reported is the one after the entries with `notBefore` ≤ T, which are a prefix
+ * of the effect order. `scheduled` lists, per name, the id of each entry after T, once per id.
+ */
+export function applyEntries(manifests: readonly Manifest[], at: number): Applied {
+  const ledger = new Ledger();
+  const reasons: Problem[] = [];
+  const names = new Set<string>();
+  const scheduled = new Map<string, Set<string>>();
+  let atT: Ledger | undefined;
+  for (const e of effectOrder(manifests)) {
+    const path = `${seqPath(e.sequence)}.keys[${e.index}]`;
+    names.add(e.key.name);
+    if (e.key.notBefore > at) {
+      atT ??= ledger.snapshot();
+      let ids = scheduled.get(e.key.name);
+      if (ids === undefined) scheduled.set(e.key.name, (ids = new Set()));
+      ids.add(e.key.id);
+    }
+    checkName(ledger, e, path, reasons);
+    checkPrecondition(ledger, e, path, reasons);
+    apply(ledger, e);
+  }
+  const final = atT ?? ledger;
+  const keys = Object.fromEntries([...names].sort().map((n) => [n, nameState(final, n, scheduled.get(n))]));
+  return { keys: Object.freeze(keys), reasons };
+}
