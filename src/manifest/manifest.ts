@@ -157,7 +157,9 @@ export function acceptKey(v: JsonObject[string] | undefined): ManifestKey | unde
   const bound = Object.hasOwn(o, 'binding');
   if (Object.keys(o).length !== (bound ? KEY_MEMBERS_BOUND : KEY_MEMBERS).length) return undefined;
   const { name, id, supersedes, algorithm, phase, kcv, notBefore } = o;
+  // a binding member is a binding string: `"binding": null` is refused (readKeyReporting says why), not read as none
   const binding = bound ? o.binding : null;
+  if (bound && typeof binding !== 'string') return undefined;
   if (typeof name !== 'string' || !KEY_NAME.test(name)) return undefined;
   if (typeof id !== 'string' || id.length > 128 || !KEY_ID.test(id)) return undefined;
   if (supersedes !== null && (typeof supersedes !== 'string' || supersedes.length > 128 || !KEY_ID.test(supersedes) || !directlyPrecedes(supersedes, id))) return undefined;
