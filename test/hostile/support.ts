@@ -8,6 +8,8 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { CHECKPOINT_SPEC, CHECKPOINT_TYPE } from '../../src/audit/checkpoint.js';
+import { formatEntry } from '../../src/audit/log.js';
 import { ERROR_LINE, runCli } from '../support/cli.js';
 import type { CliResult } from '../support/cli.js';
 import { envelope, keyNamed, setPayload, TYPES } from '../support/independent.js';
@@ -67,4 +69,35 @@ export const codesOf = (lines: readonly string[]): string[] => lines.map((l) => 
 /** A custodian set envelope: version, threshold, members, validity, and who signs it. */
 export function setDoc(version: number, threshold: number, who: [string, Key][], signers: Key[], issued = '2026-01-01T00:00:00Z', expires = '2036-01-01T00:00:00Z'): RawEnvelope {
   return envelope(TYPES.custodians, setPayload(version, threshold, who, issued, expires), signers);
+}
+
+export interface AuditEntryOver { readonly actor?: string; readonly details?: Record<string, string | number> }
+
+/**
+ * The text of an audit log in the writer's format: log.create, then `n - 1` key.generate entries
+ * (entry i altered by `over(i)`), then, when `checkpoint`, a checkpoint of them all signed by
+ * alice and bob for set version 1 (as setDoc(1, 2, alice, bob, carol) makes it). Entry hashes are
+ * the writer's own (formatEntry), so what is tested is what the verifier reads, not how the log
+ * was written; the checkpoint envelope is signed with the independent implementation.
+ */
+export function auditLogText(n: number, { checkpoint = true, over = () => ({}) }: { checkpoint?: boolean; over?: (i: number) => AuditEntryOver } = {}): string {
+  const log = 'ab'.repeat(16);
+  const time = '2026-11-28T10:00:00Z';
+  const lines: string[] = [];
+  let prev = `sha256:${'0'.repeat(64)}`;
+  const add = (seq: number, actor: string, action: string, keys: string[], details: Record<string, string | number>): void => {
+    const e = formatEntry({ seq, time, actor, action, keys, details, prev });
+    lines.push(e.line);
+    prev = e.hash;
+  };
+  add(1, 'admin', 'log.create', [], { log });
+  for (let i = 2; i <= n; i++) {
+    const o = over(i);
+    add(i, o.actor ?? ['alice', 'bob', 'carol'][i % 3] as string, 'key.generate', [`webhook-v${i}`], o.details ?? { kcv: 'abcdef', step: i, token: 'Ceremony HSM' });
+  }
+  if (checkpoint) {
+    const payload = Buffer.from(JSON.stringify({ spec: CHECKPOINT_SPEC, log, seq: n, head: prev, custodianSet: 1, time: '2026-11-28T11:00:00Z' }));
+    add(n + 1, 'admin', 'checkpoint', [], { envelope: JSON.stringify(envelope(CHECKPOINT_TYPE, payload, [K.alice, K.bob])), custodianSet: 1 });
+  }
+  return lines.map((l) => `${l}\n`).join('');
 }
