@@ -7,6 +7,7 @@
 import encodeQR from 'qr';
 import { encodePaperShare } from './paper.js';
 import type { PaperShare } from './paper.js';
+import { PASSPHRASE_BITS, PASSPHRASE_WORDS } from './passphrase.js';
 
 const escape = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -32,8 +33,9 @@ table td{padding:2px 12px 2px 0}</style></head><body>
 <tr><td>Checksum</td><td><b>${escape(p.checksum)}</b></td></tr>
 </table>
 ${paperShareQrSvg(p)}
-<p>The share is sealed with ${escape(p.custodian)}'s passphrase (scrypt N=${p.kdf.N}, AES-256-GCM). Keep this page where the custody policy says;
-never write the passphrase on it. At a drill or a restore, scan the code or type the text below; the checksum must match.</p>
+<p>The share is sealed under the ${PASSPHRASE_WORDS} words keyceremony showed ${escape(p.custodian)} when it was made (${PASSPHRASE_BITS} bits; scrypt N=${p.kdf.N}, AES-256-GCM).
+Keep this page where the custody policy says, apart from the words; never write the words on it. At a drill or a restore, scan the code or type the text below;
+the checksum must match, then ${escape(p.custodian)} types the words.</p>
 <pre>${groups.map(escape).join('\n')}</pre>
 </body></html>
 `;

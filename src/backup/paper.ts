@@ -1,6 +1,10 @@
 /**
  * Paper shares (issue 6): for a custodian whose card cannot hold data objects, the share record
- * sealed under a passphrase (scrypt, then AES-256-GCM) and printed with a QR code. The header
+ * sealed under a passphrase (scrypt, then AES-256-GCM) and printed with a QR code. The passphrase
+ * is the 8 words keyceremony generated (passphrase.ts, 88 bits; issue 14, item 11), and this
+ * module takes it as the KDF input its PaperPassphrase gives: the words normalised and joined by
+ * single spaces. Version 2 of the format says so; version 1, sealed under a passphrase a person
+ * chose, is refused (SHARE_PAPER_OUTDATED: only tests ever made one). The header
  * (who, which key, M and N, the KDF parameters) is the AEAD's additional data, so it cannot be
  * swapped onto another share; the `checksum` (SHA-256 of everything else) tells a damaged or
  * mistyped paper share apart from a wrong passphrase before any decryption is tried.
@@ -17,9 +21,15 @@ import { KeyceremonyError } from '../errors.js';
 import { readShareHeader, SHARE_HEADER_MEMBERS } from './shares.js';
 import type { ShareHeader } from './shares.js';
 
-export const PAPER_SPEC = 'keyceremony/paper-share@1';
+export const PAPER_SPEC = 'keyceremony/paper-share@2';
+/** Sealed under a passphrase a person chose, checked by length only: refused since issue 14. */
+export const PAPER_SPEC_V1 = 'keyceremony/paper-share@1';
 /** scrypt cost: 2^17 × 8 × 128 bytes = 128 MiB and about half a second here, per guess. */
 export const PAPER_KDF = Object.freeze({ name: 'scrypt' as const, N: 1 << 17, r: 8, p: 1 });
+/**
+ * A floor for the raw KDF input only: every paper share keyceremony makes is sealed under its own
+ * 8 generated words (at least 31 characters, 88 bits), which BackupSplit.sealOnPaper requires.
+ */
 export const MIN_PASSPHRASE_CHARACTERS = 16;
 const MAX_PAPER_BYTES = 8192;
 
@@ -93,7 +103,10 @@ export function checkPassphrase(passphrase: Uint8Array): void {
   }
 }
 
-/** Seal a share record under the passphrase (the caller zeroes both afterwards). */
+/**
+ * Seal a share record under `passphrase`, the KDF input (PaperPassphrase.withKdfInput); the caller
+ * zeroes both afterwards. Who may choose the passphrase is BackupSplit.sealOnPaper's rule: nobody.
+ */
 export function sealPaperShare(record: Uint8Array, passphrase: Uint8Array, header: PaperHeader, kdf: Omit<PaperShare['kdf'], 'salt'> = PAPER_KDF): PaperShare {
   checkPassphrase(passphrase);
   const base = { ...header, kdf: { ...kdf, salt: new Uint8Array(randomBytes(16)) } };
@@ -110,22 +123,38 @@ export function sealPaperShare(record: Uint8Array, passphrase: Uint8Array, heade
   }
 }
 
-/** The share record inside, or SHARE_PAPER_DAMAGED / SHARE_PASSPHRASE_INCORRECT. */
+/**
+ * The share record inside, or SHARE_KDF_UNSUPPORTED / SHARE_PAPER_DAMAGED / SHARE_PASSPHRASE_INCORRECT.
+ * `passphrase` is the KDF input (PaperPassphrase.withKdfInput). The record is returned in a buffer of
+ * its own (not Node's shared pool) for the caller to zero; what the decipher handed back is zeroed here.
+ */
 export function openPaperShare(p: PaperShare, passphrase: Uint8Array): Uint8Array {
-  if (checksumOf(p) !== p.checksum) {
+  const why = kdfProblem(p.kdf); // before anything else: a share built in code is bounded too (derive says it again)
+  if (why === null && checksumOf(p) !== p.checksum) {
     throw new KeyceremonyError('SHARE_PAPER_DAMAGED', `the paper share of ${p.custodian} does not match its own checksum ${p.checksum}`, 'it was mistyped or damaged: scan the QR code again, or type the text again with care');
   }
   const key = derive(passphrase, p.kdf);
+  const parts: Buffer[] = [];
   try {
     const d = createDecipheriv('aes-256-gcm', key, p.iv);
     d.setAAD(aad(p));
     d.setAuthTag(p.ciphertext.subarray(p.ciphertext.length - 16));
-    return new Uint8Array(Buffer.concat([d.update(p.ciphertext.subarray(0, p.ciphertext.length - 16)), d.final()]));
+    parts.push(d.update(p.ciphertext.subarray(0, p.ciphertext.length - 16)));
+    parts.push(d.final());
   } catch {
-    throw new KeyceremonyError('SHARE_PASSPHRASE_INCORRECT', `the passphrase does not open the paper share of ${p.custodian}`, `${p.custodian} types their passphrase again; nothing was combined`);
+    zero(...parts);
+    throw new KeyceremonyError('SHARE_PASSPHRASE_INCORRECT', `the passphrase does not open the paper share of ${p.custodian}`, `${p.custodian} types the words again; nothing was combined`);
   } finally {
     zero(key);
   }
+  const record = new Uint8Array(parts.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const b of parts) {
+    record.set(b, at);
+    at += b.length;
+  }
+  zero(...parts);
+  return record;
 }
 
 export function encodePaperShare(p: PaperShare): string {
@@ -138,7 +167,12 @@ export function parsePaperShare(bytes: Uint8Array): PaperShare {
   const f = new Fields();
   const o = f.object(json, '$', ['spec', ...SHARE_HEADER_MEMBERS, 'kdf', 'iv', 'ciphertext', 'checksum']);
   if (o === undefined) throw new DocumentError(f.problems, 'the paper share');
-  if (f.string(o.spec, 'spec') !== PAPER_SPEC) f.add('DOCUMENT_WRONG_SPEC', 'spec', `expected "${PAPER_SPEC}"`);
+  const spec = f.string(o.spec, 'spec');
+  if (spec === PAPER_SPEC_V1) {
+    throw new KeyceremonyError('SHARE_PAPER_OUTDATED', `this paper share was sealed under a passphrase a person chose (${PAPER_SPEC_V1}); this version opens only ${PAPER_SPEC}, sealed under generated words`,
+      'restore from the other custodians\' shares, then split the backup key again: new paper shares are sealed under 8 generated words');
+  }
+  if (spec !== PAPER_SPEC) f.add('DOCUMENT_WRONG_SPEC', 'spec', `expected "${PAPER_SPEC}"`);
   const header = readShareHeader(f, o);
   const b64 = (v: unknown, path: string, len?: [number, number]): Uint8Array | undefined => {
     const s = f.string(v as never, path, { max: 2048 });
