@@ -51,6 +51,12 @@ export class StepContext {
   readonly publicKeys = new Map<string, Uint8Array>();
   /** Key label → check value (hex) computed by its token in this run. */
   readonly kcvs = new Map<string, string>();
+  /**
+   * The steps an earlier run of this ceremony began, by the authenticated journal: only their
+   * leftovers (a key, a file, a folder) may be adopted or destroyed. Anything else a step would
+   * make and finds already there was not made by this ceremony, and the run stops.
+   */
+  begun: ReadonlySet<string> = new Set();
   private set: SetInForce | null = null;
 
   constructor(readonly o: {
@@ -134,13 +140,19 @@ export class StepContext {
     return env;
   }
 
-  /** A custodian's signing key on their card: found, or (make) generated when there is none; never made twice. */
-  async cardKey(c: string, make: boolean): Promise<Uint8Array> {
+  /**
+   * A custodian's signing key on their card: found, or (make, for `step`) generated when there is
+   * none; never made twice. A key found where `step` would make one is adopted only when an
+   * earlier run of this ceremony began that step.
+   */
+  async cardKey(c: string, make: boolean, step?: Step): Promise<Uint8Array> {
     const card = this.cardOf(c);
     const label = `${c}${KEY_SUFFIX}`;
     const key = await withSession(card.token, await pinOf(card), async (s) => {
       try {
-        return findEd25519Pair(s, { label }).publicKey; // made before a crash: adopted, never made twice
+        const found = findEd25519Pair(s, { label }).publicKey;
+        if (make && step !== undefined) this.requireBegun(step, `the key ${label} on token "${card.token.label}"`);
+        return found; // made before a crash: adopted, never made twice
       } catch (err) {
         if (!make || !isKeyceremonyError(err) || err.code !== 'HSM_OBJECT_NOT_FOUND') throw err;
         return (await generateEd25519(s, { label })).publicKey;
@@ -148,6 +160,13 @@ export class StepContext {
     });
     this.publicKeys.set(c, key);
     return key;
+  }
+
+  /** `what`, found where `step` would make it, may be adopted: an earlier run of this ceremony began the step. */
+  requireBegun(step: Step, what: string): void {
+    if (this.begun.has(step.id)) return;
+    throw new KeyceremonyError('CEREMONY_OBJECT_PREEXISTING', `step ${step.id} would make ${what}, which is already there, and this ceremony's journal never began that step`,
+      'stop: it was made by another ceremony or planted; keep the token and folder as evidence, and run in a new folder with tokens that do not hold it');
   }
 
   /** The line a fingerprint takes in the transcript. */

@@ -14,7 +14,7 @@ import { parseCustodianSet } from '../custodians/set.js';
 import { parseEnvelope } from '../dsse/envelope.js';
 import { KeyceremonyError } from '../errors.js';
 import { TARGETS } from '../export/targets.js';
-import { removeStaleTemporaries, writeFileAtomic } from '../files.js';
+import { Folder } from '../files.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { verifyDocument } from '../verify/verify.js';
 import { preflightRun, runCeremony } from './engine.js';
@@ -61,19 +61,21 @@ export function demoInProgress(dir: string): boolean {
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const say = opts.say;
   const scriptFile = join(opts.dir, 'ceremony.json');
-  removeStaleTemporaries(opts.dir, ['softhsm']); // an interrupted demo resumes without its half-written files
-  if (!existsSync(scriptFile)) writeFileAtomic(scriptFile, templateText(DEMO_TEMPLATE) as string, false);
+  mkdirSync(opts.dir, { recursive: true });
+  const folder = Folder.open(opts.dir); // the demo's own files too: never written or read through a link
+  folder.removeStaleTemporaries(['softhsm']); // an interrupted demo resumes without its half-written files
+  if (!folder.exists('ceremony.json')) folder.write('ceremony.json', templateText(DEMO_TEMPLATE) as string);
   // test KMS wrapping keys, one per size the targets take (each written once; their private halves are not kept)
-  const missing = TARGETS.filter((t) => !existsSync(join(opts.dir, kekPath(t.name, t.kekBits.includes(3072) ? 3072 : 4096))));
+  const missing = TARGETS.filter((t) => !folder.exists(kekPath(t.name, t.kekBits.includes(3072) ? 3072 : 4096)));
   if (missing.length > 0) {
-    mkdirSync(join(opts.dir, 'kms'), { recursive: true });
+    if (!folder.exists('kms')) folder.mkdir('kms');
     const spki = new Map([3072, 4096].map((bits) => [bits, generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ type: 'spki', format: 'der' })]));
     for (const t of missing) {
       const bits = t.kekBits.includes(3072) ? 3072 : 4096;
-      writeFileAtomic(join(opts.dir, kekPath(t.name, bits)), spki.get(bits) as Buffer, false);
+      folder.write(kekPath(t.name, bits), spki.get(bits) as Buffer);
     }
   }
-  const script = parseScript(new Uint8Array(readFileSync(scriptFile)));
+  const script = parseScript(folder.read('ceremony.json', 'the ceremony script', 256 * 1024));
   const plan = { script, dir: opts.dir, inputs: opts.dir, simulation: true, declared: [scriptFile] };
   preflightRun(plan); // the folder holds only the demo's own files before its token store is opened
   const rehearsal = openRehearsalTokens(script, opts.dir, opts.module);

@@ -20,18 +20,19 @@ import { isLineProblem, parseLine } from '../audit/log.js';
 import type { AuditEntry, DetailValue } from '../audit/log.js';
 import { crashpoint } from '../crashpoint.js';
 import { formatTime } from '../docs/fields.js';
-import { parseEnvelope, serializeEnvelope } from '../dsse/envelope.js';
+import { MAX_ENVELOPE_BYTES, parseEnvelope, serializeEnvelope } from '../dsse/envelope.js';
+import { verifyAuditLog } from '../audit/verify.js';
 import { KeyceremonyError } from '../errors.js';
 import { Folder } from '../files.js';
 import { withSession } from '../pkcs11/session.js';
 import type { Session } from '../pkcs11/session.js';
 import { pinOf, resumeMismatch, StepContext } from './context.js';
 import type { Question, ResolvedToken, StepResult } from './context.js';
-import { checkFolder, CHECKPOINT, JOURNAL, TRANSCRIPTS } from './folder.js';
+import { checkFolder, CHECKPOINT, JOURNAL, MAX_JOURNAL_BYTES, TRANSCRIPTS } from './folder.js';
 import { checkLogScript, doneOf, Journal, journalToken } from './journal.js';
 import { mediaRule } from './media.js';
 import { REHEARSAL_STORE } from './rehearsal.js';
-import { checkInputs } from './preflight.js';
+import { checkInputs, checkInputsUnchanged, inputDigests } from './preflight.js';
 import type { CeremonyScript } from './script.js';
 import { kindOf } from './steps/index.js';
 import { transcriptHtml, transcriptMarkdown } from './transcript.js';
@@ -71,6 +72,8 @@ export interface RunResult {
 }
 
 type Summary = RunResult['steps'][number];
+/** Each step with the result proven in this run (performed, or adopted from the tokens and files). */
+type Proven = { readonly summary: Summary; readonly actor: string; readonly result: StepResult }[];
 
 /** The custodian set files in force at the end of a ceremony's log (relative to its folder), root first; [] before any set step is done. */
 export function chainInForce(auditFile: string): string[] {
@@ -82,6 +85,13 @@ export function chainInForce(auditFile: string): string[] {
     if (!isLineProblem(e) && e.action === 'step.done' && Array.isArray(e.details.chain)) chain = e.details.chain as string[];
   }
   return chain;
+}
+
+/** What an interruption left (hidden temporaries, staging folders) goes, links as links, never followed. */
+function removeLeftBehind(dir: string, rels: readonly string[]): string[] {
+  const f = Folder.open(dir);
+  for (const r of rels) f.remove(r);
+  return [...rels];
 }
 
 function adminOf(script: CeremonyScript): string {
@@ -122,7 +132,7 @@ export function preflightRun(o: RunPlan): { resume: boolean; leftBehind: string[
 export async function runCeremony(o: RunOptions): Promise<RunResult> {
   const now = o.now ?? (() => Date.now());
   const env = o.env ?? process.env;
-  const { resume, leftBehind, media, own } = preflightRun(o);
+  const { resume, leftBehind, media } = preflightRun(o);
   mkdirSync(o.dir, { recursive: true });
   const ctx = new StepContext({ ...o, env, now });
   const jt = ctx.token(journalToken(o.script).name);
@@ -130,7 +140,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
   return withSession(jt.token, await pinOf(jt), async (s) => {
     if (!resume) return finish(ctx, await begin(ctx, s, notes), false);
     const j = Journal.resume(join(o.dir, JOURNAL), s, { script: o.script, admin: adminOf(o.script), now });
-    const removed = leftBehind.length === 0 || j === null ? [] : Folder.open(o.dir).removeStaleTemporaries(own); // only once the log proved to be this run's
+    const removed = j === null ? [] : removeLeftBehind(o.dir, leftBehind); // only once the log proved to be this run's
     const entries = j?.entries ?? Journal.entriesOf(join(o.dir, JOURNAL));
     if (entries.at(-1)?.action === 'checkpoint') return proveSealed(ctx, entries, j);
     if (j === null) {
@@ -146,7 +156,8 @@ async function begin(ctx: StepContext, s: Session, notes: NonNullable<RunOptions
   const t = formatTime(ctx.now());
   if (!(await ctx.confirm({ who: admin, what: `the ceremony clock reads ${t} UTC` }))) throw new KeyceremonyError('CEREMONY_CLOCK_REFUSED', `the clock (${t} UTC) was not confirmed`, 'set the clock to UTC and start again');
   const j = Journal.create(join(ctx.dir, JOURNAL), s, { ceremony: ctx.script.id, admin, now: () => ctx.now() });
-  j.writer.append({ actor: admin, action: 'ceremony.start', keys: [], details: { ceremony: ctx.script.id, script: ctx.script.digest, clock: t, simulation: ctx.simulation, journalToken: s.token.label } });
+  j.writer.append({ actor: admin, action: 'ceremony.start', keys: [], details: { ceremony: ctx.script.id, script: ctx.script.digest, clock: t, simulation: ctx.simulation, journalToken: s.token.label,
+    inputs: inputDigests(ctx.script, ctx.o.inputs) } });
   for (const n of notes) j.writer.append({ actor: admin, action: n.action, keys: [], details: n.details });
   return j;
 }
@@ -154,6 +165,8 @@ async function begin(ctx: StepContext, s: Session, notes: NonNullable<RunOptions
 /** A person confirms the resume, seeing the steps the journal says are done and what each will be checked against. */
 async function continueRun(ctx: StepContext, j: Journal, removed: readonly string[]): Promise<Journal> {
   const admin = adminOf(ctx.script);
+  checkInputsUnchanged(j.entries.find((e) => e.action === 'ceremony.start'), inputDigests(ctx.script, ctx.o.inputs));
+  ctx.begun = new Set(j.entries.filter((e) => e.action === 'step.begin').map((e) => String(e.details.step)));
   const done = ctx.script.steps.filter((s) => j.done.has(s.id));
   const list = done.map((s) => `${s.id}: ${kindOf(s).proof(s)}`);
   ctx.say(`Resuming: the journal says ${done.length} of ${ctx.script.steps.length} steps are done; each is checked before the run goes on:${list.map((l) => `\n  - ${l}`).join('')}`);
@@ -172,8 +185,8 @@ function compareWithJournal(stepId: string, entry: AuditEntry, r: StepResult): v
   for (const [k, v] of Object.entries(r.details)) if (JSON.stringify(entry.details[k]) !== JSON.stringify(v)) throw resumeMismatch(stepId, k, entry.details[k], v);
 }
 
-async function runSteps(ctx: StepContext, j: Journal): Promise<Summary[]> {
-  const summary: Summary[] = [];
+async function runSteps(ctx: StepContext, j: Journal): Promise<Proven> {
+  const summary: Proven = [];
   const done = j.done;
   for (const [i, step] of ctx.script.steps.entries()) {
     const kind = kindOf(step);
@@ -181,7 +194,7 @@ async function runSteps(ctx: StepContext, j: Journal): Promise<Summary[]> {
     if (prior !== undefined) {
       const r = await kind.adopt(ctx, step);
       compareWithJournal(step.id, prior, r);
-      summary.push({ id: step.id, title: r.title, outcome: r.outcome, skipped: true });
+      summary.push({ summary: { id: step.id, title: r.title, outcome: r.outcome, skipped: true }, actor: prior.actor, result: r });
       ctx.say(`Step ${i + 1} (${step.id}): done before, proven again from the tokens and files`);
       continue;
     }
@@ -191,7 +204,7 @@ async function runSteps(ctx: StepContext, j: Journal): Promise<Summary[]> {
     const r = await kind.perform(ctx, step);
     crashpoint(`step:${step.id}:performed`);
     j.writer.append({ actor: step.actor, action: 'step.done', keys: r.keys, details: { step: step.id, title: r.title, outcome: r.outcome, lines: r.lines, ...r.details } });
-    summary.push({ id: step.id, title: r.title, outcome: r.outcome, skipped: false });
+    summary.push({ summary: { id: step.id, title: r.title, outcome: r.outcome, skipped: false }, actor: step.actor, result: r });
   }
   return summary;
 }
@@ -229,10 +242,11 @@ async function finish(ctx: StepContext, j: Journal, resumed: boolean): Promise<R
   return r;
 }
 
-function writeTranscripts(ctx: StepContext, resumed: boolean, steps: readonly Summary[], log: string): RunResult {
+function writeTranscripts(ctx: StepContext, resumed: boolean, proven: Proven, log: string): RunResult {
   const auditFile = join(ctx.dir, JOURNAL);
   const entries = Journal.entriesOf(auditFile);
-  const t = buildTranscript({ script: ctx.script, dir: ctx.dir, simulation: ctx.simulation, entries, admin: adminOf(ctx.script) });
+  const steps = proven.map((p) => p.summary);
+  const t = buildTranscript({ script: ctx.script, dir: ctx.dir, simulation: ctx.simulation, entries, admin: adminOf(ctx.script), results: proven.map((p) => ({ actor: p.actor, ...p.result })) });
   const [md, html] = TRANSCRIPTS;
   writeOnce(ctx, md, transcriptMarkdown(t));
   writeOnce(ctx, html, transcriptHtml(t));
@@ -253,15 +267,29 @@ async function proveSealed(ctx: StepContext, entries: readonly AuditEntry[], j: 
     throw new KeyceremonyError('CEREMONY_LOG_UNAUTHENTIC', `the log in ${ctx.dir} ends with a checkpoint, yet ${missing.length > 0 ? `steps ${missing.join(', ')} are not done` : 'the checkpoint file is missing'}`,
       'nothing was done: keep the folder as evidence and run the ceremony in a new folder');
   }
-  const steps: Summary[] = [];
+  checkInputsUnchanged(entries.find((e) => e.action === 'ceremony.start'), inputDigests(ctx.script, ctx.o.inputs));
+  ctx.begun = new Set(done.keys());
+  const proven: Proven = [];
   for (const step of ctx.script.steps) {
+    const prior = done.get(step.id) as AuditEntry;
     const r = await kindOf(step).adopt(ctx, step);
-    compareWithJournal(step.id, done.get(step.id) as AuditEntry, r);
-    steps.push({ id: step.id, title: r.title, outcome: r.outcome, skipped: true });
+    compareWithJournal(step.id, prior, r);
+    proven.push({ summary: { id: step.id, title: r.title, outcome: r.outcome, skipped: true }, actor: prior.actor, result: r });
   }
   if (!existsSync(file)) ctx.write(CHECKPOINT, serializeEnvelope(parseEnvelope(new TextEncoder().encode(String(entries.at(-1)?.details.envelope)))), false);
+  requireSealedBy(ctx, file);
   ctx.say(`The ceremony in ${ctx.dir} is complete: every step proven again from the tokens and files`);
-  const r = writeTranscripts(ctx, true, steps, String(entries[0]?.details.log ?? ''));
+  const r = writeTranscripts(ctx, true, proven, String(entries[0]?.details.log ?? ''));
   j?.close();
   return r;
+}
+
+/** The finished log verifies whole, and its checkpoint (kept in the folder too) is signed by the set in force and covers its last entry. */
+function requireSealedBy(ctx: StepContext, checkpointFile: string): void {
+  const log = ctx.folder.read(JOURNAL, 'the audit log', MAX_JOURNAL_BYTES);
+  const v = verifyAuditLog(log, { chain: ctx.requireSet().chain, external: [ctx.folder.read(CHECKPOINT, 'the checkpoint', MAX_ENVELOPE_BYTES)], requireCheckpointAtEnd: true });
+  if (!v.valid) {
+    throw new KeyceremonyError('CEREMONY_LOG_UNAUTHENTIC', `the finished log in ${ctx.dir} is not the one its checkpoint ${checkpointFile} seals: ${v.problems.map((p) => `entry ${p.seq}: ${p.code}`).join('; ')}`,
+      'nothing was done: keep the folder as evidence; the ceremony\'s record is the checkpoint kept apart');
+  }
 }

@@ -9,11 +9,14 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
+import { sanitizeText } from '../docs/sanitize.js';
 import { KeyceremonyError } from '../errors.js';
 import type { CeremonyScript } from './script.js';
 import { kindOf } from './steps/index.js';
 
 export const JOURNAL = 'audit.jsonl';
+/** A ceremony's journal is a few hundred entries; anything near this is not one (and stays far below what the runtime can hold). */
+export const MAX_JOURNAL_BYTES = 64 * 1024 * 1024;
 export const CHECKPOINT = 'audit.checkpoint.json';
 export const TRANSCRIPTS = ['transcript.md', 'transcript.html'] as const;
 /** The app prints the transcript beside them (Electron's printToPDF). */
@@ -58,14 +61,51 @@ function refuseOdd(path: string, st: Stats): void {
   if (!st.isFile() && !st.isDirectory()) throw new KeyceremonyError('FOLDER_NOT_REGULAR', `${path} is neither a file nor a folder`, 'remove it; a ceremony folder holds plain files only');
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The names in a folder, sorted; a name that is not UTF-8 (no file the tool writes has one) is refused, shown escaped. */
+function names(path: string): string[] {
+  return readdirSync(path, { encoding: 'buffer' }).map((raw) => {
+    try {
+      return UTF8.decode(raw);
+    } catch {
+      throw unexpectedThing(path, [sanitizeText(raw.toString('latin1'))], 'remove it: a ceremony folder holds only what the ceremony wrote');
+    }
+  }).sort();
+}
+
 /** Every entry below `rel`, checked: no link or special file anywhere (the caller's own trees included). */
 function walk(dir: string, rel: string, visit: (rel: string, isDir: boolean) => boolean): void {
-  for (const name of readdirSync(join(dir, rel)).sort()) {
+  for (const name of names(join(dir, rel))) {
     const r = rel === '' ? name : `${rel}/${name}`;
     const st = lstatSync(join(dir, r));
     refuseOdd(join(dir, r), st);
     if (visit(r, st.isDirectory()) && st.isDirectory()) walk(dir, r, visit);
   }
+}
+
+/** Every file below `rel` in `dir`, hidden ones too, as paths relative to `rel`; links and special files refused. */
+export function everyFileUnder(dir: string, rel: string): string[] {
+  const out: string[] = [];
+  walk(dir, rel, (r, isDir) => { if (!isDir) out.push(r.slice(rel.length + 1)); return true; });
+  return out.sort();
+}
+
+function unexpectedThing(where: string, unexpected: readonly string[], fix: string): KeyceremonyError {
+  const shown = unexpected.slice(0, 10).map((u) => JSON.stringify(u)).join(', ');
+  return new KeyceremonyError('CEREMONY_FOLDER_UNEXPECTED', `${where} holds ${unexpected.length} thing(s) it should not: ${shown}${unexpected.length > 10 ? ', …' : ''}`, fix);
+}
+
+/**
+ * An output folder of a step holds exactly what the step wrote (`found`, listed by the caller
+ * through the file layer, against `expected`): a file planted beside a proven export or custody
+ * manifest would otherwise be carried off with it, and listed in the transcript.
+ */
+export function requireExactly(found: readonly string[], expected: readonly string[], where: string): void {
+  const extra = found.filter((f) => !expected.includes(f));
+  const missing = expected.filter((e) => !found.includes(e));
+  if (extra.length === 0 && missing.length === 0) return;
+  throw unexpectedThing(where, [...extra, ...missing.map((m) => `${m} (missing)`)], 'stop: the folder was changed since the step wrote it; keep it as evidence and start again in a new folder');
 }
 
 /**
@@ -85,8 +125,7 @@ export function checkFolder(r: FolderRules, resume: boolean): string[] {
     return false;
   });
   if (unexpected.length > 0) {
-    const shown = unexpected.slice(0, 10).map((u) => JSON.stringify(u)).join(', ');
-    throw new KeyceremonyError('CEREMONY_FOLDER_UNEXPECTED', `the ceremony folder ${r.dir} holds ${unexpected.length} thing(s) the ${resume ? 'interrupted run did not write' : 'script does not name'}: ${shown}${unexpected.length > 10 ? ', …' : ''}`,
+    throw unexpectedThing(`the ceremony folder ${r.dir} (${resume ? 'beside what the interrupted run wrote' : 'besides the script and the inputs it names'})`, unexpected,
       resume ? 'nothing was done: keep the folder as evidence and run the ceremony in a new folder' : 'use a new, empty folder (with only the script and the input files it names)');
   }
   return leftBehind;

@@ -24,6 +24,7 @@ import { destroyMacKey, findMacKey, generateMacKey, hmacSha256, macMatches } fro
 import type { MacKeyRef } from '../pkcs11/mac.js';
 import type { Handle } from '../pkcs11/binding.js';
 import type { Session } from '../pkcs11/session.js';
+import { MAX_JOURNAL_BYTES } from './folder.js';
 import type { CeremonyScript, ScriptToken } from './script.js';
 
 const MAC_DOMAIN = 'keyceremony/journal-mac@1\0';
@@ -49,6 +50,7 @@ function keyRef(ceremony: string, log: string): MacKeyRef {
 function readEntries(file: string): AuditEntry[] {
   const st = lstatSync(file);
   if (!st.isFile()) throw new KeyceremonyError('FOLDER_NOT_REGULAR', `${file} is not a regular file`, 'remove it: a ceremony log is a plain file the tool wrote');
+  if (st.size > MAX_JOURNAL_BYTES) throw new KeyceremonyError('CEREMONY_LOG_TOO_LARGE', `${file} has ${st.size} bytes; a ceremony's journal is far smaller than ${MAX_JOURNAL_BYTES}`, 'nothing was done: keep the folder as evidence and run the ceremony in a new folder');
   const { lines } = splitLines(readFileSync(file).toString('utf8'));
   let prev = GENESIS;
   return lines.map((l, i) => {

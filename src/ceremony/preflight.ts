@@ -4,7 +4,11 @@
  * manifests), so a missing or wrong file stops the ceremony before anything is made. All that
  * cannot be used are listed in one refusal.
  */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { AuditEntry } from '../audit/log.js';
 import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
+import { readInput } from '../files.js';
 import type { CeremonyScript } from './script.js';
 import { kindOf } from './steps/index.js';
 
@@ -27,4 +31,26 @@ export function checkInputs(script: CeremonyScript, inputs: string, at: number):
     throw new KeyceremonyError('CEREMONY_INPUTS_INVALID', `${problems.length} input file(s) of the script cannot be used: ${problems.join(' | ')}`,
       `put the files the script names in ${inputs} (the KMS wrapping keys, the earlier ceremonies' custodian sets and manifests), then start again`, { exit: unreadable ? 2 : 1 });
   }
+}
+
+/** Input files are bounded like every document; a KMS key is far smaller. */
+const MAX_INPUT_BYTES = 1024 * 1024;
+
+/**
+ * `path:sha256` of every input file the script names, recorded (MACed) when the ceremony starts: a
+ * resumed run uses exactly the inputs the run began with (a KMS wrapping key swapped between a
+ * crash and its resume would otherwise receive the master key).
+ */
+export function inputDigests(script: CeremonyScript, inputs: string): string[] {
+  const paths = [...new Set(script.steps.flatMap((s) => kindOf(s).inputs(s, script)))].sort();
+  return paths.map((p) => `${p}:${createHash('sha256').update(readInput(join(inputs, p), 'an input file of the script', MAX_INPUT_BYTES)).digest('hex')}`);
+}
+
+/** The inputs now are the ones the run began with (its ceremony.start entry). */
+export function checkInputsUnchanged(start: AuditEntry | undefined, now: readonly string[]): void {
+  const then = start?.details.inputs;
+  const changed = Array.isArray(then) ? now.filter((d) => !then.includes(d)).map((d) => d.slice(0, d.lastIndexOf(':'))) : ['(the run recorded none)'];
+  if (changed.length === 0 && Array.isArray(then) && then.length === now.length) return;
+  throw new KeyceremonyError('CEREMONY_INPUT_CHANGED', `input files changed since the ceremony began: ${changed.join(', ') || 'one was removed'}`,
+    'stop: put back the files the ceremony began with (the KMS wrapping keys, the earlier sets and manifests), or keep the folder as evidence and start again in a new folder');
 }

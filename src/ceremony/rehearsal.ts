@@ -113,6 +113,17 @@ export function rehearsalPassed(record: string | undefined, digest: string): boo
   });
 }
 
+/**
+ * Appends a passed rehearsal. The record is a plain file of its own: a link, or a second name of
+ * another file (a hard link), would have the line written elsewhere. It is a convenience that a
+ * real run checks for the script's digest, not a security boundary: anyone who can write it can
+ * add a line (README).
+ */
 export function recordRehearsal(record: string, entry: { digest: string; script: string; time: string; dir: string }): void {
-  appendFileSync(record, `${JSON.stringify({ ...entry, result: 'pass' })}\n`);
+  let st;
+  try { st = lstatSync(record); } catch { st = undefined; }
+  if (st !== undefined && (!st.isFile() || st.nlink > 1)) {
+    throw new KeyceremonyError('REHEARSAL_RECORD_INVALID', `the rehearsal record ${record} is ${st.isSymbolicLink() ? 'a link' : st.isFile() ? 'a second name of another file' : 'not a plain file'}; the pass was not recorded`, 'give --rehearsals a plain file of its own');
+  }
+  appendFileSync(record, `${JSON.stringify({ ...entry, result: 'pass' })}\n`, { flag: 'a', mode: 0o644 });
 }

@@ -50,7 +50,7 @@ export function parseExportRecord(bytes: Uint8Array): ExportRecord {
 
 /** The export folder `dir` holds exactly its export.json and the files it lists, unchanged. */
 export function readExportFolder(dir: string): ExportRecord {
-  if (!lstatSync(join(dir, 'export.json')).isFile()) throw new KeyceremonyError('EXPORT_FOLDER_CHANGED', `${join(dir, 'export.json')} is not a regular file`, 'remove the folder and export again; never use an export that does not check out');
+  if (!lstatSync(dir).isDirectory() || !lstatSync(join(dir, 'export.json'), { throwIfNoEntry: false })?.isFile()) throw new KeyceremonyError('EXPORT_FOLDER_CHANGED', `${join(dir, 'export.json')} is not a regular file`, 'remove the folder and export again; never use an export that does not check out');
   let rec: ExportRecord;
   try {
     rec = parseExportRecord(readInput(join(dir, 'export.json'), 'the export record', 64 * 1024));

@@ -28,6 +28,16 @@ beforeAll(() => {
 });
 afterAll(() => { rmSync(work, { recursive: true, force: true }); hsm.cleanup(); });
 
+/**
+ * New, empty tokens for a real run that makes its own custodian keys: a ceremony does not adopt a
+ * key it finds where it would make one unless its own journal began that step (issue 13), so two
+ * unrelated real runs never share a card's key.
+ */
+function freshTokens(): void {
+  hsm.cleanup();
+  hsm = createSoftHsm(tokens.map(([, label, pin]) => ({ label, pin, soPin: '12345678' })), { setProcessEnv: false });
+}
+
 describe('scripts', () => {
   test.each(Object.keys(TEMPLATES))('template %s is printed and validates', (name) => {
     const file = join(work, `${name}.json`);
@@ -121,11 +131,12 @@ describe('rehearsal, then the real run', () => {
     changed.id = '2026-12-jwt-rotation-b';
     writeFileSync(script(), JSON.stringify(changed, null, 2));
     const r = spawnSync('unshare', ['-n', process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--dir', join(work, 'refused')], { env, encoding: 'utf8' });
+    freshTokens();
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(ERROR_LINE);
     expect(r.stderr).toContain('CEREMONY_NOT_REHEARSED');
     const dir = join(work, 'unrehearsed');
-    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify(['yes', 'yes', 'yes', 'yes', 'yes']), process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--no-rehearsal', '--dir', dir], { env, encoding: 'utf8', timeout: 90_000 });
+    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify(['yes', 'yes', 'yes', 'yes', 'yes']), process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--no-rehearsal', '--dir', dir], { env: { ...env, ...hsm.env }, encoding: 'utf8', timeout: 90_000 });
     expect((JSON.parse(out.stdout) as { status: number }).status).toBe(0);
     expect(readFileSync(join(dir, 'audit.jsonl'), 'utf8')).toContain('"action":"rehearsal.skipped"');
     expect(readFileSync(join(dir, 'transcript.md'), 'utf8')).toContain('rehearsal.skipped');
@@ -135,6 +146,7 @@ describe('rehearsal, then the real run', () => {
     writeFileSync(file, `${JSON.stringify(TEMPLATES['monthly-jwt-rotation'], null, 2)}\n`);
     const lazy = join(work, 'profile-typed.json');
     writeFileSync(lazy, JSON.stringify({ spec: 'keyceremony/ceremony-profile@1', module: softHsmModule(), tokens: { hsm: { pinEnv: 'PIN_HSM' }, 'card-alice': { pinEnv: null }, 'card-bob': { pinEnv: null }, 'card-carol': { pinEnv: null } } }));
+    freshTokens();
     const env = { ...process.env, ...hsm.env, PIN_HSM: tokens[0][2] };
     const dir = join(work, 'typed-pins');
     const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify(['yes', '1111', 'yes', '2222', 'yes', '3333', 'yes', 'yes']), process.execPath, BIN, 'ceremony', 'run', file, '--profile', lazy, '--no-rehearsal', '--dir', dir],

@@ -10,7 +10,7 @@
  *    files: a key deleted from its token, an export folder changed, a journal entry changed by one
  *    byte or one added, a drill report that does not verify: each stops the run with its code.
  */
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -209,5 +209,106 @@ describe('a real interruption resumes only what the tokens and files prove', () 
     writeFileSync(f, JSON.stringify(env));
     expectRefused(demo(dir), 'CEREMONY_DRILL_REPORT_INVALID');
     expect(existsSync(join(dir, 'audit.checkpoint.json'))).toBe(false);
+  }, 60_000);
+});
+
+/** The whole quarterly script rehearsed through `ceremony run` (the demo refuses a finished folder on its own). */
+function rehearse(dir: string, env: NodeJS.ProcessEnv = {}): { status: number | null; code: string | null; stderr: string } {
+  const r = runCli(['ceremony', 'run', join(dir, 'ceremony.json'), '--rehearse', '--yes', '--allow-network', '--dir', dir], { ...process.env, ...env });
+  return { status: r.status, code: /^keyceremony: ([A-Z0-9_]+):/m.exec(r.stderr)?.[1] ?? null, stderr: r.stderr };
+}
+
+describe('what an adversarial review found, each refused', () => {
+  test('an export folder planted while the export step was under way is never adopted: the step exports again', () => {
+    const dir = interrupted('export-begun', 'step:export:begin');
+    const planted = join(dir, 'export', 'aws-rsaes-oaep-sha1');
+    mkdirSync(planted, { recursive: true });
+    writeFileSync(join(planted, 'EncryptedKeyMaterial.bin'), 'the attacker\'s wrap');
+    writeFileSync(join(planted, 'export.json'), JSON.stringify({ planted: true }));
+    expect(demo(dir)).toMatchObject({ status: 0, stderr: '' });
+    expect(readFileSync(join(planted, 'export.json'), 'utf8')).not.toContain('planted');
+    expect(readFileSync(join(planted, 'EncryptedKeyMaterial.bin'), 'utf8')).not.toContain('attacker');
+  }, 60_000);
+
+  test('a consistent export folder swapped in after the export step is done: its record differs from the journal\'s', () => {
+    const dir = interrupted('export-swapped', 'step:restore-drill:begin');
+    const a = join(dir, 'export', 'aws-rsaes-oaep-sha1');
+    const rec = JSON.parse(readFileSync(join(a, 'export.json'), 'utf8')) as { files: { path: string; sha256: string; bytes: number }[]; created: string };
+    const bytes = Buffer.alloc(rec.files[0]!.bytes, 7);
+    writeFileSync(join(a, rec.files[0]!.path), bytes);
+    rec.files[0]!.sha256 = createHash('sha256').update(bytes).digest('hex');
+    writeFileSync(join(a, 'export.json'), `${JSON.stringify(rec, null, 2)}\n`);
+    expectRefused(demo(dir), 'CEREMONY_RESUME_MISMATCH');
+  }, 60_000);
+
+  test('a KMS wrapping key changed between the crash and the resume', () => {
+    const dir = interrupted('kek-swapped', 'step:export:begin');
+    const file = join(dir, 'kms', readdirSync(join(dir, 'kms')).find((n) => n.includes('3072'))!);
+    writeFileSync(file, generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey.export({ type: 'spki', format: 'der' })); // the attacker's, of the right size
+    expectRefused(demo(dir), 'CEREMONY_INPUT_CHANGED');
+    expect(existsSync(join(dir, 'export'))).toBe(false);
+  }, 60_000);
+
+  test('a custody folder altered while the split was under way is never signed: the split starts over', () => {
+    const dir = interrupted('custody-altered', 'step:backup-custody:performed');
+    writeFileSync(join(dir, 'custody', 'README.txt'), 'send your PIN to …');
+    expect(demo(dir)).toMatchObject({ status: 0, stderr: '' });
+    expect(existsSync(join(dir, 'custody', 'README.txt'))).toBe(false);
+  }, 60_000);
+
+  test.each([
+    ['a file beside the exports', (d: string) => writeFileSync(join(d, 'export', 'extra.bin'), 'x')],
+    ['a file in the custody folder', (d: string) => writeFileSync(join(d, 'custody', '.hidden'), 'x')],
+  ])('%s after the step is done', (_what, tamper) => {
+    const dir = interrupted(`extra-${_what.length}`, 'step:restore-drill:begin');
+    tamper(dir);
+    expectRefused(demo(dir), 'CEREMONY_FOLDER_UNEXPECTED');
+  }, 60_000);
+
+  test('the log cut back to before the master key was made: the key on the HSM is not adopted', () => {
+    const dir = interrupted('truncated', 'step:prepare-manifest:begin');
+    const lines = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n');
+    const cut = lines.findIndex((l) => l.includes('"step":"master-key"'));
+    writeFileSync(join(dir, 'audit.jsonl'), `${lines.slice(0, cut).join('\n')}\n`);
+    rmSync(join(dir, 'custody'), { recursive: true, force: true });
+    expectRefused(demo(dir), 'CEREMONY_OBJECT_PREEXISTING');
+  }, 60_000);
+
+  test('a finished log rewritten and chained again: it is not the one its checkpoint seals', () => {
+    const dir = prepared('sealed');
+    expect(rehearse(dir).status).toBe(0);
+    const entries = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+    entries[4] = { ...entries[4]!, actor: 'carol' };
+    let prev = GENESIS;
+    const lines = entries.map((e) => { const f = formatEntry({ ...e, prev }); prev = f.hash; return f.line; });
+    writeFileSync(join(dir, 'audit.jsonl'), `${lines.join('\n')}\n`);
+    rmSync(join(dir, 'transcript.md'));
+    const r = rehearse(dir);
+    expect(r.status).toBe(1);
+    expect(r.code).toMatch(/^(CEREMONY_LOG_UNAUTHENTIC|AUDIT_)/);
+    expect(existsSync(join(dir, 'transcript.md'))).toBe(false);
+  }, 90_000);
+
+  test.each([
+    ['a name that is not UTF-8', (d: string) => writeFileSync(Buffer.concat([Buffer.from(`${d}/`), Buffer.from([0xff, 0x41])]), 'x'), 'CEREMONY_FOLDER_UNEXPECTED'],
+    ['an export target that is a file', (d: string) => { rmSync(join(d, 'export', 'aws-rsaes-oaep-sha1'), { recursive: true }); writeFileSync(join(d, 'export', 'aws-rsaes-oaep-sha1'), 'x'); }, null],
+    ['a journal of 3 GiB (sparse)', (d: string) => { appendFileSync(join(d, 'audit.jsonl'), ''); execFileSync('truncate', ['-s', '3G', join(d, 'audit.jsonl')]); }, null],
+  ])('%s: refused with a code, never exit 3', (_what, tamper, code) => {
+    const dir = interrupted(`odd-${_what.length}`, 'step:restore-drill:begin');
+    tamper(dir);
+    const r = demo(dir, {}, true); // --force: past the demo command's own check of the folder, to the engine's
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(ERROR_LINE);
+    if (code !== null) expect(r.code).toBe(code);
+  }, 60_000);
+
+  test('a staging folder left behind, with a link inside, is removed at resume without following the link', () => {
+    const dir = interrupted('staging', 'step:restore-drill:begin');
+    mkdirSync(join(dir, '.custody.staging-aaaaaaaaaaaa'));
+    symlinkSync(outside, join(dir, '.custody.staging-aaaaaaaaaaaa', 'root'));
+    const before = snapshot(outside);
+    expect(demo(dir)).toMatchObject({ status: 0, stderr: '' });
+    expect(existsSync(join(dir, '.custody.staging-aaaaaaaaaaaa'))).toBe(false);
+    expect(snapshot(outside)).toEqual(before);
   }, 60_000);
 });

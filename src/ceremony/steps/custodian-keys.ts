@@ -17,7 +17,7 @@ export const custodianKeys: StepKind<S> = {
   proof: (step) => `the signing keys of ${step.custodians.join(', ')} read from their cards`,
   async perform(ctx: StepContext, step: S) {
     const lines: string[] = [];
-    for (const c of step.custodians) lines.push(await ctx.confirmFingerprint(c, await ctx.cardKey(c, true), step.witness));
+    for (const c of step.custodians) lines.push(await ctx.confirmFingerprint(c, await ctx.cardKey(c, true, step), step.witness));
     return result(step, lines, ctx.publicKeys);
   },
   async adopt(ctx: StepContext, step: S) {

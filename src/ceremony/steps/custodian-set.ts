@@ -21,7 +21,8 @@ export const custodianSet: StepKind<S> = {
   outputs: (step) => [step.out],
   proof: (step) => `${step.out}, verified, with the members' keys on their cards`,
   async perform(ctx, step) {
-    if (!ctx.folder.exists(step.out)) {
+    if (ctx.folder.exists(step.out)) ctx.requireBegun(step, step.out);
+    else {
       const payload = buildCustodianSet({ version: 1, ...validity(ctx), threshold: step.threshold, custodians: membersWithKeys(ctx, step.members) });
       ctx.write(step.out, serializeEnvelope(await ctx.signNew(PAYLOAD_TYPES.custodians, payload, step.signers)), false);
     }

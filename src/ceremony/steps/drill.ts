@@ -56,7 +56,8 @@ export const drillStep: StepKind<S> = {
   proof: (step) => `${step.out}, verified against the set in force, with its result`,
   async perform(ctx, step) {
     mediaRule(ctx.dir, { steps: [step], simulation: ctx.simulation, env: ctx.o.env });
-    if (!ctx.folder.exists(step.out)) await drill(ctx, step);
+    if (ctx.folder.exists(step.out)) ctx.requireBegun(step, step.out);
+    else await drill(ctx, step);
     return prove(ctx, step);
   },
   adopt: async (ctx, step) => prove(ctx, step),

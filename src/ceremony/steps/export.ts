@@ -4,6 +4,7 @@
  * adopted only when it checks out: export.json strict, every file's size and SHA-256, the
  * wrapping key the one given, the check value the one the token computes now.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { KeyceremonyError, isKeyceremonyError } from '../../errors.js';
 import { parseKek } from '../../export/kek.js';
@@ -16,6 +17,7 @@ import { readInput } from '../../files.js';
 import { withSession } from '../../pkcs11/session.js';
 import { pinOf, provenKey, resumeMismatch } from '../context.js';
 import type { StepContext, StepResult } from '../context.js';
+import { requireExactly } from '../folder.js';
 import { mediaRule } from '../media.js';
 import { tokenKcv } from './generate-key.js';
 import type { Preflight, StepKind, StepOf } from './kind.js';
@@ -25,53 +27,58 @@ type Item = S['targets'][number];
 
 const readKek = (inputs: string, x: Item): Kek => parseKek(readInput(join(inputs, x.kek), 'the KMS wrapping key', 64 * 1024));
 
-/** An export folder found in place, proven against the token's check value and the wrapping key given. */
-async function proveFolder(ctx: StepContext, step: S, target: Target, kek: Kek, outDir: string): Promise<string> {
-  const rec = readExportFolder(outDir);
+/** An export folder found in place, proven against the token's check value and the wrapping key given; its line and its record's digest. */
+async function proveFolder(ctx: StepContext, step: S, target: Target, kek: Kek): Promise<{ line: string; record: string }> {
+  const rel = `${step.out}/${target.name}`;
+  const rec = readExportFolder(join(ctx.dir, rel));
   const kcv = (await provenKey(step.id, step.key, ctx.token(step.token).token.label, () => tokenKcv(ctx, step.token, step.key))).value;
   if (rec.target !== target.name || rec.kcv !== kcv || rec.wrappingKeySha256 !== kek.spkiSha256) {
     throw resumeMismatch(step.id, `the export for ${target.name}`, { target: target.name, kcv, wrappingKeySha256: kek.spkiSha256 }, { target: rec.target, kcv: rec.kcv, wrappingKeySha256: rec.wrappingKeySha256 });
   }
-  return `${target.name}: ${rec.wrap}, kcv ${rec.kcv}`;
+  const digest = createHash('sha256').update(ctx.folder.read(`${rel}/export.json`, 'the export record', 64 * 1024)).digest('hex');
+  return { line: `${target.name}: ${rec.wrap}, kcv ${rec.kcv}`, record: `${target.name}:${digest}` };
 }
 
-/** Wrap and write one target (write false: wrap only, to learn whether the token refuses it). Null when the token cannot do the target's mechanism. */
+/** Wrap one target and (write) write it. Null when wrapping only and the token did it; a line when the token cannot do the target's mechanism. */
 async function wrapTarget(ctx: StepContext, step: S, x: Item, target: Target, kek: Kek, write: boolean): Promise<string | null> {
   const t = ctx.token(step.token);
   const req = { key: { label: step.key }, target, kek, kekId: x.kekId ?? undefined, outDir: join(ctx.dir, step.out, target.name), drive: ctx.dir, force: false };
   try {
-    if (!write) {
-      await withSession(t.token, await pinOf(t), (s) => wrapForExport(s, req));
-      return null;
-    }
-    const rec = await withSession(t.token, await pinOf(t), (s) => exportInSession(s, req));
-    return `${target.name}: ${rec.wrap}, kcv ${rec.kcv}`;
+    if (write) await withSession(t.token, await pinOf(t), (s) => exportInSession(s, req));
+    else await withSession(t.token, await pinOf(t), (s) => wrapForExport(s, req));
+    return null;
   } catch (err) {
     if (!isKeyceremonyError(err) || err.code !== 'EXPORT_MECHANISM_UNSUPPORTED') throw err;
     return `${target.name}: refused (${err.code}): the key is never taken out in clear`;
   }
 }
 
+/**
+ * write: every target exported anew (what an interrupted attempt left was removed first); else
+ * (a done step) each folder proven, and a missing one must be a target the token refuses. Either
+ * way each folder is read back and proven, the step's folder holds exactly them, and the digest of
+ * each export.json goes into the journal, so a folder swapped later is caught at the next resume.
+ */
 async function run(ctx: StepContext, step: S, write: boolean): Promise<StepResult> {
   const lines: string[] = [];
   const made: string[] = [];
+  const records: string[] = [];
   for (const x of step.targets) {
     const target = findTarget(x.target);
     if (target === undefined) continue;
     const kek = readKek(ctx.o.inputs, x);
-    const outDir = join(ctx.dir, step.out, target.name);
-    if (ctx.folder.exists(`${step.out}/${target.name}`)) {
-      lines.push(await proveFolder(ctx, step, target, kek, outDir));
-      made.push(target.name);
-      continue;
-    }
-    const line = await wrapTarget(ctx, step, x, target, kek, write);
-    if (line === null) throw new KeyceremonyError('CEREMONY_EXPORT_MISSING', `step ${step.id} is done in the journal, and the export for ${target.name} is not in ${join(ctx.dir, step.out)}`, 'stop: the folder was changed; keep it as evidence and start again in a new folder');
-    lines.push(line);
-    if (!line.includes('refused (')) made.push(target.name);
+    const present = !write && ctx.folder.exists(`${step.out}/${target.name}`);
+    const refused = present ? null : await wrapTarget(ctx, step, x, target, kek, write);
+    if (refused !== null) { lines.push(refused); continue; }
+    if (!write && !present) throw new KeyceremonyError('CEREMONY_EXPORT_MISSING', `step ${step.id} is done in the journal, and the export for ${target.name} is not in ${join(ctx.dir, step.out)}`, 'stop: the folder was changed; keep it as evidence and start again in a new folder');
+    const proven = await proveFolder(ctx, step, target, kek);
+    lines.push(proven.line);
+    records.push(proven.record);
+    made.push(target.name);
   }
+  requireExactly(ctx.folder.exists(step.out) ? ctx.folder.list(step.out) : [], made, `the export folder ${step.out} of step ${step.id}`);
   if (write) ctx.say(lines.map((l) => `  ${l}`).join('\n'));
-  return { title: `Export ${step.key} for ${step.targets.length} cloud KMS target(s)`, outcome: `${made.length} written and read back, ${step.targets.length - made.length} refused`, lines, keys: [step.key], details: { folder: step.out, targets: made } };
+  return { title: `Export ${step.key} for ${step.targets.length} cloud KMS target(s)`, outcome: `${made.length} written and read back, ${step.targets.length - made.length} refused`, lines, keys: [step.key], details: { folder: step.out, targets: made, records } };
 }
 
 export const exportStep: StepKind<S> = {
@@ -84,6 +91,10 @@ export const exportStep: StepKind<S> = {
   proof: (step) => `each folder in ${step.out} against its export.json, its files' SHA-256 and the token's check value of ${step.key}`,
   async perform(ctx, step) {
     mediaRule(ctx.dir, { steps: [step], simulation: ctx.simulation, env: ctx.o.env });
+    if (ctx.folder.exists(step.out)) {
+      ctx.requireBegun(step, step.out);
+      ctx.folder.remove(step.out); // an interrupted export is never adopted: its folders are made again
+    }
     return run(ctx, step, true);
   },
   adopt: (ctx, step) => run(ctx, step, false),

@@ -30,7 +30,8 @@ export const generateKey: StepKind<S> = {
   async perform(ctx, step) {
     let kcv: Kcv;
     try {
-      kcv = await tokenKcv(ctx, step.token, step.label); // made before a crash: adopted
+      kcv = await tokenKcv(ctx, step.token, step.label);
+      ctx.requireBegun(step, `the key ${step.label} on token "${ctx.token(step.token).token.label}"`); // made before a crash by this ceremony: adopted
     } catch (err) {
       if (!isKeyceremonyError(err) || err.code !== 'HSM_OBJECT_NOT_FOUND') throw err;
       const t = ctx.token(step.token);

@@ -88,10 +88,11 @@ function copyChain(ctx: StepContext, step: S, files: readonly Uint8Array[], writ
 async function standIn(ctx: StepContext, step: S, chain: TrustedChain, present: readonly Member[], write: boolean): Promise<string> {
   const name = standInName(step);
   const newest = chain.newest;
-  if (!ctx.folder.exists(name)) {
+  if (ctx.folder.exists(name)) ctx.requireBegun(step, `the stand-in set ${name}`);
+  else {
     if (!write) throw new KeyceremonyError('CEREMONY_FILE_MISSING', `the rehearsal's stand-in set ${name} is gone from the folder`, 'rehearse again in a new folder');
     const members = [];
-    for (const c of newest.custodians) members.push({ id: c.id, name: c.name, publicKey: present.includes(c) ? await ctx.cardKey(c.id, true) : ed25519.getPublicKey(ed25519.utils.randomSecretKey()) });
+    for (const c of newest.custodians) members.push({ id: c.id, name: c.name, publicKey: present.includes(c) ? await ctx.cardKey(c.id, true, step) : ed25519.getPublicKey(ed25519.utils.randomSecretKey()) });
     const payload = buildCustodianSet({ version: newest.version, ...validity(ctx), threshold: newest.threshold, custodians: members });
     ctx.write(name, serializeEnvelope(await ctx.signNew(PAYLOAD_TYPES.custodians, payload, present.map((c) => c.id))), false);
   }

@@ -74,7 +74,8 @@ export const manifest: StepKind<S> = {
   proof: (step) => `${step.out}, verified against the set in force, its keys and check values against the tokens'`,
   async perform(ctx, step) {
     const previous = prior(ctx, step);
-    if (!ctx.folder.exists(step.out)) await make(ctx, step, previous);
+    if (ctx.folder.exists(step.out)) ctx.requireBegun(step, step.out);
+    else await make(ctx, step, previous);
     return prove(ctx, step, previous);
   },
   async adopt(ctx, step) {

@@ -38,7 +38,8 @@ export const rotateCustodianSet: StepKind<S> = {
   outputs: (step) => [step.out],
   proof: (step) => `${step.out}, verified as the next version of the set in force`,
   async perform(ctx, step) {
-    if (!ctx.folder.exists(step.out)) await make(ctx, step);
+    if (ctx.folder.exists(step.out)) ctx.requireBegun(step, step.out);
+    else await make(ctx, step);
     return prove(ctx, step);
   },
   async adopt(ctx, step) {

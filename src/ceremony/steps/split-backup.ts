@@ -23,6 +23,7 @@ import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js
 import { checkSplitHolders } from '../../usecases/split.js';
 import { pinOf, provenKey, resumeMismatch } from '../context.js';
 import type { ResolvedToken, StepContext, StepResult } from '../context.js';
+import { everyFileUnder, requireExactly } from '../folder.js';
 import { mediaRule } from '../media.js';
 import { tokenKcv } from './generate-key.js';
 import { noInputs } from './kind.js';
@@ -30,11 +31,17 @@ import type { StepKind, StepOf } from './kind.js';
 
 type S = StepOf<'split-backup'>;
 
-/** Before a split starts (again): a backup key and share objects left by an interrupted one are destroyed. */
-async function destroyHalfSplit(hsm: ResolvedToken, backupKey: string, cards: readonly ResolvedToken[]): Promise<void> {
+/**
+ * Before a split starts (again): a backup key and share objects left by an interrupted split of
+ * this ceremony are destroyed. Found where no earlier run of this ceremony began the split, they
+ * are someone else's, and the run stops before destroying anything.
+ */
+async function destroyHalfSplit(ctx: StepContext, step: S, hsm: ResolvedToken, backupKey: string, cards: readonly ResolvedToken[]): Promise<void> {
   const B = pkcs11js();
   const purge = (s: Session, klass: number, label: string): void => {
-    for (const h of s.findObjects([{ type: B.CKA_CLASS, value: klass }, { type: B.CKA_LABEL, value: label }], 8)) s.api.C_DestroyObject(s.handle, h);
+    const found = s.findObjects([{ type: B.CKA_CLASS, value: klass }, { type: B.CKA_LABEL, value: label }], 8);
+    if (found.length > 0) ctx.requireBegun(step, `${label} on token "${s.token.label}"`);
+    for (const h of found) s.api.C_DestroyObject(s.handle, h);
   };
   await withSession(hsm.token, await pinOf(hsm), async (s) => purge(s, B.CKO_SECRET_KEY, backupKey));
   for (const c of cards) await withSession(c.token, await pinOf(c), async (s) => purge(s, B.CKO_DATA, shareLabel(backupKey)));
@@ -45,7 +52,7 @@ async function split(ctx: StepContext, step: S, dir: string): Promise<void> {
   requireCustodian(newestSetMembers(set), step.actor, 'actor');
   checkSplitHolders(set, step.holders, step.threshold);
   const hsm = ctx.token(step.token);
-  await destroyHalfSplit(hsm, step.backupKey, step.holders.map((h) => ctx.cardOf(h)));
+  await destroyHalfSplit(ctx, step, hsm, step.backupKey, step.holders.map((h) => ctx.cardOf(h)));
   const cards: { custodian: string; token: Token; pin: Uint8Array }[] = [];
   for (const h of step.holders) cards.push({ custodian: h, token: ctx.cardOf(h).token, pin: await pinOf(ctx.cardOf(h)) }); // asked one at a time
   const made = await splitBackupKey({ hsm: hsm.token, hsmPin: await pinOf(hsm), ceremony: `${ctx.script.id}-custody`, backupKey: step.backupKey, threshold: step.threshold, keys: step.keys, cards });
@@ -73,8 +80,9 @@ async function prove(ctx: StepContext, step: S, dir: string): Promise<StepResult
   const kcv = (await provenKey(step.id, step.backupKey, ctx.token(step.token).token.label, () => tokenKcv(ctx, step.token, step.backupKey))).value;
   if (plan.backupKey !== step.backupKey || plan.backupKcv !== kcv) throw resumeMismatch(step.id, 'the backup key', `${plan.backupKey} kcv ${plan.backupKcv}`, `${step.backupKey} kcv ${kcv}`);
   ctx.kcvs.set(step.backupKey, kcv);
+  requireExactly(everyFileUnder(ctx.dir, step.out), [CUSTODY_MANIFEST, ...plan.manifest.artifacts.map((a) => a.path)].sort(), `the custody folder ${step.out} of step ${step.id}`);
   return { title: `Split ${step.backupKey} ${step.threshold}-of-${step.holders.length} onto the custodians' cards`, outcome: `kcv ecb:${plan.backupKcv}; custody manifest signed by ${plan.signers.join(', ')}`,
-    lines: plan.receipts.map((r) => `${r.custodian}: share ${r.index}, commitment ${r.commitment}`), keys: [step.backupKey, ...step.keys], details: { folder: step.out, kcv: plan.backupKcv, holders: [...step.holders] } };
+    lines: plan.receipts.map((r) => `${r.custodian}: share ${r.index}, commitment ${r.commitment}`), keys: [step.backupKey, ...step.keys], details: { folder: step.out, kcv: plan.backupKcv, holders: [...step.holders], manifest: plan.manifest.digest } };
 }
 
 export const splitBackup: StepKind<S> = {
@@ -85,7 +93,12 @@ export const splitBackup: StepKind<S> = {
     mediaRule(ctx.dir, { steps: [step], simulation: ctx.simulation, env: ctx.o.env });
     const dir = join(ctx.dir, step.out);
     const file = `${step.out}/${CUSTODY_MANIFEST}`;
-    if (!ctx.folder.exists(file)) await split(ctx, step, dir);
+    // the shares of an interrupted split lived only in memory, and its manifest was never approved: all of it starts over
+    if (ctx.folder.exists(step.out)) {
+      ctx.requireBegun(step, step.out);
+      ctx.folder.remove(step.out);
+    }
+    await split(ctx, step, dir);
     const unsigned = parseEnvelope(ctx.folder.read(file, 'the custody manifest', MAX_ENVELOPE_BYTES));
     await checkUnsigned(ctx, step, dir, unsigned);
     const signed = await ctx.signAll(unsigned, step.signers);
