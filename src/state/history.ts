@@ -137,7 +137,11 @@ function sequence(manifests: readonly Manifest[], reasons: Problem[]): Manifest[
     return [];
   }
   const bySeq = new Map<number, Manifest[]>();
-  for (const m of manifests) bySeq.set(m.sequence, [...(bySeq.get(m.sequence) ?? []), m]);
+  for (const m of manifests) {
+    const same = bySeq.get(m.sequence);
+    if (same === undefined) bySeq.set(m.sequence, [m]);
+    else same.push(m);
+  }
   const numbers = [...bySeq.keys()].sort((a, b) => a - b);
   let forked = false;
   let before = 0;

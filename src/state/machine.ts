@@ -68,18 +68,21 @@ class Ledger {
   readonly nameOf = new Map<string, string>();
   /** Key name → ids of that name that have a state. */
   readonly ids = new Map<string, Set<string>>();
+  /** Key name → its ids in state current (one at most in a valid chain; kept apart so the lookup does not grow with the history). */
+  readonly current = new Map<string, Set<string>>();
 
   /** Moves `id` to `to`; a compromised version stays compromised ("never accepted again"), even under an invalid entry. */
   move(id: string, name: string, to: VersionState): void {
-    if (to !== 'compromised' && this.state.get(id) === 'compromised') return;
+    const from = this.state.get(id);
+    if (to !== 'compromised' && from === 'compromised') return;
     this.state.set(id, to);
-    let ids = this.ids.get(name);
-    if (ids === undefined) this.ids.set(name, (ids = new Set()));
-    ids.add(id);
+    setOf(this.ids, name).add(id);
+    if (from === 'current' && to !== 'current') for (const ids of this.current.values()) ids.delete(id);
+    if (to === 'current') setOf(this.current, name).add(id);
   }
 
   currentOf(name: string): string[] {
-    return [...(this.ids.get(name) ?? [])].filter((id) => this.state.get(id) === 'current');
+    return [...(this.current.get(name) ?? [])];
   }
 
   snapshot(): Ledger {
@@ -87,8 +90,15 @@ class Ledger {
     for (const [k, v] of this.state) copy.state.set(k, v);
     for (const [k, v] of this.nameOf) copy.nameOf.set(k, v);
     for (const [k, v] of this.ids) copy.ids.set(k, new Set(v));
+    for (const [k, v] of this.current) copy.current.set(k, new Set(v));
     return copy;
   }
+}
+
+function setOf(map: Map<string, Set<string>>, key: string): Set<string> {
+  let s = map.get(key);
+  if (s === undefined) map.set(key, (s = new Set()));
+  return s;
 }
 
 const described = (s: VersionState | undefined): string => (s === undefined ? 'not seen before' : s);
@@ -172,9 +182,7 @@ export function applyEntries(manifests: readonly Manifest[], at: number): Applie
     names.add(e.key.name);
     if (e.key.notBefore > at) {
       atT ??= ledger.snapshot();
-      let ids = scheduled.get(e.key.name);
-      if (ids === undefined) scheduled.set(e.key.name, (ids = new Set()));
-      ids.add(e.key.id);
+      setOf(scheduled, e.key.name).add(e.key.id);
     }
     checkName(ledger, e, path, reasons);
     checkPrecondition(ledger, e, path, reasons);
