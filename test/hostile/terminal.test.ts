@@ -5,9 +5,13 @@
  * (src/docs/sanitize.ts) escapes such characters as \uXXXX wherever problems and names become
  * text; custodian names holding them are refused when a set is made; `--json` holds them only as
  * \u escapes. A fast-check property throws arbitrary strings at custodian names, envelope member
- * names and the values quoted in reasons, in-process through the CLI's main() and in a real process.
+ * names and the values quoted in reasons, in-process through the CLI's main() and in a real process,
+ * for every command that prints document text: verify, status, audit verify, custodians new and
+ * next, manifest new, ceremony validate. Text from devices (a token's label, a drive's mount point)
+ * is printed the same way: tokens and media are tried with such a label and such a folder.
  */
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
@@ -16,9 +20,12 @@ import { buildCustodianSet } from '../../src/custodians/set.js';
 import { formatProblem, problem } from '../../src/docs/problems.js';
 import { safeJson, sanitizeText, unsafeCharacter } from '../../src/docs/sanitize.js';
 import { main } from '../../src/cli/main.js';
+import { TEMPLATES } from '../../src/ceremony/templates.js';
+import { CHECKPOINT_SPEC, CHECKPOINT_TYPE } from '../../src/audit/checkpoint.js';
+import { createSoftHsm } from '../support/softhsm.js';
 import { expectCode } from '../support/expect-code.js';
 import { manifestPayload } from '../support/independent.js';
-import { envelope, expectErrorLine, K, members, put, runCli, runUnchanged, setDoc, setPayload, tempDir, TYPES, UNSAFE_OUTPUT } from './support.js';
+import { auditLogText, envelope, expectErrorLine, K, members, put, runCli, runUnchanged, setDoc, setPayload, tempDir, TYPES, UNSAFE_OUTPUT } from './support.js';
 import type { RawEnvelope } from './support.js';
 
 const FORGED_LINE = 'valid rotation manifest: signed by alice, bob (2 of threshold 2, custodian set version 1)';
@@ -153,24 +160,46 @@ function collector(): { stream: Writable; text: () => string } {
   return { stream: new Writable({ write(chunk: Buffer | string, _enc, cb) { chunks.push(chunk.toString()); cb(); } }), text: () => chunks.join('') };
 }
 
-async function runInProcess(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+async function runInProcess(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number; stdout: string; stderr: string }> {
   const out = collector();
   const err = collector();
-  const status = await main(args, { stdout: out.stream, stderr: err.stream, stdin: process.stdin, env: process.env });
+  const status = await main(args, { stdout: out.stream, stderr: err.stream, stdin: process.stdin, env });
   return { status, stdout: out.text(), stderr: err.text() };
 }
 
-function checkOutput(r: { status: number | null; stdout: string; stderr: string }, json: boolean): void {
-  expect([0, 1]).toContain(r.status);
+interface Expected {
+  /** What each text line on stdout starts with. */
+  readonly lines?: RegExp;
+  /** The exits allowed (never 3). */
+  readonly exits?: readonly number[];
+  /** Whether the command may refuse with an error line and nothing on stdout (verify always prints its result). */
+  readonly refusable?: boolean;
+}
+
+/**
+ * Clean output: no C0 control but the tool's own line ends, no DEL, C1, bidi or separator
+ * character, lone surrogate, on either stream; an allowed exit, never 3; `--json` is one line of
+ * JSON on stdout, or nothing when the command was refused with its error line; every text line
+ * on stdout starts as the command's own lines do, so none is a line a document wrote; every
+ * stderr line is the tool's.
+ */
+function checkOutput(r: { status: number | null; stdout: string; stderr: string }, json: boolean, { lines = VERIFY_LINE, exits = [0, 1], refusable = false }: Expected = {}): void {
+  expect(exits).toContain(r.status);
   expect(r.stdout + r.stderr).not.toMatch(UNSAFE_OUTPUT);
-  if (json) {
+  if (json && refusable && r.stdout === '') {
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/^keyceremony: [A-Z0-9_]+: /m);
+  } else if (json) {
     expect(r.stdout.endsWith('\n') && r.stdout.indexOf('\n') === r.stdout.length - 1).toBe(true);
     JSON.parse(r.stdout);
   } else {
-    for (const line of r.stdout.split('\n').slice(0, -1)) expect(line).toMatch(VERIFY_LINE);
+    for (const line of r.stdout.split('\n').slice(0, -1)) expect(line).toMatch(lines);
   }
   for (const line of r.stderr.split('\n').slice(0, -1)) expect(line).toMatch(/^keyceremony: /);
 }
+
+const BOTH = [false, true] as const;
+const withJson = (args: string[], json: boolean): string[] => (json ? [...args, '--json'] : args);
 
 describe('property: arbitrary names and values never put a control, C1 or bidi character on stdout or stderr of keyceremony verify', () => {
   test('in-process, through the CLI main()', async () => {
@@ -189,5 +218,108 @@ describe('property: arbitrary names and values never put a control, C1 or bidi c
         for (const json of [false, true]) checkOutput(runCli(['verify', doc as string, '--custodians', set as string, '--at', AT, ...(json ? ['--json'] : [])], process.env), json);
       }
     }), { numRuns: 4 });
+  });
+});
+
+/** What each command's own text lines start with (continuation lines are indented by the tool). */
+const LINES = {
+  status: /^(?:custodian set version |rotation manifest |drill report |  )/,
+  audit: /^(?:valid audit log |unsigned |INVALID audit log|  )/,
+  custodians: /^(?:wrote custodian set version |  |still to sign: )/,
+  manifest: /^(?:wrote rotation manifest |  digest |still to sign: )/,
+  ceremony: /^(?:valid ceremony script |INVALID ceremony script |  - )/,
+};
+const HEX = K.alice.pub.toString('hex');
+const DAVE = K.dave.pub.toString('hex');
+
+/**
+ * The other commands that print document text, each given the four hostile strings where that
+ * command reads text: the named set and hostile documents for status; a log entry's actor and
+ * details, a checkpoint file's member names and values, and the named set, for audit verify;
+ * member names and ids typed for custodians new and next, and the named set next copies; the
+ * named set and the ceremony, actor and key name of manifest new; a script's member names, id,
+ * title and participant names for ceremony validate. Each entry: the command's line pattern, the
+ * exits it may end with, and its argument lists (the first of each is also run in a real process).
+ */
+function otherCommands(d: string, strings: [string, string, string, string]): [keyof typeof LINES, readonly number[], string[][]][] {
+  const [name, member, value] = strings;
+  const files = hostileFiles(d, strings);
+  const set = files[0]![1] as string;
+  const namedSet = files[3]![1] as string;
+  const withActor = put(d, 'actor.jsonl', auditLogText(4, { over: (i) => (i === 3 ? { actor: value } : {}) }));
+  const withDetails = put(d, 'details.jsonl', auditLogText(4, { over: (i) => (i === 3 ? { details: { note: value, [`x${i}`]: name } } : {}) }));
+  const good = auditLogText(4);
+  const kept = (JSON.parse(good.trimEnd().split('\n').pop() as string) as { details: { envelope: string } }).details.envelope;
+  const goodLog = put(d, 'good.jsonl', good);
+  const cpMember = put(d, 'cp-member.json', JSON.stringify({ ...(JSON.parse(kept) as object), [member]: 1 }));
+  const cpValues = put(d, 'cp-values.json', envelope(CHECKPOINT_TYPE, Buffer.from(JSON.stringify({ spec: CHECKPOINT_SPEC, log: value, seq: 1, head: value, custodianSet: 1, time: value })), [K.alice, K.bob]));
+  const template = TEMPLATES['monthly-jwt-rotation'] as { participants: { name: string }[] };
+  const script = put(d, 'script.json', JSON.stringify({ ...template, id: value, title: name, participants: template.participants.map((p) => ({ ...p, name })), [member]: 1 }));
+  const plainScript = put(d, 'plain-script.json', JSON.stringify({ ...template, participants: template.participants.map((p) => ({ ...p, name })) }));
+  const out = join(d, 'out.json');
+  const key = 'name=WEBHOOK_SIGNING_SECRET,id=webhook-v4,algorithm=HMAC-SHA256,phase=prepare';
+  return [
+    ['status', [0, 1], files.map(([doc, s]) => ['status', doc as string, '--custodians', s as string, '--at', AT])],
+    ['audit', [0, 1], [['audit', 'verify', withActor, '--custodians', set, '--at', AT], ['audit', 'verify', withDetails, '--custodians', set, '--at', AT, '--checkpoint', cpMember],
+      ['audit', 'verify', goodLog, '--custodians', set, '--at', AT, '--checkpoint', cpValues], ['audit', 'verify', goodLog, '--custodians', namedSet, '--at', AT]]],
+    ['custodians', [0, 1, 2], [['custodians', 'new', '--out', out, '--force', '--threshold', '1', '--member', `alice,${name},${HEX}`], ['custodians', 'new', '--out', out, '--force', '--threshold', '1', '--member', `${member},Alice,${HEX}`],
+      ['custodians', 'next', '--custodians', set, '--out', out, '--force', '--add', `dave,${value},${DAVE}`], ['custodians', 'next', '--custodians', namedSet, '--out', out, '--force', '--remove', 'alice']]],
+    ['manifest', [0, 1, 2], [['manifest', 'new', '--out', out, '--force', '--custodians', namedSet, '--at', AT, '--ceremony', 'q4', '--actor', 'alice', '--key', key],
+      ['manifest', 'new', '--out', out, '--force', '--custodians', set, '--at', AT, '--ceremony', value, '--actor', member, '--key', key],
+      ['manifest', 'new', '--out', out, '--force', '--custodians', set, '--at', AT, '--ceremony', 'q4', '--actor', 'alice', '--key', `name=${value},id=${member},algorithm=HMAC-SHA256,phase=prepare`]]],
+    ['ceremony', [0, 1], [['ceremony', 'validate', script], ['ceremony', 'validate', plainScript]]],
+  ];
+}
+
+describe('property: the same for status, audit verify, custodians new and next, manifest new and ceremony validate', () => {
+  test('in-process, through the CLI main()', async () => {
+    const d = tempDir('terminal-others');
+    await fc.assert(fc.asyncProperty(fc.tuple(hostile, hostile, hostile, hostile), async (strings) => {
+      for (const [command, exits, runs] of otherCommands(d, strings)) {
+        for (const args of runs) for (const json of BOTH) checkOutput(await runInProcess(withJson(args, json)), json, { lines: LINES[command], exits, refusable: true });
+      }
+    }), { numRuns: 40 });
+  });
+  test('in a real process', () => {
+    const d = tempDir('terminal-others-proc');
+    fc.assert(fc.property(fc.tuple(hostile, hostile, hostile, hostile), (strings) => {
+      for (const [command, exits, runs] of otherCommands(d, strings)) {
+        for (const json of BOTH) checkOutput(runCli(withJson(runs[0] as string[], json), process.env), json, { lines: LINES[command], exits, refusable: true });
+      }
+    }), { numRuns: 2 });
+  });
+});
+
+/** What a device says about itself is as hostile as a document. */
+const DEVICE_TEXT = 'ev\u001b[2J\u202ex\u009by';
+
+describe('text from devices: a token label and a drive folder with escape, bidi and C1 characters', () => {
+  test('tokens: the label is escaped on each line and in --json, and read back exactly from the JSON', () => {
+    const hsm = createSoftHsm([{ label: DEVICE_TEXT, pin: '12345678', soPin: '87654321' }], { setProcessEnv: false });
+    try {
+      const env = { ...hsm.env, KEYCEREMONY_PKCS11_MODULE: hsm.module };
+      const text = runCli(['tokens'], env);
+      checkOutput(text, false, { lines: /^(?:module |no token|token "|  |$)/, exits: [0] });
+      expect(text.stdout).toContain('token "ev\\u001b[2J\\u202ex\\u009by"');
+      const json = runCli(['tokens', '--json'], env); // one object, indented over several lines
+      expect([json.status, json.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('keyceremony: '))]).toEqual([0, []]);
+      expect(json.stdout + json.stderr).not.toMatch(UNSAFE_OUTPUT);
+      expect((JSON.parse(json.stdout) as { tokens: { label: string }[] }).tokens.map((t) => t.label)).toContain(DEVICE_TEXT);
+      // pkcs11-tool, an independent reader, sees the same label on the token
+      expect(execFileSync('pkcs11-tool', ['--module', hsm.module, '--list-token-slots'], { env: hsm.env, encoding: 'utf8' })).toContain('ev\u001b[2J');
+    } finally {
+      hsm.cleanup();
+    }
+  });
+  test('media: a mount point of that name is escaped on its line and in --json, and read back exactly', async () => {
+    const root = join(tempDir('terminal-media'), `usb${DEVICE_TEXT}`);
+    mkdirSync(root);
+    const env = { ...process.env, KEYCEREMONY_REMOVABLE_ROOTS: root };
+    const text = await runInProcess(['media'], env);
+    checkOutput(text, false, { lines: /^\/.*  KEYCEREMONY_REMOVABLE_ROOTS  \d+ MB free of \d+ MB$/, exits: [0] });
+    expect(text.stdout).toContain('usbev\\u001b[2J\\u202ex\\u009by');
+    const json = await runInProcess(['media', '--json'], env);
+    checkOutput(json, true, { exits: [0] });
+    expect((JSON.parse(json.stdout) as { media: { mountPoint: string }[] }).media.map((m) => m.mountPoint)).toContain(realpathSync(root));
   });
 });
