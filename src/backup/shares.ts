@@ -7,7 +7,11 @@
  * combining the wrong shares does not fail, it silently yields a wrong key.
  *
  * Shares are secrets: records are zeroed by the collector after combination, and the combined
- * key is the caller's to import into a token at once and zero.
+ * key is the caller's to import into a token at once and zero. Share bytes live in buffers of
+ * their own, never in Node's shared pool, and every buffer handed to or received from the Shamir
+ * library is zeroed (test/backup/zeroed.test.ts records them). A record is JSON text: encoding or
+ * parsing one makes JavaScript strings of its base64, which cannot be zeroed (README, "What
+ * JavaScript cannot promise").
  */
 import { createHash } from 'node:crypto';
 import { combine, split } from 'shamir-secret-sharing';
@@ -72,10 +76,25 @@ export function parseShare(bytes: Uint8Array): ShareRecord {
   if (f.string(o.spec, 'spec') !== SHARE_SPEC) f.add('DOCUMENT_WRONG_SPEC', 'spec', `expected "${SHARE_SPEC}"`);
   const header = readShareHeader(f, o);
   const s64 = f.string(o.share, 'share', { max: 2048 });
-  const share = s64 === undefined ? undefined : decodeBase64Strict(s64) ?? f.add('DOCUMENT_BAD_BASE64', 'share', 'not standard base64');
+  const share = s64 === undefined ? undefined : ownCopy(decodeBase64Strict(s64)) ?? f.add('DOCUMENT_BAD_BASE64', 'share', 'not standard base64');
   if (share !== undefined && (share.length < 2 || share[share.length - 1] === 0)) f.add('DOCUMENT_BAD_VALUE', 'share', 'not a share (too short, or x = 0)');
-  if (f.problems.length > 0 || header === undefined || share === undefined) throw new DocumentError(f.problems, 'the share');
+  if (f.problems.length > 0 || header === undefined || share === undefined) {
+    zero(share);
+    throw new DocumentError(f.problems, 'the share');
+  }
   return { ...header, share };
+}
+
+/**
+ * Share bytes in a buffer of their own: the decoder fills a slice of Node's shared pool, zeroed
+ * here once copied, so that the share lives only where dispose() will zero it.
+ */
+function ownCopy(pooled: Uint8Array | null): Uint8Array | null {
+  if (pooled === null) return null;
+  const own = new Uint8Array(pooled.length);
+  own.set(pooled);
+  zero(pooled);
+  return own;
 }
 
 export interface SplitShare { readonly custodian: string; readonly bytes: Uint8Array; readonly commitment: string }
@@ -162,13 +181,20 @@ export class ShareCollector {
     return { custodian: r.custodian, index: r.index };
   }
 
-  /** The secret, from exactly M accepted shares; the caller imports it into a token and zeroes it at once. */
-  async combine(): Promise<Uint8Array> {
+  /**
+   * The secret, from exactly M accepted shares: the first M presented, or the M custodians named
+   * (the creation check recombines every subset it needs from one collector, each share parsed
+   * once). The caller imports it into a token and zeroes it at once.
+   */
+  async combine(custodians?: readonly string[]): Promise<Uint8Array> {
     if (!this.ready) {
       throw new KeyceremonyError('SHARE_THRESHOLD_NOT_MET', `${this.count} of ${this.expected.threshold} shares presented`, `${this.expected.threshold - this.count} more custodian(s) must present their share`);
     }
-    const chosen = [...this.accepted.values()].slice(0, this.expected.threshold).map((r) => r.share);
-    return combine(chosen);
+    const records = custodians === undefined ? [...this.accepted.values()].slice(0, this.expected.threshold) : custodians.map((c) => this.accepted.get(c));
+    if (records.length !== this.expected.threshold || new Set(records).size !== records.length || records.some((r) => r === undefined)) {
+      throw new KeyceremonyError('SHARES_SUBSET_INVALID', `cannot combine the shares of ${(custodians ?? []).join(', ')}: ${this.expected.threshold} distinct presented shares are needed`, 'this is a bug: report it', { exit: 3 });
+    }
+    return combine(records.map((r) => (r as ShareRecord).share));
   }
 
   dispose(): void {

@@ -4,7 +4,7 @@
  * CKA_APPLICATION naming keyceremony. Read back right after writing and compared with the
  * commitment, so a card that stores it wrongly is caught at the ceremony, not at a restore.
  */
-import { equalBytes } from '../bytes.js';
+import { equalBytes, zero } from '../bytes.js';
 import { KeyceremonyError } from '../errors.js';
 import { pkcs11js } from '../pkcs11/binding.js';
 import type { Handle } from '../pkcs11/binding.js';
@@ -22,20 +22,29 @@ function find(s: Session, backupKey: string): Handle[] {
   return s.findObjects([{ type: B.CKA_CLASS, value: B.CKO_DATA }, { type: B.CKA_LABEL, value: shareLabel(backupKey) }], 2);
 }
 
+/** `bytes` go to the card as a view (no copy in Node's shared pool); what is read back to check them is zeroed here. */
 export function writeShare(s: Session, backupKey: string, bytes: Uint8Array, commitment: string): void {
   const B = pkcs11js();
   assertLabelFree(s, shareLabel(backupKey));
   s.call('storing the share on the card', () => s.api.C_CreateObject(s.handle, [
     { type: B.CKA_CLASS, value: B.CKO_DATA }, { type: B.CKA_TOKEN, value: true }, { type: B.CKA_PRIVATE, value: true }, { type: B.CKA_MODIFIABLE, value: false },
-    { type: B.CKA_LABEL, value: shareLabel(backupKey) }, { type: B.CKA_APPLICATION, value: SHARE_APPLICATION }, { type: B.CKA_VALUE, value: Buffer.from(bytes) },
+    { type: B.CKA_LABEL, value: shareLabel(backupKey) }, { type: B.CKA_APPLICATION, value: SHARE_APPLICATION },
+    { type: B.CKA_VALUE, value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) },
   ]));
   const back = readShare(s, backupKey);
-  if (!equalBytes(back, bytes) || shareCommitment(back) !== commitment) {
-    throw new KeyceremonyError('SHARE_READBACK_MISMATCH', `the share stored on token "${s.token.label}" reads back differently`, 'do not use this card for custody; remove the object and use another card');
+  try {
+    if (!equalBytes(back, bytes) || shareCommitment(back) !== commitment) {
+      throw new KeyceremonyError('SHARE_READBACK_MISMATCH', `the share stored on token "${s.token.label}" reads back differently`, 'do not use this card for custody; remove the object and use another card');
+    }
+  } finally {
+    zero(back);
   }
 }
 
-/** The share's bytes from the card (the session must be logged in with the custodian's PIN). */
+/**
+ * The share's bytes from the card (the session must be logged in with the custodian's PIN), in a
+ * buffer of their own for the caller to zero; the attribute buffer pkcs11js returned is zeroed here.
+ */
 export function readShare(s: Session, backupKey: string): Uint8Array {
   const B = pkcs11js();
   const hits = find(s, backupKey);
@@ -44,5 +53,11 @@ export function readShare(s: Session, backupKey: string): Uint8Array {
   }
   const value = s.attribute(hits[0] as Handle, B.CKA_VALUE);
   if (value === null) throw hsmError('HSM_ATTRIBUTE_SENSITIVE', `token "${s.token.label}" will not reveal the share`, 'log in with the custodian PIN');
-  return new Uint8Array(value);
+  try {
+    const own = new Uint8Array(value.length);
+    own.set(value);
+    return own;
+  } finally {
+    zero(value);
+  }
 }

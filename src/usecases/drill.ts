@@ -44,7 +44,7 @@ export function presentShare(plan: CustodyPlan, collector: ShareCollector, bytes
   requireCustodian(splitHolders(plan), claimed, 'presenter');
   const probe = new ShareCollector(plan.expected);
   try {
-    const who = probe.present(new Uint8Array(bytes));
+    const who = probe.present(bytes); // parsed, not kept: the probe's copy of the share is zeroed by dispose below
     // a share already counted is a duplicate whoever presents it (the collector says so below)
     if (who.custodian !== claimed && !collector.custodians.includes(who.custodian)) {
       throw new KeyceremonyError('SHARE_WRONG_CUSTODIAN', `${from} holds the share of ${who.custodian}, not of ${claimed}`, `${claimed} presents their own share; nothing was counted`);

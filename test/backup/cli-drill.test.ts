@@ -7,14 +7,19 @@
  * corrupted share; a wrong PIN; a blob changed by one byte; a manifest whose KCV differs; a
  * canary that does not decrypt. `--restore` keeps the restored key in its token.
  * OpenSC's pkcs11-tool is the independent witness of what the tokens hold.
+ * A paper share (issue 14, item 11) is split on a real pseudo-terminal: keyceremony shows 8 words,
+ * the custodian types them back (a wrong word is named, then retyped), and the drill takes them from
+ * a variable or its prompt; a chosen passphrase, a missing terminal, words never confirmed, a
+ * version 1 share and scrypt parameters beyond the bound are each refused by their own code.
  */
-import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ERROR_LINE, runCli } from '../support/cli.js';
+import { BIN, ERROR_LINE, runCli } from '../support/cli.js';
 import type { CliResult } from '../support/cli.js';
 import { envelope, keyNamed, setPayload, TYPES } from '../support/independent.js';
 import type { Key } from '../support/independent.js';
@@ -33,7 +38,6 @@ const foreignCards = [tok('card-x', '909090'), tok('card-y', '919191')];
 const TAMPERED = tok('card-tampered', '929292');
 const PAPER_HSM = tok('Paper HSM', '55443324');
 const paperCards = [tok('card-p-alice', '939393'), tok('card-p-bob', '949494')];
-const CAROL_PASSPHRASE = 'carol keeps this in her head only';
 
 let hsm: SoftHsm;
 let work: string;
@@ -76,7 +80,7 @@ function expectRefused(r: CliResult, code: string): void {
 beforeAll(() => {
   const all = [HSM, OTHER_HSM, PAPER_HSM, DRILL, RESTORE, ...cards, ...foreignCards, TAMPERED, ...paperCards];
   hsm = createSoftHsm(all);
-  env = { ...hsm.env, KEYCEREMONY_PKCS11_MODULE: hsm.module, CAROL_PASSPHRASE, WRONG_PASSPHRASE: 'carol forgot her passphrase', ...Object.fromEntries(all.map((t) => [pinEnv(t), t.pin])) };
+  env = { ...hsm.env, KEYCEREMONY_PKCS11_MODULE: hsm.module, ...Object.fromEntries(all.map((t) => [pinEnv(t), t.pin])) };
   work = mkdtempSync(join(tmpdir(), 'kc-drill-cli-'));
   setFile = join(work, 'custodians.v1.json');
   writeFileSync(setFile, JSON.stringify(envelope(TYPES.custodians, setPayload(1, 3, ids.map((id) => [id, keys.get(id) as Key])), [...keys.values()])));
@@ -259,40 +263,108 @@ describe('drills from the command line', () => {
   });
 });
 
-describe('paper shares from the command line', () => {
+/** A command on a real pseudo-terminal, answered as a custodian would (test/backup/pty-words.py). */
+interface PtyReport { readonly status: number; readonly output: string; readonly words: Record<string, string> }
+function onTerminal(args: readonly string[], plan: { answers?: string[]; stdoutFile?: string; words?: Record<string, string> }, extraEnv: NodeJS.ProcessEnv = {}): PtyReport {
+  const driver = fileURLToPath(new URL('./pty-words.py', import.meta.url));
+  const r = spawnSync('python3', [driver, JSON.stringify(plan), process.execPath, BIN, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 150_000 });
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout) as PtyReport;
+}
+/** Every file under `dir`, as text. */
+const filesUnder = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => readFileSync(join(d.parentPath, d.name), 'latin1'));
+/** The code of the error line the terminal showed last. */
+const lastCode = (output: string): string | undefined => [...output.matchAll(/keyceremony: ([A-Z0-9_]+): /g)].at(-1)?.[1];
+
+describe('paper shares from the command line (issue 14, item 11: the words are generated, shown once, typed back)', () => {
   let paperCustody: string;
   let pages: string;
+  let split: PtyReport;
+  let splitStdout: string;
+  let words: string;
+  const paperSplit = (o: { out: string; pages: string; backupKey: string; paper?: string }) => ['backup', 'split', '--hsm', PAPER_HSM.label, '--pin-env', pinEnv(PAPER_HSM), '--backup-key', o.backupKey, '--key', 'master-v3', '--threshold', '2',
+    '--card', `custodian=alice,token=${paperCards[0]!.label},pin-env=${pinEnv(paperCards[0]!)}`, '--card', `custodian=bob,token=${paperCards[1]!.label},pin-env=${pinEnv(paperCards[1]!)}`,
+    '--paper', o.paper ?? 'custodian=carol', '--paper-out', o.pages, '--ceremony', 'paper-custody', '--actor', 'bob', '--custodians', setFile, '--out', o.out, '--json'];
+  const hsmKeys = (): string[] => objectsOn(PAPER_HSM);
   beforeAll(() => {
     paperCustody = join(work, 'paper-custody');
     pages = join(work, 'paper-pages');
-    const r = runCli(['backup', 'split', '--hsm', PAPER_HSM.label, '--pin-env', pinEnv(PAPER_HSM), '--backup-key', 'backup-v3', '--key', 'master-v3', '--threshold', '2',
-      '--card', `custodian=alice,token=${paperCards[0]!.label},pin-env=${pinEnv(paperCards[0]!)}`, '--card', `custodian=bob,token=${paperCards[1]!.label},pin-env=${pinEnv(paperCards[1]!)}`,
-      '--paper', 'custodian=carol,passphrase-env=CAROL_PASSPHRASE', '--paper-out', pages, '--ceremony', 'paper-custody', '--actor', 'bob', '--custodians', setFile, '--out', paperCustody, '--json'], env);
-    expect(r.stderr).toBe('');
-    expect(JSON.parse(r.stdout)).toMatchObject({ threshold: 2, total: 3 });
+    splitStdout = join(work, 'paper-split.stdout');
+    // carol reads the words, presses Enter, types them back wrong once, then right (in capitals, with stray spaces)
+    split = onTerminal(paperSplit({ out: paperCustody, pages, backupKey: 'backup-v3' }), { answers: ['', '{wrong:carol}', '{messy:carol}'], stdoutFile: splitStdout });
+    expect(split.status).toBe(0);
+    words = split.words.carol!;
+    expect(words.split(' ')).toHaveLength(8);
+    expect(JSON.parse(readFileSync(splitStdout, 'utf8'))).toMatchObject({ threshold: 2, total: 3 });
     sign(join(paperCustody, 'rotation.json'), ['alice', 'bob', 'carol'], join(paperCustody, 'signed.json'));
-  }, 60_000);
+  }, 90_000);
   const paperDrill = (args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}) => {
     const out = join(mkdtempSync(join(work, 'paper-report-')), 'drill.json');
     return runCli(['drill', '--manifest', join(paperCustody, 'signed.json'), '--custodians', setFile, '--token', DRILL.label, '--pin-env', pinEnv(DRILL), '--out', out, '--json', ...args], { ...env, ...extraEnv });
   };
-  test('the receipt says paper; the pages are private files with no passphrase in them', () => {
+  const carolPaper = (file = join(pages, 'carol.paper-share.json'), variable = 'CAROL_WORDS') => ['--share', `custodian=carol,paper=${file},passphrase-env=${variable}`];
+
+  test('the words were shown on the terminal only (stderr): not on stdout, in the custody folder or the pages; the screen was cleared; a wrong word was named and retyped', () => {
+    expect(split.output).toContain(words.split(' ').map((w, i) => `${String(i + 1).padStart(4)} ${w.padEnd(10)}`).slice(0, 4).join(''));
+    expect(split.output).toContain('\x1b[2J');
+    expect(split.output).toContain('keyceremony: SHARE_PASSPHRASE_NOT_CONFIRMED: ');
+    for (const text of [readFileSync(splitStdout, 'utf8'), ...filesUnder(paperCustody), ...filesUnder(pages)]) {
+      for (const w of [words, words.toUpperCase(), Buffer.from(words).toString('base64'), Buffer.from(words).toString('hex')]) expect(text).not.toContain(w);
+    }
     expect(JSON.parse(readFileSync(join(paperCustody, 'shares', 'backup-v3', 'carol.receipt.json'), 'utf8'))).toMatchObject({ index: 3, holder: { kind: 'paper' } });
-    const html = readFileSync(join(pages, 'carol.paper-share.html'), 'utf8');
-    expect(html).not.toContain(CAROL_PASSPHRASE);
+    expect(JSON.parse(readFileSync(join(pages, 'carol.paper-share.json'), 'utf8'))).toMatchObject({ spec: 'keyceremony/paper-share@2' });
     expect(statSync(join(pages, 'carol.paper-share.json')).mode & 0o077).toBe(0);
   });
-  test('a paper share and a card restore the key', () => {
-    const r = paperDrill([...share('alice', paperCards[0]!), '--share', `custodian=carol,paper=${join(pages, 'carol.paper-share.json')},passphrase-env=CAROL_PASSPHRASE`]);
+  test('a paper share and a card restore the key: the words from a variable, in any case and spacing, or typed at the drill\'s prompt', () => {
+    const r = paperDrill([...share('alice', paperCards[0]!), ...carolPaper()], { CAROL_WORDS: ` ${words.toUpperCase().replaceAll(' ', '\t  ')} ` });
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toMatchObject({ result: 'pass', restored: [{ id: 'master-v3', kcvMatches: true, canary: true }] });
+    const out = join(mkdtempSync(join(work, 'paper-report-')), 'drill.json');
+    const typed = onTerminal(['drill', '--manifest', join(paperCustody, 'signed.json'), '--custodians', setFile, '--token', DRILL.label, '--pin-env', pinEnv(DRILL), '--out', out, '--json',
+      ...share('bob', paperCards[1]!), '--share', `custodian=carol,paper=${join(pages, 'carol.paper-share.json')}`], { answers: ['{words:carol}'], words: { carol: words } });
+    expect(typed.output).toContain('Passphrase for the paper share of carol: ');
+    expect(typed.output).not.toContain(words);
+    expect(typed.status).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toHaveProperty('payload');
   });
-  test('a wrong passphrase and a damaged paper share are refused by their own codes', () => {
-    expectRefused(paperDrill([...share('bob', paperCards[1]!), '--share', `custodian=carol,paper=${join(pages, 'carol.paper-share.json')},passphrase-env=WRONG_PASSPHRASE`]), 'SHARE_PASSPHRASE_INCORRECT');
-    const damaged = join(work, 'damaged.paper-share.json');
-    const sealed = JSON.parse(readFileSync(join(pages, 'carol.paper-share.json'), 'utf8')) as { ciphertext: string };
-    sealed.ciphertext = `${sealed.ciphertext[0] === 'A' ? 'B' : 'A'}${sealed.ciphertext.slice(1)}`;
-    writeFileSync(damaged, JSON.stringify(sealed));
-    expectRefused(paperDrill([...share('bob', paperCards[1]!), '--share', `custodian=carol,paper=${damaged},passphrase-env=CAROL_PASSPHRASE`]), 'SHARE_PAPER_DAMAGED');
+  test('a chosen passphrase, other words, a damaged paper, a KDF beyond the bound, a version 1 share: each refused by its own code (exit 1), nothing restored', () => {
+    const refused = (extra: readonly string[], code: string, extraEnv: NodeJS.ProcessEnv = {}) => expectRefused(paperDrill([...share('bob', paperCards[1]!), ...extra], { CAROL_WORDS: words, ...extraEnv }), code);
+    refused(carolPaper(undefined, 'CHOSEN'), 'SHARE_PASSPHRASE_NOT_WORDS', { CHOSEN: 'passwordpassword' });
+    refused(carolPaper(undefined, 'CHOSEN'), 'SHARE_PASSPHRASE_NOT_WORDS', { CHOSEN: 'aaaaaaaaaaaaaaaa' });
+    refused(carolPaper(undefined, 'OTHER'), 'SHARE_PASSPHRASE_INCORRECT', { OTHER: words.split(' ').reverse().join(' ') });
+    const sealed = JSON.parse(readFileSync(join(pages, 'carol.paper-share.json'), 'utf8')) as { ciphertext: string; kdf: Record<string, number>; spec: string };
+    const variant = (name: string, change: (o: typeof sealed) => void): string => {
+      const o = JSON.parse(JSON.stringify(sealed)) as typeof sealed;
+      change(o);
+      writeFileSync(join(work, name), JSON.stringify(o));
+      return join(work, name);
+    };
+    refused(carolPaper(variant('damaged.paper-share.json', (o) => { o.ciphertext = `${o.ciphertext[0] === 'A' ? 'B' : 'A'}${o.ciphertext.slice(1)}`; })), 'SHARE_PAPER_DAMAGED');
+    refused(carolPaper(variant('kdf.paper-share.json', (o) => { o.kdf.N = 1 << 20; o.kdf.r = 16; })), 'SHARE_KDF_UNSUPPORTED');
+    refused(carolPaper(variant('v1.paper-share.json', (o) => { o.spec = 'keyceremony/paper-share@1'; })), 'SHARE_PAPER_OUTDATED');
+  });
+  test('backup split refuses a chosen passphrase (passphrase-env=) and a missing terminal before any token is touched; nothing written', () => {
+    const before = hsmKeys();
+    for (const [paper, code] of [['custodian=carol,passphrase-env=CAROL_WORDS', 'SHARE_PASSPHRASE_CHOSEN'], ['custodian=carol', 'SHARE_PASSPHRASE_NO_TERMINAL']] as const) {
+      const out = join(work, `never-${code}`);
+      const never = join(work, `never-pages-${code}`);
+      const r = runCli(paperSplit({ out, pages: never, backupKey: 'backup-v4', paper }), { ...env, CAROL_WORDS: words });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(ERROR_LINE);
+      expect(r.stderr.split(': ')[1]).toBe(code);
+      expect([existsSync(out), existsSync(never)]).toEqual([false, false]);
+    }
+    expect(hsmKeys()).toEqual(before);
+  });
+  test('words not typed back after three tries, or ^C while they are shown: the split stops with nothing made, and never exit 3', () => {
+    const before = hsmKeys();
+    for (const [answers, code] of [[['', '{wrong:carol}', 'passwordpassword', '{wrong:carol}'], 'SHARE_PASSPHRASE_NOT_CONFIRMED'], [['{ctrl-c}'], 'PIN_ENTRY_CANCELLED']] as const) {
+      const out = join(work, `never-${code}`);
+      const never = join(work, `never-pages-${code}`);
+      const r = onTerminal(paperSplit({ out, pages: never, backupKey: 'backup-v4' }), { answers: [...answers] });
+      expect([r.status, lastCode(r.output)]).toEqual([1, code]);
+      expect([existsSync(out), existsSync(never)]).toEqual([false, false]);
+    }
+    expect(hsmKeys()).toEqual(before);
   });
 });

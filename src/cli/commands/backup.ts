@@ -6,10 +6,17 @@
  * Each custodian's share is named by a spec, `custodian=ID,token=LABEL[,pin-env=NAME]` for a card
  * or `custodian=ID,paper=FILE[,passphrase-env=NAME]` for a paper share, so that every share has its
  * own secret source: the variable the user names, else a prompt naming the card or the custodian.
+ *
+ * A paper share's passphrase is never chosen by a person (issue 14, item 11): `backup split`
+ * generates 8 words per paper custodian, shows them once on the terminal (stderr: never stdout, a
+ * log or a file, so a terminal is required), clears the screen and has them typed back before the
+ * HSM is touched; `passphrase-env=` is refused there. A drill asks for the words (or reads them
+ * from the variable passphrase-env= names) and refuses anything but 8 words of the list.
  */
 import { dirname, join, resolve } from 'node:path';
 import { encodePaperShare, openPaperShare, parsePaperShare } from '../../backup/paper.js';
 import type { PaperShare } from '../../backup/paper.js';
+import { PaperPassphrase, PASSPHRASE_BITS, PASSPHRASE_WORDS } from '../../backup/passphrase.js';
 import { paperShareHtml } from '../../backup/paper-print.js';
 import { ShareCollector } from '../../backup/shares.js';
 import { readShare } from '../../backup/token-shares.js';
@@ -25,6 +32,7 @@ import { CEREMONY_ID, KEY_ID } from '../../manifest/manifest.js';
 import { withSession } from '../../pkcs11/session.js';
 import { findToken } from '../../pkcs11/tokens.js';
 import type { Pkcs11Module } from '../../pkcs11/module.js';
+import type { Token } from '../../pkcs11/tokens.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { openModule } from '../context.js';
 import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js';
@@ -34,19 +42,22 @@ import { atOption, CHAIN_OPTIONS, chainOption, readDocument, rootDigestOption, t
 import type { Io, Warnings } from '../io.js';
 import { readPassphrase, readPin } from '../pin.js';
 
-export const BACKUP_USAGE = 'keyceremony backup split --hsm LABEL --backup-key ID --key ID [--key ID ...] --card custodian=ID,token=LABEL[,pin-env=NAME] [--card ...] [--paper custodian=ID[,passphrase-env=NAME] ... --paper-out DIR] --threshold M --ceremony ID --actor ID --custodians SET [...] --out DIR [--pin-env NAME] [--module PATH] [--json]';
+export const BACKUP_USAGE = 'keyceremony backup split --hsm LABEL --backup-key ID --key ID [--key ID ...] --card custodian=ID,token=LABEL[,pin-env=NAME] [--card ...] [--paper custodian=ID ... --paper-out DIR] --threshold M --ceremony ID --actor ID --custodians SET [...] --out DIR [--pin-env NAME] [--module PATH] [--json]';
 export const DRILL_USAGE = 'keyceremony drill --manifest FILE --custodians SET [...] [--root-digest sha256:HEX] [--dir DIR] --token LABEL --share custodian=ID,(token=LABEL[,pin-env=NAME]|paper=FILE[,passphrase-env=NAME]) [--share ...] [--all-shares] [--restore] [--id ID] --out FILE [--pin-env NAME] [--module PATH] [--json]';
 
 /** `custodian=ID,token=LABEL[,pin-env=NAME]` or `custodian=ID,paper=FILE[,passphrase-env=NAME]`. */
 interface HolderSpec { readonly custodian: string; readonly token?: string; readonly paper?: string; readonly secretEnv: string | undefined }
 
-/** `allowed`: where the share is (token=, paper=); 'sealing' is a paper share still to be made (custodian= and passphrase-env= only). */
+/** `allowed`: where the share is (token=, paper=); 'sealing' is a paper share still to be made (custodian= only: its words are generated). */
 function holderSpec(spec: string, flag: string, usage: string, allowed: readonly ('token' | 'paper')[] | 'sealing'): HolderSpec {
   const fields = new Map<string, string>();
-  const names = allowed === 'sealing' ? ['custodian', 'passphrase-env'] : ['custodian', ...allowed, ...allowed.map((a) => (a === 'token' ? 'pin-env' : 'passphrase-env'))];
+  const names = allowed === 'sealing' ? ['custodian'] : ['custodian', ...allowed, ...allowed.map((a) => (a === 'token' ? 'pin-env' : 'passphrase-env'))];
   for (const part of spec.split(',')) {
     const eq = part.indexOf('=');
     const k = eq <= 0 ? part : part.slice(0, eq);
+    if (allowed === 'sealing' && k === 'passphrase-env') {
+      throw usageError('SHARE_PASSPHRASE_CHOSEN', `${flag}: a paper share's passphrase is not chosen: keyceremony generates ${PASSPHRASE_WORDS} words (${PASSPHRASE_BITS} bits) and shows them on the terminal`, `leave out passphrase-env=; the custodian writes down the words shown and types them back`);
+    }
     if (eq <= 0 || !names.includes(k) || fields.has(k)) {
       throw usageError('USAGE', `${flag} ${JSON.stringify(spec.slice(0, 80))}: ${JSON.stringify(k.slice(0, 20))} is not one of ${names.map((n) => `${n}=`).join(', ')}, or is repeated`, `usage: ${usage}`);
     }
@@ -56,7 +67,7 @@ function holderSpec(spec: string, flag: string, usage: string, allowed: readonly
   if (custodian === undefined || !CUSTODIAN_ID.test(custodian)) throw usageError('USAGE', `${flag} needs custodian=ID (a custodian id of the set)`, `usage: ${usage}`);
   const token = fields.get('token');
   const paper = fields.get('paper');
-  if (allowed === 'sealing') return { custodian, secretEnv: fields.get('passphrase-env') };
+  if (allowed === 'sealing') return { custodian, secretEnv: undefined };
   if (allowed.includes('token') && !allowed.includes('paper') && token === undefined) throw usageError('USAGE', `${flag} needs token=LABEL (the custodian's card)`, `usage: ${usage}`);
   if ((token === undefined) === (paper === undefined) && allowed.length > 1) throw usageError('USAGE', `${flag} needs exactly one of token=LABEL and paper=FILE`, `usage: ${usage}`);
   if (token !== undefined && (token.length === 0 || token.length > 32)) throw usageError('USAGE', `${flag} token= is a token label of 1 to 32 characters`, `usage: ${usage}`);
@@ -66,9 +77,85 @@ function holderSpec(spec: string, flag: string, usage: string, allowed: readonly
   return { custodian, ...(token === undefined ? {} : { token }), ...(paper === undefined ? {} : { paper }), secretEnv: fields.get('pin-env') ?? fields.get('passphrase-env') };
 }
 
-async function openCard(io: Io, mod: Pkcs11Module, spec: HolderSpec): Promise<CustodianCard> {
-  const token = findToken(mod, { label: spec.token });
-  return { custodian: spec.custodian, token, pin: await readPin(io, spec.secretEnv, token.label) };
+const CLEAR_SCREEN = '\x1b[H\x1b[2J\x1b[3J';
+/** Tries to type a paper share's words back before the split gives up (nothing made yet). */
+const CONFIRM_TRIES = 3;
+
+/** The words are shown on the terminal and typed back there: stderr and stdin must both be one, never a file or a pipe. */
+function requireWordsTerminal(io: Io): void {
+  if ((io.stderr as { isTTY?: boolean }).isTTY !== true || io.stdin.isTTY !== true || typeof io.stdin.setRawMode !== 'function') {
+    throw usageError('SHARE_PASSPHRASE_NO_TERMINAL', 'a paper share\'s words are shown once on the terminal and typed back there, and this command has no terminal on stdin and stderr',
+      'run backup split at the ceremony terminal, without redirecting stdin or stderr (stdout may go to a file)');
+  }
+}
+
+/** Bytes that hold a secret, written to the terminal and zeroed once written. */
+function writeSecret(io: Io, bytes: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    io.stderr.write(bytes, () => {
+      bytes.fill(0);
+      resolve();
+    });
+  });
+}
+
+/** Raw mode, no echo: Enter goes on, Ctrl-C or Ctrl-D cancels. */
+function waitForEnter(io: Io, question: string): Promise<void> {
+  const stdin = io.stdin;
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      for (const byte of chunk) {
+        if (byte !== 0x0d && byte !== 0x0a && byte !== 0x03 && byte !== 0x04) continue;
+        stdin.removeListener('data', onData);
+        stdin.setRawMode(false);
+        stdin.pause();
+        io.stderr.write('\n');
+        if (byte === 0x03 || byte === 0x04) reject(new KeyceremonyError('PIN_ENTRY_CANCELLED', 'the split was cancelled while the words were shown', 'run the command again when ready: new words will be drawn'));
+        else resolve();
+        return;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.on('data', onData);
+    stdin.resume();
+    io.stderr.write(question);
+  });
+}
+
+/** The custodian types the words back until they match, CONFIRM_TRIES times at most; then the split stops before anything is made. */
+async function confirmWords(io: Io, custodian: string, words: PaperPassphrase): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    io.stderr.write(`${custodian}: type the ${PASSPHRASE_WORDS} words back from the paper, separated by spaces (nothing is shown as you type)\n`);
+    const typed = await readPassphrase(io, undefined, custodian);
+    try {
+      words.confirm(typed);
+      io.stderr.write(`  the words of ${custodian} are confirmed\n`);
+      return;
+    } catch (err) {
+      const again = err instanceof KeyceremonyError && (err.code === 'SHARE_PASSPHRASE_NOT_CONFIRMED' || err.code === 'SHARE_PASSPHRASE_NOT_WORDS');
+      if (!again || attempt === CONFIRM_TRIES) throw err;
+      io.stderr.write(`keyceremony: ${err.code}: ${err.message}; type them again (${CONFIRM_TRIES - attempt} ${CONFIRM_TRIES - attempt === 1 ? 'try' : 'tries'} left)\n`);
+    } finally {
+      zero(typed);
+    }
+  }
+}
+
+/** A paper custodian's passphrase: drawn here, shown once, the screen cleared, typed back. */
+async function issuePassphrase(io: Io, custodian: string): Promise<PaperPassphrase> {
+  const words = PaperPassphrase.generate();
+  try {
+    io.stderr.write(`\n${custodian}: the passphrase of your paper share is these ${PASSPHRASE_WORDS} words (${PASSPHRASE_BITS} bits), drawn by keyceremony and shown only now.\n`
+      + 'Write them down in order, on a paper of their own: never on the printed share.\n\n');
+    await writeSecret(io, words.display());
+    await waitForEnter(io, `\nPress Enter once ${custodian} has written them down (the screen is then cleared): `);
+    io.stderr.write(CLEAR_SCREEN);
+    await confirmWords(io, custodian, words);
+    return words;
+  } catch (err) {
+    words.dispose();
+    throw err;
+  }
 }
 
 function requireOptions<T extends Record<string, unknown>>(values: T, names: readonly (keyof T & string)[], usage: string): void {
@@ -101,22 +188,25 @@ export async function backupCommand(argv: readonly string[], io: Io, warnings: W
   checkCustodyFolder(outDir);
   const paperOut = values['paper-out'] === undefined ? undefined : resolve(values['paper-out']);
   if (paperOut !== undefined) checkOutputDir(paperOut, false);
+  if (papers.length > 0) requireWordsTerminal(io);
 
   const mod = openModule(io, warnings, values.module);
   const hsm = findToken(mod, { label: values.hsm });
+  const cardTokens = cards.map((c) => findToken(mod, { label: c.token })); // every card found before any secret is asked for
   const hsmPin = await readPin(io, values['pin-env'], hsm.label);
   const opened: CustodianCard[] = [];
   const sealed: PaperHolder[] = [];
   try {
-    for (const c of cards) opened.push(await openCard(io, mod, c));
-    for (const p of papers) sealed.push({ custodian: p.custodian, passphrase: await readPassphrase(io, p.secretEnv, p.custodian) });
+    for (const [i, c] of cards.entries()) opened.push({ custodian: c.custodian, token: cardTokens[i] as Token, pin: await readPin(io, c.secretEnv, (cardTokens[i] as Token).label) });
+    // the words last, right before the HSM is touched: a custodian who cannot type them back stops the split with nothing made
+    for (const p of papers) sealed.push({ custodian: p.custodian, passphrase: await issuePassphrase(io, p.custodian) });
     const result = await splitBackupKey({ hsm, hsmPin, ceremony: values.ceremony as string, backupKey, threshold: m, cards: opened, paper: sealed, keys,
       progress: (e) => {
         if (values.json === true) return;
         if (e.step === 'generated') io.stdout.write(`backup key ${backupKey} generated in "${hsm.label}", kcv ecb:${e.backupKcv}; split ${m} of ${holders.length}\n`);
         if (e.step === 'stored') io.stdout.write(`  share of ${e.custodian} stored on "${e.token}", read back in a new session: matches its commitment\n`);
-        if (e.step === 'sealed') io.stdout.write(`  share of ${e.custodian} sealed under their passphrase for printing, opened again: matches its commitment\n`);
-        if (e.step === 'recombined') io.stdout.write(`  ${m} shares recombined in the HSM: kcv ecb:${e.kcv}, the backup key's\n`);
+        if (e.step === 'sealed') io.stdout.write(`  share of ${e.custodian} sealed under their ${PASSPHRASE_WORDS} words for printing, opened again: matches its commitment\n`);
+        if (e.step === 'recombined') io.stdout.write(`  every share recombined in the HSM, ${e.recombinations} sets of ${m}: each kcv ecb:${e.kcv}, the backup key's\n`);
       } });
     const artifacts = await writeCustody(outDir, result, { chain, actor: values.actor as string, now });
     const pages = paperOut === undefined ? [] : await writePaperShares(paperOut, result.paper);
@@ -129,7 +219,8 @@ export async function backupCommand(argv: readonly string[], io: Io, warnings: W
     }
     return 0;
   } finally {
-    zero(hsmPin, ...opened.map((c) => c.pin), ...sealed.map((p) => p.passphrase));
+    zero(hsmPin, ...opened.map((c) => c.pin));
+    for (const p of sealed) p.passphrase.dispose();
   }
 }
 
@@ -143,19 +234,26 @@ async function tokenShare(io: Io, mod: Pkcs11Module, spec: HolderSpec, backupKey
   }
 }
 
+/** Refusals of a paper share that keep their own code: anything else unreadable in it is SHARE_PAPER_DAMAGED. */
+const PAPER_REFUSALS = new Set(['SHARE_KDF_UNSUPPORTED', 'SHARE_PAPER_OUTDATED']);
+
 async function paperShare(io: Io, spec: HolderSpec): Promise<Uint8Array> {
   let sealed;
   try {
     sealed = parsePaperShare(readInput(spec.paper as string, 'the paper share', 8192));
   } catch (err) {
-    if (err instanceof KeyceremonyError && err.exit === 2) throw err;
+    if (err instanceof KeyceremonyError && (err.exit === 2 || PAPER_REFUSALS.has(err.code))) throw err;
     throw new KeyceremonyError('SHARE_PAPER_DAMAGED', `${spec.paper as string} is not a readable paper share`, 'scan the QR code again, or type the text again with care', { cause: err });
   }
-  const passphrase = await readPassphrase(io, spec.secretEnv, spec.custodian);
+  if (spec.secretEnv === undefined) io.stderr.write(`${spec.custodian}: type the ${PASSPHRASE_WORDS} words of your paper share, as written down at the split (nothing is shown as you type)\n`);
+  const typed = await readPassphrase(io, spec.secretEnv, spec.custodian);
+  let words: PaperPassphrase | undefined;
   try {
-    return openPaperShare(sealed, passphrase);
+    words = PaperPassphrase.fromTyped(typed);
+    return words.withKdfInput((k) => openPaperShare(sealed, k));
   } finally {
-    zero(passphrase);
+    zero(typed);
+    words?.dispose();
   }
 }
 
