@@ -63,7 +63,7 @@ function SplitPanel() {
   const finish = async () => {
     if (begun === null) return;
     const r = await run(`Recombining ${threshold} shares in "${hsm}" and writing the custody folder…`, () => call('backup.splitFinish', {
-      splitId: begun.splitId, hsm: { label: hsm }, hsmPin, chain: [...chain], actor, mountPoint: drive.mountPoint, folder: drive.folder,
+      splitId: begun.splitId, hsm: { label: hsm }, hsmPin, chain: [...chain], actor, drive: drive.handle, folder: drive.folder,
     }), 'Custody checked and written: the custodians sign its manifest.');
     setHsmPin('');
     if (r !== undefined) { setDone(r); setCustodyManifest(r.manifest.document); }
@@ -113,7 +113,7 @@ function SplitPanel() {
           <DriveFields drive={drive} label="Custody drive" />
           <Field label="Initiating custodian (actor)">{(i) => <input id={i} value={actor} onChange={(e) => setActor(e.target.value)} />}</Field>
           <PinField value={hsmPin} onChange={setHsmPin} token={tokens.find((t) => t.label === hsm)} />
-          <button type="submit" disabled={drive.mountPoint === '' || hsmPin === '' || actor === ''}>Check the shares and write the custody folder</button>
+          <button type="submit" disabled={drive.handle === '' || hsmPin === '' || actor === ''}>Check the shares and write the custody folder</button>
         </form>
       )}
       {done === null && <button type="button" className="secondary" onClick={() => void cancel()}>Cancel the split</button>}
@@ -147,7 +147,7 @@ function DrillPanel() {
   const [report, setReport] = useState<string | null>(null);
 
   const begin = async () => {
-    const r = await run('Checking the custody manifest and every file it lists…', () => call('drill.begin', { manifest, chain: [...chain], mountPoint: drive.mountPoint, folder: drive.folder }),
+    const r = await run('Checking the custody manifest and every file it lists…', () => call('drill.begin', { manifest, chain: [...chain], drive: drive.handle, folder: drive.folder }),
       'The custody folder matches its signed manifest: custodians present their shares.');
     if (r !== undefined) setPlan(r);
   };
@@ -172,7 +172,7 @@ function DrillPanel() {
       <form className="grid" aria-label="Start a drill" onSubmit={(e) => { e.preventDefault(); void begin(); }}>
         <FileDrop label="Signed custody manifest" onText={setManifest} />
         <DriveFields drive={drive} label="Drive with the custody folder" />
-        <button type="submit" disabled={manifest === '' || drive.mountPoint === ''}>Check the custody folder</button>
+        <button type="submit" disabled={manifest === '' || drive.handle === ''}>Check the custody folder</button>
       </form>
     );
   }

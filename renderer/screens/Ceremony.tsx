@@ -2,7 +2,8 @@
  * The ceremony runner (issue 7): load a script and review it, rehearse it on throw-away tokens,
  * type each token's PIN, start, follow the steps with who acts now, answer the witness questions
  * (the words to read aloud are shown), then read the transcript and verify the audit log. A
- * ceremony interrupted by a crash resumes when it is started again on the same folder.
+ * ceremony interrupted by a crash resumes when it is started again on the same folder. The folder
+ * is chosen in the main process's own dialog: this screen holds only its handle, and shows its path.
  */
 import { useEffect, useState } from 'react';
 import { call } from '../api.js';
@@ -43,7 +44,7 @@ export function CeremonyScreen() {
   const { run, chain } = useApp();
   const [script, setScript] = useState('');
   const [plan, setPlan] = useState<Plan | null>(null);
-  const [dir, setDir] = useState('');
+  const [folder, setFolder] = useState<Responses['folders.choose']['folder']>(null);
   const [pins, setPins] = useState<Record<string, string>>({});
   const [noRehearsal, setNoRehearsal] = useState(false);
   const [allowNetwork, setAllowNetwork] = useState(false);
@@ -59,13 +60,20 @@ export function CeremonyScreen() {
     const r = await run('Reading the ceremony script…', () => call('ceremony.validate', { script: text }));
     if (r !== undefined) { setPlan(r); setPins({}); }
   };
+  const chooseFolder = async () => {
+    const r = await run('Choosing the ceremony folder…', () => call('folders.choose', { purpose: 'ceremony' }));
+    // cancelled: the folder chosen before stays
+    if (r !== undefined && r.folder !== null) setFolder(r.folder);
+  };
   const start = async () => {
-    const r = await run('Starting the ceremony…', () => call('ceremony.start', { script, dir, pins: Object.entries(pins).map(([token, pin]) => ({ token, pin })), noRehearsal }));
+    if (folder === null) return;
+    const r = await run('Starting the ceremony…', () => call('ceremony.start', { script, ceremonyFolder: folder.handle, pins: Object.entries(pins).map(([token, pin]) => ({ token, pin })), noRehearsal }));
     setPins({});
     if (r !== undefined) { setMode('ceremony'); setRunId(r.runId); }
   };
   const rehearse = async () => {
-    const r = await run('Starting the rehearsal…', () => call('ceremony.rehearse', { script, dir, allowNetwork }));
+    if (folder === null) return;
+    const r = await run('Starting the rehearsal…', () => call('ceremony.rehearse', { script, ceremonyFolder: folder.handle, allowNetwork }));
     if (r !== undefined) { setMode('rehearsal'); setRunId(r.runId); }
   };
   /** After a rehearsal: back to the script, to run it for real. */
@@ -117,19 +125,24 @@ export function CeremonyScreen() {
               <table aria-label="participants"><thead><tr><th>Participant</th><th>Role</th></tr></thead><tbody>{plan.participants.map((p) => <tr key={p.id}><td>{p.name} ({p.id})</td><td>{p.role}</td></tr>)}</tbody></table>
               <ol aria-label="steps">{plan.steps.map((s) => <li key={s.id}>{s.id}: {s.action}, by {s.actor}</li>)}</ol>
               <form className="grid" aria-label="Start the ceremony" onSubmit={(e) => { e.preventDefault(); void start(); }}>
-                <Field label="Ceremony folder (absolute path)" hint="new, or the folder of an interrupted run to resume it">{(i) => <input id={i} value={dir} onChange={(e) => setDir(e.target.value)} />}</Field>
+                <div className="field">
+                  <span className="label">Ceremony folder</span>
+                  {folder === null ? <span className="hint">none chosen yet</span> : <code className="chosen" aria-label="ceremony folder">{folder.path}</code>}
+                  <button type="button" className="secondary" onClick={() => void chooseFolder()}>{folder === null ? 'Choose the ceremony folder…' : 'Choose another folder…'}</button>
+                  <small className="hint">a new folder, or the folder of an interrupted run to resume it</small>
+                </div>
                 {plan.tokens.map((t) => (
                   <Field key={t.name} label={`PIN for ${t.label}`} hint={t.holder === null ? 'typed by the administrator' : `typed by ${t.holder}`}>
                     {(i) => <input id={i} type="password" autoComplete="off" value={pins[t.name] ?? ''} onChange={(e) => setPins((p) => ({ ...p, [t.name]: e.target.value }))} />}
                   </Field>
                 ))}
                 <label className="check"><input type="checkbox" checked={noRehearsal} onChange={(e) => setNoRehearsal(e.target.checked)} /> Run without a recorded rehearsal (logged)</label>
-                <button type="submit" disabled={dir === '' || plan.tokens.some((t) => (pins[t.name] ?? '') === '')}>Start the ceremony</button>
+                <button type="submit" disabled={folder === null || plan.tokens.some((t) => (pins[t.name] ?? '') === '')}>Start the ceremony</button>
               </form>
               <form className="grid" aria-label="Rehearse the ceremony" onSubmit={(e) => { e.preventDefault(); void rehearse(); }}>
                 <p>A rehearsal runs the whole script on throw-away SoftHSM2 tokens, in the folder beside the ceremony folder, and records that this script passed. No PIN is needed and no card is touched.</p>
                 <label className="check"><input type="checkbox" checked={allowNetwork} onChange={(e) => setAllowNetwork(e.target.checked)} /> Rehearse with the network up (logged)</label>
-                <button type="submit" className="secondary" disabled={dir === ''}>Rehearse on throw-away tokens</button>
+                <button type="submit" className="secondary" disabled={folder === null}>Rehearse on throw-away tokens</button>
               </form>
             </>
           )}

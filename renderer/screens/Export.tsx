@@ -18,7 +18,7 @@ export function ExportScreen() {
   const [importToken, setImportToken] = useState('');
   const [obtained, setObtained] = useState('');
   const drive = useDrive('ceremony-export');
-  const { mountPoint, folder } = drive;
+  const { folder } = drive;
   const [token, setToken] = useState('');
   const [keyLabel, setKeyLabel] = useState(keys.find((k) => k.kind === 'master')?.label ?? '');
   const [pin, setPin] = useState('');
@@ -32,15 +32,15 @@ export function ExportScreen() {
   }, [kek]);
   const t = targets.find((x) => x.name === target);
   const exportNow = async () => {
-    const r = await run(`Wrapping "${keyLabel}" for ${target} and writing it to ${mountPoint}…`, () => call('export.run', {
-      token: { label: token }, keyLabel, target, wrappingKey: kek, mountPoint, folder, pin,
+    const r = await run(`Wrapping "${keyLabel}" for ${target} and writing it to ${drive.chosen?.mountPoint ?? 'the drive'}…`, () => call('export.run', {
+      token: { label: token }, keyLabel, target, wrappingKey: kek, drive: drive.handle, folder, pin,
       ...(t?.needs.includes('kekId') === true ? { kekId } : {}), ...(t?.needs.includes('importToken') === true && importToken !== '' ? { importToken } : {}),
       ...(obtained === '' ? {} : { obtained }),
     }), 'Written, read back and verified.');
     setPin('');
     if (r !== undefined) { setResult(r); drive.reload(); }
   };
-  const ready = t !== undefined && kekInfo !== null && t.kekBits.includes(kekInfo.bits) && mountPoint !== '' && token !== '' && keyLabel !== '' && pin !== '' && (!t.needs.includes('kekId') || kekId !== '');
+  const ready = t !== undefined && kekInfo !== null && t.kekBits.includes(kekInfo.bits) && drive.handle !== '' && token !== '' && keyLabel !== '' && pin !== '' && (!t.needs.includes('kekId') || kekId !== '');
   return (
     <section aria-labelledby="exp-h">
       <h2 id="exp-h">Export</h2>

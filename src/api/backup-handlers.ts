@@ -6,8 +6,7 @@
  * cancelled, or is replaced; at most a few sessions exist at once.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import type { CustodyPlan } from '../backup/plan.js';
 import type { ShareReceipt } from '../backup/receipts.js';
 import { ShareCollector } from '../backup/shares.js';
@@ -18,7 +17,6 @@ import { PAYLOAD_TYPES } from '../docs/types.js';
 import { parseEnvelope } from '../dsse/envelope.js';
 import { KeyceremonyError } from '../errors.js';
 import { readInput } from '../files.js';
-import { listMedia } from '../export/media.js';
 import { withSession } from '../pkcs11/session.js';
 import type { Token } from '../pkcs11/tokens.js';
 import { newestSetMembers, requireCustodian } from '../usecases/custodians.js';
@@ -26,6 +24,7 @@ import { openDrill, presentShare, requireEnoughShares, restoreFromShares, splitH
 import { checkCustodyFolder, checkSplitHolders, writeCustody } from '../usecases/split.js';
 import type { TrustedChain } from '../verify/verify.js';
 import type { ChannelHandlers, DocumentView, ShareReceiptView } from './contract.js';
+import type { FolderHandles } from './folders.js';
 
 type SplitChannel = 'backup.splitBegin' | 'backup.splitStore' | 'backup.splitFinish' | 'backup.splitCancel';
 type DrillChannel = 'drill.begin' | 'drill.present' | 'drill.run' | 'drill.cancel';
@@ -35,20 +34,12 @@ export interface BackupDeps {
   readonly chainOf: (docs: readonly string[]) => TrustedChain;
   readonly withPin: <T>(pin: string, fn: (p: Buffer) => Promise<T>) => Promise<T>;
   readonly now: () => number;
-  readonly env: NodeJS.ProcessEnv;
+  /** The folders the renderer may name, by handle (./folders.ts). */
+  readonly folders: FolderHandles;
   readonly docView: (env: ReturnType<typeof parseEnvelope>) => DocumentView;
 }
 
 const MAX_SESSIONS = 4;
-
-/** A folder on a mounted drive: the drive must exist; for writing it must be listed as removable unless a rehearsal allows a fixed disk. */
-export function driveFolder(env: NodeJS.ProcessEnv, mountPoint: string, folder: string, write: { allowFixedDisk: boolean } | null): string {
-  if (write !== null && !write.allowFixedDisk && !listMedia(env).some((m) => m.mountPoint === mountPoint)) {
-    throw new KeyceremonyError('EXPORT_FIXED_DISK', `${mountPoint} is not a removable drive`, 'insert the removable drive and choose it from the list');
-  }
-  if (!isAbsolute(mountPoint) || !existsSync(mountPoint) || !statSync(mountPoint).isDirectory()) throw new KeyceremonyError('EXPORT_DRIVE_MISSING', `${mountPoint} is not a mounted folder`, 'insert and mount the drive');
-  return join(mountPoint, folder);
-}
 
 const receiptView = (r: ShareReceipt): ShareReceiptView => ({ custodian: r.custodian, index: r.index, commitment: r.commitment, holder: r.holder.kind === 'token' ? `card "${r.holder.token}" (serial ${r.holder.serial})` : 'paper' });
 
@@ -97,12 +88,13 @@ function splitHandlers(d: BackupDeps): ChannelHandlers<SplitChannel> {
       return { ...receiptView(receipt), next: s.next, placed: s.placed.length };
     },
     'backup.splitFinish': async (r) => {
+      // the folder first: a handle that names no drive is refused before the HSM is touched
+      const outDir = d.folders.onDrive(r.drive, r.folder, { allowFixedDisk: r.allowFixedDisk === true });
       const { split: s, hsmSerial } = splits.get(r.splitId);
       const chain = d.chainOf(r.chain);
       requireCustodian(newestSetMembers(chain), r.actor, 'actor');
       const hsm = d.token(r.hsm);
       if (hsm.info.serial !== hsmSerial) throw new KeyceremonyError('SPLIT_WRONG_HSM', `"${hsm.label}" is not the HSM this split began on`, 'choose the HSM that holds the new backup key');
-      const outDir = driveFolder(d.env, r.mountPoint, r.folder, { allowFixedDisk: r.allowFixedDisk === true });
       checkCustodyFolder(outDir);
       const result = await d.withPin(r.hsmPin, (pin) => s.finish(hsm, pin));
       splits.delete(r.splitId);
@@ -125,7 +117,7 @@ function drillHandlers(d: BackupDeps): ChannelHandlers<DrillChannel> {
     () => new KeyceremonyError('DRILL_UNKNOWN', 'this drill is finished, cancelled or unknown', 'start the drill again'));
   return {
     'drill.begin': async (r) => {
-      const dir = driveFolder(d.env, r.mountPoint, r.folder, null);
+      const dir = d.folders.onDrive(r.drive, r.folder, { allowFixedDisk: r.allowFixedDisk === true });
       // everything the drill may trust is checked now, before any custodian comes forward
       const { plan, chain } = openDrill(new TextEncoder().encode(r.manifest), r.chain.map((c) => new TextEncoder().encode(c)), dir, { at: d.now() });
       const drillId = drills.add({ plan, custodianSet: chain.newest.version, collector: new ShareCollector(plan.expected) });

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyAuditLog } from '../audit/verify.js';
 import { zero } from '../bytes.js';
@@ -25,6 +25,7 @@ import type { Token } from '../pkcs11/tokens.js';
 import { checkAirGap, ceremonyPreflight } from '../usecases/preflight.js';
 import type { TrustedChain } from '../verify/verify.js';
 import type { ApiError, ChannelHandlers, Requests, Responses } from './contract.js';
+import type { FolderHandles } from './folders.js';
 
 type CeremonyChannel = 'ceremony.validate' | 'ceremony.rehearse' | 'ceremony.start' | 'ceremony.status' | 'ceremony.answer' | 'audit.verify' | 'transcript.read' | 'transcript.pdf';
 
@@ -46,10 +47,13 @@ function cliError(stderr: string, exit: number | null): ApiError {
   return m === undefined ? { code: 'REHEARSAL_FAILED', message: `the rehearsal stopped (exit ${String(exit)})`, fix: 'read the rehearsal log above' } : { code: m[1] as string, message: m[2] as string, fix: m[3] as string };
 }
 
-function checkFolder(dir: string): void {
-  if (!isAbsolute(dir) || !existsSync(dirname(dir)) || (existsSync(dir) && !statSync(dir).isDirectory())) {
-    throw new KeyceremonyError('CEREMONY_FOLDER_INVALID', `${dir} is not a folder that can hold the ceremony`, 'choose a new or existing folder by its absolute path');
+/** The ceremony folder a handle stands for (./folders.ts), still there. */
+function ceremonyFolder(d: CeremonyDeps, handle: string): string {
+  const dir = d.folders.ceremonyFolder(handle);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new KeyceremonyError('CEREMONY_FOLDER_INVALID', `${dir} is no longer a folder that can hold the ceremony`, 'choose the ceremony folder again');
   }
+  return dir;
 }
 
 export interface CeremonyDeps {
@@ -63,6 +67,8 @@ export interface CeremonyDeps {
   readonly spawnCli?: SpawnCli | undefined;
   /** Renders HTML to PDF (Electron: an offscreen window's printToPDF, scripts off); absent where no renderer can print. */
   readonly printToPdf?: ((html: string) => Promise<Uint8Array>) | undefined;
+  /** The folders the renderer may name, by handle (./folders.ts). */
+  readonly folders: FolderHandles;
 }
 
 interface Run {
@@ -147,17 +153,17 @@ function validate(text: string): Responses['ceremony.validate'] {
 /** A rehearsal: the command line in a process of its own, in the folder beside the ceremony's, named for the script's digest. */
 function rehearse(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.rehearse']): Responses['ceremony.rehearse'] {
   const script = parseScript(new TextEncoder().encode(r.script));
-  checkFolder(r.dir);
+  const ceremonyDir = ceremonyFolder(d, r.ceremonyFolder);
   if (d.spawnCli === undefined || d.rehearsals === undefined) throw new KeyceremonyError('REHEARSAL_UNAVAILABLE', 'this build of the app cannot start a rehearsal', 'rehearse from the command line: keyceremony ceremony run SCRIPT --rehearse --dir DIR');
   // refused here before a process starts; the rehearsal's command line runs the same preflight and logs an override
   checkAirGap(d.interfaces(), { rehearsal: true, allowNetwork: r.allowNetwork === true });
   // one folder per script version: the same script resumes its rehearsal, a changed one starts afresh
-  const dir = `${r.dir}.rehearsal-${script.digest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
+  const dir = `${ceremonyDir}.rehearsal-${script.digest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
   runs.claim(dir);
   mkdirSync(dir, { recursive: true });
   const scriptFile = join(dir, 'script.json');
   writeFileAtomic(scriptFile, r.script, true);
-  const child = d.spawnCli(['ceremony', 'run', scriptFile, '--rehearse', '--yes', '--dir', dir, '--inputs', r.dir, '--rehearsals', d.rehearsals, ...(r.allowNetwork === true ? ['--allow-network'] : [])]);
+  const child = d.spawnCli(['ceremony', 'run', scriptFile, '--rehearse', '--yes', '--dir', dir, '--inputs', ceremonyDir, '--rehearsals', d.rehearsals, ...(r.allowNetwork === true ? ['--allow-network'] : [])]);
   const { runId, run } = runs.add(dir, [`Rehearsal of ${script.digest} on throw-away SoftHSM2 tokens in ${dir}`]);
   let out = '';
   let err = '';
@@ -199,18 +205,18 @@ function resolveTokens(d: CeremonyDeps, script: CeremonyScript, typed: readonly 
 /** The real ceremony, in this process: the preflight, then the engine, which pauses on each witness question until the screen answers. */
 function start(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.start']): Responses['ceremony.start'] {
   const script = parseScript(new TextEncoder().encode(r.script));
-  checkFolder(r.dir);
-  runs.claim(r.dir);
+  const dir = ceremonyFolder(d, r.ceremonyFolder);
+  runs.claim(dir);
   const notes = ceremonyPreflight({ digest: script.digest, rehearsal: false, interfaces: d.interfaces(), allowNetwork: false, record: d.rehearsals, runWithoutRehearsal: r.noRehearsal === true });
   const { tokens, pins } = resolveTokens(d, script, r.pins);
-  const { runId, run } = runs.add(r.dir, []);
+  const { runId, run } = runs.add(dir, []);
   const say = (line: string): void => keep(run, line.split('\n'));
   const confirm = (q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> => new Promise((resolve) => {
     run.question = { who: q.who, what: q.what, words: q.words ?? null };
     run.state = 'waiting';
     run.answer = (yes) => { run.question = null; run.answer = null; run.state = 'running'; say(`  ${q.who} ${yes ? 'confirmed' : 'REFUSED'} ${q.what}`); resolve(yes); };
   });
-  void runCeremony({ script, dir: r.dir, inputs: r.dir, tokens, confirm, say, simulation: false, notes })
+  void runCeremony({ script, dir, inputs: dir, tokens, confirm, say, simulation: false, notes })
     .then((res) => { run.state = 'done'; run.auditFile = res.audit.file; run.chain = chainInForce(res.audit.file); say(`Ceremony complete: ${res.steps.length} steps; audit log ${res.audit.file} (${res.audit.entries} entries)`); })
     .catch((err: unknown) => { run.state = 'failed'; run.error = isKeyceremonyError(err) || err instanceof Error ? d.asError(err) : d.asError(new Error(String(err))); })
     .finally(() => { for (const p of pins) zero(p); });

@@ -9,7 +9,7 @@ import type { Infer, REQUESTS } from './schema.js';
 export const CHANNELS = [
   'app.info', 'airgap.status', 'tokens.list', 'keys.generate', 'keys.publicKey', 'custodians.create', 'custodians.next',
   'manifest.create', 'documents.sign', 'documents.merge', 'documents.status', 'documents.verify',
-  'media.list', 'export.targets', 'export.inspectKek', 'export.run',
+  'media.list', 'folders.choose', 'export.targets', 'export.inspectKek', 'export.run',
   'backup.splitBegin', 'backup.splitStore', 'backup.splitFinish', 'backup.splitCancel', 'drill.begin', 'drill.present', 'drill.run', 'drill.cancel',
   'ceremony.validate', 'ceremony.rehearse', 'ceremony.start', 'ceremony.status', 'ceremony.answer', 'audit.verify', 'transcript.read', 'transcript.pdf',
 ] as const;
@@ -86,7 +86,13 @@ export interface VerifyView {
   readonly signatures: readonly SignatureView[];
 }
 
-export interface MediumView { readonly mountPoint: string; readonly device: string; readonly sizeBytes: number; readonly freeBytes: number }
+/**
+ * A folder the main process gave out (src/api/folders.ts): the renderer sends back only the
+ * handle, never a path; the path is for showing.
+ */
+export interface FolderView { readonly handle: string; readonly path: string }
+/** A removable drive of the drive list, with the handle that stands for it. */
+export interface MediumView { readonly handle: string; readonly mountPoint: string; readonly device: string; readonly sizeBytes: number; readonly freeBytes: number }
 export interface TargetView { readonly name: string; readonly cloud: string; readonly kekBits: readonly number[]; readonly file: string; readonly needs: readonly ('importToken' | 'kekId' | 'hash')[] }
 export interface ExportedFileView { readonly path: string; readonly sha256: string; readonly bytes: number }
 
@@ -113,6 +119,8 @@ export interface Responses {
   'documents.status': { readonly summary: string; readonly complete: boolean; readonly approvals: readonly ApprovalView[] };
   'documents.verify': VerifyView;
   'media.list': { readonly media: readonly MediumView[] };
+  /** null when the user cancelled the dialog. */
+  'folders.choose': { readonly folder: FolderView | null };
   'export.targets': { readonly targets: readonly TargetView[] };
   'export.inspectKek': { readonly bits: number; readonly spkiSha256: string; readonly words: readonly string[] };
   'export.run': { readonly dir: string; readonly target: string; readonly kcv: string; readonly wrap: 'token' | 'hybrid'; readonly wrappingKeySha256: string;

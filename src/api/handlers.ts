@@ -3,9 +3,11 @@
  * boundary against ./schema.ts, answering `{ ok: true, value } | { ok: false, error: { code,
  * message, fix } }`. electron/main registers these through one helper; the browser tests bridge
  * the very same table into Chromium. PINs arrive as strings from the PIN field, are copied into a
- * buffer that is zeroed after use, and never appear in a result or an error. The rules themselves
- * (the verified chain, who may act, the export, the split and the drill, the preflight) are the
- * use cases' in ../usecases, shared with the command line and the ceremony engine.
+ * buffer that is zeroed after use, and never appear in a result or an error. Folders arrive only as
+ * handles this table gave out, from its drive list and its folder dialog (./folders.ts), never as
+ * paths. The rules themselves (the verified chain, who may act, the export, the split and the
+ * drill, the preflight) are the use cases' in ../usecases, shared with the command line and the
+ * ceremony engine.
  */
 import { zero } from '../bytes.js';
 import { networkInterfacesUp } from '../ceremony/airgap.js';
@@ -21,7 +23,6 @@ import { addSignature, mergeEnvelopes } from '../dsse/sign.js';
 import { KeyceremonyError } from '../errors.js';
 import { parseKek } from '../export/kek.js';
 import type { Kek } from '../export/kek.js';
-import { listMedia } from '../export/media.js';
 import { paramsWarnings } from '../export/params.js';
 import { findTarget, TARGETS } from '../export/targets.js';
 import { inventoryKeys } from '../manifest/inventory.js';
@@ -39,11 +40,13 @@ import { checkExportFolder, checkKek, exportKey } from '../usecases/export.js';
 import { approvals, checkSignerIsCustodian, describePayload, signatureDetails } from '../verify/approvals.js';
 import { verifyDocument } from '../verify/verify.js';
 import type { NewestRule, TrustedChain } from '../verify/verify.js';
-import { backupHandlers, driveFolder } from './backup-handlers.js';
+import { backupHandlers } from './backup-handlers.js';
 import { ceremonyHandlers, nodeSpawnCli } from './ceremony-handlers.js';
 import type { SpawnCli } from './ceremony-handlers.js';
 import { CHANNELS } from './contract.js';
 import type { ApiError, Channel, ChannelHandlers, DocumentView, Responses, Result, TokenView } from './contract.js';
+import { folderHandlers, FolderHandles } from './folders.js';
+import type { ChooseFolder } from './folders.js';
 import { parseRequest, REQUESTS } from './schema.js';
 import type { Schema } from './schema.js';
 
@@ -64,6 +67,8 @@ export interface HandlerContext {
   readonly spawnCli?: SpawnCli;
   /** HTML → PDF, supplied by the Electron main process (printToPDF); tests supply Chromium's. */
   readonly printToPdf?: (html: string) => Promise<Uint8Array>;
+  /** The folder dialog, supplied by the Electron main process (dialog.showOpenDialog); tests supply one that returns a folder they made. */
+  readonly chooseFolder?: ChooseFolder;
 }
 
 export type Handlers = { readonly [C in Channel]: (request: unknown) => Promise<Result<Responses[C]>> };
@@ -230,9 +235,8 @@ function documentHandlers(c: Core): ChannelHandlers<'documents.sign' | 'document
   };
 }
 
-function exportHandlers(c: Core): ChannelHandlers<'media.list' | 'export.targets' | 'export.inspectKek' | 'export.run'> {
+function exportHandlers(c: Core, folders: FolderHandles): ChannelHandlers<'export.targets' | 'export.inspectKek' | 'export.run'> {
   return {
-    'media.list': async () => ({ media: listMedia(c.ctx.env).map(({ mountPoint, device, sizeBytes, freeBytes }) => ({ mountPoint, device, sizeBytes, freeBytes })) }),
     'export.targets': async () => ({ targets: TARGETS.map((t) => ({ name: t.name, cloud: t.cloud, kekBits: t.kekBits, file: t.file,
       needs: [...(t.cloud === 'aws' ? ['importToken' as const] : []), ...(t.cloud === 'azure' ? ['kekId' as const] : []), ...(t.hash === null ? ['hash' as const] : [])] })) }),
     'export.inspectKek': async (r) => {
@@ -240,14 +244,14 @@ function exportHandlers(c: Core): ChannelHandlers<'media.list' | 'export.targets
       return { bits: kek.bits, spkiSha256: kek.spkiSha256, words: kek.fingerprint.words };
     },
     'export.run': async (r) => {
+      // first, the folder: a drive the app listed as removable (a rehearsal may use a folder chosen in the dialog to stand in for one)
+      const outDir = folders.onDrive(r.drive, r.folder, { allowFixedDisk: r.allowFixedDisk === true });
       const target = findTarget(r.target);
       if (target === undefined) throw new KeyceremonyError('EXPORT_TARGET_UNKNOWN', `unknown target ${r.target}`, 'choose a target from the list');
       const kek = kekFromText(r.wrappingKey);
       checkKek(target, kek, r.kekId);
       const importToken = r.importToken === undefined || target.cloud !== 'aws' ? undefined : decodeBase64Strict(r.importToken.replace(/\s+/g, ''));
       if (importToken === null) throw new KeyceremonyError('EXPORT_IMPORT_TOKEN_INVALID', 'the import token is not base64', 'paste the ImportToken exactly as AWS returned it');
-      // the drive must be one the app listed as removable (a rehearsal may allow a fixed disk)
-      const outDir = driveFolder(c.ctx.env, r.mountPoint, r.folder, { allowFixedDisk: r.allowFixedDisk === true });
       checkExportFolder(outDir, false);
       const warnings = r.obtained === undefined ? [] : paramsWarnings({ target, kek, obtained: parseTime(r.obtained) ?? c.now() }, c.now()).map(formatProblem);
       return c.withPin(r.pin, async (pin) => {
@@ -279,13 +283,17 @@ function guarded(table: ChannelHandlers<Channel>): Handlers {
 
 export function createHandlers(ctx: HandlerContext): Handlers {
   const c = core(ctx);
+  // the renderer names folders only by the handles this table gives out (./folders.ts)
+  const folders = new FolderHandles(ctx.env);
   return guarded({
     ...deviceHandlers(c),
     ...setHandlers(c),
     ...documentHandlers(c),
-    ...exportHandlers(c),
-    ...backupHandlers({ token: c.token, chainOf: c.chainOf, withPin: c.withPin, now: c.now, env: ctx.env, docView }),
-    ...ceremonyHandlers({ token: c.token, chainOf: c.chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, spawnCli: ctx.spawnCli ?? nodeSpawnCli, asError, printToPdf: ctx.printToPdf }),
+    ...folderHandlers(folders, ctx.chooseFolder),
+    ...exportHandlers(c, folders),
+    ...backupHandlers({ token: c.token, chainOf: c.chainOf, withPin: c.withPin, now: c.now, folders, docView }),
+    ...ceremonyHandlers({ token: c.token, chainOf: c.chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, spawnCli: ctx.spawnCli ?? nodeSpawnCli, asError, printToPdf: ctx.printToPdf,
+      folders }),
   });
 }
 

@@ -125,6 +125,9 @@ export const CORE_PATTERNS = {
   phases: ['prepare', 'dual-publish', 'cutover', 'revoke', 'compromise'] as const,
 } as const;
 
+/** What a folder chosen in the main process's dialog is for (./folders.ts): the dialog says so, and the handle serves that use only. */
+export const FOLDER_PURPOSES = ['ceremony', 'stand-in-drive'] as const;
+
 const DOC = str({ min: 2, max: CORE_PATTERNS.maxEnvelopeBytes, what: 'a signed document (JSON text)' });
 const CHAIN = arr(DOC, { min: 1, max: 32 });
 const TOKEN = obj({ label: str({ min: 1, max: 32, what: 'a token label' }) }, { serial: str({ min: 1, max: 16, what: 'a token serial' }) });
@@ -136,11 +139,15 @@ const KEK_TEXT = str({ min: 16, max: 16_384, what: 'a PEM public key or base64 D
 const CUSTODIAN = str({ max: 64, pattern: CORE_PATTERNS.custodianId, what: 'a custodian id' });
 const CEREMONY = str({ max: 128, pattern: CORE_PATTERNS.ceremonyId, what: 'a ceremony id' });
 const MEMBER = obj({ id: CUSTODIAN, name: str({ min: 1, max: 128 }), publicKey: str({ max: 64, pattern: /^[0-9a-f]{64}$/, what: '64 hex digits' }) });
-const DRIVE = str({ min: 1, max: 4096, what: 'a mount point' });
-const DRIVE_FOLDER = str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, what: 'a folder name (letters, digits, . _ -)' });
+/**
+ * A folder, as the renderer holds it: an opaque handle the main process gave out (./folders.ts),
+ * never a path. A path string does not match, so a renderer cannot name a folder of its own.
+ */
+const FOLDER_HANDLE = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, what: 'a folder handle from the drive list or the folder dialog' });
+/** A folder made inside a drive: one path segment (no separator, no "..", no NUL or control character), checked again where it is used. */
+const FOLDER_NAME = str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, what: 'a folder name (letters, digits, . _ -)' });
 const SESSION_ID = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, what: 'a session id' });
 const SCRIPT = str({ min: 2, max: 256 * 1024, what: 'a ceremony script (JSON text)' });
-const ABSOLUTE_FOLDER = str({ min: 2, max: 4096, what: 'an absolute folder path' });
 const RUN_ID = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, what: 'a run id' });
 
 const DOCUMENT_REQUESTS = {
@@ -156,10 +163,11 @@ const DOCUMENT_REQUESTS = {
 
 const EXPORT_REQUESTS = {
   'media.list': EMPTY,
+  'folders.choose': obj({ purpose: oneOf(FOLDER_PURPOSES) }),
   'export.targets': EMPTY,
   'export.inspectKek': obj({ wrappingKey: KEK_TEXT }),
   // the KEK id's form is the export rule's to judge (src/usecases/export.ts), so the app and the CLI refuse it alike
-  'export.run': obj({ token: TOKEN, keyLabel: LABEL, target: str({ max: 64, pattern: /^[a-z0-9-]+$/, what: 'a target name' }), wrappingKey: KEK_TEXT, mountPoint: DRIVE, folder: DRIVE_FOLDER, pin: PIN },
+  'export.run': obj({ token: TOKEN, keyLabel: LABEL, target: str({ max: 64, pattern: /^[a-z0-9-]+$/, what: 'a target name' }), wrappingKey: KEK_TEXT, drive: FOLDER_HANDLE, folder: FOLDER_NAME, pin: PIN },
     { kekId: str({ max: 1024, what: 'a Key Vault key id URL' }), importToken: str({ max: 8200, what: 'base64 import token' }), hash: oneOf(['sha1', 'sha256'] as const), obtained: TIME, allowFixedDisk: bool() }),
 };
 
@@ -167,9 +175,9 @@ const BACKUP_REQUESTS = {
   'backup.splitBegin': obj({ hsm: TOKEN, hsmPin: PIN, chain: CHAIN, ceremony: CEREMONY, backupKey: str({ max: 128, pattern: /^backup-v[1-9][0-9]{0,8}$/, what: 'a backup key id (backup-vN)' }),
     keys: arr(str({ max: 128, pattern: /^master-v[1-9][0-9]{0,8}$/, what: 'a master key id (master-vN)' }), { min: 1, max: 16 }), threshold: int({ min: 2, max: 64 }), custodians: arr(CUSTODIAN, { min: 2, max: 64 }) }),
   'backup.splitStore': obj({ splitId: SESSION_ID, custodian: CUSTODIAN, token: TOKEN, pin: PIN }),
-  'backup.splitFinish': obj({ splitId: SESSION_ID, hsm: TOKEN, hsmPin: PIN, chain: CHAIN, actor: CUSTODIAN, mountPoint: DRIVE, folder: DRIVE_FOLDER }, { allowFixedDisk: bool() }),
+  'backup.splitFinish': obj({ splitId: SESSION_ID, hsm: TOKEN, hsmPin: PIN, chain: CHAIN, actor: CUSTODIAN, drive: FOLDER_HANDLE, folder: FOLDER_NAME }, { allowFixedDisk: bool() }),
   'backup.splitCancel': obj({ splitId: SESSION_ID }),
-  'drill.begin': obj({ manifest: DOC, chain: CHAIN, mountPoint: DRIVE, folder: DRIVE_FOLDER }),
+  'drill.begin': obj({ manifest: DOC, chain: CHAIN, drive: FOLDER_HANDLE, folder: FOLDER_NAME }, { allowFixedDisk: bool() }),
   'drill.present': obj({ drillId: SESSION_ID, custodian: CUSTODIAN, token: TOKEN, pin: PIN }),
   'drill.run': obj({ drillId: SESSION_ID, token: TOKEN, pin: PIN }, { restore: bool() }),
   'drill.cancel': obj({ drillId: SESSION_ID }),
@@ -177,9 +185,9 @@ const BACKUP_REQUESTS = {
 
 const CEREMONY_REQUESTS = {
   'ceremony.validate': obj({ script: SCRIPT }),
-  /** dir: the ceremony folder (it holds the script's input files); the rehearsal runs in the folder beside it. */
-  'ceremony.rehearse': obj({ script: SCRIPT, dir: ABSOLUTE_FOLDER }, { allowNetwork: bool() }),
-  'ceremony.start': obj({ script: SCRIPT, dir: ABSOLUTE_FOLDER, pins: arr(obj({ token: str({ max: 32, pattern: /^[a-z][a-z0-9-]{0,31}$/, what: 'a token name of the script' }), pin: PIN }), { max: 64 }) },
+  /** ceremonyFolder: the ceremony folder chosen in the dialog (it holds the script's input files); the rehearsal runs in the folder beside it. */
+  'ceremony.rehearse': obj({ script: SCRIPT, ceremonyFolder: FOLDER_HANDLE }, { allowNetwork: bool() }),
+  'ceremony.start': obj({ script: SCRIPT, ceremonyFolder: FOLDER_HANDLE, pins: arr(obj({ token: str({ max: 32, pattern: /^[a-z][a-z0-9-]{0,31}$/, what: 'a token name of the script' }), pin: PIN }), { max: 64 }) },
     { noRehearsal: bool() }),
   'ceremony.status': obj({ runId: RUN_ID }),
   'ceremony.answer': obj({ runId: RUN_ID, confirmed: bool() }),

@@ -1,5 +1,5 @@
 /** The handler table over real SoftHSM2 tokens: the custodian flow, and hostile requests on every channel. */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -129,29 +129,41 @@ describe('hostile requests: every channel answers a typed error and the table ke
   });
 });
 
+/** A handler table whose folder dialog answers with `dir` (made here first), and the handle the renderer would hold for it. */
+async function ceremonyFolder(h: Handlers, dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  chosen = dir;
+  const r = ok(await h['folders.choose']({ purpose: 'ceremony' }));
+  if (r.folder === null) throw new Error('the dialog was cancelled');
+  return r.folder.handle;
+}
+let chosen: string | null = null;
+const chooseFolder = async (): Promise<string | null> => chosen;
+
 describe('rehearsals from the app (the command line in a process of its own)', () => {
   const work = mkdtempSync(join(tmpdir(), 'kc-api-rehearse-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
   const script = templateText('quarterly-master-dual-publish')!;
-  test('refused before any process starts: a relative folder, the network up, no record to keep the pass in', async () => {
-    const up = createHandlers({ env: {}, version: 'test', rehearsals: join(work, 'r.jsonl'), interfaces: () => [{ name: 'eth0', addresses: ['10.0.0.2'] }] });
-    expect(await up['ceremony.rehearse']({ script, dir: 'relative/folder', allowNetwork: true })).toMatchObject({ ok: false, error: { code: 'CEREMONY_FOLDER_INVALID' } });
-    expect(await up['ceremony.rehearse']({ script, dir: join(work, 'c') })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NETWORK_UP' } });
-    const noRecord = createHandlers({ env: {}, version: 'test', interfaces: () => [] });
-    expect(await noRecord['ceremony.rehearse']({ script, dir: join(work, 'c') })).toMatchObject({ ok: false, error: { code: 'REHEARSAL_UNAVAILABLE' } });
-    expect(await up['ceremony.rehearse']({ script: '{"spec":"x"}', dir: join(work, 'c'), allowNetwork: true })).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^DOCUMENT_/) } });
+  test('refused before any process starts: a folder named by its path, the network up, no record to keep the pass in', async () => {
+    const up = createHandlers({ env: {}, version: 'test', rehearsals: join(work, 'r.jsonl'), interfaces: () => [{ name: 'eth0', addresses: ['10.0.0.2'] }], chooseFolder });
+    // the renderer cannot name a folder: only the handle of one chosen in the dialog (test/api/folders.test.ts)
+    expect(await up['ceremony.rehearse']({ script, ceremonyFolder: join(work, 'c'), allowNetwork: true })).toMatchObject({ ok: false, error: { code: 'IPC_BAD_REQUEST' } });
+    const c = await ceremonyFolder(up, join(work, 'c'));
+    expect(await up['ceremony.rehearse']({ script, ceremonyFolder: c })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NETWORK_UP' } });
+    const noRecord = createHandlers({ env: {}, version: 'test', interfaces: () => [], chooseFolder });
+    expect(await noRecord['ceremony.rehearse']({ script, ceremonyFolder: await ceremonyFolder(noRecord, join(work, 'c')) })).toMatchObject({ ok: false, error: { code: 'REHEARSAL_UNAVAILABLE' } });
+    expect(await up['ceremony.rehearse']({ script: '{"spec":"x"}', ceremonyFolder: c, allowNetwork: true })).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^DOCUMENT_/) } });
     expect(existsSync(join(work, 'r.jsonl'))).toBe(false);
   });
   test('a rehearsal that fails (the set of the earlier ceremony is not in the folder) reports the command line\'s error and records no pass', async () => {
-    const rh = createHandlers({ env: {}, version: 'test', rehearsals: join(work, 'r.jsonl'), interfaces: () => [] });
-    mkdirSync(join(work, 'c'));
-    const { runId, dir } = ok(await rh['ceremony.rehearse']({ script, dir: join(work, 'c'), allowNetwork: true }));
-    expect(dir.startsWith(`${join(work, 'c')}.rehearsal-`)).toBe(true);
+    const rh = createHandlers({ env: {}, version: 'test', rehearsals: join(work, 'r.jsonl'), interfaces: () => [], chooseFolder });
+    const { runId, dir } = ok(await rh['ceremony.rehearse']({ script, ceremonyFolder: await ceremonyFolder(rh, join(work, 'c')), allowNetwork: true }));
+    expect(dir.startsWith(`${realpathSync(join(work, 'c'))}.rehearsal-`)).toBe(true);
     let s = ok(await rh['ceremony.status']({ runId }));
     for (let i = 0; i < 200 && s.state === 'running'; i++) { await new Promise((r) => setTimeout(r, 100)); s = ok(await rh['ceremony.status']({ runId })); }
     expect(s.state).toBe('failed');
-    expect(s.error).toMatchObject({ code: 'CEREMONY_INPUTS_INVALID', message: expect.stringContaining(join(work, 'c', 'custodians.v1.json')) });
-    expect(s.error?.message).toContain(join(work, 'c', 'rotation.1.json'));
+    expect(s.error).toMatchObject({ code: 'CEREMONY_INPUTS_INVALID', message: expect.stringContaining(join(realpathSync(work), 'c', 'custodians.v1.json')) });
+    expect(s.error?.message).toContain(join(realpathSync(work), 'c', 'rotation.1.json'));
     expect(existsSync(join(work, 'r.jsonl'))).toBe(false);
     expect(await rh['transcript.read']({ runId })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NOT_DONE' } });
   }, 60_000);
@@ -161,22 +173,27 @@ describe('one run at a time in a folder', () => {
   test('a second start on a folder whose run is waiting for its witness is refused; once that run stops, the folder can be started again', async () => {
     const work = mkdtempSync(join(tmpdir(), 'kc-api-claim-'));
     try {
-      const rh = createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'test', interfaces: () => [] });
+      const rh = createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'test', interfaces: () => [], chooseFolder });
       const t = JSON.parse(templateText('monthly-jwt-rotation')!) as { tokens: { name: string; label: string }[] };
       for (const tk of t.tokens) if (tk.name.startsWith('card-')) tk.label = tk.name;
       const script = JSON.stringify(t);
       const pins = t.tokens.map((tk) => ({ token: tk.name, pin: tk.name === 'hsm' ? HSM.pin : cards.find((c) => c.label === tk.label)!.pin }));
-      const dir = join(work, 'c');
-      const { runId } = ok(await rh['ceremony.start']({ script, dir, pins, noRehearsal: true }));
+      const dir = await ceremonyFolder(rh, join(work, 'c'));
+      const { runId } = ok(await rh['ceremony.start']({ script, ceremonyFolder: dir, pins, noRehearsal: true }));
       let s = ok(await rh['ceremony.status']({ runId }));
       for (let i = 0; i < 100 && s.state !== 'waiting'; i++) { await new Promise((r) => setTimeout(r, 50)); s = ok(await rh['ceremony.status']({ runId })); }
       expect(s.question?.what).toContain('the ceremony clock reads');
-      expect(await rh['ceremony.start']({ script, dir, pins, noRehearsal: true })).toMatchObject({ ok: false, error: { code: 'CEREMONY_ALREADY_RUNNING' } });
+      // the same folder, chosen again in the dialog: a new handle, the same folder, still refused
+      const again = await ceremonyFolder(rh, join(work, 'c'));
+      expect(again).not.toBe(dir);
+      for (const handle of [dir, again]) {
+        expect(await rh['ceremony.start']({ script, ceremonyFolder: handle, pins, noRehearsal: true })).toMatchObject({ ok: false, error: { code: 'CEREMONY_ALREADY_RUNNING' } });
+      }
       ok(await rh['ceremony.answer']({ runId, confirmed: false }));
       for (let i = 0; i < 100 && s.state !== 'failed'; i++) { await new Promise((r) => setTimeout(r, 50)); s = ok(await rh['ceremony.status']({ runId })); }
       expect(s.error?.code).toBe('CEREMONY_CLOCK_REFUSED');
-      const again = ok(await rh['ceremony.start']({ script, dir, pins, noRehearsal: true }));
-      expect(again.runId).not.toBe(runId);
+      const next = ok(await rh['ceremony.start']({ script, ceremonyFolder: dir, pins, noRehearsal: true }));
+      expect(next.runId).not.toBe(runId);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

@@ -4,7 +4,7 @@
  * and a tampered copy rejected. A screenshot of every screen goes to test-results/screens/.
  */
 import { constants, createCipheriv, createDecipheriv, generateKeyPairSync, privateDecrypt } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -23,7 +23,7 @@ let root: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
-const { visible, text, count, shot, nav, signWithCards } = uiHelpers(() => page);
+const { visible, text, count, shot, nav, signWithCards, chooseDrive } = uiHelpers(() => page);
 let usb: string;
 
 beforeAll(async () => {
@@ -204,7 +204,7 @@ test('by clicking: export an extractable master key for AWS onto the removable d
   await page.getByLabel('Wrapping public key (PEM)').fill(publicKey.export({ type: 'spki', format: 'pem' }) as string);
   await visible(page.getByText(/RSA-3072, SHA-256/));
   await page.getByLabel('AWS import token (base64)').fill(Buffer.from('opaque token').toString('base64'));
-  await page.getByLabel('Drive', { exact: true }).selectOption(realpathSync(usb));
+  await chooseDrive(page.getByLabel('Drive', { exact: true }), realpathSync(usb));
   await page.getByLabel('Token', { exact: true }).selectOption('Ceremony HSM');
   await page.getByLabel('Key label', { exact: true }).fill('master-v2');
   await page.getByLabel('PIN', { exact: true }).fill(HSM.pin);
@@ -226,5 +226,13 @@ test('by clicking: export an extractable master key for AWS onto the removable d
   await page.getByLabel('PIN', { exact: true }).fill(HSM.pin);
   await page.getByRole('button', { name: 'Export to the drive' }).click();
   await text(page.getByRole('alert').filter({ hasText: 'What to do' })).toContain('OUTPUT_NOT_EMPTY');
+  // a compromised page, calling the bridge itself, cannot name a folder: a path is malformed, a handle the main process did not give is unknown
+  const direct = await page.evaluate(async ([mountPoint, pin]) => {
+    const api = (window as unknown as { keyceremony: Record<string, (r: unknown) => Promise<{ ok: boolean; error?: { code: string } }>> }).keyceremony;
+    const request = (drive: string) => ({ token: { label: 'Ceremony HSM' }, keyLabel: 'master-v2', target: 'aws-rsa-aes-key-wrap-sha256', wrappingKey: '-----BEGIN PUBLIC KEY-----x', drive, folder: 'stolen', pin });
+    return Promise.all([api['export.run']!(request(mountPoint)), api['export.run']!(request('0123456789abcdef0123456789abcdef')), api['export.run']!({ ...request('0123456789abcdef0123456789abcdef'), allowFixedDisk: true })]);
+  }, [realpathSync(usb), HSM.pin] as const);
+  expect(direct.map((r) => r.error?.code)).toEqual(['IPC_BAD_REQUEST', 'IPC_FOLDER_UNKNOWN', 'IPC_FOLDER_UNKNOWN']);
+  expect(existsSync(join(realpathSync(usb), 'stolen'))).toBe(false);
   expect(app.consoleErrors).toEqual([]);
 });

@@ -30,7 +30,7 @@ let root: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
-const { visible, text, count, shot, nav, drop, signWithCards } = uiHelpers(() => page);
+const { visible, text, count, shot, nav, drop, signWithCards, chooseDrive } = uiHelpers(() => page);
 let usb: string;
 let setDoc: string;
 
@@ -103,7 +103,7 @@ test('by clicking: split the backup key 2-of-3 onto the cards, write the custody
     await text(placed).toMatch(new RegExp(`${id}: on card "card-${id}" \\(serial [0-9a-f]+\\); read back in a new session, matches sha256:`));
   }
   const finish = page.getByRole('form', { name: 'Finish the split' });
-  await finish.getByLabel('Custody drive').selectOption(realpathSync(usb));
+  await chooseDrive(finish.getByLabel('Custody drive'), realpathSync(usb));
   await finish.getByLabel('PIN').fill(HSM.pin);
   await finish.getByRole('button', { name: 'Check the shares and write the custody folder' }).click();
   const custody = page.getByRole('region', { name: 'custody result' });
@@ -118,7 +118,7 @@ test('by clicking: split the backup key 2-of-3 onto the cards, write the custody
   // the drill, from the signed manifest and the drive
   await drop(page.locator('.drop').filter({ hasText: 'Signed custody manifest' }), 'custody.signed.json', signedManifest);
   const start = page.getByRole('form', { name: 'Start a drill' });
-  await start.getByLabel('Drive with the custody folder').selectOption(realpathSync(usb));
+  await chooseDrive(start.getByLabel('Drive with the custody folder'), realpathSync(usb));
   await start.getByRole('button', { name: 'Check the custody folder' }).click();
   await visible(page.getByText(/custody manifest signed by alice, bob/));
   const progress = page.getByRole('status', { name: 'drill progress' });

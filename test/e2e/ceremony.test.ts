@@ -8,14 +8,15 @@
  * for real with no exception in its log. Screenshots go to test-results/screens/.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { FOLDER_DIALOGS } from '../../src/api/folders.js';
 import { createHandlers } from '../../src/api/handlers.js';
 import { templateText } from '../../src/ceremony/templates.js';
-import { buildRenderer, closeAll, launch, openApp, SHOTS, uiHelpers } from '../support/browser.js';
+import { buildRenderer, closeAll, folderDialog, launch, openApp, SHOTS, uiHelpers } from '../support/browser.js';
 import type { AppPage } from '../support/browser.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
@@ -29,11 +30,14 @@ let app: AppPage;
 let page: Page;
 const { visible, text, shot, drop } = uiHelpers(() => page);
 let networkUp = true;
+/** The main process's folder dialog: the test answers it with a folder it made. */
+const dialog = folderDialog();
 
 beforeAll(async () => {
   hsm = createSoftHsm(tokens.map(([label, pin]) => ({ label, pin, soPin: '87654321' })));
   root = await buildRenderer();
-  work = mkdtempSync(join(tmpdir(), 'kc-e2e-ceremony-'));
+  // by its real path: the app shows and writes the real path of the folder chosen
+  work = realpathSync(mkdtempSync(join(tmpdir(), 'kc-e2e-ceremony-')));
   browser = await launch();
   // the air-gap guard reads the interfaces through the handler context: up first, then cut
   // printing to PDF: Electron's printToPDF in the app; here Chromium's own, on a page of its own with scripts off
@@ -48,7 +52,7 @@ beforeAll(async () => {
     }
   };
   app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e', printToPdf, rehearsals: join(work, 'rehearsals.jsonl'),
-    interfaces: () => (networkUp ? [{ name: 'eth0', addresses: ['10.0.0.2'] }] : []) }));
+    interfaces: () => (networkUp ? [{ name: 'eth0', addresses: ['10.0.0.2'] }] : []), chooseFolder: dialog.chooseFolder }));
   page = app.page;
   mkdirSync(SHOTS, { recursive: true });
 }, 120_000);
@@ -60,6 +64,15 @@ async function loadScript(name: string, script: string): Promise<void> {
   await page.reload();
   await page.getByRole('navigation').getByRole('button', { name: /Ceremony/ }).click();
   await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), name, script);
+}
+
+/** The ceremony folder, made by the test and chosen in the (stand-in) folder dialog: the page holds only its handle, and shows its path. */
+async function chooseCeremonyFolder(dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  dialog.answer(dir);
+  const start = page.getByRole('form', { name: 'Start the ceremony' });
+  await start.getByRole('button', { name: /^Choose (the ceremony|another) folder…$/ }).click();
+  await text(start.getByLabel('ceremony folder')).toBe(dir);
 }
 
 /** The witness answers yes to each question in turn, each checked to be the one expected. */
@@ -81,7 +94,13 @@ test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the w
   await text(page.getByRole('list', { name: 'steps' })).toContain('jwt-manifest: manifest, by alice');
   const start = page.getByRole('form', { name: 'Start the ceremony' });
   const dir = join(work, 'jwt-2026-12');
-  await start.getByLabel('Ceremony folder (absolute path)').fill(dir);
+  // cancelling the dialog chooses nothing: the ceremony cannot start yet
+  dialog.answer(null);
+  await start.getByRole('button', { name: 'Choose the ceremony folder…' }).click();
+  await visible(start.getByText('none chosen yet'));
+  expect(await start.getByRole('button', { name: 'Start the ceremony' }).isDisabled()).toBe(true);
+  await chooseCeremonyFolder(dir);
+  expect(dialog.titles).toEqual([FOLDER_DIALOGS.ceremony.title, FOLDER_DIALOGS.ceremony.title]);
   for (const [label, pin] of tokens) await start.getByLabel(`PIN for ${label}`).fill(pin);
   await start.getByLabel('Run without a recorded rehearsal (logged)').check();
   await shot('16-ceremony-review');
@@ -146,7 +165,7 @@ test('by clicking: the webhook rotation rehearsed from the app, then run for rea
   await loadScript('webhook.json', templateText('webhook-rotation')!);
   await visible(page.getByRole('heading', { name: 'Webhook signing secret rotation (dual-publish)' }));
   const dir = join(work, 'webhook-2026-q4');
-  await page.getByRole('form', { name: 'Start the ceremony' }).getByLabel('Ceremony folder (absolute path)').fill(dir);
+  await chooseCeremonyFolder(dir);
   const rehearse = page.getByRole('form', { name: 'Rehearse the ceremony' });
   await rehearse.getByRole('button', { name: 'Rehearse on throw-away tokens' }).click();
   await text(page.getByRole('alert').filter({ hasText: 'What to do' })).toContain('CEREMONY_NETWORK_UP');
@@ -186,7 +205,7 @@ test('by clicking: a later ceremony (dual-publish) loads the set of the first fr
   const script = JSON.parse(templateText('quarterly-master-dual-publish')!) as { tokens: { label: string }[] };
   await loadScript('dual.json', JSON.stringify(script, null, 2));
   await text(page.getByRole('list', { name: 'steps' })).toContain('custodian-set: load-custodian-set, by admin');
-  await page.getByRole('form', { name: 'Start the ceremony' }).getByLabel('Ceremony folder (absolute path)').fill(dir);
+  await chooseCeremonyFolder(dir);
   // the rehearsal's own process looks at this machine's interfaces (the app's guard here is the test's): allow it, logged
   const rehearse = page.getByRole('form', { name: 'Rehearse the ceremony' });
   await rehearse.getByLabel('Rehearse with the network up (logged)').check();

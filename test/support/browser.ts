@@ -63,6 +63,26 @@ export async function openApp(browser: Browser, root: string, handlers: Handlers
   return { page, blocked, consoleErrors };
 }
 
+/**
+ * The main process's folder dialog, as an E2E test stands in for it (Electron's
+ * dialog.showOpenDialog in the app): pass `chooseFolder` to createHandlers, and before a click
+ * that opens the dialog, `answer` with the folder the test made (or null: the user cancels).
+ * A dialog opened with no answer waiting fails the test.
+ */
+export function folderDialog() {
+  const answers: (string | null)[] = [];
+  const titles: string[] = [];
+  return {
+    titles,
+    answer: (folder: string | null): void => { answers.push(folder); },
+    chooseFolder: async ({ title }: { readonly title: string }): Promise<string | null> => {
+      titles.push(title);
+      if (answers.length === 0) throw new Error(`the folder dialog "${title}" opened, and the test gave it no answer`);
+      return answers.shift() as string | null;
+    },
+  };
+}
+
 /** Where E2E screenshots go (kept by CI as artifacts). */
 export const SHOTS = join(process.cwd(), 'test-results', 'screens');
 
@@ -79,6 +99,14 @@ export function uiHelpers(page: () => Page) {
     count,
     shot: (name: string) => page().screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }),
     nav: (name: string) => page().getByRole('navigation').getByRole('button', { name: new RegExp(name) }).click(),
+    /** Chooses, in a drive list, the drive mounted at `mountPoint`: its option's value is the drive's handle, its text the mount point. */
+    chooseDrive: async (select: Locator, mountPoint: string): Promise<void> => {
+      const option = select.locator('option').filter({ hasText: `${mountPoint} (` });
+      await option.first().waitFor({ state: 'attached', timeout: 30_000 });
+      const handle = await option.first().getAttribute('value');
+      expect(handle).toMatch(/^[0-9a-f]{32}$/);
+      await select.selectOption(handle!);
+    },
     idle,
     /** Each custodian in turn signs with their card (card-<id>) in the sign panel inside scope. */
     signWithCards: async (scope: Page | Locator, signers: readonly (readonly [id: string, pin: string])[]): Promise<void> => {
