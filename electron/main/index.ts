@@ -3,10 +3,11 @@
  * app://keyceremony/, and registers the handler table of src/api over IPC. pkcs11js is loaded
  * here only, by the core.
  */
-import { app, BrowserWindow, ipcMain, net, protocol, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, net, protocol, session } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createHandlers } from '../../src/api/handlers.js';
+import { dialogChooseFolder } from './dialog.js';
 import { registerIpc } from './ipc.js';
 import { printHtmlToPdf } from './pdf.js';
 import { utilitySpawnCli } from './rehearsal.js';
@@ -33,11 +34,12 @@ if (!app.requestSingleInstanceLock()) {
       const res = await net.fetch(pathToFileURL(file.path).toString());
       return new Response(res.body, { status: 200, headers: { 'content-type': file.type, 'content-security-policy': CONTENT_SECURITY_POLICY, 'x-content-type-options': 'nosniff' } });
     });
-    registerIpc(ipcMain, createHandlers({ env: process.env, version: app.getVersion(), modulePath: process.env.KEYCEREMONY_PKCS11_MODULE, printToPdf: printHtmlToPdf,
-      rehearsals: join(app.getPath('userData'), 'rehearsals.jsonl'), spawnCli: utilitySpawnCli(here) }));
     // the security settings spelled out here too, where reviewers and scanners (electronegativity) look for them
     const win = new BrowserWindow({ width: 1280, height: 800, minWidth: 960, minHeight: 640, show: false, title: 'keyceremony',
       webPreferences: { ...webPreferences(join(here, 'preload.cjs')), sandbox: true, contextIsolation: true, nodeIntegration: false, webSecurity: true } });
+    // folders reach the renderer only as handles to what this process listed or the user chose in its dialog (src/api/folders.ts)
+    registerIpc(ipcMain, createHandlers({ env: process.env, version: app.getVersion(), modulePath: process.env.KEYCEREMONY_PKCS11_MODULE, printToPdf: printHtmlToPdf,
+      rehearsals: join(app.getPath('userData'), 'rehearsals.jsonl'), spawnCli: utilitySpawnCli(here), chooseFolder: dialogChooseFolder(dialog, () => (win.isDestroyed() ? null : win)) }));
     win.once('ready-to-show', () => win.show());
     void win.loadURL(APP_START_URL);
   });

@@ -6,13 +6,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runInNewContext } from 'node:vm';
+import { runInNewContext, runInThisContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CHANNELS, ipcName } from '../../src/api/contract.js';
+import { FOLDER_DIALOGS } from '../../src/api/folders.js';
+import { templateText } from '../../src/ceremony/templates.js';
 import { createHandlers } from '../../src/api/handlers.js';
+import { dialogChooseFolder } from '../../electron/main/dialog.js';
+import type { DialogLike } from '../../electron/main/dialog.js';
 import { registerIpc } from '../../electron/main/ipc.js';
 import type { IpcMainLike } from '../../electron/main/ipc.js';
 import { resolveAppFile } from '../../electron/main/protocol.js';
@@ -118,4 +123,80 @@ describe('the bundled preload', () => {
     for (const c of CHANNELS) await api[c]!({ probe: c });
     expect(invoked).toEqual(CHANNELS.map((c) => [ipcName(c), { probe: c }]));
   });
+});
+
+describe('the folder dialog (issue 14 item 9: the renderer holds only handles to folders the main process listed or the user chose)', () => {
+  const win = { id: 'the app window' } as unknown as Parameters<DialogLike['showOpenDialog']>[0];
+  test('asks Electron\'s dialog for one folder, modal to the app window, with a new folder allowed; a cancel is null', async () => {
+    const calls: unknown[][] = [];
+    let answer = { canceled: false, filePaths: ['/media/usb/q4'] };
+    const dialog: DialogLike = { showOpenDialog: async (...a) => { calls.push(a); return answer; } };
+    const choose = dialogChooseFolder(dialog, () => win);
+    expect(await choose(FOLDER_DIALOGS.ceremony)).toBe('/media/usb/q4');
+    expect(calls).toEqual([[win, { ...FOLDER_DIALOGS.ceremony, properties: ['openDirectory', 'createDirectory'] }]]);
+    answer = { canceled: true, filePaths: [] };
+    expect(await choose(FOLDER_DIALOGS['stand-in-drive'])).toBeNull();
+    // no window left to be modal to: nothing is asked
+    expect(await dialogChooseFolder(dialog, () => null)(FOLDER_DIALOGS.ceremony)).toBeNull();
+    expect(calls).toHaveLength(2);
+  });
+
+  test('the bundled main process wires it: folders.choose over IPC opens the dialog on the app window and answers a handle, never taking a path', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'kc-main-'));
+    try {
+      // bundled as scripts/build.mjs bundles it, then run against a stand-in `electron` module
+      execFileSync(process.execPath, ['-e', `require('esbuild').buildSync({ entryPoints: ['electron/main/index.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node22',
+        external: ['electron', 'pkcs11js'], define: { 'import.meta.url': '__keyceremonyModuleUrl' },
+        banner: { js: "const __keyceremonyModuleUrl = require('node:url').pathToFileURL(__filename).href;" }, outfile: '${join(out, 'main.cjs')}' })`]);
+      const chosen = join(out, 'chosen');
+      mkdirSync(chosen);
+      const ipc = new Map<string, (event: unknown, ...args: unknown[]) => Promise<unknown>>();
+      const dialogCalls: unknown[][] = [];
+      const windows: unknown[] = [];
+      const noop = () => undefined;
+      class BrowserWindow {
+        constructor(readonly options: unknown) { windows.push(this); }
+        static getAllWindows = () => windows;
+        once = noop;
+        show = noop;
+        isDestroyed = () => false;
+        loadURL = async () => undefined;
+      }
+      const electron = {
+        app: { enableSandbox: noop, setAppUserModelId: noop, requestSingleInstanceLock: () => true, on: noop, quit: noop, whenReady: async () => undefined, getVersion: () => '0.0.0-test', getPath: () => out },
+        protocol: { registerSchemesAsPrivileged: noop, handle: noop },
+        session: { defaultSession: { setPermissionRequestHandler: noop, setPermissionCheckHandler: noop, webRequest: { onBeforeRequest: noop } } },
+        net: { fetch: noop },
+        ipcMain: { handle: (c: string, l: (event: unknown, ...args: unknown[]) => Promise<unknown>) => ipc.set(c, l) },
+        dialog: { showOpenDialog: async (...a: unknown[]) => { dialogCalls.push(a); return { canceled: false, filePaths: [chosen] }; } },
+        utilityProcess: { fork: () => { throw new Error('no process may start'); } },
+        BrowserWindow,
+      };
+      const repoRequire = createRequire(new URL('../../package.json', import.meta.url));
+      const mod = { exports: {} };
+      const file = join(out, 'main.cjs');
+      (runInThisContext((Module as unknown as { wrap(code: string): string }).wrap(readFileSync(file, 'utf8')), { filename: file }) as (...a: unknown[]) => void)(
+        mod.exports, (m: string) => (m === 'electron' ? electron : repoRequire(m)), mod, file, out);
+      for (let i = 0; i < 20 && !ipc.has(ipcName('folders.choose')); i++) await new Promise((r) => setTimeout(r, 10));
+      expect([...ipc.keys()].sort()).toEqual(CHANNELS.map(ipcName).sort());
+      expect(windows).toHaveLength(1);
+      const top = { senderFrame: { url: APP_START_URL, parent: null } };
+      const choose = ipc.get(ipcName('folders.choose'))!;
+      const r = await choose(top, { purpose: 'ceremony' }) as { ok: boolean; value: { folder: { handle: string; path: string } } };
+      expect(r).toMatchObject({ ok: true, value: { folder: { handle: expect.stringMatching(/^[0-9a-f]{32}$/), path: realpathSync(chosen) } } });
+      expect(dialogCalls).toEqual([[windows[0], { ...FOLDER_DIALOGS.ceremony, properties: ['openDirectory', 'createDirectory'] }]]);
+      // the handle is what the ceremony channels take; the path the dialog gave is not, nor a handle it did not give
+      const start = ipc.get(ipcName('ceremony.start'))!;
+      const script = templateText('monthly-jwt-rotation')!;
+      expect(await start(top, { script, ceremonyFolder: chosen, pins: [] })).toMatchObject({ ok: false, error: { code: 'IPC_BAD_REQUEST' } });
+      expect(await start(top, { script, ceremonyFolder: 'f'.repeat(32), pins: [] })).toMatchObject({ ok: false, error: { code: 'IPC_FOLDER_UNKNOWN' } });
+      // past the folder: this machine's network, or the PINs not typed, is what stops it
+      expect(await start(top, { script, ceremonyFolder: r.value.folder.handle, pins: [], noRehearsal: true })).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^CEREMONY_(NETWORK_UP|PIN_MISSING)$/) } });
+      // a frame that is not the app's own cannot open the dialog
+      expect(await choose({ senderFrame: { url: 'https://evil.example/', parent: null } }, { purpose: 'ceremony' })).toMatchObject({ ok: false, error: { code: 'IPC_FORBIDDEN' } });
+      expect(dialogCalls).toHaveLength(1);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
