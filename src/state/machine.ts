@@ -15,7 +15,6 @@
  */
 import { problem } from '../docs/problems.js';
 import type { Problem } from '../docs/problems.js';
-import { splitKeyId } from '../manifest/manifest.js';
 import type { Manifest, ManifestKey } from '../manifest/manifest.js';
 import { seqPath } from './history.js';
 
@@ -46,13 +45,15 @@ interface Entry {
 }
 
 /**
- * "Version order (numeric: v9 before v10)": by the number after the last `-v`, then by the id,
- * for ids of one name with different prefixes. Every id parsed matches KEY_ID, so it has a version.
+ * "Version order (numeric: v9 before v10)": by the number after the last `-v`, then by the id, for
+ * ids of one name with different prefixes. KEY_ID writes versions without leading zeros and of any
+ * length, so they compare exactly as digit strings, shorter first (no rounding beyond 2^53).
  */
 export function versionOrder(a: string, b: string): number {
-  const va = splitKeyId(a)?.version ?? 0;
-  const vb = splitKeyId(b)?.version ?? 0;
-  if (va !== vb) return va - vb;
+  const va = a.slice(a.lastIndexOf('-v') + 2);
+  const vb = b.slice(b.lastIndexOf('-v') + 2);
+  if (va.length !== vb.length) return va.length - vb.length;
+  if (va !== vb) return va < vb ? -1 : 1;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
