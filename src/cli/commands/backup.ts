@@ -24,6 +24,7 @@ import { CUSTODY_MANIFEST, splitBackupKey } from '../../backup/split.js';
 import type { CustodianCard, PaperHolder } from '../../backup/split.js';
 import { zero } from '../../bytes.js';
 import { CUSTODIAN_ID } from '../../custodians/set.js';
+import { sanitizeText } from '../../docs/sanitize.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError, usageError } from '../../errors.js';
@@ -39,6 +40,7 @@ import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js
 import { drillId, openDrill, presentShare, restoreFromShares, splitHolders } from '../../usecases/drill.js';
 import { checkCustodyFolder, checkSplitHolders, writeCustody } from '../../usecases/split.js';
 import { atOption, CHAIN_OPTIONS, chainOption, readDocument, rootDigestOption, trustedChain } from '../docs.js';
+import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 import { readPassphrase, readPin } from '../pin.js';
 
@@ -118,23 +120,23 @@ function waitForEnter(io: Io, question: string): Promise<void> {
     stdin.setRawMode(true);
     stdin.on('data', onData);
     stdin.resume();
-    io.stderr.write(question);
+    io.stderr.write(sanitizeText(question));
   });
 }
 
 /** The custodian types the words back until they match, CONFIRM_TRIES times at most; then the split stops before anything is made. */
 async function confirmWords(io: Io, custodian: string, words: PaperPassphrase): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    io.stderr.write(`${custodian}: type the ${PASSPHRASE_WORDS} words back from the paper, separated by spaces (nothing is shown as you type)\n`);
+    writeLines(io.stderr, [`${custodian}: type the ${PASSPHRASE_WORDS} words back from the paper, separated by spaces (nothing is shown as you type)`]);
     const typed = await readPassphrase(io, undefined, custodian);
     try {
       words.confirm(typed);
-      io.stderr.write(`  the words of ${custodian} are confirmed\n`);
+      writeLines(io.stderr, [`  the words of ${custodian} are confirmed`]);
       return;
     } catch (err) {
       const again = err instanceof KeyceremonyError && (err.code === 'SHARE_PASSPHRASE_NOT_CONFIRMED' || err.code === 'SHARE_PASSPHRASE_NOT_WORDS');
       if (!again || attempt === CONFIRM_TRIES) throw err;
-      io.stderr.write(`keyceremony: ${err.code}: ${err.message}; type them again (${CONFIRM_TRIES - attempt} ${CONFIRM_TRIES - attempt === 1 ? 'try' : 'tries'} left)\n`);
+      writeLines(io.stderr, [`keyceremony: ${err.code}: ${err.message}; type them again (${CONFIRM_TRIES - attempt} ${CONFIRM_TRIES - attempt === 1 ? 'try' : 'tries'} left)`]);
     } finally {
       zero(typed);
     }
@@ -145,8 +147,8 @@ async function confirmWords(io: Io, custodian: string, words: PaperPassphrase): 
 async function issuePassphrase(io: Io, custodian: string): Promise<PaperPassphrase> {
   const words = PaperPassphrase.generate();
   try {
-    io.stderr.write(`\n${custodian}: the passphrase of your paper share is these ${PASSPHRASE_WORDS} words (${PASSPHRASE_BITS} bits), drawn by keyceremony and shown only now.\n`
-      + 'Write them down in order, on a paper of their own: never on the printed share.\n\n');
+    writeLines(io.stderr, ['', `${custodian}: the passphrase of your paper share is these ${PASSPHRASE_WORDS} words (${PASSPHRASE_BITS} bits), drawn by keyceremony and shown only now.`,
+      'Write them down in order, on a paper of their own: never on the printed share.', '']);
     await writeSecret(io, words.display());
     await waitForEnter(io, `\nPress Enter once ${custodian} has written them down (the screen is then cleared): `);
     io.stderr.write(CLEAR_SCREEN);
@@ -203,19 +205,19 @@ export async function backupCommand(argv: readonly string[], io: Io, warnings: W
     const result = await splitBackupKey({ hsm, hsmPin, ceremony: values.ceremony as string, backupKey, threshold: m, cards: opened, paper: sealed, keys,
       progress: (e) => {
         if (values.json === true) return;
-        if (e.step === 'generated') io.stdout.write(`backup key ${backupKey} generated in "${hsm.label}", kcv ecb:${e.backupKcv}; split ${m} of ${holders.length}\n`);
-        if (e.step === 'stored') io.stdout.write(`  share of ${e.custodian} stored on "${e.token}", read back in a new session: matches its commitment\n`);
-        if (e.step === 'sealed') io.stdout.write(`  share of ${e.custodian} sealed under their ${PASSPHRASE_WORDS} words for printing, opened again: matches its commitment\n`);
-        if (e.step === 'recombined') io.stdout.write(`  every share recombined in the HSM, ${e.recombinations} sets of ${m}: each kcv ecb:${e.kcv}, the backup key's\n`);
+        if (e.step === 'generated') writeLines(io.stdout, [`backup key ${backupKey} generated in "${hsm.label}", kcv ecb:${e.backupKcv}; split ${m} of ${holders.length}`]);
+        if (e.step === 'stored') writeLines(io.stdout, [`  share of ${e.custodian} stored on "${e.token}", read back in a new session: matches its commitment`]);
+        if (e.step === 'sealed') writeLines(io.stdout, [`  share of ${e.custodian} sealed under their ${PASSPHRASE_WORDS} words for printing, opened again: matches its commitment`]);
+        if (e.step === 'recombined') writeLines(io.stdout, [`  every share recombined in the HSM, ${e.recombinations} sets of ${m}: each kcv ecb:${e.kcv}, the backup key's`]);
       } });
     const artifacts = await writeCustody(outDir, result, { chain, actor: values.actor as string, now });
     const pages = paperOut === undefined ? [] : await writePaperShares(paperOut, result.paper);
     const manifest = resolve(outDir, CUSTODY_MANIFEST);
     if (values.json === true) {
-      io.stdout.write(`${JSON.stringify({ out: outDir, manifest, backupKey, backupKcv: result.backupKcv, threshold: m, total: holders.length, keys: result.blobs.map((b) => ({ id: b.keyId, kcv: b.kcv })), files: artifacts.map((a) => a.path), paper: pages })}\n`);
+      writeJson(io, { out: outDir, manifest, backupKey, backupKcv: result.backupKcv, threshold: m, total: holders.length, keys: result.blobs.map((b) => ({ id: b.keyId, kcv: b.kcv })), files: artifacts.map((a) => a.path), paper: pages });
     } else {
-      io.stdout.write(`wrote ${artifacts.length} files and an unsigned custody manifest to ${outDir}\n  custodians sign ${manifest}; a drill then needs that signed manifest and this folder\n`);
-      for (const page of pages) io.stdout.write(`  paper share to print and hand over: ${page} (then delete the file)\n`);
+      writeLines(io.stdout, [`wrote ${artifacts.length} files and an unsigned custody manifest to ${outDir}`, `  custodians sign ${manifest}; a drill then needs that signed manifest and this folder`,
+        ...pages.map((page) => `  paper share to print and hand over: ${page} (then delete the file)`)]);
     }
     return 0;
   } finally {
@@ -245,7 +247,7 @@ async function paperShare(io: Io, spec: HolderSpec): Promise<Uint8Array> {
     if (err instanceof KeyceremonyError && (err.exit === 2 || PAPER_REFUSALS.has(err.code))) throw err;
     throw new KeyceremonyError('SHARE_PAPER_DAMAGED', `${spec.paper as string} is not a readable paper share`, 'scan the QR code again, or type the text again with care', { cause: err });
   }
-  if (spec.secretEnv === undefined) io.stderr.write(`${spec.custodian}: type the ${PASSPHRASE_WORDS} words of your paper share, as written down at the split (nothing is shown as you type)\n`);
+  if (spec.secretEnv === undefined) writeLines(io.stderr, [`${spec.custodian}: type the ${PASSPHRASE_WORDS} words of your paper share, as written down at the split (nothing is shown as you type)`]);
   const typed = await readPassphrase(io, spec.secretEnv, spec.custodian);
   let words: PaperPassphrase | undefined;
   try {
@@ -300,7 +302,7 @@ export async function drillCommand(argv: readonly string[], io: Io, warnings: Wa
   const collector = new ShareCollector(plan.expected);
   const seconds = (): number => Math.floor(Date.now() / 1000) * 1000;
   const started = seconds();
-  const say = (line: string): void => { if (values.json !== true) io.stdout.write(`${line}\n`); };
+  const say = (line: string): void => { if (values.json !== true) writeLines(io.stdout, [line]); };
   say(`${restore ? 'RESTORE' : 'drill'} of ${plan.backupKey} (kcv ecb:${plan.backupKcv}, ${plan.expected.threshold} of ${plan.expected.total}) from a manifest signed by ${plan.signers.join(', ')}`);
   try {
     for (const spec of shares) {
@@ -323,13 +325,13 @@ export async function drillCommand(argv: readonly string[], io: Io, warnings: Wa
     const { outcome } = run;
     writeFileAtomic(out, serializeEnvelope({ payloadType: PAYLOAD_TYPES.drill, payload: run.report, signatures: [] }), values.force === true);
     if (values.json === true) {
-      io.stdout.write(`${JSON.stringify({ result: outcome.pass ? 'pass' : 'fail', restore, failures: outcome.failures, backupKey: { id: plan.backupKey, kcv: outcome.backupKcv, kcvMatches: outcome.backupKcvMatches }, restored: outcome.restored, report: out })}\n`);
+      writeJson(io, { result: outcome.pass ? 'pass' : 'fail', restore, failures: outcome.failures, backupKey: { id: plan.backupKey, kcv: outcome.backupKcv, kcvMatches: outcome.backupKcvMatches }, restored: outcome.restored, report: out });
     } else {
       for (const r of outcome.restored) say(`  ${r.id}: kcv ecb:${r.kcv} ${r.kcvMatches ? 'matches the manifest' : 'DIFFERS from the manifest'}; canary ${r.canary ? 'decrypted' : 'did NOT decrypt'}`);
       say(`${outcome.pass ? 'PASS' : `FAIL (${outcome.failures.join(', ')})`}: ${restore && outcome.pass ? 'restored keys kept in the token' : 'drill objects destroyed'}; unsigned report ${out}: custodians sign it with keyceremony sign`);
     }
     if (!outcome.pass) {
-      io.stderr.write(`keyceremony: ${outcome.failures[0] ?? 'DRILL_FAILED'}: the ${restore ? 'restore' : 'drill'} failed (${outcome.failures.join(', ')}); nothing was kept: the report says what failed\n`);
+      writeLines(io.stderr, [`keyceremony: ${outcome.failures[0] ?? 'DRILL_FAILED'}: the ${restore ? 'restore' : 'drill'} failed (${outcome.failures.join(', ')}); nothing was kept: the report says what failed`]);
       return 1;
     }
     return 0;
