@@ -23,13 +23,21 @@ async function readSecret(io: Io, envName: string | undefined, s: { flag: string
     if (!ENV_NAME.test(envName)) throw usageError('PIN_ENV_INVALID', `${s.flag} takes the NAME of an environment variable, not ${envName.length > 0 ? 'a value' : 'an empty string'}`, 'export KEYCEREMONY_PIN=… then pass --pin-env KEYCEREMONY_PIN');
     const value = io.env[envName];
     if (value === undefined || value === '') throw usageError('PIN_ENV_UNSET', `the environment variable ${envName} named by ${s.flag} is not set`, `set ${envName} to the ${s.what} of ${s.of}, or leave out ${s.flag} to be asked`);
-    return checked(Buffer.from(value, 'utf8'));
+    return checked(ownBuffer(Buffer.from(value, 'utf8')));
   }
   const stdin = io.stdin;
   if (!stdin.isTTY || typeof stdin.setRawMode !== 'function') {
     throw usageError('PIN_UNAVAILABLE', `there is no terminal to ask for the ${s.what} of ${s.of}`, `pass ${s.flag} NAME naming an environment variable that holds it`);
   }
   return checked(await prompt(io, `${s.what === 'PIN' ? 'PIN' : 'Passphrase'} for ${s.of}: `));
+}
+
+/** The bytes in memory of their own (Buffer.alloc), the pooled copy zeroed: a secret from the environment. */
+function ownBuffer(pooled: Buffer): Buffer {
+  const own = Buffer.alloc(pooled.length);
+  pooled.copy(own);
+  pooled.fill(0);
+  return own;
 }
 
 function checked(pin: Buffer): Buffer {
@@ -55,7 +63,8 @@ function prompt(io: Io, question: string): Promise<Buffer> {
         buf.fill(0);
         reject(err);
       } else {
-        const pin = Buffer.from(buf.subarray(0, len));
+        const pin = Buffer.alloc(len); // its own memory, never Node's shared pool, so zeroing it leaves no copy
+        buf.copy(pin, 0, 0, len);
         buf.fill(0);
         resolve(pin);
       }

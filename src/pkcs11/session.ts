@@ -99,7 +99,7 @@ export async function withSession<T>(token: Token, pin: Uint8Array | null, fn: (
   try {
     if (pin !== null) {
       if ((logins.get(key) ?? 0) === 0) {
-        const text = Buffer.from(pin).toString('utf8');
+        const text = Buffer.from(pin.buffer, pin.byteOffset, pin.byteLength).toString('utf8'); // a view: no copy of the PIN in Node's shared pool
         try {
           api.C_Login(handle, B.CKU_USER, text);
         } catch (err) {
