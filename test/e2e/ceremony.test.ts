@@ -22,6 +22,12 @@ import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
 
 const tokens = [['Ceremony HSM', '24681357'], ['custodian-alice', '1111'], ['custodian-bob', '2222'], ['custodian-carol', '3333']] as const;
+/**
+ * The webhook ceremony's custodians hold cards of their own: the JWT ceremony's custodian keys are
+ * on the first cards, and a ceremony refuses to make a key that is already there and that it did
+ * not begin (CEREMONY_OBJECT_PREEXISTING).
+ */
+const webhookTokens = [tokens[0], ['webhook-alice', '4444'], ['webhook-bob', '5555'], ['webhook-carol', '6666']] as const;
 let hsm: SoftHsm;
 let root: string;
 let work: string;
@@ -34,7 +40,7 @@ let networkUp = true;
 const dialog = folderDialog();
 
 beforeAll(async () => {
-  hsm = createSoftHsm(tokens.map(([label, pin]) => ({ label, pin, soPin: '87654321' })));
+  hsm = createSoftHsm([...tokens, ...webhookTokens.slice(1)].map(([label, pin]) => ({ label, pin, soPin: '87654321' })));
   root = await buildRenderer();
   // by its real path: the app shows and writes the real path of the folder chosen
   work = realpathSync(mkdtempSync(join(tmpdir(), 'kc-e2e-ceremony-')));
@@ -162,7 +168,9 @@ test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the w
 
 test('by clicking: the webhook rotation rehearsed from the app, then run for real with no exception logged', async () => {
   networkUp = true;
-  await loadScript('webhook.json', templateText('webhook-rotation')!);
+  const script = JSON.parse(templateText('webhook-rotation')!) as { tokens: { name: string; label: string }[] };
+  for (const t of script.tokens) if (t.name.startsWith('card-')) t.label = `webhook-${t.name.slice('card-'.length)}`;
+  await loadScript('webhook.json', JSON.stringify(script, null, 2));
   await visible(page.getByRole('heading', { name: 'Webhook signing secret rotation (dual-publish)' }));
   const dir = join(work, 'webhook-2026-q4');
   await chooseCeremonyFolder(dir);
@@ -182,7 +190,7 @@ test('by clicking: the webhook rotation rehearsed from the app, then run for rea
 
   networkUp = false;
   const start = page.getByRole('form', { name: 'Start the ceremony' });
-  for (const [label, pin] of tokens) await start.getByLabel(`PIN for ${label}`).fill(pin);
+  for (const [label, pin] of webhookTokens) await start.getByLabel(`PIN for ${label}`).fill(pin);
   await start.getByRole('button', { name: 'Start the ceremony' }).click();
   await confirmEach(['the ceremony clock reads', "the fingerprint of alice's key", "the fingerprint of bob's key", "the fingerprint of carol's key", 'the checkpoint they sign covers the audit log']);
   await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Ceremony complete');
