@@ -27,6 +27,8 @@ let drive: string;
 let kekPem: string;
 let kekFile: string;
 let h: Handlers;
+/** The drive's handle from the app's drive list (src/api/folders.ts): the app names a drive by it, never by its path. */
+let driveHandle: string;
 let kcv: string;
 const target = (name: string): Target => findTarget(name) as Target;
 
@@ -39,6 +41,9 @@ beforeAll(async () => {
   h = createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module, KEYCEREMONY_REMOVABLE_ROOTS: drive }, version: 'test', interfaces: () => [] });
   const k = await h['keys.generate']({ kind: 'master', token: { label: HSM.label }, label: 'master-v3', pin: HSM.pin, extractable: true });
   if (!k.ok) throw new Error(k.error.code);
+  const media = await h['media.list']({});
+  if (!media.ok || media.value.media[0] === undefined) throw new Error('the drive is not listed');
+  driveHandle = media.value.media[0].handle;
   kcv = (k.value.kcv as string).slice('ecb:'.length);
 }, 60_000);
 afterAll(() => { hsm.cleanup(); rmSync(drive, { recursive: true, force: true }); });
@@ -72,9 +77,9 @@ describe('Azure without its KEK id: one code from the command line and the app',
     const b = runCli(['bundle', '--key', `pkcs11:token=Usecase%20HSM;object=master-v3`, '--target', `azure-byok=${kekFile}`, '--out', bundleOut, '--custodians', kekFile,
       '--ceremony', 'c1', '--actor', 'alice', '--pin-env', 'HSM_PIN'], env);
     expect([b.status, b.stderr.match(ERROR_LINE)?.[1]]).toEqual([2, 'EXPORT_KEK_ID_MISSING']);
-    const app = await h['export.run']({ token: { label: HSM.label }, keyLabel: 'master-v3', target: 'azure-byok', wrappingKey: kekPem, mountPoint: drive, folder: 'app-export', pin: HSM.pin });
+    const app = await h['export.run']({ token: { label: HSM.label }, keyLabel: 'master-v3', target: 'azure-byok', wrappingKey: kekPem, drive: driveHandle, folder: 'app-export', pin: HSM.pin });
     expect(app).toMatchObject({ ok: false, error: { code: 'EXPORT_KEK_ID_MISSING' } });
-    const malformed = await h['export.run']({ token: { label: HSM.label }, keyLabel: 'master-v3', target: 'azure-byok', wrappingKey: kekPem, mountPoint: drive, folder: 'app-export', pin: HSM.pin, kekId: 'kek-1' });
+    const malformed = await h['export.run']({ token: { label: HSM.label }, keyLabel: 'master-v3', target: 'azure-byok', wrappingKey: kekPem, drive: driveHandle, folder: 'app-export', pin: HSM.pin, kekId: 'kek-1' });
     expect(malformed).toMatchObject({ ok: false, error: { code: 'EXPORT_KEK_ID_MISSING' } });
     for (const d of [exportOut, bundleOut, join(drive, 'app-export')]) expect(existsSync(d)).toBe(false);
   });
@@ -82,7 +87,7 @@ describe('Azure without its KEK id: one code from the command line and the app',
 
 describe('a whole export through the app', () => {
   test('Azure with its KEK id: the key wrapped in the token, key.byok naming the KEK, export.json the record returned', async () => {
-    const r = await h['export.run']({ token: { label: HSM.label }, keyLabel: 'master-v3', target: 'azure-byok', wrappingKey: kekPem, kekId: KEK_ID, mountPoint: drive, folder: 'azure', pin: HSM.pin });
+    const r = await h['export.run']({ token: { label: HSM.label }, keyLabel: 'master-v3', target: 'azure-byok', wrappingKey: kekPem, kekId: KEK_ID, drive: driveHandle, folder: 'azure', pin: HSM.pin });
     if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
     expect(r.value).toMatchObject({ dir: join(drive, 'azure'), target: 'azure-byok', kcv, files: [{ path: 'key.byok' }] });
     const byok = JSON.parse(readFileSync(join(drive, 'azure', 'key.byok'), 'utf8')) as { header: { kid: string } };
@@ -92,7 +97,7 @@ describe('a whole export through the app', () => {
     expect(record.key).toMatch(/^pkcs11:token=Usecase%20HSM;serial=[0-9a-f]+;object=master-v3;type=secret-key$/);
   });
   test('an AWS export ignores a KEK id it has no use for', async () => {
-    const r = await h['export.run']({ token: { label: HSM.label }, keyLabel: 'master-v3', target: 'aws-rsa-aes-key-wrap-sha256', wrappingKey: kekPem, kekId: KEK_ID, mountPoint: drive, folder: 'aws', pin: HSM.pin });
+    const r = await h['export.run']({ token: { label: HSM.label }, keyLabel: 'master-v3', target: 'aws-rsa-aes-key-wrap-sha256', wrappingKey: kekPem, kekId: KEK_ID, drive: driveHandle, folder: 'aws', pin: HSM.pin });
     if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
     expect(JSON.parse(readFileSync(join(drive, 'aws', 'export.json'), 'utf8'))).not.toHaveProperty('kekId');
   });

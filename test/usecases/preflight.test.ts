@@ -3,7 +3,7 @@
  * the interfaces and the record given as inputs (no network needed), and the app's start and
  * rehearse channels refusing with the same codes.
  */
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -67,17 +67,24 @@ describe('both, in order', () => {
 
 describe('the app refuses with the same codes', () => {
   const script = templateText('quarterly-master-dual-publish')!;
+  // the app names its ceremony folder by a handle from its folder dialog (src/api/folders.ts); here the dialog answers with a folder made for it
+  const chooseFolder = async (): Promise<string> => { const d = join(work, 'chosen'); mkdirSync(d, { recursive: true }); return d; };
+  const folderOf = async (h: ReturnType<typeof createHandlers>): Promise<string> => {
+    const r = await h['folders.choose']({ purpose: 'ceremony' });
+    if (!r.ok || r.value.folder === null) throw new Error('no folder chosen');
+    return r.value.folder.handle;
+  };
   test('start: the network up, then no passed rehearsal of this script', async () => {
-    const up = createHandlers({ env: {}, version: 'test', rehearsals: record, interfaces: () => UP });
-    expect(await up['ceremony.start']({ script, dir: join(work, 'real'), pins: [], noRehearsal: true })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NETWORK_UP' } });
-    const down = createHandlers({ env: {}, version: 'test', rehearsals: record, interfaces: () => [] });
-    expect(await down['ceremony.start']({ script, dir: join(work, 'real'), pins: [] })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NOT_REHEARSED' } });
+    const up = createHandlers({ env: {}, version: 'test', rehearsals: record, interfaces: () => UP, chooseFolder });
+    expect(await up['ceremony.start']({ script, ceremonyFolder: await folderOf(up), pins: [], noRehearsal: true })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NETWORK_UP' } });
+    const down = createHandlers({ env: {}, version: 'test', rehearsals: record, interfaces: () => [], chooseFolder });
+    expect(await down['ceremony.start']({ script, ceremonyFolder: await folderOf(down), pins: [] })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NOT_REHEARSED' } });
     // the record names this script once it passed: the preflight lets it through (the PINs are what is missing now)
     appendFileSync(record, `${JSON.stringify({ digest: parseScript(new TextEncoder().encode(script)).digest, result: 'pass' })}\n`);
-    expect(await down['ceremony.start']({ script, dir: join(work, 'real'), pins: [] })).toMatchObject({ ok: false, error: { code: 'CEREMONY_PIN_MISSING' } });
+    expect(await down['ceremony.start']({ script, ceremonyFolder: await folderOf(down), pins: [] })).toMatchObject({ ok: false, error: { code: 'CEREMONY_PIN_MISSING' } });
   });
   test('rehearse: the network up unless allowed', async () => {
-    const up = createHandlers({ env: {}, version: 'test', rehearsals: record, interfaces: () => UP, spawnCli: () => { throw new Error('no process may start'); } });
-    expect(await up['ceremony.rehearse']({ script, dir: join(work, 'rehearsed') })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NETWORK_UP' } });
+    const up = createHandlers({ env: {}, version: 'test', rehearsals: record, interfaces: () => UP, spawnCli: () => { throw new Error('no process may start'); }, chooseFolder });
+    expect(await up['ceremony.rehearse']({ script, ceremonyFolder: await folderOf(up) })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NETWORK_UP' } });
   });
 });
