@@ -34,6 +34,8 @@ export interface CliProcess {
   readonly stdout: NodeJS.ReadableStream | null;
   readonly stderr: NodeJS.ReadableStream | null;
   once(event: 'exit', listener: (code: number | null) => void): unknown;
+  /** Ends the process (SIGTERM for a child process; Electron's UtilityProcess.kill). */
+  kill(): unknown;
 }
 export type SpawnCli = (args: readonly string[]) => CliProcess;
 
@@ -69,7 +71,18 @@ export interface CeremonyDeps {
   readonly printToPdf?: ((html: string) => Promise<Uint8Array>) | undefined;
   /** The folders the renderer may name, by handle (./folders.ts). */
   readonly folders: FolderHandles;
+  /** How long a rehearsal may run before it is stopped and killed; REHEARSAL_TIMEOUT_MS by default. */
+  readonly rehearsalTimeoutMs?: number | undefined;
 }
+
+/**
+ * A rehearsal asks nobody anything (--yes) and the longest template rehearses in about a minute
+ * on SoftHSM2: one that has not ended in 20 minutes is stuck (a utility process that did not exit,
+ * electron#47228, or a token that does not answer), and would hold its folder for ever.
+ */
+export const REHEARSAL_TIMEOUT_MS = 20 * 60_000;
+/** After the kill, how long the folder stays claimed waiting for the process's exit. */
+const KILL_GRACE_MS = 5_000;
 
 interface Run {
   state: 'running' | 'waiting' | 'done' | 'failed';
@@ -169,16 +182,26 @@ function rehearse(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.rehearse'])
   let err = '';
   child.stdout?.on('data', (c: Buffer) => { out += c.toString('utf8'); const nl = out.lastIndexOf('\n'); if (nl >= 0) { keep(run, out.slice(0, nl).split('\n')); out = out.slice(nl + 1); } });
   child.stderr?.on('data', (c: Buffer) => { err = `${err}${c.toString('utf8')}`.slice(-64 * 1024); });
+  let timedOut: ApiError | null = null;
+  const fail = (e: ApiError): void => { if (run.state === 'running') { run.state = 'failed'; run.error = e; } };
+  const timeoutMs = d.rehearsalTimeoutMs ?? REHEARSAL_TIMEOUT_MS;
+  // the run stays 'running' (its folder claimed) until the process is gone, or a grace after the kill
+  const timer = setTimeout(() => {
+    timedOut = { code: 'REHEARSAL_TIMEOUT', message: `the rehearsal did not end within ${Math.round(timeoutMs / 1000)} s and was stopped`, fix: 'rehearse again (it resumes in its folder); if it stops again, rehearse from the command line to see where it waits' };
+    keep(run, [`Stopped: ${timedOut.message}`]);
+    child.kill();
+    setTimeout(() => { if (timedOut !== null) fail(timedOut); }, KILL_GRACE_MS).unref();
+  }, timeoutMs);
+  timer.unref();
   child.once('exit', (code) => {
+    clearTimeout(timer);
     if (out !== '') keep(run, [out]);
-    if (code === 0) {
+    if (timedOut !== null) fail(timedOut);
+    else if (code === 0) {
       run.state = 'done';
       run.auditFile = join(dir, 'audit.jsonl');
       run.chain = chainInForce(run.auditFile);
-    } else {
-      run.state = 'failed';
-      run.error = cliError(err, code);
-    }
+    } else fail(cliError(err, code));
   });
   return { runId, dir };
 }
