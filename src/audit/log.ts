@@ -13,6 +13,7 @@
  * signed checkpoints show a log rewritten from the start, or cut short.
  */
 import { hash } from 'node:crypto';
+import { KeyceremonyError } from '../errors.js';
 import { parseTime } from '../docs/fields.js';
 import { CUSTODIAN_ID } from '../custodians/set.js';
 
@@ -27,6 +28,12 @@ export const MAX_LINE_BYTES = 64 * 1024;
  * though the verifier decodes one line at a time anyway, and it bounds the memory a read takes.
  */
 export const MAX_LOG_BYTES = 64 * 1024 * 1024;
+
+/** A log larger than MAX_LOG_BYTES is refused by its size before it is read (no log the tool writes comes near it): AUDIT_LOG_TOO_LARGE, exit 1. */
+export function logTooLarge(path: string, size: string): KeyceremonyError {
+  return new KeyceremonyError('AUDIT_LOG_TOO_LARGE', `the audit log ${path} has ${size}, over the limit of ${MAX_LOG_BYTES} bytes (${MAX_LOG_BYTES / (1024 * 1024)} MiB)`,
+    'check that it is the audit.jsonl of a ceremony: no log the tool writes comes near that size');
+}
 
 export type DetailValue = string | number | boolean | null | readonly string[];
 

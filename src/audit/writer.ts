@@ -6,7 +6,7 @@
  * survives a power cut.
  */
 import { randomBytes, createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, ftruncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, ftruncateSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { formatTime } from '../docs/fields.js';
 import { addSignature } from '../dsse/sign.js';
@@ -17,7 +17,7 @@ import { fsyncDir } from '../files.js';
 import { buildCheckpoint, CHECKPOINT_TYPE, parseCheckpoint } from './checkpoint.js';
 import { encodeBase64 } from '../dsse/envelope.js';
 import type { Envelope } from '../dsse/envelope.js';
-import { draftProblem, formatEntry, GENESIS } from './log.js';
+import { draftProblem, formatEntry, GENESIS, logTooLarge, MAX_LOG_BYTES } from './log.js';
 import type { AuditEntry, EntryDraft } from './log.js';
 import { verifyAuditLog } from './verify.js';
 
@@ -50,6 +50,8 @@ export class AuditWriter {
       w.append({ actor, action: 'log.create', keys: [], details: { log } });
       return w;
     }
+    const size = statSync(path).size;
+    if (size > MAX_LOG_BYTES) throw logTooLarge(path, `${size} bytes`);
     const bytes = readFileSync(path);
     // whole lines end at the last newline, counted in bytes (re-encoding decoded text would miscount invalid UTF-8)
     const torn = bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a;

@@ -16,7 +16,7 @@
  */
 import { existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { isLineProblem, parseLine } from '../audit/log.js';
+import { isLineProblem, MAX_LOG_BYTES, parseLine } from '../audit/log.js';
 import type { AuditEntry, DetailValue } from '../audit/log.js';
 import { crashpoint } from '../crashpoint.js';
 import { formatTime } from '../docs/fields.js';
@@ -28,7 +28,7 @@ import { withSession } from '../pkcs11/session.js';
 import type { Session } from '../pkcs11/session.js';
 import { pinOf, resumeMismatch, StepContext } from './context.js';
 import type { Question, ResolvedToken, StepResult } from './context.js';
-import { checkFolder, CHECKPOINT, JOURNAL, MAX_JOURNAL_BYTES, TRANSCRIPTS } from './folder.js';
+import { checkFolder, CHECKPOINT, JOURNAL, TRANSCRIPTS } from './folder.js';
 import { checkLogScript, doneOf, Journal, journalToken } from './journal.js';
 import { mediaRule } from './media.js';
 import { REHEARSAL_STORE } from './rehearsal.js';
@@ -286,7 +286,7 @@ async function proveSealed(ctx: StepContext, entries: readonly AuditEntry[], j: 
 
 /** The finished log verifies whole, and its checkpoint (kept in the folder too) is signed by the set in force and covers its last entry. */
 function requireSealedBy(ctx: StepContext, checkpointFile: string): void {
-  const log = ctx.folder.read(JOURNAL, 'the audit log', MAX_JOURNAL_BYTES);
+  const log = ctx.folder.read(JOURNAL, 'the audit log', MAX_LOG_BYTES);
   const v = verifyAuditLog(log, { chain: ctx.requireSet().chain, external: [ctx.folder.read(CHECKPOINT, 'the checkpoint', MAX_ENVELOPE_BYTES)], requireCheckpointAtEnd: true });
   if (!v.valid) {
     throw new KeyceremonyError('CEREMONY_LOG_UNAUTHENTIC', `the finished log in ${ctx.dir} is not the one its checkpoint ${checkpointFile} seals: ${v.problems.map((p) => `entry ${p.seq}: ${p.code}`).join('; ')}`,

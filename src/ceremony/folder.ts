@@ -15,8 +15,6 @@ import type { CeremonyScript } from './script.js';
 import { kindOf } from './steps/index.js';
 
 export const JOURNAL = 'audit.jsonl';
-/** A ceremony's journal is a few hundred entries; anything near this is not one (and stays far below what the runtime can hold). */
-export const MAX_JOURNAL_BYTES = 64 * 1024 * 1024;
 export const CHECKPOINT = 'audit.checkpoint.json';
 export const TRANSCRIPTS = ['transcript.md', 'transcript.html'] as const;
 /** The app prints the transcript beside them (Electron's printToPDF). */

@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lstatSync, readFileSync } from 'node:fs';
-import { entryBody, GENESIS, isLineProblem, parseLine } from '../audit/log.js';
+import { entryBody, GENESIS, isLineProblem, logTooLarge, MAX_LOG_BYTES, parseLine } from '../audit/log.js';
 import type { AuditEntry } from '../audit/log.js';
 import { splitLines } from '../audit/verify.js';
 import { AuditWriter } from '../audit/writer.js';
@@ -24,7 +24,6 @@ import { destroyMacKey, findMacKey, generateMacKey, hmacSha256, macMatches } fro
 import type { MacKeyRef } from '../pkcs11/mac.js';
 import type { Handle } from '../pkcs11/binding.js';
 import type { Session } from '../pkcs11/session.js';
-import { MAX_JOURNAL_BYTES } from './folder.js';
 import type { CeremonyScript, ScriptToken } from './script.js';
 
 const MAC_DOMAIN = 'keyceremony/journal-mac@1\0';
@@ -50,7 +49,7 @@ function keyRef(ceremony: string, log: string): MacKeyRef {
 function readEntries(file: string): AuditEntry[] {
   const st = lstatSync(file);
   if (!st.isFile()) throw new KeyceremonyError('FOLDER_NOT_REGULAR', `${file} is not a regular file`, 'remove it: a ceremony log is a plain file the tool wrote');
-  if (st.size > MAX_JOURNAL_BYTES) throw new KeyceremonyError('CEREMONY_LOG_TOO_LARGE', `${file} has ${st.size} bytes; a ceremony's journal is far smaller than ${MAX_JOURNAL_BYTES}`, 'nothing was done: keep the folder as evidence and run the ceremony in a new folder');
+  if (st.size > MAX_LOG_BYTES) throw logTooLarge(file, `${st.size} bytes`);
   const { lines } = splitLines(readFileSync(file).toString('utf8'));
   let prev = GENESIS;
   return lines.map((l, i) => {

@@ -3,6 +3,7 @@
  * the terminal without echo. Never from argv, never logged. Returned as a Buffer the caller
  * zeroes after use.
  */
+import { sanitizeText } from '../docs/sanitize.js';
 import { KeyceremonyError, usageError } from '../errors.js';
 import type { Io } from './io.js';
 
@@ -82,6 +83,6 @@ function prompt(io: Io, question: string): Promise<Buffer> {
     stdin.setRawMode(true);
     stdin.on('data', onData);
     stdin.resume();
-    io.stderr.write(question);
+    io.stderr.write(sanitizeText(question)); // a token label comes from the device
   });
 }

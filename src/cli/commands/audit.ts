@@ -7,11 +7,11 @@
  * and the output says so.
  */
 import { statSync } from 'node:fs';
-import { MAX_LOG_BYTES } from '../../audit/log.js';
+import { logTooLarge, MAX_LOG_BYTES } from '../../audit/log.js';
 import { verifyAuditLog } from '../../audit/verify.js';
 import type { AuditResult } from '../../audit/verify.js';
 import { formatProblem } from '../../docs/problems.js';
-import { KeyceremonyError, usageError } from '../../errors.js';
+import { usageError } from '../../errors.js';
 import { readInput } from '../../files.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
 import { atOption, CHAIN_OPTIONS, chainOption, readDocument, rootDigestOption } from '../docs.js';
@@ -30,10 +30,7 @@ function headline(r: AuditResult): string {
   }
 }
 
-function tooLarge(path: string, size: string): KeyceremonyError {
-  return new KeyceremonyError('AUDIT_LOG_TOO_LARGE', `the audit log ${path} has ${size}, over the limit of ${MAX_LOG_BYTES} bytes (${MAX_LOG_BYTES / (1024 * 1024)} MiB)`,
-    'check that it is the audit.jsonl of a ceremony: no log the tool writes comes near that size');
-}
+const tooLarge = logTooLarge;
 
 /**
  * The log's bytes, at most MAX_LOG_BYTES (exit 1 beyond, as for any input that is not what it
