@@ -312,3 +312,11 @@ describe('what an adversarial review found, each refused', () => {
     expect(snapshot(outside)).toEqual(before);
   }, 60_000);
 });
+
+test('ceremony run takes no --force: a ceremony folder is never overwritten', () => {
+  const dir = prepared('no-force');
+  const r = runCli(['ceremony', 'run', join(dir, 'ceremony.json'), '--rehearse', '--yes', '--allow-network', '--force', '--dir', dir], process.env);
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(ERROR_LINE);
+  expect(existsSync(join(dir, 'softhsm'))).toBe(false);
+});

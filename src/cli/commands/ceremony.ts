@@ -68,7 +68,9 @@ function validateCommand(argv: readonly string[], io: Io): number {
   }
 }
 
-const RUN_OPTIONS = { ...COMMON_OPTIONS, dir: { type: 'string' }, rehearse: { type: 'boolean' }, 'allow-network': { type: 'boolean' }, yes: { type: 'boolean' },
+/** A ceremony folder is never overwritten (issue 13): `ceremony run` takes no --force, which the parser then refuses as unknown. */
+const { force: _force, ...RUN_COMMON } = COMMON_OPTIONS;
+const RUN_OPTIONS = { ...RUN_COMMON, dir: { type: 'string' }, rehearse: { type: 'boolean' }, 'allow-network': { type: 'boolean' }, yes: { type: 'boolean' },
   profile: { type: 'string' }, 'no-rehearsal': { type: 'boolean' }, rehearsals: { type: 'string' }, module: { type: 'string' }, inputs: { type: 'string' } } as const satisfies OptionSpec;
 
 /** `ceremony run`: the preflight (air gap, rehearsal record), the inputs, the tokens, then the engine. `up`: the network interfaces that are up. */
