@@ -14,7 +14,7 @@
  * generation, a signature or an export. The checkpoint is signed only after the custodians see
  * what it covers.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isLineProblem, MAX_LOG_BYTES, parseLine } from '../audit/log.js';
 import type { AuditEntry, DetailValue } from '../audit/log.js';
@@ -99,12 +99,10 @@ function adminOf(script: CeremonyScript): string {
 }
 
 /** A first run: the folder holds only what may be there; a journal left empty by a crash before its first entry is no journal. */
-function isResume(o: RunPlan): boolean {
-  const file = join(o.dir, JOURNAL);
+function journalState(o: RunPlan): 'none' | 'empty' | 'present' {
   let st;
-  try { st = lstatSync(file); } catch { return false; }
-  if (st.isFile() && st.size === 0) { unlinkSync(file); return false; }
-  return true;
+  try { st = lstatSync(join(o.dir, JOURNAL)); } catch { return 'none'; }
+  return st.isFile() && st.size === 0 ? 'empty' : 'present';
 }
 
 export type RunPlan = Pick<RunOptions, 'script' | 'dir' | 'inputs' | 'simulation' | 'now' | 'env' | 'declared' | 'own'>;
@@ -114,26 +112,30 @@ export type RunPlan = Pick<RunOptions, 'script' | 'dir' | 'inputs' | 'simulation
  * the removable-media rule, and what the folder holds. Callers that make something in the folder
  * for the run (a rehearsal's token store) call it first; the run calls it again.
  */
-export function preflightRun(o: RunPlan): { resume: boolean; leftBehind: string[]; media: ReturnType<typeof mediaRule>; own: readonly string[] } {
+export function preflightRun(o: RunPlan): { resume: boolean; emptyJournal: boolean; leftBehind: string[]; media: ReturnType<typeof mediaRule>; own: readonly string[] } {
   checkInputs(o.script, o.inputs, (o.now ?? Date.now)());
   const media = mediaRule(o.dir, { steps: o.script.steps, simulation: o.simulation, env: o.env ?? process.env });
-  if (!existsSync(o.dir)) return { resume: false, leftBehind: [], media, own: [] };
-  const resume = isResume(o);
+  if (!existsSync(o.dir)) return { resume: false, emptyJournal: false, leftBehind: [], media, own: [] };
+  // a journal left empty by a crash before its first entry is no journal: the run starts afresh, once the folder checks out
+  const journal = journalState(o);
+  const resume = journal === 'present';
   const own = o.own ?? (o.simulation ? [REHEARSAL_STORE] : []);
-  const leftBehind = checkFolder({ script: o.script, dir: o.dir, inputs: o.inputs, simulation: o.simulation, declared: o.declared ?? [], own }, resume);
+  const declared = [...(o.declared ?? []), ...(journal === 'empty' ? [join(o.dir, JOURNAL)] : [])];
+  const leftBehind = checkFolder({ script: o.script, dir: o.dir, inputs: o.inputs, simulation: o.simulation, declared, own }, resume);
   if (resume) checkLogScript(join(o.dir, JOURNAL), Journal.entriesOf(join(o.dir, JOURNAL)), o.script);
   if (resume && o.simulation && own.includes(REHEARSAL_STORE) && !existsSync(join(o.dir, REHEARSAL_STORE))) {
     // a rehearsal's journal key lives in its own token store: a log without one is not this run's
     throw new KeyceremonyError('CEREMONY_LOG_UNAUTHENTIC', `the log in ${o.dir} has no rehearsal token store beside it: no rehearsal wrote it`, 'nothing was done: keep the folder as evidence and rehearse in a new folder');
   }
-  return { resume, leftBehind, media, own };
+  return { resume, emptyJournal: journal === 'empty', leftBehind, media, own };
 }
 
 export async function runCeremony(o: RunOptions): Promise<RunResult> {
   const now = o.now ?? (() => Date.now());
   const env = o.env ?? process.env;
-  const { resume, leftBehind, media } = preflightRun(o);
+  const { resume, emptyJournal, leftBehind, media } = preflightRun(o);
   mkdirSync(o.dir, { recursive: true });
+  if (emptyJournal) Folder.open(o.dir).remove(JOURNAL);
   const ctx = new StepContext({ ...o, env, now });
   const jt = ctx.token(journalToken(o.script).name);
   const notes = [...(o.notes ?? []), ...(media === null ? [] : [media])];
