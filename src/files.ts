@@ -126,8 +126,8 @@ function linkRefused(shown: string): KeyceremonyError {
   return new KeyceremonyError('FOLDER_LINK_REFUSED', `${shown} is a symbolic link`, 'remove the link and put the file or folder itself there: the tool never writes, deletes or reads through links');
 }
 
-/** A link, or anything that is neither a regular file nor a folder, is never used. */
-function refuseSpecial(st: Stats, shown: string): void {
+/** A link, or anything that is neither a regular file nor a folder, is never used (FOLDER_LINK_REFUSED, FOLDER_NOT_REGULAR). */
+export function refuseSpecial(st: Stats, shown: string): void {
   if (st.isSymbolicLink()) throw linkRefused(shown);
   if (!st.isFile() && !st.isDirectory()) {
     throw new KeyceremonyError('FOLDER_NOT_REGULAR', `${shown} is ${kindOf(st)}`, 'remove it: the tool reads and writes only regular files and folders');

@@ -17,7 +17,7 @@ import { readInput } from '../../files.js';
 import { withSession } from '../../pkcs11/session.js';
 import { pinOf, provenKey, resumeMismatch } from '../context.js';
 import type { StepContext, StepResult } from '../context.js';
-import { requireExactly } from '../folder.js';
+import { requireExactly } from '../tree.js';
 import { mediaRule } from '../media.js';
 import { tokenKcv } from './generate-key.js';
 import type { Preflight, StepKind, StepOf } from './kind.js';

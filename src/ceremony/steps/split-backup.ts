@@ -23,7 +23,7 @@ import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js
 import { checkSplitHolders } from '../../usecases/split.js';
 import { pinOf, provenKey, resumeMismatch } from '../context.js';
 import type { ResolvedToken, StepContext, StepResult } from '../context.js';
-import { everyFileUnder, requireExactly } from '../folder.js';
+import { everyFileUnder, requireExactly } from '../tree.js';
 import { mediaRule } from '../media.js';
 import { tokenKcv } from './generate-key.js';
 import { noInputs } from './kind.js';
