@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../../bin/keyceremony.mjs', import.meta.url));
+/** The command as installed (package.json `bin`): the prebuilt bundle, built again first when src/ changed. */
+export const BIN = fileURLToPath(new URL('../../bin/keyceremony.cjs', import.meta.url));
 
 export interface CliResult {
   readonly status: number | null;

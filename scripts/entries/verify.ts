@@ -1,0 +1,68 @@
+/**
+ * dist/keyceremony-verify.mjs: `verify` and `state` of the command line (CLI.md) in one file with
+ * no dependencies, for a pipeline to vendor and pin by its SHA-256:
+ *
+ *   node keyceremony-verify.mjs verify FILE --custodians SET … [--json]
+ *   node keyceremony-verify.mjs state --custodians SET … --manifests FILE … [--json]
+ *
+ * The commands are the CLI's own (src/cli/commands/verify.ts and state.ts), so options, outputs
+ * and exit codes are the same; around them this does what src/cli/main.ts does: usage, --help,
+ * the one-line error `keyceremony: CODE: what; fix` (a stack only with --debug) and exit 3 for a
+ * bug. Nothing here reaches pkcs11js (the build refuses a bundle that names it).
+ */
+import { stateCommand, STATE_USAGE } from '../../src/cli/commands/state.js';
+import { verifyCommand, VERIFY_USAGE } from '../../src/cli/commands/verify.js';
+import { Warnings } from '../../src/cli/io.js';
+import type { Io } from '../../src/cli/io.js';
+import { sanitizeText } from '../../src/docs/sanitize.js';
+import { KeyceremonyError } from '../../src/errors.js';
+
+const COMMANDS = new Map([
+  ['verify', { run: verifyCommand, usage: VERIFY_USAGE, what: 'verify a signed document against a custodian-set chain' }],
+  ['state', { run: stateCommand, usage: STATE_USAGE, what: 'the key state at a time from a chain of rotation manifests' }],
+]);
+
+function usage(): string {
+  const lines = [...COMMANDS.values()].map((c) => `  ${c.usage}\n      ${c.what}`);
+  return `usage: node keyceremony-verify.mjs <command> [options]\n\n${lines.join('\n')}\n\nThe other commands are in the keyceremony package. --debug shows stack traces.\n`;
+}
+
+/** As src/cli/main.ts: one line, control and bidi characters escaped (messages may quote hostile input). */
+function oneLine(s: string): string {
+  return sanitizeText(s.replace(/[\r\n]+/g, ' '));
+}
+
+async function main(argv: readonly string[], io: Io): Promise<number> {
+  const debug = argv.includes('--debug');
+  const [name, ...rest] = argv;
+  try {
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      (name === undefined ? io.stderr : io.stdout).write(usage());
+      return name === undefined ? 2 : 0;
+    }
+    const cmd = COMMANDS.get(name);
+    if (cmd === undefined) {
+      throw new KeyceremonyError('USAGE', `unknown command ${JSON.stringify(name)}`, `commands: ${[...COMMANDS.keys()].join(', ')} (the others are in the keyceremony package)`, { exit: 2 });
+    }
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout.write(`usage: ${cmd.usage}\n`);
+      return 0;
+    }
+    return await cmd.run(rest, io, new Warnings(io));
+  } catch (err) {
+    if (err instanceof KeyceremonyError) {
+      io.stderr.write(`keyceremony: ${err.code}: ${oneLine(err.message)}; ${oneLine(err.fix)}\n`);
+      if (debug && err.stack !== undefined) io.stderr.write(`${err.stack}\n`);
+      return err.exit;
+    }
+    const text = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`keyceremony: INTERNAL_ERROR: ${oneLine(text)}; this is a bug: run again with --debug and report the output\n`);
+    if (debug && err instanceof Error && err.stack !== undefined) io.stderr.write(`${err.stack}\n`);
+    return 3;
+  }
+}
+
+/** processIo(), except that process.stdin is made only if read (verify and state never do): creating it costs about 2 ms. */
+const io: Io = { stdout: process.stdout, stderr: process.stderr, get stdin() { return process.stdin; }, env: process.env };
+
+void main(process.argv.slice(2), io).then((code) => { process.exitCode = code; });
