@@ -3,6 +3,13 @@
  * token, kept with a canary: a known plaintext encrypted with AES-256-GCM in the token under the
  * master key. A restore proves the key by its KCV (against the signed manifest) and by decrypting
  * the canary. Blobs hold no key in clear.
+ *
+ * Which mechanism gives RFC 5649 differs between implementations (0x210A on SoftHSM2, 0x210B on
+ * NSS, whose 0x210A is PKCS#7 then RFC 3394; KMS-NOTES.md), so both the maker and the restorer
+ * decide it by a known answer (src/pkcs11/capabilities.ts), and the blob records its format and
+ * the mechanism it was made with (`wrap`). A blob is then restorable on any token whose known
+ * answer finds RFC 5649, whatever its vendor. Blobs written before `wrap` was recorded were made
+ * with 0x210A on SoftHSM2, which is RFC 5649, and are read as such.
  */
 import { createHash } from 'node:crypto';
 import { Fields } from '../docs/fields.js';
@@ -10,9 +17,11 @@ import { DocumentError } from '../docs/problems.js';
 import { decodeBase64Strict, encodeBase64, readJson } from '../dsse/envelope.js';
 import { KeyceremonyError } from '../errors.js';
 import { KEY_ID } from '../manifest/manifest.js';
-import { CKM_AES_KEY_WRAP_PAD, pkcs11js } from '../pkcs11/binding.js';
+import { pkcs11js } from '../pkcs11/binding.js';
+import { describeKnownAnswer, rfc5649Mechanism } from '../pkcs11/capabilities.js';
 import type { Handle } from '../pkcs11/binding.js';
 import { assertLabelFree, findOne, keyCheckValue } from '../pkcs11/keys.js';
+import { ckrOf } from '../pkcs11/errors.js';
 import type { Session } from '../pkcs11/session.js';
 
 export const BLOB_SPEC = 'keyceremony/backup-blob@1';
@@ -23,6 +32,26 @@ export interface BackupBlob {
   readonly kcv: string;
   readonly wrapped: Uint8Array;
   readonly canary: { readonly iv: Uint8Array; readonly ciphertext: Uint8Array };
+  /** How `wrapped` was made: always RFC 5649, and the token mechanism a known answer chose for it. */
+  readonly wrap?: BlobWrap;
+}
+
+export interface BlobWrap {
+  readonly format: 'rfc5649';
+  /** CKM_AES_KEY_WRAP_KWP or CKM_AES_KEY_WRAP_PAD. */
+  readonly mechanism: string;
+}
+
+const WRAP_MECHANISMS = ['CKM_AES_KEY_WRAP_KWP', 'CKM_AES_KEY_WRAP_PAD'];
+
+/** The token mechanism that gives RFC 5649 in this session, by known answer; refused when none does. */
+async function kwpOf(s: Session, what: string): Promise<{ id: number; name: string }> {
+  const kat = await rfc5649Mechanism(s);
+  if (kat.mechanism === null || kat.name === null) {
+    throw new KeyceremonyError('BLOB_KWP_UNAVAILABLE', `no key-wrap mechanism of token "${s.token.label}" gives RFC 5649, which backup blobs are made with; by known answer: ${describeKnownAnswer(kat)}`,
+      `${what} on a token whose CKM_AES_KEY_WRAP_KWP or CKM_AES_KEY_WRAP_PAD is RFC 5649 (see \`keyceremony tokens\`)`);
+  }
+  return { id: kat.mechanism, name: kat.name };
 }
 
 /** The canary's plaintext and additional data are fixed by the key id: nothing secret, nothing to store. */
@@ -31,9 +60,27 @@ export function canaryPlaintext(keyId: string): Buffer {
 }
 const canaryAad = (keyId: string) => Buffer.from(`${BLOB_SPEC} ${keyId}`, 'utf8');
 
-function gcm(iv: Uint8Array, keyId: string) {
+/**
+ * CK_GCM_PARAMS comes in two layouts that tokens tell apart by length: SoftHSM2 takes pkcs11js's
+ * CK_PARAMS_AES_GCM, NSS softokn only CK_PARAMS_AES_GCM_v240 (CKR_MECHANISM_PARAM_INVALID for the
+ * other, measured). The same IV, AAD and tag length either way, so the same bytes.
+ */
+function gcm(iv: Uint8Array, keyId: string, layout: 'AES_GCM' | 'AES_GCM_v240' = 'AES_GCM') {
   const B = pkcs11js();
-  return { mechanism: B.CKM_AES_GCM, parameter: { type: B.CK_PARAMS_AES_GCM, iv: Buffer.from(iv), aad: canaryAad(keyId), ivBits: 96, tagBits: 128 } };
+  const type = layout === 'AES_GCM' ? B.CK_PARAMS_AES_GCM : B.CK_PARAMS_AES_GCM_v240;
+  return { mechanism: B.CKM_AES_GCM, parameter: { type, iv: Buffer.from(iv), aad: canaryAad(keyId), ivBits: 96, tagBits: 128 } };
+}
+
+const CKR_MECHANISM_PARAM_INVALID = 0x71;
+
+/** C_EncryptInit/C_DecryptInit for the canary, in the GCM parameter layout the token takes. */
+function gcmInit(init: (m: ReturnType<typeof gcm>) => void, iv: Uint8Array, keyId: string): void {
+  try {
+    init(gcm(iv, keyId));
+  } catch (err) {
+    if (ckrOf(err) !== CKR_MECHANISM_PARAM_INVALID) throw err;
+    init(gcm(iv, keyId, 'AES_GCM_v240'));
+  }
 }
 
 export async function makeBackupBlob(s: Session, keyId: string, backupKeyId: string): Promise<BackupBlob> {
@@ -41,15 +88,16 @@ export async function makeBackupBlob(s: Session, keyId: string, backupKeyId: str
   const key = findOne(s, B.CKO_SECRET_KEY, { label: keyId }, 'secret key');
   const backup = findOne(s, B.CKO_SECRET_KEY, { label: backupKeyId }, 'backup key');
   const kcv = (await keyCheckValue(s, key)).value;
-  const wrapped = await s.callAsync('wrapping the key under the backup key', () => s.api.C_WrapKeyAsync(s.handle, { mechanism: CKM_AES_KEY_WRAP_PAD }, backup, key, Buffer.alloc(1024)));
+  const kwp = await kwpOf(s, 'make the backup');
+  const wrapped = await s.callAsync('wrapping the key under the backup key', () => s.api.C_WrapKeyAsync(s.handle, { mechanism: kwp.id }, backup, key, Buffer.alloc(1024)));
   const iv = s.random(12);
-  s.call('starting AES-GCM for the canary', () => s.api.C_EncryptInit(s.handle, gcm(iv, keyId), key));
+  s.call('starting AES-GCM for the canary', () => gcmInit((m) => s.api.C_EncryptInit(s.handle, m, key), iv, keyId));
   const ciphertext = await s.callAsync('encrypting the canary', () => s.api.C_EncryptAsync(s.handle, canaryPlaintext(keyId), Buffer.alloc(256)));
-  return { keyId, backupKey: backupKeyId, kcv, wrapped: new Uint8Array(wrapped), canary: { iv: new Uint8Array(iv), ciphertext: new Uint8Array(ciphertext) } };
+  return { keyId, backupKey: backupKeyId, kcv, wrapped: new Uint8Array(wrapped), canary: { iv: new Uint8Array(iv), ciphertext: new Uint8Array(ciphertext) }, wrap: { format: 'rfc5649', mechanism: kwp.name } };
 }
 
 export function encodeBlob(b: BackupBlob): string {
-  return `${JSON.stringify({ spec: BLOB_SPEC, keyId: b.keyId, backupKey: b.backupKey, kcv: b.kcv, wrapped: encodeBase64(b.wrapped), canary: { iv: encodeBase64(b.canary.iv), ciphertext: encodeBase64(b.canary.ciphertext) } }, null, 2)}\n`;
+  return `${JSON.stringify({ spec: BLOB_SPEC, keyId: b.keyId, backupKey: b.backupKey, kcv: b.kcv, wrapped: encodeBase64(b.wrapped), canary: { iv: encodeBase64(b.canary.iv), ciphertext: encodeBase64(b.canary.ciphertext) }, ...(b.wrap === undefined ? {} : { wrap: { format: b.wrap.format, mechanism: b.wrap.mechanism } }) }, null, 2)}\n`;
 }
 
 export function blobDigest(text: string): string {
@@ -59,7 +107,8 @@ export function blobDigest(text: string): string {
 export function parseBlob(bytes: Uint8Array): BackupBlob {
   const json = readJson(bytes, 64 * 1024, 'the backup blob');
   const f = new Fields();
-  const o = f.object(json, '$', ['spec', 'keyId', 'backupKey', 'kcv', 'wrapped', 'canary']);
+  const hasWrap = json !== null && typeof json === 'object' && !Array.isArray(json) && Object.hasOwn(json, 'wrap');
+  const o = f.object(json, '$', ['spec', 'keyId', 'backupKey', 'kcv', 'wrapped', 'canary', ...(hasWrap ? ['wrap'] : [])]);
   if (o === undefined) throw new DocumentError(f.problems, 'the backup blob');
   if (f.string(o.spec, 'spec') !== BLOB_SPEC) f.add('DOCUMENT_WRONG_SPEC', 'spec', `expected "${BLOB_SPEC}"`);
   const keyId = f.string(o.keyId, 'keyId', { pattern: KEY_ID, what: 'a versioned key id' });
@@ -74,10 +123,17 @@ export function parseBlob(bytes: Uint8Array): BackupBlob {
   const iv = c === undefined ? undefined : b64(c.iv, 'canary.iv');
   const ciphertext = c === undefined ? undefined : b64(c.ciphertext, 'canary.ciphertext');
   if (iv !== undefined && iv.length !== 12) f.add('DOCUMENT_BAD_VALUE', 'canary.iv', 'a 96-bit IV');
+  let wrap: BlobWrap | undefined;
+  if (hasWrap) {
+    const w = f.object(o.wrap, 'wrap', ['format', 'mechanism']);
+    const format = w === undefined ? undefined : f.oneOf(w.format, 'wrap.format', ['rfc5649']);
+    const mechanism = w === undefined ? undefined : f.oneOf(w.mechanism, 'wrap.mechanism', WRAP_MECHANISMS);
+    if (format !== undefined && mechanism !== undefined) wrap = { format: 'rfc5649', mechanism };
+  }
   if (f.problems.length > 0 || keyId === undefined || backupKey === undefined || kcv === undefined || wrapped === undefined || iv === undefined || ciphertext === undefined) {
     throw new DocumentError(f.problems, 'the backup blob');
   }
-  return { keyId, backupKey, kcv, wrapped, canary: { iv, ciphertext } };
+  return { keyId, backupKey, kcv, wrapped, canary: { iv, ciphertext }, ...(wrap === undefined ? {} : { wrap }) };
 }
 
 /**
@@ -88,14 +144,15 @@ export function parseBlob(bytes: Uint8Array): BackupBlob {
 export async function restoreBlob(s: Session, backup: Handle, blob: BackupBlob, manifestKcv: string, persist = false): Promise<{ kcv: string; kcvMatches: boolean; canary: boolean; handle: Handle }> {
   const B = pkcs11js();
   if (persist) assertLabelFree(s, blob.keyId);
-  const handle = await s.callAsync('unwrapping the key under the backup key', () => s.api.C_UnwrapKeyAsync(s.handle, { mechanism: CKM_AES_KEY_WRAP_PAD }, backup, Buffer.from(blob.wrapped), [
+  const kwp = await kwpOf(s, 'restore the backup'); // the blob is RFC 5649 whatever token made it
+  const handle = await s.callAsync('unwrapping the key under the backup key', () => s.api.C_UnwrapKeyAsync(s.handle, { mechanism: kwp.id }, backup, Buffer.from(blob.wrapped), [
     { type: B.CKA_CLASS, value: B.CKO_SECRET_KEY }, { type: B.CKA_KEY_TYPE, value: B.CKK_AES }, { type: B.CKA_TOKEN, value: persist }, { type: B.CKA_PRIVATE, value: true }, { type: B.CKA_SENSITIVE, value: true },
     { type: B.CKA_EXTRACTABLE, value: false }, { type: B.CKA_ENCRYPT, value: true }, { type: B.CKA_DECRYPT, value: true }, { type: B.CKA_LABEL, value: persist ? blob.keyId : `restored ${blob.keyId}` },
   ]));
   const kcv = (await keyCheckValue(s, handle)).value;
   let canary = false;
   try {
-    s.api.C_DecryptInit(s.handle, gcm(blob.canary.iv, blob.keyId), handle);
+    gcmInit((m) => s.api.C_DecryptInit(s.handle, m, handle), blob.canary.iv, blob.keyId);
     const plain = await s.api.C_DecryptAsync(s.handle, Buffer.from(blob.canary.ciphertext), Buffer.alloc(256));
     canary = plain.equals(canaryPlaintext(blob.keyId));
   } catch {

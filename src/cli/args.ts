@@ -16,6 +16,14 @@ export const TOKEN_OPTIONS = {
   'pin-env': { type: 'string' },
 } as const satisfies OptionSpec;
 
+/**
+ * `--module-params STRING` (CLI.md): the default library's initialization parameters. Only the
+ * commands that pass it on take it; the others read KEYCEREMONY_PKCS11_MODULE_PARAMS.
+ */
+export const MODULE_PARAMS_OPTION = {
+  'module-params': { type: 'string' },
+} as const satisfies OptionSpec;
+
 /** Options that look like a PIN get their own refusal: a PIN is never an argument (CLI.md). */
 const PIN_LIKE = /^--?(pin|user-pin|so-pin|password|passphrase)(=|$)/i;
 

@@ -8,9 +8,26 @@ import type { Pkcs11Uri } from '../pkcs11/uri.js';
 import type { Io } from './io.js';
 import { Warnings } from './io.js';
 
-export function openModule(io: Io, warnings: Warnings, flag: string | undefined, uriModulePath?: string): Pkcs11Module {
-  const choice = chooseModule({ flag, env: io.env, uriModulePath });
-  const mod = Pkcs11Module.open(choice.path);
+/** How a command was told its default library: `--module PATH` and `--module-params STRING`. */
+export interface ModuleFlags {
+  readonly module?: string | undefined;
+  readonly 'module-params'?: string | undefined;
+}
+
+function flagsOf(flags: string | undefined | ModuleFlags): ModuleFlags {
+  return typeof flags === 'object' ? flags : { module: flags };
+}
+
+/**
+ * The library of a token (CLI.md common rules): the URI's module-path, else the default library
+ * (--module, else KEYCEREMONY_PKCS11_MODULE, else SoftHSM2 with one warning) with its parameters
+ * (--module-params, else KEYCEREMONY_PKCS11_MODULE_PARAMS). Each library is opened once per process.
+ * `flags` is the --module value, or both flags (commands that take --module-params).
+ */
+export function openModule(io: Io, warnings: Warnings, flags: string | undefined | ModuleFlags, uriModulePath?: string): Pkcs11Module {
+  const f = flagsOf(flags);
+  const choice = chooseModule({ flag: f.module, paramsFlag: f['module-params'], env: io.env, uriModulePath });
+  const mod = Pkcs11Module.open(choice.path, choice.params);
   if (choice.source === 'auto') {
     warnings.warn(`no PKCS#11 module was named; using SoftHSM2 at ${choice.path}, a simulation token: keys made here are not protected by hardware`);
   }
@@ -32,9 +49,9 @@ export interface Target {
   readonly uri: Pkcs11Uri;
 }
 
-export function resolveTarget(io: Io, warnings: Warnings, arg: string, moduleFlag: string | undefined): Target {
+export function resolveTarget(io: Io, warnings: Warnings, arg: string, moduleFlags: string | undefined | ModuleFlags): Target {
   const uri = objectArgument(arg);
-  const mod = openModule(io, warnings, moduleFlag, uri.modulePath);
+  const mod = openModule(io, warnings, moduleFlags, uri.modulePath);
   const token = findToken(mod, { label: uri.token, serial: uri.serial });
   return { mod, token, uri };
 }

@@ -2,9 +2,13 @@
  * Wrapping a token key for a KMS, chosen by what the token can do (issue 5, KMS-NOTES.md):
  *  - direct OAEP targets: C_WrapKey with CKM_RSA_PKCS_OAEP under the KEK imported as a session
  *    public key; a token without that OAEP hash refuses, and the key is never extracted in clear.
+ *    (NSS softokn offers SHA-256 OAEP, SoftHSM2 2.6.1 only SHA-1.)
  *  - OAEP + AES-KWP targets, composed in the token ("token"): an ephemeral AES-256 session key
- *    from the token wraps the target with CKM_AES_KEY_WRAP_PAD (RFC 5649), and is itself wrapped
- *    with CKM_RSA_PKCS_OAEP under the KEK; then destroyed.
+ *    from the token wraps the target with the mechanism a known answer showed to be RFC 5649 on
+ *    this token (src/pkcs11/capabilities.ts: 0x210A on SoftHSM2, 0x210B on NSS, whose 0x210A is
+ *    PKCS#7 then RFC 3394), and is itself wrapped with CKM_RSA_PKCS_OAEP under the KEK; then
+ *    destroyed. A token where neither gives RFC 5649 is refused (EXPORT_KWP_UNAVAILABLE): no
+ *    cloud could import what it wraps, and the key is never taken out in clear to do it elsewhere.
  *  - "hybrid", only when the token lacks the OAEP hash (SoftHSM2 2.6.1 does SHA-1 only): the
  *    ephemeral comes from the token's RNG, is OAEP-encrypted in host code, imported into the token
  *    as a session key to KWP-wrap the target there, and zeroed in host memory.
@@ -14,7 +18,8 @@
 import { constants, publicEncrypt } from 'node:crypto';
 import { zero } from '../bytes.js';
 import { KeyceremonyError } from '../errors.js';
-import { CKM_AES_KEY_WRAP_PAD, pkcs11js } from '../pkcs11/binding.js';
+import { pkcs11js } from '../pkcs11/binding.js';
+import { describeKnownAnswer, kwpRecordName, rfc5649Mechanism } from '../pkcs11/capabilities.js';
 import type { Handle } from '../pkcs11/binding.js';
 import { ckrOf, hsmError } from '../pkcs11/errors.js';
 import { findOne, keyCheckValue } from '../pkcs11/keys.js';
@@ -97,7 +102,13 @@ export async function wrapKey(s: Session, key: ObjectQuery, kek: Kek, constructi
       }
       return { bytes, performed: 'token', mechanisms: [`CKM_RSA_PKCS_OAEP(${hash})`], kcv };
     }
-    need(CKM_AES_KEY_WRAP_PAD, 'CKM_AES_KEY_WRAP_PAD');
+    const kat = await rfc5649Mechanism(s);
+    if (kat.mechanism === null) {
+      throw new KeyceremonyError('EXPORT_KWP_UNAVAILABLE', `no key-wrap mechanism of token "${s.token.label}" gives RFC 5649 (AES-KWP), which this target needs; by known answer: ${describeKnownAnswer(kat)}`,
+        'choose a direct RSAES-OAEP target, or a token whose CKM_AES_KEY_WRAP_KWP or CKM_AES_KEY_WRAP_PAD is RFC 5649 (see `keyceremony tokens`)');
+    }
+    const kwpMech = kat.mechanism;
+    const kwpName = kwpRecordName(kat);
     // (b) composed in the token
     eph = await s.callAsync('generating an ephemeral AES-256 key', () => s.api.C_GenerateKeyAsync(s.handle, { mechanism: B.CKM_AES_KEY_GEN }, [
       { type: B.CKA_CLASS, value: B.CKO_SECRET_KEY }, { type: B.CKA_KEY_TYPE, value: B.CKK_AES }, { type: B.CKA_VALUE_LEN, value: 32 }, { type: B.CKA_TOKEN, value: false },
@@ -105,8 +116,8 @@ export async function wrapKey(s: Session, key: ObjectQuery, kek: Kek, constructi
     ]));
     const wrappedEph = await tryWrap(s, oaep(hash), kekHandle, eph, 'wrapping the ephemeral key with RSAES-OAEP');
     if (wrappedEph !== null) {
-      const kwp = await s.callAsync('wrapping the key with AES-KWP', () => s.api.C_WrapKeyAsync(s.handle, { mechanism: CKM_AES_KEY_WRAP_PAD }, eph as Handle, target, Buffer.alloc(8192)));
-      return { bytes: Buffer.concat([wrappedEph, kwp]), performed: 'token', mechanisms: [`CKM_RSA_PKCS_OAEP(${hash})`, 'CKM_AES_KEY_WRAP_PAD'], kcv };
+      const kwp = await s.callAsync('wrapping the key with AES-KWP', () => s.api.C_WrapKeyAsync(s.handle, { mechanism: kwpMech }, eph as Handle, target, Buffer.alloc(8192)));
+      return { bytes: Buffer.concat([wrappedEph, kwp]), performed: 'token', mechanisms: [`CKM_RSA_PKCS_OAEP(${hash})`, kwpName], kcv };
     }
     // (c) hybrid: the token lacks this OAEP hash
     destroy(s, eph);
@@ -118,8 +129,8 @@ export async function wrapKey(s: Session, key: ObjectQuery, kek: Kek, constructi
         { type: B.CKA_CLASS, value: B.CKO_SECRET_KEY }, { type: B.CKA_KEY_TYPE, value: B.CKK_AES }, { type: B.CKA_TOKEN, value: false }, { type: B.CKA_VALUE, value: ephBytes },
         { type: B.CKA_SENSITIVE, value: true }, { type: B.CKA_EXTRACTABLE, value: false }, { type: B.CKA_WRAP, value: true }, { type: B.CKA_ENCRYPT, value: false },
       ]));
-      const kwp = await s.callAsync('wrapping the key with AES-KWP', () => s.api.C_WrapKeyAsync(s.handle, { mechanism: CKM_AES_KEY_WRAP_PAD }, eph as Handle, target, Buffer.alloc(8192)));
-      return { bytes: Buffer.concat([wrappedHost, kwp]), performed: 'hybrid', mechanisms: [`RSAES-OAEP(${hash}) in host code`, 'CKM_AES_KEY_WRAP_PAD'], kcv };
+      const kwp = await s.callAsync('wrapping the key with AES-KWP', () => s.api.C_WrapKeyAsync(s.handle, { mechanism: kwpMech }, eph as Handle, target, Buffer.alloc(8192)));
+      return { bytes: Buffer.concat([wrappedHost, kwp]), performed: 'hybrid', mechanisms: [`RSAES-OAEP(${hash}) in host code`, kwpName], kcv };
     } finally {
       zero(ephBytes);
     }

@@ -10,6 +10,7 @@ import type { Fingerprint } from '../crypto/fingerprint.js';
 import { KeyceremonyError } from '../errors.js';
 import { CKK_EC_EDWARDS, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, ED25519_EC_PARAMS, pkcs11js } from './binding.js';
 import type { Handle, Template } from './binding.js';
+import { can } from './capabilities.js';
 import { hsmError } from './errors.js';
 import type { Session } from './session.js';
 import { formatPkcs11Uri } from './uri.js';
@@ -147,12 +148,36 @@ export async function keyCheckValue(s: Session, key: Handle): Promise<Kcv> {
   if (computed !== null && fromToken !== null && fromToken.length >= 3 && !equalBytes(computed, fromToken.subarray(0, 3))) {
     throw hsmError('HSM_KCV_MISMATCH', `token "${s.token.label}" reports a check value that differs from the one it computes`, 'stop: the token is faulty; do not use this key');
   }
-  const value = computed ?? (fromToken !== null && fromToken.length >= 3 ? fromToken.subarray(0, 3) : null);
+  let value = computed ?? (fromToken !== null && fromToken.length >= 3 ? fromToken.subarray(0, 3) : null);
+  if (value === null) value = await wrapOnlyCheckValue(s, key);
   if (value === null) {
-    throw hsmError('HSM_KCV_UNAVAILABLE', `token "${s.token.label}" offers no check value for this key and the key may not encrypt`,
-      'use a token that offers CKA_CHECK_VALUE for wrap-only keys');
+    throw hsmError('HSM_KCV_UNAVAILABLE', `token "${s.token.label}" offers no check value for this key: it may not encrypt, CKA_CHECK_VALUE is unreadable, and the token offers no CKM_AES_ECB key wrap`,
+      'use a token that offers CKA_CHECK_VALUE or CKM_AES_ECB wrapping for wrap-only keys');
   }
   return Object.freeze({ method: 'ecb', value: toHex(value) });
+}
+
+/**
+ * The check value of a wrap-only AES key on a token that will not read out CKA_CHECK_VALUE (NSS
+ * softokn: CKR_ATTRIBUTE_TYPE_INVALID, KMS-NOTES.md): C_WrapKey with CKM_AES_ECB of a throw-away
+ * session AES-128 key whose value is the zero block gives AES-ECB(key, 0^16), the same bytes as
+ * PKCS#11 3.0's CKA_CHECK_VALUE. The key keeps CKA_ENCRYPT false: only the wrap it already has is
+ * used, on a public value. Null when the key may not wrap or the token offers no AES-ECB wrap.
+ */
+async function wrapOnlyCheckValue(s: Session, key: Handle): Promise<Buffer | null> {
+  const B = pkcs11js();
+  if (s.attribute(key, B.CKA_WRAP)?.[0] !== 1 || !can(s.token, B.CKM_AES_ECB, 'wrap')) return null;
+  const zeroKey = s.call('creating the zero block for the key check value', () => s.api.C_CreateObject(s.handle, [
+    { type: B.CKA_CLASS, value: B.CKO_SECRET_KEY }, { type: B.CKA_KEY_TYPE, value: B.CKK_AES }, { type: B.CKA_TOKEN, value: false }, { type: B.CKA_VALUE, value: Buffer.alloc(16) },
+    { type: B.CKA_SENSITIVE, value: false }, { type: B.CKA_EXTRACTABLE, value: true }, { type: B.CKA_ENCRYPT, value: false }, { type: B.CKA_DECRYPT, value: false },
+    { type: B.CKA_WRAP, value: false }, { type: B.CKA_UNWRAP, value: false }, { type: B.CKA_SIGN, value: false }, { type: B.CKA_VERIFY, value: false },
+  ]));
+  try {
+    const block = await s.callAsync('computing the key check value by AES-ECB key wrap', () => s.api.C_WrapKeyAsync(s.handle, { mechanism: B.CKM_AES_ECB }, key, zeroKey, Buffer.alloc(64)));
+    return block.length === 16 ? block.subarray(0, 3) : null;
+  } finally {
+    try { s.api.C_DestroyObject(s.handle, zeroKey); } catch { /* a session object dies with the session */ }
+  }
 }
 
 export interface Ed25519Key extends KeyRef {

@@ -1,16 +1,22 @@
 /**
- * Choosing, loading, initialising and finalising a PKCS#11 module. A module is process-global
+ * Choosing, loading, initialising and finalising PKCS#11 modules. A module is process-global
  * (PKCS#11 2.40 §5.4: C_Initialize once per process), so modules are cached by path, an
  * already-initialised library is recognised by its CKR code, and every module we initialised
- * is finalised when the process exits.
+ * is finalised when the process exits. Several libraries may be open at once (CLI.md: a token
+ * URI's `module-path` names that token's library; the others use the default library), each
+ * independent of the others.
  */
 import { existsSync, statSync } from 'node:fs';
-import { usageError } from '../errors.js';
+import { KeyceremonyError, usageError } from '../errors.js';
 import { pkcs11js } from './binding.js';
 import type { Binding } from './binding.js';
-import { ckrOf, fromPkcs11 } from './errors.js';
+import { ckrOf, describeCkr, fromPkcs11 } from './errors.js';
 
+const CKR_ARGUMENTS_BAD = 0x7;
 const CKR_CRYPTOKI_ALREADY_INITIALIZED = 0x191;
+
+/** The parameters NSS softokn needs for a PIN-protected database (KMS-NOTES.md), as an example in fixes. */
+const NSS_PARAMS_EXAMPLE = "configdir='sql:/path/to/nssdb' certPrefix='' keyPrefix='' secmod='secmod.db' flags=";
 
 /** Where SoftHSM2 lives on the platforms we support (Debian/Ubuntu, Fedora/RHEL, Homebrew). */
 export const SOFTHSM2_PATHS: readonly string[] = [
@@ -29,17 +35,49 @@ export type ModuleSource = 'flag' | 'env' | 'uri' | 'auto';
 export interface ModuleChoice {
   readonly path: string;
   readonly source: ModuleSource;
+  /** The library's initialization parameters (C_Initialize's reserved argument), when any. */
+  readonly params?: string;
 }
 
 export const MODULE_ENV = 'KEYCEREMONY_PKCS11_MODULE';
+export const MODULE_PARAMS_ENV = 'KEYCEREMONY_PKCS11_MODULE_PARAMS';
 
-/** CLI.md: --module, else KEYCEREMONY_PKCS11_MODULE, else the URI's module-path, else SoftHSM2. */
-export function chooseModule(opts: { flag?: string | undefined; env?: NodeJS.ProcessEnv; uriModulePath?: string | undefined }): ModuleChoice {
+export interface ModuleOptions {
+  /** --module PATH */
+  readonly flag?: string | undefined;
+  /** --module-params STRING */
+  readonly paramsFlag?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+  /** The token URI's module-path query attribute. */
+  readonly uriModulePath?: string | undefined;
+}
+
+/**
+ * CLI.md: the URI's module-path names that token's library; otherwise the default library:
+ * --module, else KEYCEREMONY_PKCS11_MODULE, else an auto-detected SoftHSM2. The parameters
+ * (--module-params, else KEYCEREMONY_PKCS11_MODULE_PARAMS) belong to the default library; a
+ * module-path that names that same library is the same process-global module and gets them too.
+ */
+export function chooseModule(opts: ModuleOptions): ModuleChoice {
   const env = opts.env ?? process.env;
-  if (opts.flag !== undefined) return { path: opts.flag, source: 'flag' };
+  const def = defaultModule(opts.flag, env);
+  const params = opts.paramsFlag ?? (env[MODULE_PARAMS_ENV] === '' ? undefined : env[MODULE_PARAMS_ENV]);
+  if (opts.uriModulePath !== undefined) {
+    const same = def !== null && def.path === opts.uriModulePath;
+    return { path: opts.uriModulePath, source: 'uri', ...(same && params !== undefined ? { params } : {}) };
+  }
+  const chosen = def ?? autoSoftHsm2();
+  return { ...chosen, ...(params !== undefined ? { params } : {}) };
+}
+
+function defaultModule(flag: string | undefined, env: NodeJS.ProcessEnv): ModuleChoice | null {
+  if (flag !== undefined) return { path: flag, source: 'flag' };
   const fromEnv = env[MODULE_ENV];
   if (fromEnv !== undefined && fromEnv !== '') return { path: fromEnv, source: 'env' };
-  if (opts.uriModulePath !== undefined) return { path: opts.uriModulePath, source: 'uri' };
+  return null;
+}
+
+function autoSoftHsm2(): ModuleChoice {
   const found = detectSoftHsm2();
   if (found === null) {
     throw usageError('HSM_MODULE_NOT_FOUND', `no PKCS#11 module was given and SoftHSM2 was not found in ${SOFTHSM2_PATHS.join(', ')}`,
@@ -72,8 +110,12 @@ export class Pkcs11Module {
   private owned: boolean;
   private closed = false;
 
-  private constructor(path: string, api: InstanceType<Binding['PKCS11']>, owned: boolean) {
+  /** The initialization parameters it was opened with. */
+  readonly params: string | undefined;
+
+  private constructor(path: string, api: InstanceType<Binding['PKCS11']>, owned: boolean, params: string | undefined) {
     this.path = path;
+    this.params = params;
     this.api = api;
     this.owned = owned;
     const i = api.C_GetInfo();
@@ -89,9 +131,19 @@ export class Pkcs11Module {
     return this.info.manufacturer.startsWith('SoftHSM');
   }
 
-  static open(path: string): Pkcs11Module {
+  /**
+   * The library at `path`, loaded and initialised once per process. `params` is passed to
+   * C_Initialize as its reserved argument (pkcs11js `libraryParameters`; NSS softokn needs it).
+   */
+  static open(path: string, params?: string): Pkcs11Module {
     const cached = open.get(path);
-    if (cached !== undefined && !cached.closed) return cached;
+    if (cached !== undefined && !cached.closed) {
+      if (params !== undefined && cached.params !== params) {
+        throw new KeyceremonyError('HSM_MODULE_PARAMS_CONFLICT', `the PKCS#11 module ${path} is already initialised in this process with other parameters`,
+          'give each library its parameters once: the default library takes --module-params, a library named by a module-path takes none');
+      }
+      return cached;
+    }
     if (!existsSync(path) || !statSync(path).isFile()) {
       throw usageError('HSM_MODULE_NOT_FOUND', `the PKCS#11 module ${path} does not exist`,
         `check the path given with --module or ${MODULE_ENV}, or install the token middleware`);
@@ -106,15 +158,16 @@ export class Pkcs11Module {
     }
     let owned = true;
     try {
-      api.C_Initialize({ flags: B.CKF_OS_LOCKING_OK });
+      api.C_Initialize(params === undefined ? { flags: B.CKF_OS_LOCKING_OK } : { flags: B.CKF_OS_LOCKING_OK, libraryParameters: params });
     } catch (err) {
-      if (ckrOf(err) !== CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+      const ckr = ckrOf(err);
+      if (ckr !== CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         try { api.close(); } catch { /* already failing */ }
-        throw fromPkcs11(err, { what: `initialising ${path}` });
+        throw initFailure(path, params, ckr, err);
       }
       owned = false; // someone else in this process initialised it: they finalise it
     }
-    const mod = new Pkcs11Module(path, api, owned);
+    const mod = new Pkcs11Module(path, api, owned, params);
     open.set(path, mod);
     return mod;
   }
@@ -132,7 +185,33 @@ export class Pkcs11Module {
   }
 }
 
+/**
+ * A library that will not initialise, said with its CKR and the fix (exit 1: the token's
+ * software said no, not a bug of ours). NSS softokn answers CKR_ARGUMENTS_BAD without its
+ * parameters (KMS-NOTES.md).
+ */
+function initFailure(path: string, params: string | undefined, ckr: number | null, err: unknown): KeyceremonyError {
+  const name = ckr === null ? 'a binding error' : `CKR 0x${ckr.toString(16).padStart(8, '0')}, ${describeCkr(ckr).message}`;
+  if (ckr === CKR_ARGUMENTS_BAD && params === undefined) {
+    return new KeyceremonyError('HSM_MODULE_NEEDS_PARAMS', `the PKCS#11 module ${path} refused to initialise without initialization parameters (${name})`,
+      `give them with --module-params STRING or ${MODULE_PARAMS_ENV} (for NSS softokn: ${NSS_PARAMS_EXAMPLE}); they apply to the default library, so name this library with --module or ${MODULE_ENV} rather than a module-path`, { exit: 1, cause: err });
+  }
+  if (params !== undefined) {
+    return new KeyceremonyError('HSM_MODULE_PARAMS_REJECTED', `the PKCS#11 module ${path} refused to initialise with the parameters given (${name})`,
+      `check the string given with --module-params or ${MODULE_PARAMS_ENV} against the library's documentation (for NSS softokn: ${NSS_PARAMS_EXAMPLE}, with a database folder that exists)`, { exit: 1, cause: err });
+  }
+  if (ckr === null) {
+    return new KeyceremonyError('HSM_MODULE_INIT_FAILED', `the PKCS#11 module ${path} could not be initialised (${name})`, 'check that it is the vendor PKCS#11 library and that its middleware is installed', { exit: 1, cause: err });
+  }
+  return fromPkcs11(err, { what: `initialising ${path}` });
+}
+
 const open = new Map<string, Pkcs11Module>();
+
+/** The libraries open in this process (the CLI names each token's library). */
+export function openModules(): readonly Pkcs11Module[] {
+  return [...open.values()];
+}
 
 export function closeAllModules(): void {
   for (const m of [...open.values()]) {

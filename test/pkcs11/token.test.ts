@@ -57,10 +57,13 @@ describe('module', () => {
     expect(() => raw.C_Initialize()).toThrow(expect.objectContaining({ code: 0x191 }));
     raw.close();
   });
-  test('choice order: --module, then the environment, then the URI, then SoftHSM2', () => {
-    const env = { KEYCEREMONY_PKCS11_MODULE: '/env.so' };
-    expect(chooseModule({ flag: '/flag.so', env, uriModulePath: '/uri.so' })).toEqual({ path: '/flag.so', source: 'flag' });
-    expect(chooseModule({ env, uriModulePath: '/uri.so' })).toEqual({ path: '/env.so', source: 'env' });
+  test('choice order (CLI.md): a URI\'s module-path names its token\'s library; else --module, the environment, SoftHSM2; parameters go to the default library', () => {
+    const env = { KEYCEREMONY_PKCS11_MODULE: '/env.so', KEYCEREMONY_PKCS11_MODULE_PARAMS: 'env-params' };
+    expect(chooseModule({ flag: '/flag.so', env, uriModulePath: '/uri.so' })).toEqual({ path: '/uri.so', source: 'uri' });
+    expect(chooseModule({ flag: '/flag.so', env })).toEqual({ path: '/flag.so', source: 'flag', params: 'env-params' });
+    expect(chooseModule({ flag: '/flag.so', paramsFlag: 'flag-params', env })).toEqual({ path: '/flag.so', source: 'flag', params: 'flag-params' });
+    expect(chooseModule({ env })).toEqual({ path: '/env.so', source: 'env', params: 'env-params' });
+    expect(chooseModule({ env, uriModulePath: '/env.so' })).toEqual({ path: '/env.so', source: 'uri', params: 'env-params' }); // the same library
     expect(chooseModule({ env: {}, uriModulePath: '/uri.so' })).toEqual({ path: '/uri.so', source: 'uri' });
     expect(chooseModule({ env: {} })).toEqual({ path: hsm.module, source: 'auto' });
   });

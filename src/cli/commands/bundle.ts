@@ -17,14 +17,14 @@ import { buildManifest, KEY_ID, PHASES, splitKeyId } from '../../manifest/manife
 import { withSession } from '../../pkcs11/session.js';
 import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js';
 import { checkKek, exportInSession } from '../../usecases/export.js';
-import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
+import { COMMON_OPTIONS, MODULE_PARAMS_OPTION, parse, TOKEN_OPTIONS } from '../args.js';
 import { objectArgument, resolveTarget } from '../context.js';
 import { atOption, CHAIN_OPTIONS, rootDigestOption, trustedChain } from '../docs.js';
 import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
-export const BUNDLE_USAGE = 'keyceremony bundle --key URI [--key URI ...] --target TARGET=KEKFILE [--target ...] --out DIR --custodians SET [...] --ceremony ID --actor ID [--phase P] [--kek-id URL] [--hash sha1|sha256] [--allow-fixed-disk] [--pin-env NAME] [--module PATH] [--json]';
+export const BUNDLE_USAGE = 'keyceremony bundle --key URI [--key URI ...] --target TARGET=KEKFILE [--target ...] --out DIR --custodians SET [...] --ceremony ID --actor ID [--phase P] [--kek-id URL] [--hash sha1|sha256] [--allow-fixed-disk] [--pin-env NAME] [--module PATH [--module-params STRING]] [--json]';
 
 const DAY = 86400_000;
 
@@ -35,7 +35,7 @@ const DAY = 86400_000;
  * `keyceremony verify --artifacts DIR` to check the media afterwards. Staged, then renamed.
  */
 export async function bundleCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
-  const { values } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, ...CHAIN_OPTIONS, key: { type: 'string', multiple: true }, target: { type: 'string', multiple: true }, out: { type: 'string' },
+  const { values } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, ...MODULE_PARAMS_OPTION, ...CHAIN_OPTIONS, key: { type: 'string', multiple: true }, target: { type: 'string', multiple: true }, out: { type: 'string' },
     ceremony: { type: 'string' }, actor: { type: 'string' }, phase: { type: 'string' }, 'kek-id': { type: 'string' }, hash: { type: 'string' }, 'allow-fixed-disk': { type: 'boolean' } },
   { min: 0, max: 0, usage: BUNDLE_USAGE });
   for (const k of ['out', 'ceremony', 'actor'] as const) if (values[k] === undefined) throw usageError('USAGE', `bundle needs --${k}`, `usage: ${BUNDLE_USAGE}`);
@@ -72,7 +72,7 @@ export async function bundleCommand(argv: readonly string[], io: Io, warnings: W
   const kcvs = new Map<string, string>();
   const artifacts = await buildFolderAtomically(outDir, async (staging) => {
     for (const k of keys) {
-      const { token, uri } = resolveTarget(io, warnings, k.arg, values.module);
+      const { token, uri } = resolveTarget(io, warnings, k.arg, values);
       const pin = await readPin(io, values['pin-env'], token.label);
       try {
         await withSession(token, pin, async (s) => {

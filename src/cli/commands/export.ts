@@ -9,19 +9,19 @@ import type { OaepHash, Target } from '../../export/targets.js';
 import { mediumOf } from '../../export/media.js';
 import { readInput } from '../../files.js';
 import { checkExportFolder, checkKek, checkKekId, exportKey } from '../../usecases/export.js';
-import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
+import { COMMON_OPTIONS, MODULE_PARAMS_OPTION, parse, TOKEN_OPTIONS } from '../args.js';
 import { resolveTarget } from '../context.js';
 import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
-export const EXPORT_USAGE = 'keyceremony export --key URI (--target TARGET --wrapping-key FILE [--kek-id URL] [--import-token FILE] | --params FILE) --out DIR [--hash sha1|sha256] [--module PATH] [--pin-env NAME] [--force] [--json]';
+export const EXPORT_USAGE = 'keyceremony export --key URI (--target TARGET --wrapping-key FILE [--kek-id URL] [--import-token FILE] | --params FILE) --out DIR [--hash sha1|sha256] [--module PATH [--module-params STRING]] [--pin-env NAME] [--force] [--json]';
 
 const MAX_IMPORT_TOKEN = 6144; // AWS: ImportToken is at most 6144 bytes (KMS-NOTES.md)
 
 /** CLI.md `export`: wraps a token key for a cloud KMS; the key never leaves the token in clear. */
 export async function exportCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
-  const { values } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, key: { type: 'string' }, target: { type: 'string' }, 'wrapping-key': { type: 'string' }, out: { type: 'string' },
+  const { values } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, ...MODULE_PARAMS_OPTION, key: { type: 'string' }, target: { type: 'string' }, 'wrapping-key': { type: 'string' }, out: { type: 'string' },
     'kek-id': { type: 'string' }, hash: { type: 'string' }, 'import-token': { type: 'string' }, params: { type: 'string' } }, { min: 0, max: 0, usage: EXPORT_USAGE });
   if (values.params !== undefined) {
     // the parameters file carries the target, wrapping key, import token and KEK id
@@ -44,7 +44,7 @@ export async function exportCommand(argv: readonly string[], io: Io, warnings: W
   return runExport(io, warnings, values, target, kek, values['kek-id'], importToken);
 }
 
-interface ExportValues { key?: string | undefined; out?: string | undefined; hash?: string | undefined; module?: string | undefined; 'pin-env'?: string | undefined; force?: boolean | undefined; json?: boolean | undefined }
+interface ExportValues { key?: string | undefined; out?: string | undefined; hash?: string | undefined; module?: string | undefined; 'module-params'?: string | undefined; 'pin-env'?: string | undefined; force?: boolean | undefined; json?: boolean | undefined }
 
 async function runExport(io: Io, warnings: Warnings, values: ExportValues, target: Target, kek: Kek, kekId: string | undefined, importToken: Uint8Array | undefined): Promise<number> {
   if (values.key === undefined || values.out === undefined) throw usageError('USAGE', 'export needs --key and --out', `usage: ${EXPORT_USAGE}`);
@@ -57,7 +57,7 @@ async function runExport(io: Io, warnings: Warnings, values: ExportValues, targe
   if (mediumOf(outDir, io.env) === null) {
     warnings.warn(`${outDir} is not on removable media; the ceremony's exports belong on the removable drive that leaves the room (keyceremony media lists them)`);
   }
-  const { token, uri } = resolveTarget(io, warnings, values.key as string, values.module);
+  const { token, uri } = resolveTarget(io, warnings, values.key as string, values);
   if (uri.object === undefined && uri.id === undefined) throw usageError('USAGE', 'the key URI names no object', 'add object=LABEL to the URI');
   const pin = await readPin(io, values['pin-env'], token.label);
   let record;

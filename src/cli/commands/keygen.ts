@@ -2,27 +2,27 @@ import { zero } from '../../bytes.js';
 import { usageError } from '../../errors.js';
 import { formatKcv, generateAesKey, generateEd25519, generateRsa } from '../../pkcs11/keys.js';
 import { withSession } from '../../pkcs11/session.js';
-import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
+import { COMMON_OPTIONS, MODULE_PARAMS_OPTION, parse, TOKEN_OPTIONS } from '../args.js';
 import { resolveTarget } from '../context.js';
 import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
-export const KEYGEN_USAGE = 'keyceremony keygen master|backup|custodian|rsa URI [--extractable] [--bits 2048|3072|4096] [--module PATH] [--pin-env NAME] [--json]';
+export const KEYGEN_USAGE = 'keyceremony keygen master|backup|custodian|rsa URI [--extractable] [--bits 2048|3072|4096] [--module PATH [--module-params STRING]] [--pin-env NAME] [--json]';
 
 const KINDS = ['master', 'backup', 'custodian', 'rsa'] as const;
 type Kind = (typeof KINDS)[number];
 
 /** `keyceremony keygen`: one key generated inside the token named by the URI. */
 export async function keygenCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
-  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, extractable: { type: 'boolean' }, bits: { type: 'string' } }, { min: 2, max: 2, usage: KEYGEN_USAGE });
+  const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, ...TOKEN_OPTIONS, ...MODULE_PARAMS_OPTION, extractable: { type: 'boolean' }, bits: { type: 'string' } }, { min: 2, max: 2, usage: KEYGEN_USAGE });
   const kind = positionals[0] as Kind;
   if (!KINDS.includes(kind)) throw usageError('USAGE', `unknown key kind ${JSON.stringify(kind)}`, `usage: ${KEYGEN_USAGE}`);
   if (values.extractable === true && kind !== 'master' && kind !== 'backup') throw usageError('USAGE', '--extractable applies to master and backup keys only', `usage: ${KEYGEN_USAGE}`);
   if (values.bits !== undefined && kind !== 'rsa') throw usageError('USAGE', '--bits applies to rsa keys only', `usage: ${KEYGEN_USAGE}`);
   const bits = Number(values.bits ?? '3072');
   if (bits !== 2048 && bits !== 3072 && bits !== 4096) throw usageError('USAGE', `--bits must be 2048, 3072 or 4096, not ${JSON.stringify(values.bits)}`, `usage: ${KEYGEN_USAGE}`);
-  const { token, uri } = resolveTarget(io, warnings, positionals[1] as string, values.module);
+  const { token, uri } = resolveTarget(io, warnings, positionals[1] as string, values);
   if (uri.object === undefined) throw usageError('USAGE', 'the URI names no object label for the new key', 'add object=LABEL to the URI');
   const label = uri.object;
   const pin = await readPin(io, values['pin-env'], token.label);

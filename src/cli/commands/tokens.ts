@@ -1,11 +1,11 @@
-import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
+import { COMMON_OPTIONS, MODULE_PARAMS_OPTION, parse, TOKEN_OPTIONS } from '../args.js';
 import { openModule } from '../context.js';
 import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 import { listTokens, mechanisms } from '../../pkcs11/tokens.js';
 import type { MechanismCapability, TokenFlags } from '../../pkcs11/tokens.js';
 
-export const TOKENS_USAGE = 'keyceremony tokens [--module PATH] [--json]';
+export const TOKENS_USAGE = 'keyceremony tokens [--module PATH [--module-params STRING]] [--json]';
 
 /**
  * `keyceremony tokens`: every token with its flags and capabilities; needs no PIN. Labels, serials,
@@ -13,8 +13,8 @@ export const TOKENS_USAGE = 'keyceremony tokens [--module PATH] [--json]';
  * writeLines (a card can be labelled with escape sequences).
  */
 export async function tokensCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
-  const { values } = parse(argv, { ...COMMON_OPTIONS, module: TOKEN_OPTIONS.module }, { min: 0, max: 0, usage: TOKENS_USAGE });
-  const mod = openModule(io, warnings, values.module);
+  const { values } = parse(argv, { ...COMMON_OPTIONS, module: TOKEN_OPTIONS.module, ...MODULE_PARAMS_OPTION }, { min: 0, max: 0, usage: TOKENS_USAGE });
+  const mod = openModule(io, warnings, values);
   const tokens = listTokens(mod).map((t) => ({ ...t.info, mechanisms: mechanisms(t) }));
   if (values.json === true) {
     writeJson(io, {
