@@ -75,7 +75,7 @@ function blobOf(cloud: string, file: Buffer): Buffer {
   return file;
 }
 
-interface Record { target: string; kcv: string; wrap: string; mechanisms: string[]; files: { path: string }[] }
+interface ExportJson { target: string; kcv: string; wrap: string; mechanisms: string[]; files: { path: string }[] }
 
 describe('every target with the HSM on NSS, wrapped entirely in the token', () => {
   test.each(TARGETS.map((t) => [t.name, t]))('%s', (_n, t) => {
@@ -85,7 +85,7 @@ describe('every target with the HSM on NSS, wrapped entirely in the token', () =
     const r = runCli(['export', '--key', KEY, '--target', t.name, '--wrapping-key', keks[bits]!.pub, '--out', out, ...lib(), '--pin-env', 'HSM_PIN', ...extra], env);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const record = JSON.parse(readFileSync(join(out, 'export.json'), 'utf8')) as Record;
+    const record = JSON.parse(readFileSync(join(out, 'export.json'), 'utf8')) as ExportJson;
     const hash = t.hash ?? 'sha256';
     const kwp = t.construction === 'oaep+kwp';
     expect(record).toMatchObject({ target: t.name, kcv, wrap: 'token', files: [{ path: t.file }] });
@@ -152,7 +152,7 @@ describe('two libraries in one command', () => {
       '--out', out, '--custodians', join(dir, 'set.json'), '--ceremony', '2026-q4-export', '--actor', 'alice', ...lib(), '--pin-env', 'HSM_PIN', '--json'], { ...env, KEYCEREMONY_REMOVABLE_ROOTS: media });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const rec = (k: string) => JSON.parse(readFileSync(join(out, 'aws-rsa-aes-key-wrap-sha256', k, 'export.json'), 'utf8')) as Record;
+    const rec = (k: string) => JSON.parse(readFileSync(join(out, 'aws-rsa-aes-key-wrap-sha256', k, 'export.json'), 'utf8')) as ExportJson;
     // SoftHSM2 lacks OAEP SHA-256: hybrid, with its 0x210A (RFC 5649 there); NSS does it all with 0x210B
     expect(rec('master-v2')).toMatchObject({ wrap: 'hybrid', kcv: (JSON.parse(soft.stdout) as { kcv: string }).kcv.slice(4), mechanisms: ['RSAES-OAEP(sha256) in host code', 'CKM_AES_KEY_WRAP_PAD (RFC 5649 by known answer)'] });
     expect(rec('master-v3')).toMatchObject({ wrap: 'token', kcv: (JSON.parse(nssKey.stdout) as { kcv: string }).kcv.slice(4), mechanisms: ['CKM_RSA_PKCS_OAEP(sha256)', 'CKM_AES_KEY_WRAP_KWP (RFC 5649 by known answer)'] });

@@ -68,11 +68,11 @@ async function runExport(io: Io, warnings: Warnings, values: ExportValues, targe
   }
   // the record's key URI names the token by its label, which the device supplies
   if (values.json === true) {
-    writeJson(io, { out: outDir, ...record });
+    writeJson(io, { out: outDir, module: token.module.path, ...record });
   } else {
     writeLines(io.stdout, [
       `exported ${record.key} for ${target.name} (${record.wrap === 'token' ? 'wrapped entirely in the token' : 'hybrid: OAEP in host code on an ephemeral key, AES-KWP in the token'})`,
-      `  kcv ${record.kcvMethod}:${record.kcv}`, `  wrapping key SHA-256 ${record.wrappingKeySha256} (${kek.bits} bits)`, `  words ${kek.fingerprint.words.join(' ')}`,
+      `  token library ${token.module.path}`, `  kcv ${record.kcvMethod}:${record.kcv}`, `  wrapping key SHA-256 ${record.wrappingKeySha256} (${kek.bits} bits)`, `  words ${kek.fingerprint.words.join(' ')}`,
       ...record.files.map((f) => `  ${outDir}/${f.path}  ${f.bytes} bytes  sha256 ${f.sha256}`), `  ${outDir}/export.json`,
     ]);
   }

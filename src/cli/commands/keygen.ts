@@ -44,11 +44,11 @@ export async function keygenCommand(argv: readonly string[], io: Io, warnings: W
     zero(pin);
   }
   if (values.json === true) {
-    writeJson(io, result);
+    writeJson(io, { ...result, module: token.module.path });
     return 0;
   }
   // the token's label comes from the device
-  const lines = [`generated ${kind} key "${label}" on token "${token.label}"`, `  uri ${String(result.uri)}`];
+  const lines = [`generated ${kind} key "${label}" on token "${token.label}"`, `  uri ${String(result.uri)}`, `  token library ${token.module.path}`];
   if ('kcv' in result) lines.push(`  kcv ${String(result.kcv)}  (extractable: ${String(result.extractable)})`);
   if ('fingerprint' in result) {
     const fp = result.fingerprint as { hex: string; words: string[] };
