@@ -1,0 +1,121 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseIdentities } from '../../age/age.js';
+import type { X25519Identity } from '../../age/age.js';
+import { usageError } from '../../errors.js';
+import { Folder } from '../../files.js';
+import { deploy } from '../../deploy/deploy.js';
+import type { DeployReport } from '../../deploy/deploy.js';
+import { FORMATS } from '../../deploy/render.js';
+import type { Format } from '../../deploy/render.js';
+import { COMMON_OPTIONS, parse } from '../args.js';
+import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption } from '../docs.js';
+import { writeJson, writeLines } from '../io.js';
+import type { Io, Warnings } from '../io.js';
+
+export const DEPLOY_USAGE = 'keyceremony deploy --custodians SET [--custodians SET ...] --manifests FILE [FILE ...] [--root-digest sha256:HEX] [--at TIME] --secrets DIR --identity-env NAME '
+  + '--format env|files|k8s [--name SECRET-NAME [--namespace NS]] --out PATH [--key NAME ...] [--require ID ...] [--force] [--json]';
+
+const OPTIONS = {
+  ...COMMON_OPTIONS, ...CHAIN_OPTIONS,
+  manifests: { type: 'string', multiple: true },
+  secrets: { type: 'string' },
+  'identity-env': { type: 'string' },
+  format: { type: 'string' },
+  name: { type: 'string' },
+  namespace: { type: 'string' },
+  out: { type: 'string' },
+  key: { type: 'string', multiple: true },
+  require: { type: 'string', multiple: true },
+} as const;
+
+type Values = ReturnType<typeof parse<typeof OPTIONS>>['values'];
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
+ * An identity is never an argument (shell history, process lists): anything that looks like one is
+ * refused before parsing, without quoting it (a parse error would print the argument).
+ */
+function refuseIdentityArgument(argv: readonly string[]): void {
+  if (argv.some((a) => /AGE-SECRET-KEY-/i.test(a))) {
+    throw usageError('AGE_IDENTITY_ON_COMMAND_LINE', 'an age identity was given as an argument, where shell history and process lists keep it',
+      'put it in an environment variable and name the variable with --identity-env NAME (the argument is not repeated here)');
+  }
+}
+
+/** As `state`: the files after --manifests up to the next option (repeatable); any other bare argument is a usage error. */
+function readArgs(argv: readonly string[]): { values: Values; paths: string[] } {
+  refuseIdentityArgument(argv);
+  const { values } = parse(argv, OPTIONS, { min: 0, max: Number.MAX_SAFE_INTEGER, usage: DEPLOY_USAGE });
+  const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+  const paths: string[] = [];
+  let afterManifests = false;
+  for (const t of tokens) {
+    if (t.kind === 'option') {
+      afterManifests = t.name === 'manifests';
+      if (afterManifests && t.value !== undefined) paths.push(t.value);
+    } else if (t.kind === 'positional') {
+      if (!afterManifests) throw usageError('USAGE', `unexpected argument ${JSON.stringify(t.value)}`, `usage: ${DEPLOY_USAGE}`);
+      paths.push(t.value);
+    }
+  }
+  return { values, paths };
+}
+
+function formatOption(values: Values): Format {
+  const f = values.format;
+  if (f === undefined) throw usageError('USAGE', 'deploy needs --format', `choose one of ${FORMATS.join(', ')}`);
+  if (!(FORMATS as readonly string[]).includes(f)) throw usageError('USAGE', `--format ${JSON.stringify(f)} is not one of ${FORMATS.join(', ')}`, `usage: ${DEPLOY_USAGE}`);
+  if (f !== 'k8s' && (values.name !== undefined || values.namespace !== undefined)) throw usageError('USAGE', '--name and --namespace apply to --format k8s only', `usage: ${DEPLOY_USAGE}`);
+  if (f === 'k8s' && values.name === undefined) throw usageError('USAGE', '--format k8s needs --name, the Secret\'s name', `usage: ${DEPLOY_USAGE}`);
+  return f as Format;
+}
+
+/** The identities in the environment variable named by --identity-env: never from argv, never quoted. */
+function identitiesFrom(io: Io, name: string | undefined): X25519Identity[] {
+  if (name === undefined) throw usageError('USAGE', 'deploy needs --identity-env NAME, the environment variable that holds the deployment\'s age identity', `usage: ${DEPLOY_USAGE}`);
+  if (!ENV_NAME.test(name)) throw usageError('USAGE', '--identity-env takes the name of an environment variable (letters, digits, _)', 'pass the variable\'s name, not its value');
+  const text = io.env[name];
+  if (text === undefined || text.trim() === '') {
+    throw usageError('DEPLOY_IDENTITY_MISSING', `the environment variable ${name} is ${text === undefined ? 'not set' : 'empty'}`, `set ${name} to the deployment's age identity (the AGE-SECRET-KEY-1… line, or its whole identity file)`);
+  }
+  return parseIdentities(text);
+}
+
+/** `keyceremony deploy`: exit 0 when written, 1 when refused (chain, binding, state, output), 2 on usage or unreadable input. */
+export async function deployCommand(argv: readonly string[], io: Io, warnings: Warnings): Promise<number> {
+  const { values, paths } = readArgs(argv);
+  const format = formatOption(values);
+  const at = atOption(values.at);
+  const rootDigest = rootDigestOption(values['root-digest']);
+  for (const k of ['secrets', 'out'] as const) if (values[k] === undefined) throw usageError('USAGE', `deploy needs --${k}`, `usage: ${DEPLOY_USAGE}`);
+  if (values.custodians === undefined || values.custodians.length === 0) {
+    throw usageError('USAGE', 'no custodian set was given', 'pass the chain from the trusted root: --custodians custodians.v1.json [--custodians custodians.v2.json …]');
+  }
+  if (paths.length === 0) throw usageError('USAGE', 'no rotation manifest was given', 'pass every manifest of the chain, in any order: --manifests FILE [FILE ...]');
+  const identities = identitiesFrom(io, values['identity-env']);
+  try {
+    const chainFiles = values.custodians.map((f) => readDocument(f, 'the custodian set'));
+    const manifestFiles = paths.map((f) => readDocument(f, 'the rotation manifest'));
+    const secrets = Folder.open(values.secrets as string);
+    const r = await deploy({ chainFiles, manifestFiles, at, rootDigest, secrets, identities, format, out: resolve(values.out as string), force: values.force === true,
+      k8s: format === 'k8s' ? { name: values.name as string, namespace: values.namespace } : undefined, keys: values.key, require: values.require });
+    if (values.json === true) writeJson(io, r);
+    else {
+      for (const w of r.warnings) warnings.warn(w);
+      writeLines(io.stdout, describe(r));
+    }
+    return 0;
+  } finally {
+    for (const id of identities) id.dispose();
+  }
+}
+
+function describe(r: DeployReport): string[] {
+  const what = { env: 'an env file', files: 'a folder of files', k8s: 'a Kubernetes Secret manifest' }[r.format];
+  const lines = [`deployed ${Object.keys(r.keys).length} secret name(s) as ${what}: ${r.out} (mode 0600; values are lowercase hex)`, `  chain 1..${r.sequence}, tip ${r.tip}, at ${r.at}`];
+  const width = Math.max(0, ...Object.keys(r.keys).map((n) => n.length));
+  for (const [name, k] of Object.entries(r.keys)) lines.push(`  ${name.padEnd(width)}  current ${k.current ?? '(none)'}  next ${k.next ?? '(none)'}`);
+  for (const s of r.skipped) lines.push(`  skipped ${s.name} (${s.algorithms.join('/')}, kept in the HSM)`);
+  return lines;
+}
