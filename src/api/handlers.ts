@@ -114,7 +114,8 @@ function core(ctx: HandlerContext): Core {
   const now = ctx.now ?? (() => Math.floor(Date.now() / 1000) * 1000);
   let mod: Pkcs11Module | undefined;
   const module = (): Pkcs11Module => {
-    mod ??= Pkcs11Module.open(chooseModule({ flag: ctx.modulePath, env: ctx.env }).path);
+    const c = chooseModule({ flag: ctx.modulePath, env: ctx.env });
+    mod ??= Pkcs11Module.open(c.path, c.params);
     return mod;
   };
   return {

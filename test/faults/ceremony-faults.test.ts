@@ -88,7 +88,7 @@ const CASES = [
       expect(tokenObjects(dir, script).hsm).toEqual([]);
       expect(journalKeys(dir, script)).toEqual([`Secret:journal-${script.id}`]); // the unfinished run's journal key, kept for the resume
     } },
-  { step: 'backup-custody', what: "bob's card gone while his share is stored", fault: { fn: 'C_CreateObject', nth: 3, ckr: CKR.TOKEN_NOT_PRESENT }, code: 'HSM_TOKEN_NOT_PRESENT', token: 'custodian-bob',
+  { step: 'backup-custody', what: "bob's card gone while his share is stored", fault: { fn: 'C_CreateObject', nth: 5, ckr: CKR.TOKEN_NOT_PRESENT }, code: 'HSM_TOKEN_NOT_PRESENT', token: 'custodian-bob',
     after: () => expect(existsSync(join(dir, 'custody', 'rotation.json'))).toBe(false) },
   { step: 'prepare-manifest', what: "alice's PIN locked when she signs the manifest", fault: { fn: 'C_Login', nth: 1, ckr: CKR.PIN_LOCKED }, code: 'HSM_PIN_LOCKED', token: 'custodian-alice',
     after: () => expect(existsSync(join(dir, 'rotation.1.json'))).toBe(false) },

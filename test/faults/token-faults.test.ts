@@ -103,7 +103,7 @@ describe('token faults', () => {
     expect(w.bytes.length).toBeGreaterThan(384);
   });
   test('backup split: the second card pulled while its share is stored; the error names that card', async () => {
-    inject('C_CreateObject', 2, CKR.DEVICE_REMOVED); // 1: the backup key into the HSM, 2: alice's share
+    inject('C_CreateObject', 4, CKR.DEVICE_REMOVED); // 1: the backup key into the HSM, 2-3: the known-answer check of the HSM's key wrap, 4: alice's share
     await fails(splitBackupKey({ hsm: findToken(mod, { label: HSM.label }), hsmPin: pinBytes(HSM.pin), ceremony: 'faults', backupKey: 'backup-v1', threshold: 2, keys: ['master-v1'],
       cards: cards.map((c) => ({ custodian: c.id, token: findToken(mod, { label: c.label }), pin: pinBytes(c.pin) })) }), 'HSM_DEVICE_REMOVED', cards[0]!.label);
   });
