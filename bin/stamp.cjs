@@ -17,12 +17,15 @@ const INPUT_DIRS = ['src', 'scripts/entries'];
 const INPUT_FILES = ['package.json', 'scripts/build-cli.mjs', 'bin/stamp.cjs'];
 const STAMP = 'dist/cli/stamp.json';
 
-/** Each input file's path relative to root, in a fixed order; [] when src/ is absent (an install without sources). */
+/**
+ * Each input file's path relative to root, in the order the directories list them (the content
+ * fingerprint sorts); [] when src/ is absent (an install without sources). Plain string paths, no
+ * path.join: this runs at every start.
+ */
 function inputFiles(root) {
   const files = [];
   const walk = (rel) => {
-    const entries = readdirSync(join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
+    for (const e of readdirSync(`${root}/${rel}`, { withFileTypes: true })) {
       if (e.isDirectory()) walk(`${rel}/${e.name}`);
       else files.push(`${rel}/${e.name}`);
     }
@@ -42,7 +45,7 @@ function inputFiles(root) {
 function mtimeFingerprint(root, files = inputFiles(root)) {
   let out = '';
   for (const f of files) {
-    const st = statSync(join(root, f), { throwIfNoEntry: false });
+    const st = statSync(`${root}/${f}`, { throwIfNoEntry: false });
     if (st !== undefined && st.isFile()) out += `${f}\0${st.size}\0${st.mtimeMs}\n`;
   }
   return out;
@@ -51,7 +54,7 @@ function mtimeFingerprint(root, files = inputFiles(root)) {
 /** sha256:<hex> over each input file's path, length and bytes. */
 function contentFingerprint(root, files = inputFiles(root)) {
   const h = require('node:crypto').createHash('sha256'); // loaded only when the times differ
-  for (const f of files) {
+  for (const f of [...files].sort()) {
     let bytes;
     try { bytes = readFileSync(join(root, f)); } catch (err) { if (err.code === 'ENOENT' || err.code === 'EISDIR') continue; throw err; }
     h.update(`${f}\0${bytes.length}\0`).update(bytes);
