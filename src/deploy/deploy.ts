@@ -31,7 +31,7 @@ import { checkDestination, writeFile, writeFolder } from './output.js';
 import { planDeployment } from './plan.js';
 import type { Plan, Version } from './plan.js';
 import { ENCODING, entriesOf, k8sNameProblem, renderEnv, renderK8s, zeroEntries } from './render.js';
-import type { Format, K8sMeta, Origin } from './render.js';
+import type { Entry, Format, K8sMeta, Origin } from './render.js';
 
 /** A sealed secret file larger than this is refused unread: secrets are 32 bytes by default, tokens a few hundred. */
 export const MAX_SEALED_SECRET_BYTES = 64 * 1024;
@@ -152,8 +152,12 @@ export async function deploy(r: DeployRequest): Promise<DeployReport> {
   const plan = planDeployment(state, manifests, { keys: r.keys, require: r.require });
   const destination = checkDestination(r.out, r.format, r.force);
   const opened = openAll(plan, r);
-  const entries = entriesOf(plan, opened);
-  for (const p of opened.values()) zero(p);
+  let entries: Entry[];
+  try {
+    entries = entriesOf(plan, opened);
+  } finally {
+    for (const p of opened.values()) zero(p);
+  }
   let bytes: Uint8Array | undefined;
   try {
     const origin: Origin = { at: state.at, sequence: state.sequence as number, tip: state.tip as string };

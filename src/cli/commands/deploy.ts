@@ -1,3 +1,39 @@
+/**
+ * `keyceremony deploy --custodians SET [--custodians SET ...] --manifests FILE [FILE ...]
+ *  [--root-digest sha256:HEX] [--at TIME] --secrets DIR --identity-env NAME
+ *  --format env|files|k8s [--name SECRET-NAME [--namespace NS]] --out PATH
+ *  [--key NAME ...] [--require ID ...] [--force] [--json]`
+ *
+ * Writes what an application reads from the key state at TIME (FORMATS.md §8, as `state`):
+ * - `--custodians`, `--root-digest`, `--at`, `--manifests` as for `state`; a chain that is not
+ *   valid is refused (DEPLOY_CHAIN_INVALID, exit 1) with every reason.
+ * - `--secrets DIR`: the sealed files, one age v1 file per secret version, `DIR/<id>.age`. Only the
+ *   files of surfaced versions are opened; each is at most 64 KiB, a regular file, not a link.
+ * - `--identity-env NAME`: the environment variable holding the deployment's age identity
+ *   (`AGE-SECRET-KEY-1…`, or an age-keygen identity file's text). Never an argument: one on the
+ *   command line is refused (AGE_IDENTITY_ON_COMMAND_LINE, exit 2) without being repeated.
+ *   (The variable's string stays in the process environment: JavaScript cannot clear it; the
+ *   decoded key is zeroed when the command ends.)
+ * - `--format`: `env` (an env file), `files` (a folder, one file per variable), `k8s` (a `v1`
+ *   Secret manifest, `--name` required, `--namespace` optional). Variables: NAME (current version)
+ *   and NAME_ID, NAME_NEXT (the accepted version that is not current) and NAME_NEXT_ID, each absent
+ *   when there is no such version. Values are the lowercase hex of the secret's bytes in every
+ *   format (src/deploy/render.ts).
+ * - `--out PATH`: the file or folder written, atomically, mode 0600 (folder 0700). An existing
+ *   file or non-empty folder is refused (OUTPUT_EXISTS / OUTPUT_NOT_EMPTY, exit 1) unless
+ *   `--force`, which replaces a file, or a folder holding only what deploy writes.
+ * - `--key NAME` (repeatable): deploy only these key names. `--require ID` (repeatable): refuse
+ *   (DEPLOY_NOT_SURFACED) unless version ID is surfaced, as NAME or NAME_NEXT.
+ * - `--json`: `{"format", "out", "encoding": "hex", "at", "sequence", "tip", "keys": {NAME:
+ *   {"current": id|null, "next": id|null}}, "variables": [..], "skipped": [{"name", "algorithms"}],
+ *   "warnings": [..]}`: ids and names, never a value. A refusal prints its error line on stderr
+ *   and nothing on stdout, as every command does.
+ * - Keys kept in the HSM (no binding: AES-256-GCM, Ed25519, RSA, JWT-EdDSA) are skipped with a
+ *   warning (DEPLOY_KEY_SKIPPED).
+ * - Exit 0 when written; 1 when refused (chain, binding, state, sealed file, output); 2 on usage
+ *   or an unreadable or missing input (the identity variable included). Nothing is written when
+ *   anything is refused.
+ */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseIdentities } from '../../age/age.js';
