@@ -1,7 +1,10 @@
 import { useEffect, useState } from 'react';
 import { call } from './api.js';
 import type { Responses } from './api.js';
+import { AirGap } from './components/airgap.js';
 import { Banners } from './components/common.js';
+import { active, useRun } from './run.js';
+import { RunSheet } from './screens/RunSheet.js';
 import { BackupScreen } from './screens/Backup.js';
 import { CeremonyScreen } from './screens/Ceremony.js';
 import { CustodiansScreen } from './screens/Custodians.js';
@@ -10,6 +13,7 @@ import { KeysScreen } from './screens/Keys.js';
 import { ManifestsScreen } from './screens/Manifests.js';
 import { TokensScreen } from './screens/Tokens.js';
 import { VerifyScreen } from './screens/Verify.js';
+import { useApp } from './state.js';
 
 /** Adding a screen: a component in screens/, a line here, its channels in src/api, its E2E test. */
 const SCREENS = [
@@ -23,20 +27,6 @@ const SCREENS = [
   { id: 'ceremony', title: 'Ceremony', Screen: CeremonyScreen },
 ] as const;
 
-function AirGap() {
-  const [s, setS] = useState<Responses['airgap.status'] | null>(null);
-  useEffect(() => {
-    const poll = () => void call('airgap.status', {}).then(setS, () => setS(null));
-    poll();
-    const t = setInterval(poll, 5000);
-    return () => clearInterval(t);
-  }, []);
-  if (s === null) return <span className="airgap unknown">Air gap: unknown</span>;
-  return s.online
-    ? <span className="airgap online" role="alert">Network is UP ({s.interfaces.map((i) => i.name).join(', ')}): disconnect before a real ceremony</span>
-    : <span className="airgap offline">Air-gapped: no network interface is up</span>;
-}
-
 function ModuleInfo() {
   const [info, setInfo] = useState<Responses['app.info'] | null>(null);
   useEffect(() => { void call('app.info', {}).then(setInfo, () => setInfo(null)); }, []);
@@ -45,22 +35,43 @@ function ModuleInfo() {
   return <span className={`module${info.simulation ? ' sim' : ''}`}>{info.simulation ? 'SIMULATION tokens (SoftHSM2)' : 'PKCS#11'}: {info.module}</span>;
 }
 
+/** In the workbench, a run that is open stays in view, one click from its run sheet. */
+function RunBar() {
+  const { ref, status, showSheet } = useRun();
+  if (ref === null) return null;
+  const now = status?.now === null || status?.now === undefined ? undefined : status.steps[status.now - 1];
+  const state = ref.runId === null ? 'not started' : status === null ? 'connecting' : active(status) ? (status.state === 'waiting' ? 'a question waits' : 'running') : status.state === 'done' ? 'finished' : 'stopped';
+  return (
+    <div className={`runbar ${ref.mode}`} role="status" aria-label="open run">
+      <span><strong>{ref.mode === 'live' ? 'LIVE run' : 'Rehearsal'}</strong>: {ref.plan.title}, {state}{now === undefined ? '' : `, step ${now.number}: ${now.actor} acts now`}.</span>
+      <button type="button" className="primary" onClick={() => showSheet(true)}>Return to the run sheet</button>
+    </div>
+  );
+}
+
 export function App() {
   const [screen, setScreen] = useState<(typeof SCREENS)[number]['id']>('tokens');
+  const { busy } = useApp();
+  const r = useRun();
   const current = SCREENS.find((s) => s.id === screen) ?? SCREENS[0];
+  if (r.ref !== null && r.sheet) return <RunSheet />;
   return (
     <div className="app">
       <header>
         <h1>keyceremony</h1>
+        <span className="mode-badge workbench" aria-label="mode">WORKBENCH: not recorded</span>
         <AirGap />
         <ModuleInfo />
       </header>
       <nav aria-label="Ceremony steps">
         {SCREENS.map((s, i) => (
-          <button key={s.id} type="button" aria-current={s.id === screen ? 'page' : undefined} onClick={() => setScreen(s.id)}>{i + 1}. {s.title}</button>
+          // navigation waits while an operation runs: leaving would lose what it returns
+          <button key={s.id} type="button" aria-current={s.id === screen ? 'page' : undefined} disabled={busy !== null && s.id !== screen} onClick={() => setScreen(s.id)}>{i + 1}. {s.title}</button>
         ))}
+        {busy !== null && <small className="hint">Wait for the operation to finish.</small>}
       </nav>
       <main>
+        <RunBar />
         <Banners />
         <current.Screen />
       </main>

@@ -13,18 +13,20 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyAuditLog } from '../audit/verify.js';
-import { zero } from '../bytes.js';
+import { fromHex, toHex, zero } from '../bytes.js';
 import { chainInForce, runCeremony } from '../ceremony/engine.js';
 import type { ResolvedToken } from '../ceremony/engine.js';
+import type { Question } from '../ceremony/context.js';
 import { parseScript } from '../ceremony/script.js';
 import type { CeremonyScript } from '../ceremony/script.js';
+import { fromWords, toWords } from '../crypto/fingerprint.js';
 import { DocumentError } from '../docs/problems.js';
 import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import type { Token } from '../pkcs11/tokens.js';
 import { checkAirGap, ceremonyPreflight } from '../usecases/preflight.js';
 import type { TrustedChain } from '../verify/verify.js';
-import type { ApiError, ChannelHandlers, Requests, Responses } from './contract.js';
+import type { ApiError, CeremonyQuestionView, CeremonyStatusView, CeremonyStepView, ChannelHandlers, Requests, Responses } from './contract.js';
 import type { FolderHandles } from './folders.js';
 
 type CeremonyChannel = 'ceremony.validate' | 'ceremony.rehearse' | 'ceremony.start' | 'ceremony.status' | 'ceremony.answer' | 'audit.verify' | 'transcript.read' | 'transcript.pdf';
@@ -84,10 +86,22 @@ export const REHEARSAL_TIMEOUT_MS = 20 * 60_000;
 /** After the kill, how long the folder stays claimed waiting for the process's exit. */
 const KILL_GRACE_MS = 5_000;
 
+/** What the witness must type for a question with words: per slot, the word, or the byte it stands for as two hex digits. */
+type Expected = readonly { readonly word: string; readonly hex: string }[];
+
 interface Run {
   state: 'running' | 'waiting' | 'done' | 'failed';
+  readonly mode: 'live' | 'rehearsal';
+  readonly script: CeremonyScript;
+  readonly steps: readonly CeremonyStepView[];
+  /** Where each step is, read from the lines the engine says. */
+  readonly progress: ('done' | 'now' | 'pending')[];
+  now: number | null;
+  stage: CeremonyStatusView['stage'];
   lines: string[];
-  question: { who: string; what: string; words: readonly string[] | null } | null;
+  question: CeremonyQuestionView | null;
+  /** The words the witness must type for the waiting question (none for a yes/no). */
+  expected: Expected;
   answer: ((yes: boolean) => void) | null;
   error: ApiError | null;
   dir: string;
@@ -105,9 +119,11 @@ class Runs {
       throw new KeyceremonyError('CEREMONY_ALREADY_RUNNING', `a run in ${dir} is still going on in this window`, 'follow that run to its end, or wait for it to stop, then start again');
     }
   }
-  add(dir: string, lines: string[]): { runId: string; run: Run } {
+  add(dir: string, script: CeremonyScript, mode: Run['mode'], lines: string[]): { runId: string; run: Run } {
     const runId = randomBytes(16).toString('hex');
-    const run: Run = { state: 'running', lines, question: null, answer: null, error: null, dir, auditFile: null, chain: [] };
+    const steps = stepViews(script);
+    const run: Run = { state: 'running', mode, script, steps, progress: steps.map(() => 'pending'), now: null, stage: 'opening', lines: [], question: null, expected: [], answer: null, error: null, dir, auditFile: null, chain: [] };
+    keep(run, lines);
     this.runs.set(runId, run);
     return { runId, run };
   }
@@ -118,8 +134,151 @@ class Runs {
   }
 }
 
-/** The last 500 lines a run said. */
-const keep = (run: Run, lines: readonly string[]): void => { run.lines.push(...lines); if (run.lines.length > 500) run.lines.splice(0, run.lines.length - 500); };
+/**
+ * Where the run is, from the lines the engine says (engine.ts: "Step N (id): action, actor acts now",
+ * "Step N (id): done before, proven again …", "Resuming: …", "Checkpoint: …"); a rehearsal's command
+ * line prints the same lines. A line naming a step the script does not have at that number is ignored.
+ */
+function track(run: Run, line: string): void {
+  const m = /^Step (\d+) \(([a-z0-9._-]+)\): (?:(done before), proven again|.*, [a-z0-9._-]+ acts now$)/.exec(line);
+  if (m !== null) {
+    const n = Number(m[1]);
+    if (run.steps[n - 1]?.id !== m[2]) return;
+    for (let i = 0; i < n - 1; i++) if (run.progress[i] === 'now') run.progress[i] = 'done';
+    run.progress[n - 1] = m[3] === undefined ? 'now' : 'done';
+    run.now = m[3] === undefined ? n : null;
+    run.stage = 'steps';
+  } else if (line.startsWith('Resuming: ')) {
+    run.stage = 'resuming';
+  } else if (line.startsWith('Checkpoint: ')) {
+    run.progress.fill('done');
+    run.now = null;
+    run.stage = 'checkpoint';
+  }
+}
+
+/** The last 500 lines a run said, each read for where the run is. */
+const keep = (run: Run, lines: readonly string[]): void => {
+  for (const l of lines) track(run, l);
+  run.lines.push(...lines);
+  if (run.lines.length > 500) run.lines.splice(0, run.lines.length - 500);
+};
+
+/** A run that ended: every step done, or failed with the step a new start on its folder resumes at. */
+function ended(run: Run, e: ApiError | null): void {
+  if (e === null) {
+    run.state = 'done';
+    run.progress.fill('done');
+    run.stage = 'finished';
+  } else {
+    run.state = 'failed';
+    run.error = e;
+  }
+  run.now = null;
+  run.question = null;
+  run.expected = [];
+  run.answer = null;
+}
+
+function statusOf(run: Run): CeremonyStatusView {
+  const first = run.progress.findIndex((p) => p !== 'done');
+  return {
+    state: run.state, mode: run.mode,
+    script: { id: run.script.id, title: run.script.title, digest: run.script.digest, digestWords: digestWords(run.script.digest) },
+    steps: run.steps.map((s, i) => ({ ...s, state: run.progress[i] ?? 'pending' })),
+    now: run.now, stage: run.stage,
+    // all steps done: a new start proves them again and goes on to the checkpoint (steps.length + 1)
+    resumeFrom: run.state !== 'failed' ? null : (first === -1 ? run.steps.length : first) + 1,
+    lines: [...run.lines], question: run.question, error: run.error,
+  };
+}
+
+/** A digest (sha256:HEX) as words: its first 12 bytes, read as fingerprints are (src/crypto/fingerprint.ts). */
+function digestWords(digest: string): string[] {
+  const hex = /^sha256:([0-9a-f]{64})$/.exec(digest)?.[1];
+  return hex === undefined ? [] : toWords(fromHex('digest', hex).subarray(0, 12));
+}
+
+const slotsOf = (bytes: Uint8Array): Expected => toWords(bytes).map((word, i) => ({ word, hex: toHex(bytes.subarray(i, i + 1)) }));
+
+/**
+ * What the witness is asked, and what they must type. A fingerprint, a check value or a digest is
+ * confirmed only by typing its words (each in its slot), never by yes; the clock, a resume and the
+ * checkpoint are yes/no. Words of a value made in this run are shown to whoever reads them aloud; a
+ * value from an earlier ceremony (a registered key when a set is loaded, the root digest) is not
+ * shown: the witness types it from that ceremony's printed transcript. The value itself is taken out
+ * of `what`, so a screen showing the question does not show the answer.
+ */
+export function classify(q: Question, step: CeremonyStepView | null): { view: CeremonyQuestionView; expected: Expected } {
+  const fromRecord = step?.action === 'load-custodian-set';
+  const yesNo = (kind: CeremonyQuestionView['kind']) => ({ view: { who: q.who, what: q.what, kind, words: null, slots: 0, source: null }, expected: [] });
+  const withWords = (kind: CeremonyQuestionView['kind'], what: string, expected: Expected, record: boolean) => ({
+    view: { who: q.who, what, kind, words: record ? null : expected.map((e) => e.word), slots: expected.length, source: record ? 'record' as const : 'this-run' as const }, expected,
+  });
+  if (q.words !== undefined && q.words.length > 0) {
+    const bytes = fromWords(q.words);
+    const expected = bytes === null ? q.words.map((w) => ({ word: w.toLowerCase(), hex: '' })) : slotsOf(bytes);
+    return withWords(q.what.startsWith('the fingerprint of ') ? 'fingerprint' : 'other', q.what, expected, fromRecord);
+  }
+  const kcv = /^(the check value of .+): [a-z0-9]+:([0-9a-f]{2,64})$/.exec(q.what);
+  if (kcv !== null && kcv[2]!.length % 2 === 0) return withWords('check-value', kcv[1]!, slotsOf(fromHex('check value', kcv[2]!)), false);
+  const digest = /^(the .+?digest) sha256:([0-9a-f]{64})(,.*)?$/.exec(q.what);
+  if (digest !== null) return withWords('digest', `${digest[1]!}${digest[3] ?? ''}`, slotsOf(fromHex('digest', digest[2]!).subarray(0, 12)), true);
+  if (q.what.startsWith('the ceremony clock reads ')) return yesNo('clock');
+  if (q.what.startsWith('resuming this ceremony')) return yesNo('resume');
+  if (q.what.startsWith('the checkpoint they sign covers ')) return yesNo('checkpoint');
+  return yesNo('other');
+}
+
+/** The slots (1-based) where what was typed is neither the word nor its byte in hex; slots typed beyond the last are wrong too. */
+export function wrongSlots(expected: Expected, typed: readonly string[]): number[] {
+  const wrong: number[] = [];
+  for (let i = 0; i < Math.max(expected.length, typed.length); i++) {
+    const t = (typed[i] ?? '').trim().toLowerCase();
+    const e = expected[i];
+    if (e === undefined || t === '' || (t !== e.word && t !== e.hex)) wrong.push(i + 1);
+  }
+  return wrong;
+}
+
+const and = (xs: readonly string[]): string => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1] as string}`);
+
+/** Each step as the run sheet shows it: numbered from 1, who acts, what to do, its tokens, signers and set. */
+export function stepViews(script: CeremonyScript): CeremonyStepView[] {
+  const tokenView = (t: CeremonyScript['tokens'][number]) => ({ name: t.name, label: t.label, serial: t.serial, holder: t.holder });
+  const named = (name: string) => script.tokens.filter((t) => t.name === name).map(tokenView);
+  const cardsOf = (people: readonly string[]) => script.tokens.filter((t) => t.holder !== null && people.includes(t.holder)).map(tokenView);
+  return script.steps.map((s, i) => {
+    const base = { number: i + 1, id: s.id, action: s.action, actor: s.actor, witness: null, tokens: [], signers: [], threshold: null, members: [], out: null };
+    switch (s.action) {
+      case 'custodian-keys':
+        return { ...base, witness: s.witness, tokens: cardsOf(s.custodians), members: [...s.custodians],
+          does: `${and(s.custodians)} in turn insert their card: a signing key is made on it, and its fingerprint is read aloud to ${s.witness}` };
+      case 'custodian-set':
+      case 'rotate-custodian-set':
+        return { ...base, tokens: cardsOf(s.signers), signers: [...s.signers], threshold: s.threshold, members: [...s.members], out: s.out,
+          does: `Form the ${s.threshold}-of-${s.members.length} custodian set (${and(s.members)}); ${and(s.signers)} each sign it with their card` };
+      case 'load-custodian-set':
+        return { ...base, witness: s.witness, out: null,
+          does: `Load the custodian set from the ceremony media (${s.chain.join(', ')}); ${s.witness} checks it against the printed transcript of the ceremony that made it` };
+      case 'generate-key':
+        return { ...base, witness: s.witness, tokens: named(s.token),
+          does: `Generate ${s.label} inside the token; ${s.witness} checks its check value` };
+      case 'split-backup':
+        return { ...base, tokens: [...named(s.token), ...cardsOf(s.holders)], signers: [...s.signers], threshold: s.threshold, members: [...s.holders], out: s.out,
+          does: `Wrap ${and(s.keys)} under ${s.backupKey} and split it ${s.threshold}-of-${s.holders.length} onto the cards of ${and(s.holders)}; ${and(s.signers)} sign the custody manifest` };
+      case 'manifest':
+        return { ...base, tokens: cardsOf(s.signers), signers: [...s.signers], out: s.out,
+          does: `The rotation manifest: ${s.keys.length} key(s), version ${s.keyVersion}, phase ${s.phase}; ${and(s.signers)} sign it with their card` };
+      case 'export':
+        return { ...base, tokens: named(s.token), out: s.out,
+          does: `Export ${s.key} wrapped for ${s.targets.length} cloud KMS import job(s) into ${s.out}` };
+      case 'drill':
+        return { ...base, tokens: [...named(s.token), ...cardsOf(s.presenters)], signers: [...s.signers], members: [...s.presenters], out: s.out,
+          does: `Restoration drill: ${and(s.presenters)} present their shares into the drill token; ${and(s.signers)} sign the report` };
+    }
+  });
+}
 
 export function ceremonyHandlers(d: CeremonyDeps): ChannelHandlers<CeremonyChannel> {
   const runs = new Runs();
@@ -127,15 +286,23 @@ export function ceremonyHandlers(d: CeremonyDeps): ChannelHandlers<CeremonyChann
     'ceremony.validate': async (r) => validate(r.script),
     'ceremony.rehearse': async (r) => rehearse(d, runs, r),
     'ceremony.start': async (r) => start(d, runs, r),
-    'ceremony.status': async (r) => {
-      const run = runs.get(r.runId);
-      return { state: run.state, lines: [...run.lines], question: run.question, error: run.error };
-    },
+    'ceremony.status': async (r) => statusOf(runs.get(r.runId)),
     'ceremony.answer': async (r) => {
       const run = runs.get(r.runId);
-      if (run.answer === null) throw new KeyceremonyError('CEREMONY_NO_QUESTION', 'nothing is waiting for a confirmation', 'wait for the next question');
-      run.answer(r.confirmed);
-      return { answered: true };
+      const answer = run.answer;
+      if (answer === null || run.question === null) throw new KeyceremonyError('CEREMONY_NO_QUESTION', 'nothing is waiting for a confirmation', 'wait for the next question');
+      if (r.confirmed && run.expected.length > 0) {
+        if (r.words === undefined) {
+          throw new KeyceremonyError('CEREMONY_WORDS_REQUIRED', `${run.question.what} is confirmed by typing the ${run.expected.length} words heard, not by yes`, 'the witness types each word heard in its own slot');
+        }
+        const wrong = wrongSlots(run.expected, r.words);
+        if (wrong.length > 0) {
+          keep(run, [`  ${run.question.who} typed words that differ from ${run.question.what} in slot${wrong.length > 1 ? 's' : ''} ${wrong.join(', ')}`]);
+          return { answered: false, wrong };
+        }
+      }
+      answer(r.confirmed);
+      return { answered: true, wrong: [] };
     },
     'audit.verify': async (r) => {
       const chain = r.chain.length === 0 ? null : d.chainOf(r.chain);
@@ -155,11 +322,11 @@ export function ceremonyHandlers(d: CeremonyDeps): ChannelHandlers<CeremonyChann
 function validate(text: string): Responses['ceremony.validate'] {
   try {
     const s = parseScript(new TextEncoder().encode(text));
-    return { valid: true, id: s.id, title: s.title, digest: s.digest, tokens: s.tokens.map((t) => ({ name: t.name, label: t.label, holder: t.holder })),
-      steps: s.steps.map((x) => ({ id: x.id, action: x.action, actor: x.actor })), participants: s.participants.map((p) => ({ id: p.id, name: p.name, role: p.role })), problems: [] };
+    return { valid: true, id: s.id, title: s.title, digest: s.digest, digestWords: digestWords(s.digest), tokens: s.tokens.map((t) => ({ name: t.name, label: t.label, holder: t.holder })),
+      steps: stepViews(s), participants: s.participants.map((p) => ({ id: p.id, name: p.name, role: p.role })), problems: [] };
   } catch (err) {
     if (!(err instanceof DocumentError)) throw err;
-    return { valid: false, id: null, title: null, digest: null, tokens: [], steps: [], participants: [], problems: err.problems.map((p) => ({ code: p.code, path: p.path, message: p.message })) };
+    return { valid: false, id: null, title: null, digest: null, digestWords: [], tokens: [], steps: [], participants: [], problems: err.problems.map((p) => ({ code: p.code, path: p.path, message: p.message })) };
   }
 }
 
@@ -177,13 +344,13 @@ function rehearse(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.rehearse'])
   const scriptFile = join(dir, 'script.json');
   writeFileAtomic(scriptFile, r.script, true);
   const child = d.spawnCli(['ceremony', 'run', scriptFile, '--rehearse', '--yes', '--dir', dir, '--inputs', ceremonyDir, '--rehearsals', d.rehearsals, ...(r.allowNetwork === true ? ['--allow-network'] : [])]);
-  const { runId, run } = runs.add(dir, [`Rehearsal of ${script.digest} on throw-away SoftHSM2 tokens in ${dir}`]);
+  const { runId, run } = runs.add(dir, script, 'rehearsal', [`Rehearsal of ${script.digest} on throw-away SoftHSM2 tokens in ${dir}`]);
   let out = '';
   let err = '';
   child.stdout?.on('data', (c: Buffer) => { out += c.toString('utf8'); const nl = out.lastIndexOf('\n'); if (nl >= 0) { keep(run, out.slice(0, nl).split('\n')); out = out.slice(nl + 1); } });
   child.stderr?.on('data', (c: Buffer) => { err = `${err}${c.toString('utf8')}`.slice(-64 * 1024); });
   let timedOut: ApiError | null = null;
-  const fail = (e: ApiError): void => { if (run.state === 'running') { run.state = 'failed'; run.error = e; } };
+  const fail = (e: ApiError): void => { if (run.state === 'running') ended(run, e); };
   const timeoutMs = d.rehearsalTimeoutMs ?? REHEARSAL_TIMEOUT_MS;
   // the run stays 'running' (its folder claimed) until the process is gone, or a grace after the kill
   const timer = setTimeout(() => {
@@ -198,9 +365,9 @@ function rehearse(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.rehearse'])
     if (out !== '') keep(run, [out]);
     if (timedOut !== null) fail(timedOut);
     else if (code === 0) {
-      run.state = 'done';
       run.auditFile = join(dir, 'audit.jsonl');
       run.chain = chainInForce(run.auditFile);
+      ended(run, null);
     } else fail(cliError(err, code));
   });
   return { runId, dir };
@@ -230,18 +397,27 @@ function start(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.start']): Resp
   const script = parseScript(new TextEncoder().encode(r.script));
   const dir = ceremonyFolder(d, r.ceremonyFolder);
   runs.claim(dir);
-  const notes = ceremonyPreflight({ digest: script.digest, rehearsal: false, interfaces: d.interfaces(), allowNetwork: false, record: d.rehearsals, runWithoutRehearsal: r.noRehearsal === true });
+  const notes = ceremonyPreflight({ digest: script.digest, rehearsal: false, interfaces: d.interfaces(), allowNetwork: false, record: d.rehearsals, runWithoutRehearsal: r.noRehearsal === true })
+    // the administrator's reason goes into the log with the exception it explains
+    .map((n) => (n.action === 'rehearsal.skipped' && r.reason !== undefined ? { ...n, details: { ...n.details, because: r.reason } } : n));
   const { tokens, pins } = resolveTokens(d, script, r.pins);
-  const { runId, run } = runs.add(dir, []);
+  const { runId, run } = runs.add(dir, script, 'live', []);
   const say = (line: string): void => keep(run, line.split('\n'));
-  const confirm = (q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> => new Promise((resolve) => {
-    run.question = { who: q.who, what: q.what, words: q.words ?? null };
+  const confirm = (q: Question): Promise<boolean> => new Promise((resolve) => {
+    const { view, expected } = classify(q, run.now === null ? null : run.steps[run.now - 1] ?? null);
+    run.question = view;
+    run.expected = expected;
     run.state = 'waiting';
-    run.answer = (yes) => { run.question = null; run.answer = null; run.state = 'running'; say(`  ${q.who} ${yes ? 'confirmed' : 'REFUSED'} ${q.what}`); resolve(yes); };
+    run.answer = (yes) => {
+      run.question = null; run.expected = []; run.answer = null; run.state = 'running';
+      const typed = view.source === 'record' ? `, typing its ${expected.length} words from the earlier ceremony's record` : `, typing the ${expected.length} words heard`;
+      say(`  ${q.who} ${yes ? 'confirmed' : 'REFUSED'} ${view.what}${yes && expected.length > 0 ? typed : ''}`);
+      resolve(yes);
+    };
   });
   void runCeremony({ script, dir, inputs: dir, tokens, confirm, say, simulation: false, notes })
-    .then((res) => { run.state = 'done'; run.auditFile = res.audit.file; run.chain = chainInForce(res.audit.file); say(`Ceremony complete: ${res.steps.length} steps; audit log ${res.audit.file} (${res.audit.entries} entries)`); })
-    .catch((err: unknown) => { run.state = 'failed'; run.error = isKeyceremonyError(err) || err instanceof Error ? d.asError(err) : d.asError(new Error(String(err))); })
+    .then((res) => { run.auditFile = res.audit.file; run.chain = chainInForce(res.audit.file); say(`Ceremony complete: ${res.steps.length} steps; audit log ${res.audit.file} (${res.audit.entries} entries)`); ended(run, null); })
+    .catch((err: unknown) => { ended(run, isKeyceremonyError(err) || err instanceof Error ? d.asError(err) : d.asError(new Error(String(err)))); })
     .finally(() => { for (const p of pins) zero(p); });
   return { runId };
 }

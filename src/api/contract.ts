@@ -100,6 +100,57 @@ export interface ShareReceiptView { readonly custodian: string; readonly index: 
 export interface RestoredView { readonly id: string; readonly kcv: string; readonly kcvMatches: boolean; readonly canary: boolean }
 
 /**
+ * A step of a ceremony script as the run sheet shows it: numbered like the printed script (from 1),
+ * who acts, what to do in plain words, the tokens it uses (label and serial when the script pins
+ * one), who signs and, for a set, its members and threshold.
+ */
+export interface CeremonyStepView {
+  readonly number: number;
+  readonly id: string;
+  readonly action: string;
+  readonly actor: string;
+  readonly does: string;
+  readonly witness: string | null;
+  readonly tokens: readonly { readonly name: string; readonly label: string; readonly serial: string | null; readonly holder: string | null }[];
+  readonly signers: readonly string[];
+  readonly threshold: number | null;
+  readonly members: readonly string[];
+  readonly out: string | null;
+}
+
+/**
+ * A question the engine waits on. `kind` says what is checked; `slots` how many words the witness
+ * must type (0: a yes/no confirmation: the clock, a resume, a checkpoint). `words` are shown to the
+ * person who reads them aloud when the value was made in this run (`source: 'this-run'`); for a
+ * value from an earlier ceremony (`'record'`) they are withheld and the witness types them from that
+ * ceremony's printed transcript. The words are checked in the main process (ceremony.answer).
+ */
+export interface CeremonyQuestionView {
+  readonly who: string;
+  readonly what: string;
+  readonly kind: 'clock' | 'resume' | 'checkpoint' | 'fingerprint' | 'check-value' | 'digest' | 'other';
+  readonly words: readonly string[] | null;
+  readonly slots: number;
+  readonly source: 'this-run' | 'record' | null;
+}
+
+export interface CeremonyStatusView {
+  readonly state: 'running' | 'waiting' | 'done' | 'failed';
+  readonly mode: 'live' | 'rehearsal';
+  readonly script: { readonly id: string; readonly title: string; readonly digest: string; readonly digestWords: readonly string[] };
+  /** Every step of the script with where the run is: done, now (acting or being proven again), pending. */
+  readonly steps: readonly (CeremonyStepView & { readonly state: 'done' | 'now' | 'pending' })[];
+  /** The number of the step acting now, from the engine's "Step N (id): …, X acts now" line; null before the first and after the last. */
+  readonly now: number | null;
+  readonly stage: 'opening' | 'resuming' | 'steps' | 'checkpoint' | 'finished';
+  /** A failed run: the step a new start on the same folder resumes at (the first not done); null when it is not failed. */
+  readonly resumeFrom: number | null;
+  readonly lines: readonly string[];
+  readonly question: CeremonyQuestionView | null;
+  readonly error: ApiError | null;
+}
+
+/**
  * What each channel accepts: derived from its schema in ./schema.ts, the one source of truth
  * (a type-only import, so nothing of the schemas reaches the renderer or the preload bundle).
  */
@@ -136,15 +187,17 @@ export interface Responses {
     readonly restored: readonly RestoredView[]; readonly report: DocumentView };
   'drill.cancel': { readonly cancelled: true };
   'ceremony.validate': { readonly valid: boolean; readonly id: string | null; readonly title: string | null; readonly digest: string | null;
+    /** The script's digest as words to read aloud (its first 12 bytes, as fingerprints are read); [] when invalid. */
+    readonly digestWords: readonly string[];
     readonly tokens: readonly { readonly name: string; readonly label: string; readonly holder: string | null }[];
-    readonly steps: readonly { readonly id: string; readonly action: string; readonly actor: string }[];
+    readonly steps: readonly CeremonyStepView[];
     readonly participants: readonly { readonly id: string; readonly name: string; readonly role: string }[];
     readonly problems: readonly { readonly code: string; readonly path: string; readonly message: string }[] };
   'ceremony.rehearse': { readonly runId: string; readonly dir: string };
   'ceremony.start': { readonly runId: string };
-  'ceremony.status': { readonly state: 'running' | 'waiting' | 'done' | 'failed'; readonly lines: readonly string[];
-    readonly question: { readonly who: string; readonly what: string; readonly words: readonly string[] | null } | null; readonly error: ApiError | null };
-  'ceremony.answer': { readonly answered: true };
+  'ceremony.status': CeremonyStatusView;
+  /** answered: false when the words typed differ: `wrong` lists the slots (1-based) that differ, and the question still waits. */
+  'ceremony.answer': { readonly answered: boolean; readonly wrong: readonly number[] };
   'audit.verify': { readonly valid: boolean; readonly entries: number; readonly firstBad: number | null; readonly head: string;
     readonly problems: readonly { readonly seq: number; readonly code: string; readonly message: string }[];
     readonly checkpoints: readonly { readonly seq: number; readonly covers: number; readonly signers: readonly string[]; readonly verified: boolean }[] };

@@ -188,9 +188,11 @@ const CEREMONY_REQUESTS = {
   /** ceremonyFolder: the ceremony folder chosen in the dialog (it holds the script's input files); the rehearsal runs in the folder beside it. */
   'ceremony.rehearse': obj({ script: SCRIPT, ceremonyFolder: FOLDER_HANDLE }, { allowNetwork: bool() }),
   'ceremony.start': obj({ script: SCRIPT, ceremonyFolder: FOLDER_HANDLE, pins: arr(obj({ token: str({ max: 32, pattern: /^[a-z][a-z0-9-]{0,31}$/, what: 'a token name of the script' }), pin: PIN }), { max: 64 }) },
-    { noRehearsal: bool() }),
+    /** reason: why a live run goes ahead without a recorded rehearsal, typed by the administrator; recorded in the audit log with the exception. */
+    { noRehearsal: bool(), reason: str({ min: 1, max: 500, what: 'the reason for running without a rehearsal' }) }),
   'ceremony.status': obj({ runId: RUN_ID }),
-  'ceremony.answer': obj({ runId: RUN_ID, confirmed: bool() }),
+  /** words: what the witness typed, one per slot, for a question that has words; `confirmed: true` alone is refused for those. */
+  'ceremony.answer': obj({ runId: RUN_ID, confirmed: bool() }, { words: arr(str({ min: 0, max: 64, what: 'a word heard' }), { max: 32 }) }),
   'audit.verify': obj({ log: str({ min: 0, max: 64 * 1024 * 1024, what: 'an audit log (JSON lines)' }), chain: arr(DOC, { max: 32 }) }, { checkpoint: DOC }),
   'transcript.read': obj({ runId: RUN_ID }),
   'transcript.pdf': obj({ runId: RUN_ID }),

@@ -1,11 +1,13 @@
 /**
  * Issue 7 end to end, by clicking, in headless Chromium over real SoftHSM2 tokens: the monthly JWT
- * rotation template loaded into the ceremony runner, reviewed, refused while the network is up,
- * then run air-gapped step by step with the witness confirming the clock and each custodian's
- * fingerprint (typing the words once), the transcript shown and the audit log verified with its
- * checkpoint; a tampered copy of the log is reported at its entry. Then the webhook rotation is
- * rehearsed from the app (the command line in a process of its own, on throw-away tokens) and run
- * for real with no exception in its log. Screenshots go to test-results/screens/.
+ * rotation template loaded into the ceremony screen, reviewed, opened on the run sheet, refused
+ * while the network is up, then run air-gapped step by step with the witness confirming the clock
+ * and typing each custodian's fingerprint as read aloud, the transcript shown and the audit log
+ * verified with its checkpoint; a tampered copy of the log is reported at its entry. Then the
+ * webhook rotation is rehearsed from the app (the command line in a process of its own, on
+ * throw-away tokens) and run for real with no exception in its log; a later ceremony's witness
+ * types the root digest and each registered key from the first ceremony's record.
+ * Screenshots go to test-results/screens/.
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { FOLDER_DIALOGS } from '../../src/api/folders.js';
 import { createHandlers } from '../../src/api/handlers.js';
 import { templateText } from '../../src/ceremony/templates.js';
-import { buildRenderer, closeAll, folderDialog, launch, openApp, SHOTS, uiHelpers } from '../support/browser.js';
+import { buildRenderer, closeAll, folderDialog, launch, openApp, runSheetHelpers, SHOTS, uiHelpers } from '../support/browser.js';
 import type { AppPage } from '../support/browser.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
@@ -35,6 +37,7 @@ let browser: Browser;
 let app: AppPage;
 let page: Page;
 const { visible, text, shot, drop } = uiHelpers(() => page);
+const { nowCard, typePins, confirmYes, readWords, typeWords, witness, fromRecord } = runSheetHelpers(() => page);
 let networkUp = true;
 /** The main process's folder dialog: the test answers it with a folder it made. */
 const dialog = folderDialog();
@@ -76,83 +79,82 @@ async function loadScript(name: string, script: string): Promise<void> {
 async function chooseCeremonyFolder(dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   dialog.answer(dir);
-  const start = page.getByRole('form', { name: 'Start the ceremony' });
-  await start.getByRole('button', { name: /^Choose (the ceremony|another) folder…$/ }).click();
-  await text(start.getByLabel('ceremony folder')).toBe(dir);
+  const open = page.getByRole('region', { name: 'Open the run sheet' });
+  await open.getByRole('button', { name: /^Choose (the ceremony|another) folder…$/ }).click();
+  await text(open.getByLabel('ceremony folder')).toBe(dir);
 }
 
-/** The witness answers yes to each question in turn, each checked to be the one expected. */
-async function confirmEach(whats: readonly string[], shotAt?: { what: string; name: string }): Promise<void> {
-  const question = page.getByRole('form', { name: 'Witness confirmation' });
-  for (const what of whats) {
-    await text(question).toContain(what);
-    if (shotAt?.what === what) await shot(shotAt.name);
-    await question.getByLabel('Type the words you heard, or yes').fill('yes');
-    await question.getByRole('button', { name: 'Confirm' }).click();
-  }
+/** The auditor's drawer, opened: the run's log and the transcript. */
+async function drawer(): Promise<void> {
+  const d = page.locator('details.drawer');
+  if (await d.getAttribute('open') === null) await d.locator('summary').click();
 }
 
+/** The fingerprint words of each custodian, as the first ceremony's printed transcript lists them. */
+function recordedWords(transcript: string, who: string): string[] {
+  const section = transcript.slice(transcript.indexOf('## Fingerprints read aloud'));
+  const row = section.split('\n').find((l) => l.startsWith(`| ${who} | `));
+  return row!.split('|')[3]!.trim().split(' ');
+}
 
-test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the witness confirming, transcript and audit log verified', async () => {
+test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the witness typing what is read aloud, transcript and audit log verified', async () => {
   await page.getByRole('navigation').getByRole('button', { name: /Ceremony/ }).click();
   await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'jwt.json', templateText('monthly-jwt-rotation')!);
   await visible(page.getByRole('heading', { name: 'Monthly JWT signing secret rotation' }));
   await text(page.getByRole('list', { name: 'steps' })).toContain('jwt-manifest: manifest, by alice');
-  const start = page.getByRole('form', { name: 'Start the ceremony' });
+  const open = page.getByRole('region', { name: 'Open the run sheet' });
   const dir = join(work, 'jwt-2026-12');
-  // cancelling the dialog chooses nothing: the ceremony cannot start yet
+  // cancelling the dialog chooses nothing: the run sheet cannot open yet, and says what is missing
   dialog.answer(null);
-  await start.getByRole('button', { name: 'Choose the ceremony folder…' }).click();
-  await visible(start.getByText('none chosen yet'));
-  expect(await start.getByRole('button', { name: 'Start the ceremony' }).isDisabled()).toBe(true);
+  await open.getByRole('button', { name: 'Choose the ceremony folder…' }).click();
+  await visible(open.getByText('none chosen yet'));
+  expect(await open.getByRole('button', { name: 'Run live on the run sheet' }).isDisabled()).toBe(true);
+  await visible(open.getByText('To open the run sheet: a ceremony folder.'));
   await chooseCeremonyFolder(dir);
   expect(dialog.titles).toEqual([FOLDER_DIALOGS.ceremony.title, FOLDER_DIALOGS.ceremony.title]);
-  for (const [label, pin] of tokens) await start.getByLabel(`PIN for ${label}`).fill(pin);
-  await start.getByLabel('Run without a recorded rehearsal (logged)').check();
   await shot('16-ceremony-review');
-  await start.getByRole('button', { name: 'Start the ceremony' }).click();
+  await open.getByRole('button', { name: 'Run live on the run sheet' }).click();
+  await text(page.getByLabel('mode')).toBe('LIVE: recorded');
+  await typePins(tokens);
+  // the override is dangerous: it needs a reason, which goes into the audit log
+  await page.getByLabel('Run without a recorded rehearsal').check();
+  expect(await nowCard().getByRole('button', { name: 'Start the ceremony' }).isDisabled()).toBe(true);
+  await page.getByLabel('Reason (goes into the audit log)').fill('the rehearsal laptop is in repair; reviewed by audrey');
+  await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
   await text(page.getByRole('alert').filter({ hasText: 'What to do' })).toContain('CEREMONY_NETWORK_UP');
   networkUp = false;
-  for (const [label, pin] of tokens) await start.getByLabel(`PIN for ${label}`).fill(pin);
-  await start.getByRole('button', { name: 'Start the ceremony' }).click();
+  // a refused start keeps no PIN: each holder types theirs again
+  await typePins(tokens);
+  await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
 
-  const question = page.getByRole('form', { name: 'Witness confirmation' });
-  // the clock, then three fingerprints: the first typed as the words heard, the others with yes
-  await text(question).toContain('the ceremony clock reads');
-  await question.getByLabel('Type the words you heard, or yes').fill('yes');
-  await question.getByRole('button', { name: 'Confirm' }).click();
-  await text(question).toContain("the fingerprint of alice's key");
-  const words = await question.getByLabel('words to read aloud').innerText();
-  expect(words.split(' ')).toHaveLength(12);
-  await question.getByLabel('Type the words you heard, or yes').fill('not the words');
-  expect(await question.getByRole('button', { name: 'Confirm' }).isDisabled()).toBe(true);
-  await question.getByLabel('Type the words you heard, or yes').fill(words.toUpperCase());
+  // the clock (yes/no), then three fingerprints, each typed by the witness from what is read aloud
+  await confirmYes('the ceremony clock reads');
+  await text(nowCard().locator('.what')).toContain("the fingerprint of alice's key");
+  const words = await readWords(/^Read these 12 words aloud/);
+  expect(words).toHaveLength(12);
+  await typeWords(words.map((w) => w.toUpperCase()));
   await shot('17-ceremony-witness');
-  await question.getByRole('button', { name: 'Confirm' }).click();
-  for (const who of ['bob', 'carol']) {
-    await text(question).toContain(`the fingerprint of ${who}'s key`);
-    await question.getByLabel('Type the words you heard, or yes').fill('yes');
-    await question.getByRole('button', { name: 'Confirm' }).click();
-  }
+  for (const who of ['bob', 'carol']) await witness(`the fingerprint of ${who}'s key`);
   // the custodians see what the checkpoint covers before their cards sign it
-  await text(question).toMatch(/the checkpoint they sign covers the audit log [0-9a-f]{32}: \d+ entries, head sha256:[0-9a-f]{64}, run without interruption/);
-  await question.getByLabel('Type the words you heard, or yes').fill('yes');
-  await question.getByRole('button', { name: 'Confirm' }).click();
-  await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Ceremony complete');
-  const transcript = page.getByRole('region', { name: 'transcript' });
+  await confirmYes(/the checkpoint they sign covers the audit log [0-9a-f]{32}: \d+ entries, head sha256:([0-9a-f]{4} ){15}[0-9a-f]{4}, run without interruption/);
+  await visible(nowCard().getByRole('heading', { name: 'Ceremony complete' }));
+  await drawer();
+  const transcript = page.getByLabel('transcript');
   await text(transcript).toContain('Rotation manifest: 2 key(s), prepare, version 2');
   await text(transcript).toContain('rehearsal.skipped');
+  expect(readFileSync(join(dir, 'audit.jsonl'), 'utf8')).toContain('"because":"the rehearsal laptop is in repair; reviewed by audrey"');
   const audit = page.getByRole('region', { name: 'audit log verification' });
   await text(audit.getByRole('heading')).toMatch(/^Audit log valid: \d+ entries$/);
   await text(audit).toContain('signed by alice, bob (verified against the custodian set)');
-  await transcript.getByRole('button', { name: 'Print the transcript to PDF' }).click();
-  await text(transcript).toContain(`Written ${join(dir, 'transcript.pdf')}`);
+  await nowCard().getByRole('button', { name: 'Print the transcript to PDF' }).click();
+  await text(nowCard()).toContain(`Written ${join(dir, 'transcript.pdf')}`);
   const pdf = readFileSync(join(dir, 'transcript.pdf'));
   expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
   expect(pdf.length).toBeGreaterThan(5000);
   await shot('18-ceremony-done');
 
   // a tampered copy of the log, dropped into the viewer, is reported at its entry
+  await nowCard().getByRole('button', { name: 'Close the run sheet' }).click();
   const lines = readFileSync(join(dir, 'audit.jsonl'), 'utf8').split('\n');
   lines[4] = lines[4]!.replace('"actor":"admin"', '"actor":"bob"');
   await page.getByRole('navigation').getByRole('button', { name: /Custodians/ }).click();
@@ -174,35 +176,44 @@ test('by clicking: the webhook rotation rehearsed from the app, then run for rea
   await visible(page.getByRole('heading', { name: 'Webhook signing secret rotation (dual-publish)' }));
   const dir = join(work, 'webhook-2026-q4');
   await chooseCeremonyFolder(dir);
-  const rehearse = page.getByRole('form', { name: 'Rehearse the ceremony' });
-  await rehearse.getByRole('button', { name: 'Rehearse on throw-away tokens' }).click();
+  await page.getByRole('button', { name: 'Rehearse on the run sheet' }).click();
+  await text(page.getByLabel('mode')).toBe('REHEARSAL: throw-away tokens');
+  await nowCard().getByRole('button', { name: 'Rehearse on throw-away tokens' }).click();
   await text(page.getByRole('alert').filter({ hasText: 'What to do' })).toContain('CEREMONY_NETWORK_UP');
-  await rehearse.getByLabel('Rehearse with the network up (logged)').check();
-  await rehearse.getByRole('button', { name: 'Rehearse on throw-away tokens' }).click();
-  await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Rehearsal passed');
-  await text(page.getByRole('log', { name: 'ceremony log' }).or(page.getByLabel('ceremony log'))).toContain('Rehearsal complete: 3 steps');
-  await text(page.getByRole('region', { name: 'transcript' })).toContain('airgap.override');
+  await page.getByLabel('Rehearse with the network up (logged)').check();
+  await nowCard().getByRole('button', { name: 'Rehearse on throw-away tokens' }).click();
+  await visible(nowCard().getByRole('heading', { name: 'Rehearsal passed' }));
+  await drawer();
+  await text(page.getByLabel('ceremony log')).toContain('Rehearsal complete: 3 steps');
+  await text(page.getByLabel('transcript')).toContain('airgap.override');
   await shot('20-ceremony-rehearsal-passed');
   // the rehearsal ran in the folder beside the ceremony folder, on its own tokens
   const rec = readFileSync(join(work, 'rehearsals.jsonl'), 'utf8');
   expect(rec).toContain('"result":"pass"');
-  await page.getByRole('button', { name: 'Back to the script, to run it for real' }).click();
+  await nowCard().getByRole('button', { name: 'Run it live now' }).click();
 
   networkUp = false;
-  const start = page.getByRole('form', { name: 'Start the ceremony' });
-  for (const [label, pin] of webhookTokens) await start.getByLabel(`PIN for ${label}`).fill(pin);
-  await start.getByRole('button', { name: 'Start the ceremony' }).click();
-  await confirmEach(['the ceremony clock reads', "the fingerprint of alice's key", "the fingerprint of bob's key", "the fingerprint of carol's key", 'the checkpoint they sign covers the audit log']);
-  await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Ceremony complete');
+  await text(page.getByLabel('mode')).toBe('LIVE: recorded');
+  await typePins(webhookTokens);
+  await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
+  await confirmYes('the ceremony clock reads');
+  for (const who of ['alice', 'bob', 'carol']) await witness(`the fingerprint of ${who}'s key`);
+  await confirmYes('the checkpoint they sign covers the audit log');
+  await visible(nowCard().getByRole('heading', { name: 'Ceremony complete' }));
   const log = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
   expect(log).not.toContain('rehearsal.skipped');
   expect(log).toContain('"simulation":false');
   await text(page.getByRole('region', { name: 'audit log verification' }).getByRole('heading')).toMatch(/^Audit log valid: \d+ entries$/);
+  // a reload reconnects to the run (its id is kept for the session): the same finished run, until it is closed
+  await page.reload();
+  await visible(nowCard().getByRole('heading', { name: 'Ceremony complete' }));
+  await text(page.getByLabel('mode')).toBe('LIVE: recorded');
+  await nowCard().getByRole('button', { name: 'Close the run sheet' }).click();
   expect(app.consoleErrors).toEqual([]);
   expect(app.blocked).toEqual([]);
 }, 180_000);
 
-test('by clicking: a later ceremony (dual-publish) loads the set of the first from its folder, rehearsed with a stand-in set, then run with the root digest and each card confirmed', async () => {
+test('by clicking: a later ceremony (dual-publish) loads the set of the first from its folder, rehearsed with a stand-in set, then run with the witness typing the root digest and each registered key from the first ceremony\'s record', async () => {
   networkUp = false;
   // the ceremony media: the set and the manifest of the first ceremony (the JWT rotation above)
   const first = join(work, 'jwt-2026-12');
@@ -215,21 +226,29 @@ test('by clicking: a later ceremony (dual-publish) loads the set of the first fr
   await text(page.getByRole('list', { name: 'steps' })).toContain('custodian-set: load-custodian-set, by admin');
   await chooseCeremonyFolder(dir);
   // the rehearsal's own process looks at this machine's interfaces (the app's guard here is the test's): allow it, logged
-  const rehearse = page.getByRole('form', { name: 'Rehearse the ceremony' });
-  await rehearse.getByLabel('Rehearse with the network up (logged)').check();
-  await rehearse.getByRole('button', { name: 'Rehearse on throw-away tokens' }).click();
-  await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Rehearsal passed');
-  await text(page.getByRole('region', { name: 'transcript' })).toContain('rehearsal stand-in');
-  await page.getByRole('button', { name: 'Back to the script, to run it for real' }).click();
+  await page.getByRole('button', { name: 'Rehearse on the run sheet' }).click();
+  await page.getByLabel('Rehearse with the network up (logged)').check();
+  await nowCard().getByRole('button', { name: 'Rehearse on throw-away tokens' }).click();
+  await visible(nowCard().getByRole('heading', { name: 'Rehearsal passed' }));
+  await drawer();
+  await text(page.getByLabel('transcript')).toContain('rehearsal stand-in');
+  await nowCard().getByRole('button', { name: 'Run it live now' }).click();
 
-  const start = page.getByRole('form', { name: 'Start the ceremony' });
-  for (const [label, pin] of tokens.filter(([l]) => l !== 'Ceremony HSM')) await start.getByLabel(`PIN for ${label}`).fill(pin);
-  await start.getByRole('button', { name: 'Start the ceremony' }).click();
+  await typePins(tokens.filter(([l]) => l !== 'Ceremony HSM'));
+  await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
   const root = (JSON.parse(readFileSync(join(dir, 'custodians.v1.json'), 'utf8')) as { payload: string }).payload;
-  const digest = `sha256:${createHash('sha256').update(Buffer.from(root, 'base64')).digest('hex')}`;
-  await confirmEach(['the ceremony clock reads', `the root set's digest ${digest}`, "the fingerprint of alice's key", "the fingerprint of bob's key", "the fingerprint of carol's key", 'the checkpoint they sign covers the audit log'],
-    { what: `the root set's digest ${digest}`, name: '21-ceremony-root-digest' });
-  await text(page.getByRole('status', { name: 'ceremony state' })).toBe('Ceremony complete');
+  const digest = createHash('sha256').update(Buffer.from(root, 'base64')).digest();
+  await confirmYes('the ceremony clock reads');
+  // the root digest is not on the screen: the witness types it from the first ceremony's record, a byte in hex per slot
+  await text(nowCard().locator('.what')).toContain("the root set's digest, against the record of the ceremony that made it");
+  expect(await nowCard().innerText()).not.toContain(digest.toString('hex').slice(0, 8));
+  await shot('21-ceremony-root-digest');
+  await fromRecord("the root set's digest", [...digest.subarray(0, 12)].map((b) => b.toString(16).padStart(2, '0')));
+  // each card's key against the set: the words as the first ceremony's transcript printed them
+  const record = readFileSync(join(first, 'transcript.md'), 'utf8');
+  for (const who of ['alice', 'bob', 'carol']) await fromRecord(`the fingerprint of ${who}'s key`, recordedWords(record, who));
+  await confirmYes('the checkpoint they sign covers the audit log');
+  await visible(nowCard().getByRole('heading', { name: 'Ceremony complete' }));
   await text(page.getByRole('region', { name: 'audit log verification' }).getByRole('heading')).toMatch(/^Audit log valid: \d+ entries$/);
   const m = JSON.parse(Buffer.from((JSON.parse(readFileSync(join(dir, 'rotation.2.json'), 'utf8')) as { payload: string }).payload, 'base64').toString('utf8')) as { sequence: number; previous: string };
   expect(m.sequence).toBe(2);

@@ -130,6 +130,67 @@ export function uiHelpers(page: () => Page) {
   };
 }
 
+/**
+ * The run sheet as the people in the room use it (renderer/screens/RunSheet.tsx): PINs typed one
+ * holder at a time, yes/no confirmations, words read aloud from the "now" card and typed back by
+ * the witness on a view that does not show them.
+ */
+export function runSheetHelpers(page: () => Page) {
+  const { visible, text } = uiHelpers(page);
+  const nowCard = (): Locator => page().locator('section.now-card');
+  const typeWords = async (words: readonly string[]): Promise<void> => {
+    const form = page().getByRole('form', { name: 'Witness check' });
+    await visible(form);
+    for (const [i, w] of words.entries()) await form.getByLabel(`Word ${i + 1}`, { exact: true }).fill(w);
+    await form.getByRole('button', { name: 'Check the words' }).click();
+  };
+  /** The reader's view: the words, read from the now card; then the witness's view, checked not to show them. */
+  const readWords = async (heading: RegExp, shot?: () => Promise<unknown>): Promise<string[]> => {
+    await visible(nowCard().getByRole('heading', { name: heading }));
+    const words = await nowCard().getByRole('list', { name: 'words to read aloud' }).locator('.w').allInnerTexts();
+    if (shot !== undefined) await shot();
+    await nowCard().getByRole('button', { name: /^Words read: / }).click();
+    await visible(page().getByRole('form', { name: 'Witness check' }));
+    expect(await nowCard().getByRole('list', { name: 'words to read aloud' }).count()).toBe(0);
+    const shown = await nowCard().innerText();
+    for (const w of words) expect(shown).not.toContain(w);
+    return words;
+  };
+  return {
+    nowCard,
+    readWords,
+    typeWords,
+    /** Each token holder in turn types their PIN ([label, pin] in the script's order); each field starts empty. */
+    typePins: async (pins: readonly (readonly [label: string, pin: string])[]): Promise<void> => {
+      const entry = page().getByRole('form', { name: 'PIN entry' });
+      for (const [label, pin] of pins) {
+        await visible(entry.getByLabel(`PIN for ${label}`));
+        expect(await entry.getByLabel(`PIN for ${label}`).inputValue()).toBe('');
+        await entry.getByLabel(`PIN for ${label}`).fill(pin);
+        await entry.getByRole('button', { name: 'PIN typed: hand over' }).click();
+      }
+      await visible(nowCard().getByRole('heading', { name: 'Every PIN is typed' }));
+    },
+    /** A yes/no question (the clock, a resume, the checkpoint), checked to be the one expected. */
+    confirmYes: async (what: string | RegExp): Promise<void> => {
+      const re = typeof what === 'string' ? new RegExp(what.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : what;
+      await text(nowCard().locator('.what')).toMatch(re);
+      await nowCard().getByRole('button', { name: 'Confirm', exact: true }).click();
+    },
+    /** A fingerprint or check value made in this run, whose question names `what`: read aloud, then typed back. */
+    witness: async (what: string): Promise<void> => {
+      await text(nowCard().locator('.what')).toContain(what);
+      await typeWords(await readWords(/^Read these \d+ words aloud/));
+    },
+    /** A value from an earlier ceremony, whose question names `what`: no words on screen; the witness types them from the record. */
+    fromRecord: async (what: string, words: readonly string[]): Promise<void> => {
+      await text(nowCard().locator('.what')).toContain(what);
+      expect(await nowCard().getByRole('list', { name: 'words to read aloud' }).count()).toBe(0);
+      await typeWords(words);
+    },
+  };
+}
+
 /** afterAll of an E2E file: the browser closed, the tokens and temporary folders removed. */
 export async function closeAll(o: { browser?: Browser | undefined; hsm?: { cleanup(): void } | undefined; dirs: readonly (string | undefined)[] }): Promise<void> {
   await o.browser?.close();

@@ -1,0 +1,408 @@
+/**
+ * The run sheet (issue 15): the whole window on ceremony day. A mode bar (LIVE, REHEARSAL), the air
+ * gap, the UTC clock and the script's digest as words; a step rail numbered like the printed
+ * script; one large "now" card saying who acts, what to do, with which token, and one primary
+ * button. Witness checks are typed on a view that does not show the words. The run lives above
+ * the screens (../run.tsx): leaving the sheet and coming back reconnects to it.
+ */
+import { useEffect, useRef, useState } from 'react';
+import type { RefObject } from 'react';
+import { call } from '../api.js';
+import type { Responses } from '../api.js';
+import { AirGap, UtcClock } from '../components/airgap.js';
+import { Banners } from '../components/common.js';
+import { SetWarning } from '../components/signing.js';
+import { KIND_NAME, WitnessSlots, WordList } from '../components/witness.js';
+import { active, useRun } from '../run.js';
+import type { Plan, RunRef, Status } from '../run.js';
+import { useApp } from '../state.js';
+
+type Step = Plan['steps'][number];
+type Question = NonNullable<Status['question']>;
+
+const nameOf = (plan: Plan, id: string): string => plan.participants.find((p) => p.id === id)?.name ?? id;
+const and = (xs: readonly string[]): string => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1] as string}`);
+/** One person by name; several by id ("alice and bob"), since names may hold commas. */
+const people = (plan: Plan, ids: string): string => { const list = ids.split(', '); return list.length === 1 ? nameOf(plan, ids) : and(list); };
+
+/** Hex as the eye compares it: groups of four, in a monospace face, wrapping only between groups. */
+export function Hex({ value }: { value: string }) {
+  const [prefix, hex] = value.includes(':') ? [value.slice(0, value.indexOf(':') + 1), value.slice(value.indexOf(':') + 1)] : ['', value];
+  return <code className="hex">{prefix}{(hex.match(/.{1,4}/g) ?? []).join(' ')}</code>;
+}
+
+function ModeBar({ r, status }: { r: RunRef; status: Status | null }) {
+  const { showSheet } = useRun();
+  const [leaving, setLeaving] = useState(false);
+  const live = r.mode === 'live';
+  return (
+    <header className={`modebar ${r.mode}`}>
+      <span className="mode-badge" aria-label="mode">{live ? 'LIVE: recorded' : 'REHEARSAL: throw-away tokens'}</span>
+      <span className="sheet-title">{r.plan.title}</span>
+      <AirGap />
+      <UtcClock />
+      <span className="digest-words" aria-label="script digest as words">Script {r.plan.digestWords.join(' ')}</span>
+      {!leaving && <button type="button" className="secondary" onClick={() => (active(status) ? setLeaving(true) : showSheet(false))}>Workbench</button>}
+      {leaving && (
+        <span className="confirm-leave" role="group" aria-label="Leave the run sheet">
+          The run goes on, and a question waits for you.
+          <button type="button" className="secondary" onClick={() => { setLeaving(false); showSheet(false); }}>Leave the run sheet</button>
+          <button type="button" onClick={() => setLeaving(false)}>Stay</button>
+        </span>
+      )}
+    </header>
+  );
+}
+
+function StepRail({ plan, status }: { plan: Plan; status: Status | null }) {
+  const steps = status?.steps ?? plan.steps.map((s) => ({ ...s, state: 'pending' as const }));
+  const cp = status === null ? 'pending' : status.stage === 'finished' ? 'done' : status.stage === 'checkpoint' ? 'now' : 'pending';
+  const mark = { done: '✓', now: '▶', pending: '' };
+  const said = { done: 'done', now: 'now', pending: 'to do' };
+  return (
+    <nav className="rail" aria-label="Steps of the script">
+      <ol>
+        {steps.map((s) => (
+          <li key={s.id} className={s.state} aria-current={s.state === 'now' ? 'step' : undefined}>
+            <span className="mark" aria-hidden="true">{mark[s.state]}</span>
+            <span className="num">{s.number}.</span>
+            <span className="what"><strong>{s.id}</strong>{s.action === s.id ? '' : ` ${s.action}`}<br /><span className="by">{nameOf(plan, s.actor)}</span></span>
+            <span className="sr">, {said[s.state]}</span>
+          </li>
+        ))}
+        <li className={cp} aria-current={cp === 'now' ? 'step' : undefined}>
+          <span className="mark" aria-hidden="true">{mark[cp]}</span>
+          <span className="num">{steps.length + 1}.</span>
+          <span className="what"><strong>checkpoint</strong> the custodians sign the audit log</span>
+          <span className="sr">, {said[cp]}</span>
+        </li>
+      </ol>
+    </nav>
+  );
+}
+
+function Tokens({ step }: { step: Step }) {
+  if (step.tokens.length === 0) return null;
+  return (
+    <div className="tokens">
+      <span className="label">{step.tokens.length === 1 ? 'Token' : 'Tokens'}</span>
+      <ul>{step.tokens.map((t) => <li key={t.name}><strong>{t.label}</strong> {t.serial === null ? '(any serial: the script does not pin one)' : `serial ${t.serial}`}{t.holder === null ? '' : `, held by ${t.holder}`}</li>)}</ul>
+    </div>
+  );
+}
+
+/** Focus moves to each new "now" card, so a screen reader and the keyboard follow the run. */
+function useFocusOn(key: string): RefObject<HTMLHeadingElement | null> {
+  const h = useRef<HTMLHeadingElement>(null);
+  useEffect(() => { h.current?.focus(); }, [key]);
+  return h;
+}
+
+function StepCard({ plan, status }: { plan: Plan; status: Status }) {
+  const step = status.now === null ? undefined : status.steps[status.now - 1];
+  const h = useFocusOn(`step${status.now ?? status.stage}`);
+  if (step === undefined) {
+    const what = { opening: 'Opening the ceremony: checking the folder and the tokens', resuming: 'Resuming: every step done before is proven again from the tokens and files',
+      steps: 'Proving the steps done before', checkpoint: 'The custodians sign the checkpoint of the audit log', finished: 'Finishing' }[status.stage];
+    return <section className="now-card" aria-labelledby="now-h"><h2 id="now-h" tabIndex={-1} ref={h}>{what}</h2><p className="working" role="status">Working…</p></section>;
+  }
+  return (
+    <section className="now-card" aria-labelledby="now-h">
+      <p className="step-no">Step {step.number} of {status.steps.length}: {step.id}</p>
+      <h2 id="now-h" tabIndex={-1} ref={h}>{nameOf(plan, step.actor)} acts now</h2>
+      <p className="does">{step.does}.</p>
+      <Tokens step={step} />
+      {step.threshold !== null && <SetWarning threshold={step.threshold} total={step.members.length} />}
+      <p className="working" role="status">Working: follow the token&apos;s instructions.</p>
+    </section>
+  );
+}
+
+function QuestionCard({ plan, q, runId, step }: { plan: Plan; q: Question; runId: string; step: string }) {
+  const { run } = useApp();
+  const [phase, setPhase] = useState<'read' | 'type'>(q.source === 'this-run' ? 'read' : 'type');
+  const [refusing, setRefusing] = useState(false);
+  const h = useFocusOn(`${q.who}${q.what}${phase}`);
+  const answer = (confirmed: boolean, words?: string[]) => run('Recording the answer…', () => call('ceremony.answer', { runId, confirmed, ...(words === undefined ? {} : { words }) }));
+  const refuse = refusing
+    ? (
+      <div className="refuse" role="group" aria-label="Stop the ceremony">
+        <p>Stop the ceremony here? It stops at this step; started again on the same folder, it resumes from it.</p>
+        <button type="button" className="danger" onClick={() => void answer(false)}>Stop the ceremony</button>
+        <button type="button" className="secondary" onClick={() => setRefusing(false)}>Go back</button>
+      </div>
+    ) : null;
+  if (q.slots === 0) {
+    return (
+      <section className="now-card question" aria-labelledby="now-h">
+        <p className="step-no">{step}Confirmation: {KIND_NAME[q.kind]}</p>
+        <h2 id="now-h" tabIndex={-1} ref={h}>{people(plan, q.who)} confirm{q.who.includes(', ') ? '' : 's'}</h2>
+        <p className="what">{q.what.split(/(sha256:[0-9a-f]{64})/).map((part, i) => (i % 2 === 1 ? <Hex key={i} value={part} /> : part))}.</p>
+        {refuse ?? (
+          <div className="actions">
+            <button type="button" className="primary" onClick={() => void answer(true)}>Confirm</button>
+            <button type="button" className="danger" onClick={() => setRefusing(true)}>Refuse and stop</button>
+          </div>
+        )}
+      </section>
+    );
+  }
+  if (phase === 'read' && q.words !== null) {
+    return (
+      <section className="now-card question" aria-labelledby="now-h">
+        <p className="step-no">{step}Witness check: {KIND_NAME[q.kind]}, read aloud</p>
+        <h2 id="now-h" tabIndex={-1} ref={h}>Read these {q.words.length} words aloud to {nameOf(plan, q.who)}</h2>
+        <p className="what">{q.what}: {nameOf(plan, q.who)} writes each word down as it is read, then types them on the next view, which does not show them.</p>
+        <WordList words={q.words} label="words to read aloud" />
+        {refuse ?? (
+          <div className="actions">
+            <button type="button" className="primary" onClick={() => setPhase('type')}>Words read: {nameOf(plan, q.who)} types them</button>
+            <button type="button" className="danger" onClick={() => setRefusing(true)}>Stop the ceremony</button>
+          </div>
+        )}
+      </section>
+    );
+  }
+  return (
+    <section className="now-card question" aria-labelledby="now-h">
+      <p className="step-no">{step}Witness check: {KIND_NAME[q.kind]}</p>
+      <h2 id="now-h" tabIndex={-1} ref={h}>{nameOf(plan, q.who)} types what {q.source === 'record' ? 'the printed transcript shows' : 'was read aloud'}</h2>
+      <p className="what">{q.what}.</p>
+      {refuse ?? (
+        <WitnessSlots q={q} who={people(plan, q.who)} onRefuse={() => setRefusing(true)} {...(q.words !== null ? { onShowWords: () => setPhase('read') } : {})}
+          onSubmit={async (words) => { const r = await answer(true, words); return r === undefined ? null : r.wrong; }} />
+      )}
+    </section>
+  );
+}
+
+/** What a token holder's card does in this run, shown while they type its PIN. */
+function CardWillSign({ plan, holder, label }: { plan: Plan; holder: string | null; label: string }) {
+  const uses = plan.steps.filter((s) => s.tokens.some((t) => t.label === label));
+  return (
+    <aside className="signing" aria-label="You are signing">
+      <h4>{holder === null ? `The administrator's token ${label}` : `You are signing, ${nameOf(plan, holder)}`}</h4>
+      <p>In this run, {label} is used in:</p>
+      <ul>
+        {uses.map((s) => (
+          <li key={s.id}>Step {s.number} ({s.id}): {s.does}{s.threshold !== null ? ` (${s.threshold} of ${s.members.length}: ${s.members.join(', ')})` : ''}.
+            {s.threshold !== null && <SetWarning threshold={s.threshold} total={s.members.length} />}</li>
+        ))}
+        {holder !== null && <li>the checkpoint of the audit log, if the set&apos;s threshold needs this card.</li>}
+      </ul>
+      <p className="hint">Script {plan.digestWords.join(' ')}: compare with the printed script.</p>
+    </aside>
+  );
+}
+
+/**
+ * Before the start: each token holder in turn types their PIN, seeing only their own token and what
+ * it signs; a PIN typed is never shown again, and the next holder's view holds nothing of the last.
+ */
+function StartCard({ r }: { r: RunRef }) {
+  const { run } = useApp();
+  const { started } = useRun();
+  const plan = r.plan;
+  const [pins, setPins] = useState<Record<string, string>>({});
+  const [at, setAt] = useState(0);
+  const [pin, setPin] = useState('');
+  const [noRehearsal, setNoRehearsal] = useState(false);
+  const [reason, setReason] = useState('');
+  const [allowNetwork, setAllowNetwork] = useState(false);
+  const h = useFocusOn(`start${at}${r.mode}`);
+  const live = r.mode === 'live';
+  const token = plan.tokens[at];
+  const pinEntry = useRef<HTMLInputElement>(null);
+  useEffect(() => { pinEntry.current?.focus(); }, [at]);
+  const start = async () => {
+    const res = live
+      ? await run(r.resumeFrom === undefined ? 'Starting the ceremony…' : 'Resuming the ceremony…', () => call('ceremony.start', { script: r.script, ceremonyFolder: r.folder.handle,
+        pins: Object.entries(pins).map(([t, p]) => ({ token: t, pin: p })), ...(noRehearsal ? { noRehearsal: true, reason: reason.trim() } : {}) }))
+      : await run('Starting the rehearsal…', () => call('ceremony.rehearse', { script: r.script, ceremonyFolder: r.folder.handle, allowNetwork }));
+    // typed again after a refused start: a PIN is not retried on a card by itself
+    setPins({});
+    setAt(0);
+    if (res !== undefined) started(res.runId);
+  };
+  const all = live && plan.tokens.every((t) => (pins[t.name] ?? '') !== '');
+  const missing = [
+    ...(live ? plan.tokens.filter((t) => (pins[t.name] ?? '') === '').map((t) => `the PIN of ${t.label}`) : []),
+    ...(live && noRehearsal && reason.trim().length < 10 ? ['the reason for running without a rehearsal (at least 10 characters)'] : []),
+  ];
+  const label = live ? (r.resumeFrom === undefined ? 'Start the ceremony' : r.resumeFrom > plan.steps.length ? 'Resume: sign the checkpoint' : `Resume from step ${r.resumeFrom}`)
+    : (r.resumeFrom === undefined ? 'Rehearse on throw-away tokens' : `Rehearse again from step ${r.resumeFrom}`);
+  return (
+    <section className="now-card" aria-labelledby="now-h">
+      <p className="step-no">{live ? 'Before the start' : 'Rehearsal'}: folder <code>{r.folder.path}</code></p>
+      <h2 id="now-h" tabIndex={-1} ref={h}>{live ? (token !== undefined && !all ? `${token.holder === null ? 'The administrator' : nameOf(plan, token.holder)} types the PIN of ${token.label}` : 'Every PIN is typed') : 'Rehearse the whole script'}</h2>
+      {!live && <p className="does">The rehearsal runs every step on throw-away SoftHSM2 tokens, in the folder beside the ceremony folder, and records that this script passed. No PIN is typed and no card is touched.</p>}
+      {live && (
+        <>
+          <ol className="handover" aria-label="PINs">
+            {plan.tokens.map((t, i) => (
+              <li key={t.name} className={(pins[t.name] ?? '') !== '' ? 'done' : i === at ? 'now' : 'pending'}>
+                {t.label}{t.holder === null ? '' : ` (${t.holder})`}: {(pins[t.name] ?? '') !== '' ? <>PIN typed <button type="button" className="link" onClick={() => { setPins((p) => { const n = { ...p }; delete n[t.name]; return n; }); setAt(i); setPin(''); }}>type again</button></> : i === at ? 'now' : 'waiting'}
+              </li>
+            ))}
+          </ol>
+          {token !== undefined && (pins[token.name] ?? '') === '' && (
+            <div className="sign-row">
+              <form className="grid" aria-label="PIN entry" onSubmit={(e) => {
+                e.preventDefault();
+                if (pin === '') return;
+                setPins((p) => ({ ...p, [token.name]: pin }));
+                setPin('');
+                const next = plan.tokens.findIndex((t) => t.name !== token.name && (pins[t.name] ?? '') === '');
+                setAt(next === -1 ? plan.tokens.length : next);
+              }}>
+                <div className="field">
+                  <label htmlFor="pin-now">PIN for {token.label}</label>
+                  <input id="pin-now" ref={pinEntry} type="password" autoComplete="off" value={pin} onChange={(e) => setPin(e.target.value)} />
+                  <small className="hint">Typed PINs are never shown, stored or logged.</small>
+                </div>
+                <button type="submit" disabled={pin === ''}>PIN typed: hand over</button>
+              </form>
+              <CardWillSign plan={plan} holder={token.holder} label={token.label} />
+            </div>
+          )}
+          <div className="danger-zone">
+            <label className="check"><input type="checkbox" checked={noRehearsal} onChange={(e) => setNoRehearsal(e.target.checked)} /> Run without a recorded rehearsal</label>
+            <p className="hint">An exception: the audit log and the transcript record that this script ran without a rehearsal, with the reason typed here.</p>
+            {noRehearsal && (
+              <div className="field">
+                <label htmlFor="no-rehearsal-reason">Reason (goes into the audit log)</label>
+                <input id="no-rehearsal-reason" autoComplete="off" value={reason} onChange={(e) => setReason(e.target.value)} />
+              </div>
+            )}
+          </div>
+        </>
+      )}
+      {!live && (
+        <div className="danger-zone">
+          <label className="check"><input type="checkbox" checked={allowNetwork} onChange={(e) => setAllowNetwork(e.target.checked)} /> Rehearse with the network up (logged)</label>
+          <p className="hint">Only a rehearsal may run with a network interface up; a live run never does.</p>
+        </div>
+      )}
+      <div className="actions">
+        <button type="button" className="primary" disabled={missing.length > 0} onClick={() => void start()}>{label}</button>
+      </div>
+      {missing.length > 0 && <p className="hint missing">Still needed: {missing.join('; ')}.</p>}
+    </section>
+  );
+}
+
+function AuditView({ result }: { result: Responses['audit.verify'] }) {
+  return (
+    <section className={`result ${result.valid ? 'valid' : 'invalid'}`} aria-label="audit log verification">
+      <h3>{result.valid ? `Audit log valid: ${result.entries} entries` : `Audit log INVALID at entry ${result.firstBad ?? '?'}`}</h3>
+      {result.problems.map((p) => <p key={`${p.seq}${p.code}`} className="bad">entry {p.seq}: {p.code}: {p.message}</p>)}
+      <ul>{result.checkpoints.map((c) => <li key={c.seq}>checkpoint at entry {c.seq} signs entries 1 to {c.covers}{c.signers.length > 0 ? `, signed by ${c.signers.join(', ')}` : ''}{c.verified ? ' (verified against the custodian set)' : ''}</li>)}</ul>
+      <p>Head <Hex value={result.head} /></p>
+    </section>
+  );
+}
+
+function DoneCard({ r, runId }: { r: RunRef; runId: string }) {
+  const { transcript, audit, again, close } = useRun();
+  const { run } = useApp();
+  const [pdf, setPdf] = useState<Responses['transcript.pdf'] | null>(null);
+  const h = useFocusOn('done');
+  const live = r.mode === 'live';
+  return (
+    <section className="now-card done" aria-labelledby="now-h">
+      <h2 id="now-h" tabIndex={-1} ref={h}>{live ? 'Ceremony complete' : 'Rehearsal passed'}</h2>
+      {!live && <p className="good">This script&apos;s rehearsal is recorded: the live run needs no exception.</p>}
+      {audit !== null && <AuditView result={audit} />}
+      {transcript !== null && (
+        <div className="actions">
+          {live && <button type="button" className="primary" onClick={() => void run('Printing the transcript to PDF…', () => call('transcript.pdf', { runId })).then((x) => { if (x !== undefined) setPdf(x); })}>Print the transcript to PDF</button>}
+          <a className="button secondary" download="transcript.html" href={`data:text/html;charset=utf-8,${encodeURIComponent(transcript.html)}`}>Save the transcript (HTML)</a>
+          {!live && <button type="button" className="primary" onClick={() => again('live', undefined)}>Run it live now</button>}
+          <button type="button" className="secondary" onClick={close}>Close the run sheet</button>
+        </div>
+      )}
+      {pdf !== null && <p className="good">Written {pdf.file} ({pdf.bytes} bytes, SHA-256 <Hex value={pdf.sha256} />): print it, and everyone signs their line.</p>}
+    </section>
+  );
+}
+
+function FailedCard({ r, status }: { r: RunRef; status: Status }) {
+  const { again, close } = useRun();
+  const h = useFocusOn('failed');
+  const e = status.error;
+  const n = status.resumeFrom ?? 1;
+  const live = r.mode === 'live';
+  return (
+    <section className="now-card failed" aria-labelledby="now-h">
+      <h2 id="now-h" tabIndex={-1} ref={h}>{live ? 'The ceremony stopped' : 'The rehearsal stopped'}{n <= status.steps.length ? ` at step ${n}` : ' before the checkpoint'}</h2>
+      {e !== null && <div className="banner error" role="alert"><strong>{e.code}</strong>: {e.message}.<br /><span className="fix">What to do: {e.fix}.</span></div>}
+      <p>Started again on the same folder, the run proves every step done before from the tokens and files, then goes on{n <= status.steps.length ? ` from step ${n}` : ' to the checkpoint'}.</p>
+      <div className="actions">
+        <button type="button" className="primary" onClick={() => again(r.mode, n)}>{live ? (n <= status.steps.length ? `Resume from step ${n}` : 'Resume: sign the checkpoint') : 'Rehearse again'}</button>
+        <button type="button" className="secondary" onClick={close}>Close the run sheet</button>
+      </div>
+    </section>
+  );
+}
+
+function AuditorDrawer({ r, status }: { r: RunRef; status: Status | null }) {
+  const log = useRef<HTMLPreElement>(null);
+  const lines = status?.lines ?? [];
+  // the log follows its end, as a terminal does
+  useEffect(() => { if (log.current !== null) log.current.scrollTop = log.current.scrollHeight; }, [lines.length]);
+  return (
+    <details className="drawer">
+      <summary>Auditor: the run&apos;s log and full values</summary>
+      <dl>
+        <dt>Script</dt><dd>{r.plan.id}, <Hex value={r.plan.digest ?? ''} /></dd>
+        <dt>Folder</dt><dd><code>{r.folder.path}</code></dd>
+      </dl>
+      <pre className="log" ref={log} aria-label="ceremony log" tabIndex={0}>{lines.join('\n')}</pre>
+      {status?.state === 'done' && <TranscriptText />}
+    </details>
+  );
+}
+
+function TranscriptText() {
+  const { transcript } = useRun();
+  if (transcript === null) return null;
+  return <pre className="transcript" aria-label="transcript" tabIndex={0}>{transcript.markdown}</pre>;
+}
+
+export function RunSheet() {
+  const { ref: r, status, lost, again } = useRun();
+  if (r === null) return null;
+  let card;
+  if (r.runId === null) card = <StartCard key={`${r.mode}${r.resumeFrom ?? ''}`} r={r} />;
+  else if (lost !== null) {
+    card = (
+      <section className="now-card failed" aria-labelledby="now-h">
+        <h2 id="now-h">The app no longer follows this run</h2>
+        <p>{lost.message}. {lost.fix}.</p>
+        <div className="actions"><button type="button" className="primary" onClick={() => again(r.mode, undefined)}>Start again on the same folder (it resumes)</button></div>
+      </section>
+    );
+  } else if (status === null) card = <section className="now-card" aria-label="now"><p className="working" role="status">Connecting to the run…</p></section>;
+  else if (status.state === 'waiting' && status.question !== null) {
+    const at = status.now === null ? undefined : status.steps[status.now - 1];
+    const step = at === undefined ? (status.stage === 'checkpoint' ? `Step ${status.steps.length + 1}: checkpoint · ` : '') : `Step ${at.number} of ${status.steps.length}: ${at.id} · `;
+    card = <QuestionCard key={`${status.question.who}${status.question.what}`} plan={r.plan} q={status.question} runId={r.runId} step={step} />;
+  }
+  else if (status.state === 'done') card = <DoneCard r={r} runId={r.runId} />;
+  else if (status.state === 'failed') card = <FailedCard r={r} status={status} />;
+  else card = <StepCard plan={r.plan} status={status} />;
+  return (
+    <div className={`sheet ${r.mode}`}>
+      <ModeBar r={r} status={status} />
+      <div className="sheet-body">
+        <StepRail plan={r.plan} status={status} />
+        <main className="now-area" aria-label="run sheet">
+          <Banners />
+          {card}
+          {/* the log holds the words and digests said: not on screen while a witness check waits */}
+          {(status?.question?.slots ?? 0) === 0 && <AuditorDrawer r={r} status={status} />}
+        </main>
+      </div>
+    </div>
+  );
+}
