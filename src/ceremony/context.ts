@@ -57,6 +57,10 @@ export class StepContext {
    * make and finds already there was not made by this ceremony, and the run stops.
    */
   begun: ReadonlySet<string> = new Set();
+  /** Inventory secret id → its FORMATS.md §4 binding, made in this run (or recorded by it: see `recorded`). */
+  readonly bindings = new Map<string, string>();
+  /** The authenticated journal's step.done details, by step id (set by the engine when it resumes). */
+  done: ReadonlyMap<string, Readonly<Record<string, unknown>>> = new Map();
   private set: SetInForce | null = null;
 
   constructor(readonly o: {
@@ -160,6 +164,17 @@ export class StepContext {
     });
     this.publicKeys.set(c, key);
     return key;
+  }
+
+  /**
+   * What the journal recorded for a done step. Only for a fact no token or file can give again (a
+   * delivered secret's binding: its bytes were sealed to the deployment and zeroed); the journal is
+   * authenticated by the HSM's key, and the step proves the sealed file against the digest it holds.
+   */
+  recorded(step: Step): Readonly<Record<string, unknown>> {
+    const d = this.done.get(step.id);
+    if (d === undefined) throw new KeyceremonyError('CEREMONY_LOG_UNAUTHENTIC', `step ${step.id} has no done entry in the journal`, 'nothing was done: keep the folder as evidence and run the ceremony in a new folder');
+    return d;
   }
 
   /** `what`, found where `step` would make it, may be adopted: an earlier run of this ceremony began the step. */

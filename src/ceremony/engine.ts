@@ -169,6 +169,7 @@ async function continueRun(ctx: StepContext, j: Journal, removed: readonly strin
   const admin = adminOf(ctx.script);
   checkInputsUnchanged(j.entries.find((e) => e.action === 'ceremony.start'), inputDigests(ctx.script, ctx.o.inputs));
   ctx.begun = new Set(j.entries.filter((e) => e.action === 'step.begin').map((e) => String(e.details.step)));
+  ctx.done = new Map([...j.done].map(([id, e]) => [id, e.details]));
   const done = ctx.script.steps.filter((s) => j.done.has(s.id));
   const list = done.map((s) => `${s.id}: ${kindOf(s).proof(s)}`);
   ctx.say(`Resuming: the journal says ${done.length} of ${ctx.script.steps.length} steps are done; each is checked before the run goes on:${list.map((l) => `\n  - ${l}`).join('')}`);
@@ -271,6 +272,7 @@ async function proveSealed(ctx: StepContext, entries: readonly AuditEntry[], j: 
   }
   checkInputsUnchanged(entries.find((e) => e.action === 'ceremony.start'), inputDigests(ctx.script, ctx.o.inputs));
   ctx.begun = new Set(done.keys());
+  ctx.done = new Map([...done].map(([id, e]) => [id, e.details]));
   const proven: Proven = [];
   for (const step of ctx.script.steps) {
     const prior = done.get(step.id) as AuditEntry;

@@ -41,10 +41,16 @@ export type Step =
   /** previous: the input file of the manifest this one follows (sequence + 1, its digest), or null for a first manifest. */
   | { readonly id: string; readonly action: 'manifest'; readonly actor: string; readonly keyVersion: number; readonly phase: Phase; readonly keys: readonly string[]; readonly previous: string | null; readonly signers: readonly string[]; readonly out: string }
   | { readonly id: string; readonly action: 'export'; readonly actor: string; readonly token: string; readonly key: string; readonly targets: readonly { readonly target: string; readonly kek: string; readonly kekId: string | null }[]; readonly out: string }
+  /**
+   * A new version of an inventory secret (issue 17): kept in the token (`keep: 'token'`, for a cloud
+   * KMS's HMAC import) or drawn from the token's RNG and sealed at once to the deployment's age
+   * recipients (`keep: 'deliver'`: `recipients` an input file of age1… lines, the sealed file in `out`).
+   */
+  | { readonly id: string; readonly action: 'make-secret'; readonly actor: string; readonly witness: string; readonly token: string; readonly name: string; readonly keyVersion: number; readonly keep: 'token' | 'deliver'; readonly recipients: string | null; readonly out: string | null }
   | { readonly id: string; readonly action: 'drill'; readonly actor: string; readonly token: string; readonly custody: string; readonly presenters: readonly string[]; readonly signers: readonly string[]; readonly out: string };
 
 export type Action = Step['action'];
-export const ACTIONS: readonly Action[] = ['custodian-keys', 'custodian-set', 'load-custodian-set', 'rotate-custodian-set', 'generate-key', 'split-backup', 'manifest', 'export', 'drill'];
+export const ACTIONS: readonly Action[] = ['custodian-keys', 'custodian-set', 'load-custodian-set', 'rotate-custodian-set', 'generate-key', 'make-secret', 'split-backup', 'manifest', 'export', 'drill'];
 /** The steps that put a custodian set in force for the steps after them. */
 export const SET_ACTIONS: readonly Action[] = ['custodian-set', 'load-custodian-set', 'rotate-custodian-set'];
 
@@ -73,6 +79,7 @@ const STEP_MEMBERS: Readonly<Record<Action, readonly string[]>> = {
   'load-custodian-set': ['id', 'action', 'actor', 'witness', 'chain', 'rootDigest'],
   'rotate-custodian-set': ['id', 'action', 'actor', 'threshold', 'members', 'signers', 'out'],
   'generate-key': ['id', 'action', 'actor', 'witness', 'token', 'label', 'extractable'],
+  'make-secret': ['id', 'action', 'actor', 'witness', 'token', 'name', 'keyVersion', 'keep', 'recipients', 'out'],
   'split-backup': ['id', 'action', 'actor', 'token', 'backupKey', 'keys', 'threshold', 'holders', 'signers', 'out'],
   manifest: ['id', 'action', 'actor', 'keyVersion', 'phase', 'keys', 'previous', 'signers', 'out'],
   export: ['id', 'action', 'actor', 'token', 'key', 'targets', 'out'],
@@ -224,6 +231,7 @@ const STEP_READERS: Readonly<Record<Action, (x: StepInput) => Step | undefined>>
     const extractable = f.boolean(o.extractable, `${path}.extractable`);
     return id && actor && witness && tk && label && extractable !== undefined ? { id, action: 'generate-key', actor, witness, token: tk, label, extractable } : undefined;
   },
+  'make-secret': readSecretStep,
   'split-backup': readSplitStep,
   manifest: ({ f, o, path, id, actor, whoList, out, quorum }) => {
     const keyVersion = f.integer(o.keyVersion, `${path}.keyVersion`, 1);
@@ -248,6 +256,23 @@ const STEP_READERS: Readonly<Record<Action, (x: StepInput) => Step | undefined>>
     return id && actor && tk && custody && presenters && signers && o2 ? { id, action: 'drill', actor, token: tk, custody, presenters, signers, out: o2 } : undefined;
   },
 };
+
+/** The inventory names a ceremony can make a secret for: those §4 lets carry a binding. */
+export const SECRET_NAMES = SEED_INVENTORY.filter((e) => ['HMAC-SHA256', 'JWT-HS256', 'TOKEN'].includes(e.algorithm)).map((e) => e.name);
+
+function readSecretStep({ f, o, path, id, actor, who, token, out }: StepInput): Extract<Step, { action: 'make-secret' }> | undefined {
+  const witness = who(o.witness, `${path}.witness`, ['witness', 'auditor']);
+  const tk = token(o.token, `${path}.token`);
+  const name = f.oneOf(o.name, `${path}.name`, SECRET_NAMES);
+  const keyVersion = f.integer(o.keyVersion, `${path}.keyVersion`, 1);
+  const keep = f.oneOf(o.keep, `${path}.keep`, ['token', 'deliver'] as const);
+  const recipients = o.recipients === null ? null : out(o.recipients, `${path}.recipients`);
+  const o2 = o.out === null ? null : out(o.out, `${path}.out`);
+  if (keep === 'deliver' && (recipients === null || o2 === null)) f.add('SCRIPT_SECRET_DELIVERY', `${path}.recipients`, 'a delivered secret needs the deployment\'s recipients (an input file of age1… lines) and an out folder for the sealed file');
+  if (keep === 'token' && (recipients !== null || o2 !== null)) f.add('SCRIPT_SECRET_DELIVERY', `${path}.recipients`, 'a secret kept in the token is sealed to no one: recipients and out are null');
+  return id && actor && witness && tk && name && keyVersion !== undefined && keep && recipients !== undefined && o2 !== undefined && (keep === 'deliver') === (recipients !== null && o2 !== null)
+    ? { id, action: 'make-secret', actor, witness, token: tk, name, keyVersion, keep, recipients, out: o2 } : undefined;
+}
 
 function readSetStep({ f, o, path, id, actor, whoList, out, threshold, quorum }: StepInput, action: 'custodian-set' | 'rotate-custodian-set'): Step | undefined {
   const members = whoList(o.members, `${path}.members`, 1);

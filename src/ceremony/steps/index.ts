@@ -7,6 +7,7 @@ import { exportStep } from './export.js';
 import { generateKey } from './generate-key.js';
 import type { StepKind, StepOf } from './kind.js';
 import { loadCustodianSet } from './load-custodian-set.js';
+import { makeSecret } from './make-secret.js';
 import { manifest } from './manifest.js';
 import { rotateCustodianSet } from './rotate-custodian-set.js';
 import { splitBackup } from './split-backup.js';
@@ -17,6 +18,7 @@ const STEPS: { readonly [A in Action]: StepKind<StepOf<A>> } = {
   'load-custodian-set': loadCustodianSet,
   'rotate-custodian-set': rotateCustodianSet,
   'generate-key': generateKey,
+  'make-secret': makeSecret,
   'split-backup': splitBackup,
   manifest,
   export: exportStep,

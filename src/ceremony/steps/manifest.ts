@@ -37,7 +37,8 @@ function prior(ctx: StepContext, step: S): Uint8Array | undefined {
 function entries(ctx: StepContext, step: S, notBefore: string) {
   return SEED_INVENTORY.filter((e) => step.keys.includes(e.name)).map((e) => {
     const id = `${e.prefix}-v${step.keyVersion}`;
-    return { name: e.name, id, supersedes: step.keyVersion > 1 ? `${e.prefix}-v${step.keyVersion - 1}` : null, algorithm: e.algorithm, phase: step.phase, kcv: ctx.kcvs.get(id) ?? null, notBefore };
+    const binding = ctx.bindings.get(id);
+    return { name: e.name, id, supersedes: step.keyVersion > 1 ? `${e.prefix}-v${step.keyVersion - 1}` : null, algorithm: e.algorithm, phase: step.phase, kcv: ctx.kcvs.get(id) ?? null, notBefore, ...(binding === undefined ? {} : { binding }) };
   });
 }
 
@@ -60,7 +61,7 @@ function prove(ctx: StepContext, step: S, previous: Uint8Array | undefined): Ste
   if (!v.valid || v.type !== 'rotation') throw new KeyceremonyError('CEREMONY_MANIFEST_INVALID', `${step.out} does not verify: ${v.reasons.join('; ')}`, 'stop the ceremony and inspect the file');
   const m = parseManifest(parseEnvelope(bytes).payload);
   const want = entries(ctx, step, '').map((e) => ({ ...e, notBefore: '' }));
-  const got = m.keys.map((k) => ({ name: k.name, id: k.id, supersedes: k.supersedes, algorithm: k.algorithm, phase: k.phase, kcv: k.kcv, notBefore: '' }));
+  const got = m.keys.map((k) => ({ name: k.name, id: k.id, supersedes: k.supersedes, algorithm: k.algorithm, phase: k.phase, kcv: k.kcv, notBefore: '', ...(k.binding === null ? {} : { binding: k.binding }) }));
   if (m.ceremony !== ctx.script.id || m.actor !== step.actor || JSON.stringify(got) !== JSON.stringify(want)) throw resumeMismatch(step.id, `the keys of ${step.out}`, want, got);
   return { title: `Rotation manifest: ${step.keys.length} key(s), ${step.phase}, version ${step.keyVersion}`, outcome: `valid, signed by ${v.signers.join(', ')}`, lines: [step.out],
     keys: want.map((e) => e.id), details: { file: step.out, signers: [...v.signers] } };
