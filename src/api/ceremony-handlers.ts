@@ -264,6 +264,10 @@ export function stepViews(script: CeremonyScript): CeremonyStepView[] {
       case 'generate-key':
         return { ...base, witness: s.witness, tokens: named(s.token),
           does: `Generate ${s.label} inside the token; ${s.witness} checks its check value` };
+      case 'make-secret':
+        return { ...base, witness: s.witness, tokens: named(s.token), out: s.out,
+          does: s.keep === 'token' ? `Make a new ${s.name} (version ${s.keyVersion}) inside the token; its binding is computed there`
+            : `Draw a new ${s.name} (version ${s.keyVersion}) from the token and seal it at once to the deployment (${s.recipients ?? ''}) in ${s.out ?? ''}` };
       case 'split-backup':
         return { ...base, tokens: [...named(s.token), ...cardsOf(s.holders)], signers: [...s.signers], threshold: s.threshold, members: [...s.holders], out: s.out,
           does: `Wrap ${and(s.keys)} under ${s.backupKey} and split it ${s.threshold}-of-${s.holders.length} onto the cards of ${and(s.holders)}; ${and(s.signers)} sign the custody manifest` };
