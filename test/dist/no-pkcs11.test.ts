@@ -2,8 +2,8 @@
  * Issue 18: verifying needs no native build. pkcs11js is an optional dependency, loaded only by a
  * command that touches a token; the bundle does not require it at start. Here the command-line
  * bundle runs from a copy in a folder with no node_modules above it, where require('pkcs11js')
- * fails: verify, state and audit verify answer exactly as the installed command does, and token
- * commands fail with PKCS11_UNAVAILABLE on one line, exit 2.
+ * fails: verify, state, audit verify and deploy answer exactly as the installed command does, and
+ * token commands fail with PKCS11_UNAVAILABLE on one line, exit 2.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ import type { CliResult } from '../support/cli.js';
 import { envelope, keyNamed, manifestPayload, setPayload, TYPES } from '../support/independent.js';
 import { auditLogText, K, members, setDoc } from '../hostile/support.js';
 import { softHsmModule } from '../support/softhsm.js';
+import { AT_REVOKED, baseArgs, IDENTITY_VAR, parseEnvFile, scenario } from '../deploy/support.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
@@ -80,6 +81,26 @@ describe('the command-line bundle where pkcs11js cannot be loaded', () => {
     expect(isolated(cases[2]![1]()).status).toBe(2);
     expect(JSON.parse(isolated(cases[3]![1]()).stdout)).toMatchObject({ valid: true, sequence: 1 });
     expect(JSON.parse(isolated(cases[5]![1]()).stdout)).toMatchObject({ valid: true, state: 'checkpointed' });
+  });
+
+  test('deploy: the sealed secrets opened and written as by the installed command', () => {
+    const sc = scenario();
+    try {
+      const env = { [IDENTITY_VAR]: sc.identity.text };
+      const run = (who: 'isolated' | 'installed') => {
+        const out = join(sc.dir, `${who}.env`);
+        const args = ['deploy', ...baseArgs(sc, AT_REVOKED), '--format', 'env', '--out', out, '--json'];
+        const r = who === 'isolated' ? isolated(args, env) : runCli(args, { ...process.env, ...env });
+        return { r: { ...r, stdout: r.stdout.split(out).join('OUT') }, file: parseEnvFile(readFileSync(out, 'utf8')) };
+      };
+      const a = run('isolated');
+      const b = run('installed');
+      expect(a.r.status).toBe(0);
+      expect(a).toEqual(b);
+      expect(a.file.WEBHOOK_SIGNING_SECRET).toBe(sc.secrets['webhook-v2'].toString('hex'));
+    } finally {
+      rmSync(sc.dir, { recursive: true, force: true });
+    }
   });
 
   test.each([
