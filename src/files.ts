@@ -495,7 +495,8 @@ export class Folder {
       this.checkOutput(rel, false, null);
       for (const n of readdirSync(this.abs(parent))) {
         const r = parent === '' ? n : `${parent}/${n}`;
-        if (n.startsWith(`.${name}.staging-`) && lstatSync(this.abs(r)).isDirectory()) removeTree(this.abs(r));
+        // exactly the names this layer gives its staging folders: a user's `.NAME.staging-old` is not ours to delete
+        if (n.startsWith(`.${name}.staging-`) && /^[0-9a-f]{12}$/.test(n.slice(name.length + 10)) && lstatSync(this.abs(r)).isDirectory()) removeTree(this.abs(r));
       }
       const s = `${parent === '' ? '' : `${parent}/`}.${name}.staging-${randomBytes(6).toString('hex')}`;
       mkdirSync(this.abs(s), { mode: 0o755 }); // fails on anything already there, a link included

@@ -151,3 +151,18 @@ describe('staging folders', () => {
     rmSync(join(outside, 'empty'), { recursive: true });
   });
 });
+
+test('a folder named like a staging folder but not one this layer makes is left alone (only .NAME.staging-<12 hex> is ours)', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'kc-staging-names-'));
+  try {
+    mkdirSync(join(root, '.new.staging-x'));
+    writeFileSync(join(root, '.new.staging-x', 'keep.txt'), 'the user\'s');
+    mkdirSync(join(root, '.new.staging-0123456789ab'));
+    await Folder.open(root).buildFolderAtomically('new', (s) => { s.write('a.txt', 'a'); });
+    expect(existsSync(join(root, '.new.staging-x', 'keep.txt'))).toBe(true);
+    expect(existsSync(join(root, '.new.staging-0123456789ab'))).toBe(false);
+    expect(existsSync(join(root, 'new', 'a.txt'))).toBe(true);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
