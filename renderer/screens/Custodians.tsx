@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { call } from '../api.js';
 import type { Responses } from '../api.js';
 import { DocumentBox, Field, FileDrop, TokenSelect, useTokens, Words } from '../components/common.js';
+import { SetWarning } from '../components/signing.js';
 import { useApp } from '../state.js';
 import { SignPanel } from './SignPanel.js';
 
@@ -47,6 +48,8 @@ function CreateRoot() {
   const [threshold, setThreshold] = useState(2);
   const [draft, setDraft] = useState<string | null>(null);
   const [check, setCheck] = useState<Responses['documents.verify'] | null>(null);
+  /** Who signed in this window: a root set signed by fewer than its threshold does not verify yet, so its verification names no signer. */
+  const [signers, setSigners] = useState<readonly string[]>([]);
   useEffect(() => {
     if (draft !== null) void call('documents.verify', { document: draft, chain: [draft] }).then(setCheck, () => setCheck(null));
   }, [draft]);
@@ -64,21 +67,34 @@ function CreateRoot() {
         <form className="grid" onSubmit={(e) => { e.preventDefault(); void create(); }}>
           <Field label={`Signatures required (of ${members.length})`}>{(i) => <input id={i} type="number" min={1} max={Math.max(1, members.length)} value={threshold} onChange={(e) => setThreshold(Number(e.target.value))} />}</Field>
           <button type="submit" disabled={members.length === 0}>Write custodian set</button>
+          <div className="span"><SetWarning threshold={threshold} total={members.length} /></div>
         </form>
-        <FileDrop label="Or load an existing custodian set (the root)" onText={(t) => setDraft(t)} />
+        <FileDrop label="Or load an existing custodian set (the root)" onText={(t) => { setSigners([]); setDraft(t); }} />
       </>
     );
   }
-  const signed = check?.signatures.filter((s) => s.valid).map((s) => s.custodian) ?? [];
+  const signed = [...new Set([...(check?.signatures.filter((s) => s.valid && s.custodian !== null).map((s) => s.custodian as string) ?? []), ...signers])];
   return (
     <>
       <DocumentBox title="Custodian set" document={draft} summary={`${signed.length} of ${check?.threshold ?? threshold} required signatures${signed.length > 0 ? ` (${signed.join(', ')})` : ''}.`} />
       {check?.valid === true
         ? <><p className="good">The set is signed by its own threshold and is ready.</p><button type="button" onClick={() => setChain([draft])}>Use this set for the ceremony</button></>
         : <p>Each custodian signs the set on their own card; it is ready when {check?.threshold ?? threshold} have signed.</p>}
-      <SignPanel document={draft} onSigned={setDraft} />
+      <SignPanel document={draft} onSigned={(d, who) => { setDraft(d); setSigners((s) => [...s, who]); }} status={rootStatus(check, members, threshold, signed)} />
     </>
   );
+}
+
+/** A new root set approves itself: its own members and threshold, from its verification (no chain approves it yet). */
+function rootStatus(check: Responses['documents.verify'] | null, members: readonly Member[], threshold: number, signed: readonly string[]): Responses['documents.status'] | null {
+  if (check === null) return null;
+  const all = members.length > 0 ? members.map((m) => m.id) : signed;
+  const t = check.threshold ?? threshold;
+  return {
+    summary: `Custodian set version 1 (the root): ${members.length > 0 ? members.map((m) => `${m.name} (${m.id})`).join(', ') : 'as loaded'}; ${t} of ${all.length} must sign it`,
+    complete: check.valid,
+    approvals: [{ set: 1, role: 'set itself', threshold: t, signed: [...signed], unsigned: all.filter((id) => !signed.includes(id)), needed: Math.max(0, t - signed.length) }],
+  };
 }
 
 function Rotate() {

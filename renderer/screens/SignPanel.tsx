@@ -11,7 +11,11 @@ import { Field, PinField, TokenSelect, useTokens } from '../components/common.js
 import { YouAreSigning } from '../components/signing.js';
 import { useApp } from '../state.js';
 
-export function SignPanel({ document, chain, onSigned }: { document: string; chain?: string[]; onSigned: (doc: string) => void }) {
+/**
+ * `status`: what is signed and by whom, when the caller knows it better than documents.status can
+ * tell (a new root set, which no chain approves yet); otherwise it is read for `document` and `chain`.
+ */
+export function SignPanel({ document, chain, onSigned, status: given }: { document: string; chain?: string[]; onSigned: (doc: string, signer: string) => void; status?: Responses['documents.status'] | null }) {
   const { tokens } = useTokens();
   const { run } = useApp();
   const [token, setToken] = useState('');
@@ -20,17 +24,18 @@ export function SignPanel({ document, chain, onSigned }: { document: string; cha
   const [status, setStatus] = useState<Responses['documents.status'] | null>(null);
   const chainKey = JSON.stringify(chain ?? null);
   useEffect(() => {
+    if (given !== undefined) return undefined;
     let stale = false;
     const c = JSON.parse(chainKey) as string[] | null;
     void call('documents.status', { document, chain: c ?? [document] }).then((s) => { if (!stale) setStatus(s); }, () => { if (!stale) setStatus(null); });
     return () => { stale = true; };
-  }, [document, chainKey]);
+  }, [document, chainKey, given]);
   const sign = async () => {
     const r = await run(`Signing on "${token}"… follow the card's instructions`, () => call('documents.sign', { document, token: { label: token }, keyLabel, pin, ...(chain === undefined ? {} : { chain }) }));
     setPin('');
     setToken('');
     setKeyLabel('');
-    if (r !== undefined) onSigned(r.document);
+    if (r !== undefined) onSigned(r.document, r.signer);
   };
   const missing = [token === '' ? 'a card' : '', keyLabel === '' ? 'its key label' : '', pin === '' ? 'the PIN' : ''].filter((x) => x !== '');
   return (
@@ -42,7 +47,7 @@ export function SignPanel({ document, chain, onSigned }: { document: string; cha
         <button type="submit" disabled={missing.length > 0}>Sign with this card</button>
         {missing.length > 0 && <small className="hint missing">To sign: choose {missing.join(', ')}.</small>}
       </form>
-      <YouAreSigning status={status} />
+      <YouAreSigning status={given === undefined ? status : given} />
     </div>
   );
 }

@@ -83,12 +83,36 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
     await page.getByRole('button', { name: 'Add custodian' }).click();
     await visible(page.getByRole('cell', { name }));
   }
+  // a set any one card approves, or one that a single lost card blocks, is warned about before it is written
+  await page.getByLabel(/Signatures required/).fill('1');
+  await text(page.getByRole('note')).toContain('1-of-3: any single custodian');
+  await page.getByLabel(/Signatures required/).fill('3');
+  await text(page.getByRole('note')).toContain('3-of-3: every custodian must sign');
   await page.getByLabel(/Signatures required/).fill('2');
+  await count(page.getByRole('note')).toBe(0);
   await shot('3-custodians-members');
   await page.getByRole('button', { name: 'Write custodian set' }).click();
   await visible(page.getByText('0 of 2 required signatures'));
-  await signWithCards(page, cards.slice(0, 2).map(([id, , pin]) => [id, pin] as const));
+  // beside the PIN: what is signed, and a chip per custodian
+  const signing = page.getByRole('complementary', { name: 'You are signing' });
+  const strip = signing.getByRole('group', { name: /^signatures of the / });
+  await text(strip).toContain('2 more needed');
+  await signWithCards(page, [[cards[0][0], cards[0][2]]]);
+  await text(strip).toContain('1 more needed');
+  await visible(strip.locator('.chip.signed').filter({ hasText: 'alice' }));
+  await visible(strip.locator('.chip.pending').filter({ hasText: 'bob' }));
+  // after alice signs, the panel holds nothing of hers: no card chosen, no key label, no PIN
+  const panel = page.getByRole('form', { name: 'Sign with a card' });
+  expect(await panel.getByLabel('Custodian card').inputValue()).toBe('');
+  expect(await panel.getByLabel('Signing key label').inputValue()).toBe('');
+  expect(await panel.getByLabel('PIN').inputValue()).toBe('');
+  await visible(panel.getByText('To sign: choose a card, its key label, the PIN.'));
+  await shot('4a-custodians-signature-strip');
+  await signWithCards(page, [[cards[1][0], cards[1][2]]]);
   await visible(page.getByText('2 of 2 required signatures (alice, bob)'));
+  await text(strip).toContain('complete');
+  expect(await panel.getByLabel('Custodian card').inputValue()).toBe('');
+  expect(await panel.getByLabel('PIN').inputValue()).toBe('');
   await shot('4-custodians-signed');
   await page.getByRole('button', { name: 'Use this set for the ceremony' }).click();
   await visible(page.getByText('Custodian chain in use: 1 version'));
