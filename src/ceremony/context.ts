@@ -66,7 +66,14 @@ export class StepContext {
   constructor(readonly o: {
     readonly script: CeremonyScript; readonly dir: string; readonly inputs: string; readonly simulation: boolean; readonly env: NodeJS.ProcessEnv;
     readonly tokens: ReadonlyMap<string, ResolvedToken>; readonly now: () => number; readonly say: (line: string) => void; readonly confirm: (q: Question) => Promise<boolean>;
-  }) {}
+  }, readonly pinned: ReadonlyMap<string, Uint8Array> = new Map()) {}
+
+  /** An input file of the script, as read once when the run began (relative to the inputs folder). */
+  input(rel: string): Uint8Array {
+    const bytes = this.pinned.get(rel);
+    if (bytes === undefined) throw new KeyceremonyError('CEREMONY_INPUT_UNPINNED', `${rel} was not read when the run began`, 'this is a bug: report it');
+    return bytes;
+  }
 
   get script(): CeremonyScript { return this.o.script; }
   get dir(): string { return this.o.dir; }

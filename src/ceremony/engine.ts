@@ -32,7 +32,7 @@ import { checkFolder, CHECKPOINT, JOURNAL, TRANSCRIPTS } from './folder.js';
 import { checkLogScript, doneOf, Journal, journalToken } from './journal.js';
 import { mediaRule } from './media.js';
 import { REHEARSAL_STORE } from './rehearsal.js';
-import { checkInputs, checkInputsUnchanged, inputDigests } from './preflight.js';
+import { checkInputs, checkInputsUnchanged, inputDigests, pinInputs } from './preflight.js';
 import type { CeremonyScript } from './script.js';
 import { kindOf } from './steps/index.js';
 import { transcriptHtml, transcriptMarkdown } from './transcript.js';
@@ -136,7 +136,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
   const { resume, emptyJournal, leftBehind, media } = preflightRun(o);
   mkdirSync(o.dir, { recursive: true });
   if (emptyJournal) Folder.open(o.dir).remove(JOURNAL);
-  const ctx = new StepContext({ ...o, env, now });
+  const ctx = new StepContext({ ...o, env, now }, pinInputs(o.script, o.inputs));
   const jt = ctx.token(journalToken(o.script).name);
   const notes = [...(o.notes ?? []), ...(media === null ? [] : [media])];
   return withSession(jt.token, await pinOf(jt), async (s) => {
@@ -159,7 +159,7 @@ async function begin(ctx: StepContext, s: Session, notes: NonNullable<RunOptions
   if (!(await ctx.confirm({ who: admin, what: `the ceremony clock reads ${t} UTC` }))) throw new KeyceremonyError('CEREMONY_CLOCK_REFUSED', `the clock (${t} UTC) was not confirmed`, 'set the clock to UTC and start again');
   const j = Journal.create(join(ctx.dir, JOURNAL), s, { ceremony: ctx.script.id, admin, now: () => ctx.now() });
   j.writer.append({ actor: admin, action: 'ceremony.start', keys: [], details: { ceremony: ctx.script.id, script: ctx.script.digest, clock: t, simulation: ctx.simulation, journalToken: s.token.label,
-    inputs: inputDigests(ctx.script, ctx.o.inputs) } });
+    inputs: inputDigests(ctx.pinned) } });
   for (const n of notes) j.writer.append({ actor: admin, action: n.action, keys: [], details: n.details });
   return j;
 }
@@ -167,7 +167,7 @@ async function begin(ctx: StepContext, s: Session, notes: NonNullable<RunOptions
 /** A person confirms the resume, seeing the steps the journal says are done and what each will be checked against. */
 async function continueRun(ctx: StepContext, j: Journal, removed: readonly string[]): Promise<Journal> {
   const admin = adminOf(ctx.script);
-  checkInputsUnchanged(j.entries.find((e) => e.action === 'ceremony.start'), inputDigests(ctx.script, ctx.o.inputs));
+  checkInputsUnchanged(j.entries.find((e) => e.action === 'ceremony.start'), inputDigests(ctx.pinned));
   ctx.begun = new Set(j.entries.filter((e) => e.action === 'step.begin').map((e) => String(e.details.step)));
   ctx.done = new Map([...j.done].map(([id, e]) => [id, e.details]));
   const done = ctx.script.steps.filter((s) => j.done.has(s.id));
@@ -270,7 +270,7 @@ async function proveSealed(ctx: StepContext, entries: readonly AuditEntry[], j: 
     throw new KeyceremonyError('CEREMONY_LOG_UNAUTHENTIC', `the log in ${ctx.dir} ends with a checkpoint, yet ${missing.length > 0 ? `steps ${missing.join(', ')} are not done` : 'the checkpoint file is missing'}`,
       'nothing was done: keep the folder as evidence and run the ceremony in a new folder');
   }
-  checkInputsUnchanged(entries.find((e) => e.action === 'ceremony.start'), inputDigests(ctx.script, ctx.o.inputs));
+  checkInputsUnchanged(entries.find((e) => e.action === 'ceremony.start'), inputDigests(ctx.pinned));
   ctx.begun = new Set(done.keys());
   ctx.done = new Map([...done].map(([id, e]) => [id, e.details]));
   const proven: Proven = [];

@@ -41,9 +41,18 @@ const MAX_INPUT_BYTES = 1024 * 1024;
  * resumed run uses exactly the inputs the run began with (a KMS wrapping key swapped between a
  * crash and its resume would otherwise receive the master key).
  */
-export function inputDigests(script: CeremonyScript, inputs: string): string[] {
+export function inputDigests(pinned: ReadonlyMap<string, Uint8Array>): string[] {
+  return [...pinned.keys()].sort().map((p) => `${p}:${createHash('sha256').update(pinned.get(p) as Uint8Array).digest('hex')}`);
+}
+
+/**
+ * Every input file the script names, read once when the run begins: the steps use these bytes,
+ * never the disk again, so a file swapped in the inputs folder during the run (a KMS wrapping key,
+ * the deployment's recipients) cannot reach a step; their digests go into ceremony.start.
+ */
+export function pinInputs(script: CeremonyScript, inputs: string): Map<string, Uint8Array> {
   const paths = [...new Set(script.steps.flatMap((s) => kindOf(s).inputs(s, script)))].sort();
-  return paths.map((p) => `${p}:${createHash('sha256').update(readInput(join(inputs, p), 'an input file of the script', MAX_INPUT_BYTES)).digest('hex')}`);
+  return new Map(paths.map((p) => [p, readInput(join(inputs, p), 'an input file of the script', MAX_INPUT_BYTES)]));
 }
 
 /** The inputs now are the ones the run began with (its ceremony.start entry). */

@@ -66,7 +66,7 @@ async function run(ctx: StepContext, step: S, write: boolean): Promise<StepResul
   for (const x of step.targets) {
     const target = findTarget(x.target);
     if (target === undefined) continue;
-    const kek = readKek(ctx.o.inputs, x);
+    const kek = parseKek(ctx.input(x.kek)); // the bytes pinned when the run began
     const present = !write && ctx.folder.exists(`${step.out}/${target.name}`);
     const refused = present ? null : await wrapTarget(ctx, step, x, target, kek, write);
     if (refused !== null) { lines.push(refused); continue; }

@@ -29,8 +29,8 @@ type Member = TrustedChain['newest']['custodians'][number];
  * it), with the custodians of its newest set that hold a card in the script: enough to meet its
  * threshold. The preflight and the step read it alike.
  */
-export function loadedChain(script: CeremonyScript, step: S, inputs: string, at: number): { files: Uint8Array[]; chain: TrustedChain; present: Member[] } {
-  const files = step.chain.map((p) => readInput(join(inputs, p), 'the custodian set', MAX_ENVELOPE_BYTES));
+export function loadedChain(script: CeremonyScript, step: S, read: (rel: string) => Uint8Array, at: number): { files: Uint8Array[]; chain: TrustedChain; present: Member[] } {
+  const files = step.chain.map(read);
   const chain = verifiedChain(files, { at, rootDigest: step.rootDigest ?? undefined, fix: `bring the chain the earlier ceremonies wrote (${step.chain.join(', ')}), root first, and its pinned root digest` });
   const newest = chain.newest;
   const present = newest.custodians.filter((c) => script.tokens.some((t) => t.holder === c.id));
@@ -43,7 +43,7 @@ export function loadedChain(script: CeremonyScript, step: S, inputs: string, at:
 /** The loaded set's threshold is known only now: the signers of the steps it governs must meet it. */
 function checkQuorum(p: Preflight, step: S): void {
   const i = p.script.steps.indexOf(step);
-  const newest = loadedChain(p.script, step, p.inputs, p.at).chain.newest;
+  const newest = loadedChain(p.script, step, (rel) => readInput(join(p.inputs, rel), 'the custodian set', MAX_ENVELOPE_BYTES), p.at).chain.newest;
   const next = p.script.steps.findIndex((x, j) => j > i && SET_ACTIONS.includes(x.action));
   for (const later of p.script.steps.slice(i + 1, next < 0 ? undefined : next + 1)) {
     if (!('signers' in later) || later.action === 'custodian-set') continue;
@@ -101,7 +101,7 @@ async function standIn(ctx: StepContext, step: S, chain: TrustedChain, present: 
 }
 
 async function run(ctx: StepContext, step: S, first: boolean): Promise<StepResult> {
-  const { files, chain: given, present } = loadedChain(ctx.script, step, ctx.o.inputs, ctx.now());
+  const { files, chain: given, present } = loadedChain(ctx.script, step, (rel) => ctx.input(rel), ctx.now()); // the bytes pinned when the run began
   const root = given.sets[0] as TrustedChain['sets'][number];
   const newest = given.newest;
   if (first && step.rootDigest === null) {

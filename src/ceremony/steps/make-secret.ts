@@ -31,8 +31,8 @@ const idOf = (step: S): string => `${(SEED_INVENTORY.find((e) => e.name === step
 const sealedName = (step: S): string => `${step.out as string}/${idOf(step)}.age`;
 
 /** The deployment's recipients, one `age1…` per line (blank lines and # comments skipped). */
-function recipients(inputs: string, step: S): string[] {
-  const text = Buffer.from(readInput(join(inputs, step.recipients as string), 'the age recipients', 64 * 1024)).toString('utf8');
+function recipients(bytes: Uint8Array, step: S): string[] {
+  const text = Buffer.from(bytes).toString('utf8');
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
   const bad = lines.filter((l) => !RECIPIENT.test(l));
   if (lines.length === 0 || bad.length > 0) {
@@ -65,7 +65,7 @@ async function kept(ctx: StepContext, step: S, make: boolean): Promise<StepResul
 }
 
 async function deliver(ctx: StepContext, step: S): Promise<StepResult> {
-  const to = recipients(ctx.o.inputs, step);
+  const to = recipients(ctx.input(step.recipients as string), step); // the bytes pinned when the run began
   const t = ctx.token(step.token);
   const id = idOf(step);
   const secret = await withSession(t.token, await pinOf(t), async (s) => s.random(SECRET_BYTES));
@@ -84,7 +84,7 @@ async function deliver(ctx: StepContext, step: S): Promise<StepResult> {
 
 export const makeSecret: StepKind<S> = {
   inputs: (step) => (step.recipients === null ? [] : [step.recipients]),
-  checkInputs: (p: Preflight, step: S) => (step.recipients === null ? [] : [{ what: `step ${step.id}, ${step.recipients}`, run: () => { recipients(p.inputs, step); } }]),
+  checkInputs: (p: Preflight, step: S) => (step.recipients === null ? [] : [{ what: `step ${step.id}, ${step.recipients}`, run: () => { recipients(readInput(join(p.inputs, step.recipients as string), 'the age recipients', 64 * 1024), step); } }]),
   outputs: (step) => (step.out === null ? [] : [step.out]),
   proof: (step) => (step.keep === 'token' ? `${idOf(step)} on token ${step.token}, its binding computed again by the token` : `${sealedName(step)} against the digest the journal holds`),
   async perform(ctx, step) {

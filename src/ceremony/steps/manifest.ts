@@ -30,7 +30,7 @@ function previousIsInput(script: CeremonyScript, step: S): boolean {
 
 function prior(ctx: StepContext, step: S): Uint8Array | undefined {
   if (step.previous === null) return undefined;
-  return previousIsInput(ctx.script, step) ? readInput(join(ctx.o.inputs, step.previous), 'the previous rotation manifest', MAX_ENVELOPE_BYTES) : ctx.folder.read(step.previous, 'the previous rotation manifest', MAX_ENVELOPE_BYTES);
+  return previousIsInput(ctx.script, step) ? ctx.input(step.previous) : ctx.folder.read(step.previous, 'the previous rotation manifest', MAX_ENVELOPE_BYTES);
 }
 
 /** The key entries the step approves: the seed's inventory names, at the step's version, with the tokens' check values. */
