@@ -54,9 +54,12 @@ export function App() {
   const { busy } = useApp();
   const r = useRun();
   const current = SCREENS.find((s) => s.id === screen) ?? SCREENS[0];
-  if (r.ref !== null && r.sheet) return <RunSheet />;
+  const sheet = r.ref !== null && r.sheet;
+  // the workbench stays mounted behind the run sheet: what a screen holds survives a run
   return (
-    <div className="app">
+    <>
+    {sheet && <RunSheet />}
+    <div className="app" hidden={sheet}>
       <header>
         <h1>keyceremony</h1>
         <span className="mode-badge workbench" aria-label="mode">WORKBENCH: not recorded</span>
@@ -72,9 +75,10 @@ export function App() {
       </nav>
       <main>
         <RunBar />
-        <Banners />
+        {!sheet && <Banners />}
         <current.Screen />
       </main>
     </div>
+    </>
   );
 }

@@ -61,7 +61,8 @@ export function CeremonyScreen() {
     const v = await run('Verifying the audit log…', () => call('audit.verify', { log: text, chain: [...chain] }));
     if (v !== undefined) setAudit(v);
   };
-  const busyRun = r.ref !== null && (r.ref.runId === null || active(r.status));
+  // a run that is going on is never replaced; one not started yet, or ended, is
+  const busyRun = r.ref !== null && r.ref.runId !== null && active(r.status);
   const open = (mode: 'live' | 'rehearsal') => { if (plan !== null && folder !== null) r.prepare({ mode, script, plan, folder }); };
   const missing = [folder === null ? 'a ceremony folder' : '', busyRun ? 'the run in progress to end' : ''].filter((x) => x !== '');
 
