@@ -28,7 +28,7 @@ import type { Manifest } from '../manifest/manifest.js';
 import { keyState } from '../state/state.js';
 import type { KeyStateResult } from '../state/state.js';
 import { checkDestination, writeFile, writeFolder } from './output.js';
-import { planDeployment } from './plan.js';
+import { planDeployment, variablesOf } from './plan.js';
 import type { Plan, Version } from './plan.js';
 import { ENCODING, entriesOf, k8sNameProblem, renderEnv, renderK8s, zeroEntries } from './render.js';
 import type { Entry, Format, K8sMeta, Origin } from './render.js';
@@ -150,7 +150,9 @@ export async function deploy(r: DeployRequest): Promise<DeployReport> {
   checkK8s(r);
   const { state, manifests } = verifiedState(r);
   const plan = planDeployment(state, manifests, { keys: r.keys, require: r.require });
-  const destination = checkDestination(r.out, r.format, r.force);
+  // a folder of files deploy wrote holds the variables of the chain's key names, whichever --key chose then
+  const written = Object.keys(state.keys).flatMap(variablesOf);
+  const destination = checkDestination(r.out, r.format, r.force, written);
   const opened = openAll(plan, r);
   let entries: Entry[];
   try {
@@ -161,7 +163,7 @@ export async function deploy(r: DeployRequest): Promise<DeployReport> {
   let bytes: Uint8Array | undefined;
   try {
     const origin: Origin = { at: state.at, sequence: state.sequence as number, tip: state.tip as string };
-    if (r.format === 'files') await writeFolder(destination, entries, r.force);
+    if (r.format === 'files') await writeFolder(destination, entries, r.force, written);
     else {
       bytes = r.format === 'env' ? renderEnv(entries, origin) : renderK8s(entries, r.k8s as K8sMeta, origin);
       writeFile(destination, bytes, r.force);

@@ -10,10 +10,17 @@
  *   replaces it in one rename; a folder, link or special file there is always refused.
  * - files: one folder, built complete in a hidden staging folder beside it and renamed into place
  *   (Folder.buildFolderAtomically), so the application never sees half a deployment. A non-empty
- *   folder is refused (OUTPUT_NOT_EMPTY) unless --force, and then only when it holds nothing but
- *   regular files named like variables (what deploy writes; DEPLOY_OUTPUT_FOREIGN otherwise): the
- *   new folder replaces it whole, so a NAME_NEXT that is no longer surfaced is gone, not left stale.
- *   The replacement is two renames (old aside, new in place) and the old folder's removal.
+ *   folder is refused (OUTPUT_NOT_EMPTY) unless --force, and then only when deploy wrote it: it
+ *   holds the marker file `.keyceremony-deploy` (written in every folder deploy writes; it holds
+ *   nothing secret) and otherwise only regular files named exactly as the variables deploy writes
+ *   for the chain's key names (DEPLOY_OUTPUT_FOREIGN otherwise). Names that merely look like
+ *   variables are not enough: a folder holding only LICENSE and README is not deploy's to replace.
+ *   The new folder replaces it whole, so a NAME_NEXT that is no longer surfaced is gone, not left
+ *   stale. The replacement is two renames (old aside, new in place) and the old folder's removal.
+ * - Beside the folder, only what an interrupted replacement of this very folder left is removed:
+ *   names exactly `.NAME.new-<12 hex>`, `.NAME.old-<12 hex>` and the staging folder the folder
+ *   layer builds `.NAME.new-<12 hex>` in, `..NAME.new-<12 hex>.staging-<12 hex>`; never a user's
+ *   `.NAME.old-archive`.
  */
 import { chmodSync, renameSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +31,10 @@ import type { Entry, Format } from './render.js';
 
 export const FILE_MODE = 0o600;
 export const FOLDER_MODE = 0o700;
-const VARIABLE_FILE = /^[A-Z][A-Z0-9_]*$/;
+/** The file deploy writes in every folder of files, so that --force replaces only a folder deploy wrote. */
+export const MARKER_FILE = '.keyceremony-deploy';
+const MARKER_TEXT = 'This folder was written by keyceremony deploy (--format files); deploy --force replaces it whole.\n';
+const TAG = /^[0-9a-f]{12}$/;
 
 export interface Destination {
   readonly folder: Folder;
@@ -35,28 +45,41 @@ const parentOf = (rel: string): string => rel.split('/').slice(0, -1).join('/');
 const baseOf = (rel: string): string => rel.split('/').at(-1) as string;
 
 function forceDoes(): string {
-  return 'to replace it whole (only a folder that deploy wrote, holding nothing but variable files, is replaced)';
+  return 'to replace it whole (only a folder that deploy wrote, holding its marker file and nothing but the variable files of the chain\'s keys, is replaced)';
 }
 
-/** The files-format folder's state: refused when it holds anything deploy would not have written. */
-function checkFolder(d: Destination, force: boolean): 'absent' | 'empty' | 'busy' {
+/**
+ * The files-format folder's state: when it is not empty, refused unless it holds the marker file
+ * and nothing else but regular files named as one of `variables` (every variable deploy may write
+ * for the chain's key names).
+ */
+function checkFolder(d: Destination, force: boolean, variables: readonly string[]): 'absent' | 'empty' | 'busy' {
   const state = d.folder.checkOutput(d.rel, force, forceDoes());
   if (state === 'busy') {
-    const foreign = d.folder.list(d.rel).filter((n) => !VARIABLE_FILE.test(n) || d.folder.kind(`${d.rel}/${n}`) !== 'file');
+    const names = d.folder.list(d.rel);
+    const isFile = (n: string) => d.folder.kind(`${d.rel}/${n}`) === 'file';
+    if (!names.includes(MARKER_FILE) || !isFile(MARKER_FILE)) {
+      throw new KeyceremonyError('DEPLOY_OUTPUT_FOREIGN', `the output folder does not hold ${MARKER_FILE}, so deploy did not write it; nothing was written`,
+        'choose a folder of its own for the deployment (a new or empty one): --force replaces only a folder that deploy wrote');
+    }
+    const foreign = names.filter((n) => n !== MARKER_FILE && (!variables.includes(n) || !isFile(n)));
     if (foreign.length > 0) {
-      throw new KeyceremonyError('DEPLOY_OUTPUT_FOREIGN', `the output folder holds ${foreign.length} entr${foreign.length === 1 ? 'y' : 'ies'} that deploy does not write (${foreign.slice(0, 3).map((n) => JSON.stringify(n)).join(', ')})`,
+      throw new KeyceremonyError('DEPLOY_OUTPUT_FOREIGN', `the output folder holds ${foreign.length} entr${foreign.length === 1 ? 'y' : 'ies'} that deploy does not write for this chain (${foreign.slice(0, 3).map((n) => JSON.stringify(n)).join(', ')}); nothing was written`,
         'choose a folder of its own for the deployment: --force replaces only a folder that deploy wrote');
     }
   }
   return state;
 }
 
-/** The output path checked for the format before anything is decrypted; returns where to write. */
-export function checkDestination(out: string, format: Format, force: boolean): Destination {
+/**
+ * The output path checked for the format before anything is decrypted; returns where to write.
+ * `variables`: every variable deploy may write for the chain's key names (the files format's check).
+ */
+export function checkDestination(out: string, format: Format, force: boolean, variables: readonly string[]): Destination {
   const d = Folder.anchor(out);
   if (d.rel === '') throw usageError('USAGE', `--out ${out} names a filesystem root`, 'give the path of a new file or folder');
   if (format === 'files') {
-    checkFolder(d, force);
+    checkFolder(d, force, variables);
     return d;
   }
   const kind = d.folder.kind(d.rel);
@@ -75,18 +98,31 @@ export function writeFile(d: Destination, bytes: Uint8Array, force: boolean): vo
 function fill(staging: Folder, entries: readonly Entry[]): void {
   chmodSync(staging.root, FOLDER_MODE);
   for (const e of entries) staging.write(e.variable, e.value, { mode: FILE_MODE });
+  staging.write(MARKER_FILE, new TextEncoder().encode(MARKER_TEXT), { mode: FILE_MODE });
 }
 
-/** Removes what an interrupted replacement left beside the folder (hidden, real folders only). */
+/** Whether `n` is exactly a name this module gives a folder beside `name`: `.NAME.new-<tag>`, `.NAME.old-<tag>`, or the folder layer's staging of the former. */
+export function isLeftover(n: string, name: string): boolean {
+  for (const kind of ['new', 'old']) {
+    const prefix = `.${name}.${kind}-`;
+    if (n.startsWith(prefix) && TAG.test(n.slice(prefix.length))) return true;
+  }
+  const staging = `..${name}.new-`;
+  if (!n.startsWith(staging)) return false;
+  const rest = n.slice(staging.length);
+  return rest.length === 12 + 9 + 12 && TAG.test(rest.slice(0, 12)) && rest.slice(12, 21) === '.staging-' && TAG.test(rest.slice(21));
+}
+
+/** Removes what an interrupted replacement of this folder left beside it: exactly deploy's own names, real folders only. */
 function removeLeftovers(parent: Folder, name: string): void {
   for (const n of parent.list()) {
-    if ((n.startsWith(`.${name}.new-`) || n.startsWith(`.${name}.old-`)) && parent.kind(n) === 'folder') parent.remove(n);
+    if (isLeftover(n, name) && parent.kind(n) === 'folder') parent.remove(n);
   }
 }
 
 /** The folder of files, built aside and renamed into place; with --force, replacing the folder deploy wrote before. */
-export async function writeFolder(d: Destination, entries: readonly Entry[], force: boolean): Promise<void> {
-  if (checkFolder(d, force) !== 'busy') {
+export async function writeFolder(d: Destination, entries: readonly Entry[], force: boolean, variables: readonly string[]): Promise<void> {
+  if (checkFolder(d, force, variables) !== 'busy') {
     await d.folder.buildFolderAtomically(d.rel, (staging) => fill(staging, entries));
     return;
   }
@@ -98,7 +134,7 @@ export async function writeFolder(d: Destination, entries: readonly Entry[], for
   const [fresh, old] = [`.${name}.new-${tag}`, `.${name}.old-${tag}`];
   await parent.buildFolderAtomically(fresh, (staging) => fill(staging, entries));
   try {
-    checkFolder(d, force); // again, just before the swap: a link or a foreign file put there meanwhile is refused
+    checkFolder(d, force, variables); // again, just before the swap: a link or a foreign file put there meanwhile is refused
     renameSync(join(parent.root, name), join(parent.root, old));
     renameSync(join(parent.root, fresh), join(parent.root, name));
     fsyncDir(parent.root);

@@ -12,7 +12,10 @@
  *   (HMAC-SHA256, JWT-HS256, TOKEN). Keys that live in the HSM (AES-256-GCM master and backup
  *   keys, Ed25519, RSA, JWT-EdDSA) are skipped with a warning, not refused;
  * - every surfaced version must have a signed `binding` (DEPLOY_BINDING_MISSING): without it
- *   nothing says that a sealed file holds the secret the custodians approved.
+ *   nothing says that a sealed file holds the secret the custodians approved;
+ * - T is never earlier than the `issued` of any manifest of the chain (DEPLOY_AT_BEFORE_TIP), and a
+ *   version that any manifest compromises is never surfaced, whatever that entry's notBefore
+ *   (DEPLOY_VERSION_WITHDRAWN): see `checkNotStale`.
  *
  * Pure: no file is read here.
  */
@@ -146,9 +149,52 @@ function variables(names: readonly string[]): string[] {
   return [...owner.keys()];
 }
 
+/**
+ * Deploy acts on the state at T, and the state at T is right per §8 for T; but a state before the
+ * chain's last word is one the custodians have since overtaken: at a T before the tip was issued,
+ * a version the tip compromises, revokes or retires is still current there, and deploying it puts
+ * back into service a secret the chain already withdrew (review finding: `--at` before a
+ * compromise delivered the compromised secret).
+ *
+ * Of the two ways to refuse that, deploy refuses a T earlier than the `issued` of any manifest of
+ * the chain (the tip's, or a later one should `issued` not grow with the sequence), rather than
+ * refusing only the versions some manifest revokes or compromises:
+ * - a pipeline that deploys "now" runs after the tip was issued, so it is never refused; and the
+ *   state at now keeps every entry the chain schedules for later (a cutover and the revoke of the
+ *   old version signed together, effective next week) as scheduled. Refusing every version that
+ *   any manifest revokes, whatever its notBefore, would refuse the current version today because
+ *   its revoke is planned for next week, breaking the ordinary rotation;
+ * - a pipeline that redeploys a past state gets a state the chain no longer stands behind, and the
+ *   danger is wider than revoke and compromise: a version retired since T would go back to
+ *   signing, which no revoke or compromise entry names. Only the tip's view is safe to deploy, so
+ *   such a pipeline is refused with a code and redeploys the current state instead (a deliberate
+ *   rollback is a new manifest, signed by the custodians).
+ * Deploy cannot tell a chain cut short from a whole one (only manifests 1..k given): the pipeline
+ * must bring every manifest, as for `state`.
+ *
+ * Compromise is different from revoke: it says the secret is known to others, a fact from the
+ * moment it is signed, and a notBefore after T does not make the secret safe until then. So a
+ * version that any manifest compromises is refused too, at any T (DEPLOY_VERSION_WITHDRAWN).
+ */
+function checkNotStale(at: string, manifests: readonly Manifest[]): void {
+  const t = Date.parse(at);
+  const last = manifests.reduce<Manifest | undefined>((a, m) => (a === undefined || m.issued > a.issued ? m : a), undefined);
+  if (last !== undefined && t < last.issued) {
+    throw refuse('DEPLOY_AT_BEFORE_TIP', `--at ${at} is before manifest ${last.sequence} of the chain was issued (${new Date(last.issued).toISOString().replace('.000Z', 'Z')}): the state then is one the chain has since overtaken, and may surface versions it has retired, revoked or compromised; nothing was written`,
+      'deploy the chain\'s current state (leave out --at, or give a time after the last manifest was issued)');
+  }
+}
+
+/** The ids any manifest of the chain marks compromised, whatever the entry's notBefore. */
+function compromisedIds(manifests: readonly Manifest[]): Set<string> {
+  return new Set(manifests.flatMap((m) => m.keys.filter((k) => k.phase === 'compromise').map((k) => k.id)));
+}
+
 /** The deployment plan at T; `state` must be valid (the caller refuses an invalid chain first). */
 export function planDeployment(state: KeyStateResult, manifests: readonly Manifest[], o: PlanOptions = {}): Plan {
   if (!state.valid) throw new Error('planDeployment needs a valid key state');
+  checkNotStale(state.at, manifests);
+  const compromised = compromisedIds(manifests);
   const facts = factsOf(manifests);
   const names: NamePlan[] = [];
   const skipped: Skipped[] = [];
@@ -165,6 +211,12 @@ export function planDeployment(state: KeyStateResult, manifests: readonly Manife
     }
     if (!algorithms.every(isSecret)) {
       throw refuse('DEPLOY_ALGORITHM_MIXED', `${name} surfaces versions delivered to the application and versions kept in the HSM (${algorithms.join(', ')})`, 'a key name is either a delivered secret or an HSM key; deploy after the chain moves it wholly to one');
+    }
+    for (const id of surfaced) {
+      if (compromised.has(id)) {
+        throw refuse('DEPLOY_VERSION_WITHDRAWN', `${id} (${name}) would be surfaced at ${state.at}, but a manifest of the chain marks it compromised; nothing was written`,
+          'a compromised secret is never delivered: have the custodians cut over to a new version in a new manifest, and deploy that');
+      }
     }
     const version = (id: string | null) => (id === null ? null : versionOf(id, facts));
     names.push(Object.freeze({ name, current: version(ids.current), next: version(ids.next) }));

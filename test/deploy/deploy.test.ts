@@ -63,7 +63,7 @@ describe('the happy path, each format', () => {
       WEBHOOK_SIGNING_SECRET: hex('webhook-v1'), WEBHOOK_SIGNING_SECRET_ID: 'webhook-v1',
       WEBHOOK_SIGNING_SECRET_NEXT: hex('webhook-v2'), WEBHOOK_SIGNING_SECRET_NEXT_ID: 'webhook-v2',
     });
-    expect(text).toMatch(/^# Written by keyceremony deploy \(env\) from the rotation-manifest chain 1\.\.7, tip sha256:[0-9a-f]{64}, at 2026-11-06T00:00:00Z\.\n/);
+    expect(text).toMatch(/^# Written by keyceremony deploy \(env\) from the rotation-manifest chain 1\.\.5, tip sha256:[0-9a-f]{64}, at 2026-11-06T00:00:00Z\.\n/);
     expectNoValue(r.stdout + r.stderr);
     // a shell reads it as it is: no quoting needed
     const sh = execFileSync('/bin/sh', ['-c', 'set -a; . "$1"; printf "%s\\n%s\\n" "$WEBHOOK_SIGNING_SECRET_NEXT" "$WEBHOOK_SIGNING_SECRET_ID"', 'sh', out], { env: {}, encoding: 'utf8' });
@@ -82,7 +82,7 @@ describe('the happy path, each format', () => {
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     const j = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(j).toEqual({
-      format: 'env', out, encoding: 'hex', at: AT_CUTOVER, sequence: 7, tip: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      format: 'env', out, encoding: 'hex', at: AT_CUTOVER, sequence: 6, tip: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
       keys: { JWT_SIGNING_SECRET: { current: 'jwt-v1', next: null }, REDIS_URL: { current: 'redis-auth-v1', next: null }, WEBHOOK_SIGNING_SECRET: { current: 'webhook-v2', next: null } },
       variables: ['JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_URL', 'REDIS_URL_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID'],
       skipped: [{ name: 'MASTER_KEY', algorithms: ['AES-256-GCM'] }],
@@ -96,20 +96,21 @@ describe('the happy path, each format', () => {
     const r = await deployCli([...baseArgs(sc, AT_DUAL), '--format', 'files', '--out', out], env);
     expect(r.status).toBe(0);
     expect(mode(out)).toBe(0o700);
-    expect(readdirSync(out)).toEqual(['JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_URL', 'REDIS_URL_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID', 'WEBHOOK_SIGNING_SECRET_NEXT', 'WEBHOOK_SIGNING_SECRET_NEXT_ID']);
+    expect(readdirSync(out)).toEqual(['.keyceremony-deploy', 'JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_URL', 'REDIS_URL_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID', 'WEBHOOK_SIGNING_SECRET_NEXT', 'WEBHOOK_SIGNING_SECRET_NEXT_ID']);
     for (const f of readdirSync(out)) expect(mode(join(out, f))).toBe(0o600);
+    expect(readFileSync(join(out, '.keyceremony-deploy'), 'utf8')).toMatch(/^This folder was written by keyceremony deploy/);
     expect(readFileSync(join(out, 'WEBHOOK_SIGNING_SECRET_NEXT'), 'utf8')).toBe(hex('webhook-v2'));
     expect(readFileSync(join(out, 'WEBHOOK_SIGNING_SECRET_NEXT_ID'), 'utf8')).toBe('webhook-v2');
     expect(Buffer.from(readFileSync(join(out, 'JWT_SIGNING_SECRET'), 'utf8'), 'hex')).toEqual(sc.secrets['jwt-v1']);
     // without --force the deployment is not replaced
     const again = await deployCli([...baseArgs(sc, AT_CUTOVER), '--format', 'files', '--out', out], env);
     expectRefused(again, 'OUTPUT_NOT_EMPTY', 1, parent, ['secrets']);
-    expect(readdirSync(out)).toHaveLength(8);
+    expect(readdirSync(out)).toHaveLength(9);
     // with --force it is, whole: the NEXT files are gone, not left stale
     const forced = await deployCli([...baseArgs(sc, AT_CUTOVER), '--format', 'files', '--out', out, '--force'], env);
     expect(forced.status).toBe(0);
     expect(readdirSync(parent)).toEqual(['secrets']);
-    expect(readdirSync(out)).toEqual(['JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_URL', 'REDIS_URL_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID']);
+    expect(readdirSync(out)).toEqual(['.keyceremony-deploy', 'JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_URL', 'REDIS_URL_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID']);
     expect(readFileSync(join(out, 'WEBHOOK_SIGNING_SECRET'), 'utf8')).toBe(hex('webhook-v2'));
   });
 
@@ -120,7 +121,7 @@ describe('the happy path, each format', () => {
     expect(mode(out)).toBe(0o600);
     const y = parseSecretYaml(readFileSync(out, 'utf8'));
     expect(y).toMatchObject({ kind: 'Secret', name: 'app-secrets', namespace: 'prod' });
-    expect(y.annotations['keyceremony/chain-sequence']).toBe('7');
+    expect(y.annotations['keyceremony/chain-sequence']).toBe('5');
     expect(y.annotations['keyceremony/at']).toBe(AT_DUAL);
     expect(Object.fromEntries(Object.entries(y.data).map(([k, v]) => [k, v.toString('utf8')]))).toEqual({
       JWT_SIGNING_SECRET: hex('jwt-v1'), JWT_SIGNING_SECRET_ID: 'jwt-v1', REDIS_URL: hex('redis-auth-v1'), REDIS_URL_ID: 'redis-auth-v1',
@@ -165,8 +166,9 @@ describe('the happy path, each format', () => {
     expect(Object.keys(parseEnvFile(readFileSync(out, 'utf8')))).toEqual(['WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID', 'WEBHOOK_SIGNING_SECRET_NEXT', 'WEBHOOK_SIGNING_SECRET_NEXT_ID']);
     expect((JSON.parse(r.stdout) as { skipped: unknown[] }).skipped).toEqual([]);
     // before the chain's first step takes effect, nothing is surfaced
+    const s0 = scenario((s) => [{ keys: storySteps(s)[0]?.keys.map((k) => ({ ...k, notBefore: day(3) })) ?? [] }]);
     const early = outIn('early.env');
-    const e = await deployCli([...baseArgs(sc, '2026-11-01T12:00:00Z'), '--format', 'env', '--out', early.out, '--json'], env);
+    const e = await deployCli([...baseArgs(s0, day(2)), '--format', 'env', '--out', early.out, '--json'], { ...process.env, [IDENTITY_VAR]: s0.identity.text });
     expect(e.status).toBe(0);
     expect(parseEnvFile(readFileSync(early.out, 'utf8'))).toEqual({});
     expect((JSON.parse(e.stdout) as { keys: object }).keys).toEqual({ JWT_SIGNING_SECRET: { current: null, next: null }, REDIS_URL: { current: null, next: null }, WEBHOOK_SIGNING_SECRET: { current: null, next: null } });

@@ -104,9 +104,15 @@ export function secretsCopy(sc: Scenario, alter: (dir: string) => void): string 
 
 export const IDENTITY_VAR = 'KC_TEST_AGE_IDENTITY';
 
-/** The usual arguments: the scenario's chain, root pinned, its secrets folder, the identity variable. */
+/** The scenario's manifest files issued at or before `at`: the chain as it stood then (deploy refuses a T before the chain's last manifest). */
+export function chainAt(sc: Scenario, at: string): string[] {
+  const issued = (e: RawEnvelope) => Date.parse((JSON.parse(Buffer.from(e.payload, 'base64').toString('utf8')) as { issued: string }).issued);
+  return sc.manifestFiles.filter((_, i) => issued(sc.manifests[i] as RawEnvelope) <= Date.parse(at));
+}
+
+/** The usual arguments: the scenario's chain as it stood at `at` (unless given), root pinned, its secrets folder, the identity variable. */
 export function baseArgs(sc: Scenario, at: string, o: { secretsDir?: string; manifestFiles?: string[] } = {}): string[] {
-  return ['--custodians', sc.setFile, '--root-digest', digest(SET1), '--manifests', ...(o.manifestFiles ?? sc.manifestFiles), '--at', at, '--secrets', o.secretsDir ?? sc.secretsDir, '--identity-env', IDENTITY_VAR];
+  return ['--custodians', sc.setFile, '--root-digest', digest(SET1), '--manifests', ...(o.manifestFiles ?? chainAt(sc, at)), '--at', at, '--secrets', o.secretsDir ?? sc.secretsDir, '--identity-env', IDENTITY_VAR];
 }
 
 export interface Result { status: number; stdout: string; stderr: string }

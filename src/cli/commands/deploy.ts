@@ -6,7 +6,9 @@
  *
  * Writes what an application reads from the key state at TIME (FORMATS.md §8, as `state`):
  * - `--custodians`, `--root-digest`, `--at`, `--manifests` as for `state`; a chain that is not
- *   valid is refused (DEPLOY_CHAIN_INVALID, exit 1) with every reason.
+ *   valid is refused (DEPLOY_CHAIN_INVALID, exit 1) with every reason. A TIME before the chain's
+ *   last manifest was issued is refused (DEPLOY_AT_BEFORE_TIP, exit 1), and so is surfacing a
+ *   version any manifest compromises (DEPLOY_VERSION_WITHDRAWN, exit 1): src/deploy/plan.ts.
  * - `--secrets DIR`: the sealed files, one age v1 file per secret version, `DIR/<id>.age`. Only the
  *   files of surfaced versions are opened; each is at most 64 KiB, a regular file, not a link.
  * - `--identity-env NAME`: the environment variable holding the deployment's age identity
@@ -21,7 +23,8 @@
  *   format (src/deploy/render.ts).
  * - `--out PATH`: the file or folder written, atomically, mode 0600 (folder 0700). An existing
  *   file or non-empty folder is refused (OUTPUT_EXISTS / OUTPUT_NOT_EMPTY, exit 1) unless
- *   `--force`, which replaces a file, or a folder holding only what deploy writes.
+ *   `--force`, which replaces a file, or a folder deploy wrote: its marker `.keyceremony-deploy`
+ *   and only the variable files of the chain's key names (DEPLOY_OUTPUT_FOREIGN otherwise).
  * - `--key NAME` (repeatable): deploy only these key names. `--require ID` (repeatable): refuse
  *   (DEPLOY_NOT_SURFACED) unless version ID is surfaced, as NAME or NAME_NEXT.
  * - `--json`: `{"format", "out", "encoding": "hex", "at", "sequence", "tip", "keys": {NAME:
