@@ -75,6 +75,8 @@ export interface CeremonyDeps {
   readonly folders: FolderHandles;
   /** How long a rehearsal may run before it is stopped and killed; REHEARSAL_TIMEOUT_MS by default. */
   readonly rehearsalTimeoutMs?: number | undefined;
+  /** The environment a live run reads (the removable-media rule's KEYCEREMONY_REMOVABLE_ROOTS); the process's by default. */
+  readonly env?: NodeJS.ProcessEnv | undefined;
 }
 
 /**
@@ -419,7 +421,7 @@ function start(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.start']): Resp
       resolve(yes);
     };
   });
-  void runCeremony({ script, dir, inputs: dir, tokens, confirm, say, simulation: false, notes })
+  void runCeremony({ script, dir, inputs: dir, tokens, confirm, say, simulation: false, notes, env: d.env ?? process.env })
     .then((res) => { run.auditFile = res.audit.file; run.chain = chainInForce(res.audit.file); say(`Ceremony complete: ${res.steps.length} steps; audit log ${res.audit.file} (${res.audit.entries} entries)`); ended(run, null); })
     .catch((err: unknown) => { ended(run, isKeyceremonyError(err) || err instanceof Error ? d.asError(err) : d.asError(new Error(String(err)))); })
     .finally(() => { for (const p of pins) zero(p); });

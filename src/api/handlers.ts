@@ -294,7 +294,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     ...exportHandlers(c, folders),
     ...backupHandlers({ token: c.token, chainOf: c.chainOf, withPin: c.withPin, now: c.now, folders, docView }),
     ...ceremonyHandlers({ token: c.token, chainOf: c.chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, spawnCli: ctx.spawnCli ?? nodeSpawnCli, asError, printToPdf: ctx.printToPdf,
-      folders }),
+      folders, env: ctx.env }),
   });
 }
 

@@ -36,11 +36,10 @@ beforeAll(async () => {
   hsm = createSoftHsm(tokens.map(([, label, pin]) => ({ label, pin, soPin: '87654321' })));
   root = await buildRenderer();
   work = realpathSync(mkdtempSync(join(tmpdir(), 'kc-e2e-runsheet-')));
-  // the ceremony folder stands in for the removable drive its custody, exports and drill go to; the
-  // live run reads the rule from the main process's environment (the handler table passes the engine none)
-  process.env.KEYCEREMONY_REMOVABLE_ROOTS = work;
+  // the ceremony folder stands in for the removable drive its custody, exports and drill go to: the
+  // handler table hands its environment to the live run, as it does to the drive list
   browser = await launch();
-  app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e', rehearsals: join(work, 'rehearsals.jsonl'),
+  app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module, KEYCEREMONY_REMOVABLE_ROOTS: work }, version: 'e2e', rehearsals: join(work, 'rehearsals.jsonl'),
     interfaces: () => [], chooseFolder: dialog.chooseFolder }));
   page = app.page;
   mkdirSync(SHOTS, { recursive: true });
