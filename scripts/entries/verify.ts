@@ -12,10 +12,8 @@
  */
 import { stateCommand, STATE_USAGE } from '../../src/cli/commands/state.js';
 import { verifyCommand, VERIFY_USAGE } from '../../src/cli/commands/verify.js';
-import { Warnings } from '../../src/cli/io.js';
 import type { Io } from '../../src/cli/io.js';
-import { sanitizeText } from '../../src/docs/sanitize.js';
-import { KeyceremonyError } from '../../src/errors.js';
+import { runCommandLine } from '../../src/cli/run.js';
 
 const COMMANDS = new Map([
   ['verify', { run: verifyCommand, usage: VERIFY_USAGE, what: 'verify a signed document against a custodian-set chain' }],
@@ -27,39 +25,8 @@ function usage(): string {
   return `usage: node keyceremony-verify.mjs <command> [options]\n\n${lines.join('\n')}\n\nThe other commands are in the keyceremony package. --debug shows stack traces.\n`;
 }
 
-/** As src/cli/main.ts: one line, control and bidi characters escaped (messages may quote hostile input). */
-function oneLine(s: string): string {
-  return sanitizeText(s.replace(/[\r\n]+/g, ' '));
-}
-
 async function main(argv: readonly string[], io: Io): Promise<number> {
-  const debug = argv.includes('--debug');
-  const [name, ...rest] = argv;
-  try {
-    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-      (name === undefined ? io.stderr : io.stdout).write(usage());
-      return name === undefined ? 2 : 0;
-    }
-    const cmd = COMMANDS.get(name);
-    if (cmd === undefined) {
-      throw new KeyceremonyError('USAGE', `unknown command ${JSON.stringify(name)}`, `commands: ${[...COMMANDS.keys()].join(', ')} (the others are in the keyceremony package)`, { exit: 2 });
-    }
-    if (rest.includes('--help') || rest.includes('-h')) {
-      io.stdout.write(`usage: ${cmd.usage}\n`);
-      return 0;
-    }
-    return await cmd.run(rest, io, new Warnings(io));
-  } catch (err) {
-    if (err instanceof KeyceremonyError) {
-      io.stderr.write(`keyceremony: ${err.code}: ${oneLine(err.message)}; ${oneLine(err.fix)}\n`);
-      if (debug && err.stack !== undefined) io.stderr.write(`${err.stack}\n`);
-      return err.exit;
-    }
-    const text = err instanceof Error ? err.message : String(err);
-    io.stderr.write(`keyceremony: INTERNAL_ERROR: ${oneLine(text)}; this is a bug: run again with --debug and report the output\n`);
-    if (debug && err instanceof Error && err.stack !== undefined) io.stderr.write(`${err.stack}\n`);
-    return 3;
-  }
+  return runCommandLine({ commands: COMMANDS, usage, others: ' (the others are in the keyceremony package)' }, argv, io);
 }
 
 /** processIo(), except that process.stdin is made only if read (verify and state never do): creating it costs about 2 ms. */

@@ -50,3 +50,25 @@ export function parse<O extends OptionSpec>(argv: readonly string[], options: O,
   if (pos.length > positionals.max) throw usageError('USAGE', `unexpected argument ${JSON.stringify(pos[positionals.max])}`, `usage: ${positionals.usage}`);
   return { values: result.values as Parsed<O>['values'], positionals: pos };
 }
+
+/**
+ * `--LIST FILE [FILE ...]` (CLI.md `state`'s `--manifests`): the files after that option up to the
+ * next option, which may be repeated; any other bare argument is a usage error, so a file given in
+ * the wrong place is never silently read as one of the list.
+ */
+export function parseWithFileList<O extends OptionSpec>(argv: readonly string[], options: O, list: keyof O & string, usage: string): { values: Parsed<O>['values']; paths: string[] } {
+  const { values } = parse(argv, options, { min: 0, max: Number.MAX_SAFE_INTEGER, usage }); // usage errors, PIN-like options
+  const { tokens } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true, tokens: true });
+  const paths: string[] = [];
+  let afterList = false;
+  for (const t of tokens) {
+    if (t.kind === 'option') {
+      afterList = t.name === list;
+      if (afterList && t.value !== undefined) paths.push(t.value);
+    } else if (t.kind === 'positional') {
+      if (!afterList) throw usageError('USAGE', `unexpected argument ${JSON.stringify(t.value)}`, `usage: ${usage}`);
+      paths.push(t.value);
+    }
+  }
+  return { values, paths };
+}

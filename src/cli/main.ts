@@ -3,8 +3,6 @@
  * 1 the documents or tokens said no, 2 usage or unreadable input, 3 a bug. Errors are one line
  * on stderr, `keyceremony: <code>: <what happened>; <what to do>`, with a stack only on --debug.
  */
-import { sanitizeText } from '../docs/sanitize.js';
-import { KeyceremonyError } from '../errors.js';
 import { demoCommand, DEMO_USAGE } from './commands/demo.js';
 import { keygenCommand, KEYGEN_USAGE } from './commands/keygen.js';
 import { tokensCommand, TOKENS_USAGE } from './commands/tokens.js';
@@ -21,10 +19,11 @@ import { bundleCommand, BUNDLE_USAGE } from './commands/bundle.js';
 import { auditCommand, AUDIT_USAGE } from './commands/audit.js';
 import { ceremonyCommand, CEREMONY_USAGE } from './commands/ceremony.js';
 import { backupCommand, BACKUP_USAGE, drillCommand, DRILL_USAGE } from './commands/backup.js';
-import { processIo, Warnings } from './io.js';
+import { processIo } from './io.js';
 import type { Io } from './io.js';
+import { runCommandLine } from './run.js';
+import type { Command } from './run.js';
 
-type Command = (argv: readonly string[], io: Io, warnings: Warnings) => Promise<number>;
 
 const COMMANDS: ReadonlyMap<string, { run: Command; usage: string; what: string }> = new Map([
   ['tokens', { run: tokensCommand, usage: TOKENS_USAGE, what: 'list tokens, their flags and mechanisms' }],
@@ -52,38 +51,6 @@ export function usage(): string {
   return `usage: keyceremony <command> [options]\n\n${lines.join('\n')}\n\nPINs come from --pin-env NAME or a prompt, never from arguments. --debug shows stack traces.\n`;
 }
 
-/** One line, no newline, control or bidi character inside: messages may quote hostile input (issue 14). */
-function oneLine(s: string): string {
-  return sanitizeText(s.replace(/[\r\n]+/g, ' '));
-}
-
 export async function main(argv: readonly string[], io: Io = processIo()): Promise<number> {
-  const debug = argv.includes('--debug');
-  const [name, ...rest] = argv;
-  const warnings = new Warnings(io);
-  try {
-    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-      (name === undefined ? io.stderr : io.stdout).write(usage());
-      return name === undefined ? 2 : 0;
-    }
-    const cmd = COMMANDS.get(name);
-    if (cmd === undefined) {
-      throw new KeyceremonyError('USAGE', `unknown command ${JSON.stringify(name)}`, `commands: ${[...COMMANDS.keys()].join(', ')}`, { exit: 2 });
-    }
-    if (rest.includes('--help') || rest.includes('-h')) {
-      io.stdout.write(`usage: ${cmd.usage}\n`);
-      return 0;
-    }
-    return await cmd.run(rest, io, warnings);
-  } catch (err) {
-    if (err instanceof KeyceremonyError) {
-      io.stderr.write(`keyceremony: ${err.code}: ${oneLine(err.message)}; ${oneLine(err.fix)}\n`);
-      if (debug && err.stack !== undefined) io.stderr.write(`${err.stack}\n`);
-      return err.exit;
-    }
-    const text = err instanceof Error ? err.message : String(err);
-    io.stderr.write(`keyceremony: INTERNAL_ERROR: ${oneLine(text)}; this is a bug: run again with --debug and report the output\n`);
-    if (debug && err instanceof Error && err.stack !== undefined) io.stderr.write(`${err.stack}\n`);
-    return 3;
-  }
+  return runCommandLine({ commands: COMMANDS, usage }, argv, io);
 }

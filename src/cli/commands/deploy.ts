@@ -38,7 +38,6 @@
  *   anything is refused.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { parseIdentities } from '../../age/age.js';
 import type { X25519Identity } from '../../age/age.js';
 import { usageError } from '../../errors.js';
@@ -47,7 +46,8 @@ import { deploy } from '../../deploy/deploy.js';
 import type { DeployReport } from '../../deploy/deploy.js';
 import { FORMATS } from '../../deploy/render.js';
 import type { Format } from '../../deploy/render.js';
-import { COMMON_OPTIONS, parse } from '../args.js';
+import { COMMON_OPTIONS, parseWithFileList } from '../args.js';
+import type { Parsed } from '../args.js';
 import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption } from '../docs.js';
 import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
@@ -68,7 +68,7 @@ const OPTIONS = {
   require: { type: 'string', multiple: true },
 } as const;
 
-type Values = ReturnType<typeof parse<typeof OPTIONS>>['values'];
+type Values = Parsed<typeof OPTIONS>['values'];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 /**
@@ -85,20 +85,7 @@ function refuseIdentityArgument(argv: readonly string[]): void {
 /** As `state`: the files after --manifests up to the next option (repeatable); any other bare argument is a usage error. */
 function readArgs(argv: readonly string[]): { values: Values; paths: string[] } {
   refuseIdentityArgument(argv);
-  const { values } = parse(argv, OPTIONS, { min: 0, max: Number.MAX_SAFE_INTEGER, usage: DEPLOY_USAGE });
-  const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
-  const paths: string[] = [];
-  let afterManifests = false;
-  for (const t of tokens) {
-    if (t.kind === 'option') {
-      afterManifests = t.name === 'manifests';
-      if (afterManifests && t.value !== undefined) paths.push(t.value);
-    } else if (t.kind === 'positional') {
-      if (!afterManifests) throw usageError('USAGE', `unexpected argument ${JSON.stringify(t.value)}`, `usage: ${DEPLOY_USAGE}`);
-      paths.push(t.value);
-    }
-  }
-  return { values, paths };
+  return parseWithFileList(argv, OPTIONS, 'manifests', DEPLOY_USAGE);
 }
 
 function formatOption(values: Values): Format {

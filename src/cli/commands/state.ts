@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import { usageError } from '../../errors.js';
 import { keyState } from '../../state/state.js';
 import type { KeyStateResult } from '../../state/state.js';
-import { COMMON_OPTIONS, parse } from '../args.js';
+import { COMMON_OPTIONS, parseWithFileList } from '../args.js';
+import type { Parsed } from '../args.js';
 import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption } from '../docs.js';
 import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
@@ -16,21 +16,8 @@ const OPTIONS = { ...COMMON_OPTIONS, ...CHAIN_OPTIONS, manifests: { type: 'strin
  * may be repeated). Any other bare argument is a usage error, so a file given in the wrong place is
  * never silently read as a manifest.
  */
-function readArgs(argv: readonly string[]): { values: ReturnType<typeof parse<typeof OPTIONS>>['values']; paths: string[] } {
-  const { values } = parse(argv, OPTIONS, { min: 0, max: Number.MAX_SAFE_INTEGER, usage: STATE_USAGE }); // usage errors, PIN-like options
-  const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
-  const paths: string[] = [];
-  let afterManifests = false;
-  for (const t of tokens) {
-    if (t.kind === 'option') {
-      afterManifests = t.name === 'manifests';
-      if (afterManifests && t.value !== undefined) paths.push(t.value);
-    } else if (t.kind === 'positional') {
-      if (!afterManifests) throw usageError('USAGE', `unexpected argument ${JSON.stringify(t.value)}`, `usage: ${STATE_USAGE}`);
-      paths.push(t.value);
-    }
-  }
-  return { values, paths };
+function readArgs(argv: readonly string[]): { values: Parsed<typeof OPTIONS>['values']; paths: string[] } {
+  return parseWithFileList(argv, OPTIONS, 'manifests', STATE_USAGE);
 }
 
 /** CLI.md `state`: exit 0 when the chain is valid, 1 when not (a malformed or truncated file included), 2 when a file cannot be read. */
