@@ -3,44 +3,74 @@
  * app://keyceremony/, and registers the handler table of src/api over IPC. pkcs11js is loaded
  * here only, by the core.
  */
-import { app, BrowserWindow, dialog, ipcMain, net, protocol, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, protocol, session } from 'electron';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { createHandlers } from '../../src/api/handlers.js';
+import { APP_ID } from './app-id.js';
 import { dialogChooseFolder } from './dialog.js';
 import { registerIpc } from './ipc.js';
 import { printHtmlToPdf } from './pdf.js';
 import { utilitySpawnCli } from './rehearsal.js';
-import { resolveAppFile } from './protocol.js';
+import { serveAppFile } from './protocol.js';
+import { refuseLiveWhenUnsandboxed, recordUnsandboxed, sandboxFromCommandLine, sandboxFromProcesses, UNSANDBOXED_ERROR, UNSANDBOXED_TITLE } from './sandbox.js';
+import type { SandboxState } from './sandbox.js';
 import { APP_SCHEME, APP_START_URL, CONTENT_SECURITY_POLICY, hardenContents, hardenSession, webPreferences } from './security.js';
 
 const here = __dirname; // dist/electron after bundling
 const rendererRoot = join(here, '..', 'renderer');
 
 app.enableSandbox();
-app.setAppUserModelId('keyceremony');
+app.setAppUserModelId(APP_ID);
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
+  // the sandbox on, or said loudly: the AppImage launcher adds --no-sandbox when user namespaces are missing
+  let sandbox: SandboxState = sandboxFromCommandLine(app.commandLine, process.env);
+  let said = false;
+  const sayUnsandboxed = (win: BrowserWindow) => {
+    if (sandbox.sandboxed || said) return;
+    said = true;
+    process.stderr.write(`keyceremony: ${UNSANDBOXED_ERROR.code}: ${sandbox.reasons.join('; ')}; ${UNSANDBOXED_ERROR.fix}\n`);
+    try {
+      recordUnsandboxed(join(app.getPath('userData'), 'shell-notices.jsonl'), sandbox, new Date());
+    } catch (err) {
+      process.stderr.write(`keyceremony: the notice could not be written: ${String(err)}\n`);
+    }
+    if (win.isDestroyed()) return;
+    win.setTitle(UNSANDBOXED_TITLE);
+    void dialog.showMessageBox(win, { type: 'warning', title: UNSANDBOXED_TITLE, message: UNSANDBOXED_ERROR.message, detail: `${sandbox.reasons.join('\n')}\n\n${UNSANDBOXED_ERROR.fix}` });
+  };
   protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: false, corsEnabled: false } }]);
   app.on('web-contents-created', (_e, contents) => hardenContents(contents));
   app.on('second-instance', () => BrowserWindow.getAllWindows()[0]?.focus());
   app.on('window-all-closed', () => app.quit());
   void app.whenReady().then(() => {
     hardenSession(session.defaultSession);
-    protocol.handle(APP_SCHEME, async (request) => {
-      const file = resolveAppFile(rendererRoot, request.url);
-      if (file === null) return new Response('not found', { status: 404 });
-      const res = await net.fetch(pathToFileURL(file.path).toString());
-      return new Response(res.body, { status: 200, headers: { 'content-type': file.type, 'content-security-policy': CONTENT_SECURITY_POLICY, 'x-content-type-options': 'nosniff' } });
-    });
+    // read from the built files directly: every file: request stays cancelled (./protocol.ts)
+    protocol.handle(APP_SCHEME, (request) => serveAppFile(rendererRoot, request.url, CONTENT_SECURITY_POLICY, (p) => readFile(p)));
     // the security settings spelled out here too, where reviewers and scanners (electronegativity) look for them
-    const win = new BrowserWindow({ width: 1280, height: 800, minWidth: 960, minHeight: 640, show: false, title: 'keyceremony',
+    const win = new BrowserWindow({ width: 1280, height: 800, minWidth: 960, minHeight: 640, show: false, title: sandbox.sandboxed ? 'keyceremony' : UNSANDBOXED_TITLE,
       webPreferences: { ...webPreferences(join(here, 'preload.cjs')), sandbox: true, contextIsolation: true, nodeIntegration: false, webSecurity: true } });
     // folders reach the renderer only as handles to what this process listed or the user chose in its dialog (src/api/folders.ts)
-    registerIpc(ipcMain, createHandlers({ env: process.env, version: app.getVersion(), modulePath: process.env.KEYCEREMONY_PKCS11_MODULE, printToPdf: printHtmlToPdf,
-      rehearsals: join(app.getPath('userData'), 'rehearsals.jsonl'), spawnCli: utilitySpawnCli(here), chooseFolder: dialogChooseFolder(dialog, () => (win.isDestroyed() ? null : win)) }));
-    win.once('ready-to-show', () => win.show());
+    const handlers = createHandlers({ env: process.env, version: app.getVersion(), modulePath: process.env.KEYCEREMONY_PKCS11_MODULE, printToPdf: printHtmlToPdf,
+      rehearsals: join(app.getPath('userData'), 'rehearsals.jsonl'), spawnCli: utilitySpawnCli(here), chooseFolder: dialogChooseFolder(dialog, () => (win.isDestroyed() ? null : win)) });
+    registerIpc(ipcMain, refuseLiveWhenUnsandboxed(handlers, () => sandbox));
+    win.once('ready-to-show', () => {
+      win.show();
+      // the window's own process, now that it runs: Electron's per-process flag (macOS, Windows) or its seccomp filter (Linux)
+      const running = sandboxFromProcesses(app.getAppMetrics(), (pid) => {
+        if (process.platform !== 'linux') return null;
+        try {
+          return readFileSync(`/proc/${pid}/status`, 'utf8');
+        } catch {
+          return null;
+        }
+      });
+      if (!running.sandboxed) sandbox = { sandboxed: false, reasons: [...sandbox.reasons, ...running.reasons] };
+      sayUnsandboxed(win);
+    });
     void win.loadURL(APP_START_URL);
   });
 }

@@ -29,3 +29,28 @@ export function resolveAppFile(root: string, url: string): { path: string; type:
   const type = TYPES[extname(path)];
   return type === undefined ? null : { path, type };
 }
+
+/** The headers of every app:// answer: the CSP, no MIME sniffing, nothing cached across versions. */
+export function appHeaders(type: string, csp: string): Record<string, string> {
+  return { 'content-type': type, 'content-security-policy': csp, 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' };
+}
+
+/**
+ * The answer to an app:// request, read from the built files themselves (never a file:// fetch:
+ * the session cancels every file: request, and net.fetch bypassing that is electron#45903, a bug
+ * Electron will fix). A URL outside the files, or a file that is not there, is a 404.
+ */
+export async function serveAppFile(root: string, url: string, csp: string, read: (path: string) => Promise<Uint8Array>): Promise<Response> {
+  const file = resolveAppFile(root, url);
+  const notFound = () => new Response('not found', { status: 404, headers: appHeaders('text/plain; charset=utf-8', csp) });
+  if (file === null) return notFound();
+  let body: Uint8Array;
+  try {
+    body = await read(file.path);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return notFound();
+    return new Response('the app could not read its own file', { status: 500, headers: appHeaders('text/plain; charset=utf-8', csp) });
+  }
+  return new Response(body as Uint8Array<ArrayBuffer>, { status: 200, headers: appHeaders(file.type, csp) });
+}

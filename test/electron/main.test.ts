@@ -4,13 +4,9 @@
  * objects with the methods the shell calls, and the bundled preload runs against a stand-in
  * `electron` module. Everything behind them (the handler table, the core) is real.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import Module, { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { runInNewContext, runInThisContext } from 'node:vm';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CHANNELS, ipcName } from '../../src/api/contract.js';
 import { FOLDER_DIALOGS } from '../../src/api/folders.js';
@@ -21,7 +17,10 @@ import type { DialogLike } from '../../electron/main/dialog.js';
 import { registerIpc } from '../../electron/main/ipc.js';
 import type { IpcMainLike } from '../../electron/main/ipc.js';
 import { resolveAppFile } from '../../electron/main/protocol.js';
+import { sandboxFromProcesses, UNSANDBOXED_TITLE } from '../../electron/main/sandbox.js';
 import { APP_START_URL, CONTENT_SECURITY_POLICY, hardenContents, hardenSession, isAllowedRequest, isTrustedSender, webPreferences } from '../../electron/main/security.js';
+import { APP_ID, bundleShell, runShell, shellProblems, START_URL } from './shell-harness.js';
+import type { ShellBuild } from './shell-harness.js';
 
 describe('window and session hardening', () => {
   test('webPreferences: sandboxed, isolated, no Node anywhere', () => {
@@ -98,30 +97,47 @@ describe('the IPC helper', () => {
   });
 });
 
-describe('the bundled preload', () => {
-  let out: string;
-  beforeAll(() => {
-    out = mkdtempSync(join(tmpdir(), 'kc-preload-'));
-    execFileSync(process.execPath, ['-e', `require('esbuild').buildSync({ entryPoints: ['electron/preload/index.ts'], bundle: true, platform: 'browser', format: 'cjs', external: ['electron'], outfile: '${join(out, 'preload.cjs')}' })`]);
-  });
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+describe('the shell harness: the built main process and preload run against a stand-in electron module (issue 19)', () => {
+  let build: ShellBuild;
+  beforeAll(() => { build = bundleShell(); }, 60_000);
+  afterAll(() => rmSync(build.dir, { recursive: true, force: true }));
 
-  test('exposes one frozen object with one function per channel, each invoking its own channel, and nothing else', async () => {
-    const exposed = new Map<string, unknown>();
-    const invoked: unknown[][] = [];
-    const electron = {
-      contextBridge: { exposeInMainWorld: (k: string, v: unknown) => exposed.set(k, v) },
-      ipcRenderer: { invoke: async (...a: unknown[]) => { invoked.push(a); return { ok: true, value: null }; }, send: () => { throw new Error('send must not be used'); } },
-    };
-    const code = readFileSync(join(out, 'preload.cjs'), 'utf8');
-    const module = { exports: {} };
-    runInNewContext(code, { require: (m: string) => { if (m === 'electron') return electron; throw new Error(`the preload required ${m}`); }, module, exports: module.exports });
-    expect([...exposed.keys()]).toEqual(['keyceremony']);
-    const api = exposed.get('keyceremony') as Record<string, (r: unknown) => Promise<unknown>>;
-    expect(Object.isFrozen(api)).toBe(true);
-    expect(Object.keys(api).sort()).toEqual([...CHANNELS].sort());
-    for (const c of CHANNELS) await api[c]!({ probe: c });
-    expect(invoked).toEqual(CHANNELS.map((c) => [ipcName(c), { probe: c }]));
+  test('every check passes: start-up order, webPreferences, app:// with its CSP and 404s, refusals, IPC, the sandbox notice, the PDF window, the preload', async () => {
+    expect(await shellProblems(build)).toEqual([]);
+  }, 60_000);
+  test('start-up calls, in order', async () => {
+    const r = await runShell(build.main);
+    expect(r.calls.filter((c) => !c.startsWith('ipcMain.handle'))).toEqual(['app.enableSandbox', `app.setAppUserModelId ${APP_ID}`, 'app.requestSingleInstanceLock', 'protocol.registerSchemesAsPrivileged',
+      'app.on web-contents-created', 'app.on second-instance', 'app.on window-all-closed', 'app.whenReady', 'session.setPermissionRequestHandler', 'session.setPermissionCheckHandler',
+      'session.webRequest.onBeforeRequest', 'protocol.handle app', 'new BrowserWindow', `win.loadURL ${START_URL}`]);
+  });
+  test('the UI is served from the files with every file: request cancelled; a missing asset is a 404, not a throw', async () => {
+    const r = await runShell(build.main);
+    expect(await r.request('file:///etc/passwd')).toBe('cancelled');
+    expect(await r.request(pathToFileURL(join(build.dir, 'renderer', 'index.html')).href)).toBe('cancelled');
+    expect(r.windows[0]!.loads).toEqual([{ url: START_URL, status: 200 }]);
+    expect(r.netFetches).toEqual([]);
+    const missing = await r.request('app://keyceremony/assets/gone.js') as Response;
+    expect([missing.status, missing.headers.get('content-security-policy')]).toEqual([404, CONTENT_SECURITY_POLICY]);
+  });
+  test('unsandboxed (--no-sandbox): the title and a warning say it, a notice is recorded, a live ceremony is refused', async () => {
+    const r = await runShell(build.main, { switches: ['no-sandbox'] });
+    const win = r.windows[0]!;
+    expect(win.title).toBe(UNSANDBOXED_TITLE);
+    win.fire('ready-to-show');
+    expect(r.messageBoxes).toEqual([[win, expect.objectContaining({ type: 'warning', title: UNSANDBOXED_TITLE })]]);
+    const notice = JSON.parse(readFileSync(join(r.userData, 'shell-notices.jsonl'), 'utf8')) as unknown;
+    expect(notice).toEqual({ at: expect.any(String), event: 'app.unsandboxed', reasons: ['started with --no-sandbox'], effect: 'live ceremonies refused' });
+    const top = { senderFrame: { url: START_URL, parent: null } };
+    expect(await r.ipc.get(ipcName('ceremony.start'))!(top, { script: templateText('monthly-jwt-rotation'), ceremonyFolder: 'f'.repeat(32), pins: [] }))
+      .toEqual({ ok: false, error: { code: 'APP_UNSANDBOXED', message: expect.stringContaining('without the Chromium sandbox'), fix: expect.stringContaining('--no-sandbox') } });
+    rmSync(r.userData, { recursive: true, force: true });
+  });
+  test('on Linux a window process without its seccomp filter counts as unsandboxed', () => {
+    const status = (s: string) => () => `Name:\tkeyceremony\nSeccomp:\t${s}\n`;
+    expect(sandboxFromProcesses([{ type: 'Tab', pid: 7 }], status('2')).sandboxed).toBe(true);
+    expect(sandboxFromProcesses([{ type: 'Tab', pid: 7 }], status('0'))).toEqual({ sandboxed: false, reasons: ["the window's process 7 has no seccomp filter (Seccomp: 0)"] });
+    expect(sandboxFromProcesses([{ type: 'Browser', pid: 1 }, { type: 'Tab', pid: 7, sandboxed: true }], () => null).sandboxed).toBe(true);
   });
 });
 
@@ -142,48 +158,20 @@ describe('the folder dialog (issue 14 item 9: the renderer holds only handles to
   });
 
   test('the bundled main process wires it: folders.choose over IPC opens the dialog on the app window and answers a handle, never taking a path', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'kc-main-'));
+    const build = bundleShell();
+    const out = build.dir;
     try {
-      // bundled as scripts/build.mjs bundles it, then run against a stand-in `electron` module
-      execFileSync(process.execPath, ['-e', `require('esbuild').buildSync({ entryPoints: ['electron/main/index.ts'], bundle: true, platform: 'node', format: 'cjs', target: 'node22',
-        external: ['electron', 'pkcs11js'], define: { 'import.meta.url': '__keyceremonyModuleUrl' },
-        banner: { js: "const __keyceremonyModuleUrl = require('node:url').pathToFileURL(__filename).href;" }, outfile: '${join(out, 'main.cjs')}' })`]);
       const chosen = join(out, 'chosen');
       mkdirSync(chosen);
-      const ipc = new Map<string, (event: unknown, ...args: unknown[]) => Promise<unknown>>();
       const dialogCalls: unknown[][] = [];
-      const windows: unknown[] = [];
-      const noop = () => undefined;
-      class BrowserWindow {
-        constructor(readonly options: unknown) { windows.push(this); }
-        static getAllWindows = () => windows;
-        once = noop;
-        show = noop;
-        isDestroyed = () => false;
-        loadURL = async () => undefined;
-      }
-      const electron = {
-        app: { enableSandbox: noop, setAppUserModelId: noop, requestSingleInstanceLock: () => true, on: noop, quit: noop, whenReady: async () => undefined, getVersion: () => '0.0.0-test', getPath: () => out },
-        protocol: { registerSchemesAsPrivileged: noop, handle: noop },
-        session: { defaultSession: { setPermissionRequestHandler: noop, setPermissionCheckHandler: noop, webRequest: { onBeforeRequest: noop } } },
-        net: { fetch: noop },
-        ipcMain: { handle: (c: string, l: (event: unknown, ...args: unknown[]) => Promise<unknown>) => ipc.set(c, l) },
-        dialog: { showOpenDialog: async (...a: unknown[]) => { dialogCalls.push(a); return { canceled: false, filePaths: [chosen] }; } },
-        utilityProcess: { fork: () => { throw new Error('no process may start'); } },
-        BrowserWindow,
-      };
-      const repoRequire = createRequire(new URL('../../package.json', import.meta.url));
-      const mod = { exports: {} };
-      const file = join(out, 'main.cjs');
-      (runInThisContext((Module as unknown as { wrap(code: string): string }).wrap(readFileSync(file, 'utf8')), { filename: file }) as (...a: unknown[]) => void)(
-        mod.exports, (m: string) => (m === 'electron' ? electron : repoRequire(m)), mod, file, out);
-      for (let i = 0; i < 20 && !ipc.has(ipcName('folders.choose')); i++) await new Promise((r) => setTimeout(r, 10));
+      const r = await runShell(build.main, { showOpenDialog: async (...a: unknown[]) => { dialogCalls.push(a); return { canceled: false, filePaths: [chosen] }; } });
+      const { ipc, windows } = r;
       expect([...ipc.keys()].sort()).toEqual(CHANNELS.map(ipcName).sort());
       expect(windows).toHaveLength(1);
       const top = { senderFrame: { url: APP_START_URL, parent: null } };
       const choose = ipc.get(ipcName('folders.choose'))!;
-      const r = await choose(top, { purpose: 'ceremony' }) as { ok: boolean; value: { folder: { handle: string; path: string } } };
-      expect(r).toMatchObject({ ok: true, value: { folder: { handle: expect.stringMatching(/^[0-9a-f]{32}$/), path: realpathSync(chosen) } } });
+      const c = await choose(top, { purpose: 'ceremony' }) as { ok: boolean; value: { folder: { handle: string; path: string } } };
+      expect(c).toMatchObject({ ok: true, value: { folder: { handle: expect.stringMatching(/^[0-9a-f]{32}$/), path: realpathSync(chosen) } } });
       expect(dialogCalls).toEqual([[windows[0], { ...FOLDER_DIALOGS.ceremony, properties: ['openDirectory', 'createDirectory'] }]]);
       // the handle is what the ceremony channels take; the path the dialog gave is not, nor a handle it did not give
       const start = ipc.get(ipcName('ceremony.start'))!;
@@ -191,10 +179,11 @@ describe('the folder dialog (issue 14 item 9: the renderer holds only handles to
       expect(await start(top, { script, ceremonyFolder: chosen, pins: [] })).toMatchObject({ ok: false, error: { code: 'IPC_BAD_REQUEST' } });
       expect(await start(top, { script, ceremonyFolder: 'f'.repeat(32), pins: [] })).toMatchObject({ ok: false, error: { code: 'IPC_FOLDER_UNKNOWN' } });
       // past the folder: this machine's network, or the PINs not typed, is what stops it
-      expect(await start(top, { script, ceremonyFolder: r.value.folder.handle, pins: [], noRehearsal: true })).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^CEREMONY_(NETWORK_UP|PIN_MISSING)$/) } });
+      expect(await start(top, { script, ceremonyFolder: c.value.folder.handle, pins: [], noRehearsal: true })).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^CEREMONY_(NETWORK_UP|PIN_MISSING)$/) } });
       // a frame that is not the app's own cannot open the dialog
       expect(await choose({ senderFrame: { url: 'https://evil.example/', parent: null } }, { purpose: 'ceremony' })).toMatchObject({ ok: false, error: { code: 'IPC_FORBIDDEN' } });
       expect(dialogCalls).toHaveLength(1);
+      rmSync(r.userData, { recursive: true, force: true });
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -1,0 +1,78 @@
+/**
+ * The harness is only worth something if it notices: each hardening line is removed in turn from
+ * a copy of the built shell (a string edit on the bundle, as a careless change or a bad merge
+ * would make it) and the harness must report a problem for each (issue 19, acceptance).
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { bundleShell, shellProblems } from './shell-harness.js';
+import type { ShellBuild } from './shell-harness.js';
+
+type Target = 'main' | 'preload' | 'pdf';
+const flip = (k: string, v: boolean): [string, Target, RegExp, string] => [`webPreferences.${k}: ${String(v)}`, 'main', new RegExp(`\\b${k}: ${String(v)}\\b`, 'g'), `${k}: ${String(!v)}`];
+
+/** [what is removed, bundle, every occurrence of, replaced by] */
+const MUTATIONS: [string, Target, RegExp, string][] = [
+  ['app.enableSandbox()', 'main', /\w+\.app\.enableSandbox\(\);/g, ''],
+  ['the app user model id equal to the appId', 'main', /setAppUserModelId\(APP_ID\)/g, 'setAppUserModelId("keyceremony")'],
+  ['the single-instance lock', 'main', /if \(!(\w+\.app\.requestSingleInstanceLock\(\))\)/g, 'if (!($1, true))'],
+  ['app:// registered as secure', 'main', /secure: true, supportFetchAPI/g, 'secure: false, supportFetchAPI'],
+  ['hardening every web contents', 'main', /app\.on\("web-contents-created", \(_e, contents\) => hardenContents\(contents\)\);/g, 'app.on("web-contents-created", () => undefined);'],
+  ['refusing will-navigate', 'main', /contents\.on\("will-navigate", \((\w+)\) => \1\.preventDefault\(\)\);/g, ''],
+  ['refusing will-redirect', 'main', /contents\.on\("will-redirect", \((\w+)\) => \1\.preventDefault\(\)\);/g, ''],
+  ['refusing will-attach-webview', 'main', /contents\.on\("will-attach-webview", \((\w+)\) => \1\.preventDefault\(\)\);/g, ''],
+  ['denying window.open', 'main', /\{ action: "deny" \}/g, '{ action: "allow" }'],
+  ['denying permission requests', 'main', /callback\(false\)/g, 'callback(true)'],
+  ['answering permission checks false', 'main', /setPermissionCheckHandler\(\(\) => false\)/g, 'setPermissionCheckHandler(() => true)'],
+  ['cancelling every other request', 'main', /cancel: !isAllowedRequest\(details\.url\)/g, 'cancel: false'],
+  ['only our own host allowed', 'main', /u\.host === APP_HOST \|\| u\.protocol === "data:"/g, 'true || u.protocol === "data:"'],
+  flip('sandbox', true), flip('contextIsolation', true), flip('nodeIntegration', false), flip('nodeIntegrationInWorker', false), flip('nodeIntegrationInSubFrames', false),
+  flip('webSecurity', true), flip('allowRunningInsecureContent', false), flip('experimentalFeatures', false), flip('webviewTag', false), flip('navigateOnDragDrop', false), flip('spellcheck', false),
+  ['devtools off unless asked', 'main', /devTools: process\.env\.KEYCEREMONY_DEVTOOLS === "1"/g, 'devTools: true'],
+  ['the window shown only when ready', 'main', /show: false,\n\s*title:/g, 'show: true, title:'],
+  ['the CSP header', 'main', /"content-security-policy": csp, /g, ''],
+  ['x-content-type-options: nosniff', 'main', /"x-content-type-options": "nosniff", /g, ''],
+  ["connect-src 'none'", 'main', /"connect-src 'none'"/g, '"connect-src *"'],
+  ["default-src 'none'", 'main', /"default-src 'none'"/g, '"default-src *"'],
+  ['confinement to the renderer folder', 'main', /rel\.split\("\/"\)\.some\(\(s\) => s === "\.\."\)\) return null;\n(\s*const path = [^\n]*\n)\s*if \(!path\.startsWith\([^\n]*\n/g, 'false) return null;\n$1'],
+  ['a 404 for a missing file', 'main', /if \(code === "ENOENT" \|\| code === "ENOTDIR" \|\| code === "EISDIR"\) return notFound\(\);/g, 'throw err;'],
+  ['reading the files directly (not net.fetch of file:)', 'main', /body = await read\(file\.path\);/g,
+    'body = new Uint8Array(await (await require("electron").net.fetch(require("node:url").pathToFileURL(file.path).href)).arrayBuffer());'],
+  ['the top-frame check', 'main', / \|\| frame\.parent !== null\) return false;/g, ') return false;'],
+  ["the sender's host check", 'main', /return u\.protocol === `\$\{APP_SCHEME\}:` && u\.host === APP_HOST;/g, 'return u.protocol === `${APP_SCHEME}:`;'],
+  ['the sender check in the IPC helper', 'main', /if \(!trusted\(event\.senderFrame\)\) return FORBIDDEN;/g, ''],
+  ['detecting --no-sandbox', 'main', /if \(commandLine\.hasSwitch\(s\)\) reasons\.push/g, 'if (false) reasons.push'],
+  ['ELECTRON_DISABLE_SANDBOX detected', 'main', /if \(env\.ELECTRON_DISABLE_SANDBOX !== void 0/g, 'if (false && env.ELECTRON_DISABLE_SANDBOX !== void 0'],
+  ["the window process's sandbox checked", 'main', /if \(!running\.sandboxed\) sandbox =/g, 'if (false) sandbox ='],
+  ['refusing a live ceremony unsandboxed', 'main', /current\(\)\.sandboxed \? handlers\["ceremony\.start"\]/g, 'true ? handlers["ceremony.start"]'],
+  ['the unsandboxed notice', 'main', /recordUnsandboxed\(\(0, [^\n]*\n/g, '\n'],
+  ['the unsandboxed warning dialog', 'main', /void (\w+)\.dialog\.showMessageBox\(/g, 'void (() => undefined)('],
+  ['the unsandboxed title', 'main', /win\.setTitle\(UNSANDBOXED_TITLE\);/g, ''],
+  ['the PDF window without JavaScript', 'pdf', /javascript: false/g, 'javascript: true'],
+  ['the PDF window sandboxed', 'pdf', /sandbox: true/g, 'sandbox: false'],
+  ['the PDF window destroyed', 'pdf', /win\.destroy\(\);/g, ''],
+  ['the preload object frozen', 'preload', /Object\.freeze\(/g, '('],
+  ['the preload requiring only electron', 'preload', /^/g, 'require("node:fs");\n'],
+  ['the preload exposing one object', 'preload', /(\w+)\.contextBridge\.exposeInMainWorld\("keyceremony", api\);/g, '$1.contextBridge.exposeInMainWorld("keyceremony", api); $1.contextBridge.exposeInMainWorld("ipcRenderer", $1.ipcRenderer);'],
+];
+
+describe('the shell harness fails when any hardening line is removed from the built shell', () => {
+  let build: ShellBuild;
+  beforeAll(() => { build = bundleShell(); }, 60_000);
+  afterAll(() => rmSync(build.dir, { recursive: true, force: true }));
+
+  test('the unmutated shell passes', async () => {
+    expect(await shellProblems(build)).toEqual([]);
+  }, 60_000);
+  test.each(MUTATIONS)('without %s', async (_what, target, find, replace) => {
+    const original = readFileSync(build[target], 'utf8');
+    const mutated = original.replace(find, replace);
+    // the line is in the bundle: a mutation that no longer matches is a stale test, not a pass
+    expect(mutated).not.toBe(original);
+    const file = join(build.dir, 'electron', `mutant-${target}.cjs`);
+    writeFileSync(file, mutated);
+    const problems = await shellProblems(build, { [target]: file });
+    expect(problems.length).toBeGreaterThan(0);
+  }, 60_000);
+});
