@@ -65,3 +65,19 @@ describe('npm run build', () => {
     }
   }, 60_000);
 });
+
+describe('per-OS packaging (issue 19)', () => {
+  test('the deb keeps Electron\'s own default dependencies (setting depends replaces them) and adds a PKCS#11 module', () => {
+    const fpm = readFileSync(require.resolve('app-builder-lib/out/targets/FpmTarget.js'), 'utf8');
+    const defaults = JSON.parse(/return (\["libgtk-3-0"[^\]]*\])/.exec(fpm)![1]!) as string[];
+    expect(defaults).toContain('libnss3');
+    const depends = (pkg.build.deb as { depends: string[] }).depends;
+    expect(depends).toEqual(expect.arrayContaining([...defaults, 'softhsm2 | opensc']));
+  });
+  test('the app user model id is the appId; macOS test builds are ad-hoc signed, with library validation off for ad-hoc plus hardened runtime', async () => {
+    const { APP_ID } = await import('../../electron/main/app-id.js');
+    expect(APP_ID).toBe(pkg.build.appId);
+    expect(pkg.build.mac).toMatchObject({ identity: '-', notarize: false, hardenedRuntime: true });
+    expect(readFileSync(new URL('../../build/entitlements.mac.plist', import.meta.url), 'utf8')).toContain('com.apple.security.cs.disable-library-validation');
+  });
+});
