@@ -211,25 +211,25 @@ const slotsOf = (bytes: Uint8Array): Expected => toWords(bytes).map((word, i) =>
  * shown: the witness types it from that ceremony's printed transcript. The value itself is taken out
  * of `what`, so a screen showing the question does not show the answer.
  */
-export function classify(q: Question, step: CeremonyStepView | null): { view: CeremonyQuestionView; expected: Expected } {
-  const fromRecord = step?.action === 'load-custodian-set';
+export function classify(q: Question, _step: CeremonyStepView | null): { view: CeremonyQuestionView; expected: Expected } {
+  const record = q.source === 'record';
   const yesNo = (kind: CeremonyQuestionView['kind']) => ({ view: { who: q.who, what: q.what, kind, words: null, slots: 0, source: null }, expected: [] });
-  const withWords = (kind: CeremonyQuestionView['kind'], what: string, expected: Expected, record: boolean) => ({
-    view: { who: q.who, what, kind, words: record ? null : expected.map((e) => e.word), slots: expected.length, source: record ? 'record' as const : 'this-run' as const }, expected,
+  const withWords = (what: string, expected: Expected) => ({
+    view: { who: q.who, what, kind: q.kind ?? ('other' as const), words: record ? null : expected.map((e) => e.word), slots: expected.length, source: record ? 'record' as const : 'this-run' as const }, expected,
   });
-  if (q.words !== undefined && q.words.length > 0) {
-    const bytes = fromWords(q.words);
-    const expected = bytes === null ? q.words.map((w) => ({ word: w.toLowerCase(), hex: '' })) : slotsOf(bytes);
-    return withWords(q.what.startsWith('the fingerprint of ') ? 'fingerprint' : 'other', q.what, expected, fromRecord);
+  // the value never appears in what the screen is shown: it is taken out of the question's text
+  const without = (value: string): string => q.what.replace(new RegExp(`:? ?(?:[a-z0-9]+:)?(?:sha256:)?${value}`), '');
+  switch (q.kind) {
+    case 'fingerprint': {
+      const words = q.words ?? [];
+      const bytes = fromWords(words);
+      return withWords(q.what, bytes === null ? words.map((w) => ({ word: w.toLowerCase(), hex: '' })) : slotsOf(bytes));
+    }
+    case 'check-value': return q.value === undefined ? yesNo('other') : withWords(without(q.value), slotsOf(fromHex('check value', q.value)));
+    case 'digest': return q.value === undefined ? yesNo('other') : withWords(without(q.value), slotsOf(fromHex('digest', q.value).subarray(0, 12)));
+    case 'clock': case 'resume': case 'checkpoint': return yesNo(q.kind);
+    default: return yesNo('other');
   }
-  const kcv = /^(the check value of .+): [a-z0-9]+:([0-9a-f]{2,64})$/.exec(q.what);
-  if (kcv !== null && kcv[2]!.length % 2 === 0) return withWords('check-value', kcv[1]!, slotsOf(fromHex('check value', kcv[2]!)), false);
-  const digest = /^(the .+?digest) sha256:([0-9a-f]{64})(,.*)?$/.exec(q.what);
-  if (digest !== null) return withWords('digest', `${digest[1]!}${digest[3] ?? ''}`, slotsOf(fromHex('digest', digest[2]!).subarray(0, 12)), true);
-  if (q.what.startsWith('the ceremony clock reads ')) return yesNo('clock');
-  if (q.what.startsWith('resuming this ceremony')) return yesNo('resume');
-  if (q.what.startsWith('the checkpoint they sign covers ')) return yesNo('checkpoint');
-  return yesNo('other');
 }
 
 /** The slots (1-based) where what was typed is neither the word nor its byte in hex; slots typed beyond the last are wrong too. */

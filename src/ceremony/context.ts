@@ -31,7 +31,21 @@ export async function pinOf(t: ResolvedToken): Promise<Uint8Array> {
   return typeof t.pin === 'function' ? t.pin() : t.pin;
 }
 
-export interface Question { readonly who: string; readonly what: string; readonly words?: readonly string[] }
+/**
+ * A confirmation asked of a person. `kind` says what is confirmed: a fingerprint, a check value or
+ * a digest is proven by typing its words, never by yes; the clock, a resume and a checkpoint are
+ * yes/no. `value` is the check value's or digest's hex, `words` a fingerprint's words; `source` says
+ * whether the value was made in this run (the reader reads it aloud) or comes from an earlier
+ * ceremony's record (the witness types it from that record, and no screen shows it).
+ */
+export interface Question {
+  readonly who: string;
+  readonly what: string;
+  readonly kind?: 'clock' | 'resume' | 'checkpoint' | 'fingerprint' | 'check-value' | 'digest';
+  readonly words?: readonly string[];
+  readonly value?: string;
+  readonly source?: 'this-run' | 'record';
+}
 
 export interface StepResult {
   readonly title: string;
@@ -198,10 +212,10 @@ export class StepContext {
   }
 
   /** The fingerprint of c's key read aloud and confirmed by the witness; its line for the transcript. */
-  async confirmFingerprint(c: string, publicKey: Uint8Array, witness: string): Promise<string> {
+  async confirmFingerprint(c: string, publicKey: Uint8Array, witness: string, source: 'this-run' | 'record' = 'this-run'): Promise<string> {
     const fp = fingerprint(publicKey);
     this.say(`  ${c}: fingerprint ${fp.hex}\n         read aloud: ${fp.words.join(' ')}`);
-    if (!(await this.confirm({ who: witness, what: `the fingerprint of ${c}'s key, read aloud`, words: fp.words }))) {
+    if (!(await this.confirm({ who: witness, what: `the fingerprint of ${c}'s key, read aloud`, kind: 'fingerprint', words: fp.words, source }))) {
       throw new KeyceremonyError('CEREMONY_WITNESS_REFUSED', `${witness} did not confirm the fingerprint of ${c}'s key`, `${c} reads the words again from their own card; if they differ, stop the ceremony`);
     }
     return this.fingerprintLine(c, publicKey);

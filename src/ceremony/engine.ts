@@ -156,7 +156,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
 async function begin(ctx: StepContext, s: Session, notes: NonNullable<RunOptions['notes']>): Promise<Journal> {
   const admin = adminOf(ctx.script);
   const t = formatTime(ctx.now());
-  if (!(await ctx.confirm({ who: admin, what: `the ceremony clock reads ${t} UTC` }))) throw new KeyceremonyError('CEREMONY_CLOCK_REFUSED', `the clock (${t} UTC) was not confirmed`, 'set the clock to UTC and start again');
+  if (!(await ctx.confirm({ who: admin, what: `the ceremony clock reads ${t} UTC`, kind: 'clock' }))) throw new KeyceremonyError('CEREMONY_CLOCK_REFUSED', `the clock (${t} UTC) was not confirmed`, 'set the clock to UTC and start again');
   const j = Journal.create(join(ctx.dir, JOURNAL), s, { ceremony: ctx.script.id, admin, now: () => ctx.now() });
   j.writer.append({ actor: admin, action: 'ceremony.start', keys: [], details: { ceremony: ctx.script.id, script: ctx.script.digest, clock: t, simulation: ctx.simulation, journalToken: s.token.label,
     inputs: inputDigests(ctx.pinned) } });
@@ -173,7 +173,7 @@ async function continueRun(ctx: StepContext, j: Journal, removed: readonly strin
   const done = ctx.script.steps.filter((s) => j.done.has(s.id));
   const list = done.map((s) => `${s.id}: ${kindOf(s).proof(s)}`);
   ctx.say(`Resuming: the journal says ${done.length} of ${ctx.script.steps.length} steps are done; each is checked before the run goes on:${list.map((l) => `\n  - ${l}`).join('')}`);
-  if (!(await ctx.confirm({ who: admin, what: `resuming this ceremony with ${done.length} step(s) done (${done.map((s) => s.id).join(', ') || 'none'}), each checked against its tokens and files` }))) {
+  if (!(await ctx.confirm({ who: admin, what: `resuming this ceremony with ${done.length} step(s) done (${done.map((s) => s.id).join(', ') || 'none'}), each checked against its tokens and files`, kind: 'resume' }))) {
     throw new KeyceremonyError('CEREMONY_RESUME_REFUSED', 'the resume was not confirmed; nothing was done', 'inspect the folder and its log; run again to resume, or start in a new folder');
   }
   j.writer.append({ actor: admin, action: 'ceremony.resume', keys: [], details: { ceremony: ctx.script.id, script: ctx.script.digest, done: done.map((s) => s.id), removed: [...removed] } });
@@ -219,7 +219,7 @@ async function checkpoint(ctx: StepContext, j: Journal, resumed: boolean): Promi
   const w = j.writer;
   const covers = `the audit log ${w.log}: ${w.entries} entries, head ${w.lastHash}, ${resumed ? 'resumed after an interruption' : 'run without interruption'}`;
   ctx.say(`Checkpoint: ${covers}`);
-  if (!(await ctx.confirm({ who: signers.join(', '), what: `the checkpoint they sign covers ${covers}` }))) {
+  if (!(await ctx.confirm({ who: signers.join(', '), what: `the checkpoint they sign covers ${covers}`, kind: 'checkpoint' }))) {
     throw new KeyceremonyError('CEREMONY_CHECKPOINT_REFUSED', 'the custodians did not confirm what the checkpoint covers; nothing was signed', 'read the log with keyceremony audit verify, then run again to sign the checkpoint');
   }
   let env = w.checkpointEnvelope(c.version);

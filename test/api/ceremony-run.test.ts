@@ -113,17 +113,17 @@ describe('a live run through the ceremony channels', () => {
   }, 60_000);
 });
 
-describe('what the witness is asked (the engine\'s questions)', () => {
+describe('what the witness is asked (the engine\'s questions, with their kind, value and source)', () => {
   const steps = stepViews(parseScript(new TextEncoder().encode(templateText('quarterly-master-dual-publish')!)));
   const load = steps[0]!;
   test('a check value made in this run: its bytes as words, shown to the reader; the value is not in what', () => {
-    const { view, expected } = classify({ who: 'wendy', what: 'the check value of master-v1: ecb:8ec23b' }, null);
+    const { view, expected } = classify({ who: 'wendy', what: 'the check value of master-v1: ecb:8ec23b', kind: 'check-value', value: '8ec23b', source: 'this-run' }, null);
     expect(view).toEqual({ who: 'wendy', what: 'the check value of master-v1', kind: 'check-value', words: toWords(Uint8Array.of(0x8e, 0xc2, 0x3b)), slots: 3, source: 'this-run' });
     expect(wrongSlots(expected, ['8e', view.words![1]!, 'yes'])).toEqual([3]);
   });
   test('the root digest comes from the earlier ceremony: 12 slots, the words withheld, the digest not in what', () => {
     const d = `sha256:${'ab'.repeat(32)}`;
-    const { view, expected } = classify({ who: 'wendy', what: `the root set's digest ${d}, against the record of the ceremony that made it` }, load);
+    const { view, expected } = classify({ who: 'wendy', what: `the root set's digest ${d}, against the record of the ceremony that made it`, kind: 'digest', value: d.slice('sha256:'.length), source: 'record' }, load);
     expect(view).toMatchObject({ kind: 'digest', words: null, slots: 12, source: 'record', what: "the root set's digest, against the record of the ceremony that made it" });
     expect(JSON.stringify(view)).not.toContain('abab');
     expect(wrongSlots(expected, Array(12).fill('ab'))).toEqual([]);
@@ -131,15 +131,15 @@ describe('what the witness is asked (the engine\'s questions)', () => {
   });
   test('a registered key checked while a set is loaded is read from the earlier transcript: words withheld', () => {
     const fp = fingerprint(new Uint8Array(32).fill(7));
-    const { view } = classify({ who: 'wendy', what: "the fingerprint of bob's key, read aloud", words: fp.words }, load);
+    const { view } = classify({ who: 'wendy', what: "the fingerprint of bob's key, read aloud", kind: 'fingerprint', words: fp.words, source: 'record' }, load);
     expect(view).toMatchObject({ kind: 'fingerprint', source: 'record', words: null, slots: 12 });
-    const made = classify({ who: 'wendy', what: "the fingerprint of bob's key, read aloud", words: fp.words }, null).view;
+    const made = classify({ who: 'wendy', what: "the fingerprint of bob's key, read aloud", kind: 'fingerprint', words: fp.words, source: 'this-run' }, null).view;
     expect(made).toMatchObject({ source: 'this-run', words: fp.words });
   });
   test('the clock, a resume and the checkpoint stay yes/no', () => {
-    expect(classify({ who: 'admin', what: 'the ceremony clock reads 2026-01-01T00:00:00Z UTC' }, null).view).toMatchObject({ kind: 'clock', slots: 0 });
-    expect(classify({ who: 'admin', what: 'resuming this ceremony with 1 step(s) done (a), each checked against its tokens and files' }, null).view).toMatchObject({ kind: 'resume', slots: 0 });
-    expect(classify({ who: 'alice, bob', what: `the checkpoint they sign covers the audit log x: 3 entries, head sha256:${'0'.repeat(64)}, run without interruption` }, null).view)
+    expect(classify({ who: 'admin', what: 'the ceremony clock reads 2026-01-01T00:00:00Z UTC', kind: 'clock' }, null).view).toMatchObject({ kind: 'clock', slots: 0 });
+    expect(classify({ who: 'admin', what: 'resuming this ceremony with 1 step(s) done (a), each checked against its tokens and files', kind: 'resume' }, null).view).toMatchObject({ kind: 'resume', slots: 0 });
+    expect(classify({ who: 'alice, bob', what: `the checkpoint they sign covers the audit log x: 3 entries, head sha256:${'0'.repeat(64)}, run without interruption`, kind: 'checkpoint' }, null).view)
       .toMatchObject({ kind: 'checkpoint', slots: 0 });
   });
   test('wrong slots: empty, extra and wrong words are each named', () => {

@@ -66,7 +66,7 @@ async function cardsMatch(ctx: StepContext, step: S, chain: TrustedChain, presen
     if (Buffer.compare(Buffer.from(onCard), Buffer.from(c.publicKey.bytes)) !== 0) {
       throw new KeyceremonyError('CEREMONY_CARD_KEY_MISMATCH', `the key on "${label}" is not ${c.id}'s key in set version ${chain.newest.version}`, `${c.id} brings the card whose key the set lists (fingerprint ${c.fingerprint.hex})`);
     }
-    lines.push(ask ? await ctx.confirmFingerprint(c.id, onCard, step.witness) : ctx.fingerprintLine(c.id, onCard));
+    lines.push(ask ? await ctx.confirmFingerprint(c.id, onCard, step.witness, 'record') : ctx.fingerprintLine(c.id, onCard));
   }
   return lines;
 }
@@ -106,7 +106,7 @@ async function run(ctx: StepContext, step: S, first: boolean): Promise<StepResul
   const newest = given.newest;
   if (first && step.rootDigest === null) {
     ctx.say(`  the root set (version ${root.version}) has digest ${root.digest}`);
-    if (!(await ctx.confirm({ who: step.witness, what: `the root set's digest ${root.digest}, against the record of the ceremony that made it` }))) {
+    if (!(await ctx.confirm({ who: step.witness, what: `the root set's digest ${root.digest}, against the record of the ceremony that made it`, kind: 'digest', value: root.digest.slice('sha256:'.length), source: 'record' }))) {
       throw new KeyceremonyError('CEREMONY_WITNESS_REFUSED', `${step.witness} did not confirm the root set's digest`, 'stop: this is not the custodian set the organisation trusts');
     }
   }
