@@ -11,6 +11,7 @@ import { call } from '../api.js';
 import type { Responses } from '../api.js';
 import { AirGap, UtcClock } from '../components/airgap.js';
 import { Banners } from '../components/common.js';
+import { Markdown } from '../components/markdown.js';
 import { SetWarning } from '../components/signing.js';
 import { KIND_NAME, WitnessSlots, WordList } from '../components/witness.js';
 import { active, useRun } from '../run.js';
@@ -357,16 +358,23 @@ function AuditorDrawer({ r, status }: { r: RunRef; status: Status | null }) {
         <dt>Script</dt><dd>{r.plan.id}, <Hex value={r.plan.digest ?? ''} /></dd>
         <dt>Folder</dt><dd><code>{r.folder.path}</code></dd>
       </dl>
-      <pre className="log" ref={log} aria-label="ceremony log" tabIndex={0}>{lines.join('\n')}</pre>
+      <pre className="log" ref={log} role="log" aria-live="off" aria-label="ceremony log" tabIndex={0}>{lines.join('\n')}</pre>
       {status?.state === 'done' && <TranscriptText />}
     </details>
   );
 }
 
+/** The transcript as it will be printed: the engine's Markdown rendered (never as HTML), the source one click away. */
 function TranscriptText() {
   const { transcript } = useRun();
+  const [source, setSource] = useState(false);
   if (transcript === null) return null;
-  return <pre className="transcript" aria-label="transcript" tabIndex={0}>{transcript.markdown}</pre>;
+  return (
+    <section className="transcript" aria-label="transcript">
+      <button type="button" className="link" aria-pressed={source} onClick={() => setSource((x) => !x)}>{source ? 'Show the transcript as printed' : 'Show the Markdown source'}</button>
+      {source ? <pre className="transcript-source" role="region" aria-label="transcript source" tabIndex={0}>{transcript.markdown}</pre> : <Markdown text={transcript.markdown} />}
+    </section>
+  );
 }
 
 export function RunSheet() {

@@ -1,0 +1,126 @@
+/**
+ * The automated accessibility check of issue 15: axe-core (WCAG 2.0-2.2 A and AA rules, best
+ * practices) injected into the real renderer in headless Chromium, on every workbench screen and on
+ * the run sheet's states (a rehearsal's start and its end with the transcript open, the live run's
+ * PIN entry, a yes/no question, words read aloud, the witness's view, leaving the sheet, the
+ * workbench during a run). No serious or critical violation may be reported. axe does not check
+ * focus rings: contrast.test.ts does.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createHandlers } from '../../src/api/handlers.js';
+import { templateText } from '../../src/ceremony/templates.js';
+import { buildRenderer, closeAll, folderDialog, launch, openApp, ORIGIN, runSheetHelpers, SHOTS, uiHelpers } from '../support/browser.js';
+import type { AppPage } from '../support/browser.js';
+import { createSoftHsm } from '../support/softhsm.js';
+import type { SoftHsm } from '../support/softhsm.js';
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+const tokens = [['Ceremony HSM', '24681357'], ['custodian-alice', '1111'], ['custodian-bob', '2222'], ['custodian-carol', '3333']] as const;
+let hsm: SoftHsm;
+let root: string;
+let work: string;
+let browser: Browser;
+let app: AppPage;
+let page: Page;
+const { visible, drop, shot } = uiHelpers(() => page);
+const { nowCard, typePins, confirmYes } = runSheetHelpers(() => page);
+const dialog = folderDialog();
+
+beforeAll(async () => {
+  hsm = createSoftHsm(tokens.map(([label, pin]) => ({ label, pin, soPin: '87654321' })));
+  root = await buildRenderer();
+  // served beside the built renderer, from the app's own origin: its CSP (script-src 'self') refuses an inline script tag
+  copyFileSync(AXE, join(root, 'axe.min.js'));
+  work = realpathSync(mkdtempSync(join(tmpdir(), 'kc-e2e-a11y-')));
+  browser = await launch();
+  app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e', rehearsals: join(work, 'rehearsals.jsonl'),
+    interfaces: () => [], chooseFolder: dialog.chooseFolder }));
+  page = app.page;
+  mkdirSync(SHOTS, { recursive: true });
+}, 120_000);
+afterAll(() => closeAll({ browser, hsm, dirs: [root, work] }));
+
+interface AxeResult { passes: unknown[]; violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[]; failureSummary?: string }[] }[] }
+
+/** axe on the page as it is now: each serious or critical violation, one line per element. */
+async function axe(where: string): Promise<string[]> {
+  // added once per document
+  if (!await page.evaluate(() => 'axe' in window)) await page.addScriptTag({ url: `${ORIGIN}/axe.min.js` });
+  const result = await page.evaluate(async () => {
+    const w = window as unknown as { axe: { run: (ctx: unknown, o: unknown) => Promise<unknown> } };
+    return w.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] }, resultTypes: ['violations'] });
+  }) as AxeResult;
+  expect([where, result.passes.length > 10]).toEqual([where, true]); // axe ran its rules on this page
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap((v) => v.nodes.map((n) => `${where}: ${v.impact} ${v.id} (${v.help}) at ${JSON.stringify(n.target)}${n.failureSummary === undefined ? '' : `: ${n.failureSummary.replace(/\s+/g, ' ')}`}`));
+}
+
+test('axe-core: no serious or critical violation on any workbench screen or run sheet state', async () => {
+  const problems: string[] = [];
+  for (const screen of ['Tokens', 'Keys', 'Custodians', 'Manifests', 'Verify', 'Export', 'Backup', 'Ceremony']) {
+    await page.getByRole('navigation').getByRole('button', { name: new RegExp(screen) }).click();
+    await visible(page.getByRole('heading', { level: 2, name: screen }));
+    problems.push(...await axe(screen));
+  }
+  const dir = join(work, 'jwt');
+  mkdirSync(dir);
+  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'jwt.json', templateText('monthly-jwt-rotation')!);
+  dialog.answer(dir);
+  await page.getByRole('button', { name: 'Choose the ceremony folder…' }).click();
+  await visible(page.getByLabel('ceremony folder'));
+  problems.push(...await axe('Ceremony, script reviewed'));
+
+  // a rehearsal: its start, and its end with the auditor drawer and the transcript open
+  await page.getByRole('button', { name: 'Rehearse on the run sheet' }).click();
+  await visible(nowCard().getByRole('heading', { name: 'Rehearse the whole script' }));
+  problems.push(...await axe('run sheet, rehearsal start'));
+  // the rehearsal's own process looks at this machine's interfaces: allowed, logged
+  await page.getByLabel('Rehearse with the network up (logged)').check();
+  await nowCard().getByRole('button', { name: 'Rehearse on throw-away tokens' }).click();
+  await visible(nowCard().getByRole('heading', { name: /^Rehearsal passed|stopped/ }));
+  await visible(nowCard().getByRole('heading', { name: 'Rehearsal passed' }));
+  await page.getByText('Auditor: the run\'s log and full values').click();
+  await visible(page.getByRole('region', { name: 'transcript' }));
+  problems.push(...await axe('run sheet, rehearsal passed, transcript open'));
+  await shot('a11y-rehearsal-transcript');
+  // rendered, not raw Markdown: headings and tables, no pipes or hashes; the source one click away
+  const transcript = page.getByRole('region', { name: 'transcript', exact: true });
+  await visible(transcript.getByRole('heading', { name: 'Participants' }));
+  await visible(transcript.getByRole('table').first());
+  expect(await transcript.innerText()).not.toMatch(/^#|\| --- \|/m);
+  await transcript.getByRole('button', { name: 'Show the Markdown source' }).click();
+  await visible(page.getByRole('region', { name: 'transcript source' }));
+  problems.push(...await axe('run sheet, transcript source'));
+  await transcript.getByRole('button', { name: 'Show the transcript as printed' }).click();
+
+  // the live run: PIN entry, the clock question, words read aloud, the witness's view
+  await nowCard().getByRole('button', { name: 'Run it live now' }).click();
+  await visible(page.getByRole('form', { name: 'PIN entry' }));
+  problems.push(...await axe('run sheet, PIN entry'));
+  await typePins(tokens);
+  problems.push(...await axe('run sheet, every PIN typed'));
+  await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
+  await visible(nowCard().getByRole('button', { name: 'Confirm', exact: true }));
+  problems.push(...await axe('run sheet, clock question'));
+  await confirmYes('the ceremony clock reads');
+  await visible(nowCard().getByRole('list', { name: 'words to read aloud' }));
+  problems.push(...await axe('run sheet, words read aloud'));
+  await nowCard().getByRole('button', { name: /^Words read: / }).click();
+  await visible(page.getByRole('form', { name: 'Witness check' }));
+  await page.getByRole('form', { name: 'Witness check' }).getByLabel('Word 1', { exact: true }).fill('yes');
+  problems.push(...await axe('run sheet, witness check'));
+  await page.getByRole('button', { name: 'Workbench' }).click();
+  await visible(page.getByRole('group', { name: 'Leave the run sheet' }));
+  problems.push(...await axe('run sheet, leaving'));
+  await page.getByRole('button', { name: 'Leave the run sheet' }).click();
+  await visible(page.getByRole('status', { name: 'open run' }));
+  problems.push(...await axe('workbench during a run'));
+  expect(problems).toEqual([]);
+  expect(app.consoleErrors).toEqual([]);
+  expect(app.blocked).toEqual([]);
+}, 240_000);
