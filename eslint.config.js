@@ -7,12 +7,33 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 const domGlobals = ['window', 'document', 'navigator', 'localStorage', 'sessionStorage', 'location', 'fetch', 'XMLHttpRequest', 'WebSocket', 'HTMLElement'];
 
+/**
+ * The sealed PKCS#11 layer (issue 16): only src/pkcs11/** loads pkcs11js, makes a C_* call or names
+ * a CKA_/CKM_/CKO_/CKK_ constant; everything else calls a function there. A mechanism name written
+ * as format data (the Azure .byok header's enc, the names export.json and backup blobs record)
+ * lives in src/export/mechanism-names.ts, the one file outside the layer where a string may be one.
+ */
+const pkcs11Import = { name: 'pkcs11js', message: 'only src/pkcs11/** loads the PKCS#11 binding: call a function of src/pkcs11 (issue 16, sealed layer)' };
+const SEALED = 'PKCS#11 stays inside src/pkcs11/** (issue 16): call or add a function there (named mechanisms: src/pkcs11/mechanisms.ts; templates: src/pkcs11/templates.ts)';
+const execRule = { selector: "CallExpression[callee.property.name='exec'][callee.object.name='child_process']", message: 'use execFile with an argument list' };
+const sealedNames = [
+  { selector: "CallExpression[callee.type='MemberExpression'][callee.property.name=/^C_[A-Z]/]", message: `a raw C_* call: ${SEALED}` },
+  { selector: 'Identifier[name=/^CK[AMOKRGZ]_/]', message: `a raw PKCS#11 constant: ${SEALED}` },
+  { selector: "CallExpression[callee.name='require'] > Literal[value='pkcs11js']", message: `loading pkcs11js: ${SEALED}` },
+  { selector: "CallExpression[callee.type='CallExpression'] > Literal[value='pkcs11js']", message: `loading pkcs11js (createRequire): ${SEALED}` },
+  { selector: "ImportExpression[source.value='pkcs11js']", message: `loading pkcs11js: ${SEALED}` },
+];
+const sealedStrings = [
+  { selector: 'Literal[value=/^CK[AMOK]_[A-Za-z0-9_]+$/]', message: `a PKCS#11 name as a string: if it is format data, put it in src/export/mechanism-names.ts; else ${SEALED}` },
+  { selector: 'TemplateElement[value.raw=/^CK[AMOK]_/]', message: `a PKCS#11 name as a string: if it is format data, put it in src/export/mechanism-names.ts; else ${SEALED}` },
+];
 /** What the core (src/) may not import: the shell and the UI (STYLE.md zones). */
 const coreImports = {
   paths: [
     { name: 'electron', message: 'src/ is the core: no electron (STYLE.md zones)' },
     { name: 'react', message: 'src/ is the core: no UI code' },
     { name: 'react-dom', message: 'src/ is the core: no UI code' },
+    pkcs11Import,
   ],
   patterns: [{ group: ['electron/*', '@electron/*'], message: 'src/ is the core: no electron' }],
 };
@@ -25,8 +46,18 @@ export default tseslint.config(
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': ['error', { selector: "CallExpression[callee.property.name='exec'][callee.object.name='child_process']", message: 'use execFile with an argument list' }],
+      'no-restricted-syntax': ['error', execRule],
     },
+  },
+  {
+    // the sealed layer, everywhere but inside it (tests are the token's independent witnesses: they may call it raw)
+    files: ['**/*.ts', '**/*.tsx', '**/*.js', '**/*.mjs'],
+    ignores: ['src/pkcs11/**', 'test/**'],
+    rules: { 'no-restricted-syntax': ['error', execRule, ...sealedNames, ...sealedStrings] },
+  },
+  {
+    files: ['src/export/mechanism-names.ts'],
+    rules: { 'no-restricted-syntax': ['error', execRule, ...sealedNames] },
   },
   {
     files: ['src/**/*.ts'],
@@ -53,6 +84,15 @@ export default tseslint.config(
       }],
       'no-restricted-globals': ['error', { name: 'require', message: 'no Node in the renderer' }, { name: 'process', message: 'no Node in the renderer' }],
     },
+  },
+  {
+    // inside the layer: the core's rules, and pkcs11js allowed
+    files: ['src/pkcs11/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: coreImports.paths.filter((p) => p !== pkcs11Import), patterns: [...coreImports.patterns, ...notApi] }] },
+  },
+  {
+    files: ['electron/main/**/*.ts', 'scripts/**/*.ts', 'scripts/**/*.mjs'],
+    rules: { 'no-restricted-imports': ['error', { paths: [pkcs11Import] }] },
   },
   {
     files: ['electron/preload/**/*.ts'],

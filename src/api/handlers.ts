@@ -27,12 +27,13 @@ import { paramsWarnings } from '../export/params.js';
 import { findTarget, TARGETS } from '../export/targets.js';
 import { inventoryKeys } from '../manifest/inventory.js';
 import { buildManifest, followOn } from '../manifest/manifest.js';
-import { pkcs11js } from '../pkcs11/binding.js';
-import { findOne, formatKcv, generateAesKey, generateEd25519, readEd25519PublicKey } from '../pkcs11/keys.js';
+import { formatKcv, generateAesKey, generateEd25519, readEd25519PublicKey } from '../pkcs11/keys.js';
+import { tokenAbilities } from '../pkcs11/mechanisms.js';
 import { chooseModule, Pkcs11Module } from '../pkcs11/module.js';
+import { findPublicKey } from '../pkcs11/objects.js';
 import { withSession } from '../pkcs11/session.js';
 import { tokenSigner } from '../pkcs11/signer.js';
-import { findToken, hasMechanism, listTokens, mechanisms } from '../pkcs11/tokens.js';
+import { findToken, listTokens, mechanisms } from '../pkcs11/tokens.js';
 import type { Token } from '../pkcs11/tokens.js';
 import { chainForDocument, verifiedChainOfTexts } from '../usecases/chain.js';
 import { newestSetMembers, requireCustodian } from '../usecases/custodians.js';
@@ -131,13 +132,11 @@ function core(ctx: HandlerContext): Core {
 }
 
 function tokenView(t: Token): TokenView {
-  const B = pkcs11js();
   const caps = mechanisms(t);
   const f = t.info.flags;
   return { label: t.label, serial: t.info.serial, manufacturer: t.info.manufacturer, model: t.info.model, initialized: f.initialized, pinCountLow: f.pinCountLow,
     pinFinalTry: f.pinFinalTry, pinLocked: f.pinLocked, loginRequired: f.loginRequired, mechanisms: caps.map((m) => m.name),
-    capabilities: { ed25519: hasMechanism(caps, 0x1057, 'sign'), aes256: caps.some((m) => m.id === B.CKM_AES_KEY_GEN && m.maxKeySize >= 32),
-      aesKeyWrapPad: hasMechanism(caps, 0x210a, 'wrap') || hasMechanism(caps, 0x210b, 'wrap'), rsaOaep: hasMechanism(caps, B.CKM_RSA_PKCS_OAEP) } };
+    capabilities: tokenAbilities(caps) };
 }
 
 function deviceHandlers(c: Core): ChannelHandlers<'app.info' | 'airgap.status' | 'tokens.list' | 'keys.generate' | 'keys.publicKey'> {
@@ -164,7 +163,7 @@ function deviceHandlers(c: Core): ChannelHandlers<'app.info' | 'airgap.status' |
       return { kind: r.kind, label: k.label, token: k.token, uri: k.uri, kcv: formatKcv(k.kcv) };
     })),
     'keys.publicKey': async (r) => withSession(c.token(r.token), null, async (s) => {
-      const pk = readEd25519PublicKey(s, findOne(s, pkcs11js().CKO_PUBLIC_KEY, { label: r.label }, 'public key'));
+      const pk = readEd25519PublicKey(s, findPublicKey(s, { label: r.label }));
       return { publicKey: Buffer.from(pk).toString('hex'), fingerprint: fingerprint(pk) };
     }, { readWrite: false }),
   };

@@ -17,11 +17,12 @@ import { DocumentError } from '../docs/problems.js';
 import { decodeBase64Strict, encodeBase64, readJson } from '../dsse/envelope.js';
 import { KeyceremonyError } from '../errors.js';
 import { KEY_ID } from '../manifest/manifest.js';
-import { pkcs11js } from '../pkcs11/binding.js';
 import { describeKnownAnswer, rfc5649Mechanism } from '../pkcs11/capabilities.js';
 import type { Handle } from '../pkcs11/binding.js';
-import { assertLabelFree, findOne, keyCheckValue } from '../pkcs11/keys.js';
-import { ckrOf } from '../pkcs11/errors.js';
+import { assertLabelFree, keyCheckValue } from '../pkcs11/keys.js';
+import { findSecretKey } from '../pkcs11/objects.js';
+import { gcmDecrypt, gcmEncrypt, unwrapMasterKey, wrapWith } from '../pkcs11/wrapping.js';
+import { BLOB_WRAP_MECHANISMS } from '../export/mechanism-names.js';
 import type { Session } from '../pkcs11/session.js';
 
 export const BLOB_SPEC = 'keyceremony/backup-blob@1';
@@ -42,7 +43,7 @@ export interface BlobWrap {
   readonly mechanism: string;
 }
 
-const WRAP_MECHANISMS = ['CKM_AES_KEY_WRAP_KWP', 'CKM_AES_KEY_WRAP_PAD'];
+const WRAP_MECHANISMS: readonly string[] = BLOB_WRAP_MECHANISMS;
 
 /** The token mechanism that gives RFC 5649 in this session, by known answer; refused when none does. */
 async function kwpOf(s: Session, what: string): Promise<{ id: number; name: string }> {
@@ -60,39 +61,15 @@ export function canaryPlaintext(keyId: string): Buffer {
 }
 const canaryAad = (keyId: string) => Buffer.from(`${BLOB_SPEC} ${keyId}`, 'utf8');
 
-/**
- * CK_GCM_PARAMS comes in two layouts that tokens tell apart by length: SoftHSM2 takes pkcs11js's
- * CK_PARAMS_AES_GCM, NSS softokn only CK_PARAMS_AES_GCM_v240 (CKR_MECHANISM_PARAM_INVALID for the
- * other, measured). The same IV, AAD and tag length either way, so the same bytes.
- */
-function gcm(iv: Uint8Array, keyId: string, layout: 'AES_GCM' | 'AES_GCM_v240' = 'AES_GCM') {
-  const B = pkcs11js();
-  const type = layout === 'AES_GCM' ? B.CK_PARAMS_AES_GCM : B.CK_PARAMS_AES_GCM_v240;
-  return { mechanism: B.CKM_AES_GCM, parameter: { type, iv: Buffer.from(iv), aad: canaryAad(keyId), ivBits: 96, tagBits: 128 } };
-}
-
-const CKR_MECHANISM_PARAM_INVALID = 0x71;
-
-/** C_EncryptInit/C_DecryptInit for the canary, in the GCM parameter layout the token takes. */
-function gcmInit(init: (m: ReturnType<typeof gcm>) => void, iv: Uint8Array, keyId: string): void {
-  try {
-    init(gcm(iv, keyId));
-  } catch (err) {
-    if (ckrOf(err) !== CKR_MECHANISM_PARAM_INVALID) throw err;
-    init(gcm(iv, keyId, 'AES_GCM_v240'));
-  }
-}
 
 export async function makeBackupBlob(s: Session, keyId: string, backupKeyId: string): Promise<BackupBlob> {
-  const B = pkcs11js();
-  const key = findOne(s, B.CKO_SECRET_KEY, { label: keyId }, 'secret key');
-  const backup = findOne(s, B.CKO_SECRET_KEY, { label: backupKeyId }, 'backup key');
+  const key = findSecretKey(s, { label: keyId });
+  const backup = findSecretKey(s, { label: backupKeyId }, 'backup key');
   const kcv = (await keyCheckValue(s, key)).value;
   const kwp = await kwpOf(s, 'make the backup');
-  const wrapped = await s.callAsync('wrapping the key under the backup key', () => s.api.C_WrapKeyAsync(s.handle, { mechanism: kwp.id }, backup, key, Buffer.alloc(1024)));
+  const wrapped = await wrapWith(s, kwp.id, backup, key, 'wrapping the key under the backup key', 1024);
   const iv = s.random(12);
-  s.call('starting AES-GCM for the canary', () => gcmInit((m) => s.api.C_EncryptInit(s.handle, m, key), iv, keyId));
-  const ciphertext = await s.callAsync('encrypting the canary', () => s.api.C_EncryptAsync(s.handle, canaryPlaintext(keyId), Buffer.alloc(256)));
+  const ciphertext = await gcmEncrypt(s, key, { iv, aad: canaryAad(keyId) }, canaryPlaintext(keyId));
   return { keyId, backupKey: backupKeyId, kcv, wrapped: new Uint8Array(wrapped), canary: { iv: new Uint8Array(iv), ciphertext: new Uint8Array(ciphertext) }, wrap: { format: 'rfc5649', mechanism: kwp.name } };
 }
 
@@ -142,18 +119,14 @@ export function parseBlob(bytes: Uint8Array): BackupBlob {
  * decrypts the canary. Returns the restored key's KCV and whether both checks held.
  */
 export async function restoreBlob(s: Session, backup: Handle, blob: BackupBlob, manifestKcv: string, persist = false): Promise<{ kcv: string; kcvMatches: boolean; canary: boolean; handle: Handle }> {
-  const B = pkcs11js();
   if (persist) assertLabelFree(s, blob.keyId);
   const kwp = await kwpOf(s, 'restore the backup'); // the blob is RFC 5649 whatever token made it
-  const handle = await s.callAsync('unwrapping the key under the backup key', () => s.api.C_UnwrapKeyAsync(s.handle, { mechanism: kwp.id }, backup, Buffer.from(blob.wrapped), [
-    { type: B.CKA_CLASS, value: B.CKO_SECRET_KEY }, { type: B.CKA_KEY_TYPE, value: B.CKK_AES }, { type: B.CKA_TOKEN, value: persist }, { type: B.CKA_PRIVATE, value: true }, { type: B.CKA_SENSITIVE, value: true },
-    { type: B.CKA_EXTRACTABLE, value: false }, { type: B.CKA_ENCRYPT, value: true }, { type: B.CKA_DECRYPT, value: true }, { type: B.CKA_LABEL, value: persist ? blob.keyId : `restored ${blob.keyId}` },
-  ]));
+  // encrypt/decrypt only, never modifiable, never extractable: every usage flag stated (src/pkcs11/templates.ts)
+  const handle = await unwrapMasterKey(s, kwp.id, backup, blob.wrapped, { persist, label: persist ? blob.keyId : `restored ${blob.keyId}` });
   const kcv = (await keyCheckValue(s, handle)).value;
   let canary = false;
   try {
-    gcmInit((m) => s.api.C_DecryptInit(s.handle, m, handle), blob.canary.iv, blob.keyId);
-    const plain = await s.api.C_DecryptAsync(s.handle, Buffer.from(blob.canary.ciphertext), Buffer.alloc(256));
+    const plain = await gcmDecrypt(s, handle, { iv: blob.canary.iv, aad: canaryAad(blob.keyId) }, blob.canary.ciphertext);
     canary = plain.equals(canaryPlaintext(blob.keyId));
   } catch {
     canary = false; // a tag that does not verify: this key does not decrypt the canary

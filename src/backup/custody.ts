@@ -11,23 +11,16 @@
  */
 import { zero } from '../bytes.js';
 import { KeyceremonyError } from '../errors.js';
-import { pkcs11js } from '../pkcs11/binding.js';
 import type { Handle } from '../pkcs11/binding.js';
 import { assertLabelFree, keyCheckValue, validateLabel } from '../pkcs11/keys.js';
+import { destroyQuietly } from '../pkcs11/objects.js';
+import { importAesKey } from '../pkcs11/wrapping.js';
 import type { Session } from '../pkcs11/session.js';
 import { ShareCollector, splitSecret } from './shares.js';
 import type { SplitShare } from './shares.js';
 
-/** Import 32 bytes as an AES key; `token: false` for a session key that dies with the session. */
-export function importAesKey(s: Session, value: Uint8Array, opts: { label: string; token: boolean; encrypt: boolean }): Handle {
-  const B = pkcs11js();
-  return s.call('importing an AES key', () => s.api.C_CreateObject(s.handle, [
-    { type: B.CKA_CLASS, value: B.CKO_SECRET_KEY }, { type: B.CKA_KEY_TYPE, value: B.CKK_AES }, { type: B.CKA_TOKEN, value: opts.token }, { type: B.CKA_PRIVATE, value: true },
-    { type: B.CKA_SENSITIVE, value: true }, { type: B.CKA_EXTRACTABLE, value: false }, { type: B.CKA_MODIFIABLE, value: false }, { type: B.CKA_WRAP, value: true },
-    { type: B.CKA_UNWRAP, value: true }, { type: B.CKA_ENCRYPT, value: opts.encrypt }, { type: B.CKA_DECRYPT, value: false }, { type: B.CKA_LABEL, value: opts.label },
-    { type: B.CKA_VALUE, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) }, // a view: the caller zeroes `value`
-  ]));
-}
+/** Import 32 bytes as an AES key that only wraps and unwraps (src/pkcs11/wrapping.ts); `token: false` for a session key that dies with the session. */
+export { importAesKey };
 
 export interface Custody {
   readonly backupKey: string;
@@ -63,7 +56,7 @@ export async function recombinedKcv(s: Session, collector: ShareCollector, custo
     return (await keyCheckValue(s, probe)).value;
   } finally {
     zero(secret);
-    if (probe !== undefined) try { s.api.C_DestroyObject(s.handle, probe); } catch { /* a session object dies with the session */ }
+    destroyQuietly(s, probe);
   }
 }
 

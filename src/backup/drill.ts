@@ -13,6 +13,7 @@ import { SPECS } from '../docs/types.js';
 import { parseDrillReport } from '../manifest/drill.js';
 import type { Handle } from '../pkcs11/binding.js';
 import { keyCheckValue } from '../pkcs11/keys.js';
+import { destroyQuietly } from '../pkcs11/objects.js';
 import type { Session } from '../pkcs11/session.js';
 import { blobMismatch, restoreBlob } from './blob.js';
 import type { BackupBlob } from './blob.js';
@@ -80,10 +81,7 @@ export async function runDrill(s: Session, collector: ShareCollector, backupKeyI
     if (restore && failures.size === 0) kept.push(...handles.slice(1));
     return { backupKcv: kcv, backupKcvMatches, restored, pass: failures.size === 0, failures: [...failures] };
   } finally {
-    for (const h of handles) {
-      if (kept.includes(h)) continue;
-      try { s.api.C_DestroyObject(s.handle, h); } catch { /* session objects die with the session anyway */ }
-    }
+    destroyQuietly(s, ...handles.filter((h) => !kept.includes(h)));
   }
 }
 

@@ -6,10 +6,10 @@
  */
 import { equalBytes, zero } from '../bytes.js';
 import { KeyceremonyError } from '../errors.js';
-import { pkcs11js } from '../pkcs11/binding.js';
 import type { Handle } from '../pkcs11/binding.js';
 import { hsmError } from '../pkcs11/errors.js';
 import { assertLabelFree } from '../pkcs11/keys.js';
+import { createDataObject, findByLabel, objectValue } from '../pkcs11/objects.js';
 import type { Session } from '../pkcs11/session.js';
 import { shareCommitment } from './shares.js';
 
@@ -18,19 +18,13 @@ export const SHARE_APPLICATION = 'keyceremony backup share';
 export const shareLabel = (backupKey: string): string => `share:${backupKey}`;
 
 function find(s: Session, backupKey: string): Handle[] {
-  const B = pkcs11js();
-  return s.findObjects([{ type: B.CKA_CLASS, value: B.CKO_DATA }, { type: B.CKA_LABEL, value: shareLabel(backupKey) }], 2);
+  return findByLabel(s, 'data', shareLabel(backupKey), 2);
 }
 
 /** `bytes` go to the card as a view (no copy in Node's shared pool); what is read back to check them is zeroed here. */
 export function writeShare(s: Session, backupKey: string, bytes: Uint8Array, commitment: string): void {
-  const B = pkcs11js();
   assertLabelFree(s, shareLabel(backupKey));
-  s.call('storing the share on the card', () => s.api.C_CreateObject(s.handle, [
-    { type: B.CKA_CLASS, value: B.CKO_DATA }, { type: B.CKA_TOKEN, value: true }, { type: B.CKA_PRIVATE, value: true }, { type: B.CKA_MODIFIABLE, value: false },
-    { type: B.CKA_LABEL, value: shareLabel(backupKey) }, { type: B.CKA_APPLICATION, value: SHARE_APPLICATION },
-    { type: B.CKA_VALUE, value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) },
-  ]));
+  createDataObject(s, { label: shareLabel(backupKey), application: SHARE_APPLICATION, value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) }, 'storing the share on the card');
   const back = readShare(s, backupKey);
   try {
     if (!equalBytes(back, bytes) || shareCommitment(back) !== commitment) {
@@ -46,12 +40,11 @@ export function writeShare(s: Session, backupKey: string, bytes: Uint8Array, com
  * buffer of their own for the caller to zero; the attribute buffer pkcs11js returned is zeroed here.
  */
 export function readShare(s: Session, backupKey: string): Uint8Array {
-  const B = pkcs11js();
   const hits = find(s, backupKey);
   if (hits.length !== 1) {
     throw hsmError('HSM_OBJECT_NOT_FOUND', `token "${s.token.label}" holds ${hits.length === 0 ? 'no' : 'more than one'} share for ${backupKey}`, 'present the card that received this share');
   }
-  const value = s.attribute(hits[0] as Handle, B.CKA_VALUE);
+  const value = objectValue(s, hits[0] as Handle);
   if (value === null) throw hsmError('HSM_ATTRIBUTE_SENSITIVE', `token "${s.token.label}" will not reveal the share`, 'log in with the custodian PIN');
   try {
     const own = new Uint8Array(value.length);

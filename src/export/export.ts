@@ -13,6 +13,7 @@
  * The output folder and everything in it go through the folder layer (src/files.ts): an output
  * folder that is a link, or a link at the name of a file the export writes, is refused.
  */
+import { AZURE_BYOK_ENC } from './mechanism-names.js';
 import { createHash } from 'node:crypto';
 import { crashpoint } from '../crashpoint.js';
 import { formatTime } from '../docs/fields.js';
@@ -33,7 +34,7 @@ export function targetFile(target: Target, wrapped: Uint8Array, kekId: string | 
     case 'gcp':
       return bytes;
     case 'azure':
-      return Buffer.from(`${JSON.stringify({ schema_version: '1.0.0', header: { kid: kekId, alg: 'dir', enc: 'CKM_RSA_AES_KEY_WRAP' }, ciphertext: bytes.toString('base64url'), generator: GENERATOR })}\n`);
+      return Buffer.from(`${JSON.stringify({ schema_version: '1.0.0', header: { kid: kekId, alg: 'dir', enc: AZURE_BYOK_ENC }, ciphertext: bytes.toString('base64url'), generator: GENERATOR })}\n`);
     case 'vault':
       return Buffer.from(bytes.toString('base64'));
   }

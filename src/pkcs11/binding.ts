@@ -29,13 +29,7 @@ export function pkcs11js(): Binding {
   return binding;
 }
 
-/** Mechanisms and constants pkcs11js lacks (PKCS#11 3.0 §6.3, §6.5; OASIS pkcs11t.h). */
-export const CKK_EC_EDWARDS = 0x40;
-export const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
-export const CKM_EC_MONTGOMERY_KEY_PAIR_GEN = 0x1056;
-export const CKM_EDDSA = 0x1057;
-export const CKM_RSA_AES_KEY_WRAP = 0x1054;
-export const CKM_AES_KEY_WRAP_PAD = 0x210a;
-export const CKM_AES_KEY_WRAP_KWP = 0x210b;
+/** Mechanisms pkcs11js lacks, kept here for older imports: src/pkcs11/mechanisms.ts names every mechanism the project uses. */
+export { CKK_EC_EDWARDS, CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EC_MONTGOMERY_KEY_PAIR_GEN, CKM_EDDSA, CKM_RSA_AES_KEY_WRAP } from './mechanisms.js';
 /** DER of OID 1.3.101.112 (id-Ed25519, RFC 8410 §3), the CKA_EC_PARAMS of an Ed25519 key. */
 export const ED25519_EC_PARAMS = Buffer.from('06032b6570', 'hex');

@@ -1,7 +1,7 @@
 /** A master or backup key generated in the HSM; its check value, computed by the token, confirmed by the witness. */
 import { KeyceremonyError, isKeyceremonyError } from '../../errors.js';
-import { pkcs11js } from '../../pkcs11/binding.js';
-import { findOne, formatKcv, generateAesKey, keyCheckValue } from '../../pkcs11/keys.js';
+import { formatKcv, generateAesKey, keyCheckValue } from '../../pkcs11/keys.js';
+import { findSecretKey } from '../../pkcs11/objects.js';
 import type { Kcv } from '../../pkcs11/keys.js';
 import { withSession } from '../../pkcs11/session.js';
 import { pinOf, provenKey } from '../context.js';
@@ -14,7 +14,7 @@ type S = StepOf<'generate-key'>;
 /** The check value of a secret key on a token, computed by the token now (HSM_OBJECT_NOT_FOUND when it is not there). */
 export async function tokenKcv(ctx: StepContext, tokenName: string, label: string): Promise<Kcv> {
   const t = ctx.token(tokenName);
-  return withSession(t.token, await pinOf(t), async (s) => keyCheckValue(s, findOne(s, pkcs11js().CKO_SECRET_KEY, { label }, 'secret key')));
+  return withSession(t.token, await pinOf(t), async (s) => keyCheckValue(s, findSecretKey(s, { label })));
 }
 
 function result(ctx: StepContext, step: S, kcv: Kcv): StepResult {
@@ -38,7 +38,7 @@ export const generateKey: StepKind<S> = {
       kcv = (await withSession(t.token, await pinOf(t), (s) => generateAesKey(s, { label: step.label, role: step.label.startsWith('backup') ? 'backup' : 'master', extractable: step.extractable }))).kcv;
     }
     ctx.say(`  ${step.label}: kcv ${formatKcv(kcv)} on "${ctx.token(step.token).token.label}"`);
-    if (!(await ctx.confirm({ who: step.witness, what: `the check value of ${step.label}: ${formatKcv(kcv)}` }))) throw new KeyceremonyError('CEREMONY_WITNESS_REFUSED', `${step.witness} did not confirm ${step.label}`, 'stop the ceremony');
+    if (!(await ctx.confirm({ who: step.witness, what: `the check value of ${step.label}: ${formatKcv(kcv)}`, kind: 'check-value', value: kcv.value, source: 'this-run' }))) throw new KeyceremonyError('CEREMONY_WITNESS_REFUSED', `${step.witness} did not confirm ${step.label}`, 'stop the ceremony');
     return result(ctx, step, kcv);
   },
   async adopt(ctx, step) {

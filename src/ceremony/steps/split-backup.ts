@@ -15,7 +15,8 @@ import { MAX_ENVELOPE_BYTES, parseEnvelope, serializeEnvelope } from '../../dsse
 import type { Envelope } from '../../dsse/envelope.js';
 import { checkArtifacts } from '../../manifest/artifacts.js';
 import { parseManifest } from '../../manifest/manifest.js';
-import { pkcs11js } from '../../pkcs11/binding.js';
+import { destroyObject, findByLabel } from '../../pkcs11/objects.js';
+import type { ObjectKind } from '../../pkcs11/objects.js';
 import { withSession } from '../../pkcs11/session.js';
 import type { Session } from '../../pkcs11/session.js';
 import type { Token } from '../../pkcs11/tokens.js';
@@ -37,14 +38,13 @@ type S = StepOf<'split-backup'>;
  * are someone else's, and the run stops before destroying anything.
  */
 async function destroyHalfSplit(ctx: StepContext, step: S, hsm: ResolvedToken, backupKey: string, cards: readonly ResolvedToken[]): Promise<void> {
-  const B = pkcs11js();
-  const purge = (s: Session, klass: number, label: string): void => {
-    const found = s.findObjects([{ type: B.CKA_CLASS, value: klass }, { type: B.CKA_LABEL, value: label }], 8);
+  const purge = (s: Session, kind: ObjectKind, label: string): void => {
+    const found = findByLabel(s, kind, label, 8);
     if (found.length > 0) ctx.requireBegun(step, `${label} on token "${s.token.label}"`);
-    for (const h of found) s.api.C_DestroyObject(s.handle, h);
+    for (const h of found) destroyObject(s, h, 'destroying what an interrupted split left');
   };
-  await withSession(hsm.token, await pinOf(hsm), async (s) => purge(s, B.CKO_SECRET_KEY, backupKey));
-  for (const c of cards) await withSession(c.token, await pinOf(c), async (s) => purge(s, B.CKO_DATA, shareLabel(backupKey)));
+  await withSession(hsm.token, await pinOf(hsm), async (s) => purge(s, 'secret-key', backupKey));
+  for (const c of cards) await withSession(c.token, await pinOf(c), async (s) => purge(s, 'data', shareLabel(backupKey)));
 }
 
 async function split(ctx: StepContext, step: S, dir: string): Promise<void> {

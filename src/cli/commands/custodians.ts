@@ -8,8 +8,8 @@ import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError, usageError } from '../../errors.js';
 import { writeFileAtomic } from '../../files.js';
-import { pkcs11js } from '../../pkcs11/binding.js';
-import { findOne, readEd25519PublicKey } from '../../pkcs11/keys.js';
+import { readEd25519PublicKey } from '../../pkcs11/keys.js';
+import { findPublicKey } from '../../pkcs11/objects.js';
 import { withSession } from '../../pkcs11/session.js';
 import { COMMON_OPTIONS, parse, TOKEN_OPTIONS } from '../args.js';
 import { resolveTarget } from '../context.js';
@@ -34,7 +34,7 @@ async function publicKeyOf(spec: string, io: Io, warnings: Warnings, moduleFlag:
   }
   if (!/^pkcs11:/i.test(spec)) throw usageError('USAGE', `${JSON.stringify(spec.slice(0, 40))} is neither a 64-hex public key nor a PKCS#11 URI`, 'give the key as hex or as pkcs11:token=…;object=…');
   const { token, uri } = resolveTarget(io, warnings, spec, moduleFlag);
-  return withSession(token, null, async (s) => readEd25519PublicKey(s, findOne(s, pkcs11js().CKO_PUBLIC_KEY, { label: uri.object, id: uri.id }, 'public key')), { readWrite: false });
+  return withSession(token, null, async (s) => readEd25519PublicKey(s, findPublicKey(s, { label: uri.object, id: uri.id })), { readWrite: false });
 }
 
 function splitMember(spec: string, parts: number, flag: string): string[] {
