@@ -105,7 +105,8 @@ export function Markdown({ text, level = 3 }: { text: string; level?: 3 | 4 }) {
     const para: string[] = [];
     while (i < lines.length && (lines[i] as string).trim() !== '' && !/^(#{1,4}\s|\d+\.\s|-\s|\s*\|)/.test(lines[i] as string)) para.push(lines[i++] as string);
     if (para.length === 0) { para.push(line); i++; }
-    blocks.push(<p key={key}>{inline(para.join(' '))}</p>);
+    // the transcript's lines stay lines (the signature lines are one per participant)
+    blocks.push(<p key={key}>{para.map((l, j) => <span key={j}>{j > 0 && <br />}{inline(l)}</span>)}</p>);
   }
   return <>{blocks}</>;
 }

@@ -32,7 +32,15 @@ export function Hex({ value }: { value: string }) {
   return <code className="hex">{prefix}{(hex.match(/.{1,4}/g) ?? []).join(' ')}</code>;
 }
 
-function ModeBar({ r, status }: { r: RunRef; status: Status | null }) {
+const PRESENT = 'keyceremony.present';
+/** Presentation mode (large type for a projector): kept for the session, so leaving the sheet and coming back keeps it. */
+function usePresentation(): [boolean, (on: boolean) => void] {
+  const [on, setOn] = useState(() => { try { return sessionStorage.getItem(PRESENT) === '1'; } catch { return false; } });
+  const set = (v: boolean) => { setOn(v); try { sessionStorage.setItem(PRESENT, v ? '1' : '0'); } catch { /* kept while the page lives */ } };
+  return [on, set];
+}
+
+function ModeBar({ r, status, present, setPresent }: { r: RunRef; status: Status | null; present: boolean; setPresent: (on: boolean) => void }) {
   const { showSheet } = useRun();
   const [leaving, setLeaving] = useState(false);
   const live = r.mode === 'live';
@@ -43,6 +51,7 @@ function ModeBar({ r, status }: { r: RunRef; status: Status | null }) {
       <AirGap />
       <UtcClock />
       <span className="digest-words" aria-label="script digest as words">Script {r.plan.digestWords.join(' ')}</span>
+      <button type="button" className="secondary present-toggle" aria-pressed={present} onClick={() => setPresent(!present)}>Presentation mode</button>
       {!leaving && <button type="button" className="secondary" onClick={() => (active(status) ? setLeaving(true) : showSheet(false))}>Workbench</button>}
       {leaving && (
         <span className="confirm-leave" role="group" aria-label="Leave the run sheet">
@@ -379,6 +388,7 @@ function TranscriptText() {
 
 export function RunSheet() {
   const { ref: r, status, lost, again } = useRun();
+  const [present, setPresent] = usePresentation();
   if (r === null) return null;
   let card;
   if (r.runId === null) card = <StartCard key={`${r.mode}${r.resumeFrom ?? ''}`} r={r} />;
@@ -400,8 +410,8 @@ export function RunSheet() {
   else if (status.state === 'failed') card = <FailedCard r={r} status={status} />;
   else card = <StepCard plan={r.plan} status={status} />;
   return (
-    <div className={`sheet ${r.mode}`}>
-      <ModeBar r={r} status={status} />
+    <div className={`sheet ${r.mode}${present ? ' present' : ''}`}>
+      <ModeBar r={r} status={status} present={present} setPresent={setPresent} />
       <div className="sheet-body">
         <StepRail plan={r.plan} status={status} />
         <main className="now-area" aria-label="run sheet">

@@ -1,16 +1,24 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { call } from '../api.js';
 import type { Responses } from '../api.js';
 import { FileDrop } from '../components/common.js';
 import { useApp } from '../state.js';
 
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
 export function VerifyScreen() {
+  const rootField = useRef<HTMLInputElement>(null);
   const app = useApp();
   const { manifest, run } = app;
   const [chain, setChain] = useState<string[]>([...app.chain]);
   const [result, setResult] = useState<(Responses['documents.verify'] & { name: string }) | null>(null);
+  // the root set's digest, from the printed transcript of the ceremony that formed it (keyceremony verify --root-digest)
+  const [root, setRoot] = useState('');
+  const pinned = root.trim().toLowerCase();
+  const rootBad = pinned !== '' && !DIGEST.test(pinned);
   const verify = async (document: string, name: string) => {
-    const r = await run(`Verifying ${name}…`, () => call('documents.verify', { document, chain }));
+    if (rootBad) { setResult(null); rootField.current?.focus(); return; }
+    const r = await run(`Verifying ${name}…`, () => call('documents.verify', { document, chain, ...(pinned === '' ? {} : { rootDigest: pinned }) }));
     if (r !== undefined) setResult({ ...r, name });
   };
   return (
@@ -20,6 +28,13 @@ export function VerifyScreen() {
       <p>Custodian chain: {chain.length === 0 ? 'none loaded' : `${chain.length} set${chain.length > 1 ? 's' : ''}`}.
         {chain.length > 0 && <button type="button" className="link" onClick={() => setChain([])}>Clear</button>}</p>
       <FileDrop label="Add a custodian set to the chain (root first)" onText={(t) => setChain((c) => [...c, t])} />
+      <div className="field root-digest">
+        <label htmlFor="root-digest">Root set digest (optional: pins the chain&apos;s root, as <code>--root-digest</code> does)</label>
+        <input id="root-digest" ref={rootField} autoComplete="off" spellCheck={false} placeholder="sha256:…" value={root} onChange={(e) => setRoot(e.target.value)}
+          aria-invalid={rootBad ? true : undefined} aria-describedby="root-digest-hint" />
+        <small id="root-digest-hint" className={rootBad ? 'bad' : 'hint'}>{rootBad ? 'A root digest is sha256: and 64 hex characters: copy it from the transcript of the ceremony that formed the root set. Nothing is verified until it is right or empty.'
+          : pinned === '' ? 'Empty: the root set is trusted as given, and the result warns.' : 'Pinned: a chain whose root set has another digest is invalid.'}</small>
+      </div>
       <FileDrop label="Drop a document to verify" onText={(t, name) => void verify(t, name)} />
       {manifest !== null && <button type="button" onClick={() => void verify(manifest, 'this ceremony\'s manifest')}>Verify this ceremony's manifest</button>}
       {result !== null && (

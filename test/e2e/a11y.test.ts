@@ -110,6 +110,17 @@ test('axe-core: no serious or critical violation on any workbench screen or run 
   await confirmYes('the ceremony clock reads');
   await visible(nowCard().getByRole('list', { name: 'words to read aloud' }));
   problems.push(...await axe('run sheet, words read aloud'));
+  // presentation mode, for the projector: the same card in large type, toggled from the mode bar
+  const toggle = page.getByRole('button', { name: 'Presentation mode' });
+  const wordHeight = async () => (await nowCard().getByRole('list', { name: 'words to read aloud' }).locator('.w').first().boundingBox())!.height;
+  const before = await wordHeight();
+  await toggle.click();
+  expect(await toggle.getAttribute('aria-pressed')).toBe('true');
+  expect(await wordHeight()).toBeGreaterThan(before * 1.4);
+  problems.push(...await axe('run sheet, presentation mode'));
+  await shot('a11y-presentation-mode');
+  await toggle.click();
+  expect(await toggle.getAttribute('aria-pressed')).toBe('false');
   await nowCard().getByRole('button', { name: /^Words read: / }).click();
   await visible(page.getByRole('form', { name: 'Witness check' }));
   await page.getByRole('form', { name: 'Witness check' }).getByLabel('Word 1', { exact: true }).fill('yes');

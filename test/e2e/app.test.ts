@@ -132,6 +132,21 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
   await text(result.getByRole('heading')).toBe("VALID: this ceremony's manifest");
   await text(result).toContain('Signed by alice, carol');
   await shot('6-verify-valid');
+  // the root set pinned by its digest (as --root-digest does): unpinned, the result warns and names the digest
+  const unpinned = /CHAIN_ROOT_NOT_PINNED.*--root-digest (sha256:[0-9a-f]{64})/.exec(await result.innerText());
+  expect(unpinned).not.toBeNull();
+  const rootField = page.getByLabel(/^Root set digest/);
+  await rootField.fill('sha256:1234');
+  await visible(page.getByText(/^A root digest is sha256: and 64 hex characters/));
+  await rootField.fill(`sha256:${'0'.repeat(64)}`);
+  await page.getByRole('button', { name: "Verify this ceremony's manifest" }).click();
+  await text(result.getByRole('heading')).toBe("INVALID: this ceremony's manifest");
+  await text(result).toContain('CHAIN_ROOT_DIGEST_MISMATCH');
+  await rootField.fill(unpinned![1]!);
+  await page.getByRole('button', { name: "Verify this ceremony's manifest" }).click();
+  await text(result.getByRole('heading')).toBe("VALID: this ceremony's manifest");
+  expect(await result.innerText()).not.toContain('CHAIN_ROOT_NOT_PINNED');
+  await shot('6a-verify-root-pinned');
   // take the signed manifest out through its "Save as file" link, tamper one field, drop it back
   await nav('Manifests');
   const saved = decodeURIComponent((await page.getByRole('link', { name: 'Save as file…' }).getAttribute('href'))!.replace(/^data:application\/json;charset=utf-8,/, ''));
