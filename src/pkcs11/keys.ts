@@ -224,9 +224,12 @@ export async function generateEd25519(s: Session, opts: { readonly label: string
   assertLabelFree(s, label);
   const id = freshId(s);
   const common: Template = [{ type: B.CKA_TOKEN, value: true }, { type: B.CKA_LABEL, value: label }, { type: B.CKA_ID, value: id }, { type: B.CKA_KEY_TYPE, value: CKK_EC_EDWARDS }];
-  const pub: Template = [...common, { type: B.CKA_CLASS, value: B.CKO_PUBLIC_KEY }, { type: B.CKA_EC_PARAMS, value: ED25519_EC_PARAMS }, { type: B.CKA_VERIFY, value: true }, { type: B.CKA_PRIVATE, value: false }];
+  // every usage flag stated (SoftHSM2 and NSS otherwise let the pair encrypt/decrypt and wrap/unwrap); CKA_MODIFIABLE last (templates.ts)
+  const pub: Template = [...common, { type: B.CKA_CLASS, value: B.CKO_PUBLIC_KEY }, { type: B.CKA_EC_PARAMS, value: ED25519_EC_PARAMS }, { type: B.CKA_PRIVATE, value: false },
+    { type: B.CKA_VERIFY, value: true }, { type: B.CKA_ENCRYPT, value: false }, { type: B.CKA_WRAP, value: false }, { type: B.CKA_DERIVE, value: false }, { type: B.CKA_MODIFIABLE, value: false }];
   const priv: Template = [...common, { type: B.CKA_CLASS, value: B.CKO_PRIVATE_KEY }, { type: B.CKA_PRIVATE, value: true }, { type: B.CKA_SENSITIVE, value: true },
-    { type: B.CKA_EXTRACTABLE, value: false }, { type: B.CKA_SIGN, value: true }, { type: B.CKA_DERIVE, value: false }, { type: B.CKA_MODIFIABLE, value: false }];
+    { type: B.CKA_EXTRACTABLE, value: false }, { type: B.CKA_SIGN, value: true }, { type: B.CKA_DECRYPT, value: false }, { type: B.CKA_UNWRAP, value: false }, { type: B.CKA_DERIVE, value: false },
+    { type: B.CKA_MODIFIABLE, value: false }];
   const pair = await s.callAsync('generating an Ed25519 key pair', () => s.api.C_GenerateKeyPairAsync(s.handle, { mechanism: CKM_EC_EDWARDS_KEY_PAIR_GEN }, pub, priv));
   const publicKey = await orDestroy(s, [pair.publicKey, pair.privateKey], label, async () => readEd25519PublicKey(s, pair.publicKey));
   return Object.freeze({ ...keyRef(s, label, id, 'private'), publicKey, keyid: keyIdOf(publicKey), fingerprint: fingerprint(publicKey) });
