@@ -9,7 +9,9 @@
  *
  * 1. Verifying 1,000 rotation manifests of 3 signatures each against a verified custodian chain
  *    (parse envelope and payload strictly, check every field, count per FORMATS.md §6), as a
- *    ratio to bare node:crypto Ed25519 verification of the same 3,000 signatures. Target ≥ 0.9.
+ *    ratio to bare node:crypto Ed25519 verification of the same 3,000 signatures. Target ≥ 0.8
+ *    (issue 18: the earlier 0.9 was above what any strict verifier reaches here; the reference line
+ *    with no checks at all shows the ceiling).
  *
  * 4. The same 1,000 documents' worth of TUF metadata verified by tuf-js (its metadata layer,
  *    @tufjs/models: parse, canonical JSON, the targets role's 3 keys), as a ratio of its time to
@@ -132,7 +134,7 @@ process.stdout.write(`manifest verification: ${N} manifests x 3 signatures again
 process.stdout.write(`  bare node:crypto Ed25519 verify of the same ${3 * N} signatures: ${(totalBaseline / ROUNDS).toFixed(1)} ms per round\n`);
 process.stdout.write(`  keyceremony verifyWithChain (strict parse, all checks, counting): ${(totalOurs / ROUNDS).toFixed(1)} ms per round\n`);
 process.stdout.write(`  reference, no strictness at all (JSON.parse, decode, PAE, verify): ratio ${(floorB / floorF).toFixed(3)}\n`);
-process.stdout.write(`  ratio ${ratio.toFixed(3)} (rounds: median ${median(roundRatios).toFixed(3)}, min ${Math.min(...roundRatios).toFixed(3)}, max ${Math.max(...roundRatios).toFixed(3)}); target >= 0.9: ${ratio >= 0.9 ? 'met' : 'NOT met'}\n`);
+process.stdout.write(`  ratio ${ratio.toFixed(3)} (rounds: median ${median(roundRatios).toFixed(3)}, min ${Math.min(...roundRatios).toFixed(3)}, max ${Math.max(...roundRatios).toFixed(3)}); target >= 0.8: ${ratio >= 0.8 ? 'met' : 'NOT met'}\n`);
 
 // 3. The audit log: 100,000 entries in the writer's format, verified whole, against bare parse + hash.
 {
