@@ -32,7 +32,7 @@ import { checkFolder, CHECKPOINT, JOURNAL, TRANSCRIPTS } from './folder.js';
 import { checkLogScript, doneOf, Journal, journalToken } from './journal.js';
 import { mediaRule } from './media.js';
 import { REHEARSAL_STORE } from './rehearsal.js';
-import { checkInputs, checkInputsUnchanged, inputDigests, pinInputs } from './preflight.js';
+import { checkCapabilities, checkInputs, checkInputsUnchanged, inputDigests, pinInputs } from './preflight.js';
 import type { CeremonyScript } from './script.js';
 import { kindOf } from './steps/index.js';
 import { transcriptHtml, transcriptMarkdown } from './transcript.js';
@@ -137,6 +137,7 @@ export async function runCeremony(o: RunOptions): Promise<RunResult> {
   mkdirSync(o.dir, { recursive: true });
   if (emptyJournal) Folder.open(o.dir).remove(JOURNAL);
   const ctx = new StepContext({ ...o, env, now }, pinInputs(o.script, o.inputs));
+  checkCapabilities(o.script, o.tokens);
   const jt = ctx.token(journalToken(o.script).name);
   const notes = [...(o.notes ?? []), ...(media === null ? [] : [media])];
   return withSession(jt.token, await pinOf(jt), async (s) => {

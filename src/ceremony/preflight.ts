@@ -9,6 +9,10 @@ import { join } from 'node:path';
 import type { AuditEntry } from '../audit/log.js';
 import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
 import { readInput } from '../files.js';
+import { missingNeeds } from '../pkcs11/capabilities.js';
+import type { Need } from '../pkcs11/capabilities.js';
+import type { ResolvedToken } from './context.js';
+import { journalToken } from './journal.js';
 import type { CeremonyScript } from './script.js';
 import { kindOf } from './steps/index.js';
 
@@ -62,4 +66,29 @@ export function checkInputsUnchanged(start: AuditEntry | undefined, now: readonl
   if (changed.length === 0 && Array.isArray(then) && then.length === now.length) return;
   throw new KeyceremonyError('CEREMONY_INPUT_CHANGED', `input files changed since the ceremony began: ${changed.join(', ') || 'one was removed'}`,
     'stop: put back the files the ceremony began with (the KMS wrapping keys, the earlier sets and manifests), or keep the folder as evidence and start again in a new folder');
+}
+
+/**
+ * The capability preflight (issue 16): before the first key is made or signature asked, every
+ * step's needs are checked on the tokens it names (and the journal's on the journal token), from
+ * what each token lists; all that are missing are listed in one refusal, by token.
+ */
+export function checkCapabilities(script: CeremonyScript, tokens: ReadonlyMap<string, ResolvedToken>): void {
+  const needs = new Map<string, Need[]>();
+  const add = (token: string, need: Need): void => { needs.set(token, [...(needs.get(token) ?? []), need]); };
+  const journal = journalToken(script).name;
+  add(journal, 'secret-keys');
+  add(journal, 'hmac-sha256');
+  for (const step of script.steps) for (const n of kindOf(step).needs(step, script)) add(n.token, n.need);
+  const gaps: string[] = [];
+  for (const [name, list] of needs) {
+    const t = tokens.get(name);
+    if (t === undefined) continue; // an unresolved token is named by the step that needs it
+    const missing = missingNeeds(t.token, list);
+    if (missing.length > 0) gaps.push(`token ${name} ("${t.token.label}") lacks ${missing.join(', ')}`);
+  }
+  if (gaps.length > 0) {
+    throw new KeyceremonyError('CEREMONY_CAPABILITIES_MISSING', `the script needs what its tokens do not offer: ${gaps.join('; ')}`,
+      'nothing was done: use tokens that offer these mechanisms (keyceremony tokens lists what each offers), or change the script');
+  }
 }

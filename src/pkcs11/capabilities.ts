@@ -15,6 +15,7 @@ import { createCipheriv } from 'node:crypto';
 import { CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD, pkcs11js } from './binding.js';
 import type { Handle } from './binding.js';
 import { ckrOf, describeCkr, fromPkcs11 } from './errors.js';
+import { CKM_AES_KEY_GEN, CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, CKM_GENERIC_SECRET_KEY_GEN, CKM_RSA_PKCS_OAEP, CKM_SHA256_HMAC } from './mechanisms.js';
 import type { Session } from './session.js';
 import { hasMechanism, mechanismName, mechanisms } from './tokens.js';
 import type { MechanismCapability, Token } from './tokens.js';
@@ -164,4 +165,30 @@ export function describeKnownAnswer(choice: KwpChoice): string {
 /** The name written in export.json and backup blobs for the key wrap a known answer chose. */
 export function kwpRecordName(choice: KwpChoice): string {
   return `${choice.name ?? 'none'} (RFC 5649 by known answer)`;
+}
+
+/**
+ * What a ceremony step needs of a token, by name: the ceremony's capability preflight asks these
+ * before the first token operation, so a script a token cannot carry out is refused with every gap
+ * listed rather than stopping halfway (issue 16). Each need is met when the token lists every
+ * mechanism of one of its alternatives for the use given.
+ */
+export type Need = 'ed25519-keys' | 'ed25519-sign' | 'aes-256-keys' | 'secret-keys' | 'hmac-sha256' | 'random' | 'rsa-oaep-wrap' | 'aes-key-wrap' | 'aes-key-unwrap';
+
+const NEEDS: Readonly<Record<Need, { readonly what: string; readonly anyOf: readonly (readonly (readonly [number, MechanismUse])[])[] }>> = {
+  'ed25519-keys': { what: 'Ed25519 key pairs (CKM_EC_EDWARDS_KEY_PAIR_GEN)', anyOf: [[[CKM_EC_EDWARDS_KEY_PAIR_GEN, 'generate-key-pair']]] },
+  'ed25519-sign': { what: 'Ed25519 signatures (CKM_EDDSA)', anyOf: [[[CKM_EDDSA, 'sign']]] },
+  'aes-256-keys': { what: 'AES-256 key generation (CKM_AES_KEY_GEN)', anyOf: [[[CKM_AES_KEY_GEN, 'generate']]] },
+  'secret-keys': { what: 'generic secret generation (CKM_GENERIC_SECRET_KEY_GEN)', anyOf: [[[CKM_GENERIC_SECRET_KEY_GEN, 'generate']]] },
+  'hmac-sha256': { what: 'HMAC-SHA256 (CKM_SHA256_HMAC)', anyOf: [[[CKM_SHA256_HMAC, 'sign']]] },
+  random: { what: 'a random number generator', anyOf: [[]] },
+  'rsa-oaep-wrap': { what: 'RSA-OAEP key wrap (CKM_RSA_PKCS_OAEP)', anyOf: [[[CKM_RSA_PKCS_OAEP, 'wrap']]] },
+  'aes-key-wrap': { what: 'AES key wrap with padding (CKM_AES_KEY_WRAP_KWP or _PAD)', anyOf: KWP_CANDIDATES.map((m) => [[m, 'wrap'] as const]) },
+  'aes-key-unwrap': { what: 'AES key unwrap with padding (CKM_AES_KEY_WRAP_KWP or _PAD)', anyOf: KWP_CANDIDATES.map((m) => [[m, 'unwrap'] as const]) },
+};
+
+/** The needs the token cannot meet, each as a readable phrase (empty when it meets them all). */
+export function missingNeeds(token: Token, needs: readonly Need[]): string[] {
+  const table = NEEDS;
+  return [...new Set(needs)].filter((n) => !table[n].anyOf.some((alt) => alt.every(([mech, use]) => can(token, mech, use)))).map((n) => table[n].what);
 }

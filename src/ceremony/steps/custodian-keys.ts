@@ -1,7 +1,7 @@
 /** Custodians generate their Ed25519 signing keys on their own cards; a witness confirms each fingerprint read aloud. */
 import { KEY_SUFFIX, provenKey } from '../context.js';
 import type { StepContext, StepResult } from '../context.js';
-import { noInputs } from './kind.js';
+import { cardsNeed, noInputs } from './kind.js';
 import type { StepKind, StepOf } from './kind.js';
 
 type S = StepOf<'custodian-keys'>;
@@ -13,6 +13,7 @@ function result(step: S, lines: string[], keys: Map<string, Uint8Array>): StepRe
 
 export const custodianKeys: StepKind<S> = {
   ...noInputs,
+  needs: (step, script) => [...cardsNeed(script, step.custodians, 'ed25519-keys'), ...cardsNeed(script, step.custodians, 'ed25519-sign')],
   outputs: () => [],
   proof: (step) => `the signing keys of ${step.custodians.join(', ')} read from their cards`,
   async perform(ctx: StepContext, step: S) {

@@ -3,7 +3,7 @@ import { buildCustodianSet } from '../../custodians/set.js';
 import { PAYLOAD_TYPES } from '../../docs/types.js';
 import { serializeEnvelope } from '../../dsse/envelope.js';
 import type { StepContext, StepResult } from '../context.js';
-import { noInputs } from './kind.js';
+import { cardsNeed, noInputs } from './kind.js';
 import type { StepKind, StepOf } from './kind.js';
 import { checkSetIs, membersWithKeys, validity } from './sets.js';
 
@@ -18,6 +18,7 @@ function prove(ctx: StepContext, step: S): StepResult {
 
 export const custodianSet: StepKind<S> = {
   ...noInputs,
+  needs: (step, script) => cardsNeed(script, step.signers, 'ed25519-sign'),
   outputs: (step) => [step.out],
   proof: (step) => `${step.out}, verified, with the members' keys on their cards`,
   async perform(ctx, step) {

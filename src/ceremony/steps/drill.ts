@@ -16,7 +16,7 @@ import { presentShare, restoreFromShares } from '../../usecases/drill.js';
 import { pinOf } from '../context.js';
 import type { StepContext, StepResult } from '../context.js';
 import { mediaRule } from '../media.js';
-import { noInputs } from './kind.js';
+import { cardsNeed, noInputs } from './kind.js';
 import type { StepKind, StepOf } from './kind.js';
 
 type S = StepOf<'drill'>;
@@ -52,6 +52,7 @@ function prove(ctx: StepContext, step: S): StepResult {
 
 export const drillStep: StepKind<S> = {
   ...noInputs,
+  needs: (step, script) => [{ token: step.token, need: 'aes-key-unwrap' }, ...cardsNeed(script, step.signers, 'ed25519-sign')],
   outputs: (step) => [step.out],
   proof: (step) => `${step.out}, verified against the set in force, with its result`,
   async perform(ctx, step) {

@@ -87,6 +87,7 @@ export const exportStep: StepKind<S> = {
     const target = findTarget(x.target);
     return target === undefined ? [] : [{ what: `step ${step.id}, ${x.kek}`, run: () => checkKek(target, readKek(p.inputs, x), x.kekId ?? undefined) }];
   }),
+  needs: (step) => [{ token: step.token, need: 'rsa-oaep-wrap' }],
   outputs: (step) => [step.out],
   proof: (step) => `each folder in ${step.out} against its export.json, its files' SHA-256 and the token's check value of ${step.key}`,
   async perform(ctx, step) {

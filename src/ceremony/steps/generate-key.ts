@@ -25,6 +25,7 @@ function result(ctx: StepContext, step: S, kcv: Kcv): StepResult {
 
 export const generateKey: StepKind<S> = {
   ...noInputs,
+  needs: (step) => [{ token: step.token, need: 'aes-256-keys' }],
   outputs: () => [],
   proof: (step) => `${step.label} on token ${step.token}, its check value computed again by the token`,
   async perform(ctx, step) {

@@ -10,6 +10,7 @@
  *    run stops.
  */
 import type { StepContext, StepResult } from '../context.js';
+import type { Need } from '../../pkcs11/capabilities.js';
 import type { CeremonyScript, Step } from '../script.js';
 
 /** What the input preflight gives a step: the script, the inputs folder, the time. */
@@ -22,6 +23,8 @@ export interface StepKind<S extends Step> {
   checkInputs(p: Preflight, step: S): readonly InputCheck[];
   /** What the step writes in the ceremony folder, as relative paths. */
   outputs(step: S, simulation: boolean): readonly string[];
+  /** What the step asks of each token (by the script's token name), for the capability preflight. */
+  needs(step: S, script: CeremonyScript): readonly TokenNeed[];
   /** For the resume confirmation: what a done step will be checked against. */
   proof(step: S): string;
   perform(ctx: StepContext, step: S): Promise<StepResult>;
@@ -30,6 +33,14 @@ export interface StepKind<S extends Step> {
 
 /** One input file (or set of files) and its check, named for the preflight's one list of problems. */
 export interface InputCheck { readonly what: string; readonly run: () => void }
+
+/** A token of the script and one thing a step needs it to do. */
+export interface TokenNeed { readonly token: string; readonly need: Need }
+
+/** The cards of these custodians, each needing `need`. */
+export function cardsNeed(script: CeremonyScript, custodians: readonly string[], need: Need): TokenNeed[] {
+  return script.tokens.filter((t) => t.holder !== null && custodians.includes(t.holder)).map((t) => ({ token: t.name, need }));
+}
 
 export type StepOf<A extends Step['action']> = Extract<Step, { action: A }>;
 

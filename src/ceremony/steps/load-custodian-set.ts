@@ -131,6 +131,7 @@ async function run(ctx: StepContext, step: S, first: boolean): Promise<StepResul
 export const loadCustodianSet: StepKind<S> = {
   inputs: (step) => step.chain,
   checkInputs: (p, step) => [{ what: `step ${step.id}, ${step.chain.join(', ')}`, run: () => checkQuorum(p, step) }],
+  needs: () => [],
   outputs: (step, simulation) => (simulation ? [standInName(step)] : step.chain.map(baseName)),
   proof: (step) => `the chain ${step.chain.join(', ')} verified again, and each card present against the key the set lists`,
   perform: (ctx, step) => run(ctx, step, true),

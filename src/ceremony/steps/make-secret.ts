@@ -85,6 +85,7 @@ async function deliver(ctx: StepContext, step: S): Promise<StepResult> {
 export const makeSecret: StepKind<S> = {
   inputs: (step) => (step.recipients === null ? [] : [step.recipients]),
   checkInputs: (p: Preflight, step: S) => (step.recipients === null ? [] : [{ what: `step ${step.id}, ${step.recipients}`, run: () => { recipients(readInput(join(p.inputs, step.recipients as string), 'the age recipients', 64 * 1024), step); } }]),
+  needs: (step) => (step.keep === 'token' ? [{ token: step.token, need: 'secret-keys' }, { token: step.token, need: 'hmac-sha256' }] : [{ token: step.token, need: 'random' }]),
   outputs: (step) => (step.out === null ? [] : [step.out]),
   proof: (step) => (step.keep === 'token' ? `${idOf(step)} on token ${step.token}, its binding computed again by the token` : `${sealedName(step)} against the digest the journal holds`),
   async perform(ctx, step) {

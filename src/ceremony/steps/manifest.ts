@@ -16,6 +16,7 @@ import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js
 import { resumeMismatch } from '../context.js';
 import type { StepContext, StepResult } from '../context.js';
 import type { CeremonyScript } from '../script.js';
+import { cardsNeed } from './kind.js';
 import type { Preflight, StepKind, StepOf } from './kind.js';
 
 type S = StepOf<'manifest'>;
@@ -71,6 +72,7 @@ export const manifest: StepKind<S> = {
   inputs: (step, script) => (previousIsInput(script, step) ? [step.previous as string] : []),
   checkInputs: (p: Preflight, step: S) => (!previousIsInput(p.script, step) ? [] : [{ what: `step ${step.id}, ${step.previous as string}`,
     run: () => { followOn(readInput(join(p.inputs, step.previous as string), 'the previous rotation manifest', MAX_ENVELOPE_BYTES)); } }]),
+  needs: (step, script) => cardsNeed(script, step.signers, 'ed25519-sign'),
   outputs: (step) => [step.out],
   proof: (step) => `${step.out}, verified against the set in force, its keys and check values against the tokens'`,
   async perform(ctx, step) {

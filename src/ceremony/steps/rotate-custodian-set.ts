@@ -6,7 +6,7 @@ import { serializeEnvelope } from '../../dsse/envelope.js';
 import { KeyceremonyError } from '../../errors.js';
 import { verifyChain } from '../../verify/verify.js';
 import type { StepContext, StepResult } from '../context.js';
-import { noInputs } from './kind.js';
+import { cardsNeed, noInputs } from './kind.js';
 import type { StepKind, StepOf } from './kind.js';
 import { checkSetIs, membersWithKeys, validity } from './sets.js';
 
@@ -35,6 +35,7 @@ function prove(ctx: StepContext, step: S): StepResult {
 
 export const rotateCustodianSet: StepKind<S> = {
   ...noInputs,
+  needs: (step, script) => cardsNeed(script, step.signers, 'ed25519-sign'),
   outputs: (step) => [step.out],
   proof: (step) => `${step.out}, verified as the next version of the set in force`,
   async perform(ctx, step) {

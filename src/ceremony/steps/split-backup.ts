@@ -27,7 +27,7 @@ import type { ResolvedToken, StepContext, StepResult } from '../context.js';
 import { everyFileUnder, requireExactly } from '../tree.js';
 import { mediaRule } from '../media.js';
 import { tokenKcv } from './generate-key.js';
-import { noInputs } from './kind.js';
+import { cardsNeed, noInputs } from './kind.js';
 import type { StepKind, StepOf } from './kind.js';
 
 type S = StepOf<'split-backup'>;
@@ -87,6 +87,7 @@ async function prove(ctx: StepContext, step: S, dir: string): Promise<StepResult
 
 export const splitBackup: StepKind<S> = {
   ...noInputs,
+  needs: (step, script) => [{ token: step.token, need: 'aes-key-wrap' }, ...cardsNeed(script, step.signers, 'ed25519-sign')],
   outputs: (step) => [step.out],
   proof: (step) => `${step.out}: its signed custody manifest and every file it lists, and ${step.backupKey}'s check value on the HSM`,
   async perform(ctx, step) {
