@@ -297,7 +297,7 @@ describe('keys and encodings', () => {
     expect(secret).toMatch(/^AGE-SECRET-KEY-1[0-9A-Z]{58}$/);
     const e = expectCode(() => X25519Identity.parse(secret.toLowerCase()), 'AGE_IDENTITY_INVALID');
     expect(e.exit).toBe(2);
-    expectCode(() => parseIdentities(`# only a comment\n${secret.slice(0, -1)}X`), 'AGE_IDENTITY_INVALID');
+    expectCode(() => parseIdentities(`# only a comment\n${secret.slice(0, -1)}${secret.at(-1) === 'X' ? 'Y' : 'X'}`), 'AGE_IDENTITY_INVALID'); // the last character changed, whatever it was
     const err = expectCode(() => parseIdentities(`${secret}\n${secret.slice(0, -2)}`), 'AGE_IDENTITY_INVALID');
     expect(err.message).not.toContain(secret.slice(16, 30));
     expectCode(() => parseIdentities('# nothing\n\n'), 'AGE_IDENTITY_INVALID');
