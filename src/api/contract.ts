@@ -154,7 +154,10 @@ export interface CeremonyStatusView {
  * What each channel accepts: derived from its schema in ./schema.ts, the one source of truth
  * (a type-only import, so nothing of the schemas reaches the renderer or the preload bundle).
  */
+/** Every channel has a request schema (indexing REQUESTS by channel fails otherwise), and every schema is for a channel: */
 export type Requests = { readonly [C in Channel]: Infer<(typeof REQUESTS)[C]> };
+const _noSchemaWithoutChannel: [Exclude<keyof typeof REQUESTS, Channel>] extends [never] ? true : never = true;
+void _noSchemaWithoutChannel;
 
 export interface Responses {
   'app.info': { readonly version: string; readonly module: string | null; readonly simulation: boolean; readonly moduleError: ApiError | null };
