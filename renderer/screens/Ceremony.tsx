@@ -13,18 +13,7 @@ import { SetWarning } from '../components/signing.js';
 import { active, useRun } from '../run.js';
 import type { FolderView, Plan } from '../run.js';
 import { useApp } from '../state.js';
-import { Hex } from './RunSheet.js';
-
-function AuditResult({ result }: { result: Responses['audit.verify'] }) {
-  return (
-    <section className={`result ${result.valid ? 'valid' : 'invalid'}`} aria-label="audit log verification">
-      <h3>{result.valid ? `Audit log valid: ${result.entries} entries` : `Audit log INVALID at entry ${result.firstBad ?? '?'}`}</h3>
-      {result.problems.map((p) => <p key={`${p.seq}${p.code}`} className="bad">entry {p.seq}: {p.code}: {p.message}</p>)}
-      <ul>{result.checkpoints.map((c) => <li key={c.seq}>checkpoint at entry {c.seq} signs entries 1 to {c.covers}{c.signers.length > 0 ? `, signed by ${c.signers.join(', ')}` : ''}{c.verified ? ' (verified against the custodian set)' : ''}</li>)}</ul>
-      <p>Head <Hex value={result.head} /></p>
-    </section>
-  );
-}
+import { AuditView, Hex } from './RunSheet.js';
 
 function OpenRun() {
   const { ref, status, showSheet } = useRun();
@@ -104,7 +93,7 @@ export function CeremonyScreen() {
       )}
       <h3>Audit log</h3>
       <FileDrop label="Verify an audit log (with the custodian set in use)" onText={(t) => void verifyDropped(t)} />
-      {audit !== null && <AuditResult result={audit} />}
+      {audit !== null && <AuditView result={audit} />}
     </section>
   );
 }

@@ -301,7 +301,8 @@ function StartCard({ r }: { r: RunRef }) {
   );
 }
 
-function AuditView({ result }: { result: Responses['audit.verify'] }) {
+/** An audit log's verification, as the run sheet and the workbench's Ceremony screen both show it. */
+export function AuditView({ result }: { result: Responses['audit.verify'] }) {
   return (
     <section className={`result ${result.valid ? 'valid' : 'invalid'}`} aria-label="audit log verification">
       <h3>{result.valid ? `Audit log valid: ${result.entries} entries` : `Audit log INVALID at entry ${result.firstBad ?? '?'}`}</h3>
