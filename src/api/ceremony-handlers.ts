@@ -13,13 +13,14 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyAuditLog } from '../audit/verify.js';
-import { fromHex, toHex, zero } from '../bytes.js';
+import { zero } from '../bytes.js';
 import { chainInForce, runCeremony } from '../ceremony/engine.js';
 import type { ResolvedToken } from '../ceremony/engine.js';
 import type { Question } from '../ceremony/context.js';
 import { parseScript } from '../ceremony/script.js';
+import { digestWords, expectedWords, wrongSlots } from '../ceremony/witness.js';
+import type { Expected } from '../ceremony/witness.js';
 import type { CeremonyScript } from '../ceremony/script.js';
-import { fromWords, toWords } from '../crypto/fingerprint.js';
 import { DocumentError } from '../docs/problems.js';
 import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
@@ -89,7 +90,6 @@ export const REHEARSAL_TIMEOUT_MS = 20 * 60_000;
 const KILL_GRACE_MS = 5_000;
 
 /** What the witness must type for a question with words: per slot, the word, or the byte it stands for as two hex digits. */
-type Expected = readonly { readonly word: string; readonly hex: string }[];
 
 interface Run {
   state: 'running' | 'waiting' | 'done' | 'failed';
@@ -195,14 +195,6 @@ function statusOf(run: Run): CeremonyStatusView {
   };
 }
 
-/** A digest (sha256:HEX) as words: its first 12 bytes, read as fingerprints are (src/crypto/fingerprint.ts). */
-function digestWords(digest: string): string[] {
-  const hex = /^sha256:([0-9a-f]{64})$/.exec(digest)?.[1];
-  return hex === undefined ? [] : toWords(fromHex('digest', hex).subarray(0, 12));
-}
-
-const slotsOf = (bytes: Uint8Array): Expected => toWords(bytes).map((word, i) => ({ word, hex: toHex(bytes.subarray(i, i + 1)) }));
-
 /**
  * What the witness is asked, and what they must type. A fingerprint, a check value or a digest is
  * confirmed only by typing its words (each in its slot), never by yes; the clock, a resume and the
@@ -213,35 +205,15 @@ const slotsOf = (bytes: Uint8Array): Expected => toWords(bytes).map((word, i) =>
  */
 export function classify(q: Question, _step: CeremonyStepView | null): { view: CeremonyQuestionView; expected: Expected } {
   const record = q.source === 'record';
-  const yesNo = (kind: CeremonyQuestionView['kind']) => ({ view: { who: q.who, what: q.what, kind, words: null, slots: 0, source: null }, expected: [] });
-  const withWords = (what: string, expected: Expected) => ({
-    view: { who: q.who, what, kind: q.kind ?? ('other' as const), words: record ? null : expected.map((e) => e.word), slots: expected.length, source: record ? 'record' as const : 'this-run' as const }, expected,
-  });
+  const expected = expectedWords(q);
+  const kind = q.kind === 'clock' || q.kind === 'resume' || q.kind === 'checkpoint' ? q.kind : 'other' as const;
+  if (expected.length === 0) return { view: { who: q.who, what: q.what, kind, words: null, slots: 0, source: null }, expected };
   // the value never appears in what the screen is shown: it is taken out of the question's text
-  const without = (value: string): string => q.what.replace(new RegExp(`:? ?(?:[a-z0-9]+:)?(?:sha256:)?${value}`), '');
-  switch (q.kind) {
-    case 'fingerprint': {
-      const words = q.words ?? [];
-      const bytes = fromWords(words);
-      return withWords(q.what, bytes === null ? words.map((w) => ({ word: w.toLowerCase(), hex: '' })) : slotsOf(bytes));
-    }
-    case 'check-value': return q.value === undefined ? yesNo('other') : withWords(without(q.value), slotsOf(fromHex('check value', q.value)));
-    case 'digest': return q.value === undefined ? yesNo('other') : withWords(without(q.value), slotsOf(fromHex('digest', q.value).subarray(0, 12)));
-    case 'clock': case 'resume': case 'checkpoint': return yesNo(q.kind);
-    default: return yesNo('other');
-  }
+  const what = q.value === undefined ? q.what : q.what.replace(new RegExp(`:? ?(?:[a-z0-9]+:)?(?:sha256:)?${q.value}`), '');
+  return { view: { who: q.who, what, kind: q.kind ?? 'other', words: record ? null : expected.map((e) => e.word), slots: expected.length, source: record ? 'record' : 'this-run' }, expected };
 }
 
-/** The slots (1-based) where what was typed is neither the word nor its byte in hex; slots typed beyond the last are wrong too. */
-export function wrongSlots(expected: Expected, typed: readonly string[]): number[] {
-  const wrong: number[] = [];
-  for (let i = 0; i < Math.max(expected.length, typed.length); i++) {
-    const t = (typed[i] ?? '').trim().toLowerCase();
-    const e = expected[i];
-    if (e === undefined || t === '' || (t !== e.word && t !== e.hex)) wrong.push(i + 1);
-  }
-  return wrong;
-}
+export { wrongSlots };
 
 const and = (xs: readonly string[]): string => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1] as string}`);
 
