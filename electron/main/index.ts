@@ -11,9 +11,9 @@ import { createHandlers } from '../../src/api/handlers.js';
 import { APP_ID } from './app-id.js';
 import { dialogChooseFolder } from './dialog.js';
 import { registerIpc } from './ipc.js';
-import { printHtmlToPdf } from './pdf.js';
+import { printHtmlToPdf, printPages } from './pdf.js';
 import { utilitySpawnCli } from './rehearsal.js';
-import { serveAppFile } from './protocol.js';
+import { isPrintUrl, serveAppFile } from './protocol.js';
 import { refuseLiveWhenUnsandboxed, recordUnsandboxed, sandboxFromCommandLine, sandboxFromProcesses, UNSANDBOXED_ERROR, UNSANDBOXED_TITLE } from './sandbox.js';
 import type { SandboxState } from './sandbox.js';
 import { APP_SCHEME, APP_START_URL, CONTENT_SECURITY_POLICY, hardenContents, hardenSession, webPreferences } from './security.js';
@@ -47,9 +47,11 @@ if (!app.requestSingleInstanceLock()) {
   app.on('second-instance', () => BrowserWindow.getAllWindows()[0]?.focus());
   app.on('window-all-closed', () => app.quit());
   void app.whenReady().then(() => {
-    hardenSession(session.defaultSession);
-    // read from the built files directly: every file: request stays cancelled (./protocol.ts)
-    protocol.handle(APP_SCHEME, (request) => serveAppFile(rendererRoot, request.url, CONTENT_SECURITY_POLICY, (p) => readFile(p)));
+    // a print window may load its own page only, and no other window any print page (./pdf.ts)
+    hardenSession(session.defaultSession, printPages);
+    // read from the files directly: every file: request stays cancelled (./protocol.ts); app://print/ only from the pages being printed
+    protocol.handle(APP_SCHEME, (request) => (isPrintUrl(request.url) ? printPages.serve(request.url, (p) => readFile(p))
+      : serveAppFile(rendererRoot, request.url, CONTENT_SECURITY_POLICY, (p) => readFile(p))));
     // the security settings spelled out here too, where reviewers and scanners (electronegativity) look for them
     const win = new BrowserWindow({ width: 1280, height: 800, minWidth: 960, minHeight: 640, show: false, title: sandbox.sandboxed ? 'keyceremony' : UNSANDBOXED_TITLE,
       webPreferences: { ...webPreferences(join(here, 'preload.cjs')), sandbox: true, contextIsolation: true, nodeIntegration: false, webSecurity: true } });

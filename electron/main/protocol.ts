@@ -1,6 +1,11 @@
-/** app://keyceremony/<path> → a file inside the built renderer folder, or nothing. */
+/**
+ * app://keyceremony/<path> → a file inside the built renderer folder, or nothing; and
+ * app://print/<random>.html → the one temporary file a print window is printing (./pdf.ts).
+ */
+import { randomBytes } from 'node:crypto';
 import { extname, join, normalize, sep } from 'node:path';
-import { APP_HOST, APP_SCHEME } from './security.js';
+import { APP_HOST, APP_SCHEME, PRINT_HOST, printContentSecurityPolicy } from './security.js';
+import type { PrintWindows } from './security.js';
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
@@ -53,4 +58,59 @@ export async function serveAppFile(root: string, url: string, csp: string, read:
     return new Response('the app could not read its own file', { status: 500, headers: appHeaders('text/plain; charset=utf-8', csp) });
   }
   return new Response(body as Uint8Array<ArrayBuffer>, { status: 200, headers: appHeaders(file.type, csp) });
+}
+
+/** True for every app://print/ URL, known or not: those are answered by PrintPages, never from the renderer folder. */
+export function isPrintUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === `${APP_SCHEME}:` && u.host === PRINT_HOST;
+  } catch {
+    return false;
+  }
+}
+
+interface PrintPage { readonly path: string; readonly webContentsId: number; readonly csp: string }
+
+/**
+ * The pages being printed: each a URL with 128 random bits, mapped to one file and to the one
+ * window printing it. The protocol handler answers only these exact URLs (no path is ever read
+ * from a URL, so there is nothing to traverse), and the session lets only that window load it
+ * (./security.ts, isAllowedRequestFrom). A page is removed when its print ends.
+ */
+export class PrintPages implements PrintWindows {
+  readonly #pages = new Map<string, PrintPage>();
+
+  /** Maps a fresh app://print/<32 hex>.html to `path` for the window `webContentsId`, served with `csp`; returns the URL. */
+  add(path: string, webContentsId: number, csp: string): string {
+    if (typeof path !== 'string' || path === '') throw new TypeError('"path" expected a file path');
+    const url = `${APP_SCHEME}://${PRINT_HOST}/${randomBytes(16).toString('hex')}.html`;
+    this.#pages.set(url, { path, webContentsId, csp });
+    return url;
+  }
+
+  remove(url: string): void {
+    this.#pages.delete(url);
+  }
+
+  pageFor(webContentsId: number | undefined): string | undefined {
+    // a request without a window (or a window id Electron did not give) is never a print window's
+    if (!Number.isSafeInteger(webContentsId)) return undefined;
+    for (const [url, p] of this.#pages) if (p.webContentsId === webContentsId) return url;
+    return undefined;
+  }
+
+  /** The page's file for exactly its URL (as Chromium canonicalises it); anything else under app://print/ is a 404. */
+  async serve(url: string, read: (path: string) => Promise<Uint8Array>): Promise<Response> {
+    const page = this.#pages.get(url);
+    const notFound = () => new Response('not found', { status: 404, headers: appHeaders('text/plain; charset=utf-8', printContentSecurityPolicy('')) });
+    if (page === undefined) return notFound();
+    let body: Uint8Array;
+    try {
+      body = await read(page.path);
+    } catch {
+      return notFound();
+    }
+    return new Response(body as Uint8Array<ArrayBuffer>, { status: 200, headers: appHeaders('text/html; charset=utf-8', page.csp) });
+  }
 }

@@ -1,15 +1,18 @@
 /**
  * The harness is only worth something if it notices: each hardening line is removed in turn from
  * a copy of the built shell (a string edit on the bundle, as a careless change or a bad merge
- * would make it) and the harness must report a problem for each (issue 19, acceptance).
+ * would make it) and the harness must report a problem for each (issue 19, acceptance). The
+ * lines of the PDF path are removed from the shell bundled with pdf.ts's exports ('print') and
+ * checked by pdf-harness.ts.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { bundlePrintShell, printProblems } from './pdf-harness.js';
 import { bundleShell, shellProblems } from './shell-harness.js';
 import type { ShellBuild } from './shell-harness.js';
 
-type Target = 'main' | 'preload' | 'pdf';
+type Target = 'main' | 'preload' | 'pdf' | 'print';
 const flip = (k: string, v: boolean): [string, Target, RegExp, string] => [`webPreferences.${k}: ${String(v)}`, 'main', new RegExp(`\\b${k}: ${String(v)}\\b`, 'g'), `${k}: ${String(!v)}`];
 
 /** [what is removed, bundle, every occurrence of, replaced by] */
@@ -25,7 +28,7 @@ const MUTATIONS: [string, Target, RegExp, string][] = [
   ['denying window.open', 'main', /\{ action: "deny" \}/g, '{ action: "allow" }'],
   ['denying permission requests', 'main', /callback\(false\)/g, 'callback(true)'],
   ['answering permission checks false', 'main', /setPermissionCheckHandler\(\(\) => false\)/g, 'setPermissionCheckHandler(() => true)'],
-  ['cancelling every other request', 'main', /cancel: !isAllowedRequest\(details\.url\)/g, 'cancel: false'],
+  ['cancelling every other request', 'main', /cancel: !isAllowedRequestFrom\(details, printing\)/g, 'cancel: false'],
   ['only our own host allowed', 'main', /u\.host === APP_HOST \|\| u\.protocol === "data:"/g, 'true || u.protocol === "data:"'],
   flip('sandbox', true), flip('contextIsolation', true), flip('nodeIntegration', false), flip('nodeIntegrationInWorker', false), flip('nodeIntegrationInSubFrames', false),
   flip('webSecurity', true), flip('allowRunningInsecureContent', false), flip('experimentalFeatures', false), flip('webviewTag', false), flip('navigateOnDragDrop', false), flip('spellcheck', false),
@@ -52,6 +55,24 @@ const MUTATIONS: [string, Target, RegExp, string][] = [
   ['the PDF window without JavaScript', 'pdf', /javascript: false/g, 'javascript: true'],
   ['the PDF window sandboxed', 'pdf', /sandbox: true/g, 'sandbox: false'],
   ['the PDF window destroyed', 'pdf', /win\.destroy\(\);/g, ''],
+  // the transcript PDF from a private temporary file served as app://print/<random>.html to its window only (issue 19, item 4)
+  ['the PDF page loaded from app://print/, not a data: URL', 'print', /await win\.loadURL\(page\);/g, 'await win.loadURL("data:text/html;charset=utf-8," + encodeURIComponent(html));'],
+  ['the PDF page loaded from app://print/, not a file: URL', 'print', /await win\.loadURL\(page\);/g, 'await win.loadURL(require("node:url").pathToFileURL(file).href);'],
+  ['the private folder made by mkdtemp (new, random, 0700)', 'print', /\(0, (\w+)\.mkdtempSync\)\((\(0, \w+\.join\)\(\(0, \w+\.tmpdir\)\(\), "keyceremony-print-"\))\)/g,
+    '((p) => ($1.mkdirSync(p + "shared", { recursive: true, mode: 493 }), p + "shared"))($2)'],
+  ['the private file mode 0600', 'print', /O_NOFOLLOW \?\? 0\), 384\)/g, 'O_NOFOLLOW ?? 0), 420)'],
+  ['the private file created only where nothing is, never through a link', 'print', / \| (\w+)\.constants\.O_EXCL \| \(\1\.constants\.O_NOFOLLOW \?\? 0\), 384\)/g, ', 384)'],
+  ['the temporary folder removed', 'print', /\(0, \w+\.rmSync\)\(dir, \{ recursive: true, force: true, maxRetries: 3 \}\);/g, ''],
+  ['the temporary folder removed when printing fails', 'print', /\} catch \(error\) \{\n(\s*)\w+ = \{ ok: false, error \};/g, '} catch (error) {\n$1throw error;'],
+  ['the page forgotten after printing', 'print', /printPages\.remove\(page\);/g, ''],
+  ['a random page name', 'print', /\$\{\(0, \w+\.randomBytes\)\(16\)\.toString\("hex"\)\}\.html/g, '${"0".repeat(32)}.html'],
+  ['a 404 for any other app://print/ URL', 'print', /const page = this\.#pages\.get\(url\);/g, 'const page = this.#pages.get(url) ?? [...this.#pages.values()][0];'],
+  ["the page's CSP sent", 'print', /appHeaders\("text\/html; charset=utf-8", page\.csp\)/g, 'appHeaders("text/html; charset=utf-8", "")'],
+  ["the page's CSP: script-src 'none'", 'print', /"script-src 'none'",/g, '"script-src \'unsafe-inline\'",'],
+  ["the page's CSP: its own style elements by hash", 'print', /`style-src \$\{hashes\.size === 0 \? "'none'" : \[\.\.\.hashes\]\.join\(" "\)\}`/g, '"style-src \'unsafe-inline\'"'],
+  ['a print window loads its own page only', 'print', /if \(page !== void 0\) return details\.url === page;/g, 'if (page !== void 0 && details.url === page) return true;'],
+  ['a print page loaded by its own window only', 'print', /if \(p\.webContentsId === webContentsId\) return url;/g, 'return url;'],
+  ['the print windows known to the session', 'print', /hardenSession\((\w+)\.session\.defaultSession, printPages\)/g, 'hardenSession($1.session.defaultSession)'],
   ['the preload object frozen', 'preload', /Object\.freeze\(/g, '('],
   ['the preload requiring only electron', 'preload', /^/g, 'require("node:fs");\n'],
   ['the preload exposing one object', 'preload', /(\w+)\.contextBridge\.exposeInMainWorld\("keyceremony", api\);/g, '$1.contextBridge.exposeInMainWorld("keyceremony", api); $1.contextBridge.exposeInMainWorld("ipcRenderer", $1.ipcRenderer);'],
@@ -59,20 +80,23 @@ const MUTATIONS: [string, Target, RegExp, string][] = [
 
 describe('the shell harness fails when any hardening line is removed from the built shell', () => {
   let build: ShellBuild;
-  beforeAll(() => { build = bundleShell(); }, 60_000);
+  let print: string;
+  beforeAll(() => { build = bundleShell(); print = bundlePrintShell(build); }, 60_000);
   afterAll(() => rmSync(build.dir, { recursive: true, force: true }));
+  const bundle = (target: Target) => (target === 'print' ? print : build[target]);
 
   test('the unmutated shell passes', async () => {
     expect(await shellProblems(build)).toEqual([]);
+    expect(await printProblems(print)).toEqual([]);
   }, 60_000);
   test.each(MUTATIONS)('without %s', async (_what, target, find, replace) => {
-    const original = readFileSync(build[target], 'utf8');
+    const original = readFileSync(bundle(target), 'utf8');
     const mutated = original.replace(find, replace);
     // the line is in the bundle: a mutation that no longer matches is a stale test, not a pass
     expect(mutated).not.toBe(original);
     const file = join(build.dir, 'electron', `mutant-${target}.cjs`);
     writeFileSync(file, mutated);
-    const problems = await shellProblems(build, { [target]: file });
+    const problems = target === 'print' ? await printProblems(file) : await shellProblems(build, { [target]: file });
     expect(problems.length).toBeGreaterThan(0);
   }, 60_000);
 });
