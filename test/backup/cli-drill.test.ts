@@ -263,10 +263,10 @@ describe('drills from the command line', () => {
   });
 });
 
-/** A command on a real pseudo-terminal, answered as a custodian would (test/backup/pty-words.py). */
+/** A command on a real pseudo-terminal, answered as a custodian would (test/support/pty-run.py). */
 interface PtyReport { readonly status: number; readonly output: string; readonly words: Record<string, string> }
 function onTerminal(args: readonly string[], plan: { answers?: string[]; stdoutFile?: string; words?: Record<string, string> }, extraEnv: NodeJS.ProcessEnv = {}): PtyReport {
-  const driver = fileURLToPath(new URL('./pty-words.py', import.meta.url));
+  const driver = fileURLToPath(new URL('../support/pty-run.py', import.meta.url));
   const r = spawnSync('python3', [driver, JSON.stringify(plan), process.execPath, BIN, ...args], { env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 150_000 });
   expect(r.stderr).toBe('');
   return JSON.parse(r.stdout) as PtyReport;

@@ -112,7 +112,7 @@ describe('rehearsal, then the real run', () => {
     expect(runCli(['ceremony', 'run', script(), '--profile', profile, '--yes', '--dir', join(work, 'x')], env).stderr).toContain('USAGE');
     if (networkInterfacesUp().length > 0) expect(runCli(['ceremony', 'run', script(), '--profile', profile, '--dir', join(work, 'x')], env).stderr).toContain('CEREMONY_NETWORK_UP');
     const dir = join(work, 'real');
-    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify(['yes', 'yes', 'yes', 'yes', 'yes']), process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--dir', dir], { env, encoding: 'utf8', timeout: 90_000 });
+    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify({ answers: ['yes', 'yes', 'yes', 'yes', 'yes'] }), process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--dir', dir], { env, encoding: 'utf8', timeout: 90_000 });
     const report = JSON.parse(out.stdout) as { status: number; output: string };
     expect(report.output).toContain('type the words you heard, or yes');
     expect(report.output).toMatch(/confirm the checkpoint they sign covers the audit log [0-9a-f]{32}: \d+ entries, head sha256:[0-9a-f]{64}, run without interruption/);
@@ -136,7 +136,7 @@ describe('rehearsal, then the real run', () => {
     expect(r.stderr).toMatch(ERROR_LINE);
     expect(r.stderr).toContain('CEREMONY_NOT_REHEARSED');
     const dir = join(work, 'unrehearsed');
-    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify(['yes', 'yes', 'yes', 'yes', 'yes']), process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--no-rehearsal', '--dir', dir], { env: { ...env, ...hsm.env }, encoding: 'utf8', timeout: 90_000 });
+    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify({ answers: ['yes', 'yes', 'yes', 'yes', 'yes'] }), process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--no-rehearsal', '--dir', dir], { env: { ...env, ...hsm.env }, encoding: 'utf8', timeout: 90_000 });
     expect((JSON.parse(out.stdout) as { status: number }).status).toBe(0);
     expect(readFileSync(join(dir, 'audit.jsonl'), 'utf8')).toContain('"action":"rehearsal.skipped"');
     expect(readFileSync(join(dir, 'transcript.md'), 'utf8')).toContain('rehearsal.skipped');
@@ -149,7 +149,7 @@ describe('rehearsal, then the real run', () => {
     freshTokens();
     const env = { ...process.env, ...hsm.env, PIN_HSM: tokens[0][2] };
     const dir = join(work, 'typed-pins');
-    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify(['yes', '1111', 'yes', '2222', 'yes', '3333', 'yes', 'yes']), process.execPath, BIN, 'ceremony', 'run', file, '--profile', lazy, '--no-rehearsal', '--dir', dir],
+    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify({ answers: ['yes', '1111', 'yes', '2222', 'yes', '3333', 'yes', 'yes'] }), process.execPath, BIN, 'ceremony', 'run', file, '--profile', lazy, '--no-rehearsal', '--dir', dir],
       { env, encoding: 'utf8', timeout: 90_000 });
     const report = JSON.parse(out.stdout) as { status: number; output: string };
     expect(report.status).toBe(0);

@@ -133,7 +133,7 @@ describe('keyceremony keygen', () => {
   });
   test('the PIN prompt on a real terminal does not echo', () => {
     const helper = fileURLToPath(new URL('../support/pty-run.py', import.meta.url));
-    const r = spawnSync('python3', [helper, JSON.stringify([HSM.pin]), process.execPath, BIN, 'keygen', 'custodian', uri('gina-sign-v1')], { env, encoding: 'utf8', timeout: 90_000 });
+    const r = spawnSync('python3', [helper, JSON.stringify({ answers: [HSM.pin] }), process.execPath, BIN, 'keygen', 'custodian', uri('gina-sign-v1')], { env, encoding: 'utf8', timeout: 90_000 });
     const report = JSON.parse(r.stdout) as { status: number; output: string };
     expect(report.output).toContain('PIN for token "CLI HSM": ');
     expect(report.output).not.toContain(HSM.pin);
