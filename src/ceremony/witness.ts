@@ -43,3 +43,12 @@ export function wrongSlots(expected: Expected, typed: readonly string[]): number
   }
   return wrong;
 }
+
+/**
+ * The question's text with its value (the check value's or digest's hex, which a slot accepts in
+ * place of a word) replaced by `…`, so no screen the witness sees shows the answer: the terminal's
+ * prompt and the app's question card alike.
+ */
+export function withoutValue(q: Question): string {
+  return q.value === undefined || !/^[0-9a-f]+$/i.test(q.value) ? q.what : q.what.replace(new RegExp(q.value, 'gi'), '…');
+}

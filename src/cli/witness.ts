@@ -23,7 +23,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { Question } from '../ceremony/context.js';
-import { expectedWords, wrongSlots } from '../ceremony/witness.js';
+import { expectedWords, withoutValue, wrongSlots } from '../ceremony/witness.js';
 import type { Expected } from '../ceremony/witness.js';
 import { KeyceremonyError } from '../errors.js';
 import { writeLines } from './io.js';
@@ -141,15 +141,6 @@ function refused(io: Io, q: Question, what: string): false {
 }
 
 const slotNames = (slots: readonly number[]): string => (slots.length === 1 ? `slot ${slots[0] ?? ''}` : `slots ${slots.join(', ')}`);
-
-/**
- * The question's text with its value (the check value's or digest's hex, which a slot accepts in
- * place of a word) replaced by `…`, so no screen the witness sees shows the answer. The app takes
- * the value out of the same text (src/api/ceremony-handlers.ts, classify).
- */
-export function withoutValue(q: Question): string {
-  return q.value === undefined || !/^[0-9a-f]+$/i.test(q.value) ? q.what : q.what.replace(new RegExp(q.value, 'gi'), '…');
-}
 
 /**
  * Lines typed at the terminal, one per next(): the terminal is left in its own line mode, so it

@@ -16,7 +16,8 @@ import type { Question } from '../../src/ceremony/context.js';
 import { digestWords } from '../../src/ceremony/witness.js';
 import { fingerprint } from '../../src/crypto/fingerprint.js';
 import type { Io } from '../../src/cli/io.js';
-import { CLEAR_SCREEN, MAX_ROUNDS, askWitness, withoutValue } from '../../src/cli/witness.js';
+import { CLEAR_SCREEN, MAX_ROUNDS, askWitness } from '../../src/cli/witness.js';
+import { withoutValue } from '../../src/ceremony/witness.js';
 import { expectCodeAsync } from '../support/expect-code.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -105,7 +105,8 @@ async function run(ctx: StepContext, step: S, first: boolean): Promise<StepResul
   const root = given.sets[0] as TrustedChain['sets'][number];
   const newest = given.newest;
   if (first && step.rootDigest === null) {
-    ctx.say(`  the root set (version ${root.version}) has digest ${root.digest}`);
+    // the digest is not said: the witness types it from the record of the ceremony that made it, and a slot accepts its hex
+    ctx.say(`  the root set (version ${root.version}) is loaded; ${step.witness} checks its digest against the record of the ceremony that made it`);
     if (!(await ctx.confirm({ who: step.witness, what: `the root set's digest ${root.digest}, against the record of the ceremony that made it`, kind: 'digest', value: root.digest.slice('sha256:'.length), source: 'record' }))) {
       throw new KeyceremonyError('CEREMONY_WITNESS_REFUSED', `${step.witness} did not confirm the root set's digest`, 'stop: this is not the custodian set the organisation trusts');
     }
