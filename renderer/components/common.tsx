@@ -1,9 +1,13 @@
-/** Small shared pieces: token picker, PIN field, fingerprint words, file drop, error and progress banners. */
-import { useEffect, useId, useState } from 'react';
+/**
+ * Small shared pieces: token picker, PIN field, file drop, feedback beside a form and in the banner,
+ * what a disabled button waits for. Values (KCVs, fingerprints, digests) are shown by ./values.tsx.
+ */
+import { useCallback, useEffect, useId, useState } from 'react';
 import type { ChangeEvent, DragEvent, ReactNode } from 'react';
 import { call } from '../api.js';
 import type { Responses } from '../api.js';
 import { useApp } from '../state.js';
+import type { AppState } from '../state.js';
 
 type TokenView = Responses['tokens.list']['tokens'][number];
 
@@ -62,10 +66,6 @@ export function PinField({ value, onChange, token }: { value: string; onChange: 
   );
 }
 
-export function Words({ words }: { words: readonly string[] }) {
-  return <span className="words" aria-label="fingerprint words to read aloud">{words.join(' ')}</span>;
-}
-
 export function FileDrop({ label, onText }: { label: string; onText: (text: string, name: string) => void }) {
   const id = useId();
   const [over, setOver] = useState(false);
@@ -80,20 +80,62 @@ export function FileDrop({ label, onText }: { label: string; onText: (text: stri
   );
 }
 
-export function Banners() {
-  const { error, busy, notice, clearError } = useApp();
+function ErrorBox() {
+  const { error, clearError } = useApp();
+  if (error === null) return null;
   return (
-    <div aria-live="polite">
-      {busy !== null && <div className="banner busy" role="status"><span className="spinner" aria-hidden="true" />{busy}</div>}
-      {error !== null && (
-        <div className="banner error" role="alert">
-          <strong>{error.code}</strong>: {error.message}.<br /><span className="fix">What to do: {error.fix}.</span>
-          <button type="button" className="link" onClick={clearError}>Dismiss</button>
-        </div>
-      )}
-      {notice !== null && error === null && busy === null && <div className="banner ok" role="status">{notice}</div>}
+    <div className="banner error" role="alert">
+      <strong>{error.code}</strong>: {error.message}.<br /><span className="fix">What to do: {error.fix}.</span>
+      <button type="button" className="link" onClick={clearError}>Dismiss</button>
     </div>
   );
+}
+
+function Feedback() {
+  const { error, busy, notice } = useApp();
+  return (
+    <>
+      {busy !== null && <div className="banner busy" role="status"><span className="spinner" aria-hidden="true" />{busy}</div>}
+      <ErrorBox />
+      {notice !== null && error === null && busy === null && <div className="banner ok" role="status">{notice}</div>}
+    </>
+  );
+}
+
+/** The banner at the top: feedback that belongs to no place on screen. */
+export function Banners() {
+  const { at, places } = useApp();
+  return <div aria-live="polite">{(at === null || !places.has(at)) && <Feedback />}</div>;
+}
+
+/**
+ * A place for feedback beside a form (issue 15): `run` says that what it runs belongs at `at`, and
+ * `<Beside at={at} />`, put next to the form's button, shows its progress, its error with code and
+ * fix, and its outcome there instead of at the top of the page.
+ */
+export function usePlace(): { run: AppState['run']; at: string } {
+  const { run: runAny } = useApp();
+  const at = useId();
+  const run = useCallback<AppState['run']>((what, fn, done) => runAny(what, fn, done, at), [runAny, at]);
+  return { run, at };
+}
+
+export function Beside({ at }: { at: string }) {
+  const { at: now, places, claim } = useApp();
+  useEffect(() => claim(at), [claim, at]);
+  return <div className="beside" aria-live="polite">{now === at && places.has(at) && <Feedback />}</div>;
+}
+
+/**
+ * What a disabled button waits for (issue 15): the list, shown under the button and linked to it
+ * with aria-describedby. `missing` holds a phrase per thing still missing ('' or false when given).
+ * Spread `button` on every button it holds back; render `note` once, beside them.
+ */
+export function useMissing(lead: string, missing: readonly (string | false)[]): { ready: boolean; button: { disabled: boolean; 'aria-describedby'?: string }; note: ReactNode } {
+  const id = useId();
+  const items = missing.filter((m): m is string => m !== false && m !== '');
+  if (items.length === 0) return { ready: true, button: { disabled: false }, note: null };
+  return { ready: false, button: { disabled: true, 'aria-describedby': id }, note: <small id={id} className="hint missing">{lead} {items.join(', ')}.</small> };
 }
 
 export function DocumentBox({ title, document, summary }: { title: string; document: string; summary?: string }) {

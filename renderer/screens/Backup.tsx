@@ -7,27 +7,19 @@
 import { useState } from 'react';
 import { call } from '../api.js';
 import type { Responses } from '../api.js';
-import { DocumentBox, Field, FileDrop, PinField, TokenSelect, useTokens } from '../components/common.js';
+import { Beside, DocumentBox, Field, FileDrop, PinField, TokenSelect, useMissing, usePlace, useTokens } from '../components/common.js';
 import { DriveFields, useDrive } from '../components/drives.js';
+import { custodiansOf } from '../components/signing.js';
+import { Digest, Kcv } from '../components/values.js';
 import { useApp } from '../state.js';
 import { SignPanel } from './SignPanel.js';
 
 type Receipt = Responses['backup.splitStore'];
 
-/** Custodian ids of the newest set of the chain, for display only (the core verifies the chain). */
-function custodiansOf(chain: readonly string[]): string[] {
-  try {
-    const env = JSON.parse(chain[chain.length - 1] ?? '') as { payload: string };
-    const set = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(env.payload), (c) => c.charCodeAt(0)))) as { custodians: { id: string }[] };
-    return set.custodians.map((c) => c.id);
-  } catch {
-    return [];
-  }
-}
-
 function SplitPanel() {
   const { tokens } = useTokens();
-  const { chain, keys, run } = useApp();
+  const { chain, keys } = useApp();
+  const { run, at } = usePlace();
   const drive = useDrive('backup-custody');
   const members = custodiansOf(chain);
   const [hsm, setHsm] = useState('');
@@ -35,8 +27,8 @@ function SplitPanel() {
   const [backupKey, setBackupKey] = useState('backup-v1');
   const [masterKey, setMasterKey] = useState(keys.find((k) => k.kind === 'master')?.label ?? 'master-v1');
   const [threshold, setThreshold] = useState(2);
-  const [ceremony, setCeremony] = useState('2026-q4-backup-custody');
-  const [actor, setActor] = useState(members[0] ?? '');
+  const [ceremony, setCeremony] = useState('');
+  const [actor, setActor] = useState('');
   const [begun, setBegun] = useState<Responses['backup.splitBegin'] | null>(null);
   const [receipts, setReceipts] = useState<Receipt[]>([]);
   const [card, setCard] = useState('');
@@ -46,6 +38,10 @@ function SplitPanel() {
   const [cleanUp, setCleanUp] = useState<readonly string[]>([]);
 
   const next = receipts.length === 0 ? begun?.next ?? null : receipts[receipts.length - 1]?.next ?? null;
+  const toBegin = useMissing('To split:', [hsm === '' && 'choose the HSM', hsmPin === '' && 'type its PIN', backupKey === '' && 'give the backup key id', masterKey === '' && 'give the master key',
+    ceremony.trim() === '' && 'give the custody ceremony id', members.length < 2 && 'use a custodian set of at least two', (threshold < 2 || threshold > members.length) && members.length >= 2 && `choose M from 2 to ${members.length}`]);
+  const toStore = useMissing('To store the share:', [card === '' && `choose the card of ${next ?? 'the custodian'}`, cardPin === '' && 'type its PIN']);
+  const toFinish = useMissing('To write the custody folder:', [drive.handle === '' && 'choose the custody drive', actor === '' && 'choose the initiating custodian', hsmPin === '' && 'type the HSM PIN']);
   const begin = async () => {
     const r = await run(`Generating ${backupKey} in "${hsm}" and splitting it ${threshold} of ${members.length}…`, () => call('backup.splitBegin', {
       hsm: { label: hsm }, hsmPin, chain: [...chain], ceremony, backupKey, keys: [masterKey], threshold, custodians: members,
@@ -85,19 +81,21 @@ function SplitPanel() {
         <Field label="Backup key id">{(i) => <input id={i} value={backupKey} onChange={(e) => setBackupKey(e.target.value)} />}</Field>
         <Field label="Master key to back up">{(i) => <input id={i} value={masterKey} onChange={(e) => setMasterKey(e.target.value)} />}</Field>
         <Field label="Shares needed to restore (M)" hint={`of ${members.length}: ${members.join(', ')}`}>{(i) => <input id={i} type="number" min={2} max={members.length} value={threshold} onChange={(e) => setThreshold(Number(e.target.value))} />}</Field>
-        <Field label="Custody ceremony id">{(i) => <input id={i} value={ceremony} onChange={(e) => setCeremony(e.target.value)} />}</Field>
-        <button type="submit" disabled={hsm === '' || hsmPin === '' || members.length < 2}>Generate and split the backup key</button>
+        <Field label="Custody ceremony id" hint="as on the printed script, e.g. 2026-q4-backup-custody">{(i) => <input id={i} value={ceremony} onChange={(e) => setCeremony(e.target.value)} />}</Field>
+        <button type="submit" {...toBegin.button}>Generate and split the backup key</button>
+        {toBegin.note}
+        <Beside at={at} />
       </form>
       </>
     );
   }
   return (
     <>
-      <p>Backup key <strong>{begun.backupKey}</strong>, key check value <code>ecb:{begun.backupKcv}</code>, split {begun.threshold} of {begun.total}.</p>
+      <p>Backup key <strong>{begun.backupKey}</strong>, <Kcv value={begun.backupKcv} />, split {begun.threshold} of {begun.total}.</p>
       <ol className="checklist" aria-label="Shares placed">
         {members.map((m) => {
           const r = receipts.find((x) => x.custodian === m);
-          return <li key={m} className={r !== undefined ? 'good' : m === next ? 'now' : ''}>{m}: {r !== undefined ? `on ${r.holder}; read back in a new session, matches ${r.commitment.slice(0, 19)}…` : m === next ? 'next' : 'waiting'}</li>;
+          return <li key={m} className={r !== undefined ? 'good' : m === next ? 'now' : ''}>{m}: {r !== undefined ? <>on {r.holder}; read back in a new session, matches its commitment <Digest value={r.commitment} label={`commitment of ${m}'s share`} /></> : m === next ? 'next' : 'waiting'}</li>;
         })}
       </ol>
       {next !== null && (
@@ -105,24 +103,28 @@ function SplitPanel() {
           <p className="now"><strong>Next: {next}</strong>, insert your card and type your PIN.</p>
           <TokenSelect tokens={tokens} value={card} onChange={setCard} label={`Card of ${next}`} />
           <PinField value={cardPin} onChange={setCardPin} token={tokens.find((t) => t.label === card)} />
-          <button type="submit" disabled={card === '' || cardPin === ''}>Store the share of {next}</button>
+          <button type="submit" {...toStore.button}>Store the share of {next}</button>
+          {toStore.note}
+          <Beside at={at} />
         </form>
       )}
       {next === null && done === null && (
         <form className="grid" aria-label="Finish the split" onSubmit={(e) => { e.preventDefault(); void finish(); }}>
           <DriveFields drive={drive} label="Custody drive" />
-          <Field label="Initiating custodian (actor)">{(i) => <input id={i} value={actor} onChange={(e) => setActor(e.target.value)} />}</Field>
+          <Field label="Initiating custodian (actor)">{(i) => <select id={i} value={actor} onChange={(e) => setActor(e.target.value)}><option value="">Who initiates it?</option>{members.map((m) => <option key={m}>{m}</option>)}</select>}</Field>
           <PinField value={hsmPin} onChange={setHsmPin} token={tokens.find((t) => t.label === hsm)} />
-          <button type="submit" disabled={drive.handle === '' || hsmPin === '' || actor === ''}>Check the shares and write the custody folder</button>
+          <button type="submit" {...toFinish.button}>Check the shares and write the custody folder</button>
+          {toFinish.note}
+          <Beside at={at} />
         </form>
       )}
       {done === null && <button type="button" className="secondary" onClick={() => void cancel()}>Cancel the split</button>}
       {done !== null && custodyManifest !== null && (
         <section className="result valid" aria-label="custody result">
           <h3>Custody written to {done.dir}</h3>
-          <p>{threshold} shares read back from the cards rebuild a key with the backup key's check value <code>ecb:{done.backupKcv}</code>.</p>
+          <p>{threshold} shares read back from the cards rebuild a key with the backup key&apos;s check value: <Kcv value={done.backupKcv} />.</p>
           <table><thead><tr><th>File</th><th>Bytes</th><th>SHA-256</th></tr></thead>
-            <tbody>{done.files.map((f) => <tr key={f.path}><td>{f.path}</td><td>{f.bytes}</td><td><code>{f.sha256.slice(0, 24)}…</code></td></tr>)}</tbody></table>
+            <tbody>{done.files.map((f) => <tr key={f.path}><td>{f.path}</td><td>{f.bytes}</td><td><Digest value={f.sha256} label={`SHA-256 of ${f.path}`} /></td></tr>)}</tbody></table>
           <DocumentBox title="Custody manifest" document={custodyManifest} summary={done.manifest.summary} />
           <SignPanel document={custodyManifest} chain={[...chain]} onSigned={setCustodyManifest} />
         </section>
@@ -133,7 +135,9 @@ function SplitPanel() {
 
 function DrillPanel() {
   const { tokens } = useTokens();
-  const { chain, run } = useApp();
+  const { chain } = useApp();
+  const { run, at } = usePlace();
+  const restoring = usePlace();
   const drive = useDrive('backup-custody');
   const [manifest, setManifest] = useState('');
   const [plan, setPlan] = useState<Responses['drill.begin'] | null>(null);
@@ -160,11 +164,14 @@ function DrillPanel() {
   };
   const drill = async () => {
     if (plan === null) return;
-    const r = await run(`Restoring ${plan.backupKey} into "${target}" and checking every key…`, () => call('drill.run', { drillId: plan.drillId, token: { label: target }, pin: targetPin }));
+    const r = await restoring.run(`Restoring ${plan.backupKey} into "${target}" and checking every key…`, () => call('drill.run', { drillId: plan.drillId, token: { label: target }, pin: targetPin }));
     setTargetPin('');
     if (r !== undefined) { setOutcome(r); setReport(r.report.document); }
   };
   const count = presented[presented.length - 1]?.count ?? 0;
+  const toCheck = useMissing('To check the custody folder:', [manifest === '' && 'drop the signed custody manifest', drive.handle === '' && 'choose the drive']);
+  const toPresent = useMissing('To present a share:', [custodian === '' && 'choose who is presenting', card === '' && 'choose their card', cardPin === '' && 'type its PIN']);
+  const toRestore = useMissing('To restore:', [target === '' && 'choose the drill token', targetPin === '' && 'type its PIN']);
 
   if (chain.length === 0) return <p>A drill needs the custodian set: load it under <strong>Custodians</strong> first.</p>;
   if (plan === null) {
@@ -172,14 +179,16 @@ function DrillPanel() {
       <form className="grid" aria-label="Start a drill" onSubmit={(e) => { e.preventDefault(); void begin(); }}>
         <FileDrop label="Signed custody manifest" onText={setManifest} />
         <DriveFields drive={drive} label="Drive with the custody folder" />
-        <button type="submit" disabled={manifest === '' || drive.handle === ''}>Check the custody folder</button>
+        <button type="submit" {...toCheck.button}>Check the custody folder</button>
+        {toCheck.note}
+        <Beside at={at} />
       </form>
     );
   }
   const waiting = plan.receipts.filter((r) => !presented.some((p) => p.custodian === r.custodian));
   return (
     <>
-      <p>Backup key <strong>{plan.backupKey}</strong> (<code>ecb:{plan.backupKcv}</code>), {plan.threshold} of {plan.total}; custody manifest signed by {plan.signers.join(', ')}.</p>
+      <p>Backup key <strong>{plan.backupKey}</strong> (<Kcv value={plan.backupKcv} />), {plan.threshold} of {plan.total}; custody manifest signed by {plan.signers.join(', ')}.</p>
       <p role="status" aria-label="drill progress"><strong>{count} of {plan.threshold}</strong> shares presented{count >= plan.threshold ? ': ready to restore' : ''}.</p>
       <progress max={plan.threshold} value={count} aria-label="shares presented" />
       <ul className="checklist">{presented.map((p) => <li key={p.custodian} className="good">{p.custodian} (share {p.index}): matches its commitment</li>)}</ul>
@@ -188,23 +197,27 @@ function DrillPanel() {
           <Field label="Custodian presenting">{(i) => <select id={i} value={custodian} onChange={(e) => setCustodian(e.target.value)}><option value="">Who is presenting?</option>{waiting.map((r) => <option key={r.custodian} value={r.custodian}>{r.custodian} ({r.holder})</option>)}</select>}</Field>
           <TokenSelect tokens={tokens} value={card} onChange={setCard} label="Their card" />
           <PinField value={cardPin} onChange={setCardPin} token={tokens.find((t) => t.label === card)} />
-          <button type="submit" disabled={custodian === '' || card === '' || cardPin === ''}>Present the share</button>
+          <button type="submit" {...toPresent.button}>Present the share</button>
+          {toPresent.note}
+          <Beside at={at} />
         </form>
       )}
       {outcome === null && count >= plan.threshold && (
         <form className="grid" aria-label="Run the drill" onSubmit={(e) => { e.preventDefault(); void drill(); }}>
           <TokenSelect tokens={tokens} value={target} onChange={setTarget} label="Drill token" />
           <PinField value={targetPin} onChange={setTargetPin} token={tokens.find((t) => t.label === target)} />
-          <button type="submit" disabled={target === '' || targetPin === ''}>Restore into the drill token and check</button>
+          <button type="submit" {...toRestore.button}>Restore into the drill token and check</button>
+          {toRestore.note}
+          <Beside at={restoring.at} />
         </form>
       )}
       {outcome !== null && report !== null && (
         <section className={`result ${outcome.result === 'pass' ? 'valid' : 'invalid'}`} aria-label="drill result">
           <h3>{outcome.result === 'pass' ? 'PASS' : `FAIL: ${outcome.failures.join(', ')}`}</h3>
-          <table><thead><tr><th>Key</th><th>Manifest KCV</th><th>Restored KCV</th><th>Canary</th></tr></thead>
+          <table><thead><tr><th>Key</th><th>Check value in the manifest</th><th>Check value restored</th><th>Canary</th></tr></thead>
             <tbody>
-              <tr><td>{plan.backupKey}</td><td><code>{plan.backupKcv}</code></td><td><code>{outcome.backupKcv}</code> {outcome.backupKcvMatches ? 'matches' : 'DIFFERS'}</td><td>n/a</td></tr>
-              {outcome.restored.map((r) => <tr key={r.id}><td>{r.id}</td><td><code>{plan.keys.find((k) => k.id === r.id)?.kcv}</code></td><td><code>{r.kcv}</code> {r.kcvMatches ? 'matches' : 'DIFFERS'}</td><td>{r.canary ? 'decrypted' : 'FAILED'}</td></tr>)}
+              <tr><td>{plan.backupKey}</td><td><Kcv value={plan.backupKcv} /></td><td><Kcv value={outcome.backupKcv} /> {outcome.backupKcvMatches ? 'matches' : 'DIFFERS'}</td><td>n/a</td></tr>
+              {outcome.restored.map((r) => <tr key={r.id}><td>{r.id}</td><td><Kcv value={plan.keys.find((k) => k.id === r.id)?.kcv ?? ''} /></td><td><Kcv value={r.kcv} /> {r.kcvMatches ? 'matches' : 'DIFFERS'}</td><td>{r.canary ? 'decrypted' : 'FAILED'}</td></tr>)}
             </tbody></table>
           <p>Every drill object was destroyed. The custodians sign the report.</p>
           <DocumentBox title="Drill report" document={report} summary={outcome.report.summary} />

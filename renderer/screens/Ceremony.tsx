@@ -8,12 +8,13 @@
 import { useState } from 'react';
 import { call } from '../api.js';
 import type { Responses } from '../api.js';
-import { FileDrop } from '../components/common.js';
+import { Beside, FileDrop, useMissing, usePlace } from '../components/common.js';
 import { SetWarning } from '../components/signing.js';
+import { Digest } from '../components/values.js';
 import { active, useRun } from '../run.js';
 import type { FolderView, Plan } from '../run.js';
 import { useApp } from '../state.js';
-import { AuditView, Hex } from './RunSheet.js';
+import { AuditView } from './RunSheet.js';
 
 function OpenRun() {
   const { ref, status, showSheet } = useRun();
@@ -29,7 +30,9 @@ function OpenRun() {
 }
 
 export function CeremonyScreen() {
-  const { run, chain } = useApp();
+  const { chain } = useApp();
+  const { run, at } = usePlace();
+  const auditing = usePlace();
   const r = useRun();
   const [script, setScript] = useState('');
   const [plan, setPlan] = useState<Plan | null>(null);
@@ -47,13 +50,13 @@ export function CeremonyScreen() {
     if (v !== undefined && v.folder !== null) setFolder(v.folder);
   };
   const verifyDropped = async (text: string) => {
-    const v = await run('Verifying the audit log…', () => call('audit.verify', { log: text, chain: [...chain] }));
+    const v = await auditing.run('Verifying the audit log…', () => call('audit.verify', { log: text, chain: [...chain] }));
     if (v !== undefined) setAudit(v);
   };
   // a run that is going on is never replaced; one not started yet, or ended, is
   const busyRun = r.ref !== null && r.ref.runId !== null && active(r.status);
   const open = (mode: 'live' | 'rehearsal') => { if (plan !== null && folder !== null) r.prepare({ mode, script, plan, folder }); };
-  const missing = [folder === null ? 'a ceremony folder' : '', busyRun ? 'the run in progress to end' : ''].filter((x) => x !== '');
+  const missing = useMissing('To open the run sheet:', [folder === null && 'a ceremony folder', busyRun && 'the run in progress to end']);
 
   return (
     <section aria-labelledby="cer-h">
@@ -61,6 +64,7 @@ export function CeremonyScreen() {
       <p className="lead">Review a ceremony script, rehearse it on throw-away tokens, then run it live on the run sheet. Every step goes into the audit log; the transcript is written at the end.</p>
       <OpenRun />
       <FileDrop label="Ceremony script" onText={(t) => void load(t)} />
+      {plan?.valid !== true && <Beside at={at} />}
       {plan !== null && !plan.valid && (
         <section className="result invalid" aria-label="script problems">
           <h3>The script is not valid ({plan.problems.length} problems)</h3>
@@ -70,8 +74,7 @@ export function CeremonyScreen() {
       {plan?.valid === true && (
         <>
           <h3>{plan.title}</h3>
-          <p>Script <code>{plan.id}</code>, digest as words: <span className="words" aria-label="script digest as words">{plan.digestWords.join(' ')}</span></p>
-          <p className="hint">SHA-256 <Hex value={plan.digest ?? ''} /></p>
+          <p>Script <code>{plan.id}</code>, digest: <Digest value={plan.digest ?? ''} words={plan.digestWords} label="script digest" /></p>
           <table aria-label="participants"><thead><tr><th>Participant</th><th>Role</th></tr></thead><tbody>{plan.participants.map((p) => <tr key={p.id}><td>{p.name} ({p.id})</td><td>{p.role}</td></tr>)}</tbody></table>
           <ol aria-label="steps" className="steps">
             {plan.steps.map((s) => (
@@ -85,14 +88,16 @@ export function CeremonyScreen() {
               <button type="button" className="secondary" onClick={() => void chooseFolder()}>{folder === null ? 'Choose the ceremony folder…' : 'Choose another folder…'}</button>
               <small className="hint">a new folder, or the folder of an interrupted run to resume it</small>
             </div>
-            <button type="button" className="secondary" disabled={missing.length > 0} onClick={() => open('rehearsal')}>Rehearse on the run sheet</button>
-            <button type="button" className="primary" disabled={missing.length > 0} onClick={() => open('live')}>Run live on the run sheet</button>
-            {missing.length > 0 && <small className="hint missing">To open the run sheet: {missing.join(', ')}.</small>}
+            <button type="button" className="secondary" {...missing.button} onClick={() => open('rehearsal')}>Rehearse on the run sheet</button>
+            <button type="button" className="primary" {...missing.button} onClick={() => open('live')}>Run live on the run sheet</button>
+            {missing.note}
+            <Beside at={at} />
           </section>
         </>
       )}
       <h3>Audit log</h3>
       <FileDrop label="Verify an audit log (with the custodian set in use)" onText={(t) => void verifyDropped(t)} />
+      <Beside at={auditing.at} />
       {audit !== null && <AuditView result={audit} />}
     </section>
   );

@@ -1,25 +1,27 @@
 import { useEffect, useState } from 'react';
 import { call } from '../api.js';
 import type { Responses } from '../api.js';
-import { DocumentBox, Field, FileDrop, TokenSelect, useTokens, Words } from '../components/common.js';
-import { SetWarning } from '../components/signing.js';
+import { Beside, DocumentBox, Field, FileDrop, TokenSelect, useMissing, usePlace, useTokens } from '../components/common.js';
+import { DocumentContents, SetWarning } from '../components/signing.js';
+import { Digest } from '../components/values.js';
 import { useApp } from '../state.js';
 import { SignPanel } from './SignPanel.js';
 
-interface Member { id: string; name: string; publicKey: string; words: readonly string[] }
+interface Member { id: string; name: string; publicKey: string; fingerprint: Responses['keys.publicKey']['fingerprint'] }
 
 /** Read a custodian's public key from their card: token, key label, id and name. */
 function AddMemberForm({ onAdd, submit }: { onAdd: (m: Member) => void; submit: string }) {
   const { tokens } = useTokens();
-  const { run } = useApp();
+  const { run, at } = usePlace();
   const [token, setToken] = useState('');
   const [keyLabel, setKeyLabel] = useState('');
   const [id, setId] = useState('');
   const [name, setName] = useState('');
+  const missing = useMissing('To add: give', [token === '' && 'the custodian card', keyLabel === '' && 'the key label', id === '' && 'the custodian id', name === '' && 'the full name']);
   const add = async () => {
     const pk = await run(`Reading the public key of ${keyLabel} from "${token}"…`, () => call('keys.publicKey', { token: { label: token }, label: keyLabel }));
     if (pk === undefined) return;
-    onAdd({ id, name, publicKey: pk.publicKey, words: pk.fingerprint.words });
+    onAdd({ id, name, publicKey: pk.publicKey, fingerprint: pk.fingerprint });
     setId(''); setName(''); setKeyLabel(''); setToken('');
   };
   return (
@@ -28,7 +30,9 @@ function AddMemberForm({ onAdd, submit }: { onAdd: (m: Member) => void; submit: 
       <Field label="Key label">{(i) => <input id={i} value={keyLabel} onChange={(e) => setKeyLabel(e.target.value)} />}</Field>
       <Field label="Custodian id" hint="lowercase, e.g. alice">{(i) => <input id={i} value={id} onChange={(e) => setId(e.target.value)} />}</Field>
       <Field label="Full name">{(i) => <input id={i} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
-      <button type="submit" disabled={token === '' || keyLabel === '' || id === '' || name === ''}>{submit}</button>
+      <button type="submit" {...missing.button}>{submit}</button>
+      {missing.note}
+      <Beside at={at} />
     </form>
   );
 }
@@ -37,13 +41,14 @@ function MemberTable({ members }: { members: readonly Member[] }) {
   return (
     <table>
       <thead><tr><th>Id</th><th>Name</th><th>Fingerprint (read aloud)</th></tr></thead>
-      <tbody>{members.map((m) => <tr key={m.id}><td>{m.id}</td><td>{m.name}</td><td><Words words={m.words} /></td></tr>)}</tbody>
+      <tbody>{members.map((m) => <tr key={m.id}><td>{m.id}</td><td>{m.name}</td><td><Digest value={m.fingerprint.hex} words={m.fingerprint.words} label={`fingerprint of ${m.id}'s key`} /></td></tr>)}</tbody>
     </table>
   );
 }
 
 function CreateRoot() {
-  const { run, setChain } = useApp();
+  const { setChain } = useApp();
+  const { run, at } = usePlace();
   const [members, setMembers] = useState<Member[]>([]);
   const [threshold, setThreshold] = useState(2);
   const [draft, setDraft] = useState<string | null>(null);
@@ -57,6 +62,8 @@ function CreateRoot() {
     const r = await run('Writing the custodian set…', () => call('custodians.create', { threshold, members: members.map(({ id, name, publicKey }) => ({ id, name, publicKey })) }), 'Custodian set written: now each custodian signs it on their card.');
     if (r !== undefined) setDraft(r.document);
   };
+  const writing = useMissing('To write the set:', [members.length === 0 && 'add at least one custodian',
+    (threshold < 1 || threshold > members.length) && members.length > 0 && `choose between 1 and ${members.length} signatures`]);
   if (draft === null) {
     return (
       <>
@@ -64,10 +71,12 @@ function CreateRoot() {
         <AddMemberForm submit="Add custodian" onAdd={(m) => setMembers((ms) => [...ms, m])} />
         <MemberTable members={members} />
         <h3>2. Choose the threshold and write the set</h3>
-        <form className="grid" onSubmit={(e) => { e.preventDefault(); void create(); }}>
+        <form className="grid" aria-label="Write the set" onSubmit={(e) => { e.preventDefault(); void create(); }}>
           <Field label={`Signatures required (of ${members.length})`}>{(i) => <input id={i} type="number" min={1} max={Math.max(1, members.length)} value={threshold} onChange={(e) => setThreshold(Number(e.target.value))} />}</Field>
-          <button type="submit" disabled={members.length === 0}>Write custodian set</button>
+          <button type="submit" {...writing.button}>Write custodian set</button>
+          {writing.note}
           <div className="span"><SetWarning threshold={threshold} total={members.length} /></div>
+          <Beside at={at} />
         </form>
         <FileDrop label="Or load an existing custodian set (the root)" onText={(t) => { setSigners([]); setDraft(t); }} />
       </>
@@ -76,7 +85,7 @@ function CreateRoot() {
   const signed = [...new Set([...(check?.signatures.filter((s) => s.valid && s.custodian !== null).map((s) => s.custodian as string) ?? []), ...signers])];
   return (
     <>
-      <DocumentBox title="Custodian set" document={draft} summary={`${signed.length} of ${check?.threshold ?? threshold} required signatures${signed.length > 0 ? ` (${signed.join(', ')})` : ''}.`} />
+      <DocumentBox title="Custodian set" document={draft} summary={`Signed by ${signed.length === 0 ? 'nobody yet' : signed.join(', ')}; ${check?.threshold ?? threshold} signatures needed.`} />
       {check?.valid === true
         ? <><p className="good">The set is signed by its own threshold and is ready.</p><button type="button" onClick={() => setChain([draft])}>Use this set for the ceremony</button></>
         : <p>Each custodian signs the set on their own card; it is ready when {check?.threshold ?? threshold} have signed.</p>}
@@ -98,7 +107,8 @@ function rootStatus(check: Responses['documents.verify'] | null, members: readon
 }
 
 function Rotate() {
-  const { run, chain, setChain } = useApp();
+  const { chain, setChain } = useApp();
+  const { run, at } = usePlace();
   const [current, setCurrent] = useState<Responses['documents.status'] | null>(null);
   const [remove, setRemove] = useState('');
   const [added, setAdded] = useState<Member[]>([]);
@@ -114,9 +124,11 @@ function Rotate() {
       add: added.map(({ id, name, publicKey }) => ({ id, name, publicKey })), ...(threshold > 0 ? { threshold } : {}) }), 'Next version written: the current and the new custodians sign it.');
     if (r !== undefined) setDraft(r.document);
   };
+  const writing = useMissing('To write the next version:', [remove === '' && added.length === 0 && threshold === 0 && 'remove a custodian, add one, or change the threshold']);
   return (
     <>
-      <p className="good">Custodian chain in use: {chain.length} version{chain.length > 1 ? 's' : ''}; newest {current?.summary ?? ''}.</p>
+      <p className="good">Custodian chain in use: {chain.length} version{chain.length > 1 ? 's' : ''}.</p>
+      <section className="doc" aria-label="custodian set in use"><DocumentContents document={newest} summary={current?.summary ?? ''} /></section>
       <h3>Rotate the set</h3>
       {draft === null ? (
         <>
@@ -124,7 +136,9 @@ function Rotate() {
           <form className="grid" aria-label="Rotation" onSubmit={(e) => { e.preventDefault(); void write(); }}>
             <Field label="Remove custodian">{(i) => <select id={i} value={remove} onChange={(e) => setRemove(e.target.value)}><option value="">Nobody</option>{members.map((m) => <option key={m}>{m}</option>)}</select>}</Field>
             <Field label="New threshold" hint="0 keeps the current one">{(i) => <input id={i} type="number" min={0} value={threshold} onChange={(e) => setThreshold(Number(e.target.value))} />}</Field>
-            <button type="submit" disabled={remove === '' && added.length === 0 && threshold === 0}>Write next version</button>
+            <button type="submit" {...writing.button}>Write next version</button>
+            {writing.note}
+            <Beside at={at} />
           </form>
           <AddMemberForm submit="Add to the next version" onAdd={(m) => setAdded((a) => [...a, m])} />
           <MemberTable members={added} />
@@ -132,11 +146,6 @@ function Rotate() {
       ) : (
         <>
           <DocumentBox title="Next custodian set" document={draft} summary={status?.summary ?? ''} />
-          <ul>
-            {status?.approvals.map((a) => (
-              <li key={a.role}>{a.role} (version {a.set}): {a.signed.length} of {a.threshold}{a.signed.length > 0 ? ` (${a.signed.join(', ')})` : ''}{a.needed > 0 ? `; ${a.needed} more from: ${a.unsigned.join(', ')}` : '; complete'}</li>
-            ))}
-          </ul>
           {status?.complete === true && <button type="button" onClick={() => { setChain([...chain, draft]); setDraft(null); setAdded([]); setRemove(''); setThreshold(0); }}>Use the new version</button>}
           <SignPanel document={draft} chain={[...chain]} onSigned={setDraft} />
         </>

@@ -1,15 +1,17 @@
 import { useEffect, useState } from 'react';
 import { call } from '../api.js';
 import type { Responses } from '../api.js';
-import { Field, FileDrop, PinField, TokenSelect, useTokens } from '../components/common.js';
+import { Beside, Field, FileDrop, PinField, TokenSelect, useMissing, usePlace, useTokens } from '../components/common.js';
 import { DriveFields, useDrive } from '../components/drives.js';
+import { Digest, Kcv } from '../components/values.js';
 import { useApp } from '../state.js';
 
 type Target = Responses['export.targets']['targets'][number];
 
 export function ExportScreen() {
   const { tokens } = useTokens();
-  const { keys, run } = useApp();
+  const { keys } = useApp();
+  const { run, at } = usePlace();
   const [targets, setTargets] = useState<readonly Target[]>([]);
   const [target, setTarget] = useState('');
   const [kek, setKek] = useState('');
@@ -40,7 +42,10 @@ export function ExportScreen() {
     setPin('');
     if (r !== undefined) { setResult(r); drive.reload(); }
   };
-  const ready = t !== undefined && kekInfo !== null && t.kekBits.includes(kekInfo.bits) && drive.handle !== '' && token !== '' && keyLabel !== '' && pin !== '' && (!t.needs.includes('kekId') || kekId !== '');
+  const missing = useMissing('To export:', [t === undefined && 'choose the target',
+    kekInfo === null ? 'give the wrapping public key' : t !== undefined && !t.kekBits.includes(kekInfo.bits) && `give a wrapping key of ${t.kekBits.join(' or ')} bits`,
+    t?.needs.includes('kekId') === true && kekId === '' && 'give the Key Vault KEK id', drive.handle === '' && 'choose the drive',
+    token === '' && 'choose the token', keyLabel === '' && 'give the key label', pin === '' && 'type the PIN']);
   return (
     <section aria-labelledby="exp-h">
       <h2 id="exp-h">Export</h2>
@@ -56,7 +61,7 @@ export function ExportScreen() {
       <FileDrop label="Or drop the wrapping key file (PEM)" onText={setKek} />
       {kekInfo !== null && (
         <p className={t !== undefined && !t.kekBits.includes(kekInfo.bits) ? 'bad' : ''}>
-          RSA-{kekInfo.bits}, SHA-256 <code>{kekInfo.spkiSha256}</code><br />Compare with the cloud console: <span className="words">{kekInfo.words.join(' ')}</span>
+          RSA-{kekInfo.bits} wrapping key. Compare its fingerprint with the cloud console: <Digest value={kekInfo.spkiSha256} words={kekInfo.words} label="wrapping key fingerprint" />
           {t !== undefined && !t.kekBits.includes(kekInfo.bits) && <><br />{t.name} takes {t.kekBits.join(' or ')} bits.</>}
         </p>
       )}
@@ -65,18 +70,21 @@ export function ExportScreen() {
         <DriveFields drive={drive} label="Drive" folderLabel="New folder on the drive" />
       </div>
       <h3>3. Key and PIN</h3>
-      <form className="grid" onSubmit={(e) => { e.preventDefault(); void exportNow(); }}>
+      <form className="grid" aria-label="Export" onSubmit={(e) => { e.preventDefault(); void exportNow(); }}>
         <TokenSelect tokens={tokens} value={token} onChange={setToken} />
         <Field label="Key label" hint="generated with export allowed">{(i) => <input id={i} value={keyLabel} onChange={(e) => setKeyLabel(e.target.value)} />}</Field>
         <PinField value={pin} onChange={setPin} token={tokens.find((x) => x.label === token)} />
-        <button type="submit" disabled={!ready}>Export to the drive</button>
+        <button type="submit" {...missing.button}>Export to the drive</button>
+        {missing.note}
+        <Beside at={at} />
       </form>
       {result !== null && (
         <section className="result valid" aria-label="export result">
           <h3>Exported to {result.dir}</h3>
-          <p>{result.wrap === 'token' ? 'Wrapped entirely in the token.' : 'Hybrid: the OAEP step ran in host code on an ephemeral key; AES key wrap ran in the token.'} Key check value <code>{result.kcv}</code>. Every file was read back and matches.</p>
+          <p>{result.wrap === 'token' ? 'Wrapped entirely in the token.' : 'Hybrid: the OAEP step ran in host code on an ephemeral key; AES key wrap ran in the token.'} <Kcv value={result.kcv} />. Every file was read back and matches.</p>
+          <p>Wrapped for the KMS key with fingerprint <Digest value={result.wrappingKeySha256} label="wrapping key fingerprint of the export" />: the one compared above.</p>
           <table><thead><tr><th>File</th><th>Bytes</th><th>SHA-256</th></tr></thead>
-            <tbody>{result.files.map((f) => <tr key={f.path}><td>{f.path}</td><td>{f.bytes}</td><td><code>{f.sha256.slice(0, 24)}…</code></td></tr>)}<tr><td>export.json</td><td colSpan={2}>describes the export</td></tr></tbody></table>
+            <tbody>{result.files.map((f) => <tr key={f.path}><td>{f.path}</td><td>{f.bytes}</td><td><Digest value={f.sha256} label={`SHA-256 of ${f.path}`} /></td></tr>)}<tr><td>export.json</td><td colSpan={2}>describes the export</td></tr></tbody></table>
           {result.warnings.map((w) => <p key={w} className="bad">{w}</p>)}
         </section>
       )}

@@ -1,13 +1,15 @@
 import { useState } from 'react';
 import { call } from '../api.js';
-import { Field, PinField, TokenSelect, useTokens, Words } from '../components/common.js';
+import { Beside, Field, PinField, TokenSelect, useMissing, usePlace, useTokens } from '../components/common.js';
+import { Digest, Kcv } from '../components/values.js';
 import { useApp } from '../state.js';
 
 type Kind = 'master' | 'backup' | 'custodian';
 
 export function KeysScreen() {
   const { tokens } = useTokens();
-  const { keys, addKey, run } = useApp();
+  const { keys, addKey } = useApp();
+  const { run, at } = usePlace();
   const [kind, setKind] = useState<Kind>('custodian');
   const [token, setToken] = useState('');
   const [label, setLabel] = useState('');
@@ -18,11 +20,12 @@ export function KeysScreen() {
     setPin('');
     if (k !== undefined) { addKey(k); setLabel(''); }
   };
+  const missing = useMissing('To generate: choose', [token === '' && 'a token', label === '' && 'a key label', pin === '' && 'the PIN']);
   return (
     <section aria-labelledby="keys-h">
       <h2 id="keys-h">Keys</h2>
       <p className="lead">Keys are generated inside the token and never leave it. Custodians each generate their signing key on their own card.</p>
-      <form className="grid" onSubmit={(e) => { e.preventDefault(); void generate(); }}>
+      <form className="grid" aria-label="Generate a key" onSubmit={(e) => { e.preventDefault(); void generate(); }}>
         <Field label="Kind of key">
           {(id) => (
             <select id={id} value={kind} onChange={(e) => setKind(e.target.value as Kind)}>
@@ -38,13 +41,15 @@ export function KeysScreen() {
         {kind !== 'custodian' && (
           <label className="check"><input type="checkbox" checked={extractable} onChange={(e) => setExtractable(e.target.checked)} /> Allow export (wrapped) later</label>
         )}
-        <button type="submit" disabled={token === '' || label === '' || pin === ''}>Generate key</button>
+        <button type="submit" {...missing.button}>Generate key</button>
+        {missing.note}
+        <Beside at={at} />
       </form>
       <h3>Generated in this session</h3>
       <ul className="keys">
         {keys.map((k) => (
           <li key={k.uri}>
-            <strong>{k.label}</strong> on {k.token}: {k.kcv !== undefined ? <>check value <code>{k.kcv}</code></> : <>fingerprint <Words words={k.fingerprint?.words ?? []} /></>}
+            <strong>{k.label}</strong> on {k.token}: {k.kcv !== undefined ? <Kcv value={k.kcv} /> : k.fingerprint !== undefined && <>fingerprint <Digest value={k.fingerprint.hex} words={k.fingerprint.words} label={`fingerprint of ${k.label}`} /></>}
           </li>
         ))}
         {keys.length === 0 && <li>None yet.</li>}

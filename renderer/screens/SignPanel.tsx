@@ -7,9 +7,8 @@
 import { useEffect, useState } from 'react';
 import { call } from '../api.js';
 import type { Responses } from '../api.js';
-import { Field, PinField, TokenSelect, useTokens } from '../components/common.js';
+import { Beside, Field, PinField, TokenSelect, useMissing, usePlace, useTokens } from '../components/common.js';
 import { YouAreSigning } from '../components/signing.js';
-import { useApp } from '../state.js';
 
 /**
  * `status`: what is signed and by whom, when the caller knows it better than documents.status can
@@ -17,7 +16,7 @@ import { useApp } from '../state.js';
  */
 export function SignPanel({ document, chain, onSigned, status: given }: { document: string; chain?: string[]; onSigned: (doc: string, signer: string) => void; status?: Responses['documents.status'] | null }) {
   const { tokens } = useTokens();
-  const { run } = useApp();
+  const { run, at } = usePlace();
   const [token, setToken] = useState('');
   const [keyLabel, setKeyLabel] = useState('');
   const [pin, setPin] = useState('');
@@ -37,17 +36,18 @@ export function SignPanel({ document, chain, onSigned, status: given }: { docume
     setKeyLabel('');
     if (r !== undefined) onSigned(r.document, r.signer);
   };
-  const missing = [token === '' ? 'a card' : '', keyLabel === '' ? 'its key label' : '', pin === '' ? 'the PIN' : ''].filter((x) => x !== '');
+  const missing = useMissing('To sign: choose', [token === '' && 'a card', keyLabel === '' && 'its key label', pin === '' && 'the PIN']);
   return (
     <div className="sign-row">
       <form className="grid sign" aria-label="Sign with a card" onSubmit={(e) => { e.preventDefault(); void sign(); }}>
         <TokenSelect tokens={tokens} value={token} onChange={(v) => { setToken(v); setPin(''); const k = v.replace(/^(card-|custodian-)/, ''); setKeyLabel(v === '' ? '' : `${k}-sign-v1`); }} label="Custodian card" />
         <Field label="Signing key label">{(id) => <input id={id} value={keyLabel} onChange={(e) => setKeyLabel(e.target.value)} />}</Field>
         <PinField value={pin} onChange={setPin} token={tokens.find((t) => t.label === token)} />
-        <button type="submit" disabled={missing.length > 0}>Sign with this card</button>
-        {missing.length > 0 && <small className="hint missing">To sign: choose {missing.join(', ')}.</small>}
+        <button type="submit" {...missing.button}>Sign with this card</button>
+        {missing.note}
+        <Beside at={at} />
       </form>
-      <YouAreSigning status={given === undefined ? status : given} />
+      <YouAreSigning status={given === undefined ? status : given} document={document} />
     </div>
   );
 }

@@ -1,7 +1,8 @@
 import { useRef, useState } from 'react';
 import { call } from '../api.js';
 import type { Responses } from '../api.js';
-import { FileDrop } from '../components/common.js';
+import { Beside, FileDrop, usePlace } from '../components/common.js';
+import { Digest } from '../components/values.js';
 import { useApp } from '../state.js';
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -9,7 +10,8 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 export function VerifyScreen() {
   const rootField = useRef<HTMLInputElement>(null);
   const app = useApp();
-  const { manifest, run } = app;
+  const { manifest } = app;
+  const { run, at } = usePlace();
   const [chain, setChain] = useState<string[]>([...app.chain]);
   const [result, setResult] = useState<(Responses['documents.verify'] & { name: string }) | null>(null);
   // the root set's digest, from the printed transcript of the ceremony that formed it (keyceremony verify --root-digest)
@@ -37,6 +39,7 @@ export function VerifyScreen() {
       </div>
       <FileDrop label="Drop a document to verify" onText={(t, name) => void verify(t, name)} />
       {manifest !== null && <button type="button" onClick={() => void verify(manifest, 'this ceremony\'s manifest')}>Verify this ceremony's manifest</button>}
+      <Beside at={at} />
       {result !== null && (
         <section className={`result ${result.valid ? 'valid' : 'invalid'}`} aria-label="verification result">
           <h3>{result.valid ? 'VALID' : 'INVALID'}: {result.name}</h3>
@@ -44,8 +47,8 @@ export function VerifyScreen() {
           {result.reasons.length > 0 && <><h4>Reasons</h4><ul>{result.reasons.map((r) => <li key={r}><code>{r}</code></li>)}</ul></>}
           <h4>Signatures</h4>
           <table>
-            <thead><tr><th>#</th><th>Custodian</th><th>Key id</th><th>Result</th></tr></thead>
-            <tbody>{result.signatures.map((s) => <tr key={s.index}><td>{s.index + 1}</td><td>{s.custodian ?? 'unknown key'}</td><td><code>{s.keyid.slice(0, 16)}…</code></td><td>{s.valid ? 'valid' : 'does not verify'}</td></tr>)}</tbody>
+            <thead><tr><th>#</th><th>Custodian</th><th>Key fingerprint (key id)</th><th>Result</th></tr></thead>
+            <tbody>{result.signatures.map((s) => <tr key={s.index}><td>{s.index + 1}</td><td>{s.custodian ?? 'unknown key'}</td><td><Digest value={s.keyid} label={`key of signature ${s.index + 1}`} /></td><td>{s.valid ? 'valid' : 'does not verify'}</td></tr>)}</tbody>
           </table>
           {result.warnings.length > 0 && <><h4>Warnings</h4><ul>{result.warnings.map((w) => <li key={w}><code>{w}</code></li>)}</ul></>}
         </section>

@@ -3,13 +3,15 @@
  * on three cards, a 2-of-3 custodian set, a rotation manifest signed with two cards, verified,
  * and a tampered copy rejected. A screenshot of every screen goes to test-results/screens/.
  */
-import { constants, createCipheriv, createDecipheriv, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { constants, createCipheriv, createDecipheriv, createHash, generateKeyPairSync, privateDecrypt } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createHandlers } from '../../src/api/handlers.js';
+import { digestWords } from '../../src/ceremony/witness.js';
+import { toWords } from '../../src/crypto/fingerprint.js';
 import { buildRenderer, closeAll, launch, openApp, SHOTS, uiHelpers } from '../support/browser.js';
 import type { AppPage } from '../support/browser.js';
 import { createSoftHsm } from '../support/softhsm.js';
@@ -63,14 +65,22 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
   await page.getByLabel('Key label').fill('master-v1');
   await page.getByLabel('PIN').fill(HSM.pin);
   await page.getByRole('button', { name: 'Generate key' }).click();
-  await visible(page.getByRole('listitem').filter({ hasText: /master-v1 on Ceremony HSM: check value ecb:[0-9a-f]{6}/ }));
-  await count(page.getByLabel('fingerprint words to read aloud')).toBe(3);
+  // one way to show each kind of value: a KCV with its method, a fingerprint as words with its hex one click away
+  await visible(page.getByRole('listitem').filter({ hasText: /master-v1 on Ceremony HSM: KCV \(AES-ECB of zeros\) [0-9a-f]{6}$/ }));
+  await count(page.getByLabel(/^fingerprint of [a-z]+-sign-v1 as words$/)).toBe(3);
+  const aliceKey = page.getByRole('listitem').filter({ hasText: 'alice-sign-v1 on card-alice' });
+  expect(await aliceKey.innerText()).not.toMatch(/[0-9a-f]{16}/);
+  await aliceKey.getByRole('button', { name: /^full hex/ }).click();
+  await text(aliceKey.locator('code.hex')).toMatch(/^sha256:([0-9a-f]{4} ){15}[0-9a-f]{4}$/);
+  expect(await aliceKey.getByRole('button', { name: /^hide hex/ }).getAttribute('aria-expanded')).toBe('true');
   // a wrong PIN shows its code and what to do, and the PIN field is cleared
   await page.getByLabel('Kind of key').selectOption('backup');
   await page.getByLabel('Key label').fill('backup-v1');
   await page.getByLabel('PIN').fill('00000000');
   await page.getByRole('button', { name: 'Generate key' }).click();
-  await text(page.getByRole('alert').filter({ hasText: 'HSM_PIN_INCORRECT' })).toContain('What to do');
+  // the error shows beside the form that caused it, not at the top of the page
+  await text(page.getByRole('form', { name: 'Generate a key' }).getByRole('alert').filter({ hasText: 'HSM_PIN_INCORRECT' })).toContain('What to do');
+  await count(page.locator('main > [aria-live] .banner.error')).toBe(0);
   expect(await page.getByLabel('PIN').inputValue()).toBe('');
   await visible(page.getByText('A wrong PIN was entered recently: few tries are left.'));
   await shot('2-keys-with-error');
@@ -92,7 +102,7 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
   await count(page.getByRole('note')).toBe(0);
   await shot('3-custodians-members');
   await page.getByRole('button', { name: 'Write custodian set' }).click();
-  await visible(page.getByText('0 of 2 required signatures'));
+  await visible(page.getByText('Signed by nobody yet; 2 signatures needed.'));
   // beside the PIN: what is signed, and a chip per custodian
   const signing = page.getByRole('complementary', { name: 'You are signing' });
   const strip = signing.getByRole('group', { name: /^signatures of the / });
@@ -109,7 +119,7 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
   await visible(panel.getByText('To sign: choose a card, its key label, the PIN.'));
   await shot('4a-custodians-signature-strip');
   await signWithCards(page, [[cards[1][0], cards[1][2]]]);
-  await visible(page.getByText('2 of 2 required signatures (alice, bob)'));
+  await visible(page.getByText('Signed by alice, bob; 2 signatures needed.'));
   await text(strip).toContain('complete');
   expect(await panel.getByLabel('Custodian card').inputValue()).toBe('');
   expect(await panel.getByLabel('PIN').inputValue()).toBe('');
@@ -118,11 +128,27 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
   await visible(page.getByText('Custodian chain in use: 1 version'));
 
   // Manifests: the seed inventory, signed by alice and carol
+  // Manifests: nothing prefilled; the button says what it waits for
   await nav('Manifests');
-  await page.getByRole('button', { name: 'Write rotation manifest' }).click();
-  await visible(page.getByText(/0 of 2 signatures\. 2 more needed from: alice, bob, carol/));
+  const write = page.getByRole('button', { name: 'Write rotation manifest' });
+  expect(await write.isDisabled()).toBe(true);
+  await text(page.locator(`[id="${await write.getAttribute('aria-describedby')}"]`)).toBe('To write the manifest: give the ceremony id, choose the initiating custodian.');
+  await page.getByLabel('Ceremony id').fill('2026-q4-rotation');
+  await page.getByLabel('Initiating custodian (actor)').selectOption('alice');
+  await write.click();
+  const manifestStrip = page.getByRole('complementary', { name: 'You are signing' }).getByRole('group', { name: /^signatures of the / });
+  await text(manifestStrip).toContain('2 more needed');
+  // beside the PIN: the manifest's keys laid out (phase, check value, from when), and its digest as the core reads it aloud
+  const signingPanel = page.getByRole('complementary', { name: 'You are signing' });
+  await visible(signingPanel.getByRole('table', { name: 'keys in the manifest' }).getByRole('cell', { name: 'prepare' }));
+  const written = decodeURIComponent((await page.getByRole('link', { name: 'Save as file…' }).getAttribute('href'))!.replace(/^data:application\/json;charset=utf-8,/, ''));
+  const manifestDigest = `sha256:${createHash('sha256').update(Buffer.from((JSON.parse(written) as { payload: string }).payload, 'base64')).digest('hex')}`;
+  await text(signingPanel.getByLabel('document digest as words')).toBe(digestWords(manifestDigest).join(' '));
+  await signingPanel.getByRole('button', { name: 'full hex of the document digest' }).click();
+  await text(signingPanel.locator('.digest code.hex')).toBe(`sha256:${manifestDigest.slice(7).match(/.{4}/g)!.join(' ')}`);
   await signWithCards(page, [cards[0]!, cards[2]!].map(([id, , pin]) => [id, pin] as const));
-  await visible(page.getByText(/2 of 2 signatures \(alice, carol\)\. Approved/));
+  await text(manifestStrip).toContain('complete');
+  await visible(page.getByText(/^Approved: every set that must sign has signed/));
   await shot('5-manifest-signed');
 
   // Verify: the ceremony's manifest, then a tampered copy dropped in
@@ -131,6 +157,11 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
   const result = page.getByRole('region', { name: 'verification result' });
   await text(result.getByRole('heading')).toBe("VALID: this ceremony's manifest");
   await text(result).toContain('Signed by alice, carol');
+  // each signature's key as words, as the core words a fingerprint (the renderer words it itself from the key id)
+  const aliceRow = result.getByRole('row').filter({ hasText: 'alice' });
+  await aliceRow.getByRole('button', { name: /^full hex/ }).click();
+  const keyid = (await aliceRow.locator('code.hex').innerText()).replace(/^sha256:|\s/g, '');
+  await text(aliceRow.getByLabel(/as words$/)).toBe(toWords(Buffer.from(keyid, 'hex').subarray(0, 12)).join(' '));
   await shot('6-verify-valid');
   // the root set pinned by its digest (as --root-digest does): unpinned, the result warns and names the digest
   const unpinned = /CHAIN_ROOT_NOT_PINNED.*--root-digest (sha256:[0-9a-f]{64})/.exec(await result.innerText());
@@ -181,23 +212,37 @@ test('by clicking: rotate the set to 2-of-2 without carol; signed by the old and
   await visible(page.getByText('Custodian chain in use: 1 version'));
   await page.getByLabel('Remove custodian').selectOption('carol');
   await page.getByRole('button', { name: 'Write next version' }).click();
-  await visible(page.getByText(/current set \(rotation\) \(version 1\): 0 of 2; 2 more from: alice, bob, carol/));
-  await visible(page.getByText(/new set \(version 2\): 0 of 2; 2 more from: alice, bob/));
+  // one strip per set that must sign: a chip per custodian, and how many more
+  const current = page.getByRole('group', { name: 'signatures of the current set (rotation)' });
+  const next = page.getByRole('group', { name: 'signatures of the new set' });
+  await text(current).toContain('current set (rotation) (version 1), 2 of 3 must sign');
+  await text(current).toContain('2 more needed');
+  await count(current.locator('.chip.pending')).toBe(3);
+  await text(next).toContain('new set (version 2), 2 of 2 must sign');
+  await count(next.locator('.chip.pending')).toBe(2);
+  // the new version laid out beside the PIN: its members and their fingerprints, 2 of 2
+  await text(page.getByRole('complementary', { name: 'You are signing' })).toContain('Custodian set version 2: 2 of 2 must sign');
+  await count(page.getByRole('table', { name: 'members of custodian set version 2' }).getByRole('row')).toBe(3);
   await shot('8-custodians-rotation');
   await signWithCards(page, cards.slice(0, 2).map(([id, , pin]) => [id, pin] as const));
-  await visible(page.getByText(/new set \(version 2\): 2 of 2 \(alice, bob\); complete/));
+  await text(next).toContain('complete');
   await page.getByRole('button', { name: 'Use the new version' }).click();
   await visible(page.getByText('Custodian chain in use: 2 versions'));
   // carol is no longer a custodian: a manifest under set 2 refuses her signature
   await nav('Manifests');
   await page.getByRole('button', { name: 'Start another manifest' }).click();
+  await page.getByLabel('Ceremony id').fill('2026-q4-rotation-2');
+  await page.getByLabel('Initiating custodian (actor)').selectOption('bob');
+  expect(await page.getByLabel('Initiating custodian (actor)').locator('option').allInnerTexts()).toEqual(['Who initiates it?', 'alice', 'bob']);
   await page.getByLabel('New key version').fill('2');
   await page.getByRole('button', { name: 'Write rotation manifest' }).click();
-  await visible(page.getByText(/2 more needed from: alice, bob\./));
+  const strip = page.getByRole('group', { name: 'signatures of the approving set' });
+  await text(strip).toContain('approving set (version 2), 2 of 2 must sign');
+  await text(strip).toContain('2 more needed');
   await page.getByLabel('Custodian card').selectOption('card-carol');
   await page.getByLabel('PIN').fill('3333');
   await page.getByRole('button', { name: 'Sign with this card' }).click();
-  await text(page.getByRole('alert').filter({ hasText: 'What to do' })).toContain('SIGNER_NOT_CUSTODIAN');
+  await text(page.getByRole('form', { name: 'Sign with a card' }).getByRole('alert').filter({ hasText: 'What to do' })).toContain('SIGNER_NOT_CUSTODIAN');
   expect(app.consoleErrors).toEqual([]);
 });
 
@@ -235,13 +280,13 @@ test('by clicking: export an extractable master key for AWS onto the removable d
   await page.getByRole('button', { name: 'Generate key' }).click();
   const line = page.getByRole('listitem').filter({ hasText: 'master-v2 on Ceremony HSM' });
   await visible(line);
-  const kcv = /ecb:([0-9a-f]{6})/.exec(await line.innerText())![1]!;
+  const kcv = /KCV \(AES-ECB of zeros\) ([0-9a-f]{6})/.exec(await line.innerText())![1]!;
 
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
   await nav('Export');
   await page.getByLabel('Target').selectOption('aws-rsa-aes-key-wrap-sha256');
   await page.getByLabel('Wrapping public key (PEM)').fill(publicKey.export({ type: 'spki', format: 'pem' }) as string);
-  await visible(page.getByText(/RSA-3072, SHA-256/));
+  await visible(page.getByText(/RSA-3072 wrapping key/));
   await page.getByLabel('AWS import token (base64)').fill(Buffer.from('opaque token').toString('base64'));
   await chooseDrive(page.getByLabel('Drive', { exact: true }), realpathSync(usb));
   await page.getByLabel('Token', { exact: true }).selectOption('Ceremony HSM');
@@ -250,7 +295,7 @@ test('by clicking: export an extractable master key for AWS onto the removable d
   await shot('10-export-ready');
   await page.getByRole('button', { name: 'Export to the drive' }).click();
   const result = page.getByRole('region', { name: 'export result' });
-  await text(result).toContain(`Key check value ${kcv}`);
+  await text(result).toContain(`KCV (AES-ECB of zeros) ${kcv}`);
   await text(result).toContain('Every file was read back and matches');
   await shot('11-export-done');
   // independently: unwrap what is on the drive and compare the KCV
@@ -264,7 +309,7 @@ test('by clicking: export an extractable master key for AWS onto the removable d
   // exporting again into the same folder is refused with its code, nothing overwritten
   await page.getByLabel('PIN', { exact: true }).fill(HSM.pin);
   await page.getByRole('button', { name: 'Export to the drive' }).click();
-  await text(page.getByRole('alert').filter({ hasText: 'What to do' })).toContain('OUTPUT_NOT_EMPTY');
+  await text(page.getByRole('form', { name: 'Export' }).getByRole('alert').filter({ hasText: 'What to do' })).toContain('OUTPUT_NOT_EMPTY');
   // a compromised page, calling the bridge itself, cannot name a folder: a path is malformed, a handle the main process did not give is unknown
   const direct = await page.evaluate(async ([mountPoint, pin]) => {
     const api = (window as unknown as { keyceremony: Record<string, (r: unknown) => Promise<{ ok: boolean; error?: { code: string } }>> }).keyceremony;

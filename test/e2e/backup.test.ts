@@ -78,9 +78,10 @@ test('by clicking: split the backup key 2-of-3 onto the cards, write the custody
   await split.getByLabel('HSM').selectOption(HSM.label);
   await split.getByLabel('PIN').fill(HSM.pin);
   await split.getByLabel('Shares needed to restore (M)').fill('2');
+  await split.getByLabel('Custody ceremony id').fill('2026-q4-backup-custody');
   await split.getByRole('button', { name: 'Generate and split the backup key' }).click();
-  await visible(page.getByText(/Backup key backup-v1, key check value ecb:[0-9a-f]{6}, split 2 of 3/));
-  const backupKcv = /ecb:([0-9a-f]{6})/.exec(await page.getByText(/key check value ecb:/).innerText())![1]!;
+  await visible(page.getByText(/Backup key backup-v1, KCV \(AES-ECB of zeros\) [0-9a-f]{6}, split 2 of 3/));
+  const backupKcv = /KCV \(AES-ECB of zeros\) ([0-9a-f]{6})/.exec(await page.getByText(/^Backup key backup-v1, KCV/).innerText())![1]!;
   const placed = page.getByRole('list', { name: 'Shares placed' });
   await text(placed).toContain('alice: next');
   const store = page.getByRole('form', { name: 'Store a share' });
@@ -88,26 +89,30 @@ test('by clicking: split the backup key 2-of-3 onto the cards, write the custody
   await store.getByLabel('PIN').fill('1111');
   await store.getByRole('button', { name: 'Store the share of alice' }).click();
   await text(placed).toContain('alice: on card "card-alice"');
+  // the commitment as words, its hex one click away: never a truncated hash
+  expect(await placed.innerText()).not.toContain('…');
   await text(placed).toContain('bob: next');
   // bob offers alice's card: refused, bob is still next
   await store.getByLabel('Card of bob').selectOption('card-alice');
   await store.getByLabel('PIN').fill('1111');
   await store.getByRole('button', { name: 'Store the share of bob' }).click();
-  await text(alert()).toContain('SHARES_SAME_CARD');
+  // the refusal shows beside the form that caused it
+  await text(store.getByRole('alert').filter({ hasText: 'What to do' })).toContain('SHARES_SAME_CARD');
   await text(placed).toContain('bob: next');
   await shot('12-backup-split-progress');
   for (const [id, pin] of cards.slice(1)) {
     await store.getByLabel(`Card of ${id}`).selectOption(`card-${id}`);
     await store.getByLabel('PIN').fill(pin);
     await store.getByRole('button', { name: `Store the share of ${id}` }).click();
-    await text(placed).toMatch(new RegExp(`${id}: on card "card-${id}" \\(serial [0-9a-f]+\\); read back in a new session, matches sha256:`));
+    await text(placed).toMatch(new RegExp(`${id}: on card "card-${id}" \\(serial [0-9a-f]+\\); read back in a new session, matches its commitment [a-z]+( [a-z]+){11} full hex`));
   }
   const finish = page.getByRole('form', { name: 'Finish the split' });
   await chooseDrive(finish.getByLabel('Custody drive'), realpathSync(usb));
+  await finish.getByLabel('Initiating custodian (actor)').selectOption('alice');
   await finish.getByLabel('PIN').fill(HSM.pin);
   await finish.getByRole('button', { name: 'Check the shares and write the custody folder' }).click();
   const custody = page.getByRole('region', { name: 'custody result' });
-  await text(custody).toContain(`rebuild a key with the backup key's check value ecb:${backupKcv}`);
+  await text(custody).toContain(`rebuild a key with the backup key's check value: KCV (AES-ECB of zeros) ${backupKcv}`);
   await text(custody).toContain('shares/backup-v1/carol.receipt.json');
   await signWithCards(custody, cards.slice(0, 2));
   await shot('13-backup-custody-written');
