@@ -3,23 +3,23 @@
  * practices) injected into the real renderer in headless Chromium, on every workbench screen and on
  * the run sheet's states (a rehearsal's start and its end with the transcript open, the live run's
  * PIN entry, a yes/no question, words read aloud, the witness's view, leaving the sheet, the
- * workbench during a run). No serious or critical violation may be reported. axe does not check
- * focus rings: contrast.test.ts does.
+ * workbench during a run). No serious or critical violation may be reported, and every disabled
+ * button of the workbench says what it waits for. axe does not check focus rings: contrast.test.ts
+ * does. The workbench's screens with data loaded are checked by workbench-loaded.test.ts.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, realpathSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, mkdtempSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createHandlers } from '../../src/api/handlers.js';
 import { templateText } from '../../src/ceremony/templates.js';
-import { buildRenderer, closeAll, folderDialog, launch, openApp, ORIGIN, runSheetHelpers, SHOTS, uiHelpers } from '../support/browser.js';
+import { buildRenderer, closeAll, folderDialog, launch, openApp, runSheetHelpers, SHOTS, uiHelpers } from '../support/browser.js';
 import type { AppPage } from '../support/browser.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
+import { axe as axeOn, serveAxe, unexplainedDisabled } from './page-checks.js';
 
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const tokens = [['Ceremony HSM', '24681357'], ['custodian-alice', '1111'], ['custodian-bob', '2222'], ['custodian-carol', '3333']] as const;
 let hsm: SoftHsm;
 let root: string;
@@ -34,8 +34,7 @@ const dialog = folderDialog();
 beforeAll(async () => {
   hsm = createSoftHsm(tokens.map(([label, pin]) => ({ label, pin, soPin: '87654321' })));
   root = await buildRenderer();
-  // served beside the built renderer, from the app's own origin: its CSP (script-src 'self') refuses an inline script tag
-  copyFileSync(AXE, join(root, 'axe.min.js'));
+  serveAxe(root);
   work = realpathSync(mkdtempSync(join(tmpdir(), 'kc-e2e-a11y-')));
   browser = await launch();
   app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e', rehearsals: join(work, 'rehearsals.jsonl'),
@@ -45,35 +44,35 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => closeAll({ browser, hsm, dirs: [root, work] }));
 
-interface AxeResult { passes: unknown[]; violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[]; failureSummary?: string }[] }[] }
-
-/** axe on the page as it is now: each serious or critical violation, one line per element. */
-async function axe(where: string): Promise<string[]> {
-  // added once per document
-  if (!await page.evaluate(() => 'axe' in window)) await page.addScriptTag({ url: `${ORIGIN}/axe.min.js` });
-  const result = await page.evaluate(async () => {
-    const w = window as unknown as { axe: { run: (ctx: unknown, o: unknown) => Promise<unknown> } };
-    return w.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] }, resultTypes: ['violations'] });
-  }) as AxeResult;
-  expect([where, result.passes.length > 10]).toEqual([where, true]); // axe ran its rules on this page
-  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .flatMap((v) => v.nodes.map((n) => `${where}: ${v.impact} ${v.id} (${v.help}) at ${JSON.stringify(n.target)}${n.failureSummary === undefined ? '' : `: ${n.failureSummary.replace(/\s+/g, ' ')}`}`));
+const axe = (where: string): Promise<string[]> => axeOn(page, where);
+/** axe, and every disabled button of the workbench saying what it waits for. */
+async function workbench(where: string): Promise<string[]> {
+  return [...await axe(where), ...(await unexplainedDisabled(page, where)).problems];
 }
 
-test('axe-core: no serious or critical violation on any workbench screen or run sheet state', async () => {
+test('axe-core: no serious or critical violation on any workbench screen, and each disabled button says what it waits for', async () => {
   const problems: string[] = [];
+  let disabled = 0;
   for (const screen of ['Tokens', 'Keys', 'Custodians', 'Manifests', 'Verify', 'Export', 'Backup', 'Ceremony']) {
     await page.getByRole('navigation').getByRole('button', { name: new RegExp(screen) }).click();
     await visible(page.getByRole('heading', { level: 2, name: screen }));
-    problems.push(...await axe(screen));
+    problems.push(...await workbench(screen));
+    disabled += (await unexplainedDisabled(page, screen)).disabled;
   }
+  expect(disabled).toBeGreaterThanOrEqual(4); // Keys, Custodians (two), Backup: the check looked at real disabled buttons
   const dir = join(work, 'jwt');
   mkdirSync(dir);
   await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'jwt.json', templateText('monthly-jwt-rotation')!);
   dialog.answer(dir);
   await page.getByRole('button', { name: 'Choose the ceremony folder…' }).click();
   await visible(page.getByLabel('ceremony folder'));
-  problems.push(...await axe('Ceremony, script reviewed'));
+  problems.push(...await workbench('Ceremony, script reviewed'));
+  expect(problems).toEqual([]);
+  expect(app.consoleErrors).toEqual([]);
+}, 120_000);
+
+test('axe-core: no serious or critical violation on any run sheet state', async () => {
+  const problems: string[] = [];
 
   // a rehearsal: its start, and its end with the auditor drawer and the transcript open
   await page.getByRole('button', { name: 'Rehearse on the run sheet' }).click();
@@ -130,7 +129,7 @@ test('axe-core: no serious or critical violation on any workbench screen or run 
   problems.push(...await axe('run sheet, leaving'));
   await page.getByRole('button', { name: 'Leave the run sheet' }).click();
   await visible(page.getByRole('status', { name: 'open run' }));
-  problems.push(...await axe('workbench during a run'));
+  problems.push(...await workbench('workbench during a run'));
   expect(problems).toEqual([]);
   expect(app.consoleErrors).toEqual([]);
   expect(app.blocked).toEqual([]);
