@@ -45,7 +45,8 @@ export type KcvMethod = keyof typeof METHODS;
 export function Kcv({ value, method }: { value: string; method?: KcvMethod }) {
   const m = /^(ecb|cmac):/.exec(value);
   const how = METHODS[method ?? (m?.[1] as KcvMethod | undefined) ?? 'ecb'];
-  return <span className="kcv">KCV <span className="method">({how})</span> <code className="hex">{m === null ? value : value.slice(m[0].length)}</code></span>;
+  const hex = m === null ? value : value.slice(m[0].length);
+  return <span className="kcv">KCV <span className="method">({how})</span> {hex === '' ? <span className="hint">not recorded</span> : <code className="hex">{hex}</code>}</span>;
 }
 
 /**
