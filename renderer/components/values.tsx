@@ -10,20 +10,15 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { useState } from 'react';
-import { EVEN_WORDS, ODD_WORDS } from '../../src/crypto/pgp-words.js';
+import { toWords } from '../../src/crypto/pgp-words.js';
 
 /** Bytes read aloud: the first 12 (96 bits), as fingerprints are (src/crypto/fingerprint.ts FINGERPRINT_WORD_BYTES). */
 const WORD_BYTES = 12;
 const HEX = /^(?:[0-9a-f]{2})+$/;
 
-/**
- * The PGP words of bytes, even and odd lists alternating: the same mapping as toWords of
- * src/crypto/fingerprint.ts, which the renderer cannot import (it pulls in node:crypto through
- * src/bytes.ts); test/e2e/app.test.ts checks that what the screens show agrees with the core.
- */
+/** The words of a hex string (whole bytes), by the core's one mapping (src/crypto/pgp-words.ts). */
 export function wordsOf(hex: string): string[] {
-  const bytes = HEX.test(hex) ? hex.match(/../g) ?? [] : [];
-  return bytes.map((b, i) => ((i % 2 === 0 ? EVEN_WORDS : ODD_WORDS)[parseInt(b, 16)] as string).toLowerCase());
+  return HEX.test(hex) ? toWords(Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16))) : [];
 }
 
 /** Hex as the eye compares it: groups of four, in a monospace face, wrapping only between groups; a prefix (sha256:) kept. */

@@ -5,7 +5,6 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ensureBytes, toHex } from '../bytes.js';
-import { EVEN_WORDS, ODD_WORDS } from './pgp-words.js';
 
 export const FINGERPRINT_WORD_BYTES = 12;
 
@@ -14,21 +13,9 @@ export interface Fingerprint {
   readonly words: readonly string[];
 }
 
-export function toWords(bytes: Uint8Array): string[] {
-  return Array.from(bytes, (b, i) => ((i % 2 === 0 ? EVEN_WORDS : ODD_WORDS)[b] as string).toLowerCase());
-}
-
-/** Inverse of toWords, for a witness typing the words back; null when any word is wrong. */
-export function fromWords(words: readonly string[]): Uint8Array | null {
-  const out = new Uint8Array(words.length);
-  for (let i = 0; i < words.length; i++) {
-    const list = i % 2 === 0 ? EVEN_WORDS : ODD_WORDS;
-    const idx = list.findIndex((w) => w.toLowerCase() === words[i]?.toLowerCase());
-    if (idx < 0) return null;
-    out[i] = idx;
-  }
-  return out;
-}
+/** The PGP words of bytes, and back: one mapping, in ./pgp-words.ts (pure, so the renderer shows the same words). */
+import { toWords } from './pgp-words.js';
+export { fromWords, toWords } from './pgp-words.js';
 
 export function fingerprint(publicKeyOrDer: Uint8Array): Fingerprint {
   ensureBytes('publicKey', publicKeyOrDer);

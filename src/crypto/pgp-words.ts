@@ -73,3 +73,20 @@ export const ODD_WORDS: readonly string[] = Object.freeze([
   'vacancy', 'vagabond', 'vertigo', 'Virginia', 'visitor', 'vocalist', 'voyager', 'warranty',
   'Waterloo', 'whimsical', 'Wichita', 'Wilmington', 'Wyoming', 'yesteryear', 'Yucatan',
 ]);
+
+/** Bytes as words, even and odd lists alternating, lower case. */
+export function toWords(bytes: Uint8Array): string[] {
+  return Array.from(bytes, (b, i) => ((i % 2 === 0 ? EVEN_WORDS : ODD_WORDS)[b] as string).toLowerCase());
+}
+
+/** Inverse of toWords, for a witness typing the words back; null when any word is wrong. */
+export function fromWords(words: readonly string[]): Uint8Array | null {
+  const out = new Uint8Array(words.length);
+  for (let i = 0; i < words.length; i++) {
+    const list = i % 2 === 0 ? EVEN_WORDS : ODD_WORDS;
+    const idx = list.findIndex((w) => w.toLowerCase() === words[i]?.toLowerCase());
+    if (idx < 0) return null;
+    out[i] = idx;
+  }
+  return out;
+}
