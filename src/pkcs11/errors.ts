@@ -133,13 +133,20 @@ export interface PinState { readonly countLow: boolean; readonly finalTry: boole
 
 export interface HsmContext { readonly token?: string; readonly pin?: PinState; readonly what?: string }
 
-/** Is this a pkcs11js error carrying a CKR value? */
+/**
+ * Is this a pkcs11js error carrying a CKR value? pkcs11js 2.1 wraps most calls' errors as
+ * Pkcs11Error with a `code`, but not those of the methods its class overrides (C_CreateObject,
+ * C_CopyObject, C_SetAttributeValue: measured), which throw a plain Error whose message is
+ * "CKR_NAME:decimal"; both are read.
+ */
 export function ckrOf(err: unknown): number | null {
-  if (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'Pkcs11Error') {
+  if (typeof err !== 'object' || err === null) return null;
+  if ((err as { name?: unknown }).name === 'Pkcs11Error') {
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'number') return code;
   }
-  return null;
+  const plain = err instanceof Error ? /^CKR_[A-Z0-9_]+:(\d{1,10})$/.exec(err.message) : null;
+  return plain === null ? null : Number(plain[1]);
 }
 
 export function hsmError(code: HsmCode, message: string, fix: string, cause?: unknown): KeyceremonyError {

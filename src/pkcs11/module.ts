@@ -6,7 +6,7 @@
  * URI's `module-path` names that token's library; the others use the default library), each
  * independent of the others.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { KeyceremonyError, usageError } from '../errors.js';
 import { pkcs11js } from './binding.js';
 import type { Binding } from './binding.js';
@@ -131,12 +131,18 @@ export class Pkcs11Module {
     return this.info.manufacturer.startsWith('SoftHSM');
   }
 
+  /** Which implementation this is, by what the library says of itself (C_GetInfo), for rehearsals and records. */
+  get implementation(): Implementation {
+    return implementationOf(this.info);
+  }
+
   /**
    * The library at `path`, loaded and initialised once per process. `params` is passed to
    * C_Initialize as its reserved argument (pkcs11js `libraryParameters`; NSS softokn needs it).
    */
   static open(path: string, params?: string): Pkcs11Module {
-    const cached = open.get(path);
+    // one instance per library file: two paths (links) to the same file load one library, which is process-global
+    const cached = open.get(libraryKey(path));
     if (cached !== undefined && !cached.closed) {
       if (params !== undefined && cached.params !== params) {
         throw new KeyceremonyError('HSM_MODULE_PARAMS_CONFLICT', `the PKCS#11 module ${path} is already initialised in this process with other parameters`,
@@ -168,7 +174,7 @@ export class Pkcs11Module {
       owned = false; // someone else in this process initialised it: they finalise it
     }
     const mod = new Pkcs11Module(path, api, owned, params);
-    open.set(path, mod);
+    open.set(libraryKey(path), mod);
     return mod;
   }
 
@@ -176,7 +182,7 @@ export class Pkcs11Module {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    open.delete(this.path);
+    if (open.get(libraryKey(this.path)) === this) open.delete(libraryKey(this.path));
     try {
       if (this.owned) this.api.C_Finalize();
     } finally {
@@ -206,7 +212,27 @@ function initFailure(path: string, params: string | undefined, ckr: number | nul
   return fromPkcs11(err, { what: `initialising ${path}` });
 }
 
+/** Library file → its one instance in this process (keyed by the file's real path: a link to an open library is that library). */
 const open = new Map<string, Pkcs11Module>();
+
+function libraryKey(path: string): string {
+  try { return realpathSync(path); } catch { return path; }
+}
+
+/** The PKCS#11 implementations the project knows by measurement (KMS-NOTES.md); anything else is `other`. */
+export type Implementation = 'softhsm2' | 'nss-softokn' | 'other';
+
+export function implementationOf(info: Pick<ModuleInfo, 'manufacturer' | 'description'>): Implementation {
+  if (info.manufacturer.startsWith('SoftHSM')) return 'softhsm2';
+  // NSS softokn: manufacturerID "Mozilla Foundation", libraryDescription "NSS Internal Crypto Services"
+  if (info.manufacturer.startsWith('Mozilla Foundation') && info.description.startsWith('NSS ')) return 'nss-softokn';
+  return 'other';
+}
+
+/** "NSS Internal Crypto Services 3.87 by Mozilla Foundation, /usr/lib/x86_64-linux-gnu/libsoftokn3.so" (the path as given). */
+export function describeLibrary(mod: Pick<Pkcs11Module, 'info' | 'path'>): string {
+  return `${mod.info.description} ${mod.info.libraryVersion} by ${mod.info.manufacturer}, ${mod.path}`;
+}
 
 /** The libraries open in this process (the CLI names each token's library). */
 export function openModules(): readonly Pkcs11Module[] {

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
 import { KeyceremonyError } from '../../src/errors.js';
-import { describeCkr, fromPkcs11 } from '../../src/pkcs11/errors.js';
+import { ckrOf, describeCkr, fromPkcs11 } from '../../src/pkcs11/errors.js';
 
 const pkcs11js = createRequire(import.meta.url)('pkcs11js') as Record<string, unknown> & { Pkcs11Error: new (m: string, c: number) => Error };
 const CKR = Object.entries(pkcs11js).filter(([k, v]) => k.startsWith('CKR_') && k !== 'CKR_OK' && typeof v === 'number') as [string, number][];
@@ -45,6 +45,11 @@ describe('fromPkcs11', () => {
     const plain = fromPkcs11(pinError(), { pin: { countLow: false, finalTry: false, locked: false } });
     expect(new Set([low.fix, final.fix, plain.fix]).size).toBe(3);
     expect(fromPkcs11(pinError(), { pin: { countLow: true, finalTry: true, locked: true } }).code).toBe('HSM_PIN_LOCKED');
+  });
+  test('the plain Error pkcs11js 2.1 throws from C_CreateObject, C_CopyObject and C_SetAttributeValue ("CKR_NAME:decimal") is read for its CKR too', () => {
+    expect(ckrOf(new Error('CKR_ATTRIBUTE_READ_ONLY:16'))).toBe(0x10);
+    expect(fromPkcs11(new Error('CKR_TEMPLATE_INCONSISTENT:209'), { token: 'hsm' })).toMatchObject({ code: 'HSM_TEMPLATE_REJECTED', exit: 1 });
+    for (const m of ['CKR_X:16 and more', 'something CKR_X:16', 'CKR_X:', 'ckr_x:16']) expect(ckrOf(new Error(m))).toBeNull();
   });
   test('a non-PKCS#11 failure of the binding is a bug (exit 3); a KeyceremonyError passes through', () => {
     expect(fromPkcs11(new TypeError('bad')).exit).toBe(3);
