@@ -26,11 +26,20 @@ export function buildTranscript(o: { script: CeremonyScript; dir: string; simula
     const fp = fingerprint(new Uint8Array(Buffer.from(hex, 'hex')));
     return { who, hex: fp.hex, words: fp.words };
   });
+  // each token's library, as the steps that used it recorded it (`name: library`), in the script's order of tokens
+  const libraries = new Map<string, string>();
+  for (const r of o.results) {
+    for (const l of Array.isArray(r.details.libraries) ? (r.details.libraries as string[]) : []) {
+      const at = l.indexOf(': ');
+      if (at > 0 && !libraries.has(l.slice(0, at))) libraries.set(l.slice(0, at), l.slice(at + 2));
+    }
+  }
+  const tokens = o.script.tokens.map((t) => ({ name: t.name, label: t.label, library: libraries.get(t.name) ?? 'not used by a step that records its library' }));
   const kcvs = o.results.filter((r) => typeof r.details.kcv === 'string').map((r) => ({ key: r.keys[0] ?? '', kcv: `ecb:${String(r.details.kcv)}` }));
   const files = filesUnder(o.dir, ['softhsm', 'audit.jsonl', 'transcript.md', 'transcript.html']).map((path) => ({ path, ...sha256File(join(o.dir, path)) }));
   return {
     title: o.script.title, ceremony: o.script.id, started: start?.time ?? '', finished: last?.time ?? '', simulation: o.simulation,
-    participants: o.script.participants.map((p) => ({ id: p.id, name: p.name, role: p.role })), steps, fingerprints, kcvs, files,
+    participants: o.script.participants.map((p) => ({ id: p.id, name: p.name, role: p.role })), tokens, steps, fingerprints, kcvs, files,
     exceptions: entries.filter((e) => EXCEPTIONS.has(e.action))
       .map((e) => `${e.time}: ${e.action}${e.action === 'ceremony.resume' ? ' after an interruption' : ''} (recorded by ${e.actor === o.admin ? 'the administrator' : e.actor})`),
     audit: { log: String(entries[0]?.details.log ?? ''), entries: entries.length, head: last?.hash ?? '' },

@@ -12,6 +12,8 @@ export interface TranscriptModel {
   readonly finished: string;
   readonly simulation: boolean;
   readonly participants: readonly { readonly id: string; readonly name: string; readonly role: string }[];
+  /** The script's tokens, each with the PKCS#11 library it was used through (issue 16: one room, several libraries). */
+  readonly tokens?: readonly { readonly name: string; readonly label: string; readonly library: string }[];
   readonly steps: readonly { readonly title: string; readonly actor: string; readonly outcome: string; readonly lines: readonly string[] }[];
   readonly fingerprints: readonly { readonly who: string; readonly hex: string; readonly words: readonly string[] }[];
   readonly kcvs: readonly { readonly key: string; readonly kcv: string }[];
@@ -20,12 +22,16 @@ export interface TranscriptModel {
   readonly audit: { readonly log: string; readonly entries: number; readonly head: string } | null;
 }
 
+/** A rehearsal's tokens are throw-away ones, on SoftHSM2 or NSS softokn (the Tokens table says which). */
+const SIMULATION = 'Simulation tokens (throw-away SoftHSM2 or NSS softokn tokens): not a real ceremony.';
+
 const md = (s: string): string => s.replace(/([\\`*_[\]|<>])/g, '\\$1');
 
 export function transcriptMarkdown(t: TranscriptModel): string {
   const out: string[] = [];
-  out.push(`# ${md(t.title)}`, '', `Ceremony \`${t.ceremony}\`, ${t.started} to ${t.finished} (UTC).${t.simulation ? ' **Simulation tokens (SoftHSM2): not a real ceremony.**' : ''}`, '');
+  out.push(`# ${md(t.title)}`, '', `Ceremony \`${t.ceremony}\`, ${t.started} to ${t.finished} (UTC).${t.simulation ? ` **${SIMULATION}**` : ''}`, '');
   out.push('## Participants', '', '| id | name | role |', '| --- | --- | --- |', ...t.participants.map((p) => `| ${md(p.id)} | ${md(p.name)} | ${md(p.role)} |`), '');
+  if (t.tokens !== undefined) out.push('## Tokens and their libraries', '', '| token | label | PKCS#11 library |', '| --- | --- | --- |', ...t.tokens.map((k) => `| ${md(k.name)} | ${md(k.label)} | ${md(k.library)} |`), '');
   out.push('## Steps', '');
   t.steps.forEach((s, i) => {
     out.push(`${i + 1}. **${md(s.title)}** (${md(s.actor)}): ${md(s.outcome)}`);
@@ -51,9 +57,11 @@ export function transcriptHtml(t: TranscriptModel): string {
 <style>body{font:11pt/1.4 sans-serif;margin:2cm;color:#111}table{border-collapse:collapse;width:100%;margin:8px 0}td,th{border:1px solid #999;padding:3px 6px;text-align:left;vertical-align:top}
 code{font:9pt monospace;word-break:break-all}.sim{color:#8a5a00;font-weight:bold}.sig{margin:28px 0 0}h2{page-break-after:avoid}@media print{body{margin:1cm}}</style></head><body>
 <h1>${esc(t.title)}</h1>
-<p>Ceremony <code>${esc(t.ceremony)}</code>, ${esc(t.started)} to ${esc(t.finished)} (UTC).${t.simulation ? ' <span class="sim">Simulation tokens (SoftHSM2): not a real ceremony.</span>' : ''}</p>
+<p>Ceremony <code>${esc(t.ceremony)}</code>, ${esc(t.started)} to ${esc(t.finished)} (UTC).${t.simulation ? ` <span class="sim">${esc(SIMULATION)}</span>` : ''}</p>
 <h2>Participants</h2><table><tr><th>id</th><th>name</th><th>role</th></tr>
 ${rows(t.participants.map((p) => [esc(p.id), esc(p.name), esc(p.role)]))}</table>
+${t.tokens === undefined ? '' : `<h2>Tokens and their libraries</h2><table><tr><th>token</th><th>label</th><th>PKCS#11 library</th></tr>
+${rows(t.tokens.map((k) => [esc(k.name), esc(k.label), esc(k.library)]))}</table>`}
 <h2>Steps</h2><ol>
 ${t.steps.map((s) => `<li><b>${esc(s.title)}</b> (${esc(s.actor)}): ${esc(s.outcome)}${s.lines.length > 0 ? `<ul>${s.lines.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>` : ''}</li>`).join('\n')}
 </ol>

@@ -7,15 +7,16 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { checkCapabilities } from '../../src/ceremony/preflight.js';
 import type { ResolvedToken } from '../../src/ceremony/context.js';
 import { parseScript } from '../../src/ceremony/script.js';
-import { templateText } from '../../src/ceremony/templates.js';
 import { Pkcs11Module } from '../../src/pkcs11/module.js';
 import { findToken } from '../../src/pkcs11/tokens.js';
+import { asFirstCeremony } from '../support/first-ceremony.js';
 import { createNss } from '../support/nss.js';
 import type { Nss } from '../support/nss.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
 
-const script = parseScript(new TextEncoder().encode(templateText('quarterly-master-rotation')!));
+/** The quarterly rotation with its custodians' keys made in it: every kind of need, on every kind of token. */
+const script = parseScript(new TextEncoder().encode(JSON.stringify(asFirstCeremony('quarterly-master-rotation'))));
 const LABELS = Object.fromEntries(script.tokens.map((t) => [t.name, t.label]));
 let hsm: SoftHsm;
 let nss: Nss;

@@ -2,13 +2,15 @@
 import { KEY_SUFFIX, provenKey } from '../context.js';
 import type { StepContext, StepResult } from '../context.js';
 import { cardsNeed, noInputs } from './kind.js';
+import { librariesOf } from './libraries.js';
 import type { StepKind, StepOf } from './kind.js';
 
 type S = StepOf<'custodian-keys'>;
 
-function result(step: S, lines: string[], keys: Map<string, Uint8Array>): StepResult {
+function result(ctx: StepContext, step: S, lines: string[], keys: Map<string, Uint8Array>): StepResult {
+  const cards = ctx.script.tokens.filter((t) => t.holder !== null && step.custodians.includes(t.holder)).map((t) => t.name);
   return { title: `Custodians ${step.custodians.join(', ')} generate their signing keys on their cards`, outcome: `fingerprints confirmed by ${step.witness}`, lines,
-    keys: step.custodians.map((c) => `${c}${KEY_SUFFIX}`), details: { publicKeys: step.custodians.map((c) => `${c}:${Buffer.from(keys.get(c) as Uint8Array).toString('hex')}`) } };
+    keys: step.custodians.map((c) => `${c}${KEY_SUFFIX}`), details: { publicKeys: step.custodians.map((c) => `${c}:${Buffer.from(keys.get(c) as Uint8Array).toString('hex')}`), libraries: librariesOf(ctx, cards) } };
 }
 
 export const custodianKeys: StepKind<S> = {
@@ -19,7 +21,7 @@ export const custodianKeys: StepKind<S> = {
   async perform(ctx: StepContext, step: S) {
     const lines: string[] = [];
     for (const c of step.custodians) lines.push(await ctx.confirmFingerprint(c, await ctx.cardKey(c, true, step), step.witness));
-    return result(step, lines, ctx.publicKeys);
+    return result(ctx, step, lines, ctx.publicKeys);
   },
   async adopt(ctx: StepContext, step: S) {
     const lines: string[] = [];
@@ -27,6 +29,6 @@ export const custodianKeys: StepKind<S> = {
       const key = await provenKey(step.id, `${c}${KEY_SUFFIX}`, ctx.cardOf(c).token.label, () => ctx.cardKey(c, false));
       lines.push(ctx.fingerprintLine(c, key));
     }
-    return result(step, lines, ctx.publicKeys);
+    return result(ctx, step, lines, ctx.publicKeys);
   },
 };

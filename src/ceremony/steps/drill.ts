@@ -18,6 +18,7 @@ import type { StepContext, StepResult } from '../context.js';
 import { mediaRule } from '../media.js';
 import { cardsNeed, noInputs } from './kind.js';
 import type { StepKind, StepOf } from './kind.js';
+import { keyWrapByKnownAnswer, librariesOf } from './libraries.js';
 
 type S = StepOf<'drill'>;
 
@@ -39,15 +40,18 @@ async function drill(ctx: StepContext, step: S): Promise<void> {
   if (!outcome.pass) throw new KeyceremonyError(outcome.failures[0] ?? 'DRILL_FAILED', `the drill failed: ${outcome.failures.join(', ')}`, 'stop: the backup does not restore; the signed report says what failed');
 }
 
-/** The signed report verifies against the set in force, and says pass. */
-function prove(ctx: StepContext, step: S): StepResult {
+/** The signed report verifies against the set in force, and says pass; the drill token's key unwrap is asked of it by known answer. */
+async function prove(ctx: StepContext, step: S): Promise<StepResult> {
   const bytes = ctx.folder.read(step.out, 'the drill report', MAX_ENVELOPE_BYTES);
   const v = ctx.verify(bytes);
   if (!v.valid || v.type !== 'drill') throw new KeyceremonyError('CEREMONY_DRILL_REPORT_INVALID', `${step.out} does not verify: ${v.reasons.join('; ') || `it is a ${v.type}`}`, 'stop: the drill is not proven; keep the folder as evidence and run the drill again in a new folder');
   const report = JSON.parse(Buffer.from(parseEnvelope(bytes).payload).toString('utf8')) as { result: string; drill: string; restored: { id: string; kcv: string }[] };
   if (report.result !== 'pass' || report.drill !== `${ctx.script.id}-drill`) throw new KeyceremonyError(report.result !== 'pass' ? 'DRILL_FAILED' : 'CEREMONY_DRILL_REPORT_INVALID', `${step.out} reports ${report.result} for drill ${report.drill}`, 'stop: the backup does not restore; the signed report says what failed');
+  const kw = await keyWrapByKnownAnswer(ctx, step.token);
+  const cards = ctx.script.tokens.filter((t) => t.holder !== null && step.presenters.includes(t.holder)).map((t) => t.name);
   return { title: `Restoration drill: ${step.presenters.join(', ')} present their shares`, outcome: `${report.result}; report signed by ${v.signers.join(', ')}`,
-    lines: report.restored.map((r) => `${r.id}: kcv ${r.kcv}, matches the manifest`), keys: report.restored.map((r) => r.id), details: { file: step.out, result: report.result } };
+    lines: [...report.restored.map((r) => `${r.id}: kcv ${r.kcv}, matches the manifest`), kw.line], keys: report.restored.map((r) => r.id),
+    details: { file: step.out, result: report.result, ...kw.details, libraries: librariesOf(ctx, [step.token, ...cards]) } };
 }
 
 export const drillStep: StepKind<S> = {
@@ -61,5 +65,5 @@ export const drillStep: StepKind<S> = {
     else await drill(ctx, step);
     return prove(ctx, step);
   },
-  adopt: async (ctx, step) => prove(ctx, step),
+  adopt: (ctx, step) => prove(ctx, step),
 };

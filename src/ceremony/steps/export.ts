@@ -21,22 +21,34 @@ import { requireExactly } from '../tree.js';
 import { mediaRule } from '../media.js';
 import { tokenKcv } from './generate-key.js';
 import type { Preflight, StepKind, StepOf } from './kind.js';
+import { keyWrapByKnownAnswer, librariesOf } from './libraries.js';
+import type { KeyWrapRecord } from './libraries.js';
+import { kwpRecordName } from '../../pkcs11/capabilities.js';
 
 type S = StepOf<'export'>;
 type Item = S['targets'][number];
 
 const readKek = (inputs: string, x: Item): Kek => parseKek(readInput(join(inputs, x.kek), 'the KMS wrapping key', 64 * 1024));
 
-/** An export folder found in place, proven against the token's check value and the wrapping key given; its line and its record's digest. */
-async function proveFolder(ctx: StepContext, step: S, target: Target, kek: Kek): Promise<{ line: string; record: string }> {
+/** How export.json names an AES key wrap a known answer chose (src/pkcs11/capabilities.ts kwpRecordName). */
+const BY_KNOWN_ANSWER = '(RFC 5649 by known answer)';
+
+/**
+ * An export folder found in place, proven against the token's check value, the wrapping key given
+ * and the token's known answer (an AES key wrap its record names must be the one that gives RFC
+ * 5649 on this token); its line and its record's digest.
+ */
+async function proveFolder(ctx: StepContext, step: S, target: Target, kek: Kek, kw: KeyWrapRecord): Promise<{ line: string; record: string }> {
   const rel = `${step.out}/${target.name}`;
   const rec = readExportFolder(join(ctx.dir, rel));
   const kcv = (await provenKey(step.id, step.key, ctx.token(step.token).token.label, () => tokenKcv(ctx, step.token, step.key))).value;
   if (rec.target !== target.name || rec.kcv !== kcv || rec.wrappingKeySha256 !== kek.spkiSha256) {
     throw resumeMismatch(step.id, `the export for ${target.name}`, { target: target.name, kcv, wrappingKeySha256: kek.spkiSha256 }, { target: rec.target, kcv: rec.kcv, wrappingKeySha256: rec.wrappingKeySha256 });
   }
+  const kwp = rec.mechanisms.filter((m) => m.endsWith(BY_KNOWN_ANSWER));
+  if (kwp.some((m) => m !== kwpRecordName(kw.choice))) throw resumeMismatch(step.id, `the AES key wrap of the export for ${target.name}`, kwpRecordName(kw.choice), kwp);
   const digest = createHash('sha256').update(ctx.folder.read(`${rel}/export.json`, 'the export record', 64 * 1024)).digest('hex');
-  return { line: `${target.name}: ${rec.wrap}, kcv ${rec.kcv}`, record: `${target.name}:${digest}` };
+  return { line: `${target.name}: ${rec.wrap} (${rec.mechanisms.join(' + ')}), kcv ${rec.kcv}`, record: `${target.name}:${digest}` };
 }
 
 /** Wrap one target and (write) write it. Null when wrapping only and the token did it; a line when the token cannot do the target's mechanism. */
@@ -63,6 +75,8 @@ async function run(ctx: StepContext, step: S, write: boolean): Promise<StepResul
   const lines: string[] = [];
   const made: string[] = [];
   const records: string[] = [];
+  // which AES key wrap is RFC 5649 on this token, asked of it now: the journal and the transcript record it
+  const kw = await keyWrapByKnownAnswer(ctx, step.token);
   for (const x of step.targets) {
     const target = findTarget(x.target);
     if (target === undefined) continue;
@@ -71,14 +85,16 @@ async function run(ctx: StepContext, step: S, write: boolean): Promise<StepResul
     const refused = present ? null : await wrapTarget(ctx, step, x, target, kek, write);
     if (refused !== null) { lines.push(refused); continue; }
     if (!write && !present) throw new KeyceremonyError('CEREMONY_EXPORT_MISSING', `step ${step.id} is done in the journal, and the export for ${target.name} is not in ${join(ctx.dir, step.out)}`, 'stop: the folder was changed; keep it as evidence and start again in a new folder');
-    const proven = await proveFolder(ctx, step, target, kek);
+    const proven = await proveFolder(ctx, step, target, kek, kw);
     lines.push(proven.line);
     records.push(proven.record);
     made.push(target.name);
   }
   requireExactly(ctx.folder.exists(step.out) ? ctx.folder.list(step.out) : [], made, `the export folder ${step.out} of step ${step.id}`);
+  lines.push(kw.line);
   if (write) ctx.say(lines.map((l) => `  ${l}`).join('\n'));
-  return { title: `Export ${step.key} for ${step.targets.length} cloud KMS target(s)`, outcome: `${made.length} written and read back, ${step.targets.length - made.length} refused`, lines, keys: [step.key], details: { folder: step.out, targets: made, records } };
+  return { title: `Export ${step.key} for ${step.targets.length} cloud KMS target(s)`, outcome: `${made.length} written and read back, ${step.targets.length - made.length} refused`, lines, keys: [step.key],
+    details: { folder: step.out, targets: made, records, ...kw.details, libraries: librariesOf(ctx, [step.token]) } };
 }
 
 export const exportStep: StepKind<S> = {

@@ -7,6 +7,7 @@ import { withSession } from '../../pkcs11/session.js';
 import { pinOf, provenKey } from '../context.js';
 import type { StepContext, StepResult } from '../context.js';
 import { noInputs } from './kind.js';
+import { librariesOf } from './libraries.js';
 import type { StepKind, StepOf } from './kind.js';
 
 type S = StepOf<'generate-key'>;
@@ -20,7 +21,7 @@ export async function tokenKcv(ctx: StepContext, tokenName: string, label: strin
 function result(ctx: StepContext, step: S, kcv: Kcv): StepResult {
   ctx.kcvs.set(step.label, kcv.value);
   const label = ctx.token(step.token).token.label;
-  return { title: `Generate ${step.label} in "${label}"`, outcome: `kcv ${formatKcv(kcv)}`, lines: [], keys: [step.label], details: { token: label, kcv: kcv.value, extractable: step.extractable } };
+  return { title: `Generate ${step.label} in "${label}"`, outcome: `kcv ${formatKcv(kcv)}`, lines: [], keys: [step.label], details: { token: label, kcv: kcv.value, extractable: step.extractable, libraries: librariesOf(ctx, [step.token]) } };
 }
 
 export const generateKey: StepKind<S> = {

@@ -29,6 +29,7 @@ import { mediaRule } from '../media.js';
 import { tokenKcv } from './generate-key.js';
 import { cardsNeed, noInputs } from './kind.js';
 import type { StepKind, StepOf } from './kind.js';
+import { keyWrapByKnownAnswer, librariesOf } from './libraries.js';
 
 type S = StepOf<'split-backup'>;
 
@@ -81,8 +82,13 @@ async function prove(ctx: StepContext, step: S, dir: string): Promise<StepResult
   if (plan.backupKey !== step.backupKey || plan.backupKcv !== kcv) throw resumeMismatch(step.id, 'the backup key', `${plan.backupKey} kcv ${plan.backupKcv}`, `${step.backupKey} kcv ${kcv}`);
   ctx.kcvs.set(step.backupKey, kcv);
   requireExactly(everyFileUnder(ctx.dir, step.out), [CUSTODY_MANIFEST, ...plan.manifest.artifacts.map((a) => a.path)].sort(), `the custody folder ${step.out} of step ${step.id}`);
+  // each blob records the key wrap it was made with: the one a known answer on this HSM finds to be RFC 5649
+  const kw = await keyWrapByKnownAnswer(ctx, step.token);
+  for (const b of plan.blobs) if (b.wrap !== undefined && b.wrap.mechanism !== kw.choice.name) throw resumeMismatch(step.id, `the key wrap of the blob of ${b.keyId}`, kw.choice.name, b.wrap.mechanism);
+  const cards = ctx.script.tokens.filter((t) => t.holder !== null && step.holders.includes(t.holder)).map((t) => t.name);
   return { title: `Split ${step.backupKey} ${step.threshold}-of-${step.holders.length} onto the custodians' cards`, outcome: `kcv ecb:${plan.backupKcv}; custody manifest signed by ${plan.signers.join(', ')}`,
-    lines: plan.receipts.map((r) => `${r.custodian}: share ${r.index}, commitment ${r.commitment}`), keys: [step.backupKey, ...step.keys], details: { folder: step.out, kcv: plan.backupKcv, holders: [...step.holders], manifest: plan.manifest.digest } };
+    lines: [...plan.receipts.map((r) => `${r.custodian}: share ${r.index}, commitment ${r.commitment}`), ...plan.blobs.map((b) => `${b.keyId}: backup blob wrapped under ${b.backupKey} with ${b.wrap === undefined ? 'RFC 5649 (its mechanism not recorded)' : `${b.wrap.mechanism} (RFC 5649)`}`), kw.line],
+    keys: [step.backupKey, ...step.keys], details: { folder: step.out, kcv: plan.backupKcv, holders: [...step.holders], manifest: plan.manifest.digest, ...kw.details, libraries: librariesOf(ctx, [step.token, ...cards]) } };
 }
 
 export const splitBackup: StepKind<S> = {

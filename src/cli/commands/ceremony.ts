@@ -1,14 +1,17 @@
 /**
  * `keyceremony ceremony template|validate|run` (issue 7). CLI.md does not define these; they follow
- * its common rules. A real run needs a profile (module, tokens, PIN sources), a passed rehearsal of
- * this very script (by SHA-256) unless --no-rehearsal, and no network; a rehearsal runs on
- * throw-away SoftHSM2 tokens in its folder and records the script's digest when it passes.
+ * its common rules. A real run needs a profile (each token's library and its parameters, PIN
+ * sources), a passed rehearsal of this very script (by SHA-256) unless --no-rehearsal, and no
+ * network; a rehearsal runs on throw-away tokens in its folder (SoftHSM2, or NSS softokn for a
+ * token the profile given with --profile puts there: issue 16) and records the script's digest
+ * when it passes.
  */
 import { dirname, join, resolve } from 'node:path';
 import { networkInterfacesUp } from '../../ceremony/airgap.js';
 import { preflightRun, runCeremony } from '../../ceremony/engine.js';
 import type { ResolvedToken } from '../../ceremony/engine.js';
-import { parseProfile } from '../../ceremony/profile.js';
+import { libraryLines, openProfile, parseProfile } from '../../ceremony/profile.js';
+import type { CeremonyProfile } from '../../ceremony/profile.js';
 import { openRehearsalTokens, recordRehearsal } from '../../ceremony/rehearsal.js';
 import { parseScript } from '../../ceremony/script.js';
 import type { CeremonyScript } from '../../ceremony/script.js';
@@ -18,17 +21,16 @@ import { formatTime } from '../../docs/fields.js';
 import { DocumentError, formatProblem } from '../../docs/problems.js';
 import { KeyceremonyError, usageError } from '../../errors.js';
 import { readInput, writeFileAtomic } from '../../files.js';
-import { Pkcs11Module } from '../../pkcs11/module.js';
-import { findToken } from '../../pkcs11/tokens.js';
 import { ceremonyPreflight } from '../../usecases/preflight.js';
 import type { NetworkInterface } from '../../usecases/preflight.js';
+import type { Token } from '../../pkcs11/tokens.js';
 import { COMMON_OPTIONS, parse } from '../args.js';
 import type { OptionSpec } from '../args.js';
 import { writeJson, writeLines, writeText } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
-export const CEREMONY_USAGE = 'keyceremony ceremony template NAME [--out FILE] | ceremony validate SCRIPT [--json] | ceremony run SCRIPT --dir DIR (--rehearse [--allow-network] [--yes] | --profile FILE [--no-rehearsal]) [--inputs DIR] [--rehearsals FILE]';
+export const CEREMONY_USAGE = 'keyceremony ceremony template NAME [--out FILE] | ceremony validate SCRIPT [--json] | ceremony run SCRIPT --dir DIR (--rehearse [--allow-network] [--yes] [--profile FILE] | --profile FILE [--no-rehearsal]) [--inputs DIR] [--rehearsals FILE]';
 
 function readScript(path: string): { script: CeremonyScript; bytes: Uint8Array } {
   const bytes = readInput(path, 'the ceremony script', 256 * 1024);
@@ -81,7 +83,8 @@ async function runCommand(argv: readonly string[], io: Io, up: readonly NetworkI
   if (values.dir === undefined) throw usageError('USAGE', 'ceremony run needs --dir DIR, the ceremony folder', `usage: ${CEREMONY_USAGE}`);
   const dir = resolve(values.dir);
   const rehearse = values.rehearse === true;
-  if (rehearse === (values.profile !== undefined)) throw usageError('USAGE', 'give exactly one of --rehearse (throw-away tokens) and --profile FILE (the real tokens)', `usage: ${CEREMONY_USAGE}`);
+  // a rehearsal may take the profile too: then each token's throw-away token is made in the library the profile names for it
+  if (!rehearse && values.profile === undefined) throw usageError('USAGE', 'give --profile FILE (the real tokens), or --rehearse (throw-away tokens)', `usage: ${CEREMONY_USAGE}`);
   if (!rehearse && (values['allow-network'] === true || values.yes === true)) throw usageError('USAGE', '--allow-network and --yes are for rehearsals only', 'a real ceremony runs air-gapped, and witnesses confirm in person');
   const record = resolve(values.rehearsals ?? join(dirname(scriptPath), 'rehearsals.jsonl'));
   const notes = ceremonyPreflight({ digest: script.digest, rehearsal: rehearse, interfaces: up, allowNetwork: values['allow-network'] === true, record, runWithoutRehearsal: values['no-rehearsal'] === true });
@@ -92,8 +95,10 @@ async function runCommand(argv: readonly string[], io: Io, up: readonly NetworkI
   const declared = [scriptPath, record, ...(values.profile === undefined ? [] : [resolve(values.profile)])];
   // the script's input files and the folder, before any token (or a rehearsal's throw-away store) is opened; the engine checks them again
   preflightRun({ script, dir, inputs, simulation: rehearse, declared });
-  const { tokens, close } = rehearse ? rehearsalTokens(script, dir, values.module) : await profileTokens(io, script, values.profile as string);
+  const profile = values.profile === undefined ? undefined : parseProfile(readInput(values.profile, 'the ceremony profile', 64 * 1024), script);
+  const { tokens, close } = rehearse ? rehearsalTokens(script, dir, values.module, profile) : await profileTokens(io, script, profile as CeremonyProfile);
   try {
+    say(`Tokens and their libraries${rehearse ? ' (throw-away rehearsal tokens)' : ''}:\n${libraryLines(new Map([...tokens].map(([n, t]) => [n, t.token]))).join('\n')}`);
     const confirm = async (q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> => {
       if (values.yes === true) { say(`  ${q.who} confirms ${q.what} (--yes, rehearsal)`); return true; }
       return askWitness(io, q);
@@ -108,22 +113,22 @@ async function runCommand(argv: readonly string[], io: Io, up: readonly NetworkI
   }
 }
 
-/** A rehearsal's throw-away SoftHSM2 tokens in its folder. */
-function rehearsalTokens(script: CeremonyScript, dir: string, modulePath: string | undefined): { tokens: Map<string, ResolvedToken>; close: () => void } {
-  const r = openRehearsalTokens(script, dir, modulePath);
+/** A rehearsal's throw-away tokens in its folder: on SoftHSM2, or in the library the profile names for a token (SoftHSM2 or NSS softokn). */
+function rehearsalTokens(script: CeremonyScript, dir: string, modulePath: string | undefined, profile: CeremonyProfile | undefined): { tokens: Map<string, ResolvedToken>; close: () => void } {
+  const libraries = profile === undefined ? undefined : new Map([...profile.tokens].map(([name, t]) => [name, t.library]));
+  const r = openRehearsalTokens(script, dir, { module: modulePath, libraries });
   return { tokens: r.tokens, close: () => r.close() };
 }
 
-/** The real tokens of a profile, each with its PIN source; close() zeroes every PIN read and closes the module. */
-async function profileTokens(io: Io, script: CeremonyScript, profileFile: string): Promise<{ tokens: Map<string, ResolvedToken>; close: () => void }> {
-  const profile = parseProfile(readInput(profileFile, 'the ceremony profile', 64 * 1024), script);
-  const mod = Pkcs11Module.open(profile.module);
+/** The real tokens of a profile, each found in its own library, each with its PIN source; close() zeroes every PIN read and closes the libraries. */
+async function profileTokens(io: Io, script: CeremonyScript, profile: CeremonyProfile): Promise<{ tokens: Map<string, ResolvedToken>; close: () => void }> {
+  const opened = openProfile(profile, script);
   const tokens = new Map<string, ResolvedToken>();
   const pins: Uint8Array[] = []; // every PIN read, zeroed when the run ends
-  const close = (): void => { for (const p of pins) zero(p); mod.close(); };
+  const close = (): void => { for (const p of pins) zero(p); opened.close(); };
   try {
     for (const t of script.tokens) {
-      const token = findToken(mod, { label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) });
+      const token = opened.tokens.get(t.name) as Token;
       const envName = profile.tokens.get(t.name)?.pinEnv ?? undefined;
       if (envName !== undefined) {
         const pin = await readPin(io, envName, token.label); // from the environment: read now, so a missing variable stops the run before it starts
