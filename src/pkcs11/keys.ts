@@ -80,11 +80,19 @@ export interface AesKeyOptions {
   readonly role: AesRole;
   /** Only when the ceremony says the key will be exported (wrapped) later. */
   readonly extractable?: boolean;
+  /**
+   * CKA_WRAP_WITH_TRUSTED (PKCS#11 2.40 §4.9): the extractable key may be wrapped only under a
+   * wrapping key whose CKA_TRUSTED the security officer set (src/pkcs11/trusted.ts). A master key
+   * only, and only one that is extractable: on a key that never leaves the token it says nothing.
+   */
+  readonly wrapWithTrusted?: boolean;
 }
 
 export interface AesKey extends KeyRef {
   readonly role: AesRole;
   readonly extractable: boolean;
+  /** Set only when asked for, and read back from the token as set. */
+  readonly wrapWithTrusted: boolean;
   readonly kcv: Kcv;
 }
 
@@ -107,6 +115,10 @@ export async function generateAesKey(s: Session, opts: AesKeyOptions): Promise<A
   assertLabelFree(s, label);
   const id = freshId(s);
   const extractable = opts.extractable === true;
+  const wrapWithTrusted = opts.wrapWithTrusted === true;
+  if (wrapWithTrusted && (opts.role !== 'master' || !extractable)) {
+    throw new KeyceremonyError('KEY_OPTIONS_INVALID', 'only an extractable master key is made wrap-with-trusted', 'ask for wrap-with-trusted on a master key that will be exported', { exit: 2 });
+  }
   const template: Template = [
     { type: B.CKA_CLASS, value: B.CKO_SECRET_KEY },
     { type: B.CKA_KEY_TYPE, value: B.CKK_AES },
@@ -125,10 +137,17 @@ export async function generateAesKey(s: Session, opts: AesKeyOptions): Promise<A
     { type: B.CKA_DERIVE, value: false },
     { type: B.CKA_LABEL, value: label },
     { type: B.CKA_ID, value: id },
+    ...(wrapWithTrusted ? [{ type: B.CKA_WRAP_WITH_TRUSTED, value: true }] : []),
   ];
   const handle = await s.callAsync('generating an AES-256 key', () => s.api.C_GenerateKeyAsync(s.handle, { mechanism: B.CKM_AES_KEY_GEN }, template));
-  const kcv = await orDestroy(s, [handle], label, () => keyCheckValue(s, handle));
-  return Object.freeze({ ...keyRef(s, label, id, 'secret-key'), role: opts.role, extractable, kcv });
+  const kcv = await orDestroy(s, [handle], label, async () => {
+    // a token that takes the attribute and does not keep it (NSS reads back what it ignores: trusted.ts) is caught by the probe; one that drops it, here
+    if (wrapWithTrusted && s.attribute(handle, B.CKA_WRAP_WITH_TRUSTED)?.[0] !== 1) {
+      throw hsmError('HSM_TEMPLATE_REJECTED', `token "${s.token.label}" did not keep CKA_WRAP_WITH_TRUSTED on the new key`, 'use a token whose trusted-wrap probe passes (src/pkcs11/trusted.ts), or make the key without it');
+    }
+    return keyCheckValue(s, handle);
+  });
+  return Object.freeze({ ...keyRef(s, label, id, 'secret-key'), role: opts.role, extractable, wrapWithTrusted, kcv });
 }
 
 /**

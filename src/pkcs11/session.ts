@@ -6,6 +6,7 @@
  */
 import { pkcs11js } from './binding.js';
 import type { Handle, Template } from './binding.js';
+import { KeyceremonyError } from '../errors.js';
 import { ckrOf, fromPkcs11 } from './errors.js';
 import type { Token } from './tokens.js';
 
@@ -122,6 +123,40 @@ export async function withSession<T>(token: Token, pin: Uint8Array | null, fn: (
         logins.set(key, n);
       }
     }
+    try { api.C_CloseSession(handle); } catch { /* token removed: the session is gone anyway */ }
+  }
+}
+
+/**
+ * A read-write session logged in as the token's security officer (CKU_SO), for what only the SO
+ * may do (PKCS#11 2.40 §4.8: set CKA_TRUSTED). PKCS#11 allows one login per token per process, so
+ * it is refused while a user session of this process is logged in to the token. An SO session sees
+ * and makes public objects only (SoftHSM2: CKR_USER_NOT_LOGGED_IN for a private one).
+ */
+export async function withSoSession<T>(token: Token, soPin: Uint8Array, fn: (s: Session) => Promise<T>): Promise<T> {
+  const B = pkcs11js();
+  const api = token.module.api;
+  if ((logins.get(loginKey(token)) ?? 0) > 0) {
+    throw new KeyceremonyError('HSM_LOGIN_CONFLICT', `a user session of this program is logged in to token "${token.label}", so its security officer cannot log in`, 'finish the user\'s work on the token first, then let the security officer act');
+  }
+  let handle: Handle;
+  try {
+    handle = api.C_OpenSession(token.slot, B.CKF_SERIAL_SESSION | B.CKF_RW_SESSION);
+  } catch (err) {
+    throw fromPkcs11(err, { token: token.label, what: 'opening a session' });
+  }
+  try {
+    try {
+      api.C_Login(handle, B.CKU_SO, Buffer.from(soPin.buffer, soPin.byteOffset, soPin.byteLength).toString('utf8'));
+    } catch (err) {
+      throw fromPkcs11(err, { token: token.label, what: 'logging in as security officer' });
+    }
+    try {
+      return await fn(new Session(token, handle));
+    } finally {
+      try { api.C_Logout(handle); } catch { /* session gone: logout is moot */ }
+    }
+  } finally {
     try { api.C_CloseSession(handle); } catch { /* token removed: the session is gone anyway */ }
   }
 }
