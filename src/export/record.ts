@@ -39,7 +39,7 @@ export function parseExportRecord(bytes: Uint8Array): ExportRecord {
   const s = (k: string, pattern: RegExp, what: string): string => f.string(o[k], k, { pattern, what }) ?? '';
   const rec: ExportRecord = {
     target: s('target', /^[a-z0-9-]{1,64}$/, 'a target name'), key: s('key', /^pkcs11:[^\s]{1,512}$/, 'a PKCS#11 URI'), kcv: s('kcv', /^[0-9a-f]{6}$/, '6 hex digits'),
-    kcvMethod: s('kcvMethod', /^(?:ecb|cmac)$/, 'ecb or cmac'), wrappingKeySha256: s('wrappingKeySha256', HEX64, '64 hex digits'), wrappingKeyBits: f.integer(o.wrappingKeyBits, 'wrappingKeyBits', 2048) ?? 0,
+    kcvMethod: s('kcvMethod', /^(?:ecb|cmac|binding)$/, 'ecb, cmac or binding'), wrappingKeySha256: s('wrappingKeySha256', HEX64, '64 hex digits'), wrappingKeyBits: f.integer(o.wrappingKeyBits, 'wrappingKeyBits', 2048) ?? 0,
     oaepHash: s('oaepHash', /^sha(?:1|256)$/, 'sha1 or sha256'), wrap: s('wrap', /^(?:token|hybrid)$/, 'token or hybrid') as ExportRecord['wrap'],
     mechanisms: (f.array(o.mechanisms, 'mechanisms', { max: 8 }) ?? []).map((m, i) => f.string(m, `mechanisms[${i}]`, { pattern: /^[A-Za-z0-9_ ()-]{1,64}$/, what: 'a mechanism name' }) ?? ''),
     ...(hasKek ? { kekId: s('kekId', /^https:\/\/[^\s]{1,2048}$/, 'a key id URL') } : {}), created: f.time(o.created, 'created') === undefined ? '' : String(o.created), files: readFiles(f, o.files),

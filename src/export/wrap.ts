@@ -14,6 +14,9 @@
  *    as a session key to KWP-wrap the target there, and zeroed in host memory.
  * CKM_RSA_AES_KEY_WRAP would do the second case in one call, but pkcs11js 2.1.7 cannot pass its
  * CK_RSA_AES_KEY_WRAP_PARAMS, so the composed path serves tokens that have it too.
+ * The key may be an AES key or a generic secret kept in the token by a make-secret step (issue 17:
+ * an HMAC key for AWS KMS `HMAC_256` import, whose key material is the secret's 32 raw bytes, as for
+ * symmetric keys: KMS-NOTES.md); both are wrapped the same way.
  */
 import { constants, publicEncrypt } from 'node:crypto';
 import { zero } from '../bytes.js';
@@ -24,6 +27,7 @@ import { hsmError } from '../pkcs11/errors.js';
 import { keyCheckValue } from '../pkcs11/keys.js';
 import type { Kcv, ObjectQuery } from '../pkcs11/keys.js';
 import { destroyQuietly, findSecretKey, isExtractable, valueLength } from '../pkcs11/objects.js';
+import { findSecret, tokenBinding } from '../pkcs11/secrets.js';
 import type { Session } from '../pkcs11/session.js';
 import { canWrapOaep, generateEphemeralAes, importEphemeralAes, importRsaWrappingKey, wrapOaep, wrapWith } from '../pkcs11/wrapping.js';
 import type { Kek } from './kek.js';
@@ -31,11 +35,32 @@ import { oaepRecordName } from './mechanism-names.js';
 import { oaepCapacity } from './targets.js';
 import type { Construction, OaepHash } from './targets.js';
 
+/**
+ * The check value recorded with an export: an AES key's (`ecb`, KMS-NOTES.md), or for a secret an
+ * inventory step made in the token (a generic secret for a KMS's HMAC import), the first 3 bytes of
+ * its FORMATS.md §4 binding (`binding`), computed in the token: the KCV its manifest entry carries.
+ */
+export interface ExportKcv {
+  readonly method: Kcv['method'] | 'binding';
+  readonly value: string;
+}
+
 export interface Wrapped {
   readonly bytes: Buffer;
   readonly performed: 'token' | 'hybrid';
   readonly mechanisms: readonly string[];
-  readonly kcv: Kcv;
+  readonly kcv: ExportKcv;
+}
+
+/**
+ * A generic secret made by a make-secret step is labelled with its entry's id (`secret-key-v1`):
+ * its binding, over that id, is its check value. Any other key (an AES master key) has its AES one.
+ */
+async function checkValueOf(s: Session, key: ObjectQuery, target: Handle): Promise<ExportKcv> {
+  const secret = key.label === undefined ? null : findSecret(s, key.label);
+  if (secret === null || !secret.equals(target)) return keyCheckValue(s, target);
+  const binding = tokenBinding(s, target, key.label as string);
+  return { method: 'binding', value: binding.slice('hmac-sha256:'.length, 'hmac-sha256:'.length + 6) };
 }
 
 export async function wrapKey(s: Session, key: ObjectQuery, kek: Kek, construction: Construction, hash: OaepHash): Promise<Wrapped> {
@@ -43,7 +68,7 @@ export async function wrapKey(s: Session, key: ObjectQuery, kek: Kek, constructi
   if (!isExtractable(s, target)) {
     throw hsmError('HSM_KEY_NOT_EXTRACTABLE', `the key "${key.label ?? key.id ?? ''}" on token "${s.token.label}" was generated never to leave the token`, 'export only keys generated with export allowed (keygen --extractable, decided by the ceremony)');
   }
-  const kcv = await keyCheckValue(s, target);
+  const kcv = await checkValueOf(s, key, target);
   if (!canWrapOaep(s)) throw new KeyceremonyError('EXPORT_MECHANISM_UNSUPPORTED', `token "${s.token.label}" cannot wrap with RSAES-OAEP (CKM_RSA_PKCS_OAEP)`, 'use a token that offers it (see `keyceremony tokens`)');
   const kekHandle = importRsaWrappingKey(s, kek.modulus, kek.exponent);
   let eph: Handle | undefined;

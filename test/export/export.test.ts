@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checkFreeSpace } from '../../src/export/media.js';
 import { TARGETS } from '../../src/export/targets.js';
 import { ERROR_LINE, runCli } from '../support/cli.js';
+import { makeKeks, opensslUnwrap as unwrapWithOpenssl } from './openssl.js';
+import type { TestKek } from './openssl.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
 
@@ -20,19 +22,14 @@ let hsm: SoftHsm;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 let kcv: string;
-const keks: Record<number, { pub: string; priv: string }> = {};
+let keks: Record<number, TestKek>;
 
 beforeAll(() => {
   hsm = createSoftHsm([HSM], { setProcessEnv: false });
   dir = mkdtempSync(join(tmpdir(), 'kc-export-'));
   // the temp folder stands in for the removable drive (explicit override, as on a real ceremony laptop the kernel flags it)
   env = { ...hsm.env, KEYCEREMONY_PKCS11_MODULE: hsm.module, HSM_PIN: HSM.pin, WRONG: '99999999', KEYCEREMONY_REMOVABLE_ROOTS: dir };
-  for (const bits of [2048, 3072, 4096]) {
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: bits });
-    keks[bits] = { pub: join(dir, `kek-${bits}.pub.pem`), priv: join(dir, `kek-${bits}.pem`) };
-    writeFileSync(keks[bits].pub, publicKey.export({ type: 'spki', format: 'pem' }));
-    writeFileSync(keks[bits].priv, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  }
+  keks = makeKeks(dir);
   writeFileSync(join(dir, 'kek-3072.der'), readPubDer(3072));
   const m = runCli(['keygen', 'master', 'pkcs11:token=Export%20HSM;object=master-v7', '--extractable', '--pin-env', 'HSM_PIN', '--json'], env);
   expect(m.status).toBe(0);
@@ -55,19 +52,8 @@ const kcvOf = (key: Buffer) => {
   return Buffer.concat([c.update(Buffer.alloc(16)), c.final()]).subarray(0, 3).toString('hex');
 };
 
-/** The independent unwrap with the openssl CLI (KMS-NOTES.md commands). */
-function opensslUnwrap(blob: Buffer, bits: number, hash: string, kwp: boolean): Buffer {
-  const work = mkdtempSync(join(dir, 'ossl-'));
-  const k = bits / 8;
-  writeFileSync(join(work, 'oaep.bin'), kwp ? blob.subarray(0, k) : blob);
-  execFileSync('openssl', ['pkeyutl', '-decrypt', '-inkey', keks[bits]!.priv, '-in', join(work, 'oaep.bin'), '-out', join(work, 'plain.bin'),
-    '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', `rsa_oaep_md:${hash}`, '-pkeyopt', `rsa_mgf1_md:${hash}`]);
-  const plain = readFileSync(join(work, 'plain.bin'));
-  if (!kwp) return plain;
-  writeFileSync(join(work, 'kwp.bin'), blob.subarray(k));
-  execFileSync('openssl', ['enc', '-d', '-id-aes256-wrap-pad', '-K', plain.toString('hex'), '-iv', 'A65959A6', '-in', join(work, 'kwp.bin'), '-out', join(work, 'key.bin')]);
-  return readFileSync(join(work, 'key.bin'));
-}
+/** The independent unwrap with the openssl CLI (KMS-NOTES.md commands): test/export/openssl.ts. */
+const opensslUnwrap = (blob: Buffer, bits: number, hash: string, kwp: boolean): Buffer => unwrapWithOpenssl(blob, keks[bits]!, hash, kwp, dir);
 
 /** And again in Node. */
 function nodeUnwrap(blob: Buffer, bits: number, hash: string, kwp: boolean): Buffer {

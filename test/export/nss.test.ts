@@ -7,13 +7,14 @@
  * libraries: a SoftHSM2 token named by a module-path URI and NSS as the default.
  */
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TARGETS } from '../../src/export/targets.js';
 import { ERROR_LINE, runCli } from '../support/cli.js';
+import { blobOf, makeKeks, opensslUnwrap as unwrapWithOpenssl } from './openssl.js';
+import type { TestKek } from './openssl.js';
 import { envelope, keyNamed, setPayload, TYPES } from '../support/independent.js';
 import { createNss } from '../support/nss.js';
 import type { Nss } from '../support/nss.js';
@@ -26,7 +27,7 @@ let hsm: SoftHsm;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 let kcv: string;
-const keks: Record<number, { pub: string; priv: string }> = {};
+let keks: Record<number, TestKek>;
 
 /** CLI.md's own form: the library and its parameters as flags. */
 const lib = (): string[] => ['--module', nss.module, '--module-params', nss.params];
@@ -40,12 +41,7 @@ beforeAll(() => {
   env = { ...hsm.env, HSM_PIN: PIN, KEYCEREMONY_REMOVABLE_ROOTS: dir };
   delete env.KEYCEREMONY_PKCS11_MODULE;
   delete env.KEYCEREMONY_PKCS11_MODULE_PARAMS;
-  for (const bits of [2048, 3072, 4096]) {
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: bits });
-    keks[bits] = { pub: join(dir, `kek-${bits}.pub.pem`), priv: join(dir, `kek-${bits}.pem`) };
-    writeFileSync(keks[bits].pub, publicKey.export({ type: 'spki', format: 'pem' }));
-    writeFileSync(keks[bits].priv, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  }
+  keks = makeKeks(dir);
   const m = runCli(['keygen', 'master', KEY, '--extractable', ...lib(), '--pin-env', 'HSM_PIN', '--json'], env);
   expect(m.stderr).toBe('');
   expect(m.status).toBe(0);
@@ -55,25 +51,8 @@ afterAll(() => { nss.cleanup(); hsm.cleanup(); rmSync(dir, { recursive: true, fo
 
 const kcvOf = (key: Buffer): string => execFileSync('openssl', ['enc', '-aes-256-ecb', '-nopad', '-K', key.toString('hex')], { input: Buffer.alloc(16) }).subarray(0, 3).toString('hex');
 
-/** The independent unwrap with the openssl CLI (KMS-NOTES.md commands). */
-function opensslUnwrap(blob: Buffer, bits: number, hash: string, kwp: boolean): Buffer {
-  const work = mkdtempSync(join(dir, 'ossl-'));
-  const k = bits / 8;
-  writeFileSync(join(work, 'oaep.bin'), kwp ? blob.subarray(0, k) : blob);
-  execFileSync('openssl', ['pkeyutl', '-decrypt', '-inkey', keks[bits]!.priv, '-in', join(work, 'oaep.bin'), '-out', join(work, 'plain.bin'),
-    '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', `rsa_oaep_md:${hash}`, '-pkeyopt', `rsa_mgf1_md:${hash}`]);
-  const plain = readFileSync(join(work, 'plain.bin'));
-  if (!kwp) return plain;
-  writeFileSync(join(work, 'kwp.bin'), blob.subarray(k));
-  execFileSync('openssl', ['enc', '-d', '-id-aes256-wrap-pad', '-K', plain.toString('hex'), '-iv', 'A65959A6', '-in', join(work, 'kwp.bin'), '-out', join(work, 'key.bin')]);
-  return readFileSync(join(work, 'key.bin'));
-}
-
-function blobOf(cloud: string, file: Buffer): Buffer {
-  if (cloud === 'azure') return Buffer.from((JSON.parse(file.toString()) as { ciphertext: string }).ciphertext, 'base64url');
-  if (cloud === 'vault') return Buffer.from(file.toString(), 'base64');
-  return file;
-}
+/** The independent unwrap with the openssl CLI (KMS-NOTES.md commands): test/export/openssl.ts. */
+const opensslUnwrap = (blob: Buffer, bits: number, hash: string, kwp: boolean): Buffer => unwrapWithOpenssl(blob, keks[bits]!, hash, kwp, dir);
 
 interface ExportJson { target: string; kcv: string; wrap: string; mechanisms: string[]; files: { path: string }[] }
 
