@@ -38,8 +38,17 @@ export type Step =
   | { readonly id: string; readonly action: 'rotate-custodian-set'; readonly actor: string; readonly threshold: number; readonly members: readonly string[]; readonly signers: readonly string[]; readonly out: string }
   | { readonly id: string; readonly action: 'generate-key'; readonly actor: string; readonly witness: string; readonly token: string; readonly label: string; readonly extractable: boolean }
   | { readonly id: string; readonly action: 'split-backup'; readonly actor: string; readonly token: string; readonly backupKey: string; readonly keys: readonly string[]; readonly threshold: number; readonly holders: readonly string[]; readonly signers: readonly string[]; readonly out: string }
-  /** previous: the input file of the manifest this one follows (sequence + 1, its digest), or null for a first manifest. */
-  | { readonly id: string; readonly action: 'manifest'; readonly actor: string; readonly keyVersion: number; readonly phase: Phase; readonly keys: readonly string[]; readonly previous: string | null; readonly signers: readonly string[]; readonly out: string }
+  /**
+   * previous: the input file of the manifest this one follows (sequence + 1, its digest), or null for a first manifest.
+   * supersedes (optional, default `previous`): `none` for keys that join the chain at keyVersion
+   * (keys already in use, or a new version after the name's current one was compromised): their
+   * entries supersede nothing, as FORMATS.md §8 requires of a cutover when the name has no current
+   * version. notBefore (optional): when the entries take effect, as a duration after the previous
+   * manifest's notBefore (after this one's issue time when there is none), and never before the
+   * issue time; absent, they take effect when the manifest is issued.
+   */
+  | { readonly id: string; readonly action: 'manifest'; readonly actor: string; readonly keyVersion: number; readonly phase: Phase; readonly keys: readonly string[]; readonly previous: string | null; readonly signers: readonly string[]; readonly out: string;
+      readonly supersedes: 'previous' | 'none'; readonly notBefore: string | null }
   | { readonly id: string; readonly action: 'export'; readonly actor: string; readonly token: string; readonly key: string; readonly targets: readonly { readonly target: string; readonly kek: string; readonly kekId: string | null }[]; readonly out: string }
   /**
    * A new version of an inventory secret (issue 17): kept in the token (`keep: 'token'`, for a cloud
@@ -85,6 +94,21 @@ const STEP_MEMBERS: Readonly<Record<Action, readonly string[]>> = {
   export: ['id', 'action', 'actor', 'token', 'key', 'targets', 'out'],
   drill: ['id', 'action', 'actor', 'token', 'custody', 'presenters', 'signers', 'out'],
 };
+
+/** Members a step may leave out (each reader gives its default): only the manifest's, so scripts written before them stay valid. */
+const OPTIONAL_MEMBERS: Readonly<Partial<Record<Action, readonly string[]>>> = { manifest: ['supersedes', 'notBefore'] };
+
+/** The longest delay a manifest step may give its notBefore: a manifest is valid for 30 days (src/ceremony/steps/manifest.ts), and notBefore must fall inside. */
+export const MAX_NOT_BEFORE_DELAY_MS = 30 * 86400_000;
+const DURATION = /^P(?:(\d{1,2})D)?(?:T(?:(\d{1,3})H)?(?:(\d{1,5})M)?(?:(\d{1,7})S)?)?$/;
+
+/** An ISO 8601 duration of days, hours, minutes and seconds (`PT1H`, `P7D`, `PT0S`) in ms; null when it is not one. */
+export function durationMs(text: string): number | null {
+  const m = DURATION.exec(text);
+  if (m === null || text === 'P' || text.endsWith('T')) return null;
+  const [d, h, mi, s] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x))) as [number, number, number, number];
+  return (((d * 24 + h) * 60 + mi) * 60 + s) * 1000;
+}
 
 export function parseScript(bytes: Uint8Array): CeremonyScript {
   const json = readJson(bytes, MAX_SCRIPT_BYTES, 'the ceremony script');
@@ -193,7 +217,8 @@ function readStep(f: Fields, v: JsonObject[string] | undefined, path: string, pa
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return f.add('DOCUMENT_WRONG_TYPE', path, 'expected an object');
   const action = f.oneOf((v as JsonObject).action, `${path}.action`, ACTIONS);
   if (action === undefined) return undefined;
-  const o = lenient(f.object(v, path, STEP_MEMBERS[action]), v);
+  const optional = (OPTIONAL_MEMBERS[action] ?? []).filter((k) => Object.hasOwn(v, k));
+  const o = lenient(f.object(v, path, [...STEP_MEMBERS[action], ...optional]), v);
   if (o === undefined) return undefined;
   const id = f.string(o.id, `${path}.id`, { pattern: STEP_ID, what: 'a step id (lowercase, digits, -)' });
   const checks = stepChecks(f, participants, tokens, before);
@@ -242,8 +267,14 @@ const STEP_READERS: Readonly<Record<Action, (x: StepInput) => Step | undefined>>
     const signers = whoList(o.signers, `${path}.signers`, 1);
     quorum(signers, `${path}.signers`);
     const o2 = out(o.out, `${path}.out`);
-    return id && actor && keyVersion !== undefined && phase && keys?.every((k) => k !== undefined) && previous !== undefined && signers && o2
-      ? { id, action: 'manifest', actor, keyVersion, phase, keys: keys as string[], previous, signers, out: o2 } : undefined;
+    const supersedes = Object.hasOwn(o, 'supersedes') ? f.oneOf(o.supersedes, `${path}.supersedes`, ['previous', 'none'] as const) : 'previous';
+    const notBefore = Object.hasOwn(o, 'notBefore') ? f.string(o.notBefore, `${path}.notBefore`, { max: 32 }) : null;
+    const delay = typeof notBefore === 'string' ? durationMs(notBefore) : null;
+    if (typeof notBefore === 'string' && (delay === null || delay > MAX_NOT_BEFORE_DELAY_MS)) {
+      f.add('SCRIPT_NOT_BEFORE_INVALID', `${path}.notBefore`, `${JSON.stringify(notBefore)} is not a delay of at most 30 days written as an ISO 8601 duration (PT0S, PT1H, PT24H, P7D)`);
+    }
+    return id && actor && keyVersion !== undefined && phase && keys?.every((k) => k !== undefined) && previous !== undefined && signers && o2 && supersedes !== undefined && notBefore !== undefined
+      && (notBefore === null || delay !== null) ? { id, action: 'manifest', actor, keyVersion, phase, keys: keys as string[], previous, signers, out: o2, supersedes, notBefore } : undefined;
   },
   export: readExportStep,
   drill: ({ o, path, id, actor, token, whoList, out, quorum }) => {

@@ -1,7 +1,8 @@
 /**
  * The key inventory of the seed policy ("Inventory keys": SECRET_KEY, WEBHOOK_SIGNING_SECRET as
  * webhook-vN, the Redis and Celery credentials, the JWT signing secret and refresh-token salt,
- * the encryption master key and the separate backup key).
+ * the encryption master key and the separate backup key). Each name is the environment variable a
+ * deployment writes the secret's bytes to (FORMATS.md §4).
  */
 import type { Algorithm, ManifestDraft } from './manifest.js';
 import { splitKeyId } from './manifest.js';
@@ -16,8 +17,11 @@ export interface InventoryEntry {
 export const SEED_INVENTORY: readonly InventoryEntry[] = Object.freeze([
   { name: 'SECRET_KEY', prefix: 'secret-key', algorithm: 'HMAC-SHA256', what: 'application secret (FastAPI)' },
   { name: 'WEBHOOK_SIGNING_SECRET', prefix: 'webhook', algorithm: 'HMAC-SHA256', what: 'webhook signatures (HMAC-SHA256)' },
-  { name: 'REDIS_URL', prefix: 'redis-auth', algorithm: 'TOKEN', what: 'Redis auth token' },
-  { name: 'CELERY_BROKER_URL', prefix: 'celery-broker', algorithm: 'TOKEN', what: 'Celery broker credential' },
+  // the Redis and Celery credentials are named for what they hold, a token, not the seed's REDIS_URL and
+  // CELERY_BROKER_URL: the deployment writes NAME=<hex of the secret>, and composes the URLs around
+  // the token itself (README, "The seed's inventory")
+  { name: 'REDIS_AUTH_TOKEN', prefix: 'redis-auth', algorithm: 'TOKEN', what: 'Redis auth token (composed into REDIS_URL by the deployment)' },
+  { name: 'CELERY_BROKER_TOKEN', prefix: 'celery-broker', algorithm: 'TOKEN', what: 'Celery broker credential (composed into CELERY_BROKER_URL by the deployment)' },
   { name: 'JWT_SIGNING_SECRET', prefix: 'jwt', algorithm: 'JWT-HS256', what: 'JWT signing secret' },
   { name: 'JWT_REFRESH_SALT', prefix: 'jwt-refresh-salt', algorithm: 'TOKEN', what: 'refresh-token salt' },
   { name: 'MASTER_KEY', prefix: 'master', algorithm: 'AES-256-GCM', what: 'encryption master key (AES-256-GCM)' },

@@ -27,9 +27,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** The monthly JWT template's people and tokens, with secrets made before its manifest. */
+/** The keys-in-use template's people, tokens and opening (custodian keys, the set), with secrets made before a manifest. */
 function script(): object {
-  const t = JSON.parse(JSON.stringify(TEMPLATES['monthly-jwt-rotation'])) as { id: string; title: string; steps: Record<string, unknown>[] };
+  const t = JSON.parse(JSON.stringify(TEMPLATES['keys-in-use'])) as { id: string; title: string; steps: Record<string, unknown>[] };
   const [keys, set] = t.steps as [Record<string, unknown>, Record<string, unknown>];
   return {
     ...t, id: '2026-12-secrets', title: 'Webhook and application secrets made in the ceremony',

@@ -59,7 +59,7 @@ describe('the happy path, each format', () => {
     const text = readFileSync(out, 'utf8');
     expect(parseEnvFile(text)).toEqual({
       JWT_SIGNING_SECRET: hex('jwt-v1'), JWT_SIGNING_SECRET_ID: 'jwt-v1',
-      REDIS_URL: hex('redis-auth-v1'), REDIS_URL_ID: 'redis-auth-v1',
+      REDIS_AUTH_TOKEN: hex('redis-auth-v1'), REDIS_AUTH_TOKEN_ID: 'redis-auth-v1',
       WEBHOOK_SIGNING_SECRET: hex('webhook-v1'), WEBHOOK_SIGNING_SECRET_ID: 'webhook-v1',
       WEBHOOK_SIGNING_SECRET_NEXT: hex('webhook-v2'), WEBHOOK_SIGNING_SECRET_NEXT_ID: 'webhook-v2',
     });
@@ -83,8 +83,8 @@ describe('the happy path, each format', () => {
     const j = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(j).toEqual({
       format: 'env', out, encoding: 'hex', at: AT_CUTOVER, sequence: 6, tip: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
-      keys: { JWT_SIGNING_SECRET: { current: 'jwt-v1', next: null }, REDIS_URL: { current: 'redis-auth-v1', next: null }, WEBHOOK_SIGNING_SECRET: { current: 'webhook-v2', next: null } },
-      variables: ['JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_URL', 'REDIS_URL_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID'],
+      keys: { JWT_SIGNING_SECRET: { current: 'jwt-v1', next: null }, REDIS_AUTH_TOKEN: { current: 'redis-auth-v1', next: null }, WEBHOOK_SIGNING_SECRET: { current: 'webhook-v2', next: null } },
+      variables: ['JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_AUTH_TOKEN', 'REDIS_AUTH_TOKEN_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID'],
       skipped: [{ name: 'MASTER_KEY', algorithms: ['AES-256-GCM'] }],
       warnings: [expect.stringMatching(/^DEPLOY_KEY_SKIPPED: MASTER_KEY /)],
     });
@@ -96,7 +96,7 @@ describe('the happy path, each format', () => {
     const r = await deployCli([...baseArgs(sc, AT_DUAL), '--format', 'files', '--out', out], env);
     expect(r.status).toBe(0);
     expect(mode(out)).toBe(0o700);
-    expect(readdirSync(out)).toEqual(['.keyceremony-deploy', 'JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_URL', 'REDIS_URL_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID', 'WEBHOOK_SIGNING_SECRET_NEXT', 'WEBHOOK_SIGNING_SECRET_NEXT_ID']);
+    expect(readdirSync(out)).toEqual(['.keyceremony-deploy', 'JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_AUTH_TOKEN', 'REDIS_AUTH_TOKEN_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID', 'WEBHOOK_SIGNING_SECRET_NEXT', 'WEBHOOK_SIGNING_SECRET_NEXT_ID']);
     for (const f of readdirSync(out)) expect(mode(join(out, f))).toBe(0o600);
     expect(readFileSync(join(out, '.keyceremony-deploy'), 'utf8')).toMatch(/^This folder was written by keyceremony deploy/);
     expect(readFileSync(join(out, 'WEBHOOK_SIGNING_SECRET_NEXT'), 'utf8')).toBe(hex('webhook-v2'));
@@ -110,7 +110,7 @@ describe('the happy path, each format', () => {
     const forced = await deployCli([...baseArgs(sc, AT_CUTOVER), '--format', 'files', '--out', out, '--force'], env);
     expect(forced.status).toBe(0);
     expect(readdirSync(parent)).toEqual(['secrets']);
-    expect(readdirSync(out)).toEqual(['.keyceremony-deploy', 'JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_URL', 'REDIS_URL_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID']);
+    expect(readdirSync(out)).toEqual(['.keyceremony-deploy', 'JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_AUTH_TOKEN', 'REDIS_AUTH_TOKEN_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID']);
     expect(readFileSync(join(out, 'WEBHOOK_SIGNING_SECRET'), 'utf8')).toBe(hex('webhook-v2'));
   });
 
@@ -124,14 +124,14 @@ describe('the happy path, each format', () => {
     expect(y.annotations['keyceremony/chain-sequence']).toBe('5');
     expect(y.annotations['keyceremony/at']).toBe(AT_DUAL);
     expect(Object.fromEntries(Object.entries(y.data).map(([k, v]) => [k, v.toString('utf8')]))).toEqual({
-      JWT_SIGNING_SECRET: hex('jwt-v1'), JWT_SIGNING_SECRET_ID: 'jwt-v1', REDIS_URL: hex('redis-auth-v1'), REDIS_URL_ID: 'redis-auth-v1',
+      JWT_SIGNING_SECRET: hex('jwt-v1'), JWT_SIGNING_SECRET_ID: 'jwt-v1', REDIS_AUTH_TOKEN: hex('redis-auth-v1'), REDIS_AUTH_TOKEN_ID: 'redis-auth-v1',
       WEBHOOK_SIGNING_SECRET: hex('webhook-v1'), WEBHOOK_SIGNING_SECRET_ID: 'webhook-v1', WEBHOOK_SIGNING_SECRET_NEXT: hex('webhook-v2'), WEBHOOK_SIGNING_SECRET_NEXT_ID: 'webhook-v2',
     });
     const after = outIn('secret.yaml');
     expect((await deployCli([...baseArgs(sc, AT_CUTOVER), '--format', 'k8s', '--name', 'app-secrets', '--out', after.out], env)).status).toBe(0);
     const y2 = parseSecretYaml(readFileSync(after.out, 'utf8'));
     expect(y2.namespace).toBeUndefined();
-    expect(Object.keys(y2.data)).toEqual(['JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_URL', 'REDIS_URL_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID']);
+    expect(Object.keys(y2.data)).toEqual(['JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_AUTH_TOKEN', 'REDIS_AUTH_TOKEN_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID']);
     expect(y2.data.WEBHOOK_SIGNING_SECRET?.toString()).toBe(hex('webhook-v2'));
   });
 
@@ -171,7 +171,7 @@ describe('the happy path, each format', () => {
     const e = await deployCli([...baseArgs(s0, day(2)), '--format', 'env', '--out', early.out, '--json'], { ...process.env, [IDENTITY_VAR]: s0.identity.text });
     expect(e.status).toBe(0);
     expect(parseEnvFile(readFileSync(early.out, 'utf8'))).toEqual({});
-    expect((JSON.parse(e.stdout) as { keys: object }).keys).toEqual({ JWT_SIGNING_SECRET: { current: null, next: null }, REDIS_URL: { current: null, next: null }, WEBHOOK_SIGNING_SECRET: { current: null, next: null } });
+    expect((JSON.parse(e.stdout) as { keys: object }).keys).toEqual({ JWT_SIGNING_SECRET: { current: null, next: null }, REDIS_AUTH_TOKEN: { current: null, next: null }, WEBHOOK_SIGNING_SECRET: { current: null, next: null } });
   });
 });
 

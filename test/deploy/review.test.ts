@@ -103,8 +103,8 @@ describe('2 and 3. the files format replaces only what deploy wrote', () => {
       ['variables, no marker', (d) => writeFileSync(join(d, 'WEBHOOK_SIGNING_SECRET'), 'old')],
       ['marker and LICENSE', (d) => { writeFileSync(join(d, MARKER_FILE), ''); writeFileSync(join(d, 'LICENSE'), 'x'); }],
       ['marker and a variable-like name the chain does not have', (d) => { writeFileSync(join(d, MARKER_FILE), ''); writeFileSync(join(d, 'OTHER_SECRET'), 'x'); }],
-      ['marker and a folder named as a variable', (d) => { writeFileSync(join(d, MARKER_FILE), ''); mkdirSync(join(d, 'REDIS_URL')); }],
-      ['the marker a folder', (d) => { mkdirSync(join(d, MARKER_FILE)); writeFileSync(join(d, 'REDIS_URL'), 'x'); }],
+      ['marker and a folder named as a variable', (d) => { writeFileSync(join(d, MARKER_FILE), ''); mkdirSync(join(d, 'REDIS_AUTH_TOKEN')); }],
+      ['the marker a folder', (d) => { mkdirSync(join(d, MARKER_FILE)); writeFileSync(join(d, 'REDIS_AUTH_TOKEN'), 'x'); }],
     ];
     for (const [what, make] of cases) {
       const parent = tempDir('kc-deploy-out-');
@@ -122,11 +122,11 @@ describe('2 and 3. the files format replaces only what deploy wrote', () => {
   test('a folder deploy wrote (even for fewer keys, --key) is replaced whole with --force', async () => {
     const parent = tempDir('kc-deploy-out-');
     const out = join(parent, 'secrets');
-    expect((await deployCli([...baseArgs(sc, AT_DUAL), '--format', 'files', '--out', out, '--key', 'REDIS_URL'], envOf(sc))).status).toBe(0);
-    expect(readdirSync(out)).toEqual([MARKER_FILE, 'REDIS_URL', 'REDIS_URL_ID']);
+    expect((await deployCli([...baseArgs(sc, AT_DUAL), '--format', 'files', '--out', out, '--key', 'REDIS_AUTH_TOKEN'], envOf(sc))).status).toBe(0);
+    expect(readdirSync(out)).toEqual([MARKER_FILE, 'REDIS_AUTH_TOKEN', 'REDIS_AUTH_TOKEN_ID']);
     const r = await deployCli(files(out, ['--force']), envOf(sc));
     expect(r.status).toBe(0);
-    expect(readdirSync(out)).toEqual([MARKER_FILE, 'JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_URL', 'REDIS_URL_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID']);
+    expect(readdirSync(out)).toEqual([MARKER_FILE, 'JWT_SIGNING_SECRET', 'JWT_SIGNING_SECRET_ID', 'REDIS_AUTH_TOKEN', 'REDIS_AUTH_TOKEN_ID', 'WEBHOOK_SIGNING_SECRET', 'WEBHOOK_SIGNING_SECRET_ID']);
     expect(readdirSync(parent)).toEqual(['secrets']);
   });
 

@@ -40,7 +40,7 @@ export const VERSIONS = {
   'webhook-v1': { name: 'WEBHOOK_SIGNING_SECRET', algorithm: 'HMAC-SHA256', bytes: 32, sealer: 'cli' },
   'webhook-v2': { name: 'WEBHOOK_SIGNING_SECRET', algorithm: 'HMAC-SHA256', bytes: 32, sealer: 'module' },
   'jwt-v1': { name: 'JWT_SIGNING_SECRET', algorithm: 'JWT-HS256', bytes: 64, sealer: 'cli' },
-  'redis-auth-v1': { name: 'REDIS_URL', algorithm: 'TOKEN', bytes: 24, sealer: 'module' },
+  'redis-auth-v1': { name: 'REDIS_AUTH_TOKEN', algorithm: 'TOKEN', bytes: 24, sealer: 'module' },
 } as const;
 export type VersionId = keyof typeof VERSIONS;
 

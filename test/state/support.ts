@@ -44,7 +44,7 @@ export interface KeyEntry {
   [extra: string]: unknown;
 }
 
-const NAMES: Record<string, string> = { webhook: 'WEBHOOK_SIGNING_SECRET', master: 'MASTER_KEY', jwt: 'JWT_SIGNING_SECRET', redis: 'REDIS_URL' };
+const NAMES: Record<string, string> = { webhook: 'WEBHOOK_SIGNING_SECRET', master: 'MASTER_KEY', jwt: 'JWT_SIGNING_SECRET', redis: 'REDIS_AUTH_TOKEN' };
 
 /** A key entry: name from the id's prefix, supersedes the version before (null for v1) unless given. */
 export function entry(phase: Phase, id: string, over: Partial<KeyEntry> = {}): KeyEntry {
