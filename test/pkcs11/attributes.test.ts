@@ -38,6 +38,7 @@ const NA = 'n/a';
 const EXPECTED: Readonly<Record<string, Readonly<Record<Flag, Want>>>> = {
   //                      TOKEN PRIVATE SENSITIVE EXTRACTABLE MODIFIABLE ENCRYPT DECRYPT SIGN VERIFY WRAP UNWRAP DERIVE
   'master (exportable)': row(T, T, T, T, F, T, T, F, F, F, F, F),
+  'master (exportable, wrap-with-trusted)': row(T, T, T, T, F, T, T, F, F, F, F, F),
   'master (never exported)': row(T, T, T, F, F, T, T, F, F, F, F, F),
   'backup key (generated)': row(T, T, T, F, F, F, F, F, F, T, T, F),
   'backup key (imported under custody)': row(T, T, T, F, F, F, F, F, F, T, T, F),
@@ -81,12 +82,14 @@ async function makeAndRead(s: Session, card: Session): Promise<Map<string, Recor
   const got = new Map<string, Record<Flag, Read>>();
   await generateAesKey(s, { label: 'master-x', role: 'master', extractable: true });
   await generateAesKey(s, { label: 'master-n', role: 'master' });
+  await generateAesKey(s, { label: 'master-t', role: 'master', extractable: true, wrapWithTrusted: true });
   await generateAesKey(s, { label: 'backup-gen', role: 'backup' });
   const custody = await createBackupCustody(s, { backupKey: 'backup-imp', ceremony: 'attr', custodians: ['a', 'b'], threshold: 2 });
   generateMacKey(s, { label: 'journal', id: Buffer.alloc(16, 1) });
   generateSecret(s, { label: 'inventory', bytes: 32 });
   got.set('master (exportable)', readAll(s, find(s, B.CKO_SECRET_KEY, 'master-x')));
   got.set('master (never exported)', readAll(s, find(s, B.CKO_SECRET_KEY, 'master-n')));
+  got.set('master (exportable, wrap-with-trusted)', readAll(s, find(s, B.CKO_SECRET_KEY, 'master-t')));
   got.set('backup key (generated)', readAll(s, find(s, B.CKO_SECRET_KEY, 'backup-gen')));
   got.set('backup key (imported under custody)', readAll(s, find(s, B.CKO_SECRET_KEY, 'backup-imp')));
   got.set('journal MAC key', readAll(s, find(s, B.CKO_SECRET_KEY, 'journal')));
