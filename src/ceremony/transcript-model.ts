@@ -15,7 +15,11 @@ import type { TranscriptModel } from './transcript.js';
 
 const EXCEPTIONS = new Set(['ceremony.resume', 'log.recover', 'airgap.override', 'rehearsal.skipped', 'media.fixed-disk']);
 
-export function buildTranscript(o: { script: CeremonyScript; dir: string; simulation: boolean; entries: readonly AuditEntry[]; admin: string; results: readonly (StepResult & { readonly actor: string })[] }): TranscriptModel {
+export function buildTranscript(o: {
+  script: CeremonyScript; dir: string; simulation: boolean; entries: readonly AuditEntry[]; admin: string; results: readonly (StepResult & { readonly actor: string })[];
+  /** Each token's library as this run opened it (token name → src/pkcs11/module.ts describeLibrary); else what the steps recorded. */
+  libraries?: ReadonlyMap<string, string>;
+}): TranscriptModel {
   const entries = o.entries;
   const start = entries.find((e) => e.action === 'ceremony.start');
   const last = entries[entries.length - 1];
@@ -27,7 +31,7 @@ export function buildTranscript(o: { script: CeremonyScript; dir: string; simula
     return { who, hex: fp.hex, words: fp.words };
   });
   // each token's library, as the steps that used it recorded it (`name: library`), in the script's order of tokens
-  const libraries = new Map<string, string>();
+  const libraries = new Map<string, string>(o.libraries ?? []);
   for (const r of o.results) {
     for (const l of Array.isArray(r.details.libraries) ? (r.details.libraries as string[]) : []) {
       const at = l.indexOf(': ');
