@@ -135,6 +135,7 @@ export function openRehearsalTokens(script: CeremonyScript, dir: string, opts?: 
   const conf = softHsmConfig(dir);
   if (softPath !== undefined) process.env.SOFTHSM2_CONF = conf;
   const pinsFile = join(dir, REHEARSAL_STORE, 'rehearsal-pins.json');
+  checkPlacement(join(dir, REHEARSAL_STORE, 'rehearsal-libraries.json'), script, placed, !existsSync(pinsFile));
   if (!existsSync(pinsFile)) {
     const pins = Object.fromEntries(script.tokens.map((t) => [t.name, { so: randomBytes(12).toString('hex'), user: randomBytes(12).toString('hex') }]));
     writeFileAtomic(pinsFile, JSON.stringify(pins), false, 0o600);
@@ -172,6 +173,26 @@ export function openRehearsalTokens(script: CeremonyScript, dir: string, opts?: 
   } catch (err) {
     close();
     throw err;
+  }
+}
+
+/**
+ * Which implementation each token was rehearsed on, written with the store: a resumed rehearsal
+ * must place every token as it began (a token moved to another library would be a new, empty
+ * token, and the journal's key would not be found on it). A store made before this record was
+ * kept had every token on SoftHSM2.
+ */
+function checkPlacement(file: string, script: CeremonyScript, placed: ReadonlyMap<string, { kind: RehearsalLibrary }>, fresh: boolean): void {
+  const now = Object.fromEntries(script.tokens.map((t) => [t.name, placed.get(t.name)?.kind ?? 'softhsm2']));
+  if (fresh) { writeFileAtomic(file, JSON.stringify(now), false, 0o600); return; }
+  let then: Record<string, unknown> = Object.fromEntries(script.tokens.map((t) => [t.name, 'softhsm2']));
+  if (existsSync(file)) {
+    try { then = JSON.parse(Buffer.from(readInput(file, 'the rehearsal\'s libraries', 64 * 1024)).toString('utf8')) as Record<string, unknown>; } catch (err) { if (err instanceof KeyceremonyError) throw err; throw storeRefused(`record ${file} is not JSON`); }
+  }
+  const moved = script.tokens.filter((t) => then[t.name] !== now[t.name]);
+  if (moved.length > 0) {
+    throw new KeyceremonyError('REHEARSAL_STORE_INVALID', `this rehearsal began with ${moved.map((t) => `token ${t.name} on ${String(then[t.name] ?? 'nothing')}`).join(', ')}, and is now asked to put ${moved.length === 1 ? 'it' : 'them'} on ${moved.map((t) => now[t.name]).join(', ')}`,
+      'resume the rehearsal with the profile it began with, or rehearse in a new folder');
   }
 }
 

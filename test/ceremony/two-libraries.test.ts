@@ -141,6 +141,14 @@ describe('the quarterly rotation rehearsed with the HSM on NSS softokn and the c
     expect(r.stdout).toContain('every step proven again from the tokens and files');
     expect(readFileSync(join(dir, 'transcript.md'), 'utf8')).toBe(before);
   }, 60_000);
+  test('resumed without the profile it began with (the HSM now on SoftHSM2): refused, nothing changed', () => {
+    const before = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
+    const r = runCli(['ceremony', 'run', script, '--rehearse', '--yes', '--allow-network', '--dir', dir], process.env);
+    expect([r.status, r.stderr]).toEqual([1, expect.stringMatching(ERROR_LINE)]);
+    expect(r.stderr).toContain('REHEARSAL_STORE_INVALID');
+    expect(r.stderr).toContain('token hsm on nss-softokn');
+    expect(readFileSync(join(dir, 'audit.jsonl'), 'utf8')).toBe(before);
+  });
   test('a library a rehearsal cannot make throw-away tokens in is refused by name before any store is made (exit 2)', () => {
     const other = join(work, 'quarterly', 'profile-opensc.json');
     writeFileSync(other, JSON.stringify({ spec: SPEC, module: softHsmModule(), tokens: Object.fromEntries(tokens.map((t) => [t, { pinEnv: null, ...(t === 'card-bob' ? { module: '/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so' } : {}) }])) }));
