@@ -37,6 +37,7 @@ import type { CeremonyScript } from './script.js';
 import { kindOf } from './steps/index.js';
 import { transcriptHtml, transcriptMarkdown } from './transcript.js';
 import { buildTranscript } from './transcript-model.js';
+import { describeLibrary } from '../pkcs11/module.js';
 
 export { checkInputs } from './preflight.js';
 export { pinOf } from './context.js';
@@ -250,7 +251,8 @@ function writeTranscripts(ctx: StepContext, resumed: boolean, proven: Proven, lo
   const auditFile = join(ctx.dir, JOURNAL);
   const entries = Journal.entriesOf(auditFile);
   const steps = proven.map((p) => p.summary);
-  const t = buildTranscript({ script: ctx.script, dir: ctx.dir, simulation: ctx.simulation, entries, admin: adminOf(ctx.script), results: proven.map((p) => ({ actor: p.actor, ...p.result })) });
+  const t = buildTranscript({ script: ctx.script, dir: ctx.dir, simulation: ctx.simulation, entries, admin: adminOf(ctx.script),
+    libraries: new Map(ctx.script.tokens.map((t) => [t.name, describeLibrary(ctx.token(t.name).token.module)])), results: proven.map((p) => ({ actor: p.actor, ...p.result })) });
   const [md, html] = TRANSCRIPTS;
   writeOnce(ctx, md, transcriptMarkdown(t));
   writeOnce(ctx, html, transcriptHtml(t));

@@ -19,6 +19,8 @@ import type { SoftHsm } from '../support/softhsm.js';
 let work: string;
 let hsm: SoftHsm;
 const PTY = fileURLToPath(new URL('../support/pty-run.py', import.meta.url));
+/** A fingerprint confirmed at the terminal: the reader presses Enter once the words are read, the witness types each word heard (src/cli/witness.ts). */
+const HEARD = ['', ...Array<string>(12).fill('{heard}')];
 const tokens = [['hsm', 'Ceremony HSM', '11112222'], ['card-alice', 'custodian-alice', '1111'], ['card-bob', 'custodian-bob', '2222'], ['card-carol', 'custodian-carol', '3333']] as const;
 const pinEnv = Object.fromEntries(tokens.map(([n, , pin]) => [`PIN_${n.replace('-', '_').toUpperCase()}`, pin]));
 
@@ -112,9 +114,10 @@ describe('rehearsal, then the real run', () => {
     expect(runCli(['ceremony', 'run', script(), '--profile', profile, '--yes', '--dir', join(work, 'x')], env).stderr).toContain('USAGE');
     if (networkInterfacesUp().length > 0) expect(runCli(['ceremony', 'run', script(), '--profile', profile, '--dir', join(work, 'x')], env).stderr).toContain('CEREMONY_NETWORK_UP');
     const dir = join(work, 'real');
-    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify({ answers: ['yes', 'yes', 'yes', 'yes', 'yes'] }), process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--dir', dir], { env, encoding: 'utf8', timeout: 90_000 });
+    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify({ answers: ['yes', ...HEARD, ...HEARD, ...HEARD, 'yes'] }), process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--dir', dir], { env, encoding: 'utf8', timeout: 90_000 });
     const report = JSON.parse(out.stdout) as { status: number; output: string };
-    expect(report.output).toContain('type the words you heard, or yes');
+    expect(report.output).toContain('word 12 of 12: ');
+    expect(report.output.match(/confirmed the fingerprint of [a-z]+'s key, read aloud: all 12 words match/g)).toHaveLength(3);
     expect(report.output).toMatch(/confirm the checkpoint they sign covers the audit log [0-9a-f]{32}: \d+ entries, head sha256:[0-9a-f]{64}, run without interruption/);
     expect(report.status).toBe(0);
     // the keys are on the profile's tokens, which a rehearsal never touches
@@ -136,7 +139,7 @@ describe('rehearsal, then the real run', () => {
     expect(r.stderr).toMatch(ERROR_LINE);
     expect(r.stderr).toContain('CEREMONY_NOT_REHEARSED');
     const dir = join(work, 'unrehearsed');
-    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify({ answers: ['yes', 'yes', 'yes', 'yes', 'yes'] }), process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--no-rehearsal', '--dir', dir], { env: { ...env, ...hsm.env }, encoding: 'utf8', timeout: 90_000 });
+    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify({ answers: ['yes', ...HEARD, ...HEARD, ...HEARD, 'yes'] }), process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--no-rehearsal', '--dir', dir], { env: { ...env, ...hsm.env }, encoding: 'utf8', timeout: 90_000 });
     expect((JSON.parse(out.stdout) as { status: number }).status).toBe(0);
     expect(readFileSync(join(dir, 'audit.jsonl'), 'utf8')).toContain('"action":"rehearsal.skipped"');
     expect(readFileSync(join(dir, 'transcript.md'), 'utf8')).toContain('rehearsal.skipped');
@@ -149,7 +152,7 @@ describe('rehearsal, then the real run', () => {
     freshTokens();
     const env = { ...process.env, ...hsm.env, PIN_HSM: tokens[0][2] };
     const dir = join(work, 'typed-pins');
-    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify({ answers: ['yes', '1111', 'yes', '2222', 'yes', '3333', 'yes', 'yes'] }), process.execPath, BIN, 'ceremony', 'run', file, '--profile', lazy, '--no-rehearsal', '--dir', dir],
+    const out = spawnSync('unshare', ['-n', 'python3', PTY, JSON.stringify({ answers: ['yes', '1111', ...HEARD, '2222', ...HEARD, '3333', ...HEARD, 'yes'] }), process.execPath, BIN, 'ceremony', 'run', file, '--profile', lazy, '--no-rehearsal', '--dir', dir],
       { env, encoding: 'utf8', timeout: 90_000 });
     const report = JSON.parse(out.stdout) as { status: number; output: string };
     expect(report.status).toBe(0);

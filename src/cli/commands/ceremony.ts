@@ -8,6 +8,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { networkInterfacesUp } from '../../ceremony/airgap.js';
+import type { Question } from '../../ceremony/context.js';
 import { preflightRun, runCeremony } from '../../ceremony/engine.js';
 import type { ResolvedToken } from '../../ceremony/engine.js';
 import { libraryLines, openProfile, parseProfile } from '../../ceremony/profile.js';
@@ -19,7 +20,7 @@ import { TEMPLATES, templateText } from '../../ceremony/templates.js';
 import { zero } from '../../bytes.js';
 import { formatTime } from '../../docs/fields.js';
 import { DocumentError, formatProblem } from '../../docs/problems.js';
-import { KeyceremonyError, usageError } from '../../errors.js';
+import { usageError } from '../../errors.js';
 import { readInput, writeFileAtomic } from '../../files.js';
 import { ceremonyPreflight } from '../../usecases/preflight.js';
 import type { NetworkInterface } from '../../usecases/preflight.js';
@@ -29,6 +30,7 @@ import type { OptionSpec } from '../args.js';
 import { writeJson, writeLines, writeText } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
+import { askWitness } from '../witness.js';
 
 export const CEREMONY_USAGE = 'keyceremony ceremony template NAME [--out FILE] | ceremony validate SCRIPT [--json] | ceremony run SCRIPT --dir DIR (--rehearse [--allow-network] [--yes] [--profile FILE] | --profile FILE [--no-rehearsal]) [--inputs DIR] [--rehearsals FILE]';
 
@@ -99,7 +101,8 @@ async function runCommand(argv: readonly string[], io: Io, up: readonly NetworkI
   const { tokens, close } = rehearse ? rehearsalTokens(script, dir, values.module, profile) : await profileTokens(io, script, profile as CeremonyProfile);
   try {
     say(`Tokens and their libraries${rehearse ? ' (throw-away rehearsal tokens)' : ''}:\n${libraryLines(new Map([...tokens].map(([n, t]) => [n, t.token]))).join('\n')}`);
-    const confirm = async (q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> => {
+    // a live run asks the witness at the terminal by src/cli/witness.ts: words slot by slot, never yes, for a fingerprint, check value or digest
+    const confirm = async (q: Question): Promise<boolean> => {
       if (values.yes === true) { say(`  ${q.who} confirms ${q.what} (--yes, rehearsal)`); return true; }
       return askWitness(io, q);
     };
@@ -145,24 +148,4 @@ async function profileTokens(io: Io, script: CeremonyScript, profile: CeremonyPr
     throw err;
   }
   return { tokens, close };
-}
-
-/** A witness confirms on the terminal: by typing the words read aloud, or yes. */
-async function askWitness(io: Io, q: { who: string; what: string; words?: readonly string[] }): Promise<boolean> {
-  const stdin = io.stdin;
-  if (!stdin.isTTY) throw new KeyceremonyError('CEREMONY_NO_TERMINAL', `${q.who} must confirm ${q.what}, and there is no terminal`, 'run the ceremony at a terminal (or rehearse with --yes)');
-  writeLines(io.stderr, [`${q.who}: confirm ${q.what}`, ...(q.words === undefined ? [] : [`  words: ${q.words.join(' ')}`])]);
-  io.stderr.write('  type the words you heard, or yes: ');
-  const answer = await new Promise<string>((res) => {
-    let buf = '';
-    const onData = (c: Buffer): void => {
-      buf += c.toString('utf8');
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) { stdin.removeListener('data', onData); stdin.pause(); res(buf.slice(0, nl).trim()); }
-    };
-    stdin.on('data', onData);
-    stdin.resume();
-  });
-  const said = answer.toLowerCase().split(/\s+/).filter(Boolean);
-  return said.join(' ') === 'yes' || (q.words !== undefined && said.join(' ') === q.words.join(' ').toLowerCase());
 }
