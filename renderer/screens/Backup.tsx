@@ -64,6 +64,7 @@ function SplitPanel() {
     setHsmPin('');
     if (r !== undefined) { setDone(r); setCustodyManifest(r.manifest.document); }
   };
+  const [cancelling, setCancelling] = useState(false);
   const cancel = async () => {
     if (begun === null) return;
     const r = await run('Cancelling the split…', () => call('backup.splitCancel', { splitId: begun.splitId }));
@@ -118,7 +119,14 @@ function SplitPanel() {
           <Beside at={at} />
         </form>
       )}
-      {done === null && <button type="button" className="secondary" onClick={() => void cancel()}>Cancel the split</button>}
+      {done === null && !cancelling && <button type="button" className="danger" onClick={() => setCancelling(true)}>Cancel the split…</button>}
+      {done === null && cancelling && (
+        <div className="danger-zone" role="group" aria-labelledby="cancel-split-h">
+          <p id="cancel-split-h" className="check">Cancel the split? It cannot be taken up again: the backup key in the HSM and the {receipts.length} share{receipts.length === 1 ? '' : 's'} already on cards stay behind as objects to remove by hand (they are listed next), and a new split starts from the beginning.</p>
+          <button type="button" className="danger" onClick={() => { setCancelling(false); void cancel(); }}>Yes, abandon this split</button>{' '}
+          <button type="button" className="secondary" onClick={() => setCancelling(false)}>No, go on with the split</button>
+        </div>
+      )}
       {done !== null && custodyManifest !== null && (
         <section className="result valid" aria-label="custody result">
           <h3>Custody written to {done.dir}</h3>

@@ -92,6 +92,13 @@ test('by clicking: split the backup key 2-of-3 onto the cards, write the custody
   // the commitment as words, its hex one click away: never a truncated hash
   expect(await placed.innerText()).not.toContain('…');
   await text(placed).toContain('bob: next');
+  // cancelling asks first and says what it leaves behind; "No" goes on with the split, nothing lost
+  await page.getByRole('button', { name: 'Cancel the split…' }).click();
+  const ask = page.getByRole('group', { name: /^Cancel the split\? It cannot be taken up again/ });
+  await text(ask).toContain('the 1 share already on cards');
+  await ask.getByRole('button', { name: 'No, go on with the split' }).click();
+  await count(page.getByRole('group', { name: /^Cancel the split\?/ })).toBe(0);
+  await text(placed).toContain('alice: on card "card-alice"');
   // bob offers alice's card: refused, bob is still next
   await store.getByLabel('Card of bob').selectOption('card-alice');
   await store.getByLabel('PIN').fill('1111');
