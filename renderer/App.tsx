@@ -27,12 +27,34 @@ const SCREENS = [
   { id: 'ceremony', title: 'Ceremony', Screen: CeremonyScreen },
 ] as const;
 
-function ModuleInfo() {
-  const [info, setInfo] = useState<Responses['app.info'] | null>(null);
+type Info = Responses['app.info'];
+
+function useInfo(): Info | null {
+  const [info, setInfo] = useState<Info | null>(null);
   useEffect(() => { void call('app.info', {}).then(setInfo, () => setInfo(null)); }, []);
+  return info;
+}
+
+function ModuleInfo({ info }: { info: Info | null }) {
   if (info === null) return null;
   if (info.moduleError !== null) return <span className="module bad">{info.moduleError.code}: {info.moduleError.fix}</span>;
   return <span className={`module${info.simulation ? ' sim' : ''}`}>{info.simulation ? 'SIMULATION tokens (SoftHSM2)' : 'PKCS#11'}: {info.module}</span>;
+}
+
+/**
+ * Started without the Chromium sandbox (issue 19; electron/main/sandbox.ts detects it): a red banner
+ * over the workbench and the run sheet alike, saying what it means and how to turn the sandbox on,
+ * in README's words ("The desktop app"). Nothing where no desktop shell runs the app (sandbox null).
+ */
+function SandboxOff({ info }: { info: Info | null }) {
+  const s = info?.sandbox ?? null;
+  if (s === null || s.sandboxed) return null;
+  return (
+    <div className="sandbox-off" role="alert">
+      <p><strong>The Chromium sandbox is off</strong>{s.reasons.length > 0 ? ` (${s.reasons.join('; ')})` : ''}: live ceremonies are refused. Rehearsals still run, and each records in its audit log that the app ran without the sandbox.</p>
+      <p>To enable it: for the deb, keep <code>chrome-sandbox</code> owned by root with mode 4755 or install the AppArmor profile that allows unprivileged user namespaces for the app; for the AppImage, enable user namespaces (<code>sysctl kernel.unprivileged_userns_clone=1</code>, or the AppArmor profile on Ubuntu). Never start the app with <code>--no-sandbox</code>.</p>
+    </div>
+  );
 }
 
 /** In the workbench, a run that is open stays in view, one click from its run sheet. */
@@ -40,7 +62,8 @@ function RunBar() {
   const { ref, status, showSheet } = useRun();
   if (ref === null) return null;
   const now = status?.now === null || status?.now === undefined ? undefined : status.steps[status.now - 1];
-  const state = ref.runId === null ? 'not started' : status === null ? 'connecting' : active(status) ? (status.state === 'waiting' ? 'a question waits' : 'running') : status.state === 'done' ? 'finished' : 'stopped';
+  const waits = status !== null && status.pinRequest !== null ? `a hand-over waits (${status.pinRequest.label})` : 'a question waits';
+  const state = ref.runId === null ? 'not started' : status === null ? 'connecting' : active(status) ? (status.state === 'waiting' ? waits : 'running') : status.state === 'done' ? 'finished' : 'stopped';
   return (
     <div className={`runbar ${ref.mode}`} role="status" aria-label="open run">
       <span><strong>{ref.mode === 'live' ? 'LIVE run' : 'Rehearsal'}</strong>: {ref.plan.title}, {state}{now === undefined ? '' : `, step ${now.number}: ${now.actor} acts now`}.</span>
@@ -53,18 +76,20 @@ export function App() {
   const [screen, setScreen] = useState<(typeof SCREENS)[number]['id']>('tokens');
   const { busy } = useApp();
   const r = useRun();
+  const info = useInfo();
   const current = SCREENS.find((s) => s.id === screen) ?? SCREENS[0];
   const sheet = r.ref !== null && r.sheet;
   // the workbench stays mounted behind the run sheet: what a screen holds survives a run
   return (
     <>
+    <SandboxOff info={info} />
     {sheet && <RunSheet />}
     <div className="app" hidden={sheet}>
       <header>
         <h1>keyceremony</h1>
         <span className="mode-badge workbench" aria-label="mode">WORKBENCH: not recorded</span>
         <AirGap />
-        <ModuleInfo />
+        <ModuleInfo info={info} />
       </header>
       <nav aria-label="Ceremony steps">
         {SCREENS.map((s, i) => (

@@ -1,14 +1,16 @@
+/// <reference types="vite/client" />
 /**
  * The run sheet (issue 15): the whole window on ceremony day. A mode bar (LIVE, REHEARSAL), the air
  * gap, the UTC clock and the script's digest as words; a step rail numbered like the printed
  * script; one large "now" card saying who acts, what to do, with which token, and one primary
- * button. Witness checks are typed on a view that does not show the words. The run lives above
+ * button. Witness checks are typed on a view that does not show the words. Each card's PIN is
+ * typed on a hand-over when the run first needs the card, by its holder only. The run lives above
  * the screens (../run.tsx): leaving the sheet and coming back reconnects to it.
  */
 import { useEffect, useRef, useState } from 'react';
-import type { RefObject } from 'react';
-import { call } from '../api.js';
-import type { Responses } from '../api.js';
+import type { FormEvent, RefObject } from 'react';
+import { AppError, call } from '../api.js';
+import type { ApiError, Responses } from '../api.js';
 import { AirGap, UtcClock } from '../components/airgap.js';
 import { Banners } from '../components/common.js';
 import { Markdown } from '../components/markdown.js';
@@ -17,9 +19,12 @@ import { KIND_NAME, WitnessSlots, WordList } from '../components/witness.js';
 import { active, useRun } from '../run.js';
 import type { Plan, RunRef, Status } from '../run.js';
 import { useApp } from '../state.js';
+// the hand-over's styles, bundled by Vite beside styles.css (vite/client declares what a .css import is)
+import '../handover.css';
 
 type Step = Plan['steps'][number];
 type Question = NonNullable<Status['question']>;
+type PinRequest = NonNullable<Status['pinRequest']>;
 
 const nameOf = (plan: Plan, id: string): string => plan.participants.find((p) => p.id === id)?.name ?? id;
 const and = (xs: readonly string[]): string => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1] as string}`);
@@ -132,7 +137,10 @@ function QuestionCard({ plan, q, runId, step }: { plan: Plan; q: Question; runId
   const { run } = useApp();
   const [phase, setPhase] = useState<'read' | 'type'>(q.source === 'this-run' ? 'read' : 'type');
   const [refusing, setRefusing] = useState(false);
-  const h = useFocusOn(`${q.who}${q.what}${phase}`);
+  // a new question takes focus at its heading; so does going back to the words. Going on to type
+  // them focuses the first slot (WitnessSlots), as the heading was read already.
+  const h = useFocusOn(`${q.who}${q.what}`);
+  useEffect(() => { if (phase === 'read') h.current?.focus(); }, [phase, h]);
   const answer = (confirmed: boolean, words?: string[]) => run('Recording the answer…', () => call('ceremony.answer', { runId, confirmed, ...(words === undefined ? {} : { words }) }));
   const refuse = refusing
     ? (
@@ -206,75 +214,137 @@ function CardWillSign({ plan, holder, label }: { plan: Plan; holder: string | nu
 }
 
 /**
- * Before the start: each token holder in turn types their PIN, seeing only their own token and what
- * it signs; a PIN typed is never shown again, and the next holder's view holds nothing of the last.
+ * A hand-over (issue 15): the run needs a card for the first time. The person at the keyboard picks
+ * their name; only the card's holder (the administrator, for a token no custodian holds) is shown
+ * the card the app found, how it found it, its serial, and a PIN field beside what the card signs.
+ * Anyone else is refused before a PIN is typed. Rendered per card (keyed by it), so nothing of the
+ * previous person's remains: no name chosen, an empty field.
+ */
+function HandOver({ plan, req, runId, step }: { plan: Plan; req: PinRequest; runId: string; step: string }) {
+  const { run } = useApp();
+  const [who, setWho] = useState<string | null>(null);
+  const [pin, setPin] = useState('');
+  const [sending, setSending] = useState(false);
+  const [refused, setRefused] = useState<ApiError | null>(null);
+  const [accepted, setAccepted] = useState(false);
+  const [stopping, setStopping] = useState(false);
+  const h = useFocusOn(`handover${req.token}`);
+  const pinEntry = useRef<HTMLInputElement>(null);
+  const person = nameOf(plan, req.person);
+  const right = who === req.person;
+  useEffect(() => { if (right) pinEntry.current?.focus(); }, [right]);
+  const pick = (id: string) => { setWho(id); setPin(''); setRefused(null); };
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!right || pin === '' || sending || req.card === 'not-registered-key') return;
+    const typed = pin;
+    setPin(''); // the field never holds a PIN that was sent
+    setSending(true);
+    setRefused(null);
+    try {
+      await call('ceremony.pin', { runId, token: req.token, pin: typed });
+      setWho(null);
+      setAccepted(true);
+    } catch (err) {
+      setRefused(err instanceof AppError ? err.error : { code: 'APP_ERROR', message: String(err), fix: 'type the PIN again; if it repeats, stop the ceremony' });
+      pinEntry.current?.focus();
+    } finally {
+      setSending(false);
+    }
+  };
+  const found = {
+    'registered-key': `Found by its key: it holds the key custodian set version ${req.set ?? '?'} registers for you.`,
+    // the main process says why no registered key applies (the administrator's token, no set loaded yet, none for this holder)
+    'script-token': `Found as the script's token, not by a registered key: ${req.why}.`,
+    'not-registered-key': `This card does not hold the key custodian set version ${req.set ?? '?'} registers for you: no PIN is typed into it. Bring your own card, or stop the ceremony.`,
+  }[req.card];
+  const stop = stopping
+    ? (
+      <div className="refuse" role="group" aria-label="Stop the ceremony">
+        <p>Stop the ceremony here? No PIN is typed; started again on the same folder, it resumes from this step.</p>
+        <button type="button" className="danger" onClick={() => void run('Stopping the ceremony…', () => call('ceremony.stop', { runId }))}>Stop the ceremony</button>
+        <button type="button" className="secondary" onClick={() => setStopping(false)}>Go back</button>
+      </div>
+    ) : <div className="actions"><button type="button" className="danger" onClick={() => setStopping(true)}>The card is not here: stop</button></div>;
+  return (
+    <section className="now-card handover-card" aria-labelledby="now-h">
+      <p className="step-no">{step}Hand-over</p>
+      <h2 id="now-h" tabIndex={-1} ref={h}>Hand-over to {person}</h2>
+      <p className="does">The run needs <strong>{req.label}</strong> now{req.holder === null ? ", the administrator's token" : `, ${person}'s card`}. {person} comes to the keyboard and picks their name; everyone else steps back.</p>
+      {accepted ? <p className="good" role="status">PIN accepted by the card: {person} steps back. The run goes on.</p> : (
+        <>
+          <fieldset className="who">
+            <legend>Who is at the keyboard?</legend>
+            {plan.participants.map((p) => (
+              <button key={p.id} type="button" className={who === p.id ? 'chosen' : 'secondary'} aria-pressed={who === p.id} onClick={() => pick(p.id)}>{p.name}</button>
+            ))}
+          </fieldset>
+          {who !== null && !right && (
+            <p className="bad" role="alert">{nameOf(plan, who)}: this is not your card. {req.label} is {req.holder === null ? "the administrator's token" : `${person}'s card`}; {person} comes to the keyboard, and nobody else types its PIN.</p>
+          )}
+          {right && (
+            <div className="sign-row">
+              <div>
+                <div className={`card-found ${req.card}`} role="region" aria-label="Your card">
+                  <p className="card-id"><strong>{req.label}</strong>, serial <code>{req.serial}</code>{req.serialPinned ? ', as the script names it' : ': the script names it by label only, so compare the serial with the card'}</p>
+                  <p className={req.card === 'not-registered-key' ? 'bad' : 'how'}>{found}</p>
+                </div>
+                {req.card !== 'not-registered-key' && (
+                  <form className="grid" aria-label="PIN entry" onSubmit={(e) => void submit(e)}>
+                    <div className="field">
+                      <label htmlFor="pin-now">PIN for {req.label}</label>
+                      <input id="pin-now" ref={pinEntry} type="password" autoComplete="off" value={pin} onChange={(e) => setPin(e.target.value)} aria-describedby="pin-hint" />
+                      <small id="pin-hint" className="hint">Typed PINs are never shown, stored or logged. A wrong PIN is refused by the card and asked again; each uses up one of its tries.</small>
+                    </div>
+                    <button type="submit" className="primary" disabled={pin === '' || sending}>Give the PIN to the card</button>
+                    {refused !== null && <p className="bad span" role="alert">{refused.code}: {refused.message}.<br /><span className="fix">What to do: {refused.fix}.</span></p>}
+                  </form>
+                )}
+              </div>
+              <CardWillSign plan={plan} holder={req.holder} label={req.label} />
+            </div>
+          )}
+          {stop}
+        </>
+      )}
+    </section>
+  );
+}
+
+/**
+ * Before the start. A live run asks no PIN here: each card's PIN is typed on its hand-over when the
+ * run first needs it. The dangerous override (no rehearsal) needs a reason for the audit log.
  */
 function StartCard({ r }: { r: RunRef }) {
   const { run } = useApp();
   const { started } = useRun();
   const plan = r.plan;
-  const [pins, setPins] = useState<Record<string, string>>({});
-  const [at, setAt] = useState(0);
-  const [pin, setPin] = useState('');
   const [noRehearsal, setNoRehearsal] = useState(false);
   const [reason, setReason] = useState('');
   const [allowNetwork, setAllowNetwork] = useState(false);
-  const h = useFocusOn(`start${at}${r.mode}`);
+  const h = useFocusOn(`start${r.mode}`);
   const live = r.mode === 'live';
-  const token = plan.tokens[at];
-  const pinEntry = useRef<HTMLInputElement>(null);
-  useEffect(() => { pinEntry.current?.focus(); }, [at]);
   const start = async () => {
     const res = live
       ? await run(r.resumeFrom === undefined ? 'Starting the ceremony…' : 'Resuming the ceremony…', () => call('ceremony.start', { script: r.script, ceremonyFolder: r.folder.handle,
-        pins: Object.entries(pins).map(([t, p]) => ({ token: t, pin: p })), ...(noRehearsal ? { noRehearsal: true, reason: reason.trim() } : {}) }))
+        ...(noRehearsal ? { noRehearsal: true, reason: reason.trim() } : {}) }))
       : await run('Starting the rehearsal…', () => call('ceremony.rehearse', { script: r.script, ceremonyFolder: r.folder.handle, allowNetwork }));
-    // typed again after a refused start: a PIN is not retried on a card by itself
-    setPins({});
-    setAt(0);
     if (res !== undefined) started(res.runId);
   };
-  const all = live && plan.tokens.every((t) => (pins[t.name] ?? '') !== '');
-  const missing = [
-    ...(live ? plan.tokens.filter((t) => (pins[t.name] ?? '') === '').map((t) => `the PIN of ${t.label}`) : []),
-    ...(live && noRehearsal && reason.trim().length < 10 ? ['the reason for running without a rehearsal (at least 10 characters)'] : []),
-  ];
+  const missing = live && noRehearsal && reason.trim().length < 10 ? ['the reason for running without a rehearsal (at least 10 characters)'] : [];
   const label = live ? (r.resumeFrom === undefined ? 'Start the ceremony' : r.resumeFrom > plan.steps.length ? 'Resume: sign the checkpoint' : `Resume from step ${r.resumeFrom}`)
     : (r.resumeFrom === undefined ? 'Rehearse on throw-away tokens' : `Rehearse again from step ${r.resumeFrom}`);
   return (
     <section className="now-card" aria-labelledby="now-h">
       <p className="step-no">{live ? 'Before the start' : 'Rehearsal'}: folder <code>{r.folder.path}</code></p>
-      <h2 id="now-h" tabIndex={-1} ref={h}>{live ? (token !== undefined && !all ? `${token.holder === null ? 'The administrator' : nameOf(plan, token.holder)} types the PIN of ${token.label}` : 'Every PIN is typed') : 'Rehearse the whole script'}</h2>
+      <h2 id="now-h" tabIndex={-1} ref={h}>{live ? (r.resumeFrom === undefined ? 'Ready to start' : 'Ready to resume') : 'Rehearse the whole script'}</h2>
       {!live && <p className="does">The rehearsal runs every step on throw-away SoftHSM2 tokens, in the folder beside the ceremony folder, and records that this script passed. No PIN is typed and no card is touched.</p>}
       {live && (
         <>
-          <ol className="handover" aria-label="PINs">
-            {plan.tokens.map((t, i) => (
-              <li key={t.name} className={(pins[t.name] ?? '') !== '' ? 'done' : i === at ? 'now' : 'pending'}>
-                {t.label}{t.holder === null ? '' : ` (${t.holder})`}: {(pins[t.name] ?? '') !== '' ? <>PIN typed <button type="button" className="link" onClick={() => { setPins((p) => { const n = { ...p }; delete n[t.name]; return n; }); setAt(i); setPin(''); }}>type again</button></> : i === at ? 'now' : 'waiting'}
-              </li>
-            ))}
-          </ol>
-          {token !== undefined && (pins[token.name] ?? '') === '' && (
-            <div className="sign-row">
-              <form className="grid" aria-label="PIN entry" onSubmit={(e) => {
-                e.preventDefault();
-                if (pin === '') return;
-                setPins((p) => ({ ...p, [token.name]: pin }));
-                setPin('');
-                const next = plan.tokens.findIndex((t) => t.name !== token.name && (pins[t.name] ?? '') === '');
-                setAt(next === -1 ? plan.tokens.length : next);
-              }}>
-                <div className="field">
-                  <label htmlFor="pin-now">PIN for {token.label}</label>
-                  <input id="pin-now" ref={pinEntry} type="password" autoComplete="off" value={pin} onChange={(e) => setPin(e.target.value)} />
-                  <small className="hint">Typed PINs are never shown, stored or logged.</small>
-                </div>
-                <button type="submit" disabled={pin === ''}>PIN typed: hand over</button>
-              </form>
-              <CardWillSign plan={plan} holder={token.holder} label={token.label} />
-            </div>
-          )}
+          <p className="does">No PIN is typed now. When the run first needs a card, a hand-over asks for it: its holder comes to the keyboard, picks their name, checks the card the app found, and types its PIN.</p>
+          <ul className="cards" aria-label="Cards of this run">
+            {plan.tokens.map((t) => <li key={t.name}><strong>{t.label}</strong>: {t.holder === null ? "the administrator's token" : `${nameOf(plan, t.holder)}'s card`}</li>)}
+          </ul>
           <div className="danger-zone">
             <label className="check"><input type="checkbox" checked={noRehearsal} onChange={(e) => setNoRehearsal(e.target.checked)} /> Run without a recorded rehearsal</label>
             <p className="hint">An exception: the audit log and the transcript record that this script ran without a rehearsal, with the reason typed here.</p>
@@ -402,7 +472,12 @@ export function RunSheet() {
       </section>
     );
   } else if (status === null) card = <section className="now-card" aria-label="now"><p className="working" role="status">Connecting to the run…</p></section>;
-  else if (status.state === 'waiting' && status.question !== null) {
+  else if (status.state === 'waiting' && status.pinRequest !== null) {
+    const req = status.pinRequest;
+    const at = req.step === null ? undefined : status.steps[req.step - 1];
+    const step = at === undefined ? (status.stage === 'checkpoint' ? `Step ${status.steps.length + 1}: checkpoint · ` : 'Opening the ceremony · ') : `Step ${at.number} of ${status.steps.length}: ${at.id} · `;
+    card = <HandOver key={`${r.runId}${req.token}`} plan={r.plan} req={req} runId={r.runId} step={step} />;
+  } else if (status.state === 'waiting' && status.question !== null) {
     const at = status.now === null ? undefined : status.steps[status.now - 1];
     const step = at === undefined ? (status.stage === 'checkpoint' ? `Step ${status.steps.length + 1}: checkpoint · ` : '') : `Step ${at.number} of ${status.steps.length}: ${at.id} · `;
     card = <QuestionCard key={`${status.question.who}${status.question.what}`} plan={r.plan} q={status.question} runId={r.runId} step={step} />;

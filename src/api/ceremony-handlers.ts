@@ -1,11 +1,13 @@
 /**
- * The app's ceremony runner channels (issue 7): validate a script; start it on the app's tokens
- * (PINs typed once per token at the start); follow it step by step (status is polled: the lines
- * said, who acts now, and the question a witness must answer); answer; verify an audit log; read
- * the transcript. The engine runs in the main process and pauses on each witness question until
- * the screen answers. A rehearsal runs the command line (`ceremony run --rehearse`) in a process
- * of its own, because a PKCS#11 library is process-wide and a rehearsal opens its own SoftHSM2
- * store; it records its pass where the app's real runs look for it.
+ * The app's ceremony runner channels (issue 7): validate a script; start it on the app's tokens;
+ * follow it step by step (status is polled: the lines said, who acts now, the question a witness
+ * must answer, the card whose PIN is asked); answer; give a PIN; stop; verify an audit log; read
+ * the transcript. The engine runs in the main process and pauses on each witness question, and on
+ * each card the first time it needs it (a hand-over, issue 15: no PIN is asked at the start, and
+ * none before its card is needed), until the screen answers. A rehearsal runs the command line
+ * (`ceremony run --rehearse`) in a process of its own, because a PKCS#11 library is process-wide
+ * and a rehearsal opens its own SoftHSM2 store; it records its pass where the app's real runs look
+ * for it.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -16,21 +18,28 @@ import { verifyAuditLog } from '../audit/verify.js';
 import { zero } from '../bytes.js';
 import { chainInForce, runCeremony } from '../ceremony/engine.js';
 import type { ResolvedToken } from '../ceremony/engine.js';
+import { KEY_SUFFIX } from '../ceremony/context.js';
 import type { Question } from '../ceremony/context.js';
-import { parseScript } from '../ceremony/script.js';
+import { loadedChain } from '../ceremony/steps/load-custodian-set.js';
+import { parseScript, SET_ACTIONS } from '../ceremony/script.js';
+import type { ScriptToken, Step } from '../ceremony/script.js';
 import { digestWords, expectedWords, wrongSlots } from '../ceremony/witness.js';
 import type { Expected } from '../ceremony/witness.js';
 import type { CeremonyScript } from '../ceremony/script.js';
 import { DocumentError } from '../docs/problems.js';
+import { MAX_ENVELOPE_BYTES } from '../dsse/envelope.js';
 import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
-import { writeFileAtomic } from '../files.js';
+import { readInput, writeFileAtomic } from '../files.js';
+import { readEd25519PublicKey } from '../pkcs11/keys.js';
+import { findPublicKey } from '../pkcs11/objects.js';
+import { withSession } from '../pkcs11/session.js';
 import type { Token } from '../pkcs11/tokens.js';
 import { checkAirGap, ceremonyPreflight } from '../usecases/preflight.js';
 import type { TrustedChain } from '../verify/verify.js';
-import type { ApiError, CeremonyQuestionView, CeremonyStatusView, CeremonyStepView, ChannelHandlers, Requests, Responses } from './contract.js';
+import type { ApiError, CeremonyPinRequestView, CeremonyQuestionView, CeremonyStatusView, CeremonyStepView, ChannelHandlers, Requests, Responses, SandboxView } from './contract.js';
 import type { FolderHandles } from './folders.js';
 
-type CeremonyChannel = 'ceremony.validate' | 'ceremony.rehearse' | 'ceremony.start' | 'ceremony.status' | 'ceremony.answer' | 'audit.verify' | 'transcript.read' | 'transcript.pdf';
+type CeremonyChannel = 'ceremony.validate' | 'ceremony.rehearse' | 'ceremony.start' | 'ceremony.status' | 'ceremony.answer' | 'ceremony.pin' | 'ceremony.stop' | 'audit.verify' | 'transcript.read' | 'transcript.pdf';
 
 /** A command line run in a process of its own: Node's child_process here, Electron's utilityProcess in the app. */
 export interface CliProcess {
@@ -78,6 +87,8 @@ export interface CeremonyDeps {
   readonly rehearsalTimeoutMs?: number | undefined;
   /** The environment a live run reads (the removable-media rule's KEYCEREMONY_REMOVABLE_ROOTS); the process's by default. */
   readonly env?: NodeJS.ProcessEnv | undefined;
+  /** Whether the app runs inside the Chromium sandbox now; absent where no desktop shell runs the table. */
+  readonly sandbox?: (() => SandboxView) | undefined;
 }
 
 /**
@@ -89,7 +100,14 @@ export const REHEARSAL_TIMEOUT_MS = 20 * 60_000;
 /** After the kill, how long the folder stays claimed waiting for the process's exit. */
 const KILL_GRACE_MS = 5_000;
 
-/** What the witness must type for a question with words: per slot, the word, or the byte it stands for as two hex digits. */
+/** A hand-over waiting for its PIN: the card, and how the engine's wait ends. */
+interface PinWait {
+  readonly token: Token;
+  /** The card does not hold the key the set registers for its holder: every PIN for it is refused, before it reaches the card. */
+  readonly mismatch: KeyceremonyError | null;
+  give(pin: Uint8Array): void;
+  stop(err: KeyceremonyError): void;
+}
 
 interface Run {
   state: 'running' | 'waiting' | 'done' | 'failed';
@@ -105,6 +123,11 @@ interface Run {
   /** The words the witness must type for the waiting question (none for a yes/no). */
   expected: Expected;
   answer: ((yes: boolean) => void) | null;
+  /** The hand-over waiting now: the card whose PIN is asked (shown), and the engine's wait (not). */
+  pinRequest: CeremonyPinRequestView | null;
+  pinWait: PinWait | null;
+  /** Every PIN given in this run: kept while the run may log in again, zeroed when it ends. */
+  readonly pins: Uint8Array[];
   error: ApiError | null;
   dir: string;
   auditFile: string | null;
@@ -124,7 +147,8 @@ class Runs {
   add(dir: string, script: CeremonyScript, mode: Run['mode'], lines: string[]): { runId: string; run: Run } {
     const runId = randomBytes(16).toString('hex');
     const steps = stepViews(script);
-    const run: Run = { state: 'running', mode, script, steps, progress: steps.map(() => 'pending'), now: null, stage: 'opening', lines: [], question: null, expected: [], answer: null, error: null, dir, auditFile: null, chain: [] };
+    const run: Run = { state: 'running', mode, script, steps, progress: steps.map(() => 'pending'), now: null, stage: 'opening', lines: [], question: null, expected: [], answer: null,
+      pinRequest: null, pinWait: null, pins: [], error: null, dir, auditFile: null, chain: [] };
     keep(run, lines);
     this.runs.set(runId, run);
     return { runId, run };
@@ -180,6 +204,11 @@ function ended(run: Run, e: ApiError | null): void {
   run.question = null;
   run.expected = [];
   run.answer = null;
+  run.pinRequest = null;
+  run.pinWait = null;
+  // the engine has closed every session: no card will be logged in to again in this run
+  for (const p of run.pins) zero(p);
+  run.pins.length = 0;
 }
 
 function statusOf(run: Run): CeremonyStatusView {
@@ -191,7 +220,7 @@ function statusOf(run: Run): CeremonyStatusView {
     now: run.now, stage: run.stage,
     // all steps done: a new start proves them again and goes on to the checkpoint (steps.length + 1)
     resumeFrom: run.state !== 'failed' ? null : (first === -1 ? run.steps.length : first) + 1,
-    lines: [...run.lines], question: run.question, error: run.error,
+    lines: [...run.lines], question: run.question, pinRequest: run.pinRequest, error: run.error,
   };
 }
 
@@ -233,8 +262,9 @@ export function stepViews(script: CeremonyScript): CeremonyStepView[] {
         return { ...base, tokens: cardsOf(s.signers), signers: [...s.signers], threshold: s.threshold, members: [...s.members], out: s.out,
           does: `Form the ${s.threshold}-of-${s.members.length} custodian set (${and(s.members)}); ${and(s.signers)} each sign it with their card` };
       case 'load-custodian-set':
-        return { ...base, witness: s.witness, out: null,
-          does: `Load the custodian set from the ceremony media (${s.chain.join(', ')}); ${s.witness} checks it against the printed transcript of the ceremony that made it` };
+        // each custodian with a card in the script proves it holds the key the set registers for them
+        return { ...base, witness: s.witness, out: null, tokens: script.tokens.filter((t) => t.holder !== null).map(tokenView),
+          does: `Load the custodian set from the ceremony media (${s.chain.join(', ')}); ${s.witness} checks it against the printed transcript of the ceremony that made it, and each custodian's card against the key the set registers for them` };
       case 'generate-key':
         return { ...base, witness: s.witness, tokens: named(s.token),
           does: `Generate ${s.label} inside the token; ${s.witness} checks its check value` };
@@ -282,6 +312,20 @@ export function ceremonyHandlers(d: CeremonyDeps): ChannelHandlers<CeremonyChann
       answer(r.confirmed);
       return { answered: true, wrong: [] };
     },
+    'ceremony.pin': async (r) => givePin(runs.get(r.runId), r.token, r.pin),
+    'ceremony.stop': async (r) => {
+      const run = runs.get(r.runId);
+      if (run.pinWait !== null && run.pinRequest !== null) {
+        run.pinWait.stop(new KeyceremonyError('CEREMONY_STOPPED', `the ceremony was stopped at the hand-over of "${run.pinRequest.label}", before its PIN was typed`,
+          'start it again on the same folder: it resumes from this step'));
+        return { stopped: true };
+      }
+      if (run.answer !== null) {
+        run.answer(false);
+        return { stopped: true };
+      }
+      throw new KeyceremonyError('CEREMONY_NOT_WAITING', 'the run is in the middle of a step and waits for no one', 'stop it when it next asks for a PIN or a confirmation');
+    },
     'audit.verify': async (r) => {
       const chain = r.chain.length === 0 ? null : d.chainOf(r.chain);
       const res = verifyAuditLog(new TextEncoder().encode(r.log), { chain, requireCheckpointAtEnd: true, ...(r.checkpoint === undefined ? {} : { external: [new TextEncoder().encode(r.checkpoint)] }) });
@@ -321,8 +365,13 @@ function rehearse(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.rehearse'])
   mkdirSync(dir, { recursive: true });
   const scriptFile = join(dir, 'script.json');
   writeFileAtomic(scriptFile, r.script, true);
-  const child = d.spawnCli(['ceremony', 'run', scriptFile, '--rehearse', '--yes', '--dir', dir, '--inputs', ceremonyDir, '--rehearsals', d.rehearsals, ...(r.allowNetwork === true ? ['--allow-network'] : [])]);
-  const { runId, run } = runs.add(dir, script, 'rehearsal', [`Rehearsal of ${script.digest} on throw-away SoftHSM2 tokens in ${dir}`]);
+  // started from an app without the Chromium sandbox (issue 19): the rehearsal's audit log says so, before its first step
+  const sandbox = d.sandbox?.();
+  const unsandboxed = sandbox === undefined || sandbox.sandboxed ? null : (sandbox.reasons.join('; ') || 'the Chromium sandbox is off');
+  const child = d.spawnCli(['ceremony', 'run', scriptFile, '--rehearse', '--yes', '--dir', dir, '--inputs', ceremonyDir, '--rehearsals', d.rehearsals, ...(r.allowNetwork === true ? ['--allow-network'] : []),
+    ...(unsandboxed === null ? [] : [`--app-unsandboxed=${unsandboxed}`])]);
+  const { runId, run } = runs.add(dir, script, 'rehearsal', [`Rehearsal of ${script.digest} on throw-away SoftHSM2 tokens in ${dir}`,
+    ...(unsandboxed === null ? [] : [`The app runs without the Chromium sandbox (${unsandboxed}): the rehearsal's audit log records it, and a live run stays refused`])]);
   let out = '';
   let err = '';
   child.stdout?.on('data', (c: Buffer) => { out += c.toString('utf8'); const nl = out.lastIndexOf('\n'); if (nl >= 0) { keep(run, out.slice(0, nl).split('\n')); out = out.slice(nl + 1); } });
@@ -351,26 +400,113 @@ function rehearse(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.rehearse'])
   return { runId, dir };
 }
 
-/** The script's tokens on the app's module, each with the PIN typed for it; every PIN is zeroed if one is missing. */
-function resolveTokens(d: CeremonyDeps, script: CeremonyScript, typed: readonly { token: string; pin: string }[]): { tokens: Map<string, ResolvedToken>; pins: Uint8Array[] } {
-  const tokens = new Map<string, ResolvedToken>();
-  const pins: Uint8Array[] = [];
-  try {
-    for (const t of script.tokens) {
-      const p = typed.find((x) => x.token === t.name);
-      if (p === undefined) throw new KeyceremonyError('CEREMONY_PIN_MISSING', `no PIN was entered for ${t.name} ("${t.label}")`, 'each token holder types their PIN before the start');
-      const pin = Buffer.from(p.pin, 'utf8');
-      pins.push(pin);
-      tokens.set(t.name, { token: d.token({ label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) }), pin });
-    }
-  } catch (err) {
-    for (const p of pins) zero(p);
-    throw err;
-  }
-  return { tokens, pins };
+/**
+ * The load-custodian-set step whose set says which key each custodian's card holds at this point
+ * of the run: the last step forming or loading a set at or before the step in progress (the first
+ * not done; before the first step, the first), when it is a load. A set formed in this run is not
+ * one: its keys were made on the cards in this run, after their PINs were asked.
+ */
+function loadStepAt(run: Run): Extract<Step, { action: 'load-custodian-set' }> | undefined {
+  const at = run.progress.findIndex((p) => p !== 'done');
+  const last = run.script.steps.slice(0, at === -1 ? undefined : at + 1).reverse().find((x) => SET_ACTIONS.includes(x.action));
+  return last?.action === 'load-custodian-set' ? last : undefined;
 }
 
-/** The real ceremony, in this process: the preflight, then the engine, which pauses on each witness question until the screen answers. */
+/**
+ * Which card a hand-over is for, and how it was found. With a set loaded from the ceremony media,
+ * the card must hold the key that set registers for its holder: read from the card without its
+ * PIN (an Ed25519 public key is not private), compared before anyone types. Otherwise the card is
+ * the script's token for its holder, and the view says so.
+ */
+async function identify(run: Run, t: ScriptToken, token: Token): Promise<{ view: CeremonyPinRequestView; mismatch: KeyceremonyError | null }> {
+  const admin = run.script.participants.find((p) => p.role === 'administrator')?.id ?? run.script.participants[0]?.id ?? 'admin';
+  const at = run.progress.findIndex((p) => p !== 'done');
+  const base = { token: t.name, label: token.label, serial: token.info.serial, serialPinned: t.serial !== null, holder: t.holder, person: t.holder ?? admin,
+    step: run.stage === 'opening' || run.stage === 'checkpoint' || at === -1 ? null : at + 1 };
+  const byScript = (why: string) => ({ view: { ...base, card: 'script-token' as const, set: null, why }, mismatch: null });
+  const holder = t.holder;
+  if (holder === null) return byScript(`"${token.label}" is the script's token for the administrator: no custodian holds it`);
+  const load = loadStepAt(run);
+  if (load === undefined) return byScript(`no custodian set is loaded in this run to register a key for ${holder}: "${token.label}" is the script's token for ${holder}`);
+  let member;
+  let version;
+  try {
+    // the inputs of a live run from the app are its ceremony folder (start below)
+    const newest = loadedChain(run.script, load, (rel) => readInput(join(run.dir, rel), 'the custodian set', MAX_ENVELOPE_BYTES), Date.now()).chain.newest;
+    member = newest.custodians.find((c) => c.id === holder);
+    version = newest.version;
+  } catch (err) {
+    if (!isKeyceremonyError(err)) throw err;
+    return byScript(`the custodian set of step ${load.id} could not be read (${err.code}), so "${token.label}" is the script's token for ${holder}; the step checks the set itself`);
+  }
+  if (member === undefined) return byScript(`set version ${version} registers no key for ${holder}: "${token.label}" is the script's token for ${holder}`);
+  let onCard: Uint8Array | null = null;
+  try {
+    onCard = await withSession(token, null, async (s) => readEd25519PublicKey(s, findPublicKey(s, { label: `${holder}${KEY_SUFFIX}` })), { readWrite: false });
+  } catch (err) {
+    if (!isKeyceremonyError(err)) throw err; // no such key on the card, or one that cannot be read: it is not the registered key
+  }
+  if (onCard !== null && Buffer.compare(Buffer.from(onCard), Buffer.from(member.publicKey.bytes)) === 0) {
+    return { view: { ...base, card: 'registered-key', set: version, why: `"${token.label}" holds the key set version ${version} registers for ${holder}` }, mismatch: null };
+  }
+  const why = `"${token.label}" does not hold the key set version ${version} registers for ${holder}`;
+  return { view: { ...base, card: 'not-registered-key', set: version, why },
+    mismatch: new KeyceremonyError('CEREMONY_CARD_KEY_MISMATCH', `${why}: no PIN is given to it`, `${holder} brings the card whose key the set registers (the one of the earlier ceremony), or the ceremony is stopped here`) };
+}
+
+/**
+ * A hand-over (issue 15): the engine needs `t` for the first time in this run. The card is
+ * identified, the run shows it (ceremony.status's pinRequest) and waits until its holder gives its
+ * PIN (ceremony.pin) or the run is stopped (ceremony.stop). The engine keeps the PIN for the rest
+ * of the run, as the command line's prompt does; the run zeroes it when it ends.
+ */
+async function handOver(run: Run, t: ScriptToken, token: Token): Promise<Uint8Array> {
+  const { view, mismatch } = await identify(run, t, token);
+  return new Promise<Uint8Array>((resolve, reject) => {
+    const done = (): void => { run.pinRequest = null; run.pinWait = null; run.state = 'running'; };
+    run.pinRequest = view;
+    run.state = 'waiting';
+    keep(run, [`  Hand-over: ${view.person} brings "${view.label}" (serial ${view.serial}); its PIN is asked now: ${view.why}`]);
+    run.pinWait = {
+      token, mismatch,
+      give: (pin) => { done(); run.pins.push(pin); keep(run, [`  ${view.person} typed the PIN of "${view.label}", and the card accepted it`]); resolve(pin); },
+      stop: (err) => { done(); keep(run, [`  Stopped at the hand-over of "${view.label}": no PIN was typed`]); reject(err); },
+    };
+  });
+}
+
+/**
+ * ceremony.pin: the PIN of the card whose hand-over waits, and no other. It is tried on the card
+ * first (a login, and out again: PKCS#11 2.40 §5.6 C_Login), so a mistyped PIN is refused here with
+ * the card's code and the hand-over waits again, instead of the step failing; a card that does not
+ * hold its holder's registered key gets no PIN at all (each wrong one would use up a try).
+ */
+async function givePin(run: Run, name: string, typed: string): Promise<Responses['ceremony.pin']> {
+  const wait = run.pinWait;
+  const asked = run.pinRequest;
+  if (wait === null || asked === null) {
+    throw new KeyceremonyError('CEREMONY_PIN_NOT_ASKED', `no card's PIN is asked now, and one was sent for ${name}`, 'type a PIN only on the hand-over screen, when it names your card');
+  }
+  if (asked.token !== name) {
+    throw new KeyceremonyError('CEREMONY_PIN_NOT_ASKED', `the PIN of ${name} is not asked now: the run waits for the PIN of "${asked.label}" (${asked.token})`,
+      `${asked.person} types the PIN of "${asked.label}"; the PIN of ${name} is asked when its card is first needed`);
+  }
+  if (wait.mismatch !== null) throw wait.mismatch;
+  const pin = Buffer.from(typed, 'utf8');
+  run.pinWait = null; // one PIN at a time: another sent while this one is tried finds nothing asked
+  try {
+    await withSession(wait.token, pin, async () => undefined, { readWrite: false });
+  } catch (err) {
+    zero(pin);
+    if (run.pinRequest === asked) run.pinWait = wait;
+    if (isKeyceremonyError(err)) keep(run, [`  the card "${asked.label}" refused the PIN typed for it (${err.code}); its hand-over waits`]);
+    throw err;
+  }
+  wait.give(pin);
+  return { token: name, accepted: true };
+}
+
+/** The real ceremony, in this process: the preflight, then the engine, which pauses on each witness question and each hand-over until the screen answers. */
 function start(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.start']): Responses['ceremony.start'] {
   const script = parseScript(new TextEncoder().encode(r.script));
   const dir = ceremonyFolder(d, r.ceremonyFolder);
@@ -378,8 +514,13 @@ function start(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.start']): Resp
   const notes = ceremonyPreflight({ digest: script.digest, rehearsal: false, interfaces: d.interfaces(), allowNetwork: false, record: d.rehearsals, runWithoutRehearsal: r.noRehearsal === true })
     // the administrator's reason goes into the log with the exception it explains
     .map((n) => (n.action === 'rehearsal.skipped' && r.reason !== undefined ? { ...n, details: { ...n.details, because: r.reason } } : n));
-  const { tokens, pins } = resolveTokens(d, script, r.pins);
+  // every token of the script present before the run begins (the engine reads their capabilities first); their PINs come later
+  const found = script.tokens.map((t) => [t, d.token({ label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) })] as const);
   const { runId, run } = runs.add(dir, script, 'live', []);
+  const tokens = new Map<string, ResolvedToken>(found.map(([t, token]) => {
+    let asked: Promise<Uint8Array> | undefined;
+    return [t.name, { token, pin: () => (asked ??= handOver(run, t, token)) }];
+  }));
   const say = (line: string): void => keep(run, line.split('\n'));
   const confirm = (q: Question): Promise<boolean> => new Promise((resolve) => {
     const { view, expected } = classify(q, run.now === null ? null : run.steps[run.now - 1] ?? null);
@@ -395,8 +536,7 @@ function start(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.start']): Resp
   });
   void runCeremony({ script, dir, inputs: dir, tokens, confirm, say, simulation: false, notes, env: d.env ?? process.env })
     .then((res) => { run.auditFile = res.audit.file; run.chain = chainInForce(res.audit.file); say(`Ceremony complete: ${res.steps.length} steps; audit log ${res.audit.file} (${res.audit.entries} entries)`); ended(run, null); })
-    .catch((err: unknown) => { ended(run, isKeyceremonyError(err) || err instanceof Error ? d.asError(err) : d.asError(new Error(String(err)))); })
-    .finally(() => { for (const p of pins) zero(p); });
+    .catch((err: unknown) => { ended(run, isKeyceremonyError(err) || err instanceof Error ? d.asError(err) : d.asError(new Error(String(err)))); });
   return { runId };
 }
 

@@ -11,7 +11,7 @@ export const CHANNELS = [
   'manifest.create', 'documents.sign', 'documents.merge', 'documents.status', 'documents.verify',
   'media.list', 'folders.choose', 'export.targets', 'export.inspectKek', 'export.run',
   'backup.splitBegin', 'backup.splitStore', 'backup.splitFinish', 'backup.splitCancel', 'drill.begin', 'drill.present', 'drill.run', 'drill.cancel',
-  'ceremony.validate', 'ceremony.rehearse', 'ceremony.start', 'ceremony.status', 'ceremony.answer', 'audit.verify', 'transcript.read', 'transcript.pdf',
+  'ceremony.validate', 'ceremony.rehearse', 'ceremony.start', 'ceremony.status', 'ceremony.answer', 'ceremony.pin', 'ceremony.stop', 'audit.verify', 'transcript.read', 'transcript.pdf',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];
@@ -134,6 +134,40 @@ export interface CeremonyQuestionView {
   readonly source: 'this-run' | 'record' | null;
 }
 
+/**
+ * A hand-over: the engine needs a card for the first time in this run, and waits for its PIN
+ * (ceremony.pin). Which card, found how, and who must type: the card's holder, or the
+ * administrator for a token no custodian holds. Never the PIN.
+ */
+export interface CeremonyPinRequestView {
+  /** The script's name for the token, which ceremony.pin names. */
+  readonly token: string;
+  readonly label: string;
+  /** The serial the token reports. */
+  readonly serial: string;
+  /** Whether the script names the token by serial too, or by label only. */
+  readonly serialPinned: boolean;
+  /** The custodian who holds the card; null for a token no custodian holds (the administrator's). */
+  readonly holder: string | null;
+  /** Who types the PIN: the holder, or the script's administrator. */
+  readonly person: string;
+  /**
+   * How the card was found: it holds the key the custodian set loaded in this run registers for
+   * the holder (`registered-key`); it does not (`not-registered-key`: its PIN is refused before it
+   * reaches the card); or no set registers a key for it yet, and it is the script's token for the
+   * holder (`script-token`). `why` says it in a sentence.
+   */
+  readonly card: 'registered-key' | 'not-registered-key' | 'script-token';
+  /** The version of the set whose registered key was compared, if any. */
+  readonly set: number | null;
+  readonly why: string;
+  /** The step that first needs the card (from 1); null when the run opens its journal or signs the checkpoint. */
+  readonly step: number | null;
+}
+
+/** Whether the app runs inside the Chromium sandbox, and if not, why (electron/main/sandbox.ts). */
+export interface SandboxView { readonly sandboxed: boolean; readonly reasons: readonly string[] }
+
 export interface CeremonyStatusView {
   readonly state: 'running' | 'waiting' | 'done' | 'failed';
   readonly mode: 'live' | 'rehearsal';
@@ -147,6 +181,8 @@ export interface CeremonyStatusView {
   readonly resumeFrom: number | null;
   readonly lines: readonly string[];
   readonly question: CeremonyQuestionView | null;
+  /** The card whose PIN is asked now (the hand-over); a run waits on a question or on a PIN, never both. */
+  readonly pinRequest: CeremonyPinRequestView | null;
   readonly error: ApiError | null;
 }
 
@@ -160,7 +196,8 @@ const _noSchemaWithoutChannel: [Exclude<keyof typeof REQUESTS, Channel>] extends
 void _noSchemaWithoutChannel;
 
 export interface Responses {
-  'app.info': { readonly version: string; readonly module: string | null; readonly simulation: boolean; readonly moduleError: ApiError | null };
+  /** sandbox: null where no desktop shell runs the table (the command line, the browser tests); otherwise whether the Chromium sandbox is on. */
+  'app.info': { readonly version: string; readonly module: string | null; readonly simulation: boolean; readonly moduleError: ApiError | null; readonly sandbox: SandboxView | null };
   'airgap.status': { readonly online: boolean; readonly interfaces: readonly { readonly name: string; readonly addresses: readonly string[] }[] };
   'tokens.list': { readonly tokens: readonly TokenView[] };
   'keys.generate': KeyView;
@@ -201,6 +238,9 @@ export interface Responses {
   'ceremony.status': CeremonyStatusView;
   /** answered: false when the words typed differ: `wrong` lists the slots (1-based) that differ, and the question still waits. */
   'ceremony.answer': { readonly answered: boolean; readonly wrong: readonly number[] };
+  /** The PIN was accepted by the card (a trial login) and given to the run; a refused PIN leaves the hand-over waiting. */
+  'ceremony.pin': { readonly token: string; readonly accepted: true };
+  'ceremony.stop': { readonly stopped: true };
   'audit.verify': { readonly valid: boolean; readonly entries: number; readonly firstBad: number | null; readonly head: string;
     readonly problems: readonly { readonly seq: number; readonly code: string; readonly message: string }[];
     readonly checkpoints: readonly { readonly seq: number; readonly covers: number; readonly signers: readonly string[]; readonly verified: boolean }[] };

@@ -45,7 +45,7 @@ import { backupHandlers } from './backup-handlers.js';
 import { ceremonyHandlers, nodeSpawnCli } from './ceremony-handlers.js';
 import type { SpawnCli } from './ceremony-handlers.js';
 import { CHANNELS } from './contract.js';
-import type { ApiError, Channel, ChannelHandlers, DocumentView, Responses, Result, TokenView } from './contract.js';
+import type { ApiError, Channel, ChannelHandlers, DocumentView, Responses, Result, SandboxView, TokenView } from './contract.js';
 import { folderHandlers, FolderHandles } from './folders.js';
 import type { ChooseFolder } from './folders.js';
 import { parseRequest, REQUESTS } from './schema.js';
@@ -70,6 +70,12 @@ export interface HandlerContext {
   readonly printToPdf?: (html: string) => Promise<Uint8Array>;
   /** The folder dialog, supplied by the Electron main process (dialog.showOpenDialog); tests supply one that returns a folder they made. */
   readonly chooseFolder?: ChooseFolder;
+  /**
+   * Whether the app runs inside the Chromium sandbox, as the Electron main process detects it now
+   * (electron/main/sandbox.ts: it can change once the window's process is seen); absent where no
+   * desktop shell runs this table. app.info reports it, and a rehearsal started unsandboxed records it.
+   */
+  readonly sandbox?: () => SandboxView;
 }
 
 export type Handlers = { readonly [C in Channel]: (request: unknown) => Promise<Result<Responses[C]>> };
@@ -142,11 +148,13 @@ function tokenView(t: Token): TokenView {
 function deviceHandlers(c: Core): ChannelHandlers<'app.info' | 'airgap.status' | 'tokens.list' | 'keys.generate' | 'keys.publicKey'> {
   return {
     'app.info': async () => {
+      const s = c.ctx.sandbox?.();
+      const sandbox = s === undefined ? null : { sandboxed: s.sandboxed, reasons: [...s.reasons] };
       try {
         const m = c.module();
-        return { version: c.ctx.version, module: m.path, simulation: m.isSoftHsm, moduleError: null };
+        return { version: c.ctx.version, module: m.path, simulation: m.isSoftHsm, moduleError: null, sandbox };
       } catch (err) {
-        return { version: c.ctx.version, module: null, simulation: false, moduleError: asError(err) };
+        return { version: c.ctx.version, module: null, simulation: false, moduleError: asError(err), sandbox };
       }
     },
     'airgap.status': async () => {
@@ -293,7 +301,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     ...exportHandlers(c, folders),
     ...backupHandlers({ token: c.token, chainOf: c.chainOf, withPin: c.withPin, now: c.now, folders, docView }),
     ...ceremonyHandlers({ token: c.token, chainOf: c.chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, spawnCli: ctx.spawnCli ?? nodeSpawnCli, asError, printToPdf: ctx.printToPdf,
-      folders, env: ctx.env }),
+      folders, env: ctx.env, sandbox: ctx.sandbox }),
   });
 }
 

@@ -148,6 +148,8 @@ const FOLDER_NAME = str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
 const SESSION_ID = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, what: 'a session id' });
 const SCRIPT = str({ min: 2, max: 256 * 1024, what: 'a ceremony script (JSON text)' });
 const RUN_ID = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, what: 'a run id' });
+/** src/ceremony/script.ts TOKEN_NAME */
+const TOKEN_NAME = str({ max: 32, pattern: /^[a-z][a-z0-9-]{0,31}$/, what: 'a token name of the script' });
 
 const DOCUMENT_REQUESTS = {
   'custodians.create': obj({ threshold: int({ min: 1, max: 64 }), members: arr(MEMBER, { min: 1, max: 64 }) }, { expires: TIME }),
@@ -186,12 +188,17 @@ const CEREMONY_REQUESTS = {
   'ceremony.validate': obj({ script: SCRIPT }),
   /** ceremonyFolder: the ceremony folder chosen in the dialog (it holds the script's input files); the rehearsal runs in the folder beside it. */
   'ceremony.rehearse': obj({ script: SCRIPT, ceremonyFolder: FOLDER_HANDLE }, { allowNetwork: bool() }),
-  'ceremony.start': obj({ script: SCRIPT, ceremonyFolder: FOLDER_HANDLE, pins: arr(obj({ token: str({ max: 32, pattern: /^[a-z][a-z0-9-]{0,31}$/, what: 'a token name of the script' }), pin: PIN }), { max: 64 }) },
+  /** No PIN here: each card's PIN is asked on its hand-over when the run first needs the card (ceremony.pin). */
+  'ceremony.start': obj({ script: SCRIPT, ceremonyFolder: FOLDER_HANDLE },
     /** reason: why a live run goes ahead without a recorded rehearsal, typed by the administrator; recorded in the audit log with the exception. */
     { noRehearsal: bool(), reason: str({ min: 1, max: 500, what: 'the reason for running without a rehearsal' }) }),
   'ceremony.status': obj({ runId: RUN_ID }),
   /** words: what the witness typed, one per slot, for a question that has words; `confirmed: true` alone is refused for those. */
   'ceremony.answer': obj({ runId: RUN_ID, confirmed: bool() }, { words: arr(str({ min: 0, max: 64, what: 'a word heard' }), { max: 32 }) }),
+  /** token: the script's name of the card whose hand-over is waiting (CEREMONY_PIN_NOT_ASKED for any other). */
+  'ceremony.pin': obj({ runId: RUN_ID, token: TOKEN_NAME, pin: PIN }),
+  /** Stops a run that waits for a person: a hand-over is abandoned, a question refused. */
+  'ceremony.stop': obj({ runId: RUN_ID }),
   'audit.verify': obj({ log: str({ min: 0, max: 64 * 1024 * 1024, what: 'an audit log (JSON lines)' }), chain: arr(DOC, { max: 32 }) }, { checkpoint: DOC }),
   'transcript.read': obj({ runId: RUN_ID }),
   'transcript.pdf': obj({ runId: RUN_ID }),

@@ -1,19 +1,29 @@
 /**
  * Issue 15 end to end, by clicking, in headless Chromium over real SoftHSM2 tokens: the quarterly
- * master-key rotation (7 steps: custodian keys, the 2-of-3 set, the master key, backup custody, the
- * manifest, exports, a drill) rehearsed and then run live on the run sheet, as the people in the
- * room would: PINs typed one holder at a time beside what their card signs; the witness typing
- * each fingerprint and check value on a view that does not show the words (yes refused, a wrong
- * word's slot named); the run sheet left for the workbench mid-run and found again; the run
- * stopped by the witness and resumed from its step; the checkpoint; the audit log verified.
- * A screenshot per state goes to test-results/screens/ (runsheet-*.png).
+ * master-key rotation (6 steps: the custodian set of the deployment's first ceremony loaded from the
+ * media, master-v2, backup custody, the manifest, exports, a drill) rehearsed and then run live on
+ * the run sheet, as the people in the room would: no PIN at the start; a hand-over each time the
+ * run first needs a card (the person at the keyboard picks their name, sees the card the app found,
+ * by the key the set registers for them, and its serial, and types its PIN beside what the card
+ * signs; someone else picking is refused, a wrong PIN is asked again, and the next hand-over holds
+ * no name and no PIN); the witness typing the root digest and each registered key from the first
+ * ceremony's printed transcript, and master-v2's check value as read aloud, on views that do not
+ * show the words (yes refused, a wrong word's slot named), each new question taking the focus; the
+ * run sheet left for the workbench mid-run and found again; the run stopped by the witness and
+ * resumed from its step; the checkpoint; the audit log verified. The first ceremony (keys-in-use:
+ * the custodians' keys on these cards, their set, the chain begun) runs through the same handler
+ * table beforehand, answered as its room would. A screenshot per state goes to
+ * test-results/screens/ (runsheet-*.png).
  */
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { Result } from '../../src/api/contract.js';
 import { createHandlers } from '../../src/api/handlers.js';
+import type { Handlers } from '../../src/api/handlers.js';
 import { templateText } from '../../src/ceremony/templates.js';
 import { buildRenderer, closeAll, folderDialog, launch, openApp, runSheetHelpers, SHOTS, uiHelpers } from '../support/browser.js';
 import type { AppPage } from '../support/browser.js';
@@ -22,13 +32,16 @@ import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
 
 /** The script's tokens, relabelled for this file's own cards: [script token name, label, PIN]. */
-const tokens = [['hsm', 'Quarterly HSM', '24681357'], ['card-alice', 'q-alice', '1111'], ['card-bob', 'q-bob', '2222'], ['card-carol', 'q-carol', '3333'], ['drill', 'Quarterly drill', '4444']] as const;
+/** PINs no hex digest or word list can hold by chance, so the test can show none of them is written or shown. */
+const tokens = [['hsm', 'Quarterly HSM', 'hsm-24681357'], ['card-alice', 'q-alice', 'alice-1111'], ['card-bob', 'q-bob', 'bob-2222'], ['card-carol', 'q-carol', 'carol-3333'], ['drill', 'Quarterly drill', 'drill-4444']] as const;
+const MISTYPED = 'alice-9999';
 let hsm: SoftHsm;
 let root: string;
 let work: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
+let handlers: Handlers;
 const { visible, text, shot, drop } = uiHelpers(() => page);
 const dialog = folderDialog();
 
@@ -39,26 +52,140 @@ beforeAll(async () => {
   // the ceremony folder stands in for the removable drive its custody, exports and drill go to: the
   // handler table hands its environment to the live run, as it does to the drive list
   browser = await launch();
-  app = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module, KEYCEREMONY_REMOVABLE_ROOTS: work }, version: 'e2e', rehearsals: join(work, 'rehearsals.jsonl'),
-    interfaces: () => [], chooseFolder: dialog.chooseFolder }));
+  handlers = createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module, KEYCEREMONY_REMOVABLE_ROOTS: work }, version: 'e2e', rehearsals: join(work, 'rehearsals.jsonl'),
+    interfaces: () => [], chooseFolder: dialog.chooseFolder });
+  app = await openApp(browser, root, handlers);
   page = app.page;
   mkdirSync(SHOTS, { recursive: true });
 }, 120_000);
 
 afterAll(() => closeAll({ browser, hsm, dirs: [root, work] }));
 
-const { nowCard, typePins, confirmYes, readWords, typeWords, witness } = runSheetHelpers(() => page);
+const { nowCard, confirmYes, readWords, typeWords, fromRecord } = runSheetHelpers(() => page);
 const rail = (): Locator => page.getByRole('navigation', { name: 'Steps of the script' });
-const pins = tokens.map(([, label, pin]) => [label, pin] as const);
+const PIN = Object.fromEntries(tokens.map(([, label, pin]) => [label, pin]));
 
-test('by clicking: the quarterly master-key rotation rehearsed, then run live on the run sheet, stopped mid-way and resumed from its step', async () => {
-  const script = JSON.parse(templateText('quarterly-master-rotation')!) as { tokens: { name: string; label: string }[] };
+/** The element with the focus: the heading of the now card (its text), a word slot (its label), or what else it is. */
+const focused = () => page.evaluate(() => {
+  const a = document.activeElement;
+  if (a === null) return 'nothing';
+  if (a.id === 'now-h' && a.closest('section.now-card') !== null) return `heading: ${a.textContent ?? ''}`;
+  return a.closest('label.slot') !== null ? `slot: ${a.closest('label.slot')?.querySelector('span')?.textContent ?? ''}` : `${a.tagName.toLowerCase()}${a.id === '' ? '' : `#${a.id}`}`;
+});
+const focusIs = (what: string) => expect.poll(focused, { timeout: 10_000 }).toBe(what);
+/** A new now card: visible, and its heading has the focus (issue 15: focus moves to each new card, so the keyboard and a screen reader follow the run). */
+async function cardTakesFocus(heading: string): Promise<void> {
+  await visible(nowCard().getByRole('heading', { name: heading, exact: true }));
+  await focusIs(`heading: ${heading}`);
+}
+let questions = 0;
+/** A new question's card takes the focus: each one is counted, so the test shows it held for every question of the run. */
+async function questionTakesFocus(heading: string): Promise<void> {
+  await cardTakesFocus(heading);
+  questions++;
+}
+let handOvers = 0;
+/**
+ * A hand-over, as the room does it: the heading names who comes to the keyboard (and has the
+ * focus); nothing of the previous person's is there (no name chosen, no PIN field); `wrong` (if
+ * given) picks their own name first and is refused before any PIN field shows; the card's holder
+ * picks theirs, sees the card the app found (label, serial, how it was found) and what it signs,
+ * and types its PIN; `mistype` is typed first, refused by the card and asked again.
+ */
+async function handOver(person: string, label: string, o: { wrong?: string; mistype?: string; found?: string; shot?: string } = {}): Promise<void> {
+  const card = nowCard();
+  await visible(card.getByRole('heading', { name: `Hand-over to ${person}`, exact: true }));
+  await focusIs(`heading: Hand-over to ${person}`);
+  const who = card.getByRole('group', { name: 'Who is at the keyboard?' });
+  expect(await who.getByRole('button', { pressed: true }).count()).toBe(0);
+  expect(await page.getByLabel(/^PIN for /).count()).toBe(0);
+  expect(await card.getByRole('region', { name: 'Your card' }).count()).toBe(0);
+  if (o.wrong !== undefined) {
+    await who.getByRole('button', { name: o.wrong, exact: true }).click();
+    await text(card.getByRole('alert')).toContain(`${o.wrong}: this is not your card. ${label} is`);
+    expect(await page.getByLabel(/^PIN for /).count()).toBe(0);
+  }
+  await who.getByRole('button', { name: person, exact: true }).click();
+  expect(await who.getByRole('button', { name: person, exact: true }).getAttribute('aria-pressed')).toBe('true');
+  const found = card.getByRole('region', { name: 'Your card' });
+  await text(found).toMatch(new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, serial [0-9a-f]{16}`));
+  await text(found).toContain(o.found ?? 'Found as the script\'s token, not by a registered key');
+  await visible(page.getByRole('complementary', { name: 'You are signing' }));
+  const field = card.getByLabel(`PIN for ${label}`);
+  await focusIs('input#pin-now');
+  expect(await field.inputValue()).toBe('');
+  if (o.mistype !== undefined) {
+    await field.fill(o.mistype);
+    await card.getByRole('button', { name: 'Give the PIN to the card' }).click();
+    await text(card.getByRole('form', { name: 'PIN entry' }).getByRole('alert')).toContain('HSM_PIN_INCORRECT');
+    expect(await field.inputValue()).toBe('');
+  }
+  await field.fill(PIN[label]!);
+  if (o.shot !== undefined) await shot(o.shot);
+  await card.getByRole('button', { name: 'Give the PIN to the card' }).click();
+  handOvers++;
+}
+
+/** A template with this file's own cards. */
+function relabelled(name: string): string {
+  const script = JSON.parse(templateText(name)!) as { tokens: { name: string; label: string }[] };
   for (const t of script.tokens) t.label = tokens.find(([n]) => n === t.name)![1];
-  const dir = join(work, '2026-q4');
-  seedKeks(dir); // the KMS import jobs' wrapping keys, on the ceremony media
+  return JSON.stringify(script, null, 2);
+}
 
+function ok<T>(r: Result<T>): T {
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.value;
+}
+
+/**
+ * The deployment's first ceremony (the keys-in-use template: the custodians' keys made on these
+ * cards, their 2-of-3 set, the chain begun) in `dir`, through the handler table the page uses, its
+ * room answering as it would: each hand-over by its card's PIN, the clock and the checkpoint yes,
+ * each fingerprint by the words read aloud.
+ */
+async function firstCeremony(dir: string): Promise<void> {
+  mkdirSync(dir);
+  dialog.answer(dir);
+  const folder = ok(await handlers['folders.choose']({ purpose: 'ceremony' })).folder!.handle;
+  const { runId } = ok(await handlers['ceremony.start']({ script: relabelled('keys-in-use'), ceremonyFolder: folder, noRehearsal: true, reason: 'the first ceremony of this test' }));
+  for (let i = 0; i < 2000; i++) {
+    const s = ok(await handlers['ceremony.status']({ runId }));
+    if (s.state === 'done') return;
+    if (s.state === 'failed') throw new Error(`the first ceremony stopped: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}`);
+    if (s.pinRequest !== null) ok(await handlers['ceremony.pin']({ runId, token: s.pinRequest.token, pin: PIN[s.pinRequest.label]! }));
+    else if (s.question !== null) ok(await handlers['ceremony.answer']({ runId, confirmed: true, ...(s.question.words === null ? {} : { words: [...s.question.words] }) }));
+    else await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('the first ceremony did not end');
+}
+
+/** The fingerprint words of each custodian, as the first ceremony's printed transcript lists them. */
+function recordedWords(transcript: string, who: string): string[] {
+  const section = transcript.slice(transcript.indexOf('## Fingerprints read aloud'));
+  const row = section.split('\n').find((l) => l.startsWith(`| ${who} | `));
+  return row!.split('|')[3]!.trim().split(' ');
+}
+
+test('by clicking: the quarterly master-key rotation rehearsed, then run live on the run sheet with a hand-over for each card, stopped mid-way and resumed from its step', async () => {
+  // the ceremony media: the first ceremony's set and the last manifest of its chain, and the KMS import jobs' wrapping keys
+  const first = join(work, '2026-q3');
+  await firstCeremony(first);
+  const dir = join(work, '2026-q4');
+  mkdirSync(dir);
+  copyFileSync(join(first, 'custodians.v1.json'), join(dir, 'custodians.v1.json'));
+  copyFileSync(join(first, 'rotation.3.json'), join(dir, 'rotation.3.json'));
+  seedKeks(dir);
+  // what the witness reads from the first ceremony's printed transcript: the root set's digest (a byte in hex per slot) and each registered key's words
+  const rootPayload = (JSON.parse(readFileSync(join(dir, 'custodians.v1.json'), 'utf8')) as { payload: string }).payload;
+  const rootWords = [...createHash('sha256').update(Buffer.from(rootPayload, 'base64')).digest().subarray(0, 12)].map((b) => b.toString(16).padStart(2, '0'));
+  const record = readFileSync(join(first, 'transcript.md'), 'utf8');
+  const registered = (who: string) => recordedWords(record, who);
+
+  // this table is not run by a desktop shell (app.info's sandbox is null): no sandbox banner
+  expect(await page.getByText('The Chromium sandbox is off').count()).toBe(0);
   await page.getByRole('navigation').getByRole('button', { name: /Ceremony/ }).click();
-  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'quarterly.json', JSON.stringify(script, null, 2));
+  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'quarterly.json', relabelled('quarterly-master-rotation'));
   await visible(page.getByRole('heading', { name: 'Quarterly master-key rotation: prepare' }));
   await text(page.getByRole('list', { name: 'steps' })).toContain('backup-custody: split-backup, by alice');
   const digestWords = (await page.getByLabel('script digest as words').innerText()).split(' ');
@@ -84,39 +211,36 @@ test('by clicking: the quarterly master-key rotation rehearsed, then run live on
   await shot('runsheet-03-rehearsal-passed');
   await nowCard().getByRole('button', { name: 'Run it live now' }).click();
 
-  // LIVE: PINs one holder at a time, beside what their card signs
+  // LIVE: no PIN at the start; the cards of the run listed, each asked for when first needed
   await text(page.getByLabel('mode')).toBe('LIVE: recorded');
-  const entry = page.getByRole('form', { name: 'PIN entry' });
-  await visible(entry.getByLabel('PIN for Quarterly HSM'));
-  await entry.getByLabel('PIN for Quarterly HSM').fill(tokens[0][2]);
-  await entry.getByRole('button', { name: 'PIN typed: hand over' }).click();
-  const signing = page.getByRole('complementary', { name: 'You are signing' });
-  await text(signing).toContain('You are signing, Alice, custodian');
-  await text(signing).toContain('Step 2 (custodian-set): Form the 2-of-3 custodian set (alice, bob and carol)');
-  await text(signing).toContain('Step 5 (prepare-manifest)');
-  expect(await entry.getByLabel('PIN for q-alice').inputValue()).toBe('');
-  await shot('runsheet-04-pin-handover');
-  await entry.getByLabel('PIN for q-alice').fill(tokens[1][2]);
-  await entry.getByRole('button', { name: 'PIN typed: hand over' }).click();
-  // bob's view holds nothing of alice's: his own token, an empty PIN
-  await text(signing).toContain('You are signing, Bob, custodian');
-  expect(await entry.getByLabel('PIN for q-bob').inputValue()).toBe('');
-  for (const [, label, pin] of tokens.slice(2)) {
-    await entry.getByLabel(`PIN for ${label}`).fill(pin);
-    await entry.getByRole('button', { name: 'PIN typed: hand over' }).click();
-  }
-  await visible(nowCard().getByRole('heading', { name: 'Every PIN is typed' }));
+  await cardTakesFocus('Ready to start');
+  await text(nowCard().getByRole('list', { name: 'Cards of this run' })).toContain("q-alice: Alice, custodian's card");
+  expect(await page.getByLabel(/^PIN for /).count()).toBe(0);
   await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
 
+  // the journal's token first: the administrator's hand-over, before the clock is even asked
+  await visible(nowCard().getByRole('heading', { name: 'Hand-over to Ceremony administrator' }));
+  await text(nowCard().locator('.step-no')).toBe('Opening the ceremony · Hand-over');
+  await handOver('Ceremony administrator', 'Quarterly HSM', { shot: 'runsheet-04-pin-handover' });
+  await questionTakesFocus('Ceremony administrator confirms');
   await confirmYes(/^the ceremony clock reads \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ UTC\.$/);
-  // step 1: alice's fingerprint, read aloud, typed by the witness on a view without the words
-  await visible(rail().locator('li.now').filter({ hasText: 'custodian-keys' }));
-  const words = await readWords(/^Read these 12 words aloud to Internal witness$/, () => shot('runsheet-05-read-aloud'));
-  await shot('runsheet-06-witness-view');
+  // step 1: the set of the first ceremony; the witness types its root digest from that ceremony's transcript
+  await visible(rail().locator('li.now').filter({ hasText: 'custodian-set' }));
+  await questionTakesFocus('Internal witness types what the printed transcript shows');
+  await fromRecord("the root set's digest", rootWords);
+  // alice's card, found by the key the set registers for her; bob picks first and is refused before any PIN; alice mistypes once
+  await handOver('Alice, custodian', 'q-alice', { wrong: 'Bob, custodian', mistype: MISTYPED, found: 'Found by its key: it holds the key custodian set version 1 registers for you.',
+    shot: 'runsheet-04b-handover-alice' });
+  // her registered key, typed from the record on a view without the words: yes refused, a wrong word named by its slot
+  await questionTakesFocus('Internal witness types what the printed transcript shows');
+  await text(nowCard().locator('.what')).toContain("the fingerprint of alice's key");
+  expect(await nowCard().getByRole('list', { name: 'words to read aloud' }).count()).toBe(0);
   const form = page.getByRole('form', { name: 'Witness check' });
   await form.getByLabel('Word 1', { exact: true }).fill('yes');
   await visible(form.getByText('"yes" does not confirm a fingerprint'));
   expect(await form.getByRole('button', { name: 'Check the words' }).isDisabled()).toBe(true);
+  await shot('runsheet-06-witness-view');
+  const words = registered('alice');
   const wrong = [...words];
   wrong[4] = words[5]!;
   await typeWords(wrong);
@@ -126,9 +250,11 @@ test('by clicking: the quarterly master-key rotation rehearsed, then run live on
   await form.getByLabel('Word 5', { exact: true }).fill(words[4]!);
   await form.getByRole('button', { name: 'Check the words' }).click();
 
-  // bob's fingerprint waits: the room steps out to the workbench, and comes back to the same question
+  // bob's hand-over holds nothing of alice's: no name chosen, no PIN (checked in handOver)
+  await handOver('Bob, custodian', 'q-bob', { found: 'Found by its key' });
+  // bob's registered key waits: the room steps out to the workbench, and comes back to the same question
+  await questionTakesFocus('Internal witness types what the printed transcript shows');
   await text(nowCard().locator('.what')).toContain("the fingerprint of bob's key");
-  const bobWords = await nowCard().getByRole('list', { name: 'words to read aloud' }).innerText();
   await page.getByRole('button', { name: 'Workbench' }).click();
   await page.getByRole('group', { name: 'Leave the run sheet' }).getByRole('button', { name: 'Leave the run sheet' }).click();
   await text(page.getByRole('status', { name: 'open run' })).toContain('LIVE run: Quarterly master-key rotation: prepare, a question waits, step 1: admin acts now');
@@ -136,28 +262,44 @@ test('by clicking: the quarterly master-key rotation rehearsed, then run live on
   await text(page.getByLabel('mode')).toBe('WORKBENCH: not recorded');
   await shot('runsheet-08-workbench-during-run');
   await page.getByRole('button', { name: 'Return to the run sheet' }).click();
-  await text(nowCard().getByRole('list', { name: 'words to read aloud' })).toBe(bobWords);
+  await text(nowCard().locator('.what')).toContain("the fingerprint of bob's key");
 
-  // the witness hears different words from bob's card: the ceremony stops at step 1
-  await nowCard().getByRole('button', { name: 'Stop the ceremony' }).click();
+  // the words on bob's card are not the ones the record prints: the witness stops the ceremony at step 1
+  await page.getByRole('form', { name: 'Witness check' }).getByRole('button', { name: 'The words do not match: stop' }).click();
   await page.getByRole('group', { name: 'Stop the ceremony' }).getByRole('button', { name: 'Stop the ceremony' }).click();
   await visible(nowCard().getByRole('heading', { name: 'The ceremony stopped at step 1' }));
   await text(nowCard().getByRole('alert')).toContain('CEREMONY_WITNESS_REFUSED');
   await shot('runsheet-09-stopped');
   await nowCard().getByRole('button', { name: 'Resume from step 1' }).click();
-  await typePins(pins);
+  await cardTakesFocus('Ready to resume');
   await nowCard().getByRole('button', { name: 'Resume from step 1' }).click();
+  // a new run: every card is asked for again, when first needed
+  await handOver('Ceremony administrator', 'Quarterly HSM');
+  await questionTakesFocus('Ceremony administrator confirms');
   await confirmYes(/^resuming this ceremony with 0 step\(s\) done/);
-
-  for (const who of ['alice', 'bob', 'carol']) {
+  await questionTakesFocus('Internal witness types what the printed transcript shows');
+  await fromRecord("the root set's digest", rootWords);
+  for (const [who, name] of [['alice', 'Alice, custodian'], ['bob', 'Bob, custodian'], ['carol', 'Carol, custodian']] as const) {
+    await handOver(name, `q-${who}`, { found: 'Found by its key' });
     if (who === 'carol') await shot('runsheet-10-resumed-step-1');
-    await witness(`the fingerprint of ${who}'s key`);
+    await questionTakesFocus('Internal witness types what the printed transcript shows');
+    await fromRecord(`the fingerprint of ${who}'s key`, registered(who));
   }
-  // step 3: the master key's check value, three words
+  // step 2: master-v2's check value, made in this run: read aloud from the now card, typed on a view without the words
   await visible(rail().locator('li.now').filter({ hasText: 'master-key' }));
-  await text(nowCard().locator('.what')).toContain('the check value of master-v1');
-  await typeWords(await readWords(/^Read these 3 words aloud/, () => shot('runsheet-11-check-value')));
+  await questionTakesFocus('Read these 3 words aloud to Internal witness');
+  await text(nowCard().locator('.what')).toContain('the check value of master-v2');
+  const kcv = await readWords(/^Read these 3 words aloud to Internal witness$/, () => shot('runsheet-05-read-aloud'));
+  await focusIs('slot: Word 1');
+  await shot('runsheet-11-check-value');
+  await typeWords(kcv);
+  // step 6: the drill token, the administrator's, asked for only now
+  await visible(nowCard().getByRole('heading', { name: 'Hand-over to Ceremony administrator' }));
+  await text(nowCard().locator('.step-no')).toBe('Step 6 of 6: restore-drill · Hand-over');
+  await visible(rail().locator('li.now').filter({ hasText: 'restore-drill' }));
+  await handOver('Ceremony administrator', 'Quarterly drill');
   // the checkpoint: what the custodians sign, the head digest grouped for comparing
+  await questionTakesFocus('alice and bob confirm');
   await visible(rail().locator('li.now').filter({ hasText: 'checkpoint' }));
   await text(nowCard().locator('.what')).toMatch(/the checkpoint they sign covers the audit log [0-9a-f]{32}: \d+ entries, head sha256:([0-9a-f]{4} ){15}[0-9a-f]{4}, resumed after an interruption/);
   await shot('runsheet-12-checkpoint');
@@ -167,11 +309,37 @@ test('by clicking: the quarterly master-key rotation rehearsed, then run live on
   const audit = page.getByRole('region', { name: 'audit log verification' });
   await text(audit.getByRole('heading')).toMatch(/^Audit log valid: \d+ entries$/);
   await text(audit).toContain('signed by alice, bob (verified against the custodian set)');
-  expect(await rail().locator('li.done').count()).toBe(8);
+  expect(await rail().locator('li.done').count()).toBe(7);
   await shot('runsheet-13-complete');
   const log = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
   expect(log).toContain('"action":"ceremony.resume"');
   expect(log).not.toContain('rehearsal.skipped');
+  // every question of the run took the focus: the clock, the root digest, alice's and bob's keys; then the resume, the root digest,
+  // three keys, the check value, the checkpoint. And eight hand-overs, each taking it too: the HSM, alice and bob before the stop;
+  // the HSM, alice, bob, carol and the drill token after
+  expect([questions, handOvers]).toEqual([11, 8]);
+  // no PIN, typed right or wrong, anywhere the run wrote or showed
+  const written = [log, readFileSync(join(dir, 'transcript.md'), 'utf8'), await page.locator('pre[aria-label="ceremony log"]').textContent()].join('\n');
+  for (const pin of [...tokens.map(([, , p]) => p), MISTYPED]) expect(written).not.toContain(pin);
   expect(app.consoleErrors).toEqual([]);
   expect(app.blocked).toEqual([]);
 }, 240_000);
+
+test('started without the Chromium sandbox (issue 19): a red banner says so, that live ceremonies are refused, and how to turn the sandbox on', async () => {
+  const off = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e', interfaces: () => [],
+    sandbox: () => ({ sandboxed: false, reasons: ['started with --no-sandbox'] }) }));
+  try {
+    const banner = off.page.getByRole('alert').filter({ hasText: 'The Chromium sandbox is off' });
+    await banner.first().waitFor({ state: 'visible', timeout: 30_000 });
+    const said = await banner.innerText();
+    expect(said).toContain('The Chromium sandbox is off (started with --no-sandbox): live ceremonies are refused.');
+    // README's words ("The desktop app"): the deb's chrome-sandbox or the AppArmor profile, user namespaces for the AppImage
+    for (const how of ['chrome-sandbox owned by root with mode 4755', 'AppArmor profile that allows unprivileged user namespaces', 'sysctl kernel.unprivileged_userns_clone=1', '--no-sandbox']) expect(said).toContain(how);
+    // white on the palette's red: 6.5:1
+    expect(await banner.evaluate((e) => { const c = getComputedStyle(e); return [c.color, c.backgroundColor]; })).toEqual(['rgb(255, 255, 255)', 'rgb(179, 38, 30)']);
+    await off.page.screenshot({ path: join(SHOTS, 'runsheet-00-unsandboxed.png'), fullPage: true });
+    expect(off.consoleErrors).toEqual([]);
+  } finally {
+    await off.page.context().close();
+  }
+}, 60_000);
