@@ -27,6 +27,7 @@ import { keyState } from '../state/state.js';
 import type { KeyStateResult } from '../state/state.js';
 import { verifyDocument } from '../verify/verify.js';
 import { preflightRun, runCeremony } from './engine.js';
+import { JOURNAL } from './folder.js';
 import { openRehearsalTokens, REHEARSAL_STORE } from './rehearsal.js';
 import { parseScript } from './script.js';
 import { kekPath, RECIPIENTS, SEALED, templateText } from './templates.js';
@@ -85,13 +86,14 @@ export function demoInProgress(dir: string): boolean {
  * demo never holds a recipient whose identity is lost), and its recipient, the input the script's
  * make-secret steps seal to. On a resume the two must still belong together.
  */
-function deployment(folder: Folder): void {
-  if (!folder.exists(DEPLOYMENT)) folder.mkdir(DEPLOYMENT, { mode: 0o700 });
+function deployment(folder: Folder, made: string[]): void {
+  if (!folder.exists(DEPLOYMENT)) { folder.mkdir(DEPLOYMENT, { mode: 0o700 }); made.push(DEPLOYMENT); }
   if (!folder.exists(DEMO_IDENTITY)) {
     if (folder.exists(RECIPIENTS)) throw new KeyceremonyError('DEMO_IDENTITY_MISSING', `${RECIPIENTS} is in the demo folder without the identity it belongs to`, 'run the demo in a new folder');
     const id = X25519Identity.generate();
     try {
       folder.write(DEMO_IDENTITY, `# a test deployment's age identity, made by keyceremony demo: never use it for real secrets\n# public key: ${id.recipient}\n${id.toString()}\n`, { mode: 0o600 });
+      made.push(DEMO_IDENTITY);
     } finally {
       id.dispose();
     }
@@ -100,10 +102,32 @@ function deployment(folder: Folder): void {
   const recipient = ids[0]?.recipient as string;
   for (const i of ids) i.dispose();
   const line = `${recipient}\n`;
-  if (!folder.exists(RECIPIENTS)) folder.write(RECIPIENTS, `# the test deployment's age recipient (age-keygen -y ${DEMO_IDENTITY})\n${line}`);
+  if (!folder.exists(RECIPIENTS)) { folder.write(RECIPIENTS, `# the test deployment's age recipient (age-keygen -y ${DEMO_IDENTITY})\n${line}`); made.push(RECIPIENTS); }
   if (!Buffer.from(folder.read(RECIPIENTS, 'the recipients', 64 * 1024)).toString('utf8').endsWith(`\n${line}`)) {
     throw new KeyceremonyError('DEMO_IDENTITY_MISMATCH', `${RECIPIENTS} is not the recipient of ${DEMO_IDENTITY}`, 'run the demo in a new folder');
   }
+}
+
+/**
+ * The demo's own inputs (its script, the test KMS keys, the test deployment), written where absent;
+ * returns what it wrote, so that a folder the run then refuses is left as the demo found it.
+ */
+function ownInputs(folder: Folder): string[] {
+  const made: string[] = [];
+  if (!folder.exists('ceremony.json')) { folder.write('ceremony.json', templateText(DEMO_TEMPLATE) as string); made.push('ceremony.json'); }
+  // test KMS wrapping keys, one per size the targets take (each written once; their private halves are not kept)
+  const bitsOf = (t: (typeof TARGETS)[number]): number => (t.kekBits.includes(3072) ? 3072 : 4096);
+  const missing = TARGETS.filter((t) => !folder.exists(kekPath(t.name, bitsOf(t))));
+  if (missing.length > 0) {
+    if (!folder.exists('kms')) { folder.mkdir('kms'); made.push('kms'); }
+    const spki = new Map([3072, 4096].map((bits) => [bits, generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ type: 'spki', format: 'der' })]));
+    for (const t of missing) {
+      folder.write(kekPath(t.name, bitsOf(t)), spki.get(bitsOf(t)) as Buffer);
+      made.push(kekPath(t.name, bitsOf(t)));
+    }
+  }
+  deployment(folder, made);
+  return made;
 }
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
@@ -112,35 +136,32 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   mkdirSync(opts.dir, { recursive: true });
   const folder = Folder.open(opts.dir); // the demo's own files too: never written or read through a link
   folder.removeStaleTemporaries([REHEARSAL_STORE]); // an interrupted demo resumes without its half-written files
-  if (!folder.exists('ceremony.json')) folder.write('ceremony.json', templateText(DEMO_TEMPLATE) as string);
-  // test KMS wrapping keys, one per size the targets take (each written once; their private halves are not kept)
-  const missing = TARGETS.filter((t) => !folder.exists(kekPath(t.name, t.kekBits.includes(3072) ? 3072 : 4096)));
-  if (missing.length > 0) {
-    if (!folder.exists('kms')) folder.mkdir('kms');
-    const spki = new Map([3072, 4096].map((bits) => [bits, generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ type: 'spki', format: 'der' })]));
-    for (const t of missing) {
-      const bits = t.kekBits.includes(3072) ? 3072 : 4096;
-      folder.write(kekPath(t.name, bits), spki.get(bits) as Buffer);
-    }
-  }
-  deployment(folder);
-  const script = parseScript(folder.read('ceremony.json', 'the ceremony script', 256 * 1024));
-  // the token store and the test deployment are the demo's own, made and checked here
-  const plan = { script, dir: opts.dir, inputs: opts.dir, simulation: true, declared: [scriptFile], own: [REHEARSAL_STORE, DEPLOYMENT] };
-  preflightRun(plan); // the folder holds only the demo's own files before its token store is opened
-  const rehearsal = openRehearsalTokens(script, opts.dir, opts.module);
+  const hadJournal = folder.exists(JOURNAL);
+  const made = ownInputs(folder);
   try {
-    say(`Simulation tokens: SoftHSM2 ${rehearsal.module.info.libraryVersion} at ${rehearsal.module.path}, stored in ${join(opts.dir, 'softhsm')} (a rehearsal: nothing here is protected by hardware)`);
-    say(`Script: ${scriptFile} (${script.title}, ${script.steps.length} steps, ${script.digest})`);
-    const run = await runCeremony({
-      ...plan, tokens: rehearsal.tokens, say,
-      // the demo has no one in the room: its witness confirms, and the transcript says it was a rehearsal
-      confirm: async (q) => { say(`  ${q.who} confirms ${q.what}`); return true; },
-      notes: [{ action: 'rehearsal.start', details: { reason: 'keyceremony demo', tokens: 'throw-away SoftHSM2' } }, { action: 'airgap.override', details: { reason: 'a demo rehearsal may run with the network up' } }],
-    });
-    return summarise(opts.dir, run.resumed, run.audit.entries, say);
-  } finally {
-    rehearsal.close();
+    const script = parseScript(folder.read('ceremony.json', 'the ceremony script', 256 * 1024));
+    // the token store and the test deployment are the demo's own, made and checked here
+    const plan = { script, dir: opts.dir, inputs: opts.dir, simulation: true, declared: [scriptFile], own: [REHEARSAL_STORE, DEPLOYMENT] };
+    preflightRun(plan); // the folder holds only the demo's own files before its token store is opened
+    const rehearsal = openRehearsalTokens(script, opts.dir, opts.module);
+    try {
+      say(`Simulation tokens: SoftHSM2 ${rehearsal.module.info.libraryVersion} at ${rehearsal.module.path}, stored in ${join(opts.dir, 'softhsm')} (a rehearsal: nothing here is protected by hardware)`);
+      say(`Script: ${scriptFile} (${script.title}, ${script.steps.length} steps, ${script.digest})`);
+      const run = await runCeremony({
+        ...plan, tokens: rehearsal.tokens, say,
+        // the demo has no one in the room: its witness confirms, and the transcript says it was a rehearsal
+        confirm: async (q) => { say(`  ${q.who} confirms ${q.what}`); return true; },
+        notes: [{ action: 'rehearsal.start', details: { reason: 'keyceremony demo', tokens: 'throw-away SoftHSM2' } }, { action: 'airgap.override', details: { reason: 'a demo rehearsal may run with the network up' } }],
+      });
+      return summarise(opts.dir, run.resumed, run.audit.entries, say);
+    } finally {
+      rehearsal.close();
+    }
+  } catch (err) {
+    // refused before this run began its journal: what the demo wrote goes, and the folder is as it was found;
+    // once its journal is begun, the test identity stays with what was sealed to it (the resume needs both)
+    if (hadJournal || !folder.exists(JOURNAL)) for (const rel of made.reverse()) if (folder.exists(rel)) folder.remove(rel);
+    throw err;
   }
 }
 
