@@ -57,7 +57,9 @@ if (!app.requestSingleInstanceLock()) {
       webPreferences: { ...webPreferences(join(here, 'preload.cjs')), sandbox: true, contextIsolation: true, nodeIntegration: false, webSecurity: true } });
     // folders reach the renderer only as handles to what this process listed or the user chose in its dialog (src/api/folders.ts)
     const handlers = createHandlers({ env: process.env, version: app.getVersion(), modulePath: process.env.KEYCEREMONY_PKCS11_MODULE, printToPdf: printHtmlToPdf,
-      rehearsals: join(app.getPath('userData'), 'rehearsals.jsonl'), spawnCli: utilitySpawnCli(here), chooseFolder: dialogChooseFolder(dialog, () => (win.isDestroyed() ? null : win)) });
+      rehearsals: join(app.getPath('userData'), 'rehearsals.jsonl'), spawnCli: utilitySpawnCli(here), chooseFolder: dialogChooseFolder(dialog, () => (win.isDestroyed() ? null : win)),
+      // read at each call: a window process found unsandboxed after the start changes it (app.info's banner, a rehearsal's audit entry)
+      sandbox: () => sandbox });
     registerIpc(ipcMain, refuseLiveWhenUnsandboxed(handlers, () => sandbox));
     win.once('ready-to-show', () => {
       win.show();

@@ -13,7 +13,7 @@ import type { StepResult } from './context.js';
 import type { CeremonyScript } from './script.js';
 import type { TranscriptModel } from './transcript.js';
 
-const EXCEPTIONS = new Set(['ceremony.resume', 'log.recover', 'airgap.override', 'rehearsal.skipped', 'media.fixed-disk']);
+const EXCEPTIONS = new Set(['ceremony.resume', 'log.recover', 'airgap.override', 'rehearsal.skipped', 'media.fixed-disk', 'app.unsandboxed']);
 
 export function buildTranscript(o: {
   script: CeremonyScript; dir: string; simulation: boolean; entries: readonly AuditEntry[]; admin: string; results: readonly (StepResult & { readonly actor: string })[];

@@ -78,14 +78,14 @@ describe('the renderer cannot name a folder', () => {
         ['backup.splitFinish', { splitId: forged(), hsm: { label: HSM.label }, hsmPin: HSM.pin, chain: ['{}'], actor: 'alice', drive: path, folder: 'p' }],
         ['drill.begin', { manifest: '{}', chain: ['{}'], drive: path, folder: 'p', allowFixedDisk: true }],
         ['ceremony.rehearse', { script, ceremonyFolder: path, allowNetwork: true }],
-        ['ceremony.start', { script, ceremonyFolder: path, pins: [], noRehearsal: true }],
+        ['ceremony.start', { script, ceremonyFolder: path, noRehearsal: true }],
       ];
       for (const [channel, request] of requests) expect([channel, path, codeOf(await h[channel](request))]).toEqual([channel, path, 'IPC_BAD_REQUEST']);
     }
     // the members that carried paths before are gone, not ignored
     const d = await driveHandle();
     expect(codeOf(await exportTo(d, 'p', { mountPoint: drive }))).toBe('IPC_BAD_REQUEST');
-    expect(codeOf(await h['ceremony.start']({ script, dir: work, pins: [], noRehearsal: true }))).toBe('IPC_BAD_REQUEST');
+    expect(codeOf(await h['ceremony.start']({ script, dir: work, noRehearsal: true }))).toBe('IPC_BAD_REQUEST');
     expect(readdirSync(drive)).toEqual([]);
   });
   test('a folder made on a drive is named by one plain path segment', async () => {
@@ -106,7 +106,7 @@ describe('the renderer cannot name a folder', () => {
       expect(codeOf(await h['backup.splitFinish']({ splitId: forged(), hsm: { label: HSM.label }, hsmPin: HSM.pin, chain: ['{}'], actor: 'alice', drive: handle, folder: 'f' }))).toBe('IPC_FOLDER_UNKNOWN');
       expect(codeOf(await h['drill.begin']({ manifest: '{}', chain: ['{}'], drive: handle, folder: 'f', allowFixedDisk: true }))).toBe('IPC_FOLDER_UNKNOWN');
       expect(codeOf(await h['ceremony.rehearse']({ script, ceremonyFolder: handle, allowNetwork: true }))).toBe('IPC_FOLDER_UNKNOWN');
-      expect(codeOf(await h['ceremony.start']({ script, ceremonyFolder: handle, pins: [], noRehearsal: true }))).toBe('IPC_FOLDER_UNKNOWN');
+      expect(codeOf(await h['ceremony.start']({ script, ceremonyFolder: handle, noRehearsal: true }))).toBe('IPC_FOLDER_UNKNOWN');
     }
     expect(readdirSync(drive)).toEqual([]);
   });
@@ -154,22 +154,22 @@ describe('handles the main process gave out', () => {
   test('each handle serves its own use: a drive or a stand-in is not a ceremony folder, and a ceremony folder is not a drive', async () => {
     const script = templateText('monthly-jwt-rotation')!;
     for (const handle of [await driveHandle(), await choose(fixed, 'stand-in-drive')]) {
-      expect(codeOf(await h['ceremony.start']({ script, ceremonyFolder: handle, pins: [], noRehearsal: true }))).toBe('IPC_FOLDER_UNKNOWN');
+      expect(codeOf(await h['ceremony.start']({ script, ceremonyFolder: handle, noRehearsal: true }))).toBe('IPC_FOLDER_UNKNOWN');
       expect(codeOf(await h['ceremony.rehearse']({ script, ceremonyFolder: handle, allowNetwork: true }))).toBe('IPC_FOLDER_UNKNOWN');
     }
     const ceremony = await choose(fixed, 'ceremony');
     expect(dialog.titles.at(-1)).toBe(FOLDER_DIALOGS.ceremony.title);
     expect(codeOf(await h['backup.splitFinish']({ splitId: forged(), hsm: { label: HSM.label }, hsmPin: HSM.pin, chain: ['{}'], actor: 'alice', drive: ceremony, folder: 'f', allowFixedDisk: true })))
       .toBe('IPC_FOLDER_UNKNOWN');
-    // the ceremony folder itself gets past the folder check (the PINs are what is missing now)
-    expect(codeOf(await h['ceremony.start']({ script, ceremonyFolder: ceremony, pins: [], noRehearsal: true }))).toBe('CEREMONY_PIN_MISSING');
+    // the ceremony folder itself gets past the folder check (the script's tokens, not on this module, are what stops it now: no PIN is asked at the start)
+    expect(codeOf(await h['ceremony.start']({ script, ceremonyFolder: ceremony, noRehearsal: true }))).toBe('HSM_TOKEN_NOT_FOUND');
   });
   test('a ceremony folder removed after it was chosen is CEREMONY_FOLDER_INVALID', async () => {
     const dir = join(work, 'removed');
     mkdirSync(dir);
     const handle = await choose(dir, 'ceremony');
     rmSync(dir, { recursive: true });
-    expect(codeOf(await h['ceremony.start']({ script: templateText('monthly-jwt-rotation')!, ceremonyFolder: handle, pins: [], noRehearsal: true }))).toBe('CEREMONY_FOLDER_INVALID');
+    expect(codeOf(await h['ceremony.start']({ script: templateText('monthly-jwt-rotation')!, ceremonyFolder: handle, noRehearsal: true }))).toBe('CEREMONY_FOLDER_INVALID');
   });
   test('a folder name that is a link on the drive (a hostile drive) is refused, and nothing is written where it points', async () => {
     const elsewhere = join(work, 'elsewhere');
@@ -216,7 +216,7 @@ describe('the folder dialog (folders.choose)', () => {
     const first = await choose(fixed, 'ceremony');
     const handles = [];
     for (let i = 0; i < 32; i++) handles.push(await choose(fixed, 'ceremony'));
-    expect(codeOf(await h['ceremony.start']({ script: templateText('monthly-jwt-rotation')!, ceremonyFolder: first, pins: [], noRehearsal: true }))).toBe('IPC_FOLDER_UNKNOWN');
-    expect(codeOf(await h['ceremony.start']({ script: templateText('monthly-jwt-rotation')!, ceremonyFolder: handles[0]!, pins: [], noRehearsal: true }))).toBe('CEREMONY_PIN_MISSING');
+    expect(codeOf(await h['ceremony.start']({ script: templateText('monthly-jwt-rotation')!, ceremonyFolder: first, noRehearsal: true }))).toBe('IPC_FOLDER_UNKNOWN');
+    expect(codeOf(await h['ceremony.start']({ script: templateText('monthly-jwt-rotation')!, ceremonyFolder: handles[0]!, noRehearsal: true }))).toBe('HSM_TOKEN_NOT_FOUND');
   });
 });

@@ -28,7 +28,7 @@ let browser: Browser;
 let app: AppPage;
 let page: Page;
 const { visible, drop, shot } = uiHelpers(() => page);
-const { nowCard, typePins, confirmYes } = runSheetHelpers(() => page);
+const { nowCard, handOver, confirmYes } = runSheetHelpers(() => page);
 const dialog = folderDialog();
 
 beforeAll(async () => {
@@ -62,7 +62,8 @@ test('axe-core: no serious or critical violation on any workbench screen, and ea
   expect(disabled).toBeGreaterThanOrEqual(4); // Keys, Custodians (two), Backup: the check looked at real disabled buttons
   const dir = join(work, 'jwt');
   mkdirSync(dir);
-  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'jwt.json', templateText('monthly-jwt-rotation')!);
+  // a first ceremony (custodian keys, their set, the chain begun): the one whose live run reads fingerprints aloud
+  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'first.json', templateText('keys-in-use')!);
   dialog.answer(dir);
   await page.getByRole('button', { name: 'Choose the ceremony folder…' }).click();
   await visible(page.getByLabel('ceremony folder'));
@@ -97,16 +98,26 @@ test('axe-core: no serious or critical violation on any run sheet state', async 
   problems.push(...await axe('run sheet, transcript source'));
   await transcript.getByRole('button', { name: 'Show the transcript as printed' }).click();
 
-  // the live run: PIN entry, the clock question, words read aloud, the witness's view
+  // the live run: ready to start, a hand-over (names, someone else refused, the card and its PIN entry), the clock question, words read aloud, the witness's view
   await nowCard().getByRole('button', { name: 'Run it live now' }).click();
+  await visible(nowCard().getByRole('heading', { name: 'Ready to start' }));
+  problems.push(...await axe('run sheet, ready to start'));
+  await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
+  await visible(nowCard().getByRole('heading', { name: 'Hand-over to Ceremony administrator' }));
+  problems.push(...await axe('run sheet, hand-over'));
+  const who = nowCard().getByRole('group', { name: 'Who is at the keyboard?' });
+  await who.getByRole('button', { name: 'Internal witness', exact: true }).click();
+  await visible(nowCard().getByRole('alert'));
+  problems.push(...await axe('run sheet, hand-over refused to someone else'));
+  await who.getByRole('button', { name: 'Ceremony administrator', exact: true }).click();
   await visible(page.getByRole('form', { name: 'PIN entry' }));
   problems.push(...await axe('run sheet, PIN entry'));
-  await typePins(tokens);
-  problems.push(...await axe('run sheet, every PIN typed'));
-  await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
+  await page.getByRole('form', { name: 'PIN entry' }).getByLabel('PIN for Ceremony HSM').fill(tokens[0][1]);
+  await page.getByRole('form', { name: 'PIN entry' }).getByRole('button', { name: 'Give the PIN to the card' }).click();
   await visible(nowCard().getByRole('button', { name: 'Confirm', exact: true }));
   problems.push(...await axe('run sheet, clock question'));
   await confirmYes('the ceremony clock reads');
+  await handOver('Alice, custodian', 'custodian-alice', tokens[1][1]);
   await visible(nowCard().getByRole('list', { name: 'words to read aloud' }));
   problems.push(...await axe('run sheet, words read aloud'));
   // presentation mode, for the projector: the same card in large type, toggled from the mode bar

@@ -37,7 +37,10 @@ let browser: Browser;
 let app: AppPage;
 let page: Page;
 const { visible, text, shot, drop } = uiHelpers(() => page);
-const { nowCard, typePins, confirmYes, readWords, typeWords, witness, fromRecord } = runSheetHelpers(() => page);
+const { nowCard, handOver, confirmYes, readWords, typeWords, witness, fromRecord } = runSheetHelpers(() => page);
+const pinOf = (label: string): string => [...tokens, ...webhookTokens].find(([l]) => l === label)![1];
+/** A custodian, by the name the templates give them. */
+const named = (who: string): string => `${who[0]!.toUpperCase()}${who.slice(1)}, custodian`;
 let networkUp = true;
 /** The main process's folder dialog: the test answers it with a folder it made. */
 const dialog = folderDialog();
@@ -115,7 +118,8 @@ test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the w
   await shot('16-ceremony-review');
   await open.getByRole('button', { name: 'Run live on the run sheet' }).click();
   await text(page.getByLabel('mode')).toBe('LIVE: recorded');
-  await typePins(tokens);
+  // no PIN before the start: each card's is asked on its hand-over, when the run first needs it
+  await visible(nowCard().getByRole('heading', { name: 'Ready to start' }));
   // the override is dangerous: it needs a reason, which goes into the audit log
   await page.getByLabel('Run without a recorded rehearsal').check();
   expect(await nowCard().getByRole('button', { name: 'Start the ceremony' }).isDisabled()).toBe(true);
@@ -123,18 +127,23 @@ test('by clicking: the monthly JWT rotation, reviewed, run air-gapped with the w
   await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
   await text(page.getByRole('alert').filter({ hasText: 'What to do' })).toContain('CEREMONY_NETWORK_UP');
   networkUp = false;
-  // a refused start keeps no PIN: each holder types theirs again
-  await typePins(tokens);
+  // refused before any PIN was asked
+  expect(await page.getByLabel(/^PIN for /).count()).toBe(0);
   await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
 
-  // the clock (yes/no), then three fingerprints, each typed by the witness from what is read aloud
+  // the HSM (it keeps the journal), the clock (yes/no), then each custodian's card as their key is made, and its fingerprint typed by the witness from what is read aloud
+  await handOver('Ceremony administrator', 'Ceremony HSM', pinOf('Ceremony HSM'));
   await confirmYes('the ceremony clock reads');
+  await handOver(named('alice'), 'custodian-alice', pinOf('custodian-alice'));
   await text(nowCard().locator('.what')).toContain("the fingerprint of alice's key");
   const words = await readWords(/^Read these 12 words aloud/);
   expect(words).toHaveLength(12);
   await typeWords(words.map((w) => w.toUpperCase()));
   await shot('17-ceremony-witness');
-  for (const who of ['bob', 'carol']) await witness(`the fingerprint of ${who}'s key`);
+  for (const who of ['bob', 'carol']) {
+    await handOver(named(who), `custodian-${who}`, pinOf(`custodian-${who}`));
+    await witness(`the fingerprint of ${who}'s key`);
+  }
   // the custodians see what the checkpoint covers before their cards sign it
   await confirmYes(/the checkpoint they sign covers the audit log [0-9a-f]{32}: \d+ entries, head sha256:([0-9a-f]{4} ){15}[0-9a-f]{4}, run without interruption/);
   await visible(nowCard().getByRole('heading', { name: 'Ceremony complete' }));
@@ -194,10 +203,13 @@ test('by clicking: the webhook rotation rehearsed from the app, then run for rea
 
   networkUp = false;
   await text(page.getByLabel('mode')).toBe('LIVE: recorded');
-  await typePins(webhookTokens);
   await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
+  await handOver('Ceremony administrator', 'Ceremony HSM', pinOf('Ceremony HSM'));
   await confirmYes('the ceremony clock reads');
-  for (const who of ['alice', 'bob', 'carol']) await witness(`the fingerprint of ${who}'s key`);
+  for (const who of ['alice', 'bob', 'carol']) {
+    await handOver(named(who), `webhook-${who}`, pinOf(`webhook-${who}`));
+    await witness(`the fingerprint of ${who}'s key`);
+  }
   await confirmYes('the checkpoint they sign covers the audit log');
   await visible(nowCard().getByRole('heading', { name: 'Ceremony complete' }));
   const log = readFileSync(join(dir, 'audit.jsonl'), 'utf8');
@@ -234,8 +246,9 @@ test('by clicking: a later ceremony (dual-publish) loads the set of the first fr
   await text(page.getByLabel('transcript')).toContain('rehearsal stand-in');
   await nowCard().getByRole('button', { name: 'Run it live now' }).click();
 
-  await typePins(tokens.filter(([l]) => l !== 'Ceremony HSM'));
   await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
+  // alice's card keeps the journal (no token here is the administrator's): found by the key the first ceremony's set registers for her
+  await handOver(named('alice'), 'custodian-alice', pinOf('custodian-alice'), 'Found by its key: it holds the key custodian set version 1 registers for you.');
   const root = (JSON.parse(readFileSync(join(dir, 'custodians.v1.json'), 'utf8')) as { payload: string }).payload;
   const digest = createHash('sha256').update(Buffer.from(root, 'base64')).digest();
   await confirmYes('the ceremony clock reads');
@@ -246,7 +259,11 @@ test('by clicking: a later ceremony (dual-publish) loads the set of the first fr
   await fromRecord("the root set's digest", [...digest.subarray(0, 12)].map((b) => b.toString(16).padStart(2, '0')));
   // each card's key against the set: the words as the first ceremony's transcript printed them
   const record = readFileSync(join(first, 'transcript.md'), 'utf8');
-  for (const who of ['alice', 'bob', 'carol']) await fromRecord(`the fingerprint of ${who}'s key`, recordedWords(record, who));
+  for (const who of ['alice', 'bob', 'carol']) {
+    // alice's card was given at the start; bob's and carol's are asked for as the step checks them, each found by its registered key
+    if (who !== 'alice') await handOver(named(who), `custodian-${who}`, pinOf(`custodian-${who}`), 'Found by its key');
+    await fromRecord(`the fingerprint of ${who}'s key`, recordedWords(record, who));
+  }
   await confirmYes('the checkpoint they sign covers the audit log');
   await visible(nowCard().getByRole('heading', { name: 'Ceremony complete' }));
   await text(page.getByRole('region', { name: 'audit log verification' }).getByRole('heading')).toMatch(/^Audit log valid: \d+ entries$/);

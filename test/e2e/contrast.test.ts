@@ -25,7 +25,7 @@ let work: string;
 let browser: Browser;
 let page: Page;
 const { visible, drop } = uiHelpers(() => page);
-const { nowCard, typePins, confirmYes } = runSheetHelpers(() => page);
+const { nowCard, handOver, confirmYes } = runSheetHelpers(() => page);
 const dialog = folderDialog();
 
 beforeAll(async () => {
@@ -50,7 +50,8 @@ test('text 4.5:1, field borders and focus rings 3:1, on every workbench screen',
   }
   const dir = join(work, 'jwt');
   mkdirSync(dir);
-  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'jwt.json', templateText('monthly-jwt-rotation')!);
+  // a first ceremony (custodian keys, their set, the chain begun): the one whose live run reads fingerprints aloud
+  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'first.json', templateText('keys-in-use')!);
   dialog.answer(dir);
   await page.getByRole('button', { name: 'Choose the ceremony folder…' }).click();
   await visible(page.getByLabel('ceremony folder'));
@@ -59,22 +60,29 @@ test('text 4.5:1, field borders and focus rings 3:1, on every workbench screen',
 }, 120_000);
 
 test('text 4.5:1, field borders and focus rings 3:1, on the run sheet', async () => {
-  // the start (PIN entry beside what the card signs), a yes/no question, words read aloud, the witness's view
+  // the start, a hand-over (names; the card found and its PIN entry beside what it signs), a yes/no question, words read aloud, the witness's view
   const problems: string[] = [];
   await page.getByRole('button', { name: 'Rehearse on the run sheet' }).click();
   await visible(nowCard().getByRole('heading', { name: 'Rehearse the whole script' }));
   problems.push(...await check('run sheet, rehearsal start'));
   await page.getByRole('button', { name: 'Workbench' }).click();
   await page.getByRole('button', { name: 'Run live on the run sheet' }).click();
-  await visible(page.getByRole('form', { name: 'PIN entry' }));
-  problems.push(...await check('run sheet, PIN entry'));
-  await typePins(tokens);
+  await visible(nowCard().getByRole('heading', { name: 'Ready to start' }));
+  problems.push(...await check('run sheet, ready to start'));
   await page.getByLabel('Run without a recorded rehearsal').check();
   await page.getByLabel('Reason (goes into the audit log)').fill('contrast test: no rehearsal needed');
   await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
+  await visible(nowCard().getByRole('heading', { name: 'Hand-over to Ceremony administrator' }));
+  problems.push(...await check('run sheet, hand-over'));
+  await nowCard().getByRole('group', { name: 'Who is at the keyboard?' }).getByRole('button', { name: 'Ceremony administrator', exact: true }).click();
+  await visible(page.getByRole('form', { name: 'PIN entry' }));
+  problems.push(...await check('run sheet, PIN entry'));
+  await page.getByRole('form', { name: 'PIN entry' }).getByLabel('PIN for Ceremony HSM').fill(tokens[0][1]);
+  await page.getByRole('form', { name: 'PIN entry' }).getByRole('button', { name: 'Give the PIN to the card' }).click();
   await visible(nowCard().getByRole('button', { name: 'Confirm', exact: true }));
   problems.push(...await check('run sheet, clock question'));
   await confirmYes('the ceremony clock reads');
+  await handOver('Alice, custodian', 'custodian-alice', tokens[1][1]);
   await visible(nowCard().getByRole('list', { name: 'words to read aloud' }));
   problems.push(...await check('run sheet, words read aloud'));
   await nowCard().getByRole('button', { name: /^Words read: / }).click();

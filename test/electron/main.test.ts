@@ -129,8 +129,10 @@ describe('the shell harness: the built main process and preload run against a st
     const notice = JSON.parse(readFileSync(join(r.userData, 'shell-notices.jsonl'), 'utf8')) as unknown;
     expect(notice).toEqual({ at: expect.any(String), event: 'app.unsandboxed', reasons: ['started with --no-sandbox'], effect: 'live ceremonies refused' });
     const top = { senderFrame: { url: START_URL, parent: null } };
-    expect(await r.ipc.get(ipcName('ceremony.start'))!(top, { script: templateText('monthly-jwt-rotation'), ceremonyFolder: 'f'.repeat(32), pins: [] }))
+    expect(await r.ipc.get(ipcName('ceremony.start'))!(top, { script: templateText('monthly-jwt-rotation'), ceremonyFolder: 'f'.repeat(32) }))
       .toEqual({ ok: false, error: { code: 'APP_UNSANDBOXED', message: expect.stringContaining('without the Chromium sandbox'), fix: expect.stringContaining('--no-sandbox') } });
+    // the handler table is told, and app.info says so to the screen (its red banner)
+    expect(await r.ipc.get(ipcName('app.info'))!(top, {})).toMatchObject({ ok: true, value: { sandbox: { sandboxed: false, reasons: ['started with --no-sandbox'] } } });
     rmSync(r.userData, { recursive: true, force: true });
   });
   test('on Linux a window process without its seccomp filter counts as unsandboxed', () => {
@@ -176,10 +178,10 @@ describe('the folder dialog (issue 14 item 9: the renderer holds only handles to
       // the handle is what the ceremony channels take; the path the dialog gave is not, nor a handle it did not give
       const start = ipc.get(ipcName('ceremony.start'))!;
       const script = templateText('monthly-jwt-rotation')!;
-      expect(await start(top, { script, ceremonyFolder: chosen, pins: [] })).toMatchObject({ ok: false, error: { code: 'IPC_BAD_REQUEST' } });
-      expect(await start(top, { script, ceremonyFolder: 'f'.repeat(32), pins: [] })).toMatchObject({ ok: false, error: { code: 'IPC_FOLDER_UNKNOWN' } });
-      // past the folder: this machine's network, or the PINs not typed, is what stops it
-      expect(await start(top, { script, ceremonyFolder: c.value.folder.handle, pins: [], noRehearsal: true })).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^CEREMONY_(NETWORK_UP|PIN_MISSING)$/) } });
+      expect(await start(top, { script, ceremonyFolder: chosen })).toMatchObject({ ok: false, error: { code: 'IPC_BAD_REQUEST' } });
+      expect(await start(top, { script, ceremonyFolder: 'f'.repeat(32) })).toMatchObject({ ok: false, error: { code: 'IPC_FOLDER_UNKNOWN' } });
+      // past the folder: this machine's network, or the script's tokens not present, is what stops it (no PIN is asked at the start)
+      expect(await start(top, { script, ceremonyFolder: c.value.folder.handle, noRehearsal: true })).toMatchObject({ ok: false, error: { code: expect.stringMatching(/^(CEREMONY_NETWORK_UP|HSM_|PKCS11_)/) } });
       // a frame that is not the app's own cannot open the dialog
       expect(await choose({ senderFrame: { url: 'https://evil.example/', parent: null } }, { purpose: 'ceremony' })).toMatchObject({ ok: false, error: { code: 'IPC_FORBIDDEN' } });
       expect(dialogCalls).toHaveLength(1);

@@ -290,6 +290,8 @@ export async function shellProblems(build: ShellBuild, files: { main?: string; p
   }
   check((await status?.(TOP, {}) as { ok?: boolean } | undefined)?.ok === true, 'IPC from the app page is answered');
   check((await r.ipc.get(ipcName('ceremony.start'))?.(TOP, {}) as { error?: { code?: string } } | undefined)?.error?.code === 'IPC_BAD_REQUEST', 'ceremony.start reaches the handler table when sandboxed');
+  const sandboxOf = async (x: ShellRun) => JSON.stringify((await x.ipc.get(ipcName('app.info'))?.(TOP, {}) as { value?: { sandbox?: unknown } } | undefined)?.value?.sandbox);
+  check(await sandboxOf(r) === JSON.stringify({ sandboxed: true, reasons: [] }), 'app.info says the app runs sandboxed');
 
   // another instance running: quit, nothing else
   const second = await runShell(main, { lock: false });
@@ -309,6 +311,10 @@ export async function shellProblems(build: ShellBuild, files: { main?: string; p
     check(start?.error?.code === 'APP_UNSANDBOXED', `${name}: a live ceremony is refused`);
     const rehearse = await u.ipc.get(ipcName('ceremony.rehearse'))?.(TOP, {}) as { error?: { code?: string } } | undefined;
     check(rehearse?.error?.code !== 'APP_UNSANDBOXED', `${name}: rehearsals are not refused`);
+    // the table is given the shell's detection, as it stands once the window's process was seen
+    const reasons = { '--no-sandbox': ['started with --no-sandbox'], ELECTRON_DISABLE_SANDBOX: ['ELECTRON_DISABLE_SANDBOX is set'], 'an unsandboxed window process': ["the window's process 2 runs without the sandbox"] }[name];
+    const said = await sandboxOf(u);
+    check(said === JSON.stringify({ sandboxed: false, reasons }), `${name}: app.info says the app runs unsandboxed, and why (${String(said)})`);
   }
 
   // the PDF window: sandboxed, no JavaScript, hardened like every other

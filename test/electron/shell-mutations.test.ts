@@ -50,6 +50,7 @@ const MUTATIONS: [string, Target, RegExp, string][] = [
   ["the window process's sandbox checked", 'main', /if \(!running\.sandboxed\) sandbox =/g, 'if (false) sandbox ='],
   ['refusing a live ceremony unsandboxed', 'main', /current\(\)\.sandboxed \? handlers\["ceremony\.start"\]/g, 'true ? handlers["ceremony.start"]'],
   ['the unsandboxed notice', 'main', /recordUnsandboxed\(\(0, [^\n]*\n/g, '\n'],
+  ['the sandbox reading handed to the handler table', 'main', /sandbox: \(\) => sandbox\b/g, 'sandbox: () => ({ sandboxed: true, reasons: [] })'],
   ['the unsandboxed warning dialog', 'main', /void (\w+)\.dialog\.showMessageBox\(/g, 'void (() => undefined)('],
   ['the unsandboxed title', 'main', /win\.setTitle\(UNSANDBOXED_TITLE\);/g, ''],
   ['the PDF window without JavaScript', 'pdf', /javascript: false/g, 'javascript: true'],

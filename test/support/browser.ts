@@ -131,9 +131,10 @@ export function uiHelpers(page: () => Page) {
 }
 
 /**
- * The run sheet as the people in the room use it (renderer/screens/RunSheet.tsx): PINs typed one
- * holder at a time, yes/no confirmations, words read aloud from the "now" card and typed back by
- * the witness on a view that does not show them.
+ * The run sheet as the people in the room use it (renderer/screens/RunSheet.tsx): a hand-over each
+ * time the run first needs a card (its holder picks their name and types its PIN), yes/no
+ * confirmations, words read aloud from the "now" card and typed back by the witness on a view that
+ * does not show them.
  */
 export function runSheetHelpers(page: () => Page) {
   const { visible, text } = uiHelpers(page);
@@ -160,16 +161,24 @@ export function runSheetHelpers(page: () => Page) {
     nowCard,
     readWords,
     typeWords,
-    /** Each token holder in turn types their PIN ([label, pin] in the script's order); each field starts empty. */
-    typePins: async (pins: readonly (readonly [label: string, pin: string])[]): Promise<void> => {
-      const entry = page().getByRole('form', { name: 'PIN entry' });
-      for (const [label, pin] of pins) {
-        await visible(entry.getByLabel(`PIN for ${label}`));
-        expect(await entry.getByLabel(`PIN for ${label}`).inputValue()).toBe('');
-        await entry.getByLabel(`PIN for ${label}`).fill(pin);
-        await entry.getByRole('button', { name: 'PIN typed: hand over' }).click();
-      }
-      await visible(nowCard().getByRole('heading', { name: 'Every PIN is typed' }));
+    /**
+     * A hand-over: the run needs the card `label` for the first time, and `person` (by name, as the
+     * script lists them) comes to the keyboard, picks their name and types its PIN. Each hand-over
+     * starts with no name chosen and no PIN field; `found` is checked against how the app says it
+     * found the card.
+     */
+    handOver: async (person: string, label: string, pin: string, found?: string): Promise<void> => {
+      const card = nowCard();
+      await visible(card.getByRole('heading', { name: `Hand-over to ${person}`, exact: true }));
+      const who = card.getByRole('group', { name: 'Who is at the keyboard?' });
+      expect(await who.getByRole('button', { pressed: true }).count()).toBe(0);
+      expect(await page().getByLabel(/^PIN for /).count()).toBe(0);
+      await who.getByRole('button', { name: person, exact: true }).click();
+      await text(card.getByRole('region', { name: 'Your card' })).toContain(found ?? label);
+      const field = card.getByLabel(`PIN for ${label}`);
+      expect(await field.inputValue()).toBe('');
+      await field.fill(pin);
+      await card.getByRole('button', { name: 'Give the PIN to the card' }).click();
     },
     /** A yes/no question (the clock, a resume, the checkpoint), checked to be the one expected. */
     confirmYes: async (what: string | RegExp): Promise<void> => {

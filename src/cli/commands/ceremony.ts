@@ -75,7 +75,9 @@ function validateCommand(argv: readonly string[], io: Io): number {
 /** A ceremony folder is never overwritten (issue 13): `ceremony run` takes no --force, which the parser then refuses as unknown. */
 const { force: _force, ...RUN_COMMON } = COMMON_OPTIONS;
 const RUN_OPTIONS = { ...RUN_COMMON, dir: { type: 'string' }, rehearse: { type: 'boolean' }, 'allow-network': { type: 'boolean' }, yes: { type: 'boolean' },
-  profile: { type: 'string' }, 'no-rehearsal': { type: 'boolean' }, rehearsals: { type: 'string' }, module: { type: 'string' }, inputs: { type: 'string' } } as const satisfies OptionSpec;
+  profile: { type: 'string' }, 'no-rehearsal': { type: 'boolean' }, rehearsals: { type: 'string' }, module: { type: 'string' }, inputs: { type: 'string' },
+  /** Given by the desktop app when it runs without the Chromium sandbox (issue 19): the reasons, for the rehearsal's audit log. */
+  'app-unsandboxed': { type: 'string' } } as const satisfies OptionSpec;
 
 /** `ceremony run`: the preflight (air gap, rehearsal record), the inputs, the tokens, then the engine. `up`: the network interfaces that are up. */
 async function runCommand(argv: readonly string[], io: Io, up: readonly NetworkInterface[]): Promise<number> {
@@ -88,8 +90,12 @@ async function runCommand(argv: readonly string[], io: Io, up: readonly NetworkI
   // a rehearsal may take the profile too: then each token's throw-away token is made in the library the profile names for it
   if (!rehearse && values.profile === undefined) throw usageError('USAGE', 'give --profile FILE (the real tokens), or --rehearse (throw-away tokens)', `usage: ${CEREMONY_USAGE}`);
   if (!rehearse && (values['allow-network'] === true || values.yes === true)) throw usageError('USAGE', '--allow-network and --yes are for rehearsals only', 'a real ceremony runs air-gapped, and witnesses confirm in person');
+  if (!rehearse && values['app-unsandboxed'] !== undefined) throw usageError('USAGE', '--app-unsandboxed is for rehearsals only', 'the app refuses a live ceremony while it runs without the Chromium sandbox');
+  if (values['app-unsandboxed'] !== undefined && !/^[\x20-\x7e]{1,400}$/.test(values['app-unsandboxed'])) throw usageError('USAGE', '--app-unsandboxed takes the reasons as up to 400 printable ASCII characters', 'the app passes its sandbox reasons; do not give this option by hand');
   const record = resolve(values.rehearsals ?? join(dirname(scriptPath), 'rehearsals.jsonl'));
   const notes = ceremonyPreflight({ digest: script.digest, rehearsal: rehearse, interfaces: up, allowNetwork: values['allow-network'] === true, record, runWithoutRehearsal: values['no-rehearsal'] === true });
+  // a rehearsal started from the app without the Chromium sandbox says so in its log, before its first step (issue 19)
+  if (values['app-unsandboxed'] !== undefined) notes.push({ action: 'app.unsandboxed', details: { reasons: values['app-unsandboxed'], effect: 'live ceremonies refused; rehearsals run' } });
   // the engine's progress text, which may run over several lines of its own and names tokens by their labels
   const say = (text: string): void => { writeText(io.stdout, text); };
   const inputs = resolve(values.inputs ?? dirname(scriptPath));
