@@ -12,10 +12,11 @@ import type { FormEvent, RefObject } from 'react';
 import { AppError, call } from '../api.js';
 import type { ApiError, Responses } from '../api.js';
 import { AirGap, UtcClock } from '../components/airgap.js';
-import { Banners } from '../components/common.js';
+import { Banners, useMissing } from '../components/common.js';
 import { Markdown } from '../components/markdown.js';
 import { SetWarning } from '../components/signing.js';
 import { KIND_NAME, WitnessSlots, WordList } from '../components/witness.js';
+import { Digest, Hex } from '../components/values.js';
 import { active, useRun } from '../run.js';
 import type { Plan, RunRef, Status } from '../run.js';
 import { useApp } from '../state.js';
@@ -30,12 +31,6 @@ const nameOf = (plan: Plan, id: string): string => plan.participants.find((p) =>
 const and = (xs: readonly string[]): string => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1] as string}`);
 /** One person by name; several by id ("alice and bob"), since names may hold commas. */
 const people = (plan: Plan, ids: string): string => { const list = ids.split(', '); return list.length === 1 ? nameOf(plan, ids) : and(list); };
-
-/** Hex as the eye compares it: groups of four, in a monospace face, wrapping only between groups. */
-export function Hex({ value }: { value: string }) {
-  const [prefix, hex] = value.includes(':') ? [value.slice(0, value.indexOf(':') + 1), value.slice(value.indexOf(':') + 1)] : ['', value];
-  return <code className="hex">{prefix}{(hex.match(/.{1,4}/g) ?? []).join(' ')}</code>;
-}
 
 const PRESENT = 'keyceremony.present';
 /** Presentation mode (large type for a projector): kept for the session, so leaving the sheet and coming back keeps it. */
@@ -230,6 +225,7 @@ function HandOver({ plan, req, runId, step }: { plan: Plan; req: PinRequest; run
   const [stopping, setStopping] = useState(false);
   const h = useFocusOn(`handover${req.token}`);
   const pinEntry = useRef<HTMLInputElement>(null);
+  const toGive = useMissing('Waiting for', [pin === '' && 'the PIN, typed by the card\'s holder', sending && 'the card to answer']);
   const person = nameOf(plan, req.person);
   const right = who === req.person;
   useEffect(() => { if (right) pinEntry.current?.focus(); }, [right]);
@@ -296,7 +292,8 @@ function HandOver({ plan, req, runId, step }: { plan: Plan; req: PinRequest; run
                       <input id="pin-now" ref={pinEntry} type="password" autoComplete="off" value={pin} onChange={(e) => setPin(e.target.value)} aria-describedby="pin-hint" />
                       <small id="pin-hint" className="hint">Typed PINs are never shown, stored or logged. A wrong PIN is refused by the card and asked again; each uses up one of its tries.</small>
                     </div>
-                    <button type="submit" className="primary" disabled={pin === '' || sending}>Give the PIN to the card</button>
+                    <button type="submit" className="primary" {...toGive.button}>Give the PIN to the card</button>
+                    {toGive.note}
                     {refused !== null && <p className="bad span" role="alert">{refused.code}: {refused.message}.<br /><span className="fix">What to do: {refused.fix}.</span></p>}
                   </form>
                 )}
@@ -378,7 +375,7 @@ export function AuditView({ result }: { result: Responses['audit.verify'] }) {
       <h3>{result.valid ? `Audit log valid: ${result.entries} entries` : `Audit log INVALID at entry ${result.firstBad ?? '?'}`}</h3>
       {result.problems.map((p) => <p key={`${p.seq}${p.code}`} className="bad">entry {p.seq}: {p.code}: {p.message}</p>)}
       <ul>{result.checkpoints.map((c) => <li key={c.seq}>checkpoint at entry {c.seq} signs entries 1 to {c.covers}{c.signers.length > 0 ? `, signed by ${c.signers.join(', ')}` : ''}{c.verified ? ' (verified against the custodian set)' : ''}</li>)}</ul>
-      <p>Head <Hex value={result.head} /></p>
+      <p>Head <Digest value={result.head} label="audit log head" /></p>
     </section>
   );
 }
@@ -402,7 +399,7 @@ function DoneCard({ r, runId }: { r: RunRef; runId: string }) {
           <button type="button" className="secondary" onClick={close}>Close the run sheet</button>
         </div>
       )}
-      {pdf !== null && <p className="good">Written {pdf.file} ({pdf.bytes} bytes, SHA-256 <Hex value={pdf.sha256} />): print it, and everyone signs their line.</p>}
+      {pdf !== null && <p className="good">Written {pdf.file} ({pdf.bytes} bytes, SHA-256 <Digest value={pdf.sha256} label="SHA-256 of the PDF" />): print it, and everyone signs their line.</p>}
     </section>
   );
 }
@@ -435,7 +432,7 @@ function AuditorDrawer({ r, status }: { r: RunRef; status: Status | null }) {
     <details className="drawer">
       <summary>Auditor: the run&apos;s log and full values</summary>
       <dl>
-        <dt>Script</dt><dd>{r.plan.id}, <Hex value={r.plan.digest ?? ''} /></dd>
+        <dt>Script</dt><dd>{r.plan.id}, <Digest value={r.plan.digest ?? ''} words={r.plan.digestWords} label="script digest" /></dd>
         <dt>Folder</dt><dd><code>{r.folder.path}</code></dd>
       </dl>
       <pre className="log" ref={log} role="log" aria-live="off" aria-label="ceremony log" tabIndex={0}>{lines.join('\n')}</pre>

@@ -45,8 +45,8 @@ beforeAll(async () => {
 afterAll(() => closeAll({ browser, hsm, dirs: [root, work] }));
 
 const axe = (where: string): Promise<string[]> => axeOn(page, where);
-/** axe, and every disabled button of the workbench saying what it waits for. */
-async function workbench(where: string): Promise<string[]> {
+/** axe, and every disabled button of the workbench or the run sheet saying what it waits for. */
+async function checked(where: string): Promise<string[]> {
   return [...await axe(where), ...(await unexplainedDisabled(page, where)).problems];
 }
 
@@ -56,7 +56,7 @@ test('axe-core: no serious or critical violation on any workbench screen, and ea
   for (const screen of ['Tokens', 'Keys', 'Custodians', 'Manifests', 'Verify', 'Export', 'Backup', 'Ceremony']) {
     await page.getByRole('navigation').getByRole('button', { name: new RegExp(screen) }).click();
     await visible(page.getByRole('heading', { level: 2, name: screen }));
-    problems.push(...await workbench(screen));
+    problems.push(...await checked(screen));
     disabled += (await unexplainedDisabled(page, screen)).disabled;
   }
   expect(disabled).toBeGreaterThanOrEqual(4); // Keys, Custodians (two), Backup: the check looked at real disabled buttons
@@ -67,7 +67,7 @@ test('axe-core: no serious or critical violation on any workbench screen, and ea
   dialog.answer(dir);
   await page.getByRole('button', { name: 'Choose the ceremony folder…' }).click();
   await visible(page.getByLabel('ceremony folder'));
-  problems.push(...await workbench('Ceremony, script reviewed'));
+  problems.push(...await checked('Ceremony, script reviewed'));
   expect(problems).toEqual([]);
   expect(app.consoleErrors).toEqual([]);
 }, 120_000);
@@ -78,7 +78,7 @@ test('axe-core: no serious or critical violation on any run sheet state', async 
   // a rehearsal: its start, and its end with the auditor drawer and the transcript open
   await page.getByRole('button', { name: 'Rehearse on the run sheet' }).click();
   await visible(nowCard().getByRole('heading', { name: 'Rehearse the whole script' }));
-  problems.push(...await axe('run sheet, rehearsal start'));
+  problems.push(...await checked('run sheet, rehearsal start'));
   // the rehearsal's own process looks at this machine's interfaces: allowed, logged
   await page.getByLabel('Rehearse with the network up (logged)').check();
   await nowCard().getByRole('button', { name: 'Rehearse on throw-away tokens' }).click();
@@ -86,7 +86,7 @@ test('axe-core: no serious or critical violation on any run sheet state', async 
   await visible(nowCard().getByRole('heading', { name: 'Rehearsal passed' }));
   await page.getByText('Auditor: the run\'s log and full values').click();
   await visible(page.getByRole('region', { name: 'transcript' }));
-  problems.push(...await axe('run sheet, rehearsal passed, transcript open'));
+  problems.push(...await checked('run sheet, rehearsal passed, transcript open'));
   await shot('a11y-rehearsal-transcript');
   // rendered, not raw Markdown: headings and tables, no pipes or hashes; the source one click away
   const transcript = page.getByRole('region', { name: 'transcript', exact: true });
@@ -95,31 +95,31 @@ test('axe-core: no serious or critical violation on any run sheet state', async 
   expect(await transcript.innerText()).not.toMatch(/^#|\| --- \|/m);
   await transcript.getByRole('button', { name: 'Show the Markdown source' }).click();
   await visible(page.getByRole('region', { name: 'transcript source' }));
-  problems.push(...await axe('run sheet, transcript source'));
+  problems.push(...await checked('run sheet, transcript source'));
   await transcript.getByRole('button', { name: 'Show the transcript as printed' }).click();
 
   // the live run: ready to start, a hand-over (names, someone else refused, the card and its PIN entry), the clock question, words read aloud, the witness's view
   await nowCard().getByRole('button', { name: 'Run it live now' }).click();
   await visible(nowCard().getByRole('heading', { name: 'Ready to start' }));
-  problems.push(...await axe('run sheet, ready to start'));
+  problems.push(...await checked('run sheet, ready to start'));
   await nowCard().getByRole('button', { name: 'Start the ceremony' }).click();
   await visible(nowCard().getByRole('heading', { name: 'Hand-over to Ceremony administrator' }));
-  problems.push(...await axe('run sheet, hand-over'));
+  problems.push(...await checked('run sheet, hand-over'));
   const who = nowCard().getByRole('group', { name: 'Who is at the keyboard?' });
   await who.getByRole('button', { name: 'Internal witness', exact: true }).click();
   await visible(nowCard().getByRole('alert'));
-  problems.push(...await axe('run sheet, hand-over refused to someone else'));
+  problems.push(...await checked('run sheet, hand-over refused to someone else'));
   await who.getByRole('button', { name: 'Ceremony administrator', exact: true }).click();
   await visible(page.getByRole('form', { name: 'PIN entry' }));
-  problems.push(...await axe('run sheet, PIN entry'));
+  problems.push(...await checked('run sheet, PIN entry'));
   await page.getByRole('form', { name: 'PIN entry' }).getByLabel('PIN for Ceremony HSM').fill(tokens[0][1]);
   await page.getByRole('form', { name: 'PIN entry' }).getByRole('button', { name: 'Give the PIN to the card' }).click();
   await visible(nowCard().getByRole('button', { name: 'Confirm', exact: true }));
-  problems.push(...await axe('run sheet, clock question'));
+  problems.push(...await checked('run sheet, clock question'));
   await confirmYes('the ceremony clock reads');
   await handOver('Alice, custodian', 'custodian-alice', tokens[1][1]);
   await visible(nowCard().getByRole('list', { name: 'words to read aloud' }));
-  problems.push(...await axe('run sheet, words read aloud'));
+  problems.push(...await checked('run sheet, words read aloud'));
   // presentation mode, for the projector: the same card in large type, toggled from the mode bar
   const toggle = page.getByRole('button', { name: 'Presentation mode' });
   const wordHeight = async () => (await nowCard().getByRole('list', { name: 'words to read aloud' }).locator('.w').first().boundingBox())!.height;
@@ -127,20 +127,20 @@ test('axe-core: no serious or critical violation on any run sheet state', async 
   await toggle.click();
   expect(await toggle.getAttribute('aria-pressed')).toBe('true');
   expect(await wordHeight()).toBeGreaterThan(before * 1.4);
-  problems.push(...await axe('run sheet, presentation mode'));
+  problems.push(...await checked('run sheet, presentation mode'));
   await shot('a11y-presentation-mode');
   await toggle.click();
   expect(await toggle.getAttribute('aria-pressed')).toBe('false');
   await nowCard().getByRole('button', { name: /^Words read: / }).click();
   await visible(page.getByRole('form', { name: 'Witness check' }));
   await page.getByRole('form', { name: 'Witness check' }).getByLabel('Word 1', { exact: true }).fill('yes');
-  problems.push(...await axe('run sheet, witness check'));
+  problems.push(...await checked('run sheet, witness check'));
   await page.getByRole('button', { name: 'Workbench' }).click();
   await visible(page.getByRole('group', { name: 'Leave the run sheet' }));
-  problems.push(...await axe('run sheet, leaving'));
+  problems.push(...await checked('run sheet, leaving'));
   await page.getByRole('button', { name: 'Leave the run sheet' }).click();
   await visible(page.getByRole('status', { name: 'open run' }));
-  problems.push(...await workbench('workbench during a run'));
+  problems.push(...await checked('workbench during a run'));
   expect(problems).toEqual([]);
   expect(app.consoleErrors).toEqual([]);
   expect(app.blocked).toEqual([]);

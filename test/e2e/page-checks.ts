@@ -127,7 +127,7 @@ export async function contrast(page: Page, where: string): Promise<string[]> {
 
 /** Each disabled button of the workbench (not the side menu, held while an operation runs) that does not say what it waits for. */
 export async function unexplainedDisabled(page: Page, where: string): Promise<{ problems: string[]; disabled: number }> {
-  const seen = await page.evaluate(() => [...document.querySelectorAll('.app main button:disabled')].filter((b) => b.getClientRects().length > 0).map((b) => {
+  const seen = await page.evaluate(() => [...document.querySelectorAll('main button:disabled')].filter((b) => b.getClientRects().length > 0).map((b) => {
     const ids = (b.getAttribute('aria-describedby') ?? '').split(/\s+/).filter((x) => x !== '');
     const said = ids.map((id) => document.getElementById(id)?.textContent?.trim() ?? '');
     return { button: (b.textContent ?? '').trim(), ids: ids.length, said, shown: ids.every((id) => { const e = document.getElementById(id); return e !== null && e.getClientRects().length > 0; }) };
