@@ -12,58 +12,40 @@
  * run sheet left for the workbench mid-run and found again; the run stopped by the witness and
  * resumed from its step; the checkpoint; the audit log verified. The first ceremony (keys-in-use:
  * the custodians' keys on these cards, their set, the chain begun) runs through the same handler
- * table beforehand, answered as its room would. A screenshot per state goes to
+ * table beforehand, answered as its room would (./deployment.ts). A screenshot per state goes to
  * test-results/screens/ (runsheet-*.png).
  */
-import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { Result } from '../../src/api/contract.js';
 import { createHandlers } from '../../src/api/handlers.js';
-import type { Handlers } from '../../src/api/handlers.js';
-import { templateText } from '../../src/ceremony/templates.js';
-import { buildRenderer, closeAll, folderDialog, launch, openApp, runSheetHelpers, SHOTS, uiHelpers } from '../support/browser.js';
-import type { AppPage } from '../support/browser.js';
+import { openApp, runSheetHelpers, SHOTS, uiHelpers } from '../support/browser.js';
 import { seedKeks } from '../support/ceremony-state.js';
-import { createSoftHsm } from '../support/softhsm.js';
-import type { SoftHsm } from '../support/softhsm.js';
+import { ceremonyMedia, closeE2e, firstCeremony, openE2e, relabelled } from './deployment.js';
+import type { E2e } from './deployment.js';
 
-/** The script's tokens, relabelled for this file's own cards: [script token name, label, PIN]. */
-/** PINs no hex digest or word list can hold by chance, so the test can show none of them is written or shown. */
+/**
+ * The script's tokens, relabelled for this file's own cards: [script token name, label, PIN]. PINs
+ * no hex digest or word list can hold by chance, so the test can show none of them is written or shown.
+ */
 const tokens = [['hsm', 'Quarterly HSM', 'hsm-24681357'], ['card-alice', 'q-alice', 'alice-1111'], ['card-bob', 'q-bob', 'bob-2222'], ['card-carol', 'q-carol', 'carol-3333'], ['drill', 'Quarterly drill', 'drill-4444']] as const;
 const MISTYPED = 'alice-9999';
-let hsm: SoftHsm;
-let root: string;
-let work: string;
-let browser: Browser;
-let app: AppPage;
+/** This file's cards, by the script's token names. */
+const labels = Object.fromEntries(tokens.map(([name, label]) => [name, label]));
+let e: E2e;
 let page: Page;
-let handlers: Handlers;
 const { visible, text, shot, drop } = uiHelpers(() => page);
-const dialog = folderDialog();
 
 beforeAll(async () => {
-  hsm = createSoftHsm(tokens.map(([, label, pin]) => ({ label, pin, soPin: '87654321' })));
-  root = await buildRenderer();
-  work = realpathSync(mkdtempSync(join(tmpdir(), 'kc-e2e-runsheet-')));
-  // the ceremony folder stands in for the removable drive its custody, exports and drill go to: the
-  // handler table hands its environment to the live run, as it does to the drive list
-  browser = await launch();
-  handlers = createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module, KEYCEREMONY_REMOVABLE_ROOTS: work }, version: 'e2e', rehearsals: join(work, 'rehearsals.jsonl'),
-    interfaces: () => [], chooseFolder: dialog.chooseFolder });
-  app = await openApp(browser, root, handlers);
-  page = app.page;
-  mkdirSync(SHOTS, { recursive: true });
+  e = await openE2e({ name: 'runsheet', cards: tokens.map(([, label, pin]) => ({ label, pin })) });
+  page = e.page;
 }, 120_000);
 
-afterAll(() => closeAll({ browser, hsm, dirs: [root, work] }));
+afterAll(() => closeE2e(e));
 
 const { nowCard, confirmYes, readWords, typeWords, fromRecord } = runSheetHelpers(() => page);
 const rail = (): Locator => page.getByRole('navigation', { name: 'Steps of the script' });
-const PIN = Object.fromEntries(tokens.map(([, label, pin]) => [label, pin]));
 
 /** The element with the focus: the heading of the now card (its text), a word slot (its label), or what else it is. */
 const focused = () => page.evaluate(() => {
@@ -120,79 +102,33 @@ async function handOver(person: string, label: string, o: { wrong?: string; mist
     await text(card.getByRole('form', { name: 'PIN entry' }).getByRole('alert')).toContain('HSM_PIN_INCORRECT');
     expect(await field.inputValue()).toBe('');
   }
-  await field.fill(PIN[label]!);
+  await field.fill(e.pins[label]!);
   if (o.shot !== undefined) await shot(o.shot);
   await card.getByRole('button', { name: 'Give the PIN to the card' }).click();
   handOvers++;
 }
 
-/** A template with this file's own cards. */
-function relabelled(name: string): string {
-  const script = JSON.parse(templateText(name)!) as { tokens: { name: string; label: string }[] };
-  for (const t of script.tokens) t.label = tokens.find(([n]) => n === t.name)![1];
-  return JSON.stringify(script, null, 2);
-}
-
-function ok<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-/**
- * The deployment's first ceremony (the keys-in-use template: the custodians' keys made on these
- * cards, their 2-of-3 set, the chain begun) in `dir`, through the handler table the page uses, its
- * room answering as it would: each hand-over by its card's PIN, the clock and the checkpoint yes,
- * each fingerprint by the words read aloud.
- */
-async function firstCeremony(dir: string): Promise<void> {
-  mkdirSync(dir);
-  dialog.answer(dir);
-  const folder = ok(await handlers['folders.choose']({ purpose: 'ceremony' })).folder!.handle;
-  const { runId } = ok(await handlers['ceremony.start']({ script: relabelled('keys-in-use'), ceremonyFolder: folder, noRehearsal: true, reason: 'the first ceremony of this test' }));
-  for (let i = 0; i < 2000; i++) {
-    const s = ok(await handlers['ceremony.status']({ runId }));
-    if (s.state === 'done') return;
-    if (s.state === 'failed') throw new Error(`the first ceremony stopped: ${s.error?.code ?? ''}: ${s.error?.message ?? ''}`);
-    if (s.pinRequest !== null) ok(await handlers['ceremony.pin']({ runId, token: s.pinRequest.token, pin: PIN[s.pinRequest.label]! }));
-    else if (s.question !== null) ok(await handlers['ceremony.answer']({ runId, confirmed: true, ...(s.question.words === null ? {} : { words: [...s.question.words] }) }));
-    else await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('the first ceremony did not end');
-}
-
-/** The fingerprint words of each custodian, as the first ceremony's printed transcript lists them. */
-function recordedWords(transcript: string, who: string): string[] {
-  const section = transcript.slice(transcript.indexOf('## Fingerprints read aloud'));
-  const row = section.split('\n').find((l) => l.startsWith(`| ${who} | `));
-  return row!.split('|')[3]!.trim().split(' ');
-}
-
 test('by clicking: the quarterly master-key rotation rehearsed, then run live on the run sheet with a hand-over for each card, stopped mid-way and resumed from its step', async () => {
   // the ceremony media: the first ceremony's set and the last manifest of its chain, and the KMS import jobs' wrapping keys
-  const first = join(work, '2026-q3');
-  await firstCeremony(first);
-  const dir = join(work, '2026-q4');
-  mkdirSync(dir);
-  copyFileSync(join(first, 'custodians.v1.json'), join(dir, 'custodians.v1.json'));
-  copyFileSync(join(first, 'rotation.3.json'), join(dir, 'rotation.3.json'));
+  const record = await firstCeremony(e, join(e.work, '2026-q3'), labels);
+  const dir = join(e.work, '2026-q4');
+  ceremonyMedia(dir, { record, previous: join(record.dir, 'rotation.3.json') });
   seedKeks(dir);
   // what the witness reads from the first ceremony's printed transcript: the root set's digest (a byte in hex per slot) and each registered key's words
-  const rootPayload = (JSON.parse(readFileSync(join(dir, 'custodians.v1.json'), 'utf8')) as { payload: string }).payload;
-  const rootWords = [...createHash('sha256').update(Buffer.from(rootPayload, 'base64')).digest().subarray(0, 12)].map((b) => b.toString(16).padStart(2, '0'));
-  const record = readFileSync(join(first, 'transcript.md'), 'utf8');
-  const registered = (who: string) => recordedWords(record, who);
+  const { rootWords } = record;
+  const registered = (who: string) => record.keyWords(who);
 
   // this table is not run by a desktop shell (app.info's sandbox is null): no sandbox banner
   expect(await page.getByText('The Chromium sandbox is off').count()).toBe(0);
   await page.getByRole('navigation').getByRole('button', { name: /Ceremony/ }).click();
-  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'quarterly.json', relabelled('quarterly-master-rotation'));
+  await drop(page.locator('.drop').filter({ hasText: 'Ceremony script' }), 'quarterly.json', relabelled('quarterly-master-rotation', labels));
   await visible(page.getByRole('heading', { name: 'Quarterly master-key rotation: prepare' }));
   await text(page.getByRole('list', { name: 'steps' })).toContain('backup-custody: split-backup, by alice');
   const digestWords = (await page.getByLabel('script digest as words').innerText()).split(' ');
   expect(digestWords).toHaveLength(12);
   expect(await page.getByRole('button', { name: 'Run live on the run sheet' }).isDisabled()).toBe(true);
   await visible(page.getByText('To open the run sheet: a ceremony folder.'));
-  dialog.answer(dir);
+  e.dialog.answer(dir);
   await page.getByRole('button', { name: 'Choose the ceremony folder…' }).click();
   await text(page.getByLabel('ceremony folder')).toBe(dir);
   await shot('runsheet-01-review');
@@ -321,12 +257,12 @@ test('by clicking: the quarterly master-key rotation rehearsed, then run live on
   // no PIN, typed right or wrong, anywhere the run wrote or showed
   const written = [log, readFileSync(join(dir, 'transcript.md'), 'utf8'), await page.locator('pre[aria-label="ceremony log"]').textContent()].join('\n');
   for (const pin of [...tokens.map(([, , p]) => p), MISTYPED]) expect(written).not.toContain(pin);
-  expect(app.consoleErrors).toEqual([]);
-  expect(app.blocked).toEqual([]);
+  expect(e.app.consoleErrors).toEqual([]);
+  expect(e.app.blocked).toEqual([]);
 }, 240_000);
 
 test('started without the Chromium sandbox (issue 19): a red banner says so, that live ceremonies are refused, and how to turn the sandbox on', async () => {
-  const off = await openApp(browser, root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'e2e', interfaces: () => [],
+  const off = await openApp(e.browser, e.root, createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: e.hsm.module }, version: 'e2e', interfaces: () => [],
     sandbox: () => ({ sandboxed: false, reasons: ['started with --no-sandbox'] }) }));
   try {
     const banner = off.page.getByRole('alert').filter({ hasText: 'The Chromium sandbox is off' });
