@@ -55,8 +55,9 @@ if (!app.requestSingleInstanceLock()) {
     // the security settings spelled out here too, where reviewers and scanners (electronegativity) look for them
     const win = new BrowserWindow({ width: 1280, height: 800, minWidth: 960, minHeight: 640, show: false, title: sandbox.sandboxed ? 'keyceremony' : UNSANDBOXED_TITLE,
       webPreferences: { ...webPreferences(join(here, 'preload.cjs')), sandbox: true, contextIsolation: true, nodeIntegration: false, webSecurity: true } });
-    // folders reach the renderer only as handles to what this process listed or the user chose in its dialog (src/api/folders.ts)
-    const handlers = createHandlers({ env: process.env, version: app.getVersion(), modulePath: process.env.KEYCEREMONY_PKCS11_MODULE, printToPdf: printHtmlToPdf,
+    // folders reach the renderer only as handles to what this process listed or the user chose in its dialog (src/api/folders.ts);
+    // the libraries only from this process's environment: the default library and a ceremony profile's (src/api/libraries.ts)
+    const handlers = createHandlers({ env: process.env, version: app.getVersion(), modulePath: process.env.KEYCEREMONY_PKCS11_MODULE, profile: process.env.KEYCEREMONY_PROFILE, printToPdf: printHtmlToPdf,
       rehearsals: join(app.getPath('userData'), 'rehearsals.jsonl'), spawnCli: utilitySpawnCli(here), chooseFolder: dialogChooseFolder(dialog, () => (win.isDestroyed() ? null : win)),
       // read at each call: a window process found unsandboxed after the start changes it (app.info's banner, a rehearsal's audit entry)
       sandbox: () => sandbox });

@@ -9,21 +9,29 @@ import type { Responses } from '../api.js';
 import { useApp } from '../state.js';
 import type { AppState } from '../state.js';
 
-type TokenView = Responses['tokens.list']['tokens'][number];
+type TokenList = Responses['tokens.list'];
+type TokenView = TokenList['tokens'][number];
 
-export function useTokens(): { tokens: readonly TokenView[]; reload: () => void } {
+/**
+ * The tokens of every library the app has (issue 16), each naming its library; the libraries, each
+ * with its error when it would not open; and the ceremony profile that names libraries, if any.
+ */
+export function useTokens(): { tokens: readonly TokenView[]; libraries: TokenList['libraries']; profile: TokenList['profile']; reload: () => void } {
   const { run, tokenEpoch } = useApp();
-  const [tokens, setTokens] = useState<readonly TokenView[]>([]);
+  const [list, setList] = useState<TokenList>({ tokens: [], libraries: [], profile: null });
   const [n, setN] = useState(0);
   useEffect(() => {
-    void run('Reading tokens…', () => call('tokens.list', {})).then((r) => { if (r !== undefined) setTokens(r.tokens); });
+    void run('Reading tokens…', () => call('tokens.list', {})).then((r) => { if (r !== undefined) setList(r); });
   }, [n, run]);
   useEffect(() => {
     // after a PIN error: refresh quietly (keeping the error banner) so the PIN hint shows the tries left
-    if (tokenEpoch > 0) void call('tokens.list', {}).then((r) => setTokens(r.tokens), () => undefined);
+    if (tokenEpoch > 0) void call('tokens.list', {}).then(setList, () => undefined);
   }, [tokenEpoch]);
-  return { tokens, reload: () => setN((x) => x + 1) };
+  return { tokens: list.tokens, libraries: list.libraries, profile: list.profile, reload: () => setN((x) => x + 1) };
 }
+
+/** A library's file name, to tell tokens apart in a list when the app has several libraries. */
+export const libraryFile = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
 
 export function Field({ label, children, hint }: { label: string; children: (id: string) => ReactNode; hint?: string }) {
   const id = useId();
@@ -37,12 +45,14 @@ export function Field({ label, children, hint }: { label: string; children: (id:
 }
 
 export function TokenSelect({ tokens, value, onChange, label = 'Token' }: { tokens: readonly TokenView[]; value: string; onChange: (v: string) => void; label?: string }) {
+  // tokens from several libraries: each option says which library it is in
+  const several = new Set(tokens.map((t) => t.library)).size > 1;
   return (
     <Field label={label}>
       {(id) => (
         <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
           <option value="">Choose a token…</option>
-          {tokens.map((t) => <option key={t.serial} value={t.label}>{t.label} (serial {t.serial})</option>)}
+          {tokens.map((t, i) => <option key={`${t.library}\u0000${t.serial}\u0000${i}`} value={t.label}>{t.label} (serial {t.serial}{several ? `, ${libraryFile(t.library)}` : ''})</option>)}
         </select>
       )}
     </Field>

@@ -20,6 +20,7 @@ import { chainInForce, runCeremony } from '../ceremony/engine.js';
 import type { ResolvedToken } from '../ceremony/engine.js';
 import { KEY_SUFFIX } from '../ceremony/context.js';
 import type { Question } from '../ceremony/context.js';
+import { libraryLines } from '../ceremony/profile.js';
 import { loadedChain } from '../ceremony/steps/load-custodian-set.js';
 import { parseScript, SET_ACTIONS } from '../ceremony/script.js';
 import type { ScriptToken, Step } from '../ceremony/script.js';
@@ -71,7 +72,14 @@ function ceremonyFolder(d: CeremonyDeps, handle: string): string {
 }
 
 export interface CeremonyDeps {
+  /** A token by label (and serial), in the app's libraries. */
   readonly token: (ref: { label: string; serial?: string }) => Token;
+  /**
+   * The script's tokens for a live run, each in the library it lives in (./libraries.ts: the one the
+   * app's profile gives it, else found by label across the libraries), and lines on how they were
+   * found; absent, each is found through `token`.
+   */
+  readonly scriptTokens?: ((script: CeremonyScript) => { readonly tokens: ReadonlyMap<string, Token>; readonly notes: readonly string[] }) | undefined;
   readonly chainOf: (docs: readonly string[]) => TrustedChain;
   readonly interfaces: () => { name: string; addresses: string[] }[];
   /** Passed rehearsals (JSON lines of { digest, result }), written by `keyceremony ceremony run --rehearse`. */
@@ -514,9 +522,12 @@ function start(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.start']): Resp
   const notes = ceremonyPreflight({ digest: script.digest, rehearsal: false, interfaces: d.interfaces(), allowNetwork: false, record: d.rehearsals, runWithoutRehearsal: r.noRehearsal === true })
     // the administrator's reason goes into the log with the exception it explains
     .map((n) => (n.action === 'rehearsal.skipped' && r.reason !== undefined ? { ...n, details: { ...n.details, because: r.reason } } : n));
-  // every token of the script present before the run begins (the engine reads their capabilities first); their PINs come later
-  const found = script.tokens.map((t) => [t, d.token({ label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) })] as const);
-  const { runId, run } = runs.add(dir, script, 'live', []);
+  // every token of the script present before the run begins, each in its own library (the engine reads their capabilities first); their PINs come later
+  const { tokens: inLibraries, notes: how } = d.scriptTokens?.(script)
+    ?? { tokens: new Map(script.tokens.map((t) => [t.name, d.token({ label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) })])), notes: [] };
+  const found = script.tokens.map((t) => [t, inLibraries.get(t.name) as Token] as const);
+  // which library each token is in, said before anyone is asked anything (as `ceremony run` says it)
+  const { runId, run } = runs.add(dir, script, 'live', [...how, 'Tokens and their libraries:', ...libraryLines(inLibraries)]);
   const tokens = new Map<string, ResolvedToken>(found.map(([t, token]) => {
     let asked: Promise<Uint8Array> | undefined;
     return [t.name, { token, pin: () => (asked ??= handOver(run, t, token)) }];

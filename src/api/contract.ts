@@ -24,9 +24,30 @@ export interface ApiError {
 
 export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiError };
 
-export interface TokenRef { readonly label: string; readonly serial?: string }
+/** A token named in a request: by label, and serial when given; `library`, one of tokens.list's library paths, looks in that library only. */
+export interface TokenRef { readonly label: string; readonly serial?: string; readonly library?: string }
+
+/**
+ * A PKCS#11 library of the app (src/api/libraries.ts): the default library (KEYCEREMONY_PKCS11_MODULE)
+ * and those of the ceremony profile named by KEYCEREMONY_PROFILE. One that would not open has its
+ * error (code, message, fix) and no description; the others list their tokens all the same.
+ */
+export interface LibraryView {
+  /** The path as configured (what a token's `library` says, and a request's TokenRef may name); null when none was configured and no SoftHSM2 was found. */
+  readonly path: string | null;
+  /** Where the configuration names it: the environment variable, or the profile's member and its tokens. */
+  readonly configured: string;
+  /** What the library says of itself, and its path ("SoftHSM 2.6 by SoftHSM, /usr/lib/softhsm/libsofthsm2.so"); null when it did not open. */
+  readonly description: string | null;
+  readonly implementation: 'softhsm2' | 'nss-softokn' | 'other' | null;
+  /** A software token that stands in for an HSM (SoftHSM2). */
+  readonly simulation: boolean;
+  readonly error: ApiError | null;
+}
 
 export interface TokenView {
+  /** The path of the library it is in (its LibraryView's path). */
+  readonly library: string;
   readonly label: string;
   readonly serial: string;
   readonly manufacturer: string;
@@ -199,7 +220,8 @@ export interface Responses {
   /** sandbox: null where no desktop shell runs the table (the command line, the browser tests); otherwise whether the Chromium sandbox is on. */
   'app.info': { readonly version: string; readonly module: string | null; readonly simulation: boolean; readonly moduleError: ApiError | null; readonly sandbox: SandboxView | null };
   'airgap.status': { readonly online: boolean; readonly interfaces: readonly { readonly name: string; readonly addresses: readonly string[] }[] };
-  'tokens.list': { readonly tokens: readonly TokenView[] };
+  /** Every library with each of its initialised tokens; `profile` is the ceremony profile that names libraries, and why it cannot be used if it cannot (null when none is configured). */
+  'tokens.list': { readonly libraries: readonly LibraryView[]; readonly tokens: readonly TokenView[]; readonly profile: { readonly path: string; readonly error: ApiError | null } | null };
   'keys.generate': KeyView;
   'keys.publicKey': { readonly publicKey: string; readonly fingerprint: FingerprintView };
   'custodians.create': DocumentView;

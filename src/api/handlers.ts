@@ -29,11 +29,11 @@ import { inventoryKeys } from '../manifest/inventory.js';
 import { buildManifest, followOn } from '../manifest/manifest.js';
 import { formatKcv, generateAesKey, generateEd25519, readEd25519PublicKey } from '../pkcs11/keys.js';
 import { tokenAbilities } from '../pkcs11/mechanisms.js';
-import { chooseModule, Pkcs11Module } from '../pkcs11/module.js';
+import { describeLibrary } from '../pkcs11/module.js';
 import { findPublicKey } from '../pkcs11/objects.js';
 import { withSession } from '../pkcs11/session.js';
 import { tokenSigner } from '../pkcs11/signer.js';
-import { findToken, listTokens, mechanisms } from '../pkcs11/tokens.js';
+import { listTokens, mechanisms } from '../pkcs11/tokens.js';
 import type { Token } from '../pkcs11/tokens.js';
 import { chainForDocument, verifiedChainOfTexts } from '../usecases/chain.js';
 import { newestSetMembers, requireCustodian } from '../usecases/custodians.js';
@@ -45,9 +45,11 @@ import { backupHandlers } from './backup-handlers.js';
 import { ceremonyHandlers, nodeSpawnCli } from './ceremony-handlers.js';
 import type { SpawnCli } from './ceremony-handlers.js';
 import { CHANNELS } from './contract.js';
-import type { ApiError, Channel, ChannelHandlers, DocumentView, Responses, Result, SandboxView, TokenView } from './contract.js';
+import type { ApiError, Channel, ChannelHandlers, DocumentView, LibraryView, Responses, Result, SandboxView, TokenRef, TokenView } from './contract.js';
 import { folderHandlers, FolderHandles } from './folders.js';
 import type { ChooseFolder } from './folders.js';
+import { AppLibraries } from './libraries.js';
+import type { AppLibrary } from './libraries.js';
 import { parseRequest, REQUESTS } from './schema.js';
 import type { Schema } from './schema.js';
 
@@ -55,8 +57,13 @@ import type { Schema } from './schema.js';
 export { REQUESTS } from './schema.js';
 
 export interface HandlerContext {
-  /** --module of the app, else KEYCEREMONY_PKCS11_MODULE, else SoftHSM2 (CLI.md order). */
+  /** The default library: --module of the app, else KEYCEREMONY_PKCS11_MODULE, else SoftHSM2 (CLI.md order); its parameters from KEYCEREMONY_PKCS11_MODULE_PARAMS in env. */
   readonly modulePath?: string | undefined;
+  /**
+   * A ceremony profile (the file of `ceremony run --profile`) whose libraries the app uses too, each
+   * token's with its parameters: an absolute path, else KEYCEREMONY_PROFILE in env (./libraries.ts).
+   */
+  readonly profile?: string | undefined;
   readonly env: NodeJS.ProcessEnv;
   readonly version: string;
   readonly now?: () => number;
@@ -80,12 +87,13 @@ export interface HandlerContext {
 
 export type Handlers = { readonly [C in Channel]: (request: unknown) => Promise<Result<Responses[C]>> };
 
-/** What every group of channels uses: the clock, the module and its tokens, PINs, the verified chain, document views. */
+/** What every group of channels uses: the clock, the libraries and their tokens, PINs, the verified chain, document views. */
 interface Core {
   readonly ctx: HandlerContext;
   readonly now: () => number;
-  readonly module: () => Pkcs11Module;
-  readonly token: (ref: { label: string; serial?: string }) => Token;
+  readonly libraries: AppLibraries;
+  /** The token a request names, in the library it lives in (./libraries.ts). */
+  readonly token: (ref: TokenRef) => Token;
   readonly withPin: <T>(pin: string, fn: (p: Buffer) => Promise<T>) => Promise<T>;
   /** The verified chain (CHAIN_INVALID otherwise); 'replaced' when it is loaded to make its next set. */
   readonly chainOf: (docs: readonly string[], newest?: NewestRule) => TrustedChain;
@@ -119,15 +127,10 @@ const memberInputs = (members: readonly { id: string; name: string; publicKey: s
 
 function core(ctx: HandlerContext): Core {
   const now = ctx.now ?? (() => Math.floor(Date.now() / 1000) * 1000);
-  let mod: Pkcs11Module | undefined;
-  const module = (): Pkcs11Module => {
-    const c = chooseModule({ flag: ctx.modulePath, env: ctx.env });
-    mod ??= Pkcs11Module.open(c.path, c.params);
-    return mod;
-  };
+  const libraries = new AppLibraries({ modulePath: ctx.modulePath, env: ctx.env, profile: ctx.profile });
   return {
-    ctx, now, module,
-    token: (ref) => findToken(module(), { label: ref.label, serial: ref.serial }),
+    ctx, now, libraries,
+    token: (ref) => libraries.find(ref),
     withPin: async (pin, fn) => {
       const p = Buffer.from(pin, 'utf8');
       try { return await fn(p); } finally { zero(p); }
@@ -137,12 +140,37 @@ function core(ctx: HandlerContext): Core {
   };
 }
 
-function tokenView(t: Token): TokenView {
+function tokenView(t: Token, library: string): TokenView {
   const caps = mechanisms(t);
   const f = t.info.flags;
-  return { label: t.label, serial: t.info.serial, manufacturer: t.info.manufacturer, model: t.info.model, initialized: f.initialized, pinCountLow: f.pinCountLow,
+  return { library, label: t.label, serial: t.info.serial, manufacturer: t.info.manufacturer, model: t.info.model, initialized: f.initialized, pinCountLow: f.pinCountLow,
     pinFinalTry: f.pinFinalTry, pinLocked: f.pinLocked, loginRequired: f.loginRequired, mechanisms: caps.map((m) => m.name),
     capabilities: tokenAbilities(caps) };
+}
+
+function libraryView(l: AppLibrary): LibraryView {
+  if (l.module === null) return { path: l.path, configured: l.configured, description: null, implementation: null, simulation: false, error: asError(l.error) };
+  return { path: l.path, configured: l.configured, description: describeLibrary(l.module), implementation: l.module.implementation, simulation: l.module.isSoftHsm, error: null };
+}
+
+/** Every library and its initialised tokens: one that will not open is listed with its error, and the others still list theirs. */
+function listLibraries(libraries: AppLibraries): Responses['tokens.list'] {
+  const state = libraries.state();
+  const listed = state.libraries.map((l) => {
+    if (l.module === null) return { view: libraryView(l), tokens: [] };
+    try {
+      return { view: libraryView(l), tokens: listTokens(l.module).filter((t) => t.info.flags.initialized).map((t) => tokenView(t, l.path)) };
+    } catch (err) {
+      // a library that opened and then failed to list (its device gone): its error, beside the others
+      if (!(err instanceof KeyceremonyError)) throw err;
+      return { view: { ...libraryView(l), error: asError(err) }, tokens: [] };
+    }
+  });
+  return {
+    libraries: listed.map((l) => l.view),
+    tokens: listed.flatMap((l) => l.tokens),
+    profile: state.profile === null ? null : { path: state.profile.path, error: state.profile.error === null ? null : asError(state.profile.error) },
+  };
 }
 
 function deviceHandlers(c: Core): ChannelHandlers<'app.info' | 'airgap.status' | 'tokens.list' | 'keys.generate' | 'keys.publicKey'> {
@@ -150,18 +178,16 @@ function deviceHandlers(c: Core): ChannelHandlers<'app.info' | 'airgap.status' |
     'app.info': async () => {
       const s = c.ctx.sandbox?.();
       const sandbox = s === undefined ? null : { sandboxed: s.sandboxed, reasons: [...s.reasons] };
-      try {
-        const m = c.module();
-        return { version: c.ctx.version, module: m.path, simulation: m.isSoftHsm, moduleError: null, sandbox };
-      } catch (err) {
-        return { version: c.ctx.version, module: null, simulation: false, moduleError: asError(err), sandbox };
-      }
+      // the default library (the first configured); tokens.list has every library
+      const first = c.libraries.first();
+      return first.module === null ? { version: c.ctx.version, module: null, simulation: false, moduleError: asError(first.error), sandbox }
+        : { version: c.ctx.version, module: first.path, simulation: first.module.isSoftHsm, moduleError: null, sandbox };
     },
     'airgap.status': async () => {
       const interfaces = networkInterfacesUp();
       return { online: interfaces.length > 0, interfaces };
     },
-    'tokens.list': async () => ({ tokens: listTokens(c.module()).filter((t) => t.info.flags.initialized).map(tokenView) }),
+    'tokens.list': async () => listLibraries(c.libraries),
     'keys.generate': async (r) => c.withPin(r.pin, (pin) => withSession(c.token(r.token), pin, async (s) => {
       if (r.kind === 'custodian') {
         const k = await generateEd25519(s, { label: r.label });
@@ -300,7 +326,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     ...folderHandlers(folders, ctx.chooseFolder),
     ...exportHandlers(c, folders),
     ...backupHandlers({ token: c.token, chainOf: c.chainOf, withPin: c.withPin, now: c.now, folders, docView }),
-    ...ceremonyHandlers({ token: c.token, chainOf: c.chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, spawnCli: ctx.spawnCli ?? nodeSpawnCli, asError, printToPdf: ctx.printToPdf,
+    ...ceremonyHandlers({ token: c.token, scriptTokens: (script) => c.libraries.scriptTokens(script), chainOf: c.chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, spawnCli: ctx.spawnCli ?? nodeSpawnCli, asError, printToPdf: ctx.printToPdf,
       folders, env: ctx.env, sandbox: ctx.sandbox }),
   });
 }

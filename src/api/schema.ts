@@ -129,7 +129,13 @@ export const FOLDER_PURPOSES = ['ceremony', 'stand-in-drive'] as const;
 
 const DOC = str({ min: 2, max: CORE_PATTERNS.maxEnvelopeBytes, what: 'a signed document (JSON text)' });
 const CHAIN = arr(DOC, { min: 1, max: 32 });
-const TOKEN = obj({ label: str({ min: 1, max: 32, what: 'a token label' }) }, { serial: str({ min: 1, max: 16, what: 'a token serial' }) });
+/**
+ * A token: its label, its serial when given, and the library to look in when given: one of the paths
+ * tokens.list gave. A path only chooses among the app's configured libraries (src/api/libraries.ts),
+ * it never loads one; its form is the profile's (src/ceremony/profile.ts MODULE_PATH).
+ */
+const TOKEN = obj({ label: str({ min: 1, max: 32, what: 'a token label' }) },
+  { serial: str({ min: 1, max: 16, what: 'a token serial' }), library: str({ max: 4096, pattern: /^\/[^\u0000]{1,4095}$/u, what: "the absolute path of one of the app's libraries" }) });
 const LABEL = str({ min: 1, max: 64, pattern: /^[^\s\u0000-\u001f\u007f](?:[^\u0000-\u001f\u007f]*[^\s\u0000-\u001f\u007f])?$/u, what: 'a key label' });
 const PIN = str({ min: 1, max: 256, what: 'a PIN' });
 const TIME = str({ max: 20, pattern: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/, what: 'an RFC 3339 UTC time' });
