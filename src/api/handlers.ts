@@ -184,7 +184,8 @@ function deviceHandlers(c: Core): ChannelHandlers<'app.info' | 'airgap.status' |
         : { version: c.ctx.version, module: first.path, simulation: first.module.isSoftHsm, moduleError: null, sandbox };
     },
     'airgap.status': async () => {
-      const interfaces = networkInterfacesUp();
+      // the same source as the ceremony's air-gap guard: what the banner shows is what the guard decides on
+      const interfaces = (c.ctx.interfaces ?? networkInterfacesUp)();
       return { online: interfaces.length > 0, interfaces };
     },
     'tokens.list': async () => listLibraries(c.libraries),

@@ -127,6 +127,12 @@ describe('hostile requests: every channel answers a typed error and the table ke
     }
     expect(await invoke(h, 'airgap.status', {})).toMatchObject({ ok: true });
   });
+  test('the air-gap banner reads the same interfaces as the ceremony guard, not the machine behind its back', async () => {
+    const up = createHandlers({ env: {}, version: 'test', interfaces: () => [{ name: 'eth9', addresses: ['10.0.0.9'] }] });
+    expect(await invoke(up, 'airgap.status', {})).toEqual({ ok: true, value: { online: true, interfaces: [{ name: 'eth9', addresses: ['10.0.0.9'] }] } });
+    const down = createHandlers({ env: {}, version: 'test', interfaces: () => [] });
+    expect(await invoke(down, 'airgap.status', {})).toEqual({ ok: true, value: { online: false, interfaces: [] } });
+  });
 });
 
 /** A handler table whose folder dialog answers with `dir` (made here first), and the handle the renderer would hold for it. */
