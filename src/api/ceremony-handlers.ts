@@ -24,7 +24,7 @@ import { libraryLines } from '../ceremony/profile.js';
 import { loadedChain } from '../ceremony/steps/load-custodian-set.js';
 import { parseScript, SET_ACTIONS } from '../ceremony/script.js';
 import type { ScriptToken, Step } from '../ceremony/script.js';
-import { digestWords, expectedWords, wrongSlots } from '../ceremony/witness.js';
+import { digestWords, expectedWords, withoutValue, wrongSlots } from '../ceremony/witness.js';
 import type { Expected } from '../ceremony/witness.js';
 import type { CeremonyScript } from '../ceremony/script.js';
 import { DocumentError } from '../docs/problems.js';
@@ -246,7 +246,7 @@ export function classify(q: Question, _step: CeremonyStepView | null): { view: C
   const kind = q.kind === 'clock' || q.kind === 'resume' || q.kind === 'checkpoint' ? q.kind : 'other' as const;
   if (expected.length === 0) return { view: { who: q.who, what: q.what, kind, words: null, slots: 0, source: null }, expected };
   // the value never appears in what the screen is shown: it is taken out of the question's text
-  const what = q.value === undefined ? q.what : q.what.replace(new RegExp(`:? ?(?:[a-z0-9]+:)?(?:sha256:)?${q.value}`), '');
+  const what = withoutValue(q);
   return { view: { who: q.who, what, kind: q.kind ?? 'other', words: record ? null : expected.map((e) => e.word), slots: expected.length, source: record ? 'record' : 'this-run' }, expected };
 }
 

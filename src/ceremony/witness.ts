@@ -46,9 +46,9 @@ export function wrongSlots(expected: Expected, typed: readonly string[]): number
 
 /**
  * The question's text with its value (the check value's or digest's hex, which a slot accepts in
- * place of a word) replaced by `…`, so no screen the witness sees shows the answer: the terminal's
- * prompt and the app's question card alike.
+ * place of a word) taken out, with the method or `sha256:` before it, so no screen the witness sees
+ * shows the answer: the terminal's prompt and the app's question card alike.
  */
 export function withoutValue(q: Question): string {
-  return q.value === undefined || !/^[0-9a-f]+$/i.test(q.value) ? q.what : q.what.replace(new RegExp(q.value, 'gi'), '…');
+  return q.value === undefined || !/^[0-9a-f]+$/i.test(q.value) ? q.what : q.what.replace(new RegExp(`:? ?(?:[a-z0-9]+:)?(?:sha256:)?${q.value}`, 'gi'), '');
 }

@@ -92,7 +92,8 @@ describe('on a real terminal', () => {
   test('a check value made in this run: its hex never shown, a slot may be typed as its byte in hex', () => {
     const r = onTerminal([kcvQ], ['', KCV.slice(0, 2), '{heard}', '{heard}']);
     expect(r.answers).toEqual([true]);
-    expect(r.output).toContain('the check value of master-v7: ecb:…');
+    expect(r.output).toContain('the check value of master-v7');
+    expect(r.output).not.toContain('ecb:');
     expect(r.output).not.toContain(KCV);
   }, 60_000);
 
@@ -170,8 +171,8 @@ describe('in process, on a stand-in terminal', () => {
   });
 
   test('the value is taken out of the question text wherever it appears', () => {
-    expect(withoutValue(kcvQ)).toBe('the check value of master-v7: ecb:…');
-    expect(withoutValue(rootQ)).toBe("the root set's digest sha256:…, against the record of the ceremony that made it");
+    expect(withoutValue(kcvQ)).toBe('the check value of master-v7');
+    expect(withoutValue(rootQ)).toBe("the root set's digest, against the record of the ceremony that made it");
     expect(withoutValue(fingerprintQ)).toBe(fingerprintQ.what);
   });
 });
