@@ -18,12 +18,11 @@
  * one that opened stays open for the app's life (src/pkcs11/module.ts closes it at exit).
  */
 import { isAbsolute } from 'node:path';
-import { openProfile, parseProfile } from '../ceremony/profile.js';
+import { openLibraries, parseProfile } from '../ceremony/profile.js';
 import type { CeremonyProfile, ProfileLibrary } from '../ceremony/profile.js';
-import type { CeremonyScript, ScriptToken } from '../ceremony/script.js';
+import type { CeremonyScript } from '../ceremony/script.js';
 import { formatProblem } from '../docs/problems.js';
 import { DocumentError } from '../docs/problems.js';
-import { readJson } from '../dsse/envelope.js';
 import { isKeyceremonyError, KeyceremonyError } from '../errors.js';
 import { readInput } from '../files.js';
 import { chooseModule, describeLibrary, MODULE_ENV, MODULE_PARAMS_ENV, Pkcs11Module } from '../pkcs11/module.js';
@@ -60,21 +59,6 @@ interface Entry {
 }
 
 const and = (xs: readonly string[]): string => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1] as string}`);
-
-/**
- * parseProfile checks a profile against a script's tokens; the app lists its libraries before any
- * script is chosen, so the profile's own token names stand in for a script's (only the names are read).
- */
-function ownTokens(bytes: Uint8Array): CeremonyScript {
-  const json = readJson(bytes, PROFILE_LIMIT, 'the ceremony profile');
-  const tokens = json !== null && typeof json === 'object' && !Array.isArray(json) ? json.tokens : undefined;
-  return standIn(tokens !== null && typeof tokens === 'object' && !Array.isArray(tokens) ? Object.keys(tokens) : []);
-}
-
-function standIn(names: readonly string[]): CeremonyScript {
-  const script: Pick<CeremonyScript, 'tokens'> = { tokens: names.map((name): ScriptToken => ({ name, label: name, serial: null, holder: null })) };
-  return script as CeremonyScript;
-}
 
 /** A profile that cannot be used: its code, every problem by path, and where to correct it. */
 function profileError(path: string, err: KeyceremonyError): KeyceremonyError {
@@ -215,7 +199,7 @@ export class AppLibraries {
     const path = this.profilePath as string;
     if (!isAbsolute(path)) throw new KeyceremonyError('PROFILE_PATH_RELATIVE', `${PROFILE_ENV} is ${JSON.stringify(path)}, not an absolute path`, `set ${PROFILE_ENV} to the absolute path of the ceremony profile`, { exit: 2 });
     const bytes = readInput(path, 'the ceremony profile', PROFILE_LIMIT);
-    const parsed = parseProfile(bytes, ownTokens(bytes));
+    const parsed = parseProfile(bytes, null);
     this.profile = { bytes, parsed };
     return this.profile;
   }
@@ -256,7 +240,7 @@ export class AppLibraries {
       if (e.inProfile === undefined || profile === undefined) return { path: e.path, configured, module: Pkcs11Module.open(e.path, e.params), error: null };
       // the profile's own opening, for this one library: a failure's fix then says where it goes in the profile (tokens.hsm.moduleParams)
       const lib: ProfileLibrary = { ...e.inProfile, params: e.params };
-      const [module] = openProfile({ ...profile, libraries: [lib] }, standIn([])).modules;
+      const [module] = openLibraries({ ...profile, libraries: [lib] }).values();
       if (module === undefined) throw new KeyceremonyError('HSM_MODULE_NOT_FOUND', `${e.path} did not open`, 'check the profile');
       return { path: e.path, configured, module, error: null };
     } catch (err) {

@@ -64,7 +64,7 @@ function closed(f: Fields, v: JsonValue | undefined, path: string, required: rea
   return ok ? v : undefined;
 }
 
-export function parseProfile(bytes: Uint8Array, script: CeremonyScript): CeremonyProfile {
+export function parseProfile(bytes: Uint8Array, script: CeremonyScript | null): CeremonyProfile {
   const json = readJson(bytes, 64 * 1024, 'the ceremony profile');
   const f = new Fields();
   const o = closed(f, json, '$', ['spec', 'tokens'], ['module', 'moduleParams']);
@@ -85,11 +85,14 @@ export function parseProfile(bytes: Uint8Array, script: CeremonyScript): Ceremon
     if (g.params !== p) f.add('PROFILE_PARAMS_CONFLICT', at, `${path} is one library, opened once: its parameters differ from those in ${g.at}`);
   };
   if (module !== null) use(module, params, 'moduleParams', null);
-  const to = f.object(o.tokens, 'tokens', script.tokens.map((t) => t.name));
+  // null: the profile's own token names (the app lists its libraries before any script is chosen)
+  const own = o.tokens !== null && typeof o.tokens === 'object' && !Array.isArray(o.tokens) ? Object.keys(o.tokens) : [];
+  const names = script === null ? own : script.tokens.map((t) => t.name);
+  const to = f.object(o.tokens, 'tokens', names);
   if (to !== undefined) {
-    for (const t of script.tokens) {
-      const at = `tokens.${t.name}`;
-      const e = closed(f, to[t.name], at, ['pinEnv'], ['module', 'moduleParams']);
+    for (const name of names) {
+      const at = `tokens.${name}`;
+      const e = closed(f, to[name], at, ['pinEnv'], ['module', 'moduleParams']);
       if (e === undefined) continue;
       const pinEnv = f.nullableString(e.pinEnv, `${at}.pinEnv`, { pattern: PIN_ENV, what: 'the NAME of an environment variable (never the PIN), or null to be asked' });
       const own = e.module === undefined ? undefined : f.string(e.module, `${at}.module`, { pattern: MODULE_PATH, what: 'the absolute path of the PKCS#11 library' });
@@ -98,8 +101,8 @@ export function parseProfile(bytes: Uint8Array, script: CeremonyScript): Ceremon
       const library = own ?? module;
       if (e.module === undefined && o.module === undefined) f.add('PROFILE_NO_MODULE', `${at}.module`, 'no library for this token: name it here, or give a top-level module for every token that names none');
       if (library === null || library === undefined) continue;
-      use(library, own === undefined ? undefined : ownParams, own === undefined ? 'moduleParams' : `${at}.moduleParams`, t.name);
-      if (pinEnv !== undefined) tokens.set(t.name, { pinEnv, library });
+      use(library, own === undefined ? undefined : ownParams, own === undefined ? 'moduleParams' : `${at}.moduleParams`, name);
+      if (pinEnv !== undefined) tokens.set(name, { pinEnv, library });
     }
   }
   if (f.problems.length > 0) throw new DocumentError(f.problems, 'the ceremony profile');
@@ -137,7 +140,8 @@ export interface OpenedProfile {
  * not open is reported with its code, the tokens that need it and the fix in the profile; when
  * several will not, all are listed in one refusal. Nothing is left open when this throws.
  */
-export function openProfile(profile: CeremonyProfile, script: CeremonyScript): OpenedProfile {
+/** Each library of the profile, opened once; one that will not open is named with where its fix goes in the profile (several in one refusal). */
+export function openLibraries(profile: CeremonyProfile): Map<string, Pkcs11Module> {
   const modules = new Map<string, Pkcs11Module>();
   const failures: { lib: ProfileLibrary; err: KeyceremonyError }[] = [];
   const close = (): void => { for (const m of new Set(modules.values())) m.close(); };
@@ -159,6 +163,12 @@ export function openProfile(profile: CeremonyProfile, script: CeremonyScript): O
     throw new KeyceremonyError('CEREMONY_LIBRARIES_UNAVAILABLE', `${failures.length} libraries of the profile would not open: ${failures.map((x) => `${x.lib.path} (for ${x.lib.tokens.join(', ')}): ${x.err.code}: ${x.err.message}`).join(' | ')}`,
       failures.map((x) => profileFix(x.err.code, x.lib, paramsPlace(profile, x.lib)) || x.err.fix).join('; '), { exit: failures.some((x) => x.err.exit === 2) ? 2 : 1 });
   }
+  return modules;
+}
+
+export function openProfile(profile: CeremonyProfile, script: CeremonyScript): OpenedProfile {
+  const modules = openLibraries(profile);
+  const close = (): void => { for (const m of new Set(modules.values())) m.close(); };
   const tokens = new Map<string, Token>();
   try {
     for (const t of script.tokens) {
