@@ -1,7 +1,8 @@
 /**
  * The seed's rotation policy, checked as warnings that never invalidate a manifest
  * (issue 3): JWT keys rotate monthly, webhook secrets and data re-encryption quarterly, and a
- * cutover comes no earlier than the dual-publish's notBefore plus the overlap window.
+ * cutover that replaces a version comes no earlier than the dual-publish's notBefore plus the
+ * overlap window (a key joining the chain, superseding nothing, has nothing to overlap with).
  * `compromise` is allowed at any time and never warned about.
  *
  * FORMATS.md §4 has no overlap field, so the overlap is this policy's constant (MIN_OVERLAP).
@@ -37,8 +38,10 @@ export function policyWarnings(m: Manifest, at: number, previous?: Manifest): Pr
     if (cls !== null && before !== undefined && k.notBefore - before.notBefore > cls.days * DAY) {
       out.push(problem(cls.code, path, `${k.id} replaces ${before.id} ${Math.floor((k.notBefore - before.notBefore) / DAY)} days after it took effect: ${cls.what}`));
     }
+    // the overlap protects the version a cutover replaces: a key joining the chain (supersedes null:
+    // keys already in use, a new version after a compromise) replaces none, and its phases may share one notBefore
     const dual = previous.keys.find((p) => p.id === k.id && p.phase === 'dual-publish');
-    if (k.phase === 'cutover' && dual !== undefined && k.notBefore < dual.notBefore + POLICY.minOverlapHours * 3600 * 1000) {
+    if (k.phase === 'cutover' && k.supersedes !== null && dual !== undefined && k.notBefore < dual.notBefore + POLICY.minOverlapHours * 3600 * 1000) {
       out.push(problem('POLICY_CUTOVER_EARLY', `${path}.notBefore`, `cutover of ${k.id} at ${formatTime(k.notBefore)} is before its dual-publish (${formatTime(dual.notBefore)}) plus the ${POLICY.minOverlapHours} h overlap: events signed with the old secret may be dropped`));
     }
   });
