@@ -36,7 +36,12 @@ export type Step =
   | { readonly id: string; readonly action: 'load-custodian-set'; readonly actor: string; readonly witness: string; readonly chain: readonly string[]; readonly rootDigest: string | null }
   /** The next version of the set in force: signed by the threshold of the set in force and of the new one. */
   | { readonly id: string; readonly action: 'rotate-custodian-set'; readonly actor: string; readonly threshold: number; readonly members: readonly string[]; readonly signers: readonly string[]; readonly out: string }
-  | { readonly id: string; readonly action: 'generate-key'; readonly actor: string; readonly witness: string; readonly token: string; readonly label: string; readonly extractable: boolean }
+  /**
+   * wrapWithTrusted (optional, default false): the master key is made CKA_WRAP_WITH_TRUSTED
+   * (src/pkcs11/trusted.ts): extractable only under a KMS key the security officer trusted
+   * (keyceremony trust), so exported only by direct RSAES-OAEP, and never into a backup blob.
+   */
+  | { readonly id: string; readonly action: 'generate-key'; readonly actor: string; readonly witness: string; readonly token: string; readonly label: string; readonly extractable: boolean; readonly wrapWithTrusted: boolean }
   | { readonly id: string; readonly action: 'split-backup'; readonly actor: string; readonly token: string; readonly backupKey: string; readonly keys: readonly string[]; readonly threshold: number; readonly holders: readonly string[]; readonly signers: readonly string[]; readonly out: string }
   /**
    * previous: the input file of the manifest this one follows (sequence + 1, its digest), or null for a first manifest.
@@ -95,8 +100,8 @@ const STEP_MEMBERS: Readonly<Record<Action, readonly string[]>> = {
   drill: ['id', 'action', 'actor', 'token', 'custody', 'presenters', 'signers', 'out'],
 };
 
-/** Members a step may leave out (each reader gives its default): only the manifest's, so scripts written before them stay valid. */
-const OPTIONAL_MEMBERS: Readonly<Partial<Record<Action, readonly string[]>>> = { manifest: ['supersedes', 'notBefore'] };
+/** Members a step may leave out (each reader gives its default), so scripts written before them stay valid. */
+const OPTIONAL_MEMBERS: Readonly<Partial<Record<Action, readonly string[]>>> = { manifest: ['supersedes', 'notBefore'], 'generate-key': ['wrapWithTrusted'] };
 
 /** The longest delay a manifest step may give its notBefore: a manifest is valid for 30 days (src/ceremony/steps/manifest.ts), and notBefore must fall inside. */
 export const MAX_NOT_BEFORE_DELAY_MS = 30 * 86400_000;
@@ -161,6 +166,8 @@ interface StepInput {
   readonly id: string | undefined;
   readonly actor: string | undefined;
   readonly tokens: readonly ScriptToken[];
+  /** The steps before this one. */
+  readonly before: readonly Step[];
   who(x: JsonObject[string] | undefined, p: string, roles: readonly Role[]): string | undefined;
   whoList(x: JsonObject[string] | undefined, p: string, min: number): string[] | undefined;
   token(x: JsonObject[string] | undefined, p: string): string | undefined;
@@ -187,7 +194,7 @@ function stepChecks(f: Fields, participants: readonly Participant[], tokens: rea
     return set?.action === 'custodian-set' || set?.action === 'rotate-custodian-set' ? set.threshold : undefined;
   };
   return {
-    f, tokens, who,
+    f, tokens, before, who,
     whoList: (x, p, min) => {
       const list = f.array(x, p, { min, max: 64 });
       if (list === undefined) return undefined;
@@ -254,7 +261,13 @@ const STEP_READERS: Readonly<Record<Action, (x: StepInput) => Step | undefined>>
     const tk = token(o.token, `${path}.token`);
     const label = f.string(o.label, `${path}.label`, { pattern: KEY_LABEL, what: 'a versioned key label (master-v2)' });
     const extractable = f.boolean(o.extractable, `${path}.extractable`);
-    return id && actor && witness && tk && label && extractable !== undefined ? { id, action: 'generate-key', actor, witness, token: tk, label, extractable } : undefined;
+    const wrapWithTrusted = Object.hasOwn(o, 'wrapWithTrusted') ? f.boolean(o.wrapWithTrusted, `${path}.wrapWithTrusted`) : false;
+    // PKCS#11 2.40 §4.9: the attribute says something only of a key that may leave the token; a backup key wraps into blobs under no trusted key
+    if (wrapWithTrusted === true && (extractable === false || label?.startsWith('backup') === true)) {
+      f.add('SCRIPT_WRAP_WITH_TRUSTED', `${path}.wrapWithTrusted`, 'only an extractable master key is made wrap-with-trusted');
+    }
+    return id && actor && witness && tk && label && extractable !== undefined && wrapWithTrusted !== undefined && (!wrapWithTrusted || (extractable && !label.startsWith('backup')))
+      ? { id, action: 'generate-key', actor, witness, token: tk, label, extractable, wrapWithTrusted } : undefined;
   },
   'make-secret': readSecretStep,
   'split-backup': readSplitStep,
@@ -315,10 +328,17 @@ function readSetStep({ f, o, path, id, actor, whoList, out, threshold, quorum }:
   return id && actor && members && t !== undefined && signers && o2 ? { id, action, actor, threshold: t, members, signers, out: o2 } : undefined;
 }
 
-function readSplitStep({ f, o, path, id, actor, tokens, token, whoList, out, threshold, quorum }: StepInput): Extract<Step, { action: 'split-backup' }> | undefined {
+/** The labels the script's earlier generate-key steps make wrap-with-trusted. */
+function trustedKeys(before: readonly Step[]): Set<string> {
+  return new Set(before.flatMap((s) => (s.action === 'generate-key' && s.wrapWithTrusted ? [s.label] : [])));
+}
+
+function readSplitStep({ f, o, path, id, actor, tokens, token, whoList, out, threshold, quorum, before }: StepInput): Extract<Step, { action: 'split-backup' }> | undefined {
   const tk = token(o.token, `${path}.token`);
   const backupKey = f.string(o.backupKey, `${path}.backupKey`, { pattern: /^backup-v[1-9][0-9]{0,8}$/, what: 'a backup key id (backup-vN)' });
   const keys = f.array(o.keys, `${path}.keys`, { min: 1, max: 16 })?.map((k, i) => f.string(k, `${path}.keys[${i}]`, { pattern: /^master-v[1-9][0-9]{0,8}$/, what: 'a master key label' }));
+  const trusted = trustedKeys(before);
+  keys?.forEach((k, i) => { if (k !== undefined && trusted.has(k)) f.add('SCRIPT_WRAP_WITH_TRUSTED', `${path}.keys[${i}]`, `${k} is made wrap-with-trusted: it wraps under no backup key, so it has no backup blob`); });
   const holders = whoList(o.holders, `${path}.holders`, 2);
   const t = threshold(o.threshold, `${path}.threshold`, holders?.length);
   if (t !== undefined && t < 2) f.add('SCRIPT_QUORUM_INVALID', `${path}.threshold`, 'a split needs at least 2 shares to restore');
@@ -330,9 +350,10 @@ function readSplitStep({ f, o, path, id, actor, tokens, token, whoList, out, thr
     ? { id, action: 'split-backup', actor, token: tk, backupKey, keys: keys as string[], threshold: t, holders, signers, out: o2 } : undefined;
 }
 
-function readExportStep({ f, o, path, id, actor, token, out }: StepInput): Extract<Step, { action: 'export' }> | undefined {
+function readExportStep({ f, o, path, id, actor, token, out, before }: StepInput): Extract<Step, { action: 'export' }> | undefined {
   const tk = token(o.token, `${path}.token`);
   const key = f.string(o.key, `${path}.key`, { pattern: KEY_LABEL, what: 'a versioned key label' });
+  const trusted = key !== undefined && trustedKeys(before).has(key);
   const targets = f.array(o.targets, `${path}.targets`, { min: 1, max: TARGETS.length })?.map((t, i) => {
     const to = f.object(t, `${path}.targets[${i}]`, ['target', 'kek', 'kekId']);
     if (to === undefined) return undefined;
@@ -340,6 +361,9 @@ function readExportStep({ f, o, path, id, actor, token, out }: StepInput): Extra
     const kek = out(to.kek, `${path}.targets[${i}].kek`);
     const kekId = f.nullableString(to.kekId, `${path}.targets[${i}].kekId`, { pattern: /^https:\/\/[^\s/]+\/keys\/\S+$/, what: 'a Key Vault key id URL or null' });
     if (target === 'azure-byok' && kekId === null) f.add('SCRIPT_FIELD_MISSING', `${path}.targets[${i}].kekId`, 'azure-byok needs the KEK id');
+    if (trusted && target !== undefined && TARGETS.find((x) => x.name === target)?.construction !== 'oaep') {
+      f.add('SCRIPT_WRAP_WITH_TRUSTED', `${path}.targets[${i}].target`, `${key as string} is made wrap-with-trusted: it is exported only by direct RSAES-OAEP under the KMS key the security officer trusted, and ${target} wraps it under an ephemeral AES key`);
+    }
     return target && kek && kekId !== undefined ? { target, kek, kekId } : undefined;
   });
   const o2 = out(o.out, `${path}.out`);

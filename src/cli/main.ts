@@ -5,6 +5,7 @@
  */
 import { demoCommand, DEMO_USAGE } from './commands/demo.js';
 import { keygenCommand, KEYGEN_USAGE } from './commands/keygen.js';
+import { trustCommand, TRUST_USAGE } from './commands/trust.js';
 import { tokensCommand, TOKENS_USAGE } from './commands/tokens.js';
 import { custodiansCommand, CUSTODIANS_USAGE } from './commands/custodians.js';
 import { manifestCommand, MANIFEST_USAGE } from './commands/manifest.js';
@@ -28,6 +29,7 @@ import type { Command } from './run.js';
 const COMMANDS: ReadonlyMap<string, { run: Command; usage: string; what: string }> = new Map([
   ['tokens', { run: tokensCommand, usage: TOKENS_USAGE, what: 'list tokens, their flags and mechanisms' }],
   ['keygen', { run: keygenCommand, usage: KEYGEN_USAGE, what: 'generate a key inside a token' }],
+  ['trust', { run: trustCommand, usage: TRUST_USAGE, what: "the token's security officer imports a KMS wrapping key as trusted, for keys made with keygen --wrap-with-trusted" }],
   ['custodians', { run: custodiansCommand, usage: CUSTODIANS_USAGE, what: 'create a custodian set, or its next version' }],
   ['manifest', { run: manifestCommand, usage: MANIFEST_USAGE, what: 'create an unsigned rotation manifest' }],
   ['sign', { run: signCommand, usage: SIGN_USAGE, what: "add one custodian's signature to a document" }],

@@ -15,5 +15,10 @@ export function oaepRecordName(hash: OaepHash): string {
   return `CKM_RSA_PKCS_OAEP(${hash})`;
 }
 
+/** export.json's record of an RSAES-OAEP wrap done in the token under the KMS key the security officer imported as trusted (keyceremony trust). */
+export function oaepTrustedRecordName(hash: OaepHash): string {
+  return `CKM_RSA_PKCS_OAEP(${hash}) under the SO-trusted key`;
+}
+
 /** The names a backup blob's `wrap.mechanism` may carry: the mechanisms a known answer can choose for RFC 5649. */
 export const BLOB_WRAP_MECHANISMS: readonly string[] = Object.freeze(['CKM_AES_KEY_WRAP_KWP', 'CKM_AES_KEY_WRAP_PAD']);

@@ -17,6 +17,13 @@
  * The key may be an AES key or a generic secret kept in the token by a make-secret step (issue 17:
  * an HMAC key for AWS KMS `HMAC_256` import, whose key material is the secret's 32 raw bytes, as for
  * symmetric keys: KMS-NOTES.md); both are wrapped the same way.
+ *
+ * Trusted wrapping (PKCS#11 2.40 §4.9, src/pkcs11/trusted.ts): when the security officer imported
+ * the KMS wrapping key as a trusted token object (`keyceremony trust`), that object wraps (found by
+ * modulus and exponent, never destroyed here) instead of a session copy. A key made
+ * CKA_WRAP_WITH_TRUSTED wraps only under it: such a key is exported only by direct RSAES-OAEP under
+ * the trusted key (an ephemeral AES key is never trusted, so no OAEP + AES-KWP target), and is
+ * refused (EXPORT_TRUSTED_REQUIRED) with the reason and the fix before the token is asked to wrap.
  */
 import { constants, publicEncrypt } from 'node:crypto';
 import { zero } from '../bytes.js';
@@ -26,13 +33,14 @@ import type { Handle } from '../pkcs11/binding.js';
 import { hsmError } from '../pkcs11/errors.js';
 import { keyCheckValue } from '../pkcs11/keys.js';
 import type { Kcv, ObjectQuery } from '../pkcs11/keys.js';
-import { destroyQuietly, findSecretKey, isExtractable, valueLength } from '../pkcs11/objects.js';
-import { findSecret, tokenBinding } from '../pkcs11/secrets.js';
+import { destroyQuietly, findSecretKey, isExtractable, objectLabel, valueLength } from '../pkcs11/objects.js';
+import { isGenericSecret, tokenBinding } from '../pkcs11/secrets.js';
 import type { Session } from '../pkcs11/session.js';
+import { findTrustedWrappingKey, wrapsOnlyUnderTrusted } from '../pkcs11/trusted.js';
 import { canWrapOaep, generateEphemeralAes, importEphemeralAes, importRsaWrappingKey, wrapOaep, wrapWith } from '../pkcs11/wrapping.js';
 import type { Kek } from './kek.js';
-import { oaepRecordName } from './mechanism-names.js';
-import { oaepCapacity } from './targets.js';
+import { oaepRecordName, oaepTrustedRecordName } from './mechanism-names.js';
+import { oaepCapacity, TARGETS } from './targets.js';
 import type { Construction, OaepHash } from './targets.js';
 
 /**
@@ -53,14 +61,48 @@ export interface Wrapped {
 }
 
 /**
- * A generic secret made by a make-secret step is labelled with its entry's id (`secret-key-v1`):
- * its binding, over that id, is its check value. Any other key (an AES master key) has its AES one.
+ * The check value of a key as an export records it, and as a ceremony proves an export against the
+ * token (src/ceremony/steps/export.ts): one rule for both. A generic secret (told by its
+ * CKA_KEY_TYPE, so a key named by id alone too: a make-secret step keeps one, labelled with its
+ * manifest entry's id, `secret-key-v1`) has the first 3 bytes of its FORMATS.md §4 binding over
+ * that label, computed in the token (`binding`): the KCV its manifest entry carries. Any other key
+ * (an AES master key) has its AES one (`ecb`).
  */
-async function checkValueOf(s: Session, key: ObjectQuery, target: Handle): Promise<ExportKcv> {
-  const secret = key.label === undefined ? null : findSecret(s, key.label);
-  if (secret === null || !secret.equals(target)) return keyCheckValue(s, target);
-  const binding = tokenBinding(s, target, key.label as string);
+export async function exportCheckValue(s: Session, target: Handle): Promise<ExportKcv> {
+  if (!isGenericSecret(s, target)) return keyCheckValue(s, target);
+  const id = objectLabel(s, target);
+  if (id === null) {
+    throw new KeyceremonyError('EXPORT_KCV_UNAVAILABLE', `the generic secret on token "${s.token.label}" has no label, and its check value is its binding over the manifest id it is labelled with`,
+      'export a secret a make-secret step made (labelled with its id, such as secret-key-v1)');
+  }
+  const binding = tokenBinding(s, target, id);
   return { method: 'binding', value: binding.slice('hmac-sha256:'.length, 'hmac-sha256:'.length + 6) };
+}
+
+/** The targets a wrap-with-trusted key can go to: direct RSAES-OAEP ones. */
+const DIRECT_TARGETS = (): string => TARGETS.filter((t) => t.construction === 'oaep').map((t) => t.name).join(', ');
+
+/**
+ * The wrapping key object to use: the SO's trusted copy of the KMS key when the token holds one,
+ * else a session copy imported now (and destroyed after; the trusted one never is). A key that
+ * wraps only under trusted keys is refused here, before any wrap, when the construction or the
+ * missing trusted key cannot serve it.
+ */
+function wrappingKeyFor(s: Session, key: ObjectQuery, target: Handle, kek: Kek, construction: Construction): { readonly handle: Handle; readonly trusted: boolean; readonly onlyTrusted: boolean } {
+  const trusted = findTrustedWrappingKey(s, kek);
+  const onlyTrusted = wrapsOnlyUnderTrusted(s, target);
+  if (onlyTrusted) {
+    const name = `the key "${key.label ?? key.id ?? ''}" on token "${s.token.label}"`;
+    if (construction !== 'oaep') {
+      throw new KeyceremonyError('EXPORT_TRUSTED_REQUIRED', `${name} is CKA_WRAP_WITH_TRUSTED: it wraps only under a key the security officer trusted, and this target wraps it under an ephemeral AES key, which no one can trust`,
+        `export it with a direct RSAES-OAEP target (${DIRECT_TARGETS()}) that the token offers, under the KMS key the security officer trusted (keyceremony trust)`);
+    }
+    if (trusted === null) {
+      throw new KeyceremonyError('EXPORT_TRUSTED_REQUIRED', `${name} is CKA_WRAP_WITH_TRUSTED, and the token holds no trusted copy of this KMS wrapping key (SPKI SHA-256 ${kek.spkiSha256})`,
+        'the security officer compares that SHA-256 with the KMS console, then runs keyceremony trust \'pkcs11:token=…\' --wrapping-key FILE --so-pin-env NAME; then export again');
+    }
+  }
+  return trusted === null ? { handle: importRsaWrappingKey(s, kek.modulus, kek.exponent), trusted: false, onlyTrusted } : { handle: trusted, trusted: true, onlyTrusted };
 }
 
 export async function wrapKey(s: Session, key: ObjectQuery, kek: Kek, construction: Construction, hash: OaepHash): Promise<Wrapped> {
@@ -68,9 +110,11 @@ export async function wrapKey(s: Session, key: ObjectQuery, kek: Kek, constructi
   if (!isExtractable(s, target)) {
     throw hsmError('HSM_KEY_NOT_EXTRACTABLE', `the key "${key.label ?? key.id ?? ''}" on token "${s.token.label}" was generated never to leave the token`, 'export only keys generated with export allowed (keygen --extractable, decided by the ceremony)');
   }
-  const kcv = await checkValueOf(s, key, target);
+  const kcv = await exportCheckValue(s, target);
   if (!canWrapOaep(s)) throw new KeyceremonyError('EXPORT_MECHANISM_UNSUPPORTED', `token "${s.token.label}" cannot wrap with RSAES-OAEP (CKM_RSA_PKCS_OAEP)`, 'use a token that offers it (see `keyceremony tokens`)');
-  const kekHandle = importRsaWrappingKey(s, kek.modulus, kek.exponent);
+  const wrapping = wrappingKeyFor(s, key, target, kek, construction);
+  const kekHandle = wrapping.handle;
+  const oaepName = wrapping.trusted ? oaepTrustedRecordName(hash) : oaepRecordName(hash);
   let eph: Handle | undefined;
   try {
     if (construction === 'oaep') {
@@ -79,9 +123,10 @@ export async function wrapKey(s: Session, key: ObjectQuery, kek: Kek, constructi
       const bytes = await wrapOaep(s, hash, kekHandle, target, 'wrapping with RSAES-OAEP');
       if (bytes === null) {
         throw new KeyceremonyError('EXPORT_MECHANISM_UNSUPPORTED', `token "${s.token.label}" cannot do CKM_RSA_PKCS_OAEP with ${hash.toUpperCase()}, which this target wraps the key with directly; the key is never taken out of the token in clear to do it elsewhere`,
-          `choose the ${hash === 'sha256' ? 'matching *-aes-key-wrap / *-aes-256 target (the OAEP step can then run in host code on an ephemeral key)' : 'target with AES key wrap'} or a token that offers it`);
+          wrapping.onlyTrusted ? 'this key is wrap-with-trusted, so a direct RSAES-OAEP target is its only way out: choose one whose hash the token offers (see `keyceremony tokens`)'
+            : `choose the ${hash === 'sha256' ? 'matching *-aes-key-wrap / *-aes-256 target (the OAEP step can then run in host code on an ephemeral key)' : 'target with AES key wrap'} or a token that offers it`);
       }
-      return { bytes, performed: 'token', mechanisms: [oaepRecordName(hash)], kcv };
+      return { bytes, performed: 'token', mechanisms: [oaepName], kcv };
     }
     const kat = await rfc5649Mechanism(s);
     if (kat.mechanism === null) {
@@ -95,7 +140,7 @@ export async function wrapKey(s: Session, key: ObjectQuery, kek: Kek, constructi
     const wrappedEph = await wrapOaep(s, hash, kekHandle, eph, 'wrapping the ephemeral key with RSAES-OAEP');
     if (wrappedEph !== null) {
       const kwp = await wrapWith(s, kwpMech, eph, target, 'wrapping the key with AES-KWP');
-      return { bytes: Buffer.concat([wrappedEph, kwp]), performed: 'token', mechanisms: [oaepRecordName(hash), kwpName], kcv };
+      return { bytes: Buffer.concat([wrappedEph, kwp]), performed: 'token', mechanisms: [oaepName, kwpName], kcv };
     }
     // (c) hybrid: the token lacks this OAEP hash
     destroyQuietly(s, eph);
@@ -110,6 +155,6 @@ export async function wrapKey(s: Session, key: ObjectQuery, kek: Kek, constructi
       zero(ephBytes);
     }
   } finally {
-    destroyQuietly(s, eph, kekHandle);
+    destroyQuietly(s, eph, wrapping.trusted ? undefined : kekHandle); // the SO's trusted key stays
   }
 }

@@ -51,6 +51,12 @@ export function valueLength(s: Session, h: Handle): number | null {
   return s.attribute(h, pkcs11js().CKA_VALUE_LEN)?.readUInt32LE(0) ?? null;
 }
 
+/** CKA_LABEL of an object as UTF-8 text, or null when it has none or the token will not say. */
+export function objectLabel(s: Session, h: Handle): string | null {
+  const label = s.attribute(h, pkcs11js().CKA_LABEL);
+  return label === null || label.length === 0 ? null : label.toString('utf8');
+}
+
 /** CKA_VALUE of an object (a data object's bytes), or null when the token will not reveal it. */
 export function objectValue(s: Session, h: Handle): Buffer | null {
   return s.attribute(h, pkcs11js().CKA_VALUE);

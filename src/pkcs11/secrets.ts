@@ -7,11 +7,8 @@
 import { KeyceremonyError } from '../errors.js';
 import { pkcs11js } from './binding.js';
 import type { Handle, Template } from './binding.js';
+import { CKK_GENERIC_SECRET, CKM_GENERIC_SECRET_KEY_GEN, CKM_SHA256_HMAC } from './mechanisms.js';
 import type { Session } from './session.js';
-
-const CKM_GENERIC_SECRET_KEY_GEN = 0x350;
-const CKM_SHA256_HMAC = 0x251;
-const CKK_GENERIC_SECRET = 0x10;
 
 /** The message a binding MACs: ASCII `keyceremony/binding@1`, one 0x00, then the entry's id (FORMATS.md §4). */
 export function bindingMessage(id: string): Buffer {
@@ -38,6 +35,17 @@ export function findSecret(s: Session, label: string): Handle | null {
   const hits = s.findObjects([{ type: B.CKA_CLASS, value: B.CKO_SECRET_KEY }, { type: B.CKA_KEY_TYPE, value: CKK_GENERIC_SECRET }, { type: B.CKA_LABEL, value: label }], 2);
   if (hits.length > 1) throw new KeyceremonyError('HSM_OBJECT_AMBIGUOUS', `several secrets "${label}" on token "${s.token.label}"`, 'stop: someone added objects to the token; keep it as evidence');
   return hits[0] ?? null;
+}
+
+/**
+ * Is this secret key a generic secret (CKA_KEY_TYPE = CKK_GENERIC_SECRET, PKCS#11 2.40 §2.22), as a
+ * make-secret step keeps one? Decided by the key's type as the token reads it back, never by its
+ * label, so a key named by its CKA_ID alone is told apart too. False when the token will not say.
+ */
+export function isGenericSecret(s: Session, key: Handle): boolean {
+  const type = s.attribute(key, pkcs11js().CKA_KEY_TYPE);
+  // CK_ULONG in the host's byte order (8 bytes on 64-bit Linux, 4 elsewhere): its low 32 bits hold every key type
+  return type !== null && type.length >= 4 && type.readUInt32LE(0) === CKK_GENERIC_SECRET && type.subarray(4).every((b) => b === 0);
 }
 
 /** `hmac-sha256:<hex>` of the secret's binding, computed in the token. */

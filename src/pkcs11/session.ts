@@ -7,11 +7,12 @@
 import { pkcs11js } from './binding.js';
 import type { Handle, Template } from './binding.js';
 import { KeyceremonyError } from '../errors.js';
-import { ckrOf, fromPkcs11 } from './errors.js';
+import { ckrOf, fromPkcs11, hsmError } from './errors.js';
 import type { Token } from './tokens.js';
 
 const CKR_USER_ALREADY_LOGGED_IN = 0x100;
 const CKR_USER_NOT_LOGGED_IN = 0x101;
+const CKR_USER_TYPE_INVALID = 0x103;
 
 const logins = new Map<string, number>();
 
@@ -149,6 +150,11 @@ export async function withSoSession<T>(token: Token, soPin: Uint8Array, fn: (s: 
     try {
       api.C_Login(handle, B.CKU_SO, Buffer.from(soPin.buffer, soPin.byteOffset, soPin.byteLength).toString('utf8'));
     } catch (err) {
+      // measured: NSS softokn 3.87 answers CKR_USER_TYPE_INVALID to any SO login once its user PIN is set
+      if (ckrOf(err) === CKR_USER_TYPE_INVALID) {
+        throw hsmError('HSM_SO_LOGIN_UNAVAILABLE', `token "${token.label}" lets no security officer log in (CKR_USER_TYPE_INVALID), as NSS softokn does once its user PIN is set`,
+          'this token offers nothing only its security officer may do (no trusted wrapping key): keep its keys without wrap-with-trusted', err);
+      }
       throw fromPkcs11(err, { token: token.label, what: 'logging in as security officer' });
     }
     try {

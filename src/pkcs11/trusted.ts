@@ -17,13 +17,19 @@
  * An ephemeral AES key and the backup key are not trusted (the SO cannot make a private key), so a
  * wrap-with-trusted key is exported only by direct RSAES-OAEP under the trusted KMS key, and has no
  * backup blob: a ceremony chooses between the two.
+ *
+ * Wired: `keygen master --extractable --wrap-with-trusted` probes first (both PINs) and refuses a
+ * token that does not enforce it (requireTrustedWrap); a ceremony's generate-key step probes the
+ * user's half; `keyceremony trust` is the SO's import; src/export/wrap.ts wraps under the trusted
+ * copy of the KMS key; a ceremony's split-backup refuses such a key before anything is made.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { pkcs11js } from './binding.js';
 import type { Handle } from './binding.js';
-import { isKeyceremonyError } from '../errors.js';
+import { isKeyceremonyError, KeyceremonyError } from '../errors.js';
 import { ckrOf, describeCkr, hsmError } from './errors.js';
 import { CKG_MGF1_SHA1, CKK_AES, CKK_RSA, CKM_AES_KEY_GEN, CKM_RSA_PKCS_OAEP, CKM_SHA_1, CKO_PUBLIC_KEY, CKO_SECRET_KEY, CKZ_DATA_SPECIFIED } from './mechanisms.js';
+import { objectLabel } from './objects.js';
 import { withSession, withSoSession } from './session.js';
 import type { Session } from './session.js';
 import type { Token } from './tokens.js';
@@ -42,20 +48,40 @@ function wrappingKeyTemplate(k: RsaPublic, o: { token: boolean; trusted: boolean
   ];
 }
 
+/** What the security officer's import left on the token: the trusted key's label, and whether this import made it. */
+export interface TrustedImport {
+  readonly label: string;
+  /** False when a trusted wrapping key with this modulus and exponent was on the token already: nothing was made. */
+  readonly created: boolean;
+}
+
 /**
  * The security officer imports a KMS wrapping key as a trusted token object (public, wrap only,
  * not modifiable), read back as trusted. Done in an SO session, before or after the user's work,
  * never during it (withSoSession). The SO confirms the key's SPKI SHA-256 against the KMS's before
- * this: trusting the wrong key is exactly what the attribute cannot undo.
+ * this: trusting the wrong key is exactly what the attribute cannot undo. Run again with the same
+ * key, it finds the trusted key already there and makes nothing; a label another public object
+ * carries is refused (HSM_OBJECT_EXISTS).
  */
-export async function importTrustedWrappingKey(token: Token, soPin: Uint8Array, key: RsaPublic, label: string): Promise<void> {
+export async function importTrustedWrappingKey(token: Token, soPin: Uint8Array, key: RsaPublic, label: string): Promise<TrustedImport> {
+  return importAsSo(token, soPin, key, label, true);
+}
+
+/** The SO's import; the probe's own throw-away key skips the label check (a probe cut short may have left one of that label: harmless, its private half was never kept). */
+async function importAsSo(token: Token, soPin: Uint8Array, key: RsaPublic, label: string, labelMustBeFree: boolean): Promise<TrustedImport> {
   const B = pkcs11js();
-  await withSoSession(token, soPin, async (s) => {
+  return withSoSession(token, soPin, async (s) => {
+    const present = findTrustedWrappingKey(s, key);
+    if (present !== null) return Object.freeze({ label: objectLabel(s, present) ?? label, created: false });
+    if (labelMustBeFree && s.findObjects([{ type: B.CKA_LABEL, value: label }], 1).length > 0) {
+      throw hsmError('HSM_OBJECT_EXISTS', `an object labelled "${label}" already exists on token "${token.label}"; nothing was imported`, 'choose another label for the trusted wrapping key (object=LABEL in the URI)');
+    }
     const h = s.call('importing the KMS wrapping key as trusted', () => s.api.C_CreateObject(s.handle, wrappingKeyTemplate(key, { token: true, trusted: true, label })));
     if (s.attribute(h, B.CKA_TRUSTED)?.[0] !== 1) {
       s.call('removing a wrapping key the token did not keep as trusted', () => s.api.C_DestroyObject(s.handle, h));
       throw hsmError('HSM_TEMPLATE_REJECTED', `token "${token.label}" did not keep CKA_TRUSTED on the imported wrapping key`, 'this token does not offer trusted wrapping: export without it');
     }
+    return Object.freeze({ label, created: true });
   });
 }
 
@@ -71,13 +97,18 @@ export function wrapsOnlyUnderTrusted(s: Session, key: Handle): boolean {
   return s.attribute(key, pkcs11js().CKA_WRAP_WITH_TRUSTED)?.[0] === 1;
 }
 
-/** What each measurement of the probe found; `supported` only when every one says the token enforces trusted wrapping. */
+/**
+ * What each measurement of the probe found. `enforced`: the user's half says the token enforces it
+ * (the user cannot trust a key, the attribute is kept and cannot be cleared, an untrusted key is
+ * refused); `supported`: that, and the SO's half too (a key the SO trusted wraps it).
+ */
 export interface TrustedWrapProbe {
   readonly supported: boolean;
+  readonly enforced: boolean;
   /** A user session could make a key with CKA_TRUSTED true (then anyone with the PIN can trust their own key). */
   readonly userMaySetTrusted: boolean;
-  /** The SO imported a trusted wrapping key, read back as trusted; else the code of the refusal. */
-  readonly soImport: 'ok' | string;
+  /** The SO imported a trusted wrapping key, read back as trusted; else the code of the refusal, or `not tried` without the SO PIN. */
+  readonly soImport: 'ok' | 'not tried' | string;
   /** The new key reads back CKA_WRAP_WITH_TRUSTED true. */
   readonly keptOnKey: boolean;
   /** Wrapping it under an untrusted key: refused (with this code) or `wrapped`. */
@@ -108,10 +139,11 @@ function throwAwayRsa(): RsaPublic {
  * session's objects die with it, and the user cannot log in beside the SO); the user makes a
  * throw-away wrap-with-trusted AES key and wraps it with RSAES-OAEP (SHA-1, which both measured
  * tokens do) under an untrusted key, which must be refused, and under the trusted one, which must
- * work; and tries to clear the attribute. Needs both PINs; run it with no session of this program
- * logged in to the token.
+ * work; and tries to clear the attribute. Run it with no session of this program logged in to the
+ * token. Without the SO PIN (`soPin` null) only the user's half is measured: `enforced` is then
+ * the answer, and `supported` stays false.
  */
-export async function probeTrustedWrap(token: Token, soPin: Uint8Array, userPin: Uint8Array): Promise<TrustedWrapProbe> {
+export async function probeTrustedWrap(token: Token, soPin: Uint8Array | null, userPin: Uint8Array): Promise<TrustedWrapProbe> {
   const B = pkcs11js();
   const trustedKey = throwAwayRsa();
   const otherKey = throwAwayRsa();
@@ -126,12 +158,14 @@ export async function probeTrustedWrap(token: Token, soPin: Uint8Array, userPin:
       return false;
     }
   });
-  let soImport = 'ok';
-  try {
-    await importTrustedWrappingKey(token, soPin, trustedKey, PROBE_LABEL);
-  } catch (err) {
-    if (!isKeyceremonyError(err)) throw err;
-    soImport = err.code;
+  let soImport = soPin === null ? 'not tried' : 'ok';
+  if (soPin !== null) {
+    try {
+      await importAsSo(token, soPin, trustedKey, PROBE_LABEL, false);
+    } catch (err) {
+      if (!isKeyceremonyError(err)) throw err;
+      soImport = err.code;
+    }
   }
   return withSession(token, userPin, async (s) => {
     const trusted = soImport === 'ok' ? findTrustedWrappingKey(s, trustedKey) : null;
@@ -152,11 +186,42 @@ export async function probeTrustedWrap(token: Token, soPin: Uint8Array, userPin:
       const trustedWrap = trusted === null ? 'not tried' : await wrap(trusted);
       let clearable = false;
       try { s.api.C_SetAttributeValue(s.handle, key, [{ type: B.CKA_WRAP_WITH_TRUSTED, value: false }]); clearable = !wrapsOnlyUnderTrusted(s, key); } catch (err) { codeOf(err); }
-      const supported = !userMaySetTrusted && soImport === 'ok' && keptOnKey && untrustedWrap !== 'wrapped' && trustedWrap === 'wrapped' && !clearable;
-      return Object.freeze({ supported, userMaySetTrusted, soImport, keptOnKey, untrustedWrap, trustedWrap, clearable });
+      const enforced = !userMaySetTrusted && keptOnKey && untrustedWrap !== 'wrapped' && !clearable;
+      const supported = enforced && soImport === 'ok' && trustedWrap === 'wrapped';
+      return Object.freeze({ supported, enforced, userMaySetTrusted, soImport, keptOnKey, untrustedWrap, trustedWrap, clearable });
     } finally {
       // the probe's objects go; the trusted one is a public token object the user may destroy
       for (const h of [key, untrusted, trusted]) if (h !== null) { try { s.api.C_DestroyObject(s.handle, h); } catch { /* a session object dies with the session */ } }
     }
   });
+}
+
+/** What the probe found against trusted wrapping, in words, for a refusal. */
+function findings(p: TrustedWrapProbe): string[] {
+  const out: string[] = [];
+  if (p.userMaySetTrusted) out.push('a user session could set CKA_TRUSTED on a key of its own');
+  if (!p.keptOnKey) out.push('the token did not keep CKA_WRAP_WITH_TRUSTED on a new key');
+  if (p.untrustedWrap === 'wrapped') out.push('a wrap-with-trusted key wrapped under an untrusted key');
+  if (p.clearable) out.push('CKA_WRAP_WITH_TRUSTED could be cleared');
+  if (p.soImport !== 'ok' && p.soImport !== 'not tried') out.push(`the security officer could not import a trusted key (${p.soImport})`);
+  if (p.trustedWrap !== 'wrapped' && p.trustedWrap !== 'not tried') out.push(`the key did not wrap under the SO's trusted key (${p.trustedWrap})`);
+  return out;
+}
+
+/** Codes of a refused SO login that say the PIN was wrong, not that the token lacks the feature. */
+const SO_PIN_REFUSALS: ReadonlySet<string> = new Set(['HSM_PIN_INCORRECT', 'HSM_PIN_LOCKED', 'HSM_PIN_INVALID', 'HSM_PIN_EXPIRED']);
+
+/**
+ * The probe's verdict as a refusal: nothing when the token enforces trusted wrapping (with the SO's
+ * half, when it was measured); HSM_TRUSTED_WRAP_UNENFORCED naming every finding against it; the SO
+ * login's own code when only a wrong SO PIN stood in the way (that is no measurement of the token).
+ */
+export function requireTrustedWrap(token: Token, p: TrustedWrapProbe): void {
+  if (p.enforced && (p.supported || p.soImport === 'not tried')) return;
+  if (p.enforced && SO_PIN_REFUSALS.has(p.soImport)) {
+    throw new KeyceremonyError(p.soImport, `the security officer's PIN of token "${token.label}" was refused (${p.soImport}), so the trusted-wrap probe could not finish`,
+      'enter the security officer\'s PIN (not the user PIN) and run the command again');
+  }
+  throw new KeyceremonyError('HSM_TRUSTED_WRAP_UNENFORCED', `token "${token.label}" does not enforce trusted wrapping (CKA_WRAP_WITH_TRUSTED), measured with throw-away objects: ${findings(p).join('; ')}; nothing was made`,
+    'make the key without wrap-with-trusted on this token, or use a token whose probe passes (SoftHSM2 2.6.1 enforces it; NSS softokn does not)');
 }

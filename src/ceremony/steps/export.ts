@@ -10,6 +10,9 @@ import { KeyceremonyError, isKeyceremonyError } from '../../errors.js';
 import { parseKek } from '../../export/kek.js';
 import type { Kek } from '../../export/kek.js';
 import { readExportFolder } from '../../export/record.js';
+import { exportCheckValue } from '../../export/wrap.js';
+import type { ExportKcv } from '../../export/wrap.js';
+import { findSecretKey } from '../../pkcs11/objects.js';
 import { findTarget } from '../../export/targets.js';
 import type { Target } from '../../export/targets.js';
 import { checkKek, exportInSession, wrapForExport } from '../../usecases/export.js';
@@ -19,7 +22,6 @@ import { pinOf, provenKey, resumeMismatch } from '../context.js';
 import type { StepContext, StepResult } from '../context.js';
 import { requireExactly } from '../tree.js';
 import { mediaRule } from '../media.js';
-import { tokenKcv } from './generate-key.js';
 import type { Preflight, StepKind, StepOf } from './kind.js';
 import { keyWrapByKnownAnswer, librariesOf } from './libraries.js';
 import type { KeyWrapRecord } from './libraries.js';
@@ -34,6 +36,16 @@ const readKek = (inputs: string, x: Item): Kek => parseKek(readInput(join(inputs
 const BY_KNOWN_ANSWER = '(RFC 5649 by known answer)';
 
 /**
+ * The check value of the step's key as an export records it, computed by the token now: the one
+ * rule of src/export/wrap.ts (an AES key's `ecb`, a kept secret's `binding`), so a kept secret's
+ * export is proven against its binding's KCV, as it was written.
+ */
+async function exportKcv(ctx: StepContext, step: S): Promise<ExportKcv> {
+  const t = ctx.token(step.token);
+  return withSession(t.token, await pinOf(t), async (s) => exportCheckValue(s, findSecretKey(s, { label: step.key })));
+}
+
+/**
  * An export folder found in place, proven against the token's check value, the wrapping key given
  * and the token's known answer (an AES key wrap its record names must be the one that gives RFC
  * 5649 on this token); its line and its record's digest.
@@ -41,9 +53,10 @@ const BY_KNOWN_ANSWER = '(RFC 5649 by known answer)';
 async function proveFolder(ctx: StepContext, step: S, target: Target, kek: Kek, kw: KeyWrapRecord): Promise<{ line: string; record: string }> {
   const rel = `${step.out}/${target.name}`;
   const rec = readExportFolder(join(ctx.dir, rel));
-  const kcv = (await provenKey(step.id, step.key, ctx.token(step.token).token.label, () => tokenKcv(ctx, step.token, step.key))).value;
-  if (rec.target !== target.name || rec.kcv !== kcv || rec.wrappingKeySha256 !== kek.spkiSha256) {
-    throw resumeMismatch(step.id, `the export for ${target.name}`, { target: target.name, kcv, wrappingKeySha256: kek.spkiSha256 }, { target: rec.target, kcv: rec.kcv, wrappingKeySha256: rec.wrappingKeySha256 });
+  const kcv = await provenKey(step.id, step.key, ctx.token(step.token).token.label, () => exportKcv(ctx, step));
+  if (rec.target !== target.name || rec.kcv !== kcv.value || rec.kcvMethod !== kcv.method || rec.wrappingKeySha256 !== kek.spkiSha256) {
+    throw resumeMismatch(step.id, `the export for ${target.name}`, { target: target.name, kcv: kcv.value, kcvMethod: kcv.method, wrappingKeySha256: kek.spkiSha256 },
+      { target: rec.target, kcv: rec.kcv, kcvMethod: rec.kcvMethod, wrappingKeySha256: rec.wrappingKeySha256 });
   }
   const kwp = rec.mechanisms.filter((m) => m.endsWith(BY_KNOWN_ANSWER));
   if (kwp.some((m) => m !== kwpRecordName(kw.choice))) throw resumeMismatch(step.id, `the AES key wrap of the export for ${target.name}`, kwpRecordName(kw.choice), kwp);

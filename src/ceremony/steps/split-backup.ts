@@ -15,11 +15,13 @@ import { MAX_ENVELOPE_BYTES, parseEnvelope, serializeEnvelope } from '../../dsse
 import type { Envelope } from '../../dsse/envelope.js';
 import { checkArtifacts } from '../../manifest/artifacts.js';
 import { parseManifest } from '../../manifest/manifest.js';
+import { KeyceremonyError } from '../../errors.js';
 import { destroyObject, findByLabel } from '../../pkcs11/objects.js';
 import type { ObjectKind } from '../../pkcs11/objects.js';
 import { withSession } from '../../pkcs11/session.js';
 import type { Session } from '../../pkcs11/session.js';
 import type { Token } from '../../pkcs11/tokens.js';
+import { wrapsOnlyUnderTrusted } from '../../pkcs11/trusted.js';
 import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js';
 import { checkSplitHolders } from '../../usecases/split.js';
 import { pinOf, provenKey, resumeMismatch } from '../context.js';
@@ -48,11 +50,26 @@ async function destroyHalfSplit(ctx: StepContext, step: S, hsm: ResolvedToken, b
   for (const c of cards) await withSession(c.token, await pinOf(c), async (s) => purge(s, 'data', shareLabel(backupKey)));
 }
 
+/**
+ * A key made CKA_WRAP_WITH_TRUSTED wraps under no backup key (the backup key cannot be trusted:
+ * src/pkcs11/trusted.ts), so it has no backup blob: the split is refused before anything is made
+ * or destroyed, naming every such key. The script refuses one its own generate-key step made
+ * (SCRIPT_WRAP_WITH_TRUSTED); this catches one made before, by keygen or an earlier ceremony.
+ */
+async function refuseTrustedKeys(step: S, hsm: ResolvedToken): Promise<void> {
+  const trusted = await withSession(hsm.token, await pinOf(hsm), async (s) => step.keys.filter((k) => findByLabel(s, 'secret-key', k, 2).some((h) => wrapsOnlyUnderTrusted(s, h))));
+  if (trusted.length > 0) {
+    throw new KeyceremonyError('SPLIT_KEY_WRAP_WITH_TRUSTED', `${trusted.join(', ')} on token "${hsm.token.label}" ${trusted.length === 1 ? 'is' : 'are'} wrap-with-trusted: wrapped under no backup key, so no backup blob can be made; nothing was made`,
+      `take ${trusted.join(', ')} out of the split's keys (step ${step.id}): a wrap-with-trusted key leaves the token only under the KMS key the security officer trusted; back up a key made without it`);
+  }
+}
+
 async function split(ctx: StepContext, step: S, dir: string): Promise<void> {
   const set = ctx.requireSet().chain;
   requireCustodian(newestSetMembers(set), step.actor, 'actor');
   checkSplitHolders(set, step.holders, step.threshold);
   const hsm = ctx.token(step.token);
+  await refuseTrustedKeys(step, hsm);
   await destroyHalfSplit(ctx, step, hsm, step.backupKey, step.holders.map((h) => ctx.cardOf(h)));
   const cards: { custodian: string; token: Token; pin: Uint8Array }[] = [];
   for (const h of step.holders) cards.push({ custodian: h, token: ctx.cardOf(h).token, pin: await pinOf(ctx.cardOf(h)) }); // asked one at a time
