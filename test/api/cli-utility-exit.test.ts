@@ -72,9 +72,9 @@ describe('the bundled command line under a parent port', () => {
   });
 
   test('a rehearsal ends by itself with exit 0, its last line written, and records its pass', async () => {
-    const dir = join(work, 'jwt.rehearsal');
-    const scriptFile = join(work, 'jwt.json');
-    writeFileSync(scriptFile, templateText('monthly-jwt-rotation')!);
+    const dir = join(work, 'keys-in-use.rehearsal');
+    const scriptFile = join(work, 'keys-in-use.json');
+    writeFileSync(scriptFile, templateText('keys-in-use')!); // a first ceremony: no inputs to place beside it
     const rehearsals = join(work, 'rehearsals.jsonl');
     const r = await underParentPort(cli, ['ceremony', 'run', scriptFile, '--rehearse', '--yes', '--allow-network', '--dir', dir, '--inputs', work, '--rehearsals', rehearsals], 90_000);
     expect([r.code, r.signal, r.stderr]).toEqual([0, null, expect.any(String)]);
@@ -116,7 +116,7 @@ describe('the rehearsal handler', () => {
     });
     mkdirSync(join(work, 'stuck'));
     const folder = folders.chosen(join(work, 'stuck'), 'ceremony').handle;
-    const script = templateText('monthly-jwt-rotation')!;
+    const script = templateText('keys-in-use')!;
     const { runId, dir } = await h['ceremony.rehearse']({ script, ceremonyFolder: folder });
     expect(existsSync(dir)).toBe(true);
     expect((await h['ceremony.status']({ runId })).state).toBe('running');

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { networkInterfacesUp } from '../../src/ceremony/airgap.js';
+import { DEMO_TEMPLATE } from '../../src/ceremony/demo.js';
 import { TEMPLATES } from '../../src/ceremony/templates.js';
 import { BIN, ERROR_LINE, runCli } from '../support/cli.js';
 import { createSoftHsm, softHsmModule } from '../support/softhsm.js';
@@ -49,15 +50,18 @@ describe('scripts', () => {
     expect(JSON.parse(v.stdout)).toMatchObject({ valid: true, digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
   });
   test('an invalid script exits 1 listing every bad field by its path', () => {
-    const t = JSON.parse(JSON.stringify(TEMPLATES['quarterly-master-rotation'])) as { participants: { role: string }[]; tokens: { holder: string | null }[]; steps: Record<string, unknown>[]; extra?: number };
+    const t = JSON.parse(JSON.stringify(TEMPLATES[DEMO_TEMPLATE])) as { participants: { role: string }[]; tokens: { holder: string | null }[]; steps: Record<string, unknown>[]; extra?: number };
+    // one bad field in a step of each kind (found by action, so the template may grow)
+    const at = (action: string): number => t.steps.findIndex((x) => x.action === action);
+    const [set, key, split, manifest, exp, drill] = ['custodian-set', 'generate-key', 'split-backup', 'manifest', 'export', 'drill'].map(at) as [number, number, number, number, number, number];
     t.participants[1]!.role = 'bystander';
     t.tokens[1]!.holder = 'mallory';
-    t.steps[1]!.threshold = 5;
-    t.steps[2]!.label = 'Master Key';
-    t.steps[3]!.signers = ['alice'];
-    t.steps[4]!.phase = 'launch';
-    t.steps[5]!.token = 'usb';
-    t.steps[6]!.unknown = true;
+    t.steps[set]!.threshold = 5;
+    t.steps[key]!.label = 'Master Key';
+    t.steps[split]!.signers = ['alice'];
+    t.steps[manifest]!.phase = 'launch';
+    t.steps[exp]!.token = 'usb';
+    t.steps[drill]!.unknown = true;
     t.extra = 1;
     const file = join(work, 'bad.json');
     writeFileSync(file, JSON.stringify(t));
@@ -66,8 +70,8 @@ describe('scripts', () => {
     const paths = (JSON.parse(v.stdout) as { problems: { code: string; path: string }[] }).problems.map((p) => `${p.code} ${p.path}`);
     expect(paths).toEqual(expect.arrayContaining([
       'DOCUMENT_UNKNOWN_MEMBER $.extra', 'DOCUMENT_BAD_VALUE participants[1].role', 'SCRIPT_UNKNOWN_PARTICIPANT tokens[1].holder',
-      'SCRIPT_QUORUM_INVALID steps[1].threshold', 'DOCUMENT_BAD_VALUE steps[2].label', 'DOCUMENT_BAD_VALUE steps[4].phase',
-      'SCRIPT_UNKNOWN_TOKEN steps[5].token', 'DOCUMENT_UNKNOWN_MEMBER steps[6].unknown',
+      `SCRIPT_QUORUM_INVALID steps[${set}].threshold`, `DOCUMENT_BAD_VALUE steps[${key}].label`, `DOCUMENT_BAD_VALUE steps[${manifest}].phase`,
+      `SCRIPT_UNKNOWN_TOKEN steps[${exp}].token`, `DOCUMENT_UNKNOWN_MEMBER steps[${drill}].unknown`,
     ]));
     // and the plain output lists them one per line
     const plain = runCli(['ceremony', 'validate', file], process.env);
@@ -86,12 +90,18 @@ describe('scripts', () => {
   });
 });
 
+/**
+ * The real runs below: a first ceremony that needs no inputs, short enough to run several times
+ * (the custodians' keys, each fingerprint confirmed by its witness, the set, three manifests).
+ */
+const STANDALONE = 'keys-in-use';
+
 describe('rehearsal, then the real run', () => {
-  const script = () => join(work, 'jwt.json');
+  const script = () => join(work, `${STANDALONE}.json`);
   let profile: string;
   beforeAll(() => {
     profile = join(work, 'profile.json');
-    writeFileSync(script(), `${JSON.stringify(TEMPLATES['monthly-jwt-rotation'], null, 2)}\n`);
+    writeFileSync(script(), `${JSON.stringify(TEMPLATES[STANDALONE], null, 2)}\n`);
     writeFileSync(profile, JSON.stringify({ spec: 'keyceremony/ceremony-profile@1', module: softHsmModule(), tokens: Object.fromEntries(tokens.map(([n]) => [n, { pinEnv: `PIN_${n.replace('-', '_').toUpperCase()}` }])) }));
   });
   test('with the network up, a rehearsal needs --allow-network (logged); it records the digest when it passes', () => {
@@ -131,7 +141,7 @@ describe('rehearsal, then the real run', () => {
     const env = { ...process.env, ...hsm.env, ...pinEnv };
     const changed = JSON.parse(readFileSync(script(), 'utf8')) as { title: string; id: string };
     changed.title = `${changed.title} (edited)`;
-    changed.id = '2026-12-jwt-rotation-b';
+    changed.id = `${changed.id}-b`;
     writeFileSync(script(), JSON.stringify(changed, null, 2));
     const r = spawnSync('unshare', ['-n', process.execPath, BIN, 'ceremony', 'run', script(), '--profile', profile, '--dir', join(work, 'refused')], { env, encoding: 'utf8' });
     freshTokens();
@@ -145,8 +155,8 @@ describe('rehearsal, then the real run', () => {
     expect(readFileSync(join(dir, 'transcript.md'), 'utf8')).toContain('rehearsal.skipped');
   }, 90_000);
   test('PINs typed at the terminal are asked when each card is first needed, never echoed; a PIN from the environment is read at the start', () => {
-    const file = join(work, 'jwt-pins.json');
-    writeFileSync(file, `${JSON.stringify(TEMPLATES['monthly-jwt-rotation'], null, 2)}\n`);
+    const file = join(work, `${STANDALONE}-pins.json`);
+    writeFileSync(file, `${JSON.stringify(TEMPLATES[STANDALONE], null, 2)}\n`);
     const lazy = join(work, 'profile-typed.json');
     writeFileSync(lazy, JSON.stringify({ spec: 'keyceremony/ceremony-profile@1', module: softHsmModule(), tokens: { hsm: { pinEnv: 'PIN_HSM' }, 'card-alice': { pinEnv: null }, 'card-bob': { pinEnv: null }, 'card-carol': { pinEnv: null } } }));
     freshTokens();
@@ -180,7 +190,7 @@ describe('rehearsal, then the real run', () => {
     expect(missing.stderr).toContain('CEREMONY_INPUTS_INVALID: 2 input file(s)');
     expect(existsSync(join(work, 'later-r'))).toBe(false);
     writeFileSync(join(dir, 'custodians.v1.json'), '{"payloadType":"x","payload":"","signatures":[]}');
-    writeFileSync(join(dir, 'rotation.1.json'), 'not json');
+    writeFileSync(join(dir, 'rotation.4.json'), 'not json'); // the chain's manifest the dual-publish follows: the quarterly rotation's prepare
     const bad = runCli(['ceremony', 'run', file, '--rehearse', '--yes', '--allow-network', '--dir', join(work, 'later-r'), '--inputs', dir], process.env);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(ERROR_LINE);

@@ -8,11 +8,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
+import { DEMO_TEMPLATE } from '../../src/ceremony/demo.js';
 import { runCeremony } from '../../src/ceremony/engine.js';
 import { openRehearsalTokens } from '../../src/ceremony/rehearsal.js';
 import { parseScript } from '../../src/ceremony/script.js';
 import { templateText } from '../../src/ceremony/templates.js';
-import { seedKeks } from '../support/ceremony-state.js';
+import { seedDeployment, seedKeks } from '../support/ceremony-state.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kc-pinned-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -20,7 +21,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 test('a KMS wrapping key swapped during the run is not the one the export uses', async () => {
   const dir = join(root, 'run');
   seedKeks(dir);
-  const text = templateText('quarterly-master-rotation') as string;
+  seedDeployment(dir, { identity: false }); // the recipient the script seals its secrets to
+  const text = templateText(DEMO_TEMPLATE) as string;
   writeFileSync(join(dir, 'ceremony.json'), text);
   const script = parseScript(new TextEncoder().encode(text));
   const kek = join(dir, 'kms', readdirSync(join(dir, 'kms')).find((n) => n.startsWith('aws-rsaes-oaep-sha1'))!);

@@ -7,8 +7,9 @@
  *  - a planted export folder, a symlink at each output name, a planted token-store configuration,
  *    an unrelated file: refused by code, never exit 3, nothing outside the folder touched;
  *  - after a real interruption (kill -9), the resume proves each done step from the tokens and
- *    files: a key deleted from its token, an export folder changed, a journal entry changed by one
- *    byte or one added, a drill report that does not verify: each stops the run with its code.
+ *    files: a key deleted from its token, a sealed secret replaced, an export folder changed, a
+ *    journal entry changed by one byte or one added, a drill report that does not verify: each
+ *    stops the run with its code.
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -18,13 +19,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { formatEntry, GENESIS } from '../../src/audit/log.js';
 import type { AuditEntry } from '../../src/audit/log.js';
+import { encrypt } from '../../src/age/age.js';
+import { DEMO_TEMPLATE } from '../../src/ceremony/demo.js';
 import { parseScript } from '../../src/ceremony/script.js';
 import { templateText } from '../../src/ceremony/templates.js';
 import { ERROR_LINE, runCli } from '../support/cli.js';
-import { seedKeks } from '../support/ceremony-state.js';
+import { seedDeployment, seedKeks } from '../support/ceremony-state.js';
 import { softHsmModule } from '../support/softhsm.js';
 
-const TEMPLATE = templateText('quarterly-master-rotation') as string;
+const TEMPLATE = templateText(DEMO_TEMPLATE) as string;
 const script = parseScript(new TextEncoder().encode(TEMPLATE));
 let root: string;
 let outside: string;
@@ -37,10 +40,15 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** A demo folder as a user prepares it: the script and its KMS keys (the demo would write them). */
-function prepared(name: string): string {
+/**
+ * A demo folder as a user prepares it: the script, its KMS keys and the test deployment whose
+ * recipient the script seals its secrets to (the demo would write them). For `ceremony run`, the
+ * recipient only: the deployment's identity is never in a ceremony folder.
+ */
+function prepared(name: string, o: { identity?: boolean } = {}): string {
   const dir = join(root, name);
   seedKeks(dir);
+  seedDeployment(dir, o);
   writeFileSync(join(dir, 'ceremony.json'), TEMPLATE);
   return dir;
 }
@@ -120,9 +128,9 @@ describe('a fresh folder with planted contents is refused, and nothing is signed
     expect(snapshot(dir)).toEqual(before);
   });
 
-  test.each(['audit.jsonl', 'custodians.v1.json', 'rotation.1.json', 'export', 'custody', 'drill.json', 'audit.checkpoint.json', 'transcript.md', 'transcript.html', 'softhsm'])('a symlink at the output name %s', (name) => {
+  test.each(['audit.jsonl', 'custodians.v1.json', 'rotation.1.json', 'rotation.2.json', 'rotation.3.json', 'sealed', 'export', 'custody', 'drill.json', 'audit.checkpoint.json', 'transcript.md', 'transcript.html', 'softhsm'])('a symlink at the output name %s', (name) => {
     const dir = prepared(`link-${name}`);
-    symlinkSync(name === 'export' || name === 'custody' || name === 'softhsm' ? outside : join(outside, 'keep.txt'), join(dir, name));
+    symlinkSync(['export', 'custody', 'sealed', 'softhsm'].includes(name) ? outside : join(outside, 'keep.txt'), join(dir, name));
     const before = [snapshot(dir), snapshot(outside)];
     const r = demo(dir, {}, true);
     expect(['FOLDER_LINK_REFUSED', 'CEREMONY_LOG_FOREIGN', 'REHEARSAL_STORE_INVALID']).toContain(r.code);
@@ -173,6 +181,16 @@ describe('a real interruption resumes only what the tokens and files prove', () 
     expect(existsSync(join(dir, 'rotation.1.json'))).toBe(false);
   }, 60_000);
 
+  test('a sealed secret replaced between crash and resume by another, sealed to the same recipient: the run stops before any manifest binds it', () => {
+    const dir = interrupted('sealed-replaced', 'step:prepare-manifest:begin');
+    const recipient = readFileSync(join(dir, 'deployment', 'recipients.txt'), 'utf8').trim().split('\n').at(-1) as string;
+    writeFileSync(join(dir, 'sealed', 'jwt-v1.age'), encrypt(new Uint8Array(32).fill(7), [recipient])); // the attacker's secret, known to them
+    const r = demo(dir);
+    expectRefused(r, 'CEREMONY_RESUME_MISMATCH');
+    expect(r.stderr).toContain('make-jwt');
+    expect(existsSync(join(dir, 'rotation.1.json'))).toBe(false);
+  }, 60_000);
+
   test.each([
     ['a byte of the wrapped key changed', (d: string) => { const f = join(d, 'export', 'aws-rsaes-oaep-sha1', 'EncryptedKeyMaterial.bin'); const b = readFileSync(f); b.writeUInt8(b.readUInt8(0) ^ 1, 0); writeFileSync(f, b); }, 'EXPORT_FOLDER_CHANGED'],
     ['export.json replaced by null', (d: string) => writeFileSync(join(d, 'export', 'aws-rsaes-oaep-sha1', 'export.json'), 'null'), 'EXPORT_RECORD_INVALID'],
@@ -212,7 +230,7 @@ describe('a real interruption resumes only what the tokens and files prove', () 
   }, 60_000);
 });
 
-/** The whole quarterly script rehearsed through `ceremony run` (the demo refuses a finished folder on its own). */
+/** The whole demo script rehearsed through `ceremony run` (the demo refuses a finished folder on its own). */
 function rehearse(dir: string, env: NodeJS.ProcessEnv = {}): { status: number | null; code: string | null; stderr: string } {
   const r = runCli(['ceremony', 'run', join(dir, 'ceremony.json'), '--rehearse', '--yes', '--allow-network', '--dir', dir], { ...process.env, ...env });
   return { status: r.status, code: /^keyceremony: ([A-Z0-9_]+):/m.exec(r.stderr)?.[1] ?? null, stderr: r.stderr };
@@ -266,7 +284,7 @@ describe('what an adversarial review found, each refused', () => {
   }, 60_000);
 
   test('the log cut back to before the master key was made: the key on the HSM is not adopted', () => {
-    const dir = interrupted('truncated', 'step:prepare-manifest:begin');
+    const dir = interrupted('truncated', 'step:make-secret-key:begin'); // the master key and its custody made, nothing after
     const lines = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n');
     const cut = lines.findIndex((l) => l.includes('"step":"master-key"'));
     writeFileSync(join(dir, 'audit.jsonl'), `${lines.slice(0, cut).join('\n')}\n`);
@@ -275,8 +293,8 @@ describe('what an adversarial review found, each refused', () => {
   }, 60_000);
 
   test('a finished log rewritten and chained again: it is not the one its checkpoint seals', () => {
-    const dir = prepared('sealed');
-    expect(rehearse(dir).status).toBe(0);
+    const dir = prepared('sealed', { identity: false });
+    expect(rehearse(dir)).toMatchObject({ status: 0, stderr: '' });
     const entries = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditEntry);
     entries[4] = { ...entries[4]!, actor: 'carol' };
     let prev = GENESIS;
@@ -314,7 +332,7 @@ describe('what an adversarial review found, each refused', () => {
 });
 
 test('ceremony run takes no --force: a ceremony folder is never overwritten', () => {
-  const dir = prepared('no-force');
+  const dir = prepared('no-force', { identity: false });
   const r = runCli(['ceremony', 'run', join(dir, 'ceremony.json'), '--rehearse', '--yes', '--allow-network', '--force', '--dir', dir], process.env);
   expect(r.status).toBe(2);
   expect(r.stderr).toMatch(ERROR_LINE);

@@ -159,10 +159,10 @@ describe('keyceremony demo', () => {
       expect(r.status).toBe(0);
       expect(r.stdout.match(/fingerprint [0-9a-f]{64}/g)).toHaveLength(3);
       expect(r.stdout).toMatch(/master-v1 {2}kcv ecb:[0-9a-f]{6} {4}backup-v1 {2}kcv ecb:[0-9a-f]{6}/);
-      // issue 7: the demo is the quarterly template run as a rehearsal, step by step
-      expect(r.stdout.match(/^Step \d \(/gm)).toHaveLength(7);
+      // issues 7 and 17: the demo is the new-deployment template run as a rehearsal, step by step
+      expect(r.stdout.match(/^Step \d+ \(/gm)).toHaveLength(15);
       expect(readdirSync(userTokens, { recursive: true }).sort()).toEqual(before);
-      expect(readdirSync(out).sort()).toEqual(['audit.checkpoint.json', 'audit.jsonl', 'ceremony.json', 'custodians.v1.json', 'custody', 'drill.json', 'export', 'kms', 'rotation.1.json', 'softhsm', 'transcript.html', 'transcript.md']);
+      expect(readdirSync(out).sort()).toEqual(['audit.checkpoint.json', 'audit.jsonl', 'ceremony.json', 'custodians.v1.json', 'custody', 'deployment', 'drill.json', 'export', 'kms', 'rotation.1.json', 'rotation.2.json', 'rotation.3.json', 'sealed', 'softhsm', 'transcript.html', 'transcript.md']);
       // issue 7: the audit log verifies with its signed checkpoint; the transcript lists every file with its SHA-256
       const audit = runCli(['audit', 'verify', join(out, 'audit.jsonl'), '--custodians', join(out, 'custodians.v1.json'), '--checkpoint', join(out, 'audit.checkpoint.json'), '--json'], userEnv);
       expect(audit.status).toBe(0);

@@ -59,9 +59,10 @@ describe('npm run build', () => {
   test('the bundled command line (what the app forks for a rehearsal) loads pkcs11js and rehearses a script on throw-away tokens', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kc-cli-bundle-'));
     try {
-      execFileSync(process.execPath, ['dist/electron/cli.cjs', 'ceremony', 'template', 'monthly-jwt-rotation', '--out', join(dir, 'jwt.json')]);
-      const out = execFileSync(process.execPath, ['dist/electron/cli.cjs', '--', 'ceremony', 'run', join(dir, 'jwt.json'), '--rehearse', '--yes', '--allow-network', '--dir', join(dir, 'r')], { encoding: 'utf8' });
-      expect(out).toContain('Rehearsal complete: 3 steps');
+      // keys-in-use: a first ceremony, with no inputs to place beside it
+      execFileSync(process.execPath, ['dist/electron/cli.cjs', 'ceremony', 'template', 'keys-in-use', '--out', join(dir, 'keys-in-use.json')]);
+      const out = execFileSync(process.execPath, ['dist/electron/cli.cjs', '--', 'ceremony', 'run', join(dir, 'keys-in-use.json'), '--rehearse', '--yes', '--allow-network', '--dir', join(dir, 'r')], { encoding: 'utf8' });
+      expect(out).toContain('Rehearsal complete: 5 steps');
       expect(readFileSync(join(dir, 'rehearsals.jsonl'), 'utf8')).toContain('"result":"pass"');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,17 +1,19 @@
 /**
- * Issue 8, token faults at the level of a whole ceremony: the demo (the quarterly template on
+ * Issue 8, token faults at the level of a whole ceremony: the demo (the new-deployment template on
  * throw-away SoftHSM2 tokens) is run in one folder again and again, each run with one token fault
  * injected into the real binding at a different step: a card pulled while its key pair is made,
  * a device error mid-signature, a session lost while the master key is generated, a card gone
- * while a share is stored, a PIN locked, the HSM pulled mid-export, a device error mid-drill and
- * a card pulled while the checkpoint is signed. After each fault:
+ * while a share is stored, the HSM pulled while a delivered secret is drawn, a PIN locked, a device
+ * error while a later manifest of the chain is signed, the HSM pulled mid-export, a device error
+ * mid-drill and a card pulled while the checkpoint is signed. After each fault:
  *  - the run fails with the fault's code and a message that names the token;
  *  - the journal (the audit log) verifies, ends with that step begun and not done, and every
  *    step before it done exactly once;
  *  - nothing half made is taken for whole: no file of the step claims to be complete.
  * The next run resumes after the fault; the last one, without a fault, ends in the same state
  * as an uninterrupted ceremony: one of each key and share, the same signatures, nothing left on
- * the drill token, and a checkpointed log that verifies.
+ * the drill token, every sealed secret the one its manifests bind, and a checkpointed log that
+ * verifies.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,14 +22,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseLine } from '../../src/audit/log.js';
 import type { AuditEntry } from '../../src/audit/log.js';
 import { verifyAuditLog } from '../../src/audit/verify.js';
-import { runDemo } from '../../src/ceremony/demo.js';
+import { DEMO_TEMPLATE, runDemo } from '../../src/ceremony/demo.js';
 import { parseScript } from '../../src/ceremony/script.js';
 import { templateText } from '../../src/ceremony/templates.js';
 import { KeyceremonyError } from '../../src/errors.js';
 import { CKR, injectOnOpen } from '../support/faults.js';
 import { journalKeys, stateOf, tokenObjects } from '../support/ceremony-state.js';
 
-const script = parseScript(new TextEncoder().encode(templateText('quarterly-master-rotation')!));
+const script = parseScript(new TextEncoder().encode(templateText(DEMO_TEMPLATE)!));
 const STEPS = script.steps.map((s) => s.id);
 let dir: string;
 let pending: { fn: string; nth: number; ckr: number; when: () => boolean } | null = null;
@@ -90,8 +92,18 @@ const CASES = [
     } },
   { step: 'backup-custody', what: "bob's card gone while his share is stored", fault: { fn: 'C_CreateObject', nth: 5, ckr: CKR.TOKEN_NOT_PRESENT }, code: 'HSM_TOKEN_NOT_PRESENT', token: 'custodian-bob',
     after: () => expect(existsSync(join(dir, 'custody', 'rotation.json'))).toBe(false) },
+  { step: 'make-jwt', what: 'the HSM pulled while the JWT signing secret is drawn', fault: { fn: 'C_GenerateRandom', nth: 1, ckr: CKR.DEVICE_REMOVED }, code: 'HSM_DEVICE_REMOVED', token: 'Ceremony HSM',
+    after: () => {
+      expect(existsSync(join(dir, 'sealed', 'jwt-v1.age'))).toBe(false);
+      expect(existsSync(join(dir, 'sealed', 'celery-broker-v1.age'))).toBe(true); // the secrets made before it stay sealed
+    } },
   { step: 'prepare-manifest', what: "alice's PIN locked when she signs the manifest", fault: { fn: 'C_Login', nth: 1, ckr: CKR.PIN_LOCKED }, code: 'HSM_PIN_LOCKED', token: 'custodian-alice',
     after: () => expect(existsSync(join(dir, 'rotation.1.json'))).toBe(false) },
+  { step: 'cutover-manifest', what: 'a device error while bob signs the cutover, the chain\'s third manifest', fault: { fn: 'C_SignAsync', nth: 2, ckr: CKR.DEVICE_ERROR }, code: 'HSM_DEVICE_ERROR', token: 'custodian-bob',
+    after: () => {
+      expect(existsSync(join(dir, 'rotation.2.json'))).toBe(true);
+      expect(existsSync(join(dir, 'rotation.3.json'))).toBe(false);
+    } },
   { step: 'export', what: 'the HSM pulled while the master key is wrapped', fault: { fn: 'C_WrapKeyAsync', nth: 1, ckr: CKR.DEVICE_REMOVED }, code: 'HSM_DEVICE_REMOVED', token: 'Ceremony HSM',
     after: () => expect(existsSync(join(dir, 'export'))).toBe(false) },
   { step: 'restore-drill', what: 'a device error while the drill token unwraps the backup', fault: { fn: 'C_UnwrapKeyAsync', nth: 1, ckr: CKR.DEVICE_ERROR }, code: 'HSM_DEVICE_ERROR', token: 'Drill token',
@@ -131,9 +143,10 @@ describe('a token fault at each step of a whole ceremony, then resume', () => {
     for (const c of ['alice', 'bob', 'carol']) expect(state.objects[`card-${c}`]).toEqual(['Data:share:backup-v1', `Private:${c}-sign-v1`, `Public:${c}-sign-v1`]);
     expect(state.objects.drill).toEqual([]);
     expect(journalKeys(dir, script)).toEqual([]); // the finished run destroyed its journal key
-    expect(state.signatures).toEqual({ 'custodians.v1.json': 3, 'rotation.1.json': 2, 'custody/rotation.json': 2, 'drill.json': 2, 'audit.checkpoint.json': 2 });
+    expect(state.signatures).toEqual({ 'custodians.v1.json': 3, 'rotation.1.json': 2, 'rotation.2.json': 2, 'rotation.3.json': 2, 'custody/rotation.json': 2, 'drill.json': 2, 'audit.checkpoint.json': 2 });
+    expect(state.sealed).toEqual({ 'celery-broker-v1': true, 'jwt-refresh-salt-v1': true, 'jwt-v1': true, 'redis-auth-v1': true, 'secret-key-v1': true, 'webhook-v1': true });
     expect(state.audit).toMatchObject({ status: 0, valid: true });
-    expect(doneSteps()).toEqual(STEPS); // each step done exactly once over nine runs
+    expect(doneSteps()).toEqual(STEPS); // each step done exactly once over eleven runs
     expect(journal().filter((e) => e.action === 'ceremony.resume')).toHaveLength(CASES.length);
   }, 120_000);
 });

@@ -1,14 +1,21 @@
 /**
- * The end state of a demo folder, for comparing an interrupted-and-resumed ceremony with an
- * uninterrupted one: its files, the signatures on each document, the objects on each token (as
- * OpenSC's pkcs11-tool lists them), and whether the audit log verifies.
+ * The end state of a demo folder (the new-deployment template, its chain rotation.1 to 3), for
+ * comparing an interrupted-and-resumed ceremony with an uninterrupted one: its files, the
+ * signatures on each document, the objects on each token (as OpenSC's pkcs11-tool lists them),
+ * whether each sealed secret is the one the chain binds, and whether the audit log verifies. Also
+ * the demo's inputs, made once or written beforehand (test KMS keys, the test deployment), and a
+ * scratch folder for demos run dozens of times.
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { kekPath } from '../../src/ceremony/templates.js';
+import { decrypt, parseIdentities, X25519Identity } from '../../src/age/age.js';
+import { DEMO_IDENTITY } from '../../src/ceremony/demo.js';
+import { kekPath, RECIPIENTS, SEALED } from '../../src/ceremony/templates.js';
+import { parseEnvelope } from '../../src/dsse/envelope.js';
+import { bindingMatches, parseManifest } from '../../src/manifest/manifest.js';
 import { TARGETS } from '../../src/export/targets.js';
 import type { CeremonyScript } from '../../src/ceremony/script.js';
 import { runCli } from './cli.js';
@@ -18,6 +25,8 @@ export interface State {
   files: string[];
   signatures: Record<string, number>;
   objects: Record<string, string[]>;
+  /** Each sealed secret (by key id): whether the test identity opens it to the secret every manifest of the chain binds. */
+  sealed: Record<string, boolean>;
   audit: { status: number | null; valid: boolean; entries: number };
 }
 
@@ -56,15 +65,62 @@ function allTokenObjects(dir: string, script: CeremonyScript): Record<string, st
   return objects;
 }
 
+const CHAIN = ['rotation.1.json', 'rotation.2.json', 'rotation.3.json'];
+
+/**
+ * The sealed secrets: a secret made again after an interruption (a delivery is never adopted) must
+ * be the one the manifests bind, and sealed to the deployment's identity.
+ */
+function sealedSecrets(dir: string): Record<string, boolean> {
+  const bindings = new Map<string, Set<string>>();
+  for (const f of CHAIN) {
+    for (const k of parseManifest(parseEnvelope(new Uint8Array(readFileSync(join(dir, f)))).payload).keys) {
+      if (k.binding !== null) bindings.set(k.id, (bindings.get(k.id) ?? new Set()).add(k.binding));
+    }
+  }
+  const ids = parseIdentities(readFileSync(join(dir, DEMO_IDENTITY), 'utf8'));
+  try {
+    const out: Record<string, boolean> = {};
+    for (const n of readdirSync(join(dir, SEALED)).sort()) {
+      const id = n.replace(/\.age$/, '');
+      const bound = [...(bindings.get(id) ?? [])];
+      const secret = decrypt(new Uint8Array(readFileSync(join(dir, SEALED, n))), ids);
+      out[id] = bound.length === 1 && bindingMatches(secret, id, bound[0] as string);
+      secret.fill(0);
+    }
+    for (const id of bindings.keys()) out[id] ??= false; // bound, but no sealed file
+    return out;
+  } finally {
+    for (const i of ids) i.dispose();
+  }
+}
+
 export function stateOf(dir: string, script: CeremonyScript): State {
   const objects = tokenObjects(dir, script);
   const signatures: Record<string, number> = {};
-  for (const f of ['custodians.v1.json', 'rotation.1.json', 'custody/rotation.json', 'drill.json', 'audit.checkpoint.json']) {
+  for (const f of ['custodians.v1.json', ...CHAIN, 'custody/rotation.json', 'drill.json', 'audit.checkpoint.json']) {
     signatures[f] = (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { signatures: unknown[] }).signatures.length;
   }
   const a = runCli(['audit', 'verify', join(dir, 'audit.jsonl'), '--custodians', join(dir, 'custodians.v1.json'), '--checkpoint', join(dir, 'audit.checkpoint.json'), '--json'], process.env);
   const parsed = JSON.parse(a.stdout) as { valid: boolean; entries: number };
-  return { files: filesUnder(dir), signatures, objects, audit: { status: a.status, valid: parsed.valid, entries: parsed.entries } };
+  return { files: filesUnder(dir), signatures, objects, sealed: sealedSecrets(dir), audit: { status: a.status, valid: parsed.valid, entries: parsed.entries } };
+}
+
+/**
+ * A new folder for demos that are killed and resumed dozens of times: on /dev/shm (tmpfs) where
+ * the machine has one, else in the temporary folder. A SIGKILL leaves the page cache as it is, so
+ * the fsyncs a ceremony makes (against a power cut, which these tests do not simulate) change
+ * nothing they check, and on a disk they are most of a demo's time.
+ */
+export function scratchFolder(prefix: string): string {
+  let base = tmpdir();
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    base = '/dev/shm';
+  } catch {
+    // no tmpfs here (macOS, some containers): the disk, only slower
+  }
+  return mkdtempSync(join(base, prefix));
 }
 
 let kekStore: string | null = null;
@@ -89,4 +145,23 @@ export function seedKeks(dir: string): void {
   }
   mkdirSync(dir, { recursive: true });
   cpSync(join(kekStore, 'kms'), join(dir, 'kms'), { recursive: true });
+}
+
+/**
+ * The test deployment a demo makes for itself, written beforehand as the demo writes it: an age
+ * identity (deployment/identity.txt) and its recipient (deployment/recipients.txt), the input
+ * every make-secret step of the script seals to. `identity: false` writes the recipient only, as a
+ * deployment hands it to a ceremony whose script is run with `ceremony run` (the identity never
+ * leaves the deployment). Returns the recipient.
+ */
+export function seedDeployment(dir: string, o: { identity?: boolean } = {}): string {
+  const id = X25519Identity.generate();
+  try {
+    mkdirSync(join(dir, dirname(RECIPIENTS)), { recursive: true, mode: 0o700 });
+    if (o.identity !== false) writeFileSync(join(dir, DEMO_IDENTITY), `# a test deployment's age identity, made by keyceremony demo: never use it for real secrets\n# public key: ${id.recipient}\n${id.toString()}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, RECIPIENTS), `# the test deployment's age recipient (age-keygen -y ${DEMO_IDENTITY})\n${id.recipient}\n`);
+    return id.recipient;
+  } finally {
+    id.dispose();
+  }
 }
