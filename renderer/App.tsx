@@ -10,6 +10,7 @@ import { CeremonyScreen } from './screens/Ceremony.js';
 import { CustodiansScreen } from './screens/Custodians.js';
 import { ExportScreen } from './screens/Export.js';
 import { KeysScreen } from './screens/Keys.js';
+import { KeysOverTimeScreen } from './screens/KeysOverTime.js';
 import { ManifestsScreen } from './screens/Manifests.js';
 import { TokensScreen } from './screens/Tokens.js';
 import { VerifyScreen } from './screens/Verify.js';
@@ -25,6 +26,7 @@ const SCREENS = [
   { id: 'export', title: 'Export', Screen: ExportScreen },
   { id: 'backup', title: 'Backup', Screen: BackupScreen },
   { id: 'ceremony', title: 'Ceremony', Screen: CeremonyScreen },
+  { id: 'keys-over-time', title: 'Keys over time', Screen: KeysOverTimeScreen },
 ] as const;
 
 type Info = Responses['app.info'];

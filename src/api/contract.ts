@@ -12,6 +12,7 @@ export const CHANNELS = [
   'media.list', 'folders.choose', 'export.targets', 'export.inspectKek', 'export.run',
   'backup.splitBegin', 'backup.splitStore', 'backup.splitFinish', 'backup.splitCancel', 'drill.begin', 'drill.present', 'drill.run', 'drill.cancel',
   'ceremony.validate', 'ceremony.rehearse', 'ceremony.start', 'ceremony.status', 'ceremony.answer', 'ceremony.pin', 'ceremony.stop', 'audit.verify', 'transcript.read', 'transcript.pdf',
+  'state.timeline',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];
@@ -186,6 +187,55 @@ export interface CeremonyPinRequestView {
   readonly step: number | null;
 }
 
+/** A version's state under FORMATS.md §8 (src/state/machine.ts VersionState). */
+export type VersionStateView = 'pending' | 'accepted' | 'current' | 'retired' | 'revoked' | 'compromised';
+
+/** One key name's state at a time, exactly as `keyceremony state --json` lists it (CLI.md). */
+export interface NameStateView {
+  readonly current: string | null;
+  readonly accept: readonly string[];
+  readonly pending: readonly string[];
+  readonly retired: readonly string[];
+  readonly revoked: readonly string[];
+  readonly compromised: readonly string[];
+  readonly scheduled: readonly string[];
+}
+
+/** A key entry that took effect when a segment began and names its version (as its `id`, or as the version it `supersedes`). */
+export interface TimelineMoveView { readonly sequence: number; readonly index: number; readonly phase: 'prepare' | 'dual-publish' | 'cutover' | 'revoke' | 'compromise'; readonly notBefore: string; readonly as: 'id' | 'supersedes' }
+
+/**
+ * A run of one state of one version: from change point `from` (an index into `changes`) to `to`
+ * (`changes.length` when it lasts); `scheduled` when it begins after the time asked (signed, not
+ * yet in effect).
+ */
+export interface TimelineSegmentView {
+  readonly state: VersionStateView;
+  readonly from: number;
+  readonly to: number;
+  readonly since: string;
+  readonly until: string | null;
+  readonly scheduled: boolean;
+  readonly moves: readonly TimelineMoveView[];
+}
+
+/** A manifest of the chain, with who signed it (§6 counting against the set it names) and the file that holds it. */
+export interface TimelineManifestView {
+  readonly sequence: number;
+  readonly digest: string;
+  readonly ceremony: string;
+  readonly actor: string;
+  readonly issued: string;
+  readonly expires: string;
+  readonly custodianSet: number;
+  readonly threshold: number;
+  readonly signers: readonly string[];
+  readonly file: string;
+}
+
+/** A `.json` file of the folder and what was made of it: a custodian set or a manifest given to §8, or skipped and why. */
+export interface TimelineFileView { readonly name: string; readonly use: 'custodian-set' | 'manifest' | 'skipped'; readonly why: string | null }
+
 /** Whether the app runs inside the Chromium sandbox, and if not, why (electron/main/sandbox.ts). */
 export interface SandboxView { readonly sandboxed: boolean; readonly reasons: readonly string[] }
 
@@ -268,6 +318,14 @@ export interface Responses {
     readonly checkpoints: readonly { readonly seq: number; readonly covers: number; readonly signers: readonly string[]; readonly verified: boolean }[] };
   'transcript.read': { readonly markdown: string; readonly html: string; readonly audit: string; readonly checkpoint: string; readonly chain: readonly string[] };
   'transcript.pdf': { readonly file: string; readonly bytes: number; readonly sha256: string };
+  /**
+   * Keys over time, from a chain valid at `at` (now): `changes` are the chain's change points (every
+   * distinct notBefore, ascending); per key name, its state now and each version's segments.
+   */
+  'state.timeline': { readonly folder: string; readonly at: string; readonly sequence: number; readonly tip: string; readonly rootPinned: boolean;
+    readonly changes: readonly string[];
+    readonly names: readonly { readonly name: string; readonly now: NameStateView; readonly versions: readonly { readonly id: string; readonly segments: readonly TimelineSegmentView[] }[] }[];
+    readonly manifests: readonly TimelineManifestView[]; readonly files: readonly TimelineFileView[]; readonly warnings: readonly string[] };
 }
 
 /** Handlers of some channels, each taking its validated request (the main process's side of the contract). */

@@ -8,7 +8,9 @@
  * - a drive from the list is where the export, the custody folder and the drill go; a folder
  *   chosen in the dialog "to stand in for the removable drive" serves there too, but only when
  *   the request says it is a rehearsal (allowFixedDisk), as `--allow-fixed-disk` does in the CLI;
- * - a folder chosen in the dialog "as the ceremony folder" is where a ceremony runs or resumes.
+ * - a folder chosen in the dialog "as the ceremony folder" is where a ceremony runs or resumes;
+ * - a drive from the list, or a folder chosen in the dialog "to read a chain from", is where the
+ *   custodian sets and rotation manifests of a chain are read (Keys over time); nothing is written.
  *
  * A handle never given out, withdrawn (its drive left the list), or given out for another use is
  * IPC_FOLDER_UNKNOWN. A folder made inside a drive is named by one path segment, checked again
@@ -35,6 +37,7 @@ export type ChooseFolder = (o: { readonly title: string; readonly buttonLabel: s
 export const FOLDER_DIALOGS: Readonly<Record<FolderPurpose, { readonly title: string; readonly buttonLabel: string }>> = Object.freeze({
   ceremony: { title: 'Choose the ceremony folder (a new folder, or the folder of an interrupted run)', buttonLabel: 'Use as the ceremony folder' },
   'stand-in-drive': { title: 'Rehearsal only: choose a folder on this computer to stand in for the removable drive', buttonLabel: 'Use for the rehearsal' },
+  chain: { title: 'Choose the folder that holds the custodian sets and rotation manifests of the chain (read only)', buttonLabel: 'Read the chain from this folder' },
 });
 
 type Kind = 'drive' | FolderPurpose;
@@ -74,7 +77,8 @@ export class FolderHandles {
    */
   onDrive(handle: string, name: string, o: { readonly allowFixedDisk: boolean }): string {
     const e = this.entries.get(handle);
-    if (e === undefined || e.kind === 'ceremony') throw unknown();
+    // a folder chosen as the ceremony folder, or to read a chain from, is never written to as a drive
+    if (e === undefined || (e.kind !== 'drive' && e.kind !== 'stand-in-drive')) throw unknown();
     if (e.kind === 'stand-in-drive' && !o.allowFixedDisk) {
       throw new KeyceremonyError('EXPORT_FIXED_DISK', `${e.path} is a folder on this computer, not a removable drive`, 'insert the removable drive and choose it from the list; a folder on this computer is only for a rehearsal');
     }
@@ -88,6 +92,22 @@ export class FolderHandles {
     const e = this.entries.get(handle);
     if (e === undefined || e.kind !== 'ceremony') throw unknown();
     return e.path;
+  }
+
+  /**
+   * The folder a chain is read from: a drive still in the list, or a folder chosen in the dialog to
+   * read a chain from; with `name`, the folder of that name on it (one segment, not a link).
+   * Reading only: a ceremony folder or a rehearsal's stand-in is not named here.
+   */
+  chainFolder(handle: string, name: string | undefined): string {
+    const e = this.entries.get(handle);
+    if (e === undefined || (e.kind !== 'drive' && e.kind !== 'chain')) throw unknown();
+    const present = e.kind === 'drive' ? listMedia(this.env).some((m) => sameDrive(m, e)) && isDir(e.path) : isDir(e.path);
+    if (!present) throw new KeyceremonyError('IPC_FOLDER_MISSING', `${e.path} is no longer there`, 'insert and mount the drive, or choose the folder again');
+    if (name === undefined) return e.path;
+    const path = child(e.path, name);
+    if (!isDir(path)) throw new KeyceremonyError('IPC_FOLDER_MISSING', `${path} is not a folder`, `check the folder's name on ${e.path}, or leave the name empty to read the drive's top folder`);
+    return path;
   }
 
   private mint(e: Entry): string {

@@ -52,6 +52,7 @@ import { AppLibraries } from './libraries.js';
 import type { AppLibrary } from './libraries.js';
 import { parseRequest, REQUESTS } from './schema.js';
 import type { Schema } from './schema.js';
+import { stateHandlers } from './state-handlers.js';
 
 /** The request schemas, where the fuzz tests and electron/main have always found them. */
 export { REQUESTS } from './schema.js';
@@ -329,6 +330,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     ...backupHandlers({ token: c.token, chainOf: c.chainOf, withPin: c.withPin, now: c.now, folders, docView }),
     ...ceremonyHandlers({ token: c.token, scriptTokens: (script) => c.libraries.scriptTokens(script), chainOf: c.chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, spawnCli: ctx.spawnCli ?? nodeSpawnCli, asError, printToPdf: ctx.printToPdf,
       folders, env: ctx.env, sandbox: ctx.sandbox }),
+    ...stateHandlers({ now: c.now, folders }),
   });
 }
 

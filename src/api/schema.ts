@@ -125,7 +125,7 @@ export const CORE_PATTERNS = {
 } as const;
 
 /** What a folder chosen in the main process's dialog is for (./folders.ts): the dialog says so, and the handle serves that use only. */
-export const FOLDER_PURPOSES = ['ceremony', 'stand-in-drive'] as const;
+export const FOLDER_PURPOSES = ['ceremony', 'stand-in-drive', 'chain'] as const;
 
 const DOC = str({ min: 2, max: CORE_PATTERNS.maxEnvelopeBytes, what: 'a signed document (JSON text)' });
 const CHAIN = arr(DOC, { min: 1, max: 32 });
@@ -157,6 +157,8 @@ const RUN_ID = str({ min: 32, max: 32, pattern: /^[0-9a-f]{32}$/, what: 'a run i
 /** src/ceremony/script.ts TOKEN_NAME */
 const TOKEN_NAME = str({ max: 32, pattern: /^[a-z][a-z0-9-]{0,31}$/, what: 'a token name of the script' });
 
+const ROOT_DIGEST = str({ max: 71, pattern: /^sha256:[0-9a-f]{64}$/, what: 'sha256:<64 hex>' });
+
 const DOCUMENT_REQUESTS = {
   'custodians.create': obj({ threshold: int({ min: 1, max: 64 }), members: arr(MEMBER, { min: 1, max: 64 }) }, { expires: TIME }),
   'custodians.next': obj({ chain: CHAIN }, { remove: arr(CUSTODIAN, { max: 64 }), add: arr(MEMBER, { max: 64 }), threshold: int({ min: 1, max: 64 }), expires: TIME }),
@@ -165,7 +167,7 @@ const DOCUMENT_REQUESTS = {
   'documents.sign': obj({ document: DOC, token: TOKEN, keyLabel: LABEL, pin: PIN }, { chain: CHAIN }),
   'documents.merge': obj({ documents: arr(DOC, { min: 1, max: 64 }) }),
   'documents.status': obj({ document: DOC, chain: CHAIN }),
-  'documents.verify': obj({ document: DOC, chain: arr(DOC, { max: 32 }) }, { previous: DOC, rootDigest: str({ max: 71, pattern: /^sha256:[0-9a-f]{64}$/, what: 'sha256:<64 hex>' }), at: TIME }),
+  'documents.verify': obj({ document: DOC, chain: arr(DOC, { max: 32 }) }, { previous: DOC, rootDigest: ROOT_DIGEST, at: TIME }),
 };
 
 const EXPORT_REQUESTS = {
@@ -210,6 +212,14 @@ const CEREMONY_REQUESTS = {
   'transcript.pdf': obj({ runId: RUN_ID }),
 };
 
+const STATE_REQUESTS = {
+  /**
+   * source: a drive from the drive list, or a folder chosen in the dialog to read a chain from;
+   * folder: a folder on it, when the chain is not at its top. Files are read, never written.
+   */
+  'state.timeline': obj({ source: FOLDER_HANDLE }, { folder: FOLDER_NAME, rootDigest: ROOT_DIGEST }),
+};
+
 /** The request schema of every channel; contract.ts's `Requests` is derived from it. */
 export const REQUESTS = {
   'app.info': EMPTY,
@@ -221,4 +231,5 @@ export const REQUESTS = {
   ...EXPORT_REQUESTS,
   ...BACKUP_REQUESTS,
   ...CEREMONY_REQUESTS,
+  ...STATE_REQUESTS,
 } satisfies { readonly [channel: string]: Schema<unknown> }; // one per channel of the contract: checked in contract.ts, which this file does not import

@@ -44,16 +44,34 @@ export interface KeyStateResult {
  * rotation-manifest files (any order; the same payload given twice counts once).
  */
 export function keyState(chainFiles: readonly Uint8Array[], manifestFiles: readonly Uint8Array[], o: KeyStateOptions): KeyStateResult {
+  return keyStatesAt(chainFiles, manifestFiles, o, []).result;
+}
+
+/** keyState at T, and the keys of the same chain at other times. */
+export interface KeyStates {
+  readonly result: KeyStateResult;
+  /** Key name → state at each of the times asked, in their order; [] when the chain is not valid at T. */
+  readonly at: readonly Readonly<Record<string, NameState>>[];
+}
+
+/**
+ * keyState at `o.at`, and, when the chain is valid then, its keys at each of `times` (the app's
+ * time line asks at every `notBefore` of the chain). One reading of the history serves all: a
+ * chain's validity depends on T only through §3.5, so the state at another time is the entries in
+ * effect then, applied by the same machine. No second reading of §8, and no signature checked twice.
+ */
+export function keyStatesAt(chainFiles: readonly Uint8Array[], manifestFiles: readonly Uint8Array[], o: KeyStateOptions, times: readonly number[]): KeyStates {
   if (!Array.isArray(chainFiles)) throw new TypeError('"chainFiles" expected an array of Uint8Array');
   if (!Array.isArray(manifestFiles)) throw new TypeError('"manifestFiles" expected an array of Uint8Array');
   if (typeof o?.at !== 'number' || !Number.isSafeInteger(o.at)) throw new TypeError('"at" expected ms since the epoch, a whole number');
+  if (!Array.isArray(times) || !times.every((t) => Number.isSafeInteger(t))) throw new TypeError('"times" expected an array of ms since the epoch, whole numbers');
   const history = readHistory(chainFiles, manifestFiles, o);
   const applied = applyEntries(history.manifests, o.at);
   const reasons = [...history.reasons, ...applied.reasons].map(formatProblem);
   const warnings = history.warnings.map(formatProblem);
   const valid = reasons.length === 0;
   const tip = valid ? history.manifests.at(-1) : undefined;
-  return Object.freeze({
+  const result: KeyStateResult = Object.freeze({
     valid,
     at: formatTime(o.at),
     sequence: tip?.sequence ?? null,
@@ -62,4 +80,5 @@ export function keyState(chainFiles: readonly Uint8Array[], manifestFiles: reado
     reasons: Object.freeze(reasons),
     warnings: Object.freeze(warnings),
   });
+  return Object.freeze({ result, at: Object.freeze(valid ? times.map((t) => applyEntries(history.manifests, t).keys) : []) });
 }

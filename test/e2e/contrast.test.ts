@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { createHandlers } from '../../src/api/handlers.js';
 import { templateText } from '../../src/ceremony/templates.js';
-import { buildRenderer, closeAll, folderDialog, launch, openApp, runSheetHelpers, SHOTS, uiHelpers } from '../support/browser.js';
+import { buildRenderer, closeAll, folderDialog, launch, navName, openApp, runSheetHelpers, SHOTS, uiHelpers } from '../support/browser.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
 import { contrast } from './page-checks.js';
@@ -43,8 +43,8 @@ const check = (where: string): Promise<string[]> => contrast(page, where);
 
 test('text 4.5:1, field borders and focus rings 3:1, on every workbench screen', async () => {
   const problems: string[] = [];
-  for (const screen of ['Tokens', 'Keys', 'Custodians', 'Manifests', 'Verify', 'Export', 'Backup', 'Ceremony']) {
-    await page.getByRole('navigation').getByRole('button', { name: new RegExp(screen) }).click();
+  for (const screen of ['Tokens', 'Keys', 'Custodians', 'Manifests', 'Verify', 'Export', 'Backup', 'Keys over time', 'Ceremony']) {
+    await page.getByRole('navigation').getByRole('button', { name: navName(screen) }).click();
     await visible(page.getByRole('heading', { level: 2, name: screen }));
     problems.push(...await check(screen));
   }

@@ -83,6 +83,9 @@ export function folderDialog() {
   };
 }
 
+/** The accessible name of a side menu button, "N. Title", for the screen titled exactly `title`. */
+export const navName = (title: string): RegExp => new RegExp(`^\\d+\\. ${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+
 /** Where E2E screenshots go (kept by CI as artifacts). */
 export const SHOTS = join(process.cwd(), 'test-results', 'screens');
 
@@ -98,7 +101,8 @@ export function uiHelpers(page: () => Page) {
     text: (l: Locator) => expect.poll(() => l.first().innerText(), { timeout: 30_000 }),
     count,
     shot: (name: string) => page().screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }),
-    nav: (name: string) => page().getByRole('navigation').getByRole('button', { name: new RegExp(name) }).click(),
+    /** The side menu's button of the screen titled exactly `name` ("Keys" is not "Keys over time"). */
+    nav: (name: string) => page().getByRole('navigation').getByRole('button', { name: navName(name) }).click(),
     /** Chooses, in a drive list, the drive mounted at `mountPoint`: its option's value is the drive's handle, its text the mount point. */
     chooseDrive: async (select: Locator, mountPoint: string): Promise<void> => {
       const option = select.locator('option').filter({ hasText: `${mountPoint} (` });
