@@ -9,11 +9,11 @@ import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Result } from '../../src/api/contract.js';
 import { createHandlers } from '../../src/api/handlers.js';
 import type { Handlers } from '../../src/api/handlers.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
+import { ok } from '../support/result.js';
 
 let hsm: SoftHsm;
 let work: string;
@@ -23,11 +23,6 @@ beforeAll(() => {
   work = realpathSync(mkdtempSync(join(tmpdir(), 'kc-api-unsandboxed-')));
 });
 afterAll(() => { hsm.cleanup(); rmSync(work, { recursive: true, force: true }); });
-
-function ok<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
 
 describe('app.info says whether the app runs inside the Chromium sandbox', () => {
   test('null where no desktop shell runs the table; otherwise the shell\'s reading, as it changes (a window process found unsandboxed after the start)', async () => {

@@ -17,6 +17,7 @@ import { templateText } from '../../src/ceremony/templates.js';
 import { expectCode } from '../support/expect-code.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
+import { ok } from '../support/result.js';
 
 const HSM = { label: 'Folder HSM', pin: '24681357', soPin: '12345678' };
 const TARGET = 'gcp-rsa-oaep-3072-sha256-aes-256';
@@ -32,10 +33,6 @@ const env: NodeJS.ProcessEnv = {};
 /** What the folder dialog answers next (null: cancelled), and the titles it was opened with. */
 const dialog = { next: null as string | null, titles: [] as string[] };
 
-function ok<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
 const codeOf = (r: Result<unknown>): string => (r.ok ? 'ok' : r.error.code);
 const forged = (): string => randomBytes(16).toString('hex');
 

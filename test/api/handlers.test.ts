@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CHANNELS } from '../../src/api/contract.js';
-import type { Result } from '../../src/api/contract.js';
 import { createHandlers, invoke } from '../../src/api/handlers.js';
 import type { Handlers } from '../../src/api/handlers.js';
 import { templateText } from '../../src/ceremony/templates.js';
@@ -12,6 +11,7 @@ import { independentVerify } from '../support/independent.js';
 import type { RawEnvelope } from '../support/independent.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
+import { ok } from '../support/result.js';
 
 const cards = ['alice', 'bob', 'carol'].map((id, i) => ({ id, label: `card-${id}`, pin: `98${i}7654`, soPin: '12345678' }));
 const HSM = { id: 'hsm', label: 'Ceremony HSM', pin: '55556666', soPin: '12345678' };
@@ -23,11 +23,6 @@ beforeAll(() => {
   h = createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'test' });
 });
 afterAll(() => hsm.cleanup());
-
-function ok<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
 
 describe('the custodian flow through the handler table', () => {
   test('keys on three cards → 2-of-3 set signed by all → manifest signed by two → verified; tampering rejected', async () => {

@@ -16,13 +16,14 @@ import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { CeremonyStatusView, Result } from '../../src/api/contract.js';
+import type { CeremonyStatusView } from '../../src/api/contract.js';
 import { createHandlers } from '../../src/api/handlers.js';
 import type { Handlers } from '../../src/api/handlers.js';
 import { createNss } from '../support/nss.js';
 import type { Nss } from '../support/nss.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
+import { ok, writeProfile } from '../support/result.js';
 
 /** The NSS token and a SoftHSM2 token share the label "Ceremony HSM": a simulation HSM left on the machine, and the real one. */
 const HSM_LABEL = 'Ceremony HSM';
@@ -36,17 +37,7 @@ let work: string;
 let notPkcs11: string;
 let chosen: string | null = null;
 
-function ok<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-/** A profile in the CLI's format, written to the work folder. */
-function profile(name: string, body: object): string {
-  const file = join(work, `${name}.profile.json`);
-  writeFileSync(file, JSON.stringify({ spec: 'keyceremony/ceremony-profile@1', ...body }));
-  return file;
-}
+const profile = (name: string, body: object): string => writeProfile(work, name, body);
 
 const table = (env: NodeJS.ProcessEnv, extra: Partial<Parameters<typeof createHandlers>[0]> = {}): Handlers =>
   createHandlers({ env, version: 'test', interfaces: () => [], chooseFolder: async () => chosen, ...extra });

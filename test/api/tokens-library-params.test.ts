@@ -7,16 +7,16 @@
  * initialised with its parameters, it would be open for every later table), so this file is apart
  * from ./tokens-libraries.test.ts.
  */
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Result } from '../../src/api/contract.js';
 import { createHandlers } from '../../src/api/handlers.js';
 import { createNss } from '../support/nss.js';
 import type { Nss } from '../support/nss.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
+import { ok, writeProfile } from '../support/result.js';
 
 const CARD = { label: 'card-alice', pin: '11112222', soPin: '12345678' };
 let soft: SoftHsm;
@@ -24,16 +24,7 @@ let nss: Nss;
 let work: string;
 let chosen: string | null = null;
 
-function ok<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-function profile(name: string, body: object): string {
-  const file = join(work, `${name}.profile.json`);
-  writeFileSync(file, JSON.stringify({ spec: 'keyceremony/ceremony-profile@1', ...body }));
-  return file;
-}
+const profile = (name: string, body: object): string => writeProfile(work, name, body);
 
 const table = (env: NodeJS.ProcessEnv) => createHandlers({ env, version: 'test', interfaces: () => [], chooseFolder: async () => chosen });
 

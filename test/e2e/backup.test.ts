@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { Result } from '../../src/api/contract.js';
 import { createHandlers } from '../../src/api/handlers.js';
 import type { Handlers } from '../../src/api/handlers.js';
 import { verifyDocument } from '../../src/verify/verify.js';
@@ -20,6 +19,7 @@ import { buildRenderer, closeAll, launch, openApp, SHOTS, uiHelpers } from '../s
 import type { AppPage } from '../support/browser.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
+import { ok } from '../support/result.js';
 
 const HSM = { label: 'Ceremony HSM', pin: '24681357', soPin: '12345678' };
 const DRILL = { label: 'Drill token', pin: '13572468', soPin: '12345678' };
@@ -33,11 +33,6 @@ let page: Page;
 const { visible, text, count, shot, nav, drop, signWithCards, chooseDrive } = uiHelpers(() => page);
 let usb: string;
 let setDoc: string;
-
-function ok<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
 
 beforeAll(async () => {
   hsm = createSoftHsm([HSM, DRILL, ...cards.map(([id, pin]) => ({ label: `card-${id}`, pin, soPin: '87654321' }))]);

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { X25519Identity } from '../../src/age/age.js';
-import type { CeremonyQuestionView, Result } from '../../src/api/contract.js';
+import type { CeremonyQuestionView } from '../../src/api/contract.js';
 import { createHandlers } from '../../src/api/handlers.js';
 import type { HandlerContext, Handlers } from '../../src/api/handlers.js';
 import { RECIPIENTS, templateText } from '../../src/ceremony/templates.js';
@@ -21,6 +21,7 @@ import { buildRenderer, closeAll, folderDialog, launch, openApp, SHOTS } from '.
 import type { AppPage } from '../support/browser.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
+import { ok } from '../support/result.js';
 
 /** A token the file makes: its label and its user PIN. */
 export interface Card { readonly label: string; readonly pin: string }
@@ -74,11 +75,6 @@ export async function openE2e(o: { readonly name: string; readonly cards: readon
 /** afterAll: the browser closed, the tokens and the temporary folders removed. */
 export function closeE2e(e: E2e | undefined): Promise<void> {
   return closeAll({ browser: e?.browser, hsm: e?.hsm, dirs: [e?.root, e?.work] });
-}
-
-export function ok<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
 }
 
 /** A template with the file's own cards: `labels` maps a script token name to the label of the card made for it. */
