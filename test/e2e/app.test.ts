@@ -25,7 +25,7 @@ let root: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
-const { visible, text, count, shot, nav, signWithCards, chooseDrive } = uiHelpers(() => page);
+const { visible, text, count, shot, nav, signWithCards, chooseDrive, generateKeys } = uiHelpers(() => page);
 let usb: string;
 
 beforeAll(async () => {
@@ -52,19 +52,7 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
 
   // Keys: one Ed25519 key per card, and the master key in the HSM
   await nav('Keys');
-  for (const [id, , pin] of cards) {
-    await page.getByLabel('Kind of key').selectOption('custodian');
-    await page.getByLabel('Token').selectOption(`card-${id}`);
-    await page.getByLabel('Key label').fill(`${id}-sign-v1`);
-    await page.getByLabel('PIN').fill(pin);
-    await page.getByRole('button', { name: 'Generate key' }).click();
-    await visible(page.getByRole('listitem').filter({ hasText: `${id}-sign-v1 on card-${id}` }));
-  }
-  await page.getByLabel('Kind of key').selectOption('master');
-  await page.getByLabel('Token').selectOption('Ceremony HSM');
-  await page.getByLabel('Key label').fill('master-v1');
-  await page.getByLabel('PIN').fill(HSM.pin);
-  await page.getByRole('button', { name: 'Generate key' }).click();
+  await generateKeys(page, cards, HSM);
   // one way to show each kind of value: a KCV with its method, a fingerprint as words with its hex one click away
   await visible(page.getByRole('listitem').filter({ hasText: /master-v1 on Ceremony HSM: KCV \(AES-ECB of zeros\) [0-9a-f]{6}$/ }));
   await count(page.getByLabel(/^fingerprint of [a-z]+-sign-v1 as words$/)).toBe(3);

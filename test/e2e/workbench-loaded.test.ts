@@ -31,7 +31,7 @@ let usb: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
-const { visible, text, shot, nav, drop, signWithCards, chooseDrive } = uiHelpers(() => page);
+const { visible, text, shot, nav, drop, signWithCards, chooseDrive, generateKeys } = uiHelpers(() => page);
 
 beforeAll(async () => {
   hsm = createSoftHsm([HSM, DRILL, ...cards.map(([id, , pin]) => ({ label: `card-${id}`, pin, soPin: '87654321' }))]);
@@ -60,20 +60,7 @@ test('every workbench screen with data loaded: no serious axe violation, contras
 
   await nav('Keys');
   const keys = page.getByRole('form', { name: 'Generate a key' });
-  for (const [id, , pin] of cards) {
-    await keys.getByLabel('Kind of key').selectOption('custodian');
-    await keys.getByLabel('Token').selectOption(`card-${id}`);
-    await keys.getByLabel('Key label').fill(`${id}-sign-v1`);
-    await keys.getByLabel('PIN').fill(pin);
-    await keys.getByRole('button', { name: 'Generate key' }).click();
-    await visible(page.getByRole('listitem').filter({ hasText: `${id}-sign-v1 on card-${id}` }));
-  }
-  await keys.getByLabel('Kind of key').selectOption('master');
-  await keys.getByLabel('Token').selectOption(HSM.label);
-  await keys.getByLabel('Key label').fill('master-v1');
-  await keys.getByLabel('Allow export (wrapped) later').check();
-  await keys.getByLabel('PIN').fill(HSM.pin);
-  await keys.getByRole('button', { name: 'Generate key' }).click();
+  await generateKeys(keys, cards, { label: HSM.label, pin: HSM.pin, extractable: true });
   await visible(page.getByRole('listitem').filter({ hasText: /master-v1 on Workbench HSM: KCV \(AES-ECB of zeros\) [0-9a-f]{6}/ }));
   await page.getByRole('button', { name: 'full hex of the fingerprint of alice-sign-v1' }).click();
   // a refused PIN: the error sits in the form that caused it

@@ -121,6 +121,23 @@ export function uiHelpers(page: () => Page) {
         await idle();
       }
     },
+    /** The Keys screen's form inside scope makes each card's custodian key (card-<id>, <id>-sign-v1), then the master key on the HSM. */
+    generateKeys: async (scope: Page | Locator, cards: readonly (readonly [id: string, name: string, pin: string])[], hsm: { label: string; pin: string; extractable?: boolean }): Promise<void> => {
+      for (const [id, , pin] of cards) {
+        await scope.getByLabel('Kind of key').selectOption('custodian');
+        await scope.getByLabel('Token').selectOption(`card-${id}`);
+        await scope.getByLabel('Key label').fill(`${id}-sign-v1`);
+        await scope.getByLabel('PIN').fill(pin);
+        await scope.getByRole('button', { name: 'Generate key' }).click();
+        await page().getByRole('listitem').filter({ hasText: `${id}-sign-v1 on card-${id}` }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      }
+      await scope.getByLabel('Kind of key').selectOption('master');
+      await scope.getByLabel('Token').selectOption(hsm.label);
+      await scope.getByLabel('Key label').fill('master-v1');
+      if (hsm.extractable === true) await scope.getByLabel('Allow export (wrapped) later').check();
+      await scope.getByLabel('PIN').fill(hsm.pin);
+      await scope.getByRole('button', { name: 'Generate key' }).click();
+    },
     /** A real drop event carrying a file, on a drop zone. */
     drop: async (zone: Locator, name: string, body: string): Promise<void> => {
       const dataTransfer = await page().evaluateHandle(([n, j]) => {
