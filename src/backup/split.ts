@@ -21,8 +21,11 @@ import { defaultSupersedes, SEED_INVENTORY } from '../manifest/inventory.js';
 import { buildManifest, splitKeyId } from '../manifest/manifest.js';
 import type { Artifact } from '../manifest/manifest.js';
 import { Folder } from '../files.js';
+import { findByLabel } from '../pkcs11/objects.js';
 import type { Token } from '../pkcs11/tokens.js';
 import { withSession } from '../pkcs11/session.js';
+import type { Session } from '../pkcs11/session.js';
+import { wrapsOnlyUnderTrusted } from '../pkcs11/trusted.js';
 import { encodeBlob, makeBackupBlob } from './blob.js';
 import { checkRecombinations, createBackupCustody } from './custody.js';
 import { openPaperShare, sealPaperShare } from './paper.js';
@@ -65,6 +68,20 @@ export interface SplitProgress {
 }
 
 /**
+ * A key made CKA_WRAP_WITH_TRUSTED wraps under no backup key (the backup key cannot be trusted:
+ * src/pkcs11/trusted.ts), so it has no backup blob. The one check for every split (the CLI's, the
+ * app's, a ceremony step's), run before anything is made or destroyed: SPLIT_KEY_WRAP_WITH_TRUSTED
+ * naming every such key in `keys`. `where` says where the keys were named (a ceremony's step).
+ */
+export function refuseWrapWithTrustedKeys(s: Session, keys: readonly string[], where = 'the split\'s keys'): void {
+  const trusted = keys.filter((k) => findByLabel(s, 'secret-key', k, 2).some((h) => wrapsOnlyUnderTrusted(s, h)));
+  if (trusted.length > 0) {
+    throw new KeyceremonyError('SPLIT_KEY_WRAP_WITH_TRUSTED', `${trusted.join(', ')} on token "${s.token.label}" ${trusted.length === 1 ? 'is' : 'are'} wrap-with-trusted: wrapped under no backup key, so no backup blob can be made; nothing was made`,
+      `take ${trusted.join(', ')} out of ${where}: a wrap-with-trusted key leaves the token only under the KMS key the security officer trusted; back up a key made without it`);
+  }
+}
+
+/**
  * One split, step by step, so that a screen can take the custodians one at a time: begin (in the
  * HSM), then each share stored on its card (written, then read back in a fresh session and
  * compared with its commitment) or sealed on paper (and opened again), then finish (the read-back
@@ -91,6 +108,7 @@ export class BackupSplit {
   /** The backup key drawn in the HSM, split, imported (wrap/unwrap only); a blob for each key in `keys`. */
   static async begin(opts: { hsm: Token; hsmPin: Uint8Array; ceremony: string; backupKey: string; threshold: number; custodians: readonly string[]; keys: readonly string[] }): Promise<BackupSplit> {
     const { custody, blobs } = await withSession(opts.hsm, opts.hsmPin, async (s) => {
+      refuseWrapWithTrustedKeys(s, opts.keys); // before the backup key is made: a blob that cannot be made leaves nothing behind
       const c = await createBackupCustody(s, { backupKey: opts.backupKey, ceremony: opts.ceremony, custodians: opts.custodians, threshold: opts.threshold });
       const made = [];
       for (const keyId of opts.keys) {
