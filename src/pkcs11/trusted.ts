@@ -85,10 +85,17 @@ async function importAsSo(token: Token, soPin: Uint8Array, key: RsaPublic, label
   });
 }
 
-/** A public key on the token with this modulus and exponent whose CKA_TRUSTED is true, or null. */
+/**
+ * A public key on the token with this modulus and exponent whose CKA_TRUSTED is true, or null.
+ * CKA_TRUSTED and CKA_WRAP are in the search template, not only checked after it: anyone with the
+ * user PIN can make untrusted public objects with the KMS key's modulus, and a bounded search over
+ * those could otherwise miss the trusted one (SoftHSM2 lists a token's objects in no fixed order).
+ */
 export function findTrustedWrappingKey(s: Session, key: RsaPublic): Handle | null {
   const B = pkcs11js();
-  const hits = s.findObjects([{ type: B.CKA_CLASS, value: CKO_PUBLIC_KEY }, { type: B.CKA_KEY_TYPE, value: CKK_RSA }, { type: B.CKA_MODULUS, value: key.modulus }, { type: B.CKA_PUBLIC_EXPONENT, value: key.exponent }], 8);
+  const hits = s.findObjects([{ type: B.CKA_CLASS, value: CKO_PUBLIC_KEY }, { type: B.CKA_KEY_TYPE, value: CKK_RSA }, { type: B.CKA_MODULUS, value: key.modulus }, { type: B.CKA_PUBLIC_EXPONENT, value: key.exponent },
+    { type: B.CKA_TRUSTED, value: true }, { type: B.CKA_WRAP, value: true }], 8);
+  // read back too: a token that ignored the template's CKA_TRUSTED would list untrusted keys here
   return hits.find((h) => s.attribute(h, B.CKA_TRUSTED)?.[0] === 1 && s.attribute(h, B.CKA_WRAP)?.[0] === 1) ?? null;
 }
 
