@@ -252,7 +252,9 @@ function HandOver({ plan, req, runId, step }: { plan: Plan; req: PinRequest; run
     'registered-key': `Found by its key: it holds the key custodian set version ${req.set ?? '?'} registers for you.`,
     // the main process says why no registered key applies (the administrator's token, no set loaded yet, none for this holder)
     'script-token': `Found as the script's token, not by a registered key: ${req.why}.`,
-    'not-registered-key': `This card does not hold the key custodian set version ${req.set ?? '?'} registers for you: no PIN is typed into it. Bring your own card, or stop the ceremony.`,
+    // no set version: the set the run began with does not verify, so no card can be checked against it (the main process says why)
+    'not-registered-key': req.set === null ? `This card cannot be checked against the custodian set: ${req.why}. No PIN is typed into it: stop the ceremony.`
+      : `This card does not hold the key custodian set version ${req.set} registers for you: no PIN is typed into it. Bring your own card, or stop the ceremony.`,
   }[req.card];
   const stop = stopping
     ? (

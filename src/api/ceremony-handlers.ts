@@ -28,7 +28,6 @@ import { digestWords, expectedWords, withoutValue, wrongSlots } from '../ceremon
 import type { Expected } from '../ceremony/witness.js';
 import type { CeremonyScript } from '../ceremony/script.js';
 import { DocumentError } from '../docs/problems.js';
-import { MAX_ENVELOPE_BYTES } from '../dsse/envelope.js';
 import { KeyceremonyError, isKeyceremonyError } from '../errors.js';
 import { readInput, writeFileAtomic } from '../files.js';
 import { readEd25519PublicKey } from '../pkcs11/keys.js';
@@ -108,6 +107,9 @@ export const REHEARSAL_TIMEOUT_MS = 20 * 60_000;
 /** After the kill, how long the folder stays claimed waiting for the process's exit. */
 const KILL_GRACE_MS = 5_000;
 
+/** preflight.ts MAX_INPUT_BYTES: an input file is read whole up to this size. */
+const MAX_INPUT_BYTES = 1024 * 1024;
+
 /** A hand-over waiting for its PIN: the card, and how the engine's wait ends. */
 interface PinWait {
   readonly token: Token;
@@ -136,6 +138,14 @@ interface Run {
   pinWait: PinWait | null;
   /** Every PIN given in this run: kept while the run may log in again, zeroed when it ends. */
   readonly pins: Uint8Array[];
+  /** The tokens whose PIN this run was given: logged in to at any time until it ends (its journal's token all along). */
+  readonly held: Token[];
+  /**
+   * The input files of the run's load-custodian-set steps, read when it began, as the engine pins
+   * them (null: unreadable; the engine refuses the run): the hand-over's card-key check compares with
+   * these, never with what the media holds when the card is asked.
+   */
+  sets: ReadonlyMap<string, Uint8Array> | null;
   error: ApiError | null;
   dir: string;
   auditFile: string | null;
@@ -156,10 +166,19 @@ class Runs {
     const runId = randomBytes(16).toString('hex');
     const steps = stepViews(script);
     const run: Run = { state: 'running', mode, script, steps, progress: steps.map(() => 'pending'), now: null, stage: 'opening', lines: [], question: null, expected: [], answer: null,
-      pinRequest: null, pinWait: null, pins: [], error: null, dir, auditFile: null, chain: [] };
+      pinRequest: null, pinWait: null, pins: [], held: [], sets: new Map(), error: null, dir, auditFile: null, chain: [] };
     keep(run, lines);
     this.runs.set(runId, run);
     return { runId, run };
+  }
+  /**
+   * Whether a run going on holds `token` with a PIN it was given. PKCS#11 2.40 §5.6: the login
+   * state is the application's, shared by every session on the token, and withSession does not log
+   * in again while one is logged in (C_Login would answer CKR_USER_ALREADY_LOGGED_IN whatever the
+   * PIN): a trial login on such a token takes any PIN as the card's.
+   */
+  holding(token: Token): boolean {
+    return [...this.runs.values()].some((x) => (x.state === 'running' || x.state === 'waiting') && x.held.some((t) => t.module === token.module && t.slot.equals(token.slot)));
   }
   get(id: string): Run {
     const r = this.runs.get(id);
@@ -217,6 +236,7 @@ function ended(run: Run, e: ApiError | null): void {
   // the engine has closed every session: no card will be logged in to again in this run
   for (const p of run.pins) zero(p);
   run.pins.length = 0;
+  run.held.length = 0;
 }
 
 function statusOf(run: Run): CeremonyStatusView {
@@ -320,7 +340,7 @@ export function ceremonyHandlers(d: CeremonyDeps): ChannelHandlers<CeremonyChann
       answer(r.confirmed);
       return { answered: true, wrong: [] };
     },
-    'ceremony.pin': async (r) => givePin(runs.get(r.runId), r.token, r.pin),
+    'ceremony.pin': async (r) => givePin(runs, runs.get(r.runId), r.token, r.pin),
     'ceremony.stop': async (r) => {
       const run = runs.get(r.runId);
       if (run.pinWait !== null && run.pinRequest !== null) {
@@ -420,6 +440,13 @@ function loadStepAt(run: Run): Extract<Step, { action: 'load-custodian-set' }> |
   return last?.action === 'load-custodian-set' ? last : undefined;
 }
 
+/** A set file of the run as it began; one not read then fails the check (the hand-over refuses every PIN: CEREMONY_CARD_KEY_UNPROVEN). */
+function pinnedSet(run: Run, rel: string): Uint8Array {
+  const bytes = run.sets?.get(rel);
+  if (bytes === undefined) throw new KeyceremonyError('CEREMONY_INPUT_UNPINNED', `${rel} was not read when the run began`, 'stop the ceremony, put the file back and start again');
+  return bytes;
+}
+
 /**
  * Which card a hand-over is for, and how it was found. With a set loaded from the ceremony media,
  * the card must hold the key that set registers for its holder: read from the card without its
@@ -439,13 +466,16 @@ async function identify(run: Run, t: ScriptToken, token: Token): Promise<{ view:
   let member;
   let version;
   try {
-    // the inputs of a live run from the app are its ceremony folder (start below)
-    const newest = loadedChain(run.script, load, (rel) => readInput(join(run.dir, rel), 'the custodian set', MAX_ENVELOPE_BYTES), Date.now()).chain.newest;
+    // the bytes the run began with (start below), as the step reads them: a file changed or removed since does not turn the check off
+    const newest = loadedChain(run.script, load, (rel) => pinnedSet(run, rel), Date.now()).chain.newest;
     member = newest.custodians.find((c) => c.id === holder);
     version = newest.version;
   } catch (err) {
     if (!isKeyceremonyError(err)) throw err;
-    return byScript(`the custodian set of step ${load.id} could not be read (${err.code}), so "${token.label}" is the script's token for ${holder}; the step checks the set itself`);
+    // fail closed: a card that cannot be checked against the set gets no PIN (its step would refuse the set anyway)
+    const why = `the custodian set of step ${load.id} does not verify (${err.code}), so "${token.label}" cannot be checked against the key it registers for ${holder}`;
+    return { view: { ...base, card: 'not-registered-key', set: null, why },
+      mismatch: new KeyceremonyError('CEREMONY_CARD_KEY_UNPROVEN', `${why}: no PIN is given to it`, 'stop the ceremony here, and bring the custodian set of the earlier ceremony on the ceremony media', { cause: err }) };
   }
   if (member === undefined) return byScript(`set version ${version} registers no key for ${holder}: "${token.label}" is the script's token for ${holder}`);
   let onCard: Uint8Array | null = null;
@@ -477,7 +507,7 @@ async function handOver(run: Run, t: ScriptToken, token: Token): Promise<Uint8Ar
     keep(run, [`  Hand-over: ${view.person} brings "${view.label}" (serial ${view.serial}); its PIN is asked now: ${view.why}`]);
     run.pinWait = {
       token, mismatch,
-      give: (pin) => { done(); run.pins.push(pin); keep(run, [`  ${view.person} typed the PIN of "${view.label}", and the card accepted it`]); resolve(pin); },
+      give: (pin) => { done(); run.pins.push(pin); run.held.push(token); keep(run, [`  ${view.person} typed the PIN of "${view.label}", and the card accepted it`]); resolve(pin); },
       stop: (err) => { done(); keep(run, [`  Stopped at the hand-over of "${view.label}": no PIN was typed`]); reject(err); },
     };
   });
@@ -489,7 +519,7 @@ async function handOver(run: Run, t: ScriptToken, token: Token): Promise<Uint8Ar
  * the card's code and the hand-over waits again, instead of the step failing; a card that does not
  * hold its holder's registered key gets no PIN at all (each wrong one would use up a try).
  */
-async function givePin(run: Run, name: string, typed: string): Promise<Responses['ceremony.pin']> {
+async function givePin(runs: Runs, run: Run, name: string, typed: string): Promise<Responses['ceremony.pin']> {
   const wait = run.pinWait;
   const asked = run.pinRequest;
   if (wait === null || asked === null) {
@@ -500,6 +530,10 @@ async function givePin(run: Run, name: string, typed: string): Promise<Responses
       `${asked.person} types the PIN of "${asked.label}"; the PIN of ${name} is asked when its card is first needed`);
   }
   if (wait.mismatch !== null) throw wait.mismatch;
+  if (runs.holding(wait.token)) {
+    throw new KeyceremonyError('CEREMONY_TOKEN_IN_USE', `a run of this window holds "${asked.label}" with its PIN (another ceremony, or this one under another of the script's names), so a PIN typed now cannot be checked by the card`,
+      `no PIN is typed now: let the other run on "${asked.label}" end, or stop it, then type the PIN; or stop this ceremony`);
+  }
   const pin = Buffer.from(typed, 'utf8');
   run.pinWait = null; // one PIN at a time: another sent while this one is tried finds nothing asked
   try {
@@ -514,6 +548,12 @@ async function givePin(run: Run, name: string, typed: string): Promise<Responses
   return { token: name, accepted: true };
 }
 
+/** The chain files of the script's load-custodian-set steps in the inputs folder, read as the engine pins them (preflight.ts pinInputs). */
+function pinnedSets(script: CeremonyScript, inputs: string): Map<string, Uint8Array> {
+  const files = [...new Set(script.steps.flatMap((s) => (s.action === 'load-custodian-set' ? s.chain : [])))];
+  return new Map(files.map((rel) => [rel, readInput(join(inputs, rel), 'an input file of the script', MAX_INPUT_BYTES)]));
+}
+
 /** The real ceremony, in this process: the preflight, then the engine, which pauses on each witness question and each hand-over until the screen answers. */
 function start(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.start']): Responses['ceremony.start'] {
   const script = parseScript(new TextEncoder().encode(r.script));
@@ -526,8 +566,12 @@ function start(d: CeremonyDeps, runs: Runs, r: Requests['ceremony.start']): Resp
   const { tokens: inLibraries, notes: how } = d.scriptTokens?.(script)
     ?? { tokens: new Map(script.tokens.map((t) => [t.name, d.token({ label: t.label, ...(t.serial === null ? {} : { serial: t.serial }) })])), notes: [] };
   const found = script.tokens.map((t) => [t, inLibraries.get(t.name) as Token] as const);
+  // the load steps' sets as the run begins, read just before the engine pins its inputs (a missing one: the engine refuses the run)
+  let sets: Run['sets'];
+  try { sets = pinnedSets(script, dir); } catch (err) { if (!isKeyceremonyError(err)) throw err; sets = null; }
   // which library each token is in, said before anyone is asked anything (as `ceremony run` says it)
   const { runId, run } = runs.add(dir, script, 'live', [...how, 'Tokens and their libraries:', ...libraryLines(inLibraries)]);
+  run.sets = sets;
   const tokens = new Map<string, ResolvedToken>(found.map(([t, token]) => {
     let asked: Promise<Uint8Array> | undefined;
     return [t.name, { token, pin: () => (asked ??= handOver(run, t, token)) }];
