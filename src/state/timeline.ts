@@ -98,7 +98,11 @@ export interface ManifestInfo {
 export interface Timeline {
   /** keyState at T: whether the chain is valid, its reasons and warnings. */
   readonly result: KeyStateResult;
-  /** ms since the epoch, ascending: every distinct `notBefore` of the chain; [] when not valid. */
+  /**
+   * ms since the epoch, ascending: every distinct `notBefore` of the chain before its newest
+   * custodian set expires, then that expiry when an entry takes effect at or after it (no state
+   * from there on, as keyState gives none); [] when not valid.
+   */
   readonly changes: readonly number[];
   /** Names in code-unit order, as keyState lists them. */
   readonly names: readonly NameLine[];
@@ -135,9 +139,17 @@ function statesIn(n: NameState | undefined): Map<string, VersionState> {
  * more than MAX_CHANGES distinct `notBefore`.
  */
 export function keyTimeline(chainFiles: readonly Uint8Array[], manifestFiles: readonly Uint8Array[], o: KeyStateOptions): Timeline {
-  const changes = changePoints(manifestFiles);
-  const { result, at } = keyStatesAt(chainFiles, manifestFiles, o, changes);
+  const notBefores = changePoints(manifestFiles);
+  const states = keyStatesAt(chainFiles, manifestFiles, o, notBefores);
+  const { result } = states;
   if (!result.valid) return Object.freeze({ result, changes: [], names: [], manifests: [] });
+  const sets = new Map(chainFiles.map((bytes) => parseCustodianSet(parseEnvelope(bytes).payload)).map((set) => [set.version, set]));
+  // §3.5: from the newest set's expiry on, the chain is valid at no time, and keyState gives no state
+  // then; entries scheduled from then on are no state either. That expiry ends every segment.
+  const expires = (sets.get(Math.max(...sets.keys())) as CustodianSet).expires;
+  const cut = notBefores.findIndex((c) => c >= expires);
+  const changes = cut < 0 ? notBefores : [...notBefores.slice(0, cut), expires];
+  const at: readonly Readonly<Record<string, NameState>>[] = cut < 0 ? states.at : [...states.at.slice(0, cut), {}];
   const read = manifestsOf(manifestFiles);
   // the entries taking effect at each change point, in effect order (§8: `notBefore`, then `sequence`, then position in `keys`)
   const atTime = new Map<number, { key: ManifestKey; sequence: number; index: number }[]>();
@@ -151,8 +163,8 @@ export function keyTimeline(chainFiles: readonly Uint8Array[], manifestFiles: re
   const movesOf = (id: string, t: number): Move[] => (atTime.get(t) ?? []).filter((e) => e.key.id === id || (e.key.supersedes === id && MOVES_SUPERSEDED.has(e.key.phase)))
     .map((e) => ({ sequence: e.sequence, index: e.index, phase: e.key.phase, notBefore: t, as: e.key.id === id ? 'id' : 'supersedes' }));
   const names = Object.entries(result.keys).map(([name, now]): NameLine => {
-    // a version once named keeps a state (it only moves forward), so the last change point lists them all
-    const ids = [...statesIn(at.at(-1)?.[name]).keys()].sort(versionOrder);
+    // a version once named keeps a state (it only moves forward) while the chain is valid, so the last change point before the cut lists them all
+    const ids = [...statesIn(at.at(cut < 0 ? -1 : cut - 1)?.[name]).keys()].sort(versionOrder);
     const segments = new Map<string, Segment[]>(ids.map((id) => [id, []]));
     const open = new Map<string, { state: VersionState; from: number }>();
     const close = (id: string, to: number) => {
@@ -174,7 +186,6 @@ export function keyTimeline(chainFiles: readonly Uint8Array[], manifestFiles: re
     for (const id of ids) close(id, changes.length);
     return Object.freeze({ name, now, versions: Object.freeze(ids.map((id) => Object.freeze({ id, segments: Object.freeze(segments.get(id) ?? []) }))) });
   });
-  const sets = new Map(chainFiles.map((bytes) => parseCustodianSet(parseEnvelope(bytes).payload)).map((set) => [set.version, set]));
   return Object.freeze({ result, changes: Object.freeze(changes), names: Object.freeze(names), manifests: Object.freeze(read.map((r) => manifestInfo(r, sets))) });
 }
 
