@@ -4,6 +4,7 @@
  * one token (PKCS#11 2.40 §5.6), so nested sessions on the same token count logins and only the
  * last one out logs out.
  */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { pkcs11js } from './binding.js';
 import type { Handle, Template } from './binding.js';
 import { KeyceremonyError } from '../errors.js';
@@ -14,7 +15,16 @@ const CKR_USER_ALREADY_LOGGED_IN = 0x100;
 const CKR_USER_NOT_LOGGED_IN = 0x101;
 const CKR_USER_TYPE_INVALID = 0x103;
 
-const logins = new Map<string, number>();
+/**
+ * The logins this process holds, per token: how many sessions use it, and a MAC of the PIN that
+ * logged in under a key made for that login. A token logged in answers C_Login with
+ * CKR_USER_ALREADY_LOGGED_IN whatever the PIN, so a later caller's PIN is compared with the MAC
+ * (constant time) instead: a wrong PIN is refused while another operation holds the login.
+ */
+interface Login { count: number; readonly macKey: Buffer; readonly pinMac: Buffer }
+const logins = new Map<string, Login>();
+
+const pinMac = (key: Buffer, pin: Uint8Array): Buffer => createHmac('sha256', key).update(pin).digest();
 
 export class Session {
   readonly token: Token;
@@ -83,6 +93,23 @@ export interface SessionOptions {
 }
 
 /**
+ * C_Login that proves the PIN: a token that says it is logged in already (a login this process no
+ * longer counts, such as a logout that failed) is logged out and asked again, never taken as proof.
+ */
+function logIn(api: Token['module']['api'], user: number, handle: Handle, token: Token, pin: Uint8Array): void {
+  const text = Buffer.from(pin.buffer, pin.byteOffset, pin.byteLength).toString('utf8'); // a view: no copy of the PIN in Node's shared pool
+  for (let attempt = 0; ; attempt++) {
+    try {
+      api.C_Login(handle, user, text);
+      return;
+    } catch (err) {
+      if (ckrOf(err) !== CKR_USER_ALREADY_LOGGED_IN || attempt > 0) throw fromPkcs11(err, { token: token.label, pin: token.pinState(), what: 'logging in' });
+      try { api.C_Logout(handle); } catch { /* the retry says what is wrong */ }
+    }
+  }
+}
+
+/**
  * `pin` is zeroed by the caller after use; pkcs11js takes the PIN as a JavaScript string, which
  * cannot be zeroed (README, "What JavaScript cannot promise").
  */
@@ -100,28 +127,29 @@ export async function withSession<T>(token: Token, pin: Uint8Array | null, fn: (
   let loggedIn = false;
   try {
     if (pin !== null) {
-      if ((logins.get(key) ?? 0) === 0) {
-        const text = Buffer.from(pin.buffer, pin.byteOffset, pin.byteLength).toString('utf8'); // a view: no copy of the PIN in Node's shared pool
-        try {
-          api.C_Login(handle, B.CKU_USER, text);
-        } catch (err) {
-          if (ckrOf(err) !== CKR_USER_ALREADY_LOGGED_IN) {
-            throw fromPkcs11(err, { token: token.label, pin: token.pinState(), what: 'logging in' });
-          }
+      const held = logins.get(key);
+      if (held === undefined) {
+        logIn(api, B.CKU_USER, handle, token, pin);
+        const macKey = randomBytes(32);
+        logins.set(key, { count: 1, macKey, pinMac: pinMac(macKey, pin) });
+      } else {
+        if (!timingSafeEqual(pinMac(held.macKey, pin), held.pinMac)) {
+          throw new KeyceremonyError('HSM_LOGIN_CONFLICT', `${token.label} is logged in by an operation still running, with another PIN than the one given now (no try of the token was used)`,
+            `type the PIN of ${token.label}; if it is right, wait until the running operation ends`);
         }
+        held.count++;
       }
-      logins.set(key, (logins.get(key) ?? 0) + 1);
       loggedIn = true;
     }
     return await fn(new Session(token, handle));
   } finally {
     if (loggedIn) {
-      const n = (logins.get(key) ?? 1) - 1;
-      if (n === 0) {
+      const held = logins.get(key);
+      if (held === undefined || held.count <= 1) {
         logins.delete(key);
         try { api.C_Logout(handle); } catch (err) { if (ckrOf(err) !== CKR_USER_NOT_LOGGED_IN) { /* session gone: logout is moot */ } }
       } else {
-        logins.set(key, n);
+        held.count--;
       }
     }
     try { api.C_CloseSession(handle); } catch { /* token removed: the session is gone anyway */ }
@@ -137,7 +165,7 @@ export async function withSession<T>(token: Token, pin: Uint8Array | null, fn: (
 export async function withSoSession<T>(token: Token, soPin: Uint8Array, fn: (s: Session) => Promise<T>): Promise<T> {
   const B = pkcs11js();
   const api = token.module.api;
-  if ((logins.get(loginKey(token)) ?? 0) > 0) {
+  if (logins.has(loginKey(token))) {
     throw new KeyceremonyError('HSM_LOGIN_CONFLICT', `a user session of this program is logged in to token "${token.label}", so its security officer cannot log in`, 'finish the user\'s work on the token first, then let the security officer act');
   }
   let handle: Handle;

@@ -128,6 +128,32 @@ describe('sessions and PINs', () => {
   });
 });
 
+describe('a login held by a running operation', () => {
+  test('a second caller with a wrong PIN is refused without using a try (the token would say "already logged in" to any PIN); the right PIN shares the login', async () => {
+    const t = findToken(mod, { label: HSM.label });
+    await withSession(t, pinBytes(HSM.pin), async (outer) => {
+      const e = await expectCodeAsync(withSession(t, pinBytes('totally-wrong'), async () => 'made a key'), 'HSM_LOGIN_CONFLICT');
+      expect(e.message).toContain(HSM.label);
+      expect(e.message).not.toContain('totally-wrong');
+      expect(t.pinState().countLow).toBe(false); // the token was not asked: no try used
+      expect(await withSession(t, pinBytes(HSM.pin), async () => 'shared')).toBe('shared');
+      // the refused caller left the holder's login alone
+      expect(mod.api.C_GetSessionInfo(outer.handle).state).toBe(CKS_RW_USER_FUNCTIONS);
+    });
+    const s = mod.api.C_OpenSession(t.slot, B().CKF_SERIAL_SESSION);
+    expect(mod.api.C_GetSessionInfo(s).state).toBe(CKS_RO_PUBLIC_SESSION); // the holder's end logged out
+    mod.api.C_CloseSession(s);
+  });
+  test('a login this process no longer counts is not taken as proof of a PIN: it is logged out and the PIN asked of the token', async () => {
+    const t = findToken(mod, { label: HSM.label });
+    const stray = mod.api.C_OpenSession(t.slot, B().CKF_SERIAL_SESSION | B().CKF_RW_SESSION);
+    mod.api.C_Login(stray, B().CKU_USER, HSM.pin); // as a logout that failed would leave it
+    await expectCodeAsync(withSession(t, pinBytes('totally-wrong'), async () => 'in'), 'HSM_PIN_INCORRECT');
+    expect(await withSession(t, pinBytes(HSM.pin), async () => 'in')).toBe('in');
+    mod.api.C_CloseSession(stray);
+  });
+});
+
 describe('AES-256 keys', () => {
   test('master key: template as asked, KCV computed in the token matches CKA_CHECK_VALUE', async () => {
     await inHsm(async (s) => {
