@@ -249,7 +249,8 @@ function HandOver({ plan, req, runId, step }: { plan: Plan; req: PinRequest; run
     }
   };
   const found = {
-    'registered-key': `Found by its key: it holds the key custodian set version ${req.set ?? '?'} registers for you.`,
+    'registered-key': `Found by its key: it holds the key custodian set version ${req.set ?? '?'} registers for you.${req.rootPinned === true ? ' The set\'s root is the one the script pins.'
+      : ' The set is the one on the ceremony media: the witness checks its root against the earlier ceremony\'s record before anything is signed.'}`,
     // the main process says why no registered key applies (the administrator's token, no set loaded yet, none for this holder)
     'script-token': `Found as the script's token, not by a registered key: ${req.why}.`,
     // no set version: the set the run began with does not verify, so no card can be checked against it (the main process says why)

@@ -458,7 +458,7 @@ async function identify(run: Run, t: ScriptToken, token: Token): Promise<{ view:
   const at = run.progress.findIndex((p) => p !== 'done');
   const base = { token: t.name, label: token.label, serial: token.info.serial, serialPinned: t.serial !== null, holder: t.holder, person: t.holder ?? admin,
     step: run.stage === 'opening' || run.stage === 'checkpoint' || at === -1 ? null : at + 1 };
-  const byScript = (why: string) => ({ view: { ...base, card: 'script-token' as const, set: null, why }, mismatch: null });
+  const byScript = (why: string) => ({ view: { ...base, card: 'script-token' as const, set: null, rootPinned: null, why }, mismatch: null });
   const holder = t.holder;
   if (holder === null) return byScript(`"${token.label}" is the script's token for the administrator: no custodian holds it`);
   const load = loadStepAt(run);
@@ -474,10 +474,11 @@ async function identify(run: Run, t: ScriptToken, token: Token): Promise<{ view:
     if (!isKeyceremonyError(err)) throw err;
     // fail closed: a card that cannot be checked against the set gets no PIN (its step would refuse the set anyway)
     const why = `the custodian set of step ${load.id} does not verify (${err.code}), so "${token.label}" cannot be checked against the key it registers for ${holder}`;
-    return { view: { ...base, card: 'not-registered-key', set: null, why },
+    return { view: { ...base, card: 'not-registered-key', set: null, rootPinned: null, why },
       mismatch: new KeyceremonyError('CEREMONY_CARD_KEY_UNPROVEN', `${why}: no PIN is given to it`, 'stop the ceremony here, and bring the custodian set of the earlier ceremony on the ceremony media', { cause: err }) };
   }
   if (member === undefined) return byScript(`set version ${version} registers no key for ${holder}: "${token.label}" is the script's token for ${holder}`);
+  const rootPinned = load.rootDigest !== null;
   let onCard: Uint8Array | null = null;
   try {
     onCard = await withSession(token, null, async (s) => readEd25519PublicKey(s, findPublicKey(s, { label: `${holder}${KEY_SUFFIX}` })), { readWrite: false });
@@ -485,10 +486,10 @@ async function identify(run: Run, t: ScriptToken, token: Token): Promise<{ view:
     if (!isKeyceremonyError(err)) throw err; // no such key on the card, or one that cannot be read: it is not the registered key
   }
   if (onCard !== null && Buffer.compare(Buffer.from(onCard), Buffer.from(member.publicKey.bytes)) === 0) {
-    return { view: { ...base, card: 'registered-key', set: version, why: `"${token.label}" holds the key set version ${version} registers for ${holder}` }, mismatch: null };
+    return { view: { ...base, card: 'registered-key', set: version, rootPinned, why: `"${token.label}" holds the key set version ${version} registers for ${holder}` }, mismatch: null };
   }
   const why = `"${token.label}" does not hold the key set version ${version} registers for ${holder}`;
-  return { view: { ...base, card: 'not-registered-key', set: version, why },
+  return { view: { ...base, card: 'not-registered-key', set: version, rootPinned, why },
     mismatch: new KeyceremonyError('CEREMONY_CARD_KEY_MISMATCH', `${why}: no PIN is given to it`, `${holder} brings the card whose key the set registers (the one of the earlier ceremony), or the ceremony is stopped here`) };
 }
 

@@ -182,6 +182,13 @@ export interface CeremonyPinRequestView {
   readonly card: 'registered-key' | 'not-registered-key' | 'script-token';
   /** The version of the set whose registered key was compared, if any. */
   readonly set: number | null;
+  /**
+   * Whether that set's root is pinned by the script (rootDigest); false: the set is the one on the
+   * ceremony media, whose root the witness checks against the earlier ceremony's record (so a match
+   * proves the card holds the key that set registers, not yet that the set is the trusted one); null
+   * when no set was compared.
+   */
+  readonly rootPinned: boolean | null;
   readonly why: string;
   /** The step that first needs the card (from 1); null when the run opens its journal or signs the checkpoint. */
   readonly step: number | null;

@@ -241,7 +241,7 @@ describe('hand-overs: each card\'s PIN asked of its holder when the run first ne
     // the journal's token here is alice's card, asked first: the set the script loads registers her key, and the card holds it
     let runId = await later('dual-right', {});
     let s = await until(runId, waiting);
-    expect(s).toMatchObject({ stage: 'opening', pinRequest: { token: 'card-alice', label: 'card-alice', holder: 'alice', person: 'alice', card: 'registered-key', set: 1, step: null } });
+    expect(s).toMatchObject({ stage: 'opening', pinRequest: { token: 'card-alice', label: 'card-alice', holder: 'alice', person: 'alice', card: 'registered-key', set: 1, rootPinned: false, step: null } });
     expect(s.pinRequest!.why).toBe('"card-alice" holds the key set version 1 registers for alice');
     ok(await h['ceremony.stop']({ runId }));
     await until(runId, (x) => x.state === 'failed');
