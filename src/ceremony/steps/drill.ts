@@ -26,16 +26,24 @@ async function drill(ctx: StepContext, step: S): Promise<void> {
   const set = ctx.requireSet();
   const custody = join(ctx.dir, step.custody);
   const plan = loadCustodyPlan(ctx.folder.read(`${step.custody}/${CUSTODY_MANIFEST}`, 'the custody manifest', MAX_ENVELOPE_BYTES), set.bytes, custody, { at: ctx.now() });
-  const collector = new ShareCollector(plan.expected);
-  for (const p of step.presenters) {
-    const card = ctx.cardOf(p);
-    const share = await withSession(card.token, await pinOf(card), async (s) => readShare(s, plan.backupKey));
-    try { presentShare(plan, collector, share, p, `the card "${card.token.label}"`); } finally { share.fill(0); }
-    ctx.say(`  ${p} presented a share: checked against its commitment`);
-  }
+  // the drill token's PIN first: a run stopped at that hand-over holds no share yet
   const target = ctx.token(step.token);
-  const second = (): number => Math.floor(ctx.now() / 1000) * 1000;
-  const { outcome, report } = await restoreFromShares(target.token, await pinOf(target), plan, collector, { restore: false, id: `${ctx.script.id}-drill`, custodianSet: set.chain.newest.version, started: second(), now: second });
+  const targetPin = await pinOf(target);
+  const collector = new ShareCollector(plan.expected);
+  let drilled;
+  try {
+    for (const p of step.presenters) {
+      const card = ctx.cardOf(p);
+      const share = await withSession(card.token, await pinOf(card), async (s) => readShare(s, plan.backupKey));
+      try { presentShare(plan, collector, share, p, `the card "${card.token.label}"`); } finally { share.fill(0); }
+      ctx.say(`  ${p} presented a share: checked against its commitment`);
+    }
+    const second = (): number => Math.floor(ctx.now() / 1000) * 1000;
+    drilled = await restoreFromShares(target.token, targetPin, plan, collector, { restore: false, id: `${ctx.script.id}-drill`, custodianSet: set.chain.newest.version, started: second(), now: second });
+  } finally {
+    collector.dispose(); // shares gathered before a stop, a failed card or a failed restore are zeroed too
+  }
+  const { outcome, report } = drilled;
   ctx.write(step.out, serializeEnvelope(await ctx.signAll({ payloadType: PAYLOAD_TYPES.drill, payload: report, signatures: [] }, step.signers)));
   if (!outcome.pass) throw new KeyceremonyError(outcome.failures[0] ?? 'DRILL_FAILED', `the drill failed: ${outcome.failures.join(', ')}`, 'stop: the backup does not restore; the signed report says what failed');
 }

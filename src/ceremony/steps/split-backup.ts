@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { loadCustodyPlan } from '../../backup/plan.js';
 import type { CustodyPlan } from '../../backup/plan.js';
-import { CUSTODY_MANIFEST, splitBackupKey, writeCustodyFolder } from '../../backup/split.js';
+import { CUSTODY_MANIFEST, refuseWrapWithTrustedKeys, splitBackupKey, writeCustodyFolder } from '../../backup/split.js';
 import { shareLabel } from '../../backup/token-shares.js';
 import { crashpoint } from '../../crashpoint.js';
 import { formatProblem } from '../../docs/problems.js';
@@ -15,13 +15,11 @@ import { MAX_ENVELOPE_BYTES, parseEnvelope, serializeEnvelope } from '../../dsse
 import type { Envelope } from '../../dsse/envelope.js';
 import { checkArtifacts } from '../../manifest/artifacts.js';
 import { parseManifest } from '../../manifest/manifest.js';
-import { KeyceremonyError } from '../../errors.js';
 import { destroyObject, findByLabel } from '../../pkcs11/objects.js';
 import type { ObjectKind } from '../../pkcs11/objects.js';
 import { withSession } from '../../pkcs11/session.js';
 import type { Session } from '../../pkcs11/session.js';
 import type { Token } from '../../pkcs11/tokens.js';
-import { wrapsOnlyUnderTrusted } from '../../pkcs11/trusted.js';
 import { newestSetMembers, requireCustodian } from '../../usecases/custodians.js';
 import { checkSplitHolders } from '../../usecases/split.js';
 import { pinOf, provenKey, resumeMismatch } from '../context.js';
@@ -56,20 +54,13 @@ async function destroyHalfSplit(ctx: StepContext, step: S, hsm: ResolvedToken, b
  * or destroyed, naming every such key. The script refuses one its own generate-key step made
  * (SCRIPT_WRAP_WITH_TRUSTED); this catches one made before, by keygen or an earlier ceremony.
  */
-async function refuseTrustedKeys(step: S, hsm: ResolvedToken): Promise<void> {
-  const trusted = await withSession(hsm.token, await pinOf(hsm), async (s) => step.keys.filter((k) => findByLabel(s, 'secret-key', k, 2).some((h) => wrapsOnlyUnderTrusted(s, h))));
-  if (trusted.length > 0) {
-    throw new KeyceremonyError('SPLIT_KEY_WRAP_WITH_TRUSTED', `${trusted.join(', ')} on token "${hsm.token.label}" ${trusted.length === 1 ? 'is' : 'are'} wrap-with-trusted: wrapped under no backup key, so no backup blob can be made; nothing was made`,
-      `take ${trusted.join(', ')} out of the split's keys (step ${step.id}): a wrap-with-trusted key leaves the token only under the KMS key the security officer trusted; back up a key made without it`);
-  }
-}
-
 async function split(ctx: StepContext, step: S, dir: string): Promise<void> {
   const set = ctx.requireSet().chain;
   requireCustodian(newestSetMembers(set), step.actor, 'actor');
   checkSplitHolders(set, step.holders, step.threshold);
   const hsm = ctx.token(step.token);
-  await refuseTrustedKeys(step, hsm);
+  // before the half-split clean-up and anything made: the one rule of the backup split (src/backup/split.ts)
+  await withSession(hsm.token, await pinOf(hsm), async (s) => refuseWrapWithTrustedKeys(s, step.keys, `the split's keys (step ${step.id})`));
   await destroyHalfSplit(ctx, step, hsm, step.backupKey, step.holders.map((h) => ctx.cardOf(h)));
   const cards: { custodian: string; token: Token; pin: Uint8Array }[] = [];
   for (const h of step.holders) cards.push({ custodian: h, token: ctx.cardOf(h).token, pin: await pinOf(ctx.cardOf(h)) }); // asked one at a time
