@@ -131,7 +131,7 @@ function report(r: DeployRequest, state: KeyStateResult, plan: Plan, variables: 
     keys: Object.fromEntries(plan.names.map((n) => [n.name, { current: n.current?.id ?? null, next: n.next?.id ?? null }])),
     variables,
     skipped: plan.skipped,
-    warnings: [...state.warnings, ...plan.skipped.map((s) => `DEPLOY_KEY_SKIPPED: ${s.name} is a ${s.algorithms.join('/')} key, kept in the HSM and not delivered to the application: skipped`)],
+    warnings: [...state.warnings, ...plan.skipped.map((s) => `DEPLOY_KEY_SKIPPED: ${s.name} is kept in the HSM (${s.algorithms.join('/')}) and not delivered to the application: skipped`)],
   };
 }
 

@@ -205,7 +205,7 @@ export function planDeployment(state: KeyStateResult, manifests: readonly Manife
     const algorithms = [...new Set((surfaced.length > 0 ? surfaced : [...facts.entries()].filter(([, f]) => f.name === name).map(([id]) => id))
       .flatMap((id) => [...(facts.get(id)?.algorithms ?? [])]))];
     if (algorithms.every((a) => !isSecret(a))) {
-      if (o.keys?.includes(name) === true) throw refuse('DEPLOY_KEY_NOT_SECRET', `${name} is a ${algorithms.join('/')} key, which lives in the HSM and is not delivered`, 'leave it out of --key');
+      if (o.keys?.includes(name) === true) throw refuse('DEPLOY_KEY_NOT_SECRET', `${name} (${algorithms.join('/')}) lives in the HSM and is not delivered`, 'leave it out of --key');
       skipped.push({ name, algorithms });
       continue;
     }

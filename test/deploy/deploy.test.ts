@@ -54,7 +54,7 @@ describe('the happy path, each format', () => {
     const { out } = outIn('app.env');
     const r = await deployCli([...baseArgs(sc, AT_DUAL), '--format', 'env', '--out', out], env);
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/^keyceremony: warning: DEPLOY_KEY_SKIPPED: MASTER_KEY is a AES-256-GCM key/m);
+    expect(r.stderr).toMatch(/^keyceremony: warning: DEPLOY_KEY_SKIPPED: MASTER_KEY is kept in the HSM \(AES-256-GCM\)/m);
     expect(mode(out)).toBe(0o600);
     const text = readFileSync(out, 'utf8');
     expect(parseEnvFile(text)).toEqual({
