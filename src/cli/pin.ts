@@ -14,6 +14,11 @@ export async function readPin(io: Io, envName: string | undefined, tokenLabel: s
   return readSecret(io, envName, { flag: '--pin-env', what: 'PIN', of: `token "${tokenLabel}"` });
 }
 
+/** The security officer's PIN of a token, from the variable named by --so-pin-env or a prompt naming it. */
+export async function readSoPin(io: Io, envName: string | undefined, tokenLabel: string): Promise<Buffer> {
+  return readSecret(io, envName, { flag: '--so-pin-env', what: 'SO PIN', of: `token "${tokenLabel}"` });
+}
+
 /** A paper share's passphrase, from the variable named by passphrase-env= or a prompt. */
 export async function readPassphrase(io: Io, envName: string | undefined, custodian: string): Promise<Buffer> {
   return readSecret(io, envName, { flag: 'passphrase-env=', what: 'passphrase', of: `the paper share of ${custodian}` });
@@ -30,7 +35,7 @@ async function readSecret(io: Io, envName: string | undefined, s: { flag: string
   if (!stdin.isTTY || typeof stdin.setRawMode !== 'function') {
     throw usageError('PIN_UNAVAILABLE', `there is no terminal to ask for the ${s.what} of ${s.of}`, `pass ${s.flag} NAME naming an environment variable that holds it`);
   }
-  return checked(await prompt(io, `${s.what === 'PIN' ? 'PIN' : 'Passphrase'} for ${s.of}: `));
+  return checked(await prompt(io, `${s.what === 'passphrase' ? 'Passphrase' : s.what} for ${s.of}: `));
 }
 
 /** The bytes in memory of their own (Buffer.alloc), the pooled copy zeroed: a secret from the environment. */

@@ -121,6 +121,10 @@ describe('keyceremony trust', () => {
       const r = trust(args, e);
       expect([args, r.status, codeOf(r.stderr), r.stdout]).toEqual([args, status, code, '']);
     }
+    // an unset SO PIN variable is named as the SO PIN's, by the option that named it
+    const unset = trust(['--wrapping-key', kek.pub, '--so-pin-env', 'UNSET_SO_PIN'], env).stderr;
+    expect(unset).toContain('named by --so-pin-env');
+    expect(unset).toContain('SO PIN of token');
     // none of them trusted anything: the key still cannot leave
     expect(codeOf(exportTo('still-early', 'aws-rsaes-oaep-sha1', kek).stderr)).toBe('EXPORT_TRUSTED_REQUIRED');
   });

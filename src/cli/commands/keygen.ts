@@ -9,7 +9,7 @@ import { COMMON_OPTIONS, MODULE_PARAMS_OPTION, parse, TOKEN_OPTIONS } from '../a
 import { resolveTarget } from '../context.js';
 import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
-import { readPin } from '../pin.js';
+import { readPin, readSoPin } from '../pin.js';
 
 export const KEYGEN_USAGE = 'keyceremony keygen master|backup|custodian|rsa URI [--extractable [--wrap-with-trusted [--so-pin-env NAME]]] [--bits 2048|3072|4096] [--module PATH [--module-params STRING]] [--pin-env NAME] [--json]';
 
@@ -25,7 +25,7 @@ type Kind = (typeof KINDS)[number];
  */
 async function trustedWrapProbe(io: Io, soPinEnv: string | undefined, token: Token, pin: Uint8Array): Promise<TrustedWrapProbe> {
   if (soPinEnv === undefined) writeLines(io.stderr, [`the security officer of token "${token.label}" enters the SO PIN (not the user PIN): the token's trusted wrapping is measured before the key is made`]);
-  const soPin = await readPin(io, soPinEnv, token.label);
+  const soPin = await readSoPin(io, soPinEnv, token.label);
   try {
     const probe = await probeTrustedWrap(token, soPin, pin);
     requireTrustedWrap(token, probe);

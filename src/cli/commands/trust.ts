@@ -26,7 +26,7 @@ import { COMMON_OPTIONS, MODULE_PARAMS_OPTION, parse } from '../args.js';
 import { resolveTarget } from '../context.js';
 import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
-import { readPin } from '../pin.js';
+import { readSoPin } from '../pin.js';
 
 export const TRUST_USAGE = 'keyceremony trust URI --wrapping-key FILE [--so-pin-env NAME] [--module PATH [--module-params STRING]] [--json]';
 
@@ -52,7 +52,7 @@ export async function trustCommand(argv: readonly string[], io: Io, warnings: Wa
     `  SPKI SHA-256 ${kek.spkiSha256}  (RSA-${kek.bits})`, `  words ${kek.fingerprint.words.join(' ')}`,
     values['so-pin-env'] === undefined ? '  compare it with the KMS console, then enter the SO PIN (not the user PIN); Ctrl-C stops here' : `  the SO PIN comes from ${values['so-pin-env']}`,
   ]);
-  const soPin = await readPin(io, values['so-pin-env'], token.label);
+  const soPin = await readSoPin(io, values['so-pin-env'], token.label);
   let imported;
   try {
     imported = await importTrustedWrappingKey(token, soPin, kek, label);
