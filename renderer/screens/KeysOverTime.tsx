@@ -146,6 +146,10 @@ function NameView({ t, n, nowCol }: { t: Timeline; n: Name; nowCol: number }) {
                     </button>
                   </td>
                 ))}
+                {/* the newest set's expiry ends every segment (src/state/timeline.ts): after it, `state` answers no state */}
+                {(v.segments[v.segments.length - 1]?.to ?? 0) < t.changes.length && (
+                  <td colSpan={t.changes.length - (v.segments[v.segments.length - 1]?.to ?? 0)} className="kot-expired">no state: the custodian set has expired</td>
+                )}
               </tr>
             ))}
           </tbody>
