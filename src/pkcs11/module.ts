@@ -6,7 +6,10 @@
  * URI's `module-path` names that token's library; the others use the default library), each
  * independent of the others.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { isAbsolute, resolve } from 'node:path';
 import { KeyceremonyError, usageError } from '../errors.js';
 import { pkcs11js } from './binding.js';
 import type { Binding } from './binding.js';
@@ -61,19 +64,31 @@ export interface ModuleOptions {
 export function chooseModule(opts: ModuleOptions): ModuleChoice {
   const env = opts.env ?? process.env;
   const def = defaultModule(opts.flag, env);
+  if (opts.paramsFlag === '') throw usageError('USAGE', '--module-params is empty', "give the library's initialization parameters, or leave --module-params out");
   const params = opts.paramsFlag ?? (env[MODULE_PARAMS_ENV] === '' ? undefined : env[MODULE_PARAMS_ENV]);
   if (opts.uriModulePath !== undefined) {
-    const same = def !== null && def.path === opts.uriModulePath;
+    // RFC 7512 §2.3: module-path names a library file; a relative one would name whatever the working folder holds
+    if (!isAbsolute(opts.uriModulePath)) {
+      throw usageError('HSM_MODULE_PATH_RELATIVE', `the URI's module-path ${JSON.stringify(opts.uriModulePath)} is not an absolute path`, 'write the absolute path of the PKCS#11 library in module-path (percent-encoded, e.g. module-path=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so)');
+    }
+    // the same file by another path (a link) is the same process-global library, and so the default library with its parameters
+    const same = def !== null && libraryKey(def.path) === libraryKey(opts.uriModulePath);
     return { path: opts.uriModulePath, source: 'uri', ...(same && params !== undefined ? { params } : {}) };
+  }
+  if (def === null && params !== undefined) {
+    // CLI.md: the parameters apply to the default library; handed to an auto-detected SoftHSM2 they would only make it refuse
+    throw usageError('HSM_MODULE_PARAMS_WITHOUT_MODULE', `initialization parameters were given (${opts.paramsFlag !== undefined ? '--module-params' : MODULE_PARAMS_ENV}) but no library to take them`,
+      `name the library they belong to with --module PATH or ${MODULE_ENV}`);
   }
   const chosen = def ?? autoSoftHsm2();
   return { ...chosen, ...(params !== undefined ? { params } : {}) };
 }
 
+/** --module, else KEYCEREMONY_PKCS11_MODULE; a relative path is taken from the working folder, so the file checked is the file loaded. */
 function defaultModule(flag: string | undefined, env: NodeJS.ProcessEnv): ModuleChoice | null {
-  if (flag !== undefined) return { path: flag, source: 'flag' };
+  if (flag !== undefined) return { path: flag === '' ? flag : resolve(flag), source: 'flag' };
   const fromEnv = env[MODULE_ENV];
-  if (fromEnv !== undefined && fromEnv !== '') return { path: fromEnv, source: 'env' };
+  if (fromEnv !== undefined && fromEnv !== '') return { path: resolve(fromEnv), source: 'env' };
   return null;
 }
 
@@ -155,6 +170,7 @@ export class Pkcs11Module {
         `check the path given with --module or ${MODULE_ENV}, or install the token middleware`);
     }
     const B = pkcs11js();
+    if (params !== undefined) survivesInitialize(path, params);
     const api = new B.PKCS11();
     try {
       api.load(path);
@@ -210,6 +226,31 @@ function initFailure(path: string, params: string | undefined, ckr: number | nul
     return new KeyceremonyError('HSM_MODULE_INIT_FAILED', `the PKCS#11 module ${path} could not be initialised (${name})`, 'check that it is the vendor PKCS#11 library and that its middleware is installed', { exit: 1, cause: err });
   }
   return fromPkcs11(err, { what: `initialising ${path}` });
+}
+
+/**
+ * A library's C_Initialize with these parameters, tried first in a throw-away child process: the
+ * reserved argument is outside the PKCS#11 standard, and NSS softokn dies of SIGSEGV inside
+ * C_Initialize on strings it cannot use (no configdir, `configdir=x`, a stray quote: measured on
+ * NSS 3.87), which in this process would end the command with no error line at all. A child that
+ * dies of a signal refuses the parameters (HSM_MODULE_PARAMS_REJECTED); one that answers, in
+ * whatever way, leaves the decision to the real C_Initialize here. Not in the Electron app, which
+ * cannot run itself as Node (its RunAsNode fuse is off): there the profile's checks are all.
+ */
+function survivesInitialize(path: string, params: string): void {
+  if (process.versions.electron !== undefined) return;
+  let binding: string;
+  try {
+    binding = createRequire(import.meta.url).resolve('pkcs11js');
+  } catch {
+    return;
+  }
+  const probe = `const p = require(process.env.KC_PKCS11JS); const l = new p.PKCS11(); l.load(process.env.KC_MODULE);
+try { l.C_Initialize({ flags: p.CKF_OS_LOCKING_OK, libraryParameters: require('node:fs').readFileSync(0, 'utf8') }); l.C_Finalize(); } catch { /* an answer */ }`;
+  const r = spawnSync(process.execPath, ['-e', probe], { input: params, stdio: ['pipe', 'ignore', 'ignore'], timeout: 60_000, env: { ...process.env, KC_PKCS11JS: binding, KC_MODULE: path } });
+  if (r.error !== undefined || r.signal === null) return; // it answered, or could not be tried: the real C_Initialize decides
+  throw new KeyceremonyError('HSM_MODULE_PARAMS_REJECTED', `the PKCS#11 module ${path} crashed (${r.signal}) initialising with the parameters given`,
+    `check the string given with --module-params or ${MODULE_PARAMS_ENV} against the library's documentation (for NSS softokn: ${NSS_PARAMS_EXAMPLE}, with a database folder that exists)`, { exit: 1 });
 }
 
 /** Library file → its one instance in this process (keyed by the file's real path: a link to an open library is that library). */

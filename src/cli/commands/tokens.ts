@@ -82,7 +82,8 @@ export async function tokensCommand(argv: readonly string[], io: Io, warnings: W
 function single(io: Io, mod: Pkcs11Module, json: boolean): number {
   const tokens = listTokens(mod);
   if (json) {
-    writeJson(io, { module: moduleJson(mod), tokens: tokens.map((t) => ({ ...tokenJson(t), library: mod.path })) }, 2);
+    // the shape of a listing of several libraries, so a reader need not tell the two apart
+    writeJson(io, { module: moduleJson(mod), libraries: [{ ...moduleJson(mod), error: null }], tokens: tokens.map((t) => ({ ...tokenJson(t), library: mod.path })) }, 2);
     return 0;
   }
   writeLines(io.stdout, describe(mod, tokens));
