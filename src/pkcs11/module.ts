@@ -166,8 +166,8 @@ export class Pkcs11Module {
       return cached;
     }
     if (!existsSync(path) || !statSync(path).isFile()) {
-      throw usageError('HSM_MODULE_NOT_FOUND', `the PKCS#11 module ${path} does not exist`,
-        `check the path given with --module or ${MODULE_ENV}, or install the token middleware`);
+      throw usageError('HSM_MODULE_NOT_FOUND', `the PKCS#11 module ${path} ${existsSync(path) ? 'is not a regular file' : 'does not exist'}`,
+        `check the path given with --module, ${MODULE_ENV} or the URI's module-path, or install the token middleware`);
     }
     const B = pkcs11js();
     if (params !== undefined) survivesInitialize(path, params);

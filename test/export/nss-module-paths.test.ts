@@ -107,7 +107,12 @@ describe('module-path in the key URI', () => {
     refused('relative2', exportTo('relative2', `${KEY}?module-path=.%2Flink-softokn.so`, ['--module', nssLib, '--module-params', params]), 'HSM_MODULE_PATH_RELATIVE', 2);
   });
   test('a missing library (exit 2), a file that is not a PKCS#11 library (exit 2), a literal space (exit 2)', () => {
-    refused('missing', exportTo('missing', `${KEY}?module-path=/opt/nowhere/libvendor.so`, ['--module', nssLib, '--module-params', params]), 'HSM_MODULE_NOT_FOUND', 2);
+    const missing = exportTo('missing', `${KEY}?module-path=/opt/nowhere/libvendor.so`, ['--module', nssLib, '--module-params', params]);
+    refused('missing', missing, 'HSM_MODULE_NOT_FOUND', 2);
+    expect(missing.stderr).toContain("the URI's module-path"); // the fix names where the path came from
+    const device = exportTo('device', `${KEY}?module-path=/dev/zero`, []);
+    refused('device', device, 'HSM_MODULE_NOT_FOUND', 2);
+    expect(device.stderr).toContain('/dev/zero is not a regular file');
     const junk = join(dir, 'junk.so');
     writeFileSync(junk, 'not an ELF file\n');
     refused('junk', exportTo('junk', `${KEY}?module-path=${junk}`, []), 'HSM_MODULE_LOAD_FAILED', 2);
