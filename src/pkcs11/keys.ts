@@ -274,7 +274,7 @@ export function findOne(s: Session, klass: number, q: ObjectQuery, what: string)
   if (q.id !== undefined) t.push({ type: B.CKA_ID, value: Buffer.from(q.id, 'hex') });
   const hits = s.findObjects(t, 2);
   const name = q.label !== undefined ? `"${q.label}"` : `with id ${q.id ?? '?'}`;
-  if (hits.length === 0) throw hsmError('HSM_OBJECT_NOT_FOUND', `no ${what} ${name} on token "${s.token.label}"`, 'check the label with `keyceremony keys` or the URI');
+  if (hits.length === 0) throw hsmError('HSM_OBJECT_NOT_FOUND', `no ${what} ${name} on token "${s.token.label}"`, 'check the object= label in the URI against the one the key was made with (its keygen output or the ceremony transcript), and the token');
   if (hits.length > 1) throw new KeyceremonyError('HSM_OBJECT_AMBIGUOUS', `several ${what}s ${name} on token "${s.token.label}"`, 'name the key by id as well (id=%..)');
   return hits[0] as Handle;
 }
