@@ -14,7 +14,7 @@ import { statusCommand, STATUS_USAGE } from './commands/status.js';
 import { verifyCommand, VERIFY_USAGE } from './commands/verify.js';
 import { stateCommand, STATE_USAGE } from './commands/state.js';
 import { deployCommand, DEPLOY_USAGE } from './commands/deploy.js';
-import { exportCommand, EXPORT_USAGE } from './commands/export.js';
+import { exportCommand, EXPORT_HELP, EXPORT_USAGE } from './commands/export.js';
 import { mediaCommand, MEDIA_USAGE } from './commands/media.js';
 import { bundleCommand, BUNDLE_USAGE } from './commands/bundle.js';
 import { auditCommand, AUDIT_USAGE } from './commands/audit.js';
@@ -38,7 +38,7 @@ const COMMANDS: ReadonlyMap<string, { run: Command; usage: string; what: string 
   ['verify', { run: verifyCommand, usage: VERIFY_USAGE, what: 'verify a signed document against a custodian-set chain' }],
   ['state', { run: stateCommand, usage: STATE_USAGE, what: 'the key state at a time from a chain of rotation manifests: current, accepted, retired, revoked, compromised' }],
   ['deploy', { run: deployCommand, usage: DEPLOY_USAGE, what: 'write the secrets a deployment surfaces at a time (current and next, by the key state), opened from their sealed age files and checked against their signed bindings' }],
-  ['export', { run: exportCommand, usage: EXPORT_USAGE, what: 'wrap a token key for import into a cloud KMS, onto removable media' }],
+  ['export', { run: exportCommand, usage: EXPORT_USAGE, help: EXPORT_HELP, what: 'wrap a token key for import into a cloud KMS, onto removable media' }],
   ['bundle', { run: bundleCommand, usage: BUNDLE_USAGE, what: 'export keys for several targets onto removable media with SHA256SUMS and an unsigned manifest' }],
   ['media', { run: mediaCommand, usage: MEDIA_USAGE, what: 'list removable drives with their free space' }],
   ['backup', { run: backupCommand, usage: BACKUP_USAGE, what: "split a new backup key M-of-N onto the custodians' cards, with backup blobs and an unsigned custody manifest" }],

@@ -10,7 +10,8 @@ import { Warnings } from './io.js';
 import type { Io } from './io.js';
 
 export type Command = (argv: readonly string[], io: Io, warnings: Warnings) => Promise<number>;
-export interface CommandTable { readonly commands: ReadonlyMap<string, { readonly run: Command; readonly usage: string }>; readonly usage: () => string; readonly others?: string }
+/** `help`: more lines `--help` prints after the usage (an export's targets). */
+export interface CommandTable { readonly commands: ReadonlyMap<string, { readonly run: Command; readonly usage: string; readonly help?: readonly string[] }>; readonly usage: () => string; readonly others?: string }
 
 /** One line, no newline, control or bidi character inside: messages may quote hostile input (issue 14). */
 export function oneLine(s: string): string {
@@ -43,7 +44,7 @@ export async function runCommandLine(t: CommandTable, argv: readonly string[], i
       throw new KeyceremonyError('USAGE', `unknown command ${JSON.stringify(name)}`, `commands: ${[...t.commands.keys()].join(', ')}${t.others ?? ''}`, { exit: 2 });
     }
     if (rest.includes('--help') || rest.includes('-h')) {
-      io.stdout.write(`usage: ${cmd.usage}\n`);
+      io.stdout.write(`usage: ${cmd.usage}\n${(cmd.help ?? []).map((l) => `${l}\n`).join('')}`);
       return 0;
     }
     return await cmd.run(rest, io, new Warnings(io));

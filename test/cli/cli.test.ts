@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { TARGETS } from '../../src/export/targets.js';
 import { BIN, ERROR_LINE, runCli } from '../support/cli.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
@@ -130,6 +131,13 @@ describe('keyceremony keygen', () => {
     }
     expect(runCli([], env).status).toBe(2);
     expect(runCli(['--help'], env).status).toBe(0);
+  });
+  test('export --help names every target, as the export refuses any other', () => {
+    const r = runCli(['export', '--help'], env);
+    expect(r.status).toBe(0);
+    const listed = r.stdout.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().split(/\s+/)[0]);
+    expect(listed).toEqual(TARGETS.map((t) => t.name));
+    expect(listed).toContain('azure-byok');
   });
   test('the PIN prompt on a real terminal does not echo', () => {
     const helper = fileURLToPath(new URL('../support/pty-run.py', import.meta.url));

@@ -16,6 +16,8 @@ import type { Io, Warnings } from '../io.js';
 import { readPin } from '../pin.js';
 
 export const EXPORT_USAGE = 'keyceremony export --key URI (--target TARGET --wrapping-key FILE [--kek-id URL] [--import-token FILE] | --params FILE) --out DIR [--hash sha1|sha256] [--module PATH [--module-params STRING]] [--pin-env NAME] [--force] [--json]';
+/** What `export --help` says after the usage: every target, its KMS key sizes and file (CLI.md, KMS-NOTES.md). */
+export const EXPORT_HELP: readonly string[] = ['targets (TARGET):', ...TARGETS.map((t) => `  ${t.name.padEnd(34)} ${t.cloud}, KMS key RSA-${t.kekBits.join('/')}, writes ${t.file}`)];
 
 const MAX_IMPORT_TOKEN = 6144; // AWS: ImportToken is at most 6144 bytes (KMS-NOTES.md)
 
