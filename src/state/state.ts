@@ -10,9 +10,10 @@
  */
 import { formatTime } from '../docs/fields.js';
 import { formatProblem } from '../docs/problems.js';
-import { applyEntries } from './machine.js';
+import { applyEntries, stateChanges, statesAt } from './machine.js';
 import type { NameState } from './machine.js';
 import { readHistory } from './history.js';
+import type { Manifest } from '../manifest/manifest.js';
 
 export type { NameState } from './machine.js';
 
@@ -54,13 +55,8 @@ export interface KeyStates {
   readonly at: readonly Readonly<Record<string, NameState>>[];
 }
 
-/**
- * keyState at `o.at`, and, when the chain is valid then, its keys at each of `times` (the app's
- * time line asks at every `notBefore` of the chain). One reading of the history serves all: a
- * chain's validity depends on T only through §3.5, so the state at another time is the entries in
- * effect then, applied by the same machine. No second reading of §8, and no signature checked twice.
- */
-export function keyStatesAt(chainFiles: readonly Uint8Array[], manifestFiles: readonly Uint8Array[], o: KeyStateOptions, times: readonly number[]): KeyStates {
+/** keyState at T, with the chain's manifests when it is valid (none otherwise). */
+function evaluate(chainFiles: readonly Uint8Array[], manifestFiles: readonly Uint8Array[], o: KeyStateOptions, times: readonly number[]): { result: KeyStateResult; manifests: readonly Manifest[] } {
   if (!Array.isArray(chainFiles)) throw new TypeError('"chainFiles" expected an array of Uint8Array');
   if (!Array.isArray(manifestFiles)) throw new TypeError('"manifestFiles" expected an array of Uint8Array');
   if (typeof o?.at !== 'number' || !Number.isSafeInteger(o.at)) throw new TypeError('"at" expected ms since the epoch, a whole number');
@@ -80,5 +76,34 @@ export function keyStatesAt(chainFiles: readonly Uint8Array[], manifestFiles: re
     reasons: Object.freeze(reasons),
     warnings: Object.freeze(warnings),
   });
-  return Object.freeze({ result, at: Object.freeze(valid ? times.map((t) => applyEntries(history.manifests, t).keys) : []) });
+  return { result, manifests: valid ? history.manifests : [] };
+}
+
+/**
+ * keyState at `o.at`, and, when the chain is valid then, its keys at each of `times` (the app's
+ * time line asks at every `notBefore` of the chain). One reading of the history serves all: a
+ * chain's validity depends on T only through §3.5, so the state at another time is the entries in
+ * effect then, applied by the same machine. No second reading of §8, and no signature checked twice;
+ * the entries are applied once for all the times (statesAt).
+ */
+export function keyStatesAt(chainFiles: readonly Uint8Array[], manifestFiles: readonly Uint8Array[], o: KeyStateOptions, times: readonly number[]): KeyStates {
+  const { result, manifests } = evaluate(chainFiles, manifestFiles, o, times);
+  return Object.freeze({ result, at: Object.freeze(result.valid ? statesAt(manifests, times) : []) });
+}
+
+/** keyState at T, and the states of the same chain at other times as they change (see StateChanges). */
+export interface KeyStateChanges {
+  readonly result: KeyStateResult;
+  /** Every key name of the chain, as keyState lists them; [] when the chain is not valid at T. */
+  readonly names: readonly string[];
+  /** For each of the times asked: the names whose state there may differ from the time before, with it; [] when not valid at T. */
+  readonly changes: readonly ReadonlyMap<string, NameState>[];
+}
+
+/** keyStatesAt, for `times` in ascending order, as the changes from one time to the next rather than every name at every time. */
+export function keyStateChanges(chainFiles: readonly Uint8Array[], manifestFiles: readonly Uint8Array[], o: KeyStateOptions, times: readonly number[]): KeyStateChanges {
+  const { result, manifests } = evaluate(chainFiles, manifestFiles, o, times);
+  if (!result.valid) return Object.freeze({ result, names: [], changes: [] });
+  const { names, changes } = stateChanges(manifests, times);
+  return Object.freeze({ result, names, changes });
 }

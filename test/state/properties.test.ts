@@ -10,7 +10,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { Algorithm, Manifest, ManifestKey, Phase } from '../../src/manifest/manifest.js';
-import { applyEntries } from '../../src/state/machine.js';
+import { applyEntries, stateChanges, statesAt } from '../../src/state/machine.js';
 import type { NameState } from '../../src/state/machine.js';
 import { chain, day, entry, ms, run } from './support.js';
 import type { Step } from './support.js';
@@ -229,6 +229,31 @@ describe('random arbitrary entries', () => {
     // the property is not vacuous: both outcomes are common
     expect(valid).toBeGreaterThan(200);
     expect(invalid).toBeGreaterThan(200);
+  });
+
+  // one pass for many times (statesAt, stateChanges, under keyStatesAt and the time line) is applyEntries at each time
+  test('one pass for many times: on valid and invalid chains (an id given to two names too), at times in any order, repeated, between and on the change points', () => {
+    const other = (n: string) => (n === 'MASTER_KEY' ? 'WEBHOOK_SIGNING_SECRET' : 'MASTER_KEY');
+    fc.assert(fc.property(movesArb, fc.array(fc.boolean(), { maxLength: 30 }), fc.array(fc.integer({ min: -1, max: 8 }), { maxLength: 12 }), fc.array(fc.nat(3), { maxLength: 12 }), fc.array(fc.nat(9), { maxLength: 30 }), (moves, splits, days, hours, swaps) => {
+      // now and then an entry names the other key: one id then moves under two names
+      const manifests = manifestsOf(group(moves.map((m, i) => (swaps[i] === 0 ? { ...m, name: other(m.name) } : m)), splits));
+      const times = days.map((d, i) => ms(day(d)) + (hours[i] ?? 0) * 3600_000);
+      const at = statesAt(manifests, times);
+      expect(at).toHaveLength(times.length);
+      times.forEach((t, i) => expect(at[i]).toEqual(applyEntries(manifests, t).keys));
+      // the changes, applied one time after the other, are the same states
+      const sorted = [...times].sort((a, b) => a - b);
+      const { names, changes } = stateChanges(manifests, sorted);
+      const now = new Map<string, NameState>();
+      sorted.forEach((t, i) => {
+        const want = applyEntries(manifests, t).keys;
+        for (const [n, st] of changes[i] as ReadonlyMap<string, NameState>) now.set(n, st);
+        expect(Object.fromEntries(names.map((n) => [n, now.get(n)]))).toEqual(want);
+      });
+    }), { numRuns: 1000 });
+  });
+  test('times out of order are refused by stateChanges', () => {
+    expect(() => stateChanges([], [2, 1])).toThrow(RangeError);
   });
 });
 
