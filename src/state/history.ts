@@ -31,7 +31,11 @@ export interface HistoryOptions {
 }
 
 export interface History {
-  /** One manifest per sequence number present, in sequence order; empty when a sequence is forked (the effect order is then undefined). */
+  /**
+   * One manifest per sequence number present, in sequence order, when they are the whole sequence
+   * 1..n; empty when a number is forked or missing (the effect order is then undefined: applying the
+   * entries of a history with a hole only adds, as impossible steps, what the missing manifest said).
+   */
   readonly manifests: readonly Manifest[];
   readonly reasons: readonly Problem[];
   readonly warnings: readonly Problem[];
@@ -129,12 +133,13 @@ function distinct(copies: readonly Copy[], warnings: Problem[]): Map<string, Cop
 /**
  * Rule 1: exactly one manifest per sequence number 1..n, each `previous` the digest of the one
  * before. Sequence numbers go up to 2^53, so gaps are found between the numbers present, never by
- * counting up to n. Returns the manifests in sequence order, or [] when a number is forked.
+ * counting up to n. Returns the manifests in sequence order ([] when a number is forked), and
+ * whether they are the whole sequence 1..n.
  */
-function sequence(manifests: readonly Manifest[], reasons: Problem[]): Manifest[] {
+function sequence(manifests: readonly Manifest[], reasons: Problem[]): { ordered: Manifest[]; whole: boolean } {
   if (manifests.length === 0) {
     reasons.push(problem('STATE_NO_MANIFESTS', 'manifests', 'no rotation manifest was given: the key state comes only from a chain of manifests'));
-    return [];
+    return { ordered: [], whole: false };
   }
   const bySeq = new Map<number, Manifest[]>();
   for (const m of manifests) {
@@ -144,9 +149,11 @@ function sequence(manifests: readonly Manifest[], reasons: Problem[]): Manifest[
   }
   const numbers = [...bySeq.keys()].sort((a, b) => a - b);
   let forked = false;
+  let missing = false;
   let before = 0;
   for (const n of numbers) {
     if (n !== before + 1) {
+      missing = true;
       reasons.push(problem('STATE_SEQUENCE_GAP', seqPath(before + 1), n === before + 2 ? `no manifest has sequence ${before + 1}` : `no manifest has a sequence from ${before + 1} to ${n - 1}`));
     }
     const here = bySeq.get(n) as Manifest[];
@@ -164,7 +171,7 @@ function sequence(manifests: readonly Manifest[], reasons: Problem[]): Manifest[
       reasons.push(problem('STATE_PREVIOUS_MISMATCH', `${seqPath(m.sequence)}.previous`, `is ${String(m.previous)}, not the digest of manifest ${prev.sequence} (${prev.digest})`));
     }
   }
-  return forked ? [] : ordered;
+  return { ordered: forked ? [] : ordered, whole: !forked && !missing };
 }
 
 /** Rule 2, along the sequence: `custodianSet` and `issued` never decrease. */
@@ -228,7 +235,7 @@ export function readHistory(chainFiles: readonly Uint8Array[], manifestFiles: re
   const byDigest = distinct(copies, warnings);
   const unique = [...byDigest.values()].map((cs) => (cs[0] as Copy).manifest);
   if (copies.length < manifestFiles.length && unique.length === 0) return { manifests: [], reasons, warnings };
-  const ordered = sequence(unique, reasons);
+  const { ordered, whole } = sequence(unique, reasons);
   neverDecrease(ordered, reasons);
   if (sets.chain !== null) {
     for (const cs of [...byDigest.values()].sort((a, b) => (a[0] as Copy).manifest.sequence - (b[0] as Copy).manifest.sequence)) {
@@ -236,5 +243,5 @@ export function readHistory(chainFiles: readonly Uint8Array[], manifestFiles: re
       if (set !== undefined) for (const c of cs) approved(c, set, reasons, warnings);
     }
   }
-  return { manifests: ordered, reasons, warnings };
+  return { manifests: whole ? ordered : [], reasons, warnings };
 }
