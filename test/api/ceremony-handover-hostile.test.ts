@@ -10,51 +10,34 @@
  *   2.40 §5.6: login state is per application): a second run of the window on the token another
  *   run holds must not take any PIN as accepted.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { CeremonyStatusView, Result } from '../../src/api/contract.js';
-import { createHandlers } from '../../src/api/handlers.js';
+import type { CeremonyStatusView } from '../../src/api/contract.js';
 import type { Handlers } from '../../src/api/handlers.js';
 import { fingerprint } from '../../src/crypto/fingerprint.js';
 import { expectedWords } from '../../src/ceremony/witness.js';
 import { verifiedChain } from '../../src/usecases/chain.js';
-import { createSoftHsm } from '../support/softhsm.js';
-import type { SoftHsm } from '../support/softhsm.js';
+import { openApiRoom, waiting } from '../support/ceremony-api.js';
+import type { ApiRoom } from '../support/ceremony-api.js';
+import { ok } from '../support/result.js';
 
 const TRIO = ['alice', 'bob', 'carol'] as const;
 /** Each custodian's card, and a spare for a second first ceremony (a key is made once on a card). */
 const cards = TRIO.flatMap((id, i) => [{ id, label: `card-${id}`, pin: `88${i}8765`, soPin: '12345678' }, { id, label: `spare-${id}`, pin: `66${i}5432`, soPin: '12345678' }]);
 const HSM = { label: 'Hostile HSM', pin: '44443333', soPin: '12345678' };
-let hsm: SoftHsm;
+let room: ApiRoom;
 let work: string;
 let h: Handlers;
-let chosen: string | null = null;
+let pinOf: ApiRoom['pinOf'];
+let until: ApiRoom['until'];
+let folder: ApiRoom['folder'];
 
 beforeAll(() => {
-  hsm = createSoftHsm([HSM, ...cards]);
-  work = realpathSync(mkdtempSync(join(tmpdir(), 'kc-api-hostile-')));
-  h = createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'test', interfaces: () => [], chooseFolder: async () => chosen });
+  room = openApiRoom('kc-api-hostile-', [HSM, ...cards]);
+  ({ work, h, pinOf, until, folder } = room);
 });
-afterAll(() => { hsm.cleanup(); rmSync(work, { recursive: true, force: true }); });
-
-function ok<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-async function until(runId: string, done: (s: CeremonyStatusView) => boolean): Promise<CeremonyStatusView> {
-  let s = ok(await h['ceremony.status']({ runId }));
-  for (let i = 0; i < 400 && !done(s); i++) { await new Promise((r) => setTimeout(r, 25)); s = ok(await h['ceremony.status']({ runId })); }
-  return s;
-}
-const waiting = (s: CeremonyStatusView) => s.state !== 'running';
-const pinOf = (label: string): string => (label === HSM.label ? HSM.pin : cards.find((c) => c.label === label)!.pin);
-const folder = async (name: string): Promise<string> => {
-  mkdirSync(join(work, name));
-  chosen = join(work, name);
-  return ok(await h['folders.choose']({ purpose: 'ceremony' })).folder!.handle;
-};
+afterAll(() => room.close());
 const tokenFlags = async (label: string) => ok(await h['tokens.list']({})).tokens.find((t) => t.label === label)!;
 
 const people = [{ id: 'admin', name: 'Ceremony administrator', role: 'administrator' }, { id: 'wendy', name: 'Internal witness', role: 'witness' },

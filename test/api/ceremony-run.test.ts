@@ -9,53 +9,34 @@
  * appears in what the run shows. The question classifier is tested on the engine's own question
  * texts, without tokens.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { classify, stepViews, wrongSlots } from '../../src/api/ceremony-handlers.js';
-import type { CeremonyPinRequestView, CeremonyStatusView, Result } from '../../src/api/contract.js';
-import { createHandlers } from '../../src/api/handlers.js';
+import type { CeremonyPinRequestView, CeremonyStatusView } from '../../src/api/contract.js';
 import type { Handlers } from '../../src/api/handlers.js';
 import { fingerprint, fromWords, toWords } from '../../src/crypto/fingerprint.js';
 import { parseScript } from '../../src/ceremony/script.js';
 import { templateText } from '../../src/ceremony/templates.js';
-import { createSoftHsm } from '../support/softhsm.js';
-import type { SoftHsm } from '../support/softhsm.js';
+import { openApiRoom, waiting } from '../support/ceremony-api.js';
+import type { ApiRoom } from '../support/ceremony-api.js';
+import { ok } from '../support/result.js';
 
 /** Two rooms of custodians, each with their own cards: keys are made once on a card, so the hand-over run below has its own. */
 const cards = ['alice', 'bob', 'carol', 'dora', 'emil', 'fay'].map((id, i) => ({ id, label: `card-${id}`, pin: `77${i}7654`, soPin: '12345678' }));
 const HSM = { label: 'Ceremony HSM', pin: '55556666', soPin: '12345678' };
-let hsm: SoftHsm;
+let room: ApiRoom;
 let work: string;
 let h: Handlers;
-let chosen: string | null = null;
+let pinOf: ApiRoom['pinOf'];
+let until: ApiRoom['until'];
+let folder: ApiRoom['folder'];
 
 beforeAll(() => {
-  hsm = createSoftHsm([HSM, ...cards]);
-  work = realpathSync(mkdtempSync(join(tmpdir(), 'kc-api-run-')));
-  h = createHandlers({ env: { KEYCEREMONY_PKCS11_MODULE: hsm.module }, version: 'test', interfaces: () => [], chooseFolder: async () => chosen });
+  room = openApiRoom('kc-api-run-', [HSM, ...cards]);
+  ({ work, h, pinOf, until, folder } = room);
 });
-afterAll(() => { hsm.cleanup(); rmSync(work, { recursive: true, force: true }); });
-
-function ok<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-async function until(runId: string, done: (s: CeremonyStatusView) => boolean): Promise<CeremonyStatusView> {
-  let s = ok(await h['ceremony.status']({ runId }));
-  for (let i = 0; i < 400 && !done(s); i++) { await new Promise((r) => setTimeout(r, 25)); s = ok(await h['ceremony.status']({ runId })); }
-  return s;
-}
-const waiting = (s: CeremonyStatusView) => s.state !== 'running';
-/** The PIN of a card of this file, by its label. */
-const pinOf = (label: string): string => (label === HSM.label ? HSM.pin : cards.find((c) => c.label === label)!.pin);
-const folder = async (name: string): Promise<string> => {
-  mkdirSync(join(work, name));
-  chosen = join(work, name);
-  return ok(await h['folders.choose']({ purpose: 'ceremony' })).folder!.handle;
-};
+afterAll(() => room.close());
 
 /** The next time the run waits for a person: each hand-over on the way is answered by its card's holder (`asked` keeps what each showed), then the question or the end. */
 async function past(runId: string, asked: CeremonyPinRequestView[] = []): Promise<CeremonyStatusView> {
