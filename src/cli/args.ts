@@ -40,10 +40,18 @@ export function parse<O extends OptionSpec>(argv: readonly string[], options: O,
   }
   let result;
   try {
-    result = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    result = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {
     const text = err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err);
     throw usageError('USAGE', text.replace(/\.$/, ''), `usage: ${positionals.usage}`, err);
+  }
+  // an option that takes one value, given twice, would silently keep the last: which time, which pinned root, which output is then a guess
+  const seen = new Map<string, number>();
+  for (const t of result.tokens) {
+    if (t.kind !== 'option' || options[t.name]?.type !== 'string' || options[t.name]?.multiple === true) continue;
+    const n = (seen.get(t.name) ?? 0) + 1;
+    seen.set(t.name, n);
+    if (n === 2) throw usageError('USAGE', `--${t.name} is given more than once`, `give --${t.name} once; usage: ${positionals.usage}`);
   }
   const pos = result.positionals;
   if (pos.length < positionals.min) throw usageError('USAGE', 'a required argument is missing', `usage: ${positionals.usage}`);

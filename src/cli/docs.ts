@@ -1,6 +1,6 @@
 /** Shared by the document commands (verify, sign, merge, status, custodians, manifest). */
 import { existsSync, statSync } from 'node:fs';
-import { parseTime } from '../docs/fields.js';
+import { parseInstant } from '../docs/fields.js';
 import { MAX_ENVELOPE_BYTES, parseEnvelope } from '../dsse/envelope.js';
 import type { Envelope } from '../dsse/envelope.js';
 import { usageError } from '../errors.js';
@@ -24,10 +24,15 @@ export function readEnvelopeFile(path: string, what = 'the document'): Envelope 
 }
 
 /** `--at TIME` (RFC 3339 UTC, whole seconds) or now. */
+/**
+ * `--at TIME` of every command, "RFC 3339" (CLI.md): any RFC 3339 date-time, an offset or a
+ * fraction of a second included (src/state/time.ts, whole seconds); else now. Anything else is a
+ * usage error (exit 2).
+ */
 export function atOption(at: string | undefined): number {
   if (at === undefined) return Math.floor(Date.now() / 1000) * 1000;
-  const t = parseTime(at);
-  if (t === null) throw usageError('USAGE', `--at ${JSON.stringify(at)} is not an RFC 3339 UTC time`, 'write it like 2026-11-28T10:00:00Z');
+  const t = parseInstant(at);
+  if (t === null) throw usageError('USAGE', `--at ${JSON.stringify(at.slice(0, 80))} is not an RFC 3339 date-time`, 'write it like 2026-11-28T10:00:00Z (or with an offset, 2026-11-28T11:00:00+01:00)');
   return t;
 }
 

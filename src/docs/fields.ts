@@ -11,6 +11,8 @@ export type JsonObject = { readonly [k: string]: JsonValue };
 
 /** RFC 3339, UTC, `Z`, whole seconds (FORMATS.md §1). */
 const TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
+/** RFC 3339 §5.6 date-time: either case of T and Z, a fraction, an offset. */
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -29,16 +31,53 @@ export function parseTime(s: string): number | null {
 function parseTimeUncached(s: string): number | null {
   const m = TIME.exec(s);
   if (m === null) return null;
-  const y = Number(m[1]);
-  const mo = Number(m[2]);
-  const d = Number(m[3]);
-  const h = Number(m[4]);
-  const mi = Number(m[5]);
-  const se = Number(m[6]);
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  // a leap second is refused in documents (FORMATS.md §1)
+  return se > 59 ? null : utcTime(y, mo, d, h, mi, se);
+}
+
+/**
+ * A date and time of day that exist (no 2026-02-30, no hour 24; a second up to 60, read as 59) as
+ * ms since the epoch, or null. Date.UTC is not used: it rolls impossible dates over silently and
+ * reads years 0–99 as 1900–1999.
+ */
+export function utcTime(y: number, mo: number, d: number, h: number, mi: number, se: number): number | null {
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  // refuse impossible dates (2026-02-30) and leap seconds, which Date.UTC silently rolls over
-  if (mo < 1 || mo > 12 || d < 1 || d > (mo === 2 && leap ? 29 : (DAYS[mo - 1] as number)) || h > 23 || mi > 59 || se > 59) return null;
-  return Date.UTC(y, mo - 1, d, h, mi, se);
+  if (mo < 1 || mo > 12 || d < 1 || d > (mo === 2 && leap ? 29 : (DAYS[mo - 1] as number)) || h > 23 || mi > 59 || se > 60) return null;
+  const t = new Date(0);
+  t.setUTCFullYear(y, mo - 1, d);
+  t.setUTCHours(h, mi, Math.min(se, 59), 0);
+  return t.getTime();
+}
+
+/**
+ * `--at TIME` (CLI.md: "RFC 3339"): any RFC 3339 date-time (§5.6), not only the `…Z` form with
+ * whole seconds that documents use (FORMATS.md §1): a `T`/`Z` in either case, a UTC offset
+ * (`+02:00`, `-00:00`), a fraction of a second, and a leap second (`23:59:60` UTC); null otherwise.
+ *
+ * T is returned in whole seconds, rounded down. That is exact, not an approximation: every time a
+ * document holds is a whole second, and for a whole second x, `x ≤ T` and `T < x` hold for T
+ * exactly when they hold for T rounded down. A leap second (23:59:60) lies between 23:59:59 and the
+ * next 00:00:00, so it is 23:59:59 by the same rule. Years 0000–9999 after the offset is applied.
+ */
+export function parseInstant(s: string): number | null {
+  if (typeof s !== 'string' || s.length > 64) return null;
+  const m = INSTANT.exec(s);
+  if (m === null) return null;
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  let offset = 0;
+  if (m[7] === undefined) {
+    const [oh, om] = [Number(m[9]), Number(m[10])];
+    if (oh > 23 || om > 59) return null;
+    offset = (m[8] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
+  }
+  const local = utcTime(y, mo, d, h, mi, se);
+  if (local === null) return null;
+  const t = local - offset;
+  // RFC 3339 §5.7: a leap second is 23:59:60 in UTC (at the end of a day), whatever the offset it is written in
+  if (se === 60 && (new Date(t).getUTCHours() !== 23 || new Date(t).getUTCMinutes() !== 59)) return null;
+  if (t < (utcTime(0, 1, 1, 0, 0, 0) as number) || t > (utcTime(9999, 12, 31, 23, 59, 59) as number)) return null;
+  return t;
 }
 
 export function formatTime(ms: number): string {

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { parseInstant } from '../../src/state/time.js';
+import { parseInstant } from '../../src/docs/fields.js';
 import { ERROR_LINE, runCli } from '../support/cli.js';
 import { chain, codes, day, digest, entry, lifecycle, run, SET1 } from './support.js';
 import type { RawEnvelope } from './support.js';

@@ -2,9 +2,7 @@ import { usageError } from '../../errors.js';
 import { keyState } from '../../state/state.js';
 import type { KeyStateResult } from '../../state/state.js';
 import { COMMON_OPTIONS, parseWithFileList } from '../args.js';
-import type { Parsed } from '../args.js';
-import { parseInstant } from '../../state/time.js';
-import { CHAIN_OPTIONS, readDocument, rootDigestOption } from '../docs.js';
+import { atOption, CHAIN_OPTIONS, readDocument, rootDigestOption } from '../docs.js';
 import { writeJson, writeLines } from '../io.js';
 import type { Io, Warnings } from '../io.js';
 
@@ -17,31 +15,9 @@ const OPTIONS = { ...COMMON_OPTIONS, ...CHAIN_OPTIONS, manifests: { type: 'strin
  * may be repeated). Any other bare argument is a usage error, so a file given in the wrong place is
  * never silently read as a manifest.
  */
-function readArgs(argv: readonly string[]): { values: Parsed<typeof OPTIONS>['values']; paths: string[] } {
-  const parsed = parseWithFileList(argv, OPTIONS, 'manifests', STATE_USAGE);
-  // an option that takes one value, given twice, would silently keep the last: which T, which pinned root, is then a guess
-  const end = argv.indexOf('--');
-  for (const name of ['at', 'root-digest']) {
-    const given = (end < 0 ? argv : argv.slice(0, end)).filter((a) => a === `--${name}` || a.startsWith(`--${name}=`)).length;
-    if (given > 1) throw usageError('USAGE', `--${name} is given ${given} times`, `give --${name} once; usage: ${STATE_USAGE}`);
-  }
-  return parsed;
-}
-
-/**
- * `--at TIME`, "RFC 3339" (CLI.md): any RFC 3339 date-time, an offset or a fraction of a second
- * included (src/state/time.ts); else now. Anything else is a usage error (exit 2).
- */
-function atOption(at: string | undefined): number {
-  if (at === undefined) return Math.floor(Date.now() / 1000) * 1000;
-  const t = parseInstant(at);
-  if (t === null) throw usageError('USAGE', `--at ${JSON.stringify(at.slice(0, 80))} is not an RFC 3339 date-time`, 'write it like 2026-11-28T10:00:00Z (or with an offset, 2026-11-28T11:00:00+01:00)');
-  return t;
-}
-
 /** CLI.md `state`: exit 0 when the chain is valid, 1 when not (a malformed or truncated file included), 2 when a file cannot be read. */
 export async function stateCommand(argv: readonly string[], io: Io, _w: Warnings): Promise<number> {
-  const { values, paths } = readArgs(argv);
+  const { values, paths } = parseWithFileList(argv, OPTIONS, 'manifests', STATE_USAGE);
   const at = atOption(values.at);
   const rootDigest = rootDigestOption(values['root-digest']);
   if (values.custodians === undefined || values.custodians.length === 0) {
