@@ -7,12 +7,14 @@ import { app, BrowserWindow, dialog, ipcMain, protocol, session } from 'electron
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CHANNELS, ipcName } from '../../src/api/contract.js';
 import { createHandlers } from '../../src/api/handlers.js';
 import { APP_ID } from './app-id.js';
 import { dialogChooseFolder } from './dialog.js';
 import { registerIpc } from './ipc.js';
 import { printHtmlToPdf, printPages } from './pdf.js';
 import { utilitySpawnCli } from './rehearsal.js';
+import { limitRoomIpc, RoomWindow } from './room.js';
 import { isPrintUrl, serveAppFile } from './protocol.js';
 import { refuseLiveWhenUnsandboxed, recordUnsandboxed, sandboxFromCommandLine, sandboxFromProcesses, UNSANDBOXED_ERROR, UNSANDBOXED_TITLE } from './sandbox.js';
 import type { SandboxState } from './sandbox.js';
@@ -57,11 +59,14 @@ if (!app.requestSingleInstanceLock()) {
       webPreferences: { ...webPreferences(join(here, 'preload.cjs')), sandbox: true, contextIsolation: true, nodeIntegration: false, webSecurity: true } });
     // folders reach the renderer only as handles to what this process listed or the user chose in its dialog (src/api/folders.ts);
     // the libraries only from this process's environment: the default library and a ceremony profile's (src/api/libraries.ts)
+    // the room's window (./room.ts): made as this one is, read-only, closed with it
+    const room = new RoomWindow({ preload: join(here, 'preload.cjs'), title: () => (sandbox.sandboxed ? "keyceremony: the room's window" : UNSANDBOXED_TITLE) });
+    win.on('closed', () => room.close());
     const handlers = createHandlers({ env: process.env, version: app.getVersion(), modulePath: process.env.KEYCEREMONY_PKCS11_MODULE, profile: process.env.KEYCEREMONY_PROFILE, printToPdf: printHtmlToPdf,
       rehearsals: join(app.getPath('userData'), 'rehearsals.jsonl'), spawnCli: utilitySpawnCli(here), chooseFolder: dialogChooseFolder(dialog, () => (win.isDestroyed() ? null : win)),
       // read at each call: a window process found unsandboxed after the start changes it (app.info's banner, a rehearsal's audit entry)
-      sandbox: () => sandbox });
-    registerIpc(ipcMain, refuseLiveWhenUnsandboxed(handlers, () => sandbox));
+      sandbox: () => sandbox, openRoomWindow: (runId) => room.open(runId) });
+    registerIpc(limitRoomIpc(ipcMain, room, (name) => CHANNELS.find((c) => ipcName(c) === name)), refuseLiveWhenUnsandboxed(handlers, () => sandbox));
     win.once('ready-to-show', () => {
       win.show();
       // the window's own process, now that it runs: Electron's per-process flag (macOS, Windows) or its seccomp filter (Linux)

@@ -40,6 +40,20 @@ function usePresentation(): [boolean, (on: boolean) => void] {
   return [on, set];
 }
 
+/**
+ * The room's window (electron/main/room.ts, screens/Room.tsx): a second window with the "now" card
+ * and the words to read aloud, for a projector. Asked of the main process for this run; asked again,
+ * it comes to the front (or moves to this run, after a resume). Where the app runs without its
+ * desktop shell, the answer says so (APP_ROOM_WINDOW_UNAVAILABLE).
+ */
+function RoomButton({ runId }: { runId: string }) {
+  const { run } = useApp();
+  return (
+    <button type="button" className="secondary room-toggle"
+      onClick={() => void run("Opening the room's window…", () => call('room.open', { runId }), "The room's window shows this run: move it to the projector.")}>Open the room&apos;s window</button>
+  );
+}
+
 function ModeBar({ r, status, present, setPresent }: { r: RunRef; status: Status | null; present: boolean; setPresent: (on: boolean) => void }) {
   const { showSheet } = useRun();
   const [leaving, setLeaving] = useState(false);
@@ -52,6 +66,7 @@ function ModeBar({ r, status, present, setPresent }: { r: RunRef; status: Status
       <UtcClock />
       <span className="digest-words" aria-label="script digest as words">Script {r.plan.digestWords.join(' ')}</span>
       <button type="button" className="secondary present-toggle" aria-pressed={present} onClick={() => setPresent(!present)}>Presentation mode</button>
+      {r.runId !== null && <RoomButton runId={r.runId} />}
       {!leaving && <button type="button" className="secondary" onClick={() => (active(status) ? setLeaving(true) : showSheet(false))}>Workbench</button>}
       {leaving && (
         <span className="confirm-leave" role="group" aria-label="Leave the run sheet">

@@ -12,7 +12,7 @@ export const CHANNELS = [
   'media.list', 'folders.choose', 'export.targets', 'export.inspectKek', 'export.run',
   'backup.splitBegin', 'backup.splitStore', 'backup.splitFinish', 'backup.splitCancel', 'drill.begin', 'drill.present', 'drill.run', 'drill.cancel',
   'ceremony.validate', 'ceremony.rehearse', 'ceremony.start', 'ceremony.status', 'ceremony.answer', 'ceremony.pin', 'ceremony.stop', 'audit.verify', 'transcript.read', 'transcript.pdf',
-  'state.timeline',
+  'state.timeline', 'room.open',
 ] as const;
 
 export type Channel = (typeof CHANNELS)[number];
@@ -325,6 +325,13 @@ export interface Responses {
     readonly checkpoints: readonly { readonly seq: number; readonly covers: number; readonly signers: readonly string[]; readonly verified: boolean }[] };
   'transcript.read': { readonly markdown: string; readonly html: string; readonly audit: string; readonly checkpoint: string; readonly chain: readonly string[] };
   'transcript.pdf': { readonly file: string; readonly bytes: number; readonly sha256: string };
+  /**
+   * The room's window (issue 15): a second window of the desktop shell showing only the run's "now"
+   * card and the words to read aloud, read-only. `opened`: a new window, or the one open moved to
+   * this run; `focused`: it already showed this run. APP_ROOM_WINDOW_UNAVAILABLE where no desktop
+   * shell runs the table (the command line, the browser tests without a stand-in).
+   */
+  'room.open': { readonly window: 'opened' | 'focused' };
   /**
    * Keys over time, from a chain valid at `at` (now): `changes` are the chain's change points (every
    * distinct notBefore, ascending); per key name, its state now and each version's segments.

@@ -84,6 +84,12 @@ export interface HandlerContext {
    * desktop shell runs this table. app.info reports it, and a rehearsal started unsandboxed records it.
    */
   readonly sandbox?: () => SandboxView;
+  /**
+   * Opens the room's window on a run (issue 15), supplied by the Electron main process
+   * (electron/main/room.ts): one window at most, moved to this run or focused if it shows it already.
+   * Absent where no desktop shell runs this table: room.open answers APP_ROOM_WINDOW_UNAVAILABLE.
+   */
+  readonly openRoomWindow?: (runId: string) => Promise<'opened' | 'focused'>;
 }
 
 export type Handlers = { readonly [C in Channel]: (request: unknown) => Promise<Result<Responses[C]>> };
@@ -298,6 +304,23 @@ function exportHandlers(c: Core, folders: FolderHandles): ChannelHandlers<'expor
   };
 }
 
+/**
+ * The room's window: asked of the shell for a run this table knows (its status is read first, so an
+ * unknown run is CEREMONY_RUN_UNKNOWN and no window opens); where there is no shell, a clear code.
+ */
+function roomHandlers(open: HandlerContext['openRoomWindow'], status: ChannelHandlers<'ceremony.status'>['ceremony.status']): ChannelHandlers<'room.open'> {
+  return {
+    'room.open': async (r) => {
+      if (open === undefined) {
+        throw new KeyceremonyError('APP_ROOM_WINDOW_UNAVAILABLE', 'no second window can be opened here: the room\'s window is a window of the desktop app',
+          'use presentation mode on this window, or start the desktop app (npm start) to open the room\'s window');
+      }
+      await status({ runId: r.runId });
+      return { window: await open(r.runId) };
+    },
+  };
+}
+
 /** Each channel: the request parsed against its schema (IPC_BAD_REQUEST), the handler run, any error turned into its code. */
 function guarded(table: ChannelHandlers<Channel>): Handlers {
   const out = {} as Record<Channel, (request: unknown) => Promise<Result<unknown>>>;
@@ -321,6 +344,8 @@ export function createHandlers(ctx: HandlerContext): Handlers {
   const c = core(ctx);
   // the renderer names folders only by the handles this table gives out (./folders.ts)
   const folders = new FolderHandles(ctx.env);
+  const ceremony = ceremonyHandlers({ token: c.token, scriptTokens: (script) => c.libraries.scriptTokens(script), chainOf: c.chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, spawnCli: ctx.spawnCli ?? nodeSpawnCli, asError, printToPdf: ctx.printToPdf,
+    folders, env: ctx.env, sandbox: ctx.sandbox });
   return guarded({
     ...deviceHandlers(c),
     ...setHandlers(c),
@@ -328,9 +353,9 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     ...folderHandlers(folders, ctx.chooseFolder),
     ...exportHandlers(c, folders),
     ...backupHandlers({ token: c.token, chainOf: c.chainOf, withPin: c.withPin, now: c.now, folders, docView }),
-    ...ceremonyHandlers({ token: c.token, scriptTokens: (script) => c.libraries.scriptTokens(script), chainOf: c.chainOf, interfaces: ctx.interfaces ?? networkInterfacesUp, rehearsals: ctx.rehearsals, spawnCli: ctx.spawnCli ?? nodeSpawnCli, asError, printToPdf: ctx.printToPdf,
-      folders, env: ctx.env, sandbox: ctx.sandbox }),
+    ...ceremony,
     ...stateHandlers({ now: c.now, folders }),
+    ...roomHandlers(ctx.openRoomWindow, ceremony['ceremony.status']),
   });
 }
 

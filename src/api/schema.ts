@@ -220,6 +220,11 @@ const STATE_REQUESTS = {
   'state.timeline': obj({ source: FOLDER_HANDLE }, { folder: FOLDER_NAME, rootDigest: ROOT_DIGEST }),
 };
 
+const ROOM_REQUESTS = {
+  /** runId: a run of this table (CEREMONY_RUN_UNKNOWN otherwise); the shell puts it in the room window's fragment, so it is checked here and there. */
+  'room.open': obj({ runId: RUN_ID }),
+};
+
 /** The request schema of every channel; contract.ts's `Requests` is derived from it. */
 export const REQUESTS = {
   'app.info': EMPTY,
@@ -232,4 +237,5 @@ export const REQUESTS = {
   ...BACKUP_REQUESTS,
   ...CEREMONY_REQUESTS,
   ...STATE_REQUESTS,
+  ...ROOM_REQUESTS,
 } satisfies { readonly [channel: string]: Schema<unknown> }; // one per channel of the contract: checked in contract.ts, which this file does not import

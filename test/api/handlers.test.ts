@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CHANNELS } from '../../src/api/contract.js';
 import { createHandlers, invoke } from '../../src/api/handlers.js';
 import type { Handlers } from '../../src/api/handlers.js';
+import type { CliProcess } from '../../src/api/ceremony-handlers.js';
 import { templateText } from '../../src/ceremony/templates.js';
 import { independentVerify } from '../support/independent.js';
 import type { RawEnvelope } from '../support/independent.js';
@@ -170,6 +171,50 @@ describe('rehearsals from the app (the command line in a process of its own)', (
     expect(existsSync(join(work, 'r.jsonl'))).toBe(false);
     expect(await rh['transcript.read']({ runId })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NOT_DONE' } });
   }, 60_000);
+});
+
+describe("the room's window (room.open, issue 15): asked of the desktop shell for a run of this table only", () => {
+  const work = mkdtempSync(join(tmpdir(), 'kc-api-room-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  /** A rehearsal whose command line never ends: a run of the table, running, with no process started. */
+  const never = (): CliProcess => ({ stdout: null, stderr: null, once: () => undefined, kill: () => undefined });
+  const RUN = 'a'.repeat(32);
+
+  test('where no shell provides the window (the command line, the browser tests): APP_ROOM_WINDOW_UNAVAILABLE, for a run known or not', async () => {
+    const bare = createHandlers({ env: {}, version: 'test', rehearsals: join(work, 'r.jsonl'), interfaces: () => [], chooseFolder, spawnCli: never });
+    expect(await bare['room.open']({ runId: RUN })).toMatchObject({ ok: false, error: { code: 'APP_ROOM_WINDOW_UNAVAILABLE', fix: expect.stringContaining('presentation mode') } });
+    const { runId } = ok(await bare['ceremony.rehearse']({ script: templateText('quarterly-master-dual-publish')!, ceremonyFolder: await ceremonyFolder(bare, join(work, 'bare')) }));
+    expect(await bare['room.open']({ runId })).toMatchObject({ ok: false, error: { code: 'APP_ROOM_WINDOW_UNAVAILABLE' } });
+  });
+
+  test('a malformed, oversized or unknown run id is refused at the boundary, and the shell is never asked', async () => {
+    const asked: string[] = [];
+    const rh = createHandlers({ env: {}, version: 'test', interfaces: () => [], openRoomWindow: async (id) => { asked.push(id); return 'opened'; } });
+    const bad: unknown[] = [{}, { runId: 'A'.repeat(32) }, { runId: 'a'.repeat(31) }, { runId: 'a'.repeat(33) }, { runId: 'g'.repeat(32) }, { runId: `${'a'.repeat(31)}\n` },
+      { runId: `../${'a'.repeat(29)}` }, { runId: `${'a'.repeat(16)}#room=${'b'.repeat(10)}` }, { runId: 'a'.repeat(1024 * 1024) }, { runId: 42 }, { runId: null }, { runId: ['a'.repeat(32)] },
+      { runId: RUN, extra: 1 }, { runId: RUN, __proto__: { x: 1 } }, 'a'.repeat(32), null];
+    for (const request of bad) {
+      const r = await rh['room.open'](request);
+      expect([JSON.stringify(request)?.slice(0, 80), r.ok ? 'answered' : r.error.code]).toEqual([JSON.stringify(request)?.slice(0, 80), 'IPC_BAD_REQUEST']);
+    }
+    expect(await rh['room.open']({ runId: RUN })).toMatchObject({ ok: false, error: { code: 'CEREMONY_RUN_UNKNOWN' } });
+    expect(asked).toEqual([]);
+  });
+
+  test("a run of the table: the shell is asked with its id, and its answer passed on", async () => {
+    const asked: string[] = [];
+    const rh = createHandlers({ env: {}, version: 'test', rehearsals: join(work, 'r.jsonl'), interfaces: () => [], chooseFolder, spawnCli: never,
+      openRoomWindow: async (id) => { asked.push(id); return asked.length === 1 ? 'opened' : 'focused'; } });
+    const { runId } = ok(await rh['ceremony.rehearse']({ script: templateText('quarterly-master-dual-publish')!, ceremonyFolder: await ceremonyFolder(rh, join(work, 'run')) }));
+    expect(ok(await rh['room.open']({ runId }))).toEqual({ window: 'opened' });
+    expect(ok(await rh['room.open']({ runId }))).toEqual({ window: 'focused' });
+    expect(asked).toEqual([runId, runId]);
+    // a shell that fails to open one: a typed error, not a throw
+    const failing = createHandlers({ env: {}, version: 'test', rehearsals: join(work, 'r.jsonl'), interfaces: () => [], chooseFolder, spawnCli: never,
+      openRoomWindow: async () => { throw new Error('no display'); } });
+    const other = ok(await failing['ceremony.rehearse']({ script: templateText('quarterly-master-dual-publish')!, ceremonyFolder: await ceremonyFolder(failing, join(work, 'other')) }));
+    expect(await failing['room.open']({ runId: other.runId })).toMatchObject({ ok: false, error: { code: 'INTERNAL_ERROR' } });
+  });
 });
 
 describe('one run at a time in a folder', () => {

@@ -47,8 +47,10 @@ describe('npm run build', () => {
     expect([...main.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]).filter((m) => !m!.startsWith('node:'))).toEqual(expect.arrayContaining(['electron']));
     expect([...new Set([...preload.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))]).toEqual(['electron']);
     expect(preload).not.toContain('ipcRenderer.send(');
-    // windows load app:// only: the transcript PDF from app://print/ (a data: URL stops at 2 MiB, file: is cancelled; test/electron/pdf.test.ts)
-    expect([...main.matchAll(/\.loadURL\(([^)]*)\)/g)].map((m) => m[1])).toEqual(['page', 'APP_START_URL']);
+    // windows load app:// only: the transcript PDF from app://print/ (a data: URL stops at 2 MiB, file: is cancelled; test/electron/pdf.test.ts),
+    // the room's window (opened, or moved to another run) roomUrl's app://keyceremony/index.html#room=<run id> (room.ts)
+    expect([...main.matchAll(/\.loadURL\(([^)]*)\)/g)].map((m) => m[1])).toEqual(['page', 'url', 'url', 'APP_START_URL']);
+    expect(main).toContain('const url = roomUrl(runId);');
     expect(main).not.toContain('data:text/html');
     const html = readFileSync('dist/renderer/index.html', 'utf8');
     expect(html).toContain("connect-src 'none'");

@@ -9,12 +9,13 @@
  * (docs/RELEASE.md).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { runInNewContext, runInThisContext } from 'node:vm';
 import { CHANNELS, ipcName } from '../../src/api/contract.js';
+import { templateText } from '../../src/ceremony/templates.js';
 
 const repo = new URL('../../', import.meta.url);
 const repoRequire = createRequire(new URL('package.json', repo));
@@ -23,9 +24,9 @@ export const START_URL = 'app://keyceremony/index.html';
 export const INDEX_HTML = '<!doctype html><title>keyceremony</title><script type="module" src="./assets/app.js"></script>';
 export const APP_JS = 'console.log("the app");';
 
-export interface ShellBuild { readonly dir: string; readonly main: string; readonly preload: string; readonly pdf: string }
+export interface ShellBuild { readonly dir: string; readonly main: string; readonly preload: string; readonly pdf: string; readonly room: string }
 
-/** Bundles main, preload (and pdf.ts alone, to drive its window) exactly as scripts/build.mjs does, beside a small renderer. */
+/** Bundles main, preload (and pdf.ts and room.ts alone, to drive their windows) exactly as scripts/build.mjs does, beside a small renderer. */
 export function bundleShell(): ShellBuild {
   const dir = mkdtempSync(join(tmpdir(), 'kc-shell-'));
   const out = join(dir, 'electron');
@@ -40,13 +41,15 @@ const core = { ...common, external: ['electron', 'pkcs11js'], define: { 'import.
   banner: { js: "const __keyceremonyModuleUrl = require('node:url').pathToFileURL(__filename).href;" } };
 buildSync({ ...core, entryPoints: ['electron/main/index.ts'], outfile: ${JSON.stringify(join(out, 'main.cjs'))} });
 buildSync({ ...core, entryPoints: ['electron/main/pdf.ts'], outfile: ${JSON.stringify(join(out, 'pdf.cjs'))} });
+buildSync({ ...core, entryPoints: ['electron/main/room.ts'], outfile: ${JSON.stringify(join(out, 'room.cjs'))} });
 buildSync({ ...common, entryPoints: ['electron/preload/index.ts'], outfile: ${JSON.stringify(join(out, 'preload.cjs'))}, platform: 'browser' });`;
   execFileSync(process.execPath, ['-e', script], { cwd: new URL('.', repo).pathname });
-  return { dir, main: join(out, 'main.cjs'), preload: join(out, 'preload.cjs'), pdf: join(out, 'pdf.cjs') };
+  return { dir, main: join(out, 'main.cjs'), preload: join(out, 'preload.cjs'), pdf: join(out, 'pdf.cjs'), room: join(out, 'room.cjs') };
 }
 
 type Listener = (...args: unknown[]) => unknown;
 export interface FakeContents {
+  readonly id: number;
   readonly listeners: Map<string, Listener[]>;
   openHandler: ((d: { url: string }) => unknown) | null;
   /** Fires an event the way Electron does; true when a listener called preventDefault. */
@@ -58,7 +61,10 @@ export interface FakeWindow {
   title: string;
   shown: boolean;
   readonly loads: { url: string; status: number | 'cancelled' | 'failed' }[];
+  readonly destroyed: boolean;
   fire(event: string): void;
+  /** The user closes the window: destroyed, then 'closed' (Electron's order). */
+  close(): void;
 }
 
 export interface ShellRun {
@@ -82,6 +88,8 @@ export interface RunOptions {
   readonly lock?: boolean;
   readonly metrics?: readonly { type: string; pid: number; sandboxed?: boolean }[];
   readonly showOpenDialog?: (...a: unknown[]) => Promise<{ canceled: boolean; filePaths: string[] }>;
+  /** utilityProcess.fork: by default no process may start; a stand-in child for a rehearsal that runs (and never ends) here. */
+  readonly fork?: (...a: unknown[]) => unknown;
 }
 
 /** Evaluates a bundle of the main process against the stand-in; resolves once the ready handler has run. */
@@ -108,7 +116,9 @@ export async function runShell(file: string, o: RunOptions = {}): Promise<ShellR
   let ready: () => void = () => undefined;
   const readyRan = new Promise<void>((r) => { ready = r; });
 
+  let contentsIds = 0;
   class WebContents implements FakeContents {
+    readonly id = ++contentsIds;
     listeners = new Map<string, Listener[]>();
     openHandler: ((d: { url: string }) => unknown) | null = null;
     on(ev: string, l: Listener) { on(this.listeners, ev, l); return this; }
@@ -142,6 +152,7 @@ export async function runShell(file: string, o: RunOptions = {}): Promise<ShellR
     setTitle(t: string) { this.title = t; }
     isDestroyed() { return this.destroyed; }
     destroy() { this.destroyed = true; }
+    close() { calls.push('win.close'); if (this.destroyed) return; this.destroyed = true; this.fire('closed'); }
     async loadURL(url: string) {
       calls.push(`win.loadURL ${url}`);
       const r = url.startsWith('data:') ? new Response('', { status: 200 }) : await request(url).catch(() => 'failed' as const);
@@ -183,7 +194,7 @@ export async function runShell(file: string, o: RunOptions = {}): Promise<ShellR
       showOpenDialog: o.showOpenDialog ?? (async () => ({ canceled: true, filePaths: [] })),
       showMessageBox: async (...a: unknown[]) => { messageBoxes.push(a); return { response: 0 }; },
     },
-    utilityProcess: { fork: () => { throw new Error('no process may start'); } },
+    utilityProcess: { fork: o.fork ?? (() => { throw new Error('no process may start'); }) },
     BrowserWindow,
   };
   const mod = { exports: {} as Record<string, unknown> };
@@ -220,7 +231,7 @@ const TOP = { senderFrame: { url: START_URL, parent: null } };
 const REFUSED_URLS = ['https://example.com/', 'http://127.0.0.1:8080/x', 'file:///etc/passwd', 'ws://x/', 'app://other/index.html', 'blob:https://example.com/x'];
 
 /** Every check of the shell, as a list of what is wrong (empty: the shell is as it should be). */
-export async function shellProblems(build: ShellBuild, files: { main?: string; preload?: string; pdf?: string } = {}): Promise<string[]> {
+export async function shellProblems(build: ShellBuild, files: { main?: string; preload?: string; pdf?: string; room?: string } = {}): Promise<string[]> {
   const problems: string[] = [];
   const check = (ok: boolean, what: string) => { if (!ok) problems.push(what); };
   const main = files.main ?? build.main;
@@ -293,6 +304,8 @@ export async function shellProblems(build: ShellBuild, files: { main?: string; p
   const sandboxOf = async (x: ShellRun) => JSON.stringify((await x.ipc.get(ipcName('app.info'))?.(TOP, {}) as { value?: { sandbox?: unknown } } | undefined)?.value?.sandbox);
   check(await sandboxOf(r) === JSON.stringify({ sandboxed: true, reasons: [] }), 'app.info says the app runs sandboxed');
 
+  problems.push(...await roomProblems(main, files.room ?? build.room, win?.options.webPreferences ?? {}));
+
   // another instance running: quit, nothing else
   const second = await runShell(main, { lock: false });
   check(second.calls.includes('app.quit') && second.windows.length === 0 && second.ipc.size === 0 && !second.calls.includes('app.whenReady'), 'a second instance quits without a window');
@@ -342,5 +355,105 @@ export async function shellProblems(build: ShellBuild, files: { main?: string; p
   } catch (err) {
     problems.push(`the preload runs: ${String(err)}`);
   }
+  return problems;
+}
+
+type Answer = { ok?: boolean; value?: { window?: string; runId?: string; folder?: { handle?: string } | null }; error?: { code?: string } } | undefined;
+
+/**
+ * The room's window (issue 15, electron/main/room.ts), through the bundled main process: opened over
+ * IPC for a run of the handler table (a rehearsal whose stand-in process never ends), made with the
+ * app window's very webPreferences, loading app://keyceremony/index.html#room=<run id> (a valid id
+ * only), hardened by the same handlers; one at most (focused, or moved to another run); answered on
+ * ceremony.status only; closed with the app window. And room.ts alone: the fragment checked there too.
+ */
+async function roomProblems(main: string, roomBundle: string, appPreferences: Record<string, unknown>): Promise<string[]> {
+  const problems: string[] = [];
+  const check = (ok: boolean, what: string) => { if (!ok) problems.push(`the room's window: ${what}`); };
+  const folders = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'kc-room-')));
+  const chosen = [...folders];
+  const r = await runShell(main, {
+    showOpenDialog: async () => ({ canceled: false, filePaths: [chosen.shift() ?? folders[0]!] }),
+    fork: () => ({ stdout: null, stderr: null, once: () => undefined, kill: () => undefined }),
+  });
+  const app = r.windows[0];
+  if (app === undefined) return ['the room\'s window: no app window to begin with'];
+  const fromApp = { senderFrame: { url: START_URL, parent: null }, sender: { id: app.webContents.id } };
+  const ask = async (channel: string, request: unknown, event: unknown = fromApp) => await r.ipc.get(ipcName(channel as (typeof CHANNELS)[number]))?.(event, request) as Answer;
+  const script = templateText('quarterly-master-dual-publish');
+  const runs: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const folder = (await ask('folders.choose', { purpose: 'ceremony' }))?.value?.folder?.handle;
+    const run = (await ask('ceremony.rehearse', { script, ceremonyFolder: folder, allowNetwork: true }))?.value?.runId;
+    if (run === undefined) return [...problems, 'the room\'s window: no run could be started to open it on'];
+    runs.push(run);
+  }
+  const [runId, other] = runs as [string, string];
+
+  // refused at the boundary, and no window made
+  for (const bad of ['A'.repeat(32), 'a'.repeat(31), `${'a'.repeat(32)}#x`, '../index.html', 'a'.repeat(100_000), 42]) {
+    check((await ask('room.open', { runId: bad }))?.error?.code === 'IPC_BAD_REQUEST', `room.open refuses the run id ${JSON.stringify(bad).slice(0, 40)}`);
+  }
+  check((await ask('room.open', { runId: 'b'.repeat(32) }))?.error?.code === 'CEREMONY_RUN_UNKNOWN', 'room.open refuses a run the table does not know');
+  check(r.windows.length === 1, `no window for a refused request (${r.windows.length} windows)`);
+
+  const opened = await ask('room.open', { runId });
+  check(opened?.ok === true && opened.value?.window === 'opened', `room.open opens it: ${JSON.stringify(opened)}`);
+  const room = r.windows[1];
+  check(r.windows.length === 2 && room !== undefined, 'one new window');
+  if (room === undefined) return problems;
+  const p = room.options.webPreferences ?? {};
+  check(JSON.stringify(Object.keys(p).sort()) === JSON.stringify(Object.keys(appPreferences).sort()) && Object.entries(appPreferences).every(([k, v]) => p[k] === v),
+    `its webPreferences are the app window's: ${JSON.stringify(p)}`);
+  check(room.options.show === false, 'it is shown only when ready');
+  check(room.title === "keyceremony: the room's window", `its title says what it is: ${room.title}`);
+  check(JSON.stringify(room.loads) === JSON.stringify([{ url: `${START_URL}#room=${runId}`, status: 200 }]), `it loads ${START_URL}#room=<run id>: ${JSON.stringify(room.loads)}`);
+  room.fire('ready-to-show');
+  check(room.shown, 'shown at ready-to-show');
+  for (const ev of ['will-navigate', 'will-redirect', 'will-attach-webview']) check(room.webContents.emitPreventable(ev, 'https://example.com/'), `${ev} is refused`);
+  for (const u of ['https://example.com/', START_URL]) check(JSON.stringify(room.webContents.openHandler?.({ url: u })) === '{"action":"deny"}', `window.open(${u}) is denied`);
+
+  // one at most: the same run focuses it, another run moves it
+  const focusesBefore = r.calls.filter((c) => c === 'win.focus').length;
+  check((await ask('room.open', { runId }))?.value?.window === 'focused', 'asked again for the same run, it is focused');
+  check(r.calls.filter((c) => c === 'win.focus').length === focusesBefore + 1, 'the focus is asked of it');
+  check((await ask('room.open', { runId: other }))?.value?.window === 'opened', 'asked for another run, it shows that run');
+  check(r.windows.length === 2, `still one room window (${r.windows.length} windows)`);
+  check(room.loads[room.loads.length - 1]?.url === `${START_URL}#room=${other}`, `the same window moved to the other run: ${JSON.stringify(room.loads)}`);
+
+  // read-only: its page is answered on ceremony.status only
+  const fromRoom = { senderFrame: { url: `${START_URL}#room=${other}`, parent: null }, sender: { id: room.webContents.id } };
+  check((await ask('ceremony.status', { runId: other }, fromRoom))?.ok === true, 'its page reads the run\'s status');
+  for (const [c, req] of [['airgap.status', {}], ['app.info', {}], ['room.open', { runId }], ['ceremony.stop', { runId: other }], ['ceremony.answer', { runId: other, confirmed: true }],
+    ['ceremony.pin', { runId: other, token: 'hsm', pin: '1234' }], ['folders.choose', { purpose: 'ceremony' }], ['transcript.read', { runId: other }]] as const) {
+    check((await ask(c, req, fromRoom))?.error?.code === 'IPC_FORBIDDEN', `its page is refused ${c}`);
+  }
+  check((await ask('airgap.status', {}))?.ok === true, 'the app window is still answered on every channel');
+
+  // the user closes it: the next request opens a new one; the app window closes: it closes too
+  room.close();
+  check((await ask('ceremony.status', { runId }, fromRoom))?.ok === true, 'a closed room window\'s id is no one\'s');
+  check((await ask('room.open', { runId }))?.value?.window === 'opened' && r.windows.length === 3, 'closed by the user, it opens anew');
+  const again = r.windows[2];
+  app.fire('closed');
+  check(again?.destroyed === true, 'it closes with the app window');
+
+  // room.ts alone: the fragment is checked there too, and no window is made for a bad id
+  const alone = await runShell(roomBundle);
+  const RoomWindow = (alone.exports as { RoomWindow?: new (o: { preload: string; title: () => string }) => { open(id: unknown): Promise<string> } }).RoomWindow;
+  if (RoomWindow === undefined) problems.push('room.cjs exports RoomWindow');
+  else {
+    const w = new RoomWindow({ preload: '/x/preload.cjs', title: () => 'room' });
+    for (const bad of ['A'.repeat(32), 'a'.repeat(31), `${'a'.repeat(32)}\n`, `${'a'.repeat(31)}#`, '../../etc/passwd', 42, null]) {
+      const e = await w.open(bad).then(() => null, (err: unknown) => err);
+      check(e instanceof TypeError || e instanceof RangeError, `RoomWindow.open(${JSON.stringify(bad)}) throws a TypeError or RangeError`);
+    }
+    check(alone.windows.length === 0, 'no window is made for a bad run id');
+    check(await w.open(runId) === 'opened' && alone.windows[0]?.loads[0]?.url === `${START_URL}#room=${runId}`, 'a good run id is its fragment');
+  }
+  rmSync(r.userData, { recursive: true, force: true });
+  rmSync(alone.userData, { recursive: true, force: true });
+  // each folder and the rehearsal's folder made beside it
+  for (const f of folders) for (const n of readdirSync(dirname(f)).filter((x) => x === basename(f) || x.startsWith(`${basename(f)}.rehearsal-`))) rmSync(join(dirname(f), n), { recursive: true, force: true });
   return problems;
 }

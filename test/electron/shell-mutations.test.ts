@@ -3,7 +3,8 @@
  * a copy of the built shell (a string edit on the bundle, as a careless change or a bad merge
  * would make it) and the harness must report a problem for each (issue 19, acceptance). The
  * lines of the PDF path are removed from the shell bundled with pdf.ts's exports ('print') and
- * checked by pdf-harness.ts.
+ * checked by pdf-harness.ts. The room's window (issue 15) is checked through the main bundle, and
+ * its fragment check in room.ts alone ('room').
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { bundlePrintShell, printProblems } from './pdf-harness.js';
 import { bundleShell, shellProblems } from './shell-harness.js';
 import type { ShellBuild } from './shell-harness.js';
 
-type Target = 'main' | 'preload' | 'pdf' | 'print';
+type Target = 'main' | 'preload' | 'pdf' | 'print' | 'room';
 const flip = (k: string, v: boolean): [string, Target, RegExp, string] => [`webPreferences.${k}: ${String(v)}`, 'main', new RegExp(`\\b${k}: ${String(v)}\\b`, 'g'), `${k}: ${String(!v)}`];
 
 /** [what is removed, bundle, every occurrence of, replaced by] */
@@ -74,6 +75,16 @@ const MUTATIONS: [string, Target, RegExp, string][] = [
   ['a print window loads its own page only', 'print', /if \(page !== void 0\) return details\.url === page;/g, 'if (page !== void 0 && details.url === page) return true;'],
   ['a print page loaded by its own window only', 'print', /if \(p\.webContentsId === webContentsId\) return url;/g, 'return url;'],
   ['the print windows known to the session', 'print', /hardenSession\((\w+)\.session\.defaultSession, printPages\)/g, 'hardenSession($1.session.defaultSession)'],
+  // the room's window (issue 15, electron/main/room.ts): made and hardened as the app window, one at most, read-only, closed with it
+  ["the room window made with the app window's webPreferences", 'main', /webPreferences: \{ \.\.\.webPreferences\(this\.#o\.preload\), /g, 'webPreferences: { preload: this.#o.preload, '],
+  ['the room window shown only when ready', 'main', /show: false,\n(\s*)title: this\.#o\.title\(\),/g, 'show: true,\n$1title: this.#o.title(),'],
+  ['the room window closed with the app window', 'main', /win\.on\("closed", \(\) => room\.close\(\)\);/g, ''],
+  ['the room window focused, not loaded again, for the run it shows', 'main', /if \((\w+) !== null && this\.#runId === runId\) \{/g, 'if (false) {'],
+  ['one room window at most (moved to another run)', 'main', /if \((\w+) !== null\) \{\n(\s*)this\.#runId = runId;/g, 'if (false) {\n$2this.#runId = runId;'],
+  ['the room window answered on ceremony.status only', 'main', /if \(room\.isRoom\(event\.sender\) && [^\n]*\n/g, '\n'],
+  ['the room window told apart by its WebContents id', 'main', /sender\.id === win\.webContents\.id/g, 'sender.id === -1'],
+  ['no room window for a run the table does not know', 'main', /await status\(\{ runId: r\.runId \}\);/g, ''],
+  ["the room window's fragment checked in room.ts", 'room', /if \(!RUN_ID\.test\(runId\)\) throw [^\n]*\n/g, ''],
   ['the preload object frozen', 'preload', /Object\.freeze\(/g, '('],
   ['the preload requiring only electron', 'preload', /^/g, 'require("node:fs");\n'],
   ['the preload exposing one object', 'preload', /(\w+)\.contextBridge\.exposeInMainWorld\("keyceremony", api\);/g, '$1.contextBridge.exposeInMainWorld("keyceremony", api); $1.contextBridge.exposeInMainWorld("ipcRenderer", $1.ipcRenderer);'],
