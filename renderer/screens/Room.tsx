@@ -96,7 +96,8 @@ function Card({ status }: { status: Status }) {
   const q = status.question;
   if (status.state === 'waiting' && q !== null) {
     const kind = KIND_NAME[q.kind];
-    if (q.slots > 0 && q.source === 'this-run' && q.words !== null) {
+    // the words only while they are read aloud: once the witness types, no screen the witness may see shows them
+    if (q.slots > 0 && q.source === 'this-run' && q.words !== null && q.reading) {
       return (
         <section className="room-card question" aria-labelledby="room-h">
           <p className="step-no">{stepLine(status.now)} · Witness check: {kind}</p>
@@ -111,7 +112,8 @@ function Card({ status }: { status: Status }) {
         <section className="room-card question" aria-labelledby="room-h">
           <p className="step-no">{stepLine(status.now)} · Witness check: {kind}</p>
           <h2 id="room-h">{q.who} comes to the keyboard</h2>
-          <p className="does">{q.who} types the {kind} of {withoutHex(q.what)} from the printed transcript of the ceremony that made it. Nobody reads it out.</p>
+          <p className="does">{q.source === 'record' ? <>{q.who} types the {kind} of {withoutHex(q.what)} from the printed transcript of the ceremony that made it. Nobody reads it out.</>
+            : <>{q.who} types the {q.slots} words of {withoutHex(q.what)} as heard, each in its own slot. The words are no longer shown.</>}</p>
         </section>
       );
     }

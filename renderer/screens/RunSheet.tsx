@@ -146,6 +146,10 @@ function StepCard({ plan, status }: { plan: Plan; status: Status }) {
 function QuestionCard({ plan, q, runId, step }: { plan: Plan; q: Question; runId: string; step: string }) {
   const { run } = useApp();
   const [phase, setPhase] = useState<'read' | 'type'>(q.source === 'this-run' ? 'read' : 'type');
+  // the room's window shows the words only while they are read: it follows this view's phase
+  // (a question already answered has nothing to hide: that refusal alone is expected)
+  const reading = (on: boolean) => call('ceremony.reading', { runId, reading: on })
+    .catch((err: unknown) => { if (!(err instanceof AppError && err.error.code === 'CEREMONY_NO_QUESTION')) throw err; });
   const [refusing, setRefusing] = useState(false);
   // a new question takes focus at its heading; so does going back to the words. Going on to type
   // them focuses the first slot (WitnessSlots), as the heading was read already.
@@ -184,7 +188,7 @@ function QuestionCard({ plan, q, runId, step }: { plan: Plan; q: Question; runId
         <WordList words={q.words} label="words to read aloud" />
         {refuse ?? (
           <div className="actions">
-            <button type="button" className="primary" onClick={() => setPhase('type')}>Words read: {nameOf(plan, q.who)} types them</button>
+            <button type="button" className="primary" onClick={() => { setPhase('type'); void reading(false); }}>Words read: {nameOf(plan, q.who)} types them</button>
             <button type="button" className="danger" onClick={() => setRefusing(true)}>Stop the ceremony</button>
           </div>
         )}
@@ -197,7 +201,7 @@ function QuestionCard({ plan, q, runId, step }: { plan: Plan; q: Question; runId
       <h2 id="now-h" tabIndex={-1} ref={h}>{nameOf(plan, q.who)} types what {q.source === 'record' ? 'the printed transcript shows' : 'was read aloud'}</h2>
       <p className="what">{q.what}.</p>
       {refuse ?? (
-        <WitnessSlots q={q} who={people(plan, q.who)} onRefuse={() => setRefusing(true)} {...(q.words !== null ? { onShowWords: () => setPhase('read') } : {})}
+        <WitnessSlots q={q} who={people(plan, q.who)} onRefuse={() => setRefusing(true)} {...(q.words !== null ? { onShowWords: () => { setPhase('read'); void reading(true); } } : {})}
           onSubmit={async (words) => { const r = await answer(true, words); return r === undefined ? null : r.wrong; }} />
       )}
     </section>

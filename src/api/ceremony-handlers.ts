@@ -39,7 +39,7 @@ import type { TrustedChain } from '../verify/verify.js';
 import type { ApiError, CeremonyPinRequestView, CeremonyQuestionView, CeremonyStatusView, CeremonyStepView, ChannelHandlers, Requests, Responses, SandboxView } from './contract.js';
 import type { FolderHandles } from './folders.js';
 
-type CeremonyChannel = 'ceremony.validate' | 'ceremony.rehearse' | 'ceremony.start' | 'ceremony.status' | 'ceremony.answer' | 'ceremony.pin' | 'ceremony.stop' | 'audit.verify' | 'transcript.read' | 'transcript.pdf';
+type CeremonyChannel = 'ceremony.validate' | 'ceremony.rehearse' | 'ceremony.start' | 'ceremony.status' | 'ceremony.answer' | 'ceremony.pin' | 'ceremony.stop' | 'ceremony.reading' | 'audit.verify' | 'transcript.read' | 'transcript.pdf';
 
 /** A command line run in a process of its own: Node's child_process here, Electron's utilityProcess in the app. */
 export interface CliProcess {
@@ -264,10 +264,10 @@ export function classify(q: Question, _step: CeremonyStepView | null): { view: C
   const record = q.source === 'record';
   const expected = expectedWords(q);
   const kind = q.kind === 'clock' || q.kind === 'resume' || q.kind === 'checkpoint' ? q.kind : 'other' as const;
-  if (expected.length === 0) return { view: { who: q.who, what: q.what, kind, words: null, slots: 0, source: null }, expected };
+  if (expected.length === 0) return { view: { who: q.who, what: q.what, kind, words: null, slots: 0, source: null, reading: false }, expected };
   // the value never appears in what the screen is shown: it is taken out of the question's text
   const what = withoutValue(q);
-  return { view: { who: q.who, what, kind: q.kind ?? 'other', words: record ? null : expected.map((e) => e.word), slots: expected.length, source: record ? 'record' : 'this-run' }, expected };
+  return { view: { who: q.who, what, kind: q.kind ?? 'other', words: record ? null : expected.map((e) => e.word), slots: expected.length, source: record ? 'record' : 'this-run', reading: !record }, expected };
 }
 
 export { wrongSlots };
@@ -353,6 +353,13 @@ export function ceremonyHandlers(d: CeremonyDeps): ChannelHandlers<CeremonyChann
         return { stopped: true };
       }
       throw new KeyceremonyError('CEREMONY_NOT_WAITING', 'the run is in the middle of a step and waits for no one', 'stop it when it next asks for a PIN or a confirmation');
+    },
+    'ceremony.reading': async (r) => {
+      const run = runs.get(r.runId);
+      const q = run.question;
+      if (q === null || q.words === null) throw new KeyceremonyError('CEREMONY_NO_QUESTION', 'no words of this run wait to be read aloud', 'wait for the next witness check of a value made in this run');
+      run.question = { ...q, reading: r.reading };
+      return { reading: r.reading };
     },
     'audit.verify': async (r) => {
       const chain = r.chain.length === 0 ? null : d.chainOf(r.chain);

@@ -11,7 +11,7 @@ export const CHANNELS = [
   'manifest.create', 'documents.sign', 'documents.merge', 'documents.status', 'documents.verify',
   'media.list', 'folders.choose', 'export.targets', 'export.inspectKek', 'export.run',
   'backup.splitBegin', 'backup.splitStore', 'backup.splitFinish', 'backup.splitCancel', 'drill.begin', 'drill.present', 'drill.run', 'drill.cancel',
-  'ceremony.validate', 'ceremony.rehearse', 'ceremony.start', 'ceremony.status', 'ceremony.answer', 'ceremony.pin', 'ceremony.stop', 'audit.verify', 'transcript.read', 'transcript.pdf',
+  'ceremony.validate', 'ceremony.rehearse', 'ceremony.start', 'ceremony.status', 'ceremony.answer', 'ceremony.pin', 'ceremony.stop', 'ceremony.reading', 'audit.verify', 'transcript.read', 'transcript.pdf',
   'state.timeline', 'room.open',
 ] as const;
 
@@ -154,6 +154,11 @@ export interface CeremonyQuestionView {
   readonly words: readonly string[] | null;
   readonly slots: number;
   readonly source: 'this-run' | 'record' | null;
+  /**
+   * The words of a value made in this run are being read aloud (the run sheet's reading view); false
+   * once the witness types (ceremony.reading): the room's window then stops showing them.
+   */
+  readonly reading: boolean;
 }
 
 /**
@@ -320,6 +325,7 @@ export interface Responses {
   /** The PIN was accepted by the card (a trial login) and given to the run; a refused PIN leaves the hand-over waiting. */
   'ceremony.pin': { readonly token: string; readonly accepted: true };
   'ceremony.stop': { readonly stopped: true };
+  'ceremony.reading': { readonly reading: boolean };
   'audit.verify': { readonly valid: boolean; readonly entries: number; readonly firstBad: number | null; readonly head: string;
     readonly problems: readonly { readonly seq: number; readonly code: string; readonly message: string }[];
     readonly checkpoints: readonly { readonly seq: number; readonly covers: number; readonly signers: readonly string[]; readonly verified: boolean }[] };

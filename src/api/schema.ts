@@ -207,6 +207,8 @@ const CEREMONY_REQUESTS = {
   'ceremony.pin': obj({ runId: RUN_ID, token: TOKEN_NAME, pin: PIN }),
   /** Stops a run that waits for a person: a hand-over is abandoned, a question refused. */
   'ceremony.stop': obj({ runId: RUN_ID }),
+  /** The run sheet's reader view is open (true) or the witness types (false): the room's window shows the words only while they are read. */
+  'ceremony.reading': obj({ runId: RUN_ID, reading: bool() }),
   'audit.verify': obj({ log: str({ min: 0, max: 64 * 1024 * 1024, what: 'an audit log (JSON lines)' }), chain: arr(DOC, { max: 32 }) }, { checkpoint: DOC }),
   'transcript.read': obj({ runId: RUN_ID }),
   'transcript.pdf': obj({ runId: RUN_ID }),

@@ -247,7 +247,7 @@ describe('what the witness is asked (the engine\'s questions, with their kind, v
   const load = steps[0]!;
   test('a check value made in this run: its bytes as words, shown to the reader; the value is not in what', () => {
     const { view, expected } = classify({ who: 'wendy', what: 'the check value of master-v1: ecb:8ec23b', kind: 'check-value', value: '8ec23b', source: 'this-run' }, null);
-    expect(view).toEqual({ who: 'wendy', what: 'the check value of master-v1', kind: 'check-value', words: toWords(Uint8Array.of(0x8e, 0xc2, 0x3b)), slots: 3, source: 'this-run' });
+    expect(view).toEqual({ who: 'wendy', what: 'the check value of master-v1', kind: 'check-value', words: toWords(Uint8Array.of(0x8e, 0xc2, 0x3b)), slots: 3, source: 'this-run', reading: true });
     expect(wrongSlots(expected, ['8e', view.words![1]!, 'yes'])).toEqual([3]);
   });
   test('the root digest comes from the earlier ceremony: 12 slots, the words withheld, the digest not in what', () => {
