@@ -86,8 +86,10 @@ describe('a live run through the ceremony channels', () => {
 
     let s = await past(runId);
     expect(s).toMatchObject({ state: 'waiting', mode: 'live', stage: 'opening', now: null, resumeFrom: null, script: { digestWords: plan.digestWords } });
-    expect(s.question).toMatchObject({ kind: 'clock', slots: 0, words: null });
+    expect(s.question).toMatchObject({ kind: 'clock', slots: 0, words: null, reading: false });
     expect(s.steps.map((x) => x.state)).toEqual(['pending', 'pending', 'pending']);
+    // the clock has no words to read aloud: the reading phase is refused for it
+    expect(await h['ceremony.reading']({ runId, reading: false })).toMatchObject({ ok: false, error: { code: 'CEREMONY_NO_QUESTION' } });
     ok(await h['ceremony.answer']({ runId, confirmed: true }));
 
     s = await past(runId);
@@ -95,6 +97,11 @@ describe('a live run through the ceremony channels', () => {
     expect(s.steps.map((x) => x.state)).toEqual(['now', 'pending', 'pending']);
     const words = s.question!.words!;
     expect(words).toHaveLength(12);
+    // the reader's phase, which the room's window follows: read aloud, then typed by the witness
+    expect(s.question!.reading).toBe(true);
+    expect(ok(await h['ceremony.reading']({ runId, reading: false }))).toEqual({ reading: false });
+    expect(ok(await h['ceremony.status']({ runId })).question).toMatchObject({ reading: false, words });
+    expect(await h['ceremony.reading']({ runId, reading: 'no' } as never)).toMatchObject({ ok: false, error: { code: 'IPC_BAD_REQUEST' } });
     // yes is not an answer to a fingerprint, at the boundary
     expect(await h['ceremony.answer']({ runId, confirmed: true })).toMatchObject({ ok: false, error: { code: 'CEREMONY_WORDS_REQUIRED' } });
     expect(ok(await h['ceremony.answer']({ runId, confirmed: true, words: ['yes'] }))).toEqual({ answered: false, wrong: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] });
