@@ -12,32 +12,20 @@
  */
 import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import type { CeremonyStatusView } from '../../src/api/contract.js';
-import type { Handlers } from '../../src/api/handlers.js';
 import { fingerprint } from '../../src/crypto/fingerprint.js';
 import { expectedWords } from '../../src/ceremony/witness.js';
 import { verifiedChain } from '../../src/usecases/chain.js';
-import { openApiRoom, waiting } from '../support/ceremony-api.js';
-import type { ApiRoom } from '../support/ceremony-api.js';
+import { apiRoomFor, waiting } from '../support/ceremony-api.js';
 import { ok } from '../support/result.js';
 
 const TRIO = ['alice', 'bob', 'carol'] as const;
 /** Each custodian's card, and a spare for a second first ceremony (a key is made once on a card). */
 const cards = TRIO.flatMap((id, i) => [{ id, label: `card-${id}`, pin: `88${i}8765`, soPin: '12345678' }, { id, label: `spare-${id}`, pin: `66${i}5432`, soPin: '12345678' }]);
 const HSM = { label: 'Hostile HSM', pin: '44443333', soPin: '12345678' };
-let room: ApiRoom;
-let work: string;
-let h: Handlers;
-let pinOf: ApiRoom['pinOf'];
-let until: ApiRoom['until'];
-let folder: ApiRoom['folder'];
-
-beforeAll(() => {
-  room = openApiRoom('kc-api-hostile-', [HSM, ...cards]);
-  ({ work, h, pinOf, until, folder } = room);
-});
-afterAll(() => room.close());
+const api = apiRoomFor('kc-api-hostile-', [HSM, ...cards]);
+const { h, pinOf, until, folder } = api;
 const tokenFlags = async (label: string) => ok(await h['tokens.list']({})).tokens.find((t) => t.label === label)!;
 
 const people = [{ id: 'admin', name: 'Ceremony administrator', role: 'administrator' }, { id: 'wendy', name: 'Internal witness', role: 'witness' },
@@ -68,7 +56,7 @@ beforeAll(async () => {
   // a first ceremony makes the trio's keys and their set: the later ceremonies load it from the media
   const runId = ok(await h['ceremony.start']({ script: first('hostile-first'), ceremonyFolder: await folder('first'), noRehearsal: true })).runId;
   expect(await through(runId)).toMatchObject({ state: 'done' });
-  setFile = join(work, 'first', 'custodians.v1.json');
+  setFile = join(api.work, 'first', 'custodians.v1.json');
 }, 120_000);
 
 describe('the card-key check is made against the set the run began with', () => {
@@ -76,7 +64,7 @@ describe('the card-key check is made against the set the run began with', () => 
     // bob's and carol's cards swapped in the script; alice's card (the journal's token) is right
     const name = 'later-swapped';
     const handle = await folder(name);
-    copyFileSync(setFile, join(work, name, 'custodians.v1.json'));
+    copyFileSync(setFile, join(api.work, name, 'custodians.v1.json'));
     const runId = ok(await h['ceremony.start']({ script: later('hostile-later', { 'card-bob': 'card-carol', 'card-carol': 'card-bob' }), ceremonyFolder: handle, noRehearsal: true })).runId;
     let s = await until(runId, waiting);
     expect(s.pinRequest).toMatchObject({ token: 'card-alice', card: 'registered-key' });
@@ -85,7 +73,7 @@ describe('the card-key check is made against the set the run began with', () => 
     expect(s.question).toMatchObject({ kind: 'clock' });
 
     // the set on the media is damaged after the run read it (a hostile drive, a second process)
-    writeFileSync(join(work, name, 'custodians.v1.json'), '{"not":"a set"}');
+    writeFileSync(join(api.work, name, 'custodians.v1.json'), '{"not":"a set"}');
     ok(await h['ceremony.answer']({ runId, confirmed: true }));
 
     // the witness checks the root the run read when it began, and alice's key against it
@@ -125,7 +113,7 @@ describe('a trial login proves a PIN only when the token is not logged in alread
     ok(await h['ceremony.stop']({ runId: two }));
     expect(await until(two, (x) => x.state === 'failed')).toMatchObject({ error: { code: 'CEREMONY_STOPPED' } });
     // stopped at its first hand-over, the second run's folder is as it was chosen
-    expect(readdirSync(join(work, 'two'))).toEqual([]);
+    expect(readdirSync(join(api.work, 'two'))).toEqual([]);
 
     // the first run goes on, its session still logged in
     expect(await through(one)).toMatchObject({ state: 'done', error: null });

@@ -11,32 +11,20 @@
  */
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { classify, stepViews, wrongSlots } from '../../src/api/ceremony-handlers.js';
 import type { CeremonyPinRequestView, CeremonyStatusView } from '../../src/api/contract.js';
-import type { Handlers } from '../../src/api/handlers.js';
 import { fingerprint, fromWords, toWords } from '../../src/crypto/fingerprint.js';
 import { parseScript } from '../../src/ceremony/script.js';
 import { templateText } from '../../src/ceremony/templates.js';
-import { openApiRoom, waiting } from '../support/ceremony-api.js';
-import type { ApiRoom } from '../support/ceremony-api.js';
+import { apiRoomFor, waiting } from '../support/ceremony-api.js';
 import { ok } from '../support/result.js';
 
 /** Two rooms of custodians, each with their own cards: keys are made once on a card, so the hand-over run below has its own. */
 const cards = ['alice', 'bob', 'carol', 'dora', 'emil', 'fay'].map((id, i) => ({ id, label: `card-${id}`, pin: `77${i}7654`, soPin: '12345678' }));
 const HSM = { label: 'Ceremony HSM', pin: '55556666', soPin: '12345678' };
-let room: ApiRoom;
-let work: string;
-let h: Handlers;
-let pinOf: ApiRoom['pinOf'];
-let until: ApiRoom['until'];
-let folder: ApiRoom['folder'];
-
-beforeAll(() => {
-  room = openApiRoom('kc-api-run-', [HSM, ...cards]);
-  ({ work, h, pinOf, until, folder } = room);
-});
-afterAll(() => room.close());
+const api = apiRoomFor('kc-api-run-', [HSM, ...cards]);
+const { h, pinOf, until, folder } = api;
 
 /** The next time the run waits for a person: each hand-over on the way is answered by its card's holder (`asked` keeps what each showed), then the question or the end. */
 async function past(runId: string, asked: CeremonyPinRequestView[] = []): Promise<CeremonyStatusView> {
@@ -221,7 +209,7 @@ describe('hand-overs: each card\'s PIN asked of its holder when the run first ne
   // a later ceremony: the set of the first (the 'jwt' run above) on the ceremony media
   const later = async (name: string, labels: Record<string, string>): Promise<string> => {
     const handle = await folder(name);
-    copyFileSync(join(work, 'jwt', 'custodians.v1.json'), join(work, name, 'custodians.v1.json'));
+    copyFileSync(join(api.work, 'jwt', 'custodians.v1.json'), join(api.work, name, 'custodians.v1.json'));
     return ok(await h['ceremony.start']({ script: laterScript(`api-run-${name}`, labels), ceremonyFolder: handle, noRehearsal: true })).runId;
   };
 

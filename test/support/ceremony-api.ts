@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import type { CeremonyStatusView } from '../../src/api/contract.js';
 import { createHandlers } from '../../src/api/handlers.js';
 import type { Handlers } from '../../src/api/handlers.js';
@@ -50,5 +51,28 @@ export function openApiRoom(prefix: string, tokens: readonly TokenSpec[]): ApiRo
       return ok(await h['folders.choose']({ purpose: 'ceremony' })).folder!.handle;
     },
     close: () => { hsm.cleanup(); rmSync(work, { recursive: true, force: true }); },
+  };
+}
+
+/**
+ * A room for a whole test file: made before its tests, closed after them. `h` and the functions
+ * reach the room once it is made, so a file can take them apart at its top.
+ */
+export function apiRoomFor(prefix: string, tokens: readonly TokenSpec[]): Omit<ApiRoom, 'close'> {
+  let room: ApiRoom | undefined;
+  beforeAll(() => { room = openApiRoom(prefix, tokens); });
+  afterAll(() => room?.close());
+  const made = (): ApiRoom => {
+    if (room === undefined) throw new Error('the room is made in beforeAll: use it inside a test');
+    return room;
+  };
+  const h = new Proxy({}, { get: (_, channel) => made().h[channel as keyof Handlers] }) as Handlers;
+  return {
+    get hsm() { return made().hsm; },
+    get work() { return made().work; },
+    h,
+    pinOf: (label) => made().pinOf(label),
+    until: (runId, done) => made().until(runId, done),
+    folder: (name) => made().folder(name),
   };
 }
