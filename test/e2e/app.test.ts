@@ -25,7 +25,7 @@ let root: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
-const { visible, text, count, shot, nav, signWithCards, chooseDrive, generateKeys } = uiHelpers(() => page);
+const { visible, text, count, shot, nav, signWithCards, chooseDrive, generateKeys, addCustodians } = uiHelpers(() => page);
 let usb: string;
 
 beforeAll(async () => {
@@ -75,12 +75,7 @@ test('by clicking: keys on three cards, a 2-of-3 set, a manifest signed by two, 
 
   // Custodians: read each key from its card, 2 of 3, sign on two cards
   await nav('Custodians');
-  for (const [id, name] of cards) {
-    await page.getByLabel('Custodian card').selectOption(`card-${id}`);
-    await page.getByLabel('Full name').fill(name);
-    await page.getByRole('button', { name: 'Add custodian' }).click();
-    await visible(page.getByRole('cell', { name }));
-  }
+  await addCustodians(cards);
   // a set any one card approves, or one that a single lost card blocks, is warned about before it is written
   await page.getByLabel(/Signatures required/).fill('1');
   await text(page.getByRole('note')).toContain('1-of-3: any single custodian');

@@ -31,7 +31,7 @@ let usb: string;
 let browser: Browser;
 let app: AppPage;
 let page: Page;
-const { visible, text, shot, nav, drop, signWithCards, chooseDrive, generateKeys } = uiHelpers(() => page);
+const { visible, text, shot, nav, drop, signWithCards, chooseDrive, generateKeys, addCustodians } = uiHelpers(() => page);
 
 beforeAll(async () => {
   hsm = createSoftHsm([HSM, DRILL, ...cards.map(([id, , pin]) => ({ label: `card-${id}`, pin, soPin: '87654321' }))]);
@@ -72,12 +72,7 @@ test('every workbench screen with data loaded: no serious axe violation, contras
   await checked('Keys, keys generated, a refused PIN beside the form');
 
   await nav('Custodians');
-  for (const [id, name] of cards) {
-    await page.getByLabel('Custodian card').selectOption(`card-${id}`);
-    await page.getByLabel('Full name').fill(name);
-    await page.getByRole('button', { name: 'Add custodian' }).click();
-    await visible(page.getByRole('cell', { name }));
-  }
+  await addCustodians(cards);
   await checked('Custodians, members read from their cards');
   await page.getByRole('button', { name: 'Write custodian set' }).click();
   await visible(page.getByRole('complementary', { name: 'You are signing' }).getByRole('table', { name: 'members of custodian set version 1' }));

@@ -138,6 +138,15 @@ export function uiHelpers(page: () => Page) {
       await scope.getByLabel('PIN').fill(hsm.pin);
       await scope.getByRole('button', { name: 'Generate key' }).click();
     },
+    /** The Custodians screen: each card's key read from the card (card-<id>) under its custodian's full name. */
+    addCustodians: async (cards: readonly (readonly [id: string, name: string, ...rest: string[]])[]): Promise<void> => {
+      for (const [id, name] of cards) {
+        await page().getByLabel('Custodian card').selectOption(`card-${id}`);
+        await page().getByLabel('Full name').fill(name);
+        await page().getByRole('button', { name: 'Add custodian' }).click();
+        await page().getByRole('cell', { name }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      }
+    },
     /** A real drop event carrying a file, on a drop zone. */
     drop: async (zone: Locator, name: string, body: string): Promise<void> => {
       const dataTransfer = await page().evaluateHandle(([n, j]) => {
