@@ -111,6 +111,35 @@ export function checkSchedule(step: S, keys: readonly { id: string; phase: strin
   }
 }
 
+/**
+ * Refused before anything is signed, where the manifest follows the previous one: §8 rule 2 (along
+ * the sequence `issued` and `custodianSet` never decrease: a ceremony laptop whose clock is behind,
+ * or a set chain on the media older than the one the previous manifest names, would sign a manifest
+ * that makes the whole chain invalid), and a version the previous manifest binds to one secret
+ * (binding, or check value) approved with another: a secret made again in a later ceremony, whose
+ * two bindings a deployment could not choose between.
+ */
+export function checkFollows(step: S, keys: readonly { id: string; kcv: string | null; binding?: string }[], issued: number, custodianSet: number, prior: Manifest | undefined): void {
+  if (prior === undefined) return;
+  if (issued < prior.issued) {
+    throw new KeyceremonyError('CEREMONY_ISSUED_BACKWARDS', `step ${step.id} would be issued at ${formatTime(issued)}, before ${step.previous as string} (${formatTime(prior.issued)}) that it follows`,
+      'set this computer\'s clock right (FORMATS.md §8: issued never decreases along the chain), then run again');
+  }
+  if (custodianSet < prior.custodianSet) {
+    throw new KeyceremonyError('CEREMONY_SET_BACKWARDS', `step ${step.id} would be approved by custodian set ${custodianSet}, and ${step.previous as string} already by set ${prior.custodianSet}`,
+      'bring the whole custodian-set chain to the ceremony (FORMATS.md §8: the custodian set never decreases along the chain)');
+  }
+  for (const k of keys) {
+    const p = prior.keys.find((e) => e.id === k.id);
+    if (p === undefined) continue;
+    const b = k.binding ?? null;
+    if ((p.binding !== null && b !== null && p.binding !== b) || (p.kcv !== null && k.kcv !== null && p.kcv !== k.kcv)) {
+      throw new KeyceremonyError('CEREMONY_VERSION_REMADE', `step ${step.id} would approve ${k.id} with ${b ?? k.kcv}, and ${step.previous as string} approved it with ${p.binding ?? p.kcv}: it was made again`,
+        'a version is made once: remove the step that made it again, or have the custodians mark it compromised and make a new version');
+    }
+  }
+}
+
 async function make(ctx: StepContext, step: S, previous: Uint8Array | undefined): Promise<void> {
   const set = ctx.requireSet();
   requireCustodian(newestSetMembers(set.chain), step.actor, 'actor');
@@ -118,6 +147,7 @@ async function make(ctx: StepContext, step: S, previous: Uint8Array | undefined)
   const prior = priorManifest(previous);
   const notBefore = notBeforeOf(step, t, prior);
   const keys = entries(ctx, step, formatTime(notBefore), prior);
+  checkFollows(step, keys, t, set.chain.newest.version, prior);
   checkSchedule(step, keys, notBefore, t + MANIFEST_VALIDITY_MS, prior);
   const payload = buildManifest({ ceremony: ctx.script.id, ...followOn(previous), custodianSet: set.chain.newest.version, issued: formatTime(t), expires: formatTime(t + MANIFEST_VALIDITY_MS), actor: step.actor, artifacts: [], keys });
   const signed = new TextEncoder().encode(serializeEnvelope(await ctx.signAll({ payloadType: PAYLOAD_TYPES.rotation, payload, signatures: [] }, step.signers)));
