@@ -32,6 +32,8 @@ const IDENTITY_HRP = 'AGE-SECRET-KEY-';
 const MAX_KEY_CHARS = 100;
 export const FILE_KEY_BYTES = 16;
 const ZERO_NONCE = new Uint8Array(12);
+/** Any scalar: clamped, it is a multiple of 8, so its product with a low-order point is zero (noble then throws). */
+const LOW_ORDER_PROBE = new Uint8Array(32).fill(1);
 
 /** A recipient: the 32-byte X25519 public key and its `age1…` form. */
 export interface X25519Recipient {
@@ -45,6 +47,13 @@ export function parseRecipient(text: string): X25519Recipient {
   if (d === null) throw recipientInvalid('not a Bech32 string of one case with a valid checksum');
   if (d.hrp !== RECIPIENT_HRP) throw recipientInvalid(`not an X25519 recipient (age1…, lowercase); its prefix is ${JSON.stringify(d.hrp.slice(0, 20))}`);
   if (d.data.length !== 32) throw recipientInvalid(`its key has ${d.data.length} bytes, not 32`);
+  // a low-order point gives every sender the all-zero shared secret (RFC 7748 §6.1): age refuses to
+  // encrypt to it, so it is refused here, where the recipient enters, not at the first encryption
+  try {
+    x25519.getSharedSecret(LOW_ORDER_PROBE, d.data);
+  } catch {
+    throw recipientInvalid('its key is a low-order point');
+  }
   return Object.freeze({ publicKey: d.data, text });
 }
 

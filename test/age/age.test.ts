@@ -293,6 +293,11 @@ describe('keys and encodings', () => {
     expectCode(() => parseRecipient(`${alice.recipient.slice(0, -1)}${alice.recipient.at(-1) === 'q' ? 'p' : 'q'}`), 'AGE_RECIPIENT_INVALID');
     expectCode(() => parseRecipient(bech32Encode('age', new Uint8Array(31))), 'AGE_RECIPIENT_INVALID');
     expectCode(() => parseRecipient(bech32Encode('agx', new Uint8Array(32))), 'AGE_RECIPIENT_INVALID');
+    // the low-order points of Curve25519 (u = 0, u = 1, the order-8 points; RFC 7748 §6.1), refused where the recipient enters, as age refuses them
+    const lowOrder = ['0000000000000000000000000000000000000000000000000000000000000000', '0100000000000000000000000000000000000000000000000000000000000000',
+      'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+      'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'];
+    for (const hex of lowOrder) expectCode(() => parseRecipient(bech32Encode('age', Buffer.from(hex, 'hex'))), 'AGE_RECIPIENT_INVALID');
     const secret = aliceId.toString();
     expect(secret).toMatch(/^AGE-SECRET-KEY-1[0-9A-Z]{58}$/);
     const e = expectCode(() => X25519Identity.parse(secret.toLowerCase()), 'AGE_IDENTITY_INVALID');

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { recipientText } from '../../src/age/age.js';
 import { TEMPLATES } from '../../src/ceremony/templates.js';
 import { ERROR_LINE, runCli } from '../support/cli.js';
 import { softHsmModule } from '../support/softhsm.js';
@@ -120,6 +121,20 @@ describe('secrets made in the ceremony', () => {
     expect(r.stderr).toContain('CEREMONY_RECIPIENTS_INVALID');
     expect(existsSync(p.dir)).toBe(false);
   });
+
+  test('recipients that look like age1… but are not usable (a bad checksum, a low-order point, one listed twice) are refused before anything is made', () => {
+    const last = recipient.at(-1) === 'q' ? 'p' : 'q';
+    const cases = {
+      checksum: `${recipient.slice(0, -1)}${last}\n`,
+      'low-order': `${recipientText(new Uint8Array(32))}\n`,
+      twice: `${recipient}\n# again\n${recipient}\n`,
+    };
+    for (const [name, text] of Object.entries(cases)) {
+      const p = prepared(`recipients-${name}`, text);
+      const r = rehearse(p);
+      expect([name, r.status, r.stderr.includes('CEREMONY_RECIPIENTS_INVALID'), existsSync(p.dir)]).toEqual([name, 1, true, false]);
+    }
+  }, 90_000);
 
   test('a script that delivers a secret without recipients, or keeps one with them, is invalid', () => {
     const s = script() as { steps: Record<string, unknown>[] };

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { encrypt } from '../../age/age.js';
+import { encrypt, parseRecipient } from '../../age/age.js';
 import { KeyceremonyError } from '../../errors.js';
 import { readInput } from '../../files.js';
 import { keyBinding } from '../../manifest/manifest.js';
@@ -34,7 +34,14 @@ const sealedName = (step: S): string => `${step.out as string}/${idOf(step)}.age
 function recipients(bytes: Uint8Array, step: S): string[] {
   const text = Buffer.from(bytes).toString('utf8');
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-  const bad = lines.filter((l) => !RECIPIENT.test(l));
+  // each parsed as encrypt() will parse it (checksum, a low-order point), here where the file is checked before the run
+  const bad = lines.filter((l) => {
+    if (!RECIPIENT.test(l)) return true;
+    try { parseRecipient(l); return false; } catch { return true; }
+  });
+  if (new Set(lines).size !== lines.length) {
+    throw new KeyceremonyError('CEREMONY_RECIPIENTS_INVALID', `${step.recipients as string} lists a recipient twice`, 'list each of the deployment\'s age recipients once');
+  }
   if (lines.length === 0 || bad.length > 0) {
     throw new KeyceremonyError('CEREMONY_RECIPIENTS_INVALID', `${step.recipients as string} must hold one or more age X25519 recipients (age1…), one per line${bad.length > 0 ? `; ${bad.length} line(s) are not` : ''}`, 'put the deployment\'s age recipients in the file, as age-keygen -y prints them');
   }
