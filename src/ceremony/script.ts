@@ -151,6 +151,7 @@ export function parseScript(bytes: Uint8Array): CeremonyScript {
     const step = readStep(f, s, `steps[${i}]`, participants, tokens, steps);
     if (step !== undefined) {
       if (steps.some((x) => x.id === step.id)) f.add('SCRIPT_DUPLICATE', `steps[${i}].id`, `${step.id} is used twice`);
+      if (step.action === 'make-secret') secretOrder(f, step, steps, `steps[${i}]`);
       steps.push(step);
     }
   });
@@ -303,6 +304,19 @@ const STEP_READERS: Readonly<Record<Action, (x: StepInput) => Step | undefined>>
 
 /** The inventory names a ceremony can make a secret for: those §4 lets carry a binding. */
 export const SECRET_NAMES = SEED_INVENTORY.filter((e) => ['HMAC-SHA256', 'JWT-HS256', 'TOKEN'].includes(e.algorithm)).map((e) => e.name);
+
+/**
+ * A version is made once, and before any manifest of the script approves it: FORMATS.md §4 requires
+ * the binding of a secret made in the ceremony, and a manifest signed before it was made carries none
+ * (a deployment then refuses the version), while a second make of it would bind another secret.
+ */
+function secretOrder(f: Fields, step: Extract<Step, { action: 'make-secret' }>, before: readonly Step[], path: string): void {
+  if (before.some((x) => x.action === 'make-secret' && x.name === step.name && x.keyVersion === step.keyVersion)) {
+    f.add('SCRIPT_DUPLICATE', `${path}.name`, `${step.name} version ${step.keyVersion} is made twice: a version is one secret`);
+  }
+  const signed = before.find((x) => x.action === 'manifest' && x.keyVersion === step.keyVersion && x.keys.includes(step.name));
+  if (signed !== undefined) f.add('SCRIPT_STEP_ORDER', `${path}.name`, `${signed.id} approves ${step.name} version ${step.keyVersion} before it is made, without its binding: make it first`);
+}
 
 function readSecretStep({ f, o, path, id, actor, who, token, out }: StepInput): Extract<Step, { action: 'make-secret' }> | undefined {
   const witness = who(o.witness, `${path}.witness`, ['witness', 'auditor']);
