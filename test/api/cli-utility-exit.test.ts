@@ -8,7 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -33,20 +33,19 @@ setInterval(() => {}, 1 << 30);
 `;
 
 beforeAll(() => {
-  // the bundle as the app ships it: `npm run build`, then a copy of it inside the repository (it
-  // finds pkcs11js in node_modules from where it lies), so another test's rebuild cannot change it mid-run
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: REPO, stdio: 'pipe' });
+  // the bundle as the app ships it (`npm run build`), built into a folder of this file's inside the
+  // repository (it finds pkcs11js in node_modules from where it lies), so no other test's build rewrites it mid-run
   mkdirSync(join(REPO, 'test-results'), { recursive: true });
   const here = mkdtempSync(join(REPO, 'test-results', 'cli-exit-'));
-  cli = join(here, 'cli.cjs');
-  copyFileSync(join(REPO, 'dist', 'electron', 'cli.cjs'), cli);
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: REPO, stdio: 'pipe', env: { ...process.env, KEYCEREMONY_BUILD_OUT: join(here, 'dist') } });
+  cli = join(here, 'dist', 'electron', 'cli.cjs');
   standIn = join(here, 'parent-port.cjs');
   writeFileSync(standIn, STAND_IN);
   work = realpathSync(mkdtempSync(join(tmpdir(), 'kc-cli-exit-')));
 }, 120_000);
 afterAll(() => {
   rmSync(work, { recursive: true, force: true });
-  if (cli !== undefined) rmSync(join(cli, '..'), { recursive: true, force: true });
+  if (cli !== undefined) rmSync(join(cli, '..', '..', '..'), { recursive: true, force: true });
 });
 
 interface Ended { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }

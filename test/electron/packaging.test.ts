@@ -4,11 +4,11 @@
  * it, and the output of `npm run build` (what the packaged app would contain).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 
 const require = createRequire(import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { build: Record<string, unknown>; main: string; dependencies: Record<string, string>; allowScripts: Record<string, boolean> };
@@ -39,10 +39,15 @@ describe('electron-builder configuration', () => {
 });
 
 describe('npm run build', () => {
+  // the build of `npm run build`, into a folder of this file's inside the repository (the bundles find
+  // pkcs11js in node_modules from where they lie), so no other test's build rewrites a file read here
+  mkdirSync('test-results', { recursive: true });
+  const out = join(mkdtempSync(join(process.cwd(), 'test-results', 'packaging-')), 'dist');
+  afterAll(() => rmSync(join(out, '..'), { recursive: true, force: true }));
   test('builds the renderer, main and a single-file preload that requires only electron', () => {
-    execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'pipe' });
-    const main = readFileSync('dist/electron/main.cjs', 'utf8');
-    const preload = readFileSync('dist/electron/preload.cjs', 'utf8');
+    execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'pipe', env: { ...process.env, KEYCEREMONY_BUILD_OUT: out } });
+    const main = readFileSync(join(out, 'electron/main.cjs'), 'utf8');
+    const preload = readFileSync(join(out, 'electron/preload.cjs'), 'utf8');
     expect(main).not.toContain('import.meta');
     expect([...main.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]).filter((m) => !m!.startsWith('node:'))).toEqual(expect.arrayContaining(['electron']));
     expect([...new Set([...preload.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))]).toEqual(['electron']);
@@ -52,19 +57,19 @@ describe('npm run build', () => {
     expect([...main.matchAll(/\.loadURL\(([^)]*)\)/g)].map((m) => m[1])).toEqual(['page', 'url', 'url', 'APP_START_URL']);
     expect(main).toContain('const url = roomUrl(runId);');
     expect(main).not.toContain('data:text/html');
-    const html = readFileSync('dist/renderer/index.html', 'utf8');
+    const html = readFileSync(join(out, 'renderer/index.html'), 'utf8');
     expect(html).toContain("connect-src 'none'");
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/); // no inline script
     expect(html).not.toMatch(/https?:\/\//); // nothing remote
-    expect(readdirSync('dist/renderer/assets').some((f) => f.endsWith('.js'))).toBe(true);
+    expect(readdirSync(join(out, 'renderer/assets')).some((f) => f.endsWith('.js'))).toBe(true);
   }, 120_000);
   test('the bundled command line (what the app forks for a rehearsal) loads pkcs11js and rehearses a script on throw-away tokens', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kc-cli-bundle-'));
     try {
       // keys-in-use: a first ceremony, with no inputs to place beside it
-      execFileSync(process.execPath, ['dist/electron/cli.cjs', 'ceremony', 'template', 'keys-in-use', '--out', join(dir, 'keys-in-use.json')]);
-      const out = execFileSync(process.execPath, ['dist/electron/cli.cjs', '--', 'ceremony', 'run', join(dir, 'keys-in-use.json'), '--rehearse', '--yes', '--allow-network', '--dir', join(dir, 'r')], { encoding: 'utf8' });
-      expect(out).toContain('Rehearsal complete: 5 steps');
+      execFileSync(process.execPath, [join(out, 'electron/cli.cjs'), 'ceremony', 'template', 'keys-in-use', '--out', join(dir, 'keys-in-use.json')]);
+      const said = execFileSync(process.execPath, [join(out, 'electron/cli.cjs'), '--', 'ceremony', 'run', join(dir, 'keys-in-use.json'), '--rehearse', '--yes', '--allow-network', '--dir', join(dir, 'r')], { encoding: 'utf8' });
+      expect(said).toContain('Rehearsal complete: 5 steps');
       expect(readFileSync(join(dir, 'rehearsals.jsonl'), 'utf8')).toContain('"result":"pass"');
     } finally {
       rmSync(dir, { recursive: true, force: true });
