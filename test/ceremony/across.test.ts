@@ -19,7 +19,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { verifyAuditLog } from '../../src/audit/verify.js';
 import { parseCheckpoint } from '../../src/audit/checkpoint.js';
@@ -28,7 +28,7 @@ import type { ResolvedToken, RunOptions } from '../../src/ceremony/engine.js';
 import { openRehearsalTokens } from '../../src/ceremony/rehearsal.js';
 import { parseScript } from '../../src/ceremony/script.js';
 import type { CeremonyScript } from '../../src/ceremony/script.js';
-import { RECIPIENTS, TEMPLATES } from '../../src/ceremony/templates.js';
+import { TEMPLATES } from '../../src/ceremony/templates.js';
 import { parseCustodianSet } from '../../src/custodians/set.js';
 import { parseEnvelope } from '../../src/dsse/envelope.js';
 import { KeyceremonyError } from '../../src/errors.js';
@@ -41,6 +41,7 @@ import { verifyChain, verifyDocument } from '../../src/verify/verify.js';
 import { runCli } from '../support/cli.js';
 import { createSoftHsm, pinBytes } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
+import { placeMedia } from '../support/ceremony-media.js';
 
 const people = ['alice', 'bob', 'carol', 'dave'];
 const cardTokens = people.map((id, i) => ({ name: `card-${id}`, label: `custodian-${id}`, pin: `${i + 1}`.repeat(4), soPin: '12345678' }));
@@ -78,12 +79,7 @@ const manifestIn = (dir: string, f: string) => parseManifest(parseEnvelope(read(
 
 /** The ceremony media a later ceremony reads: the set, the chain's last manifest (from the folder of the ceremony before), the deployment's recipients. */
 function media(name: string, previous: { dir: string; file: string }): string {
-  const inputs = join(work, `inputs-${name}`);
-  mkdirSync(dirname(join(inputs, RECIPIENTS)), { recursive: true });
-  cpSync(join(work, 'c0', 'custodians.v1.json'), join(inputs, 'custodians.v1.json'));
-  cpSync(join(previous.dir, previous.file), join(inputs, previous.file));
-  writeFileSync(join(inputs, RECIPIENTS), `${recipients}\n`);
-  return inputs;
+  return placeMedia(join(work, `inputs-${name}`), { set: join(work, 'c0', 'custodians.v1.json'), previous: join(previous.dir, previous.file), recipients });
 }
 
 /** Where each manifest of the deployment's chain was written: rotation.N.json in the folder of the ceremony that made it. */

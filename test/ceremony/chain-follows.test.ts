@@ -8,16 +8,16 @@
  * `deploy` would meet two bindings for one version).
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runCeremony } from '../../src/ceremony/engine.js';
 import type { ResolvedToken } from '../../src/ceremony/engine.js';
 import { parseScript } from '../../src/ceremony/script.js';
 import type { CeremonyScript } from '../../src/ceremony/script.js';
 import { checkFollows } from '../../src/ceremony/steps/manifest.js';
-import { RECIPIENTS, TEMPLATES } from '../../src/ceremony/templates.js';
+import { TEMPLATES } from '../../src/ceremony/templates.js';
 import { parseCustodianSet } from '../../src/custodians/set.js';
 import { parseEnvelope } from '../../src/dsse/envelope.js';
 import { KeyceremonyError } from '../../src/errors.js';
@@ -27,6 +27,7 @@ import { findToken } from '../../src/pkcs11/tokens.js';
 import { runCli } from '../support/cli.js';
 import { createSoftHsm, pinBytes } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
+import { placeMedia } from '../support/ceremony-media.js';
 
 const cardTokens = ['alice', 'bob', 'carol'].map((id, i) => ({ name: `card-${id}`, label: `custodian-${id}`, pin: `${i + 1}`.repeat(4), soPin: '12345678' }));
 const hsmToken = { name: 'hsm', label: 'Ceremony HSM', pin: '99998888', soPin: '12345678' };
@@ -51,12 +52,7 @@ const manifestIn = (dir: string, f: string) => parseManifest(parseEnvelope(new U
 
 /** The ceremony media: the set, the chain's last manifest, the deployment's recipients. */
 function media(name: string, previous: { dir: string; file: string }): string {
-  const inputs = join(work, `inputs-${name}`);
-  mkdirSync(dirname(join(inputs, RECIPIENTS)), { recursive: true });
-  cpSync(join(work, 'c0', 'custodians.v1.json'), join(inputs, 'custodians.v1.json'));
-  cpSync(join(previous.dir, previous.file), join(inputs, previous.file));
-  writeFileSync(join(inputs, RECIPIENTS), `${recipients}\n`);
-  return inputs;
+  return placeMedia(join(work, `inputs-${name}`), { set: join(work, 'c0', 'custodians.v1.json'), previous: join(previous.dir, previous.file), recipients });
 }
 
 /** A later ceremony of the deployment: the set loaded, webhook-v2 made and sealed (when `make`), one manifest of it following rotation.(n-1). */

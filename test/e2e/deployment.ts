@@ -8,20 +8,21 @@
  * the words of a value from an earlier ceremony by what that ceremony's printed transcript says.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { X25519Identity } from '../../src/age/age.js';
 import type { CeremonyQuestionView } from '../../src/api/contract.js';
 import { createHandlers } from '../../src/api/handlers.js';
 import type { HandlerContext, Handlers } from '../../src/api/handlers.js';
-import { RECIPIENTS, templateText } from '../../src/ceremony/templates.js';
+import { templateText } from '../../src/ceremony/templates.js';
 import { buildRenderer, closeAll, folderDialog, launch, openApp, SHOTS } from '../support/browser.js';
 import type { AppPage } from '../support/browser.js';
 import { createSoftHsm } from '../support/softhsm.js';
 import type { SoftHsm } from '../support/softhsm.js';
 import { ok } from '../support/result.js';
+import { placeMedia } from '../support/ceremony-media.js';
 
 /** A token the file makes: its label and its user PIN. */
 export interface Card { readonly label: string; readonly pin: string }
@@ -160,13 +161,7 @@ export async function firstCeremony(e: E2e, dir: string, labels: Readonly<Record
  * keeps its name), and, when given, the deployment's age `recipients` (deployment/recipients.txt).
  */
 export function ceremonyMedia(dir: string, o: { readonly record: PrintedRecord; readonly previous: string; readonly recipients?: string }): void {
-  mkdirSync(dir, { recursive: true });
-  copyFileSync(join(o.record.dir, 'custodians.v1.json'), join(dir, 'custodians.v1.json'));
-  copyFileSync(o.previous, join(dir, basename(o.previous)));
-  if (o.recipients !== undefined) {
-    mkdirSync(dirname(join(dir, RECIPIENTS)), { recursive: true });
-    writeFileSync(join(dir, RECIPIENTS), `# the test deployment's age recipient\n${o.recipients}\n`);
-  }
+  placeMedia(dir, { set: join(o.record.dir, 'custodians.v1.json'), previous: o.previous, recipients: o.recipients });
 }
 
 /** A test deployment's age recipient (as the demo makes one, src/ceremony/demo.ts); its identity is thrown away: nothing here opens what is sealed. */
